@@ -1,0 +1,50 @@
+"""The one small interface every probe kind implements.
+
+A probe is `async def probe(spec: TargetSpec, ctx: ProbeContext) -> ProbeResult`. It never raises for
+a failed check (that is a result with an error class); it raises BadInput only for options that make
+no sense. The scheduler applies the timeout around it as well, so a probe may rely on cancellation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from engine.specs import TargetSpec
+
+# Error classes a result may carry; screens and rules group by these.
+ERROR_CLASSES = (
+    "timeout", "refused", "unreachable", "dns", "tls", "status", "keyword", "condition",
+    "threshold", "exit", "exec", "protocol", "missed", "permission", "regression", "error",
+)
+
+
+@dataclass(slots=True)
+class ProbeResult:
+    """Outcome of one check. `detail` may name hosts: it is sealed before it is stored or shown."""
+
+    ok: bool
+    latency_ms: float | None = None
+    value: float | None = None
+    error_class: str | None = None
+    detail: str = ""
+    degraded: bool = False
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def failure(cls, error_class: str, detail: str, latency_ms: float | None = None, **facts: Any) -> ProbeResult:
+        return cls(False, latency_ms, None, error_class, detail, False, dict(facts))
+
+
+@dataclass(slots=True)
+class ProbeContext:
+    """Per-target settings a probe reads: timeout, kind-specific options and Gatus conditions."""
+
+    timeout: float = 5.0
+    options: dict[str, Any] = field(default_factory=dict)
+    conditions: list[Any] = field(default_factory=list)  # engine.conditions.Condition
+    shared: dict[str, Any] = field(default_factory=dict)  # per-engine resources (httpx client ...)
+
+
+class Probe(Protocol):
+    async def __call__(self, spec: TargetSpec, ctx: ProbeContext) -> ProbeResult: ...
