@@ -1,0 +1,1 @@
+"""The shell: command line, the Textual app, daemon start-up, embedded vs attached engine."""

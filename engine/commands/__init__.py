@@ -1,0 +1,37 @@
+"""The one command layer. The console, the CLI, the HTTP API and Telegram call these methods.
+
+`Commands` works on the store directly; when an engine runs, it passes itself as `hooks` so changes
+reach the scheduler and state machine at once. A remote client (attach mode) offers the same methods
+over the API.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from engine.commands.targets import TargetCommands
+from engine.config import Settings
+from engine.store.store import Store
+
+
+class EngineHooks(Protocol):
+    """What an embedded engine wants to hear about. Called from any thread."""
+
+    def target_changed(self, target_id: str) -> None: ...
+    def target_removed(self, target_id: str) -> None: ...
+    def check_now(self, target_id: str) -> None: ...
+    def incidents_changed(self, incident_id: str) -> None: ...
+    def maintenance_changed(self) -> None: ...
+    def stats(self) -> dict[str, Any]: ...
+
+
+class Commands(TargetCommands):
+    """Every action, written once."""
+
+    def __init__(self, store: Store, settings: Settings, hooks: EngineHooks | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.hooks = hooks
+
+
+__all__ = ["Commands", "EngineHooks"]

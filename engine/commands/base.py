@@ -1,0 +1,41 @@
+"""Shared plumbing for the command mixins: audit entries and engine notifications."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from engine.store.models import AuditEntry
+
+if TYPE_CHECKING:
+    from engine.commands import EngineHooks
+    from engine.config import Settings
+    from engine.store.store import Store
+
+
+class CommandBase:
+    store: Store
+    settings: Settings
+    hooks: EngineHooks | None
+
+    def audit(self, action: str, object_ref: str | None, actor: str = "operator", detail: str | None = None) -> None:
+        """Who did what, when. The actor and detail are sealed; the object is a short keyed ref."""
+        ts = time.time()
+        entry = AuditEntry(ts=ts, action=action, object_ref=object_ref)
+        row = f"{ts:.6f}:{action}"
+        entry.actor_s = self.store.seal("audit", "actor_s", row, actor)
+        entry.detail_s = self.store.seal("audit", "detail_s", row, detail)
+        with self.store.session() as s:
+            s.add(entry)
+            s.commit()
+
+    def _notify(self, method: str, *args: Any) -> None:
+        if self.hooks is not None:
+            getattr(self.hooks, method)(*args)
+
+    @property
+    def ping_base(self) -> str:
+        if self.settings.api.public_url:
+            return self.settings.api.public_url
+        listen = self.settings.api.listen or "127.0.0.1:8787"
+        return f"http://{listen}"

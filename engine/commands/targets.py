@@ -1,0 +1,251 @@
+"""Target commands: add, edit, remove, pause, list, show, check, seed, export, import."""
+
+from __future__ import annotations
+
+import tomllib
+from typing import Any
+
+from engine.commands.base import CommandBase
+from engine.durations import parse_duration
+from engine.domain import TargetRecord
+from engine.errors import BadInput, NotFound
+from engine.specs import parse_spec
+from engine.store import targets as tstore
+
+LOCAL_SEEDS = (("system://cpu?max=95", "cpu"), ("system://memory?max=95", "memory"), ("system://disk:/?max=95", "disk /"))
+_NAME_MAX = 80
+
+
+def _check_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise BadInput("target name is empty", "give --name a few letters")
+    if len(name) > _NAME_MAX or any(ord(c) < 32 for c in name):
+        raise BadInput(f"target name is too long or has control characters", f"keep it under {_NAME_MAX} printable characters")
+    return name
+
+
+def validate_conditions(conditions: list[str]) -> list[str]:
+    if not conditions:
+        return []
+    from engine.conditions import parse_conditions
+
+    parse_conditions(list(conditions))
+    return list(conditions)
+
+
+class TargetCommands(CommandBase):
+    def build_target(
+        self,
+        spec: str,
+        name: str | None = None,
+        interval: str | float | None = None,
+        timeout: str | float | None = None,
+        tags: list[str] | None = None,
+        conditions: list[str] | None = None,
+        options: dict[str, Any] | None = None,
+        owner_id: str | None = None,
+        depends_on: str | None = None,
+        failure_threshold: int | None = None,
+        recovery_threshold: int | None = None,
+        declared: bool = False,
+    ) -> TargetRecord:
+        """Validate everything and return an unsaved record; nothing is stored on error."""
+        parsed = parse_spec(spec)
+        eng = self.settings.engine
+        iv = parse_duration(interval, "interval") if interval is not None else eng.default_interval
+        to = parse_duration(timeout, "timeout") if timeout is not None else eng.default_timeout
+        if iv < 0.2:
+            raise BadInput(f"interval {interval!r} is too short", "use at least 1s")
+        if to <= 0:
+            raise BadInput(f"timeout {timeout!r} must be positive", "e.g. --timeout 5s")
+        parent_id = None
+        if depends_on:
+            parent = self.get_target(depends_on)
+            parent_id = parent.id
+        token = None
+        if parsed.kind == "heartbeat":
+            from engine.heartbeat import HeartbeatConfig, new_token
+
+            hb = HeartbeatConfig.from_spec(parsed)
+            iv = min(max(hb.grace_s / 4, 1.0), 60.0)  # evaluation cadence, not a ping interval
+            token = new_token()
+        rec = TargetRecord(
+            id="",
+            name=_check_name(name or parsed.default_name()),
+            spec_text=parsed.raw,
+            kind=parsed.kind,
+            interval_s=iv,
+            timeout_s=to,
+            tags=[t.strip() for t in (tags or []) if t.strip()],
+            conditions=validate_conditions(conditions or []),
+            options=dict(options or {}),
+            token=token,
+            owner_id=owner_id,
+            parent_id=parent_id,
+            failure_threshold=failure_threshold,
+            recovery_threshold=recovery_threshold,
+            declared=declared,
+            _spec=parsed,
+        )
+        return rec
+
+    def add_target(self, spec: str, **kw: Any) -> TargetRecord:
+        actor = kw.pop("actor", "operator")
+        rec = tstore.insert(self.store, self.build_target(spec, **kw))
+        self.audit("target.add", self.store.ref("target", rec.id), actor)
+        self._notify("target_changed", rec.id)
+        return rec
+
+    def list_targets(self, owner_id: str | None = None) -> list[TargetRecord]:
+        recs = tstore.load_all(self.store, owner_id)
+        recs.sort(key=lambda r: r.name.lower())
+        return recs
+
+    def get_target(self, ref: str, owner_id: str | None = None) -> TargetRecord:
+        rec = tstore.find(self.store, ref.strip())
+        if rec is None or (owner_id is not None and rec.owner_id != owner_id):
+            raise NotFound(f"no target {ref!r}", "see `sysalert target list` for ids and names")
+        return rec
+
+    def edit_target(self, ref: str, owner_id: str | None = None, actor: str = "operator", **changes: Any) -> TargetRecord:
+        old = self.get_target(ref, owner_id)
+        args: dict[str, Any] = {
+            "spec": old.spec_text, "name": old.name, "interval": old.interval_s, "timeout": old.timeout_s,
+            "tags": old.tags, "conditions": old.conditions, "options": old.options, "owner_id": old.owner_id,
+            "failure_threshold": old.failure_threshold, "recovery_threshold": old.recovery_threshold,
+            "declared": old.declared,
+        }
+        args.update({k: v for k, v in changes.items() if v is not None})
+        new = self.build_target(**args)
+        keep = ("id", "token", "parent_id", "paused", "created_at", "state", "state_since", "next_due",
+                "last_check_at", "last_latency_ms", "last_error_class", "fail_streak", "ok_streak",
+                "flapping", "hb_state")
+        for k in keep:
+            setattr(new, k, getattr(old, k))
+        if new.kind != old.kind:
+            new.state, new.fail_streak, new.ok_streak = "unknown", 0, 0
+            if new.kind == "heartbeat" and not new.token:
+                from engine.heartbeat import new_token
+
+                new.token = new_token()
+        if "depends_on" in changes:
+            new.parent_id = self.get_target(changes["depends_on"]).id if changes["depends_on"] else None
+        tstore.save(self.store, new)
+        self.audit("target.edit", self.store.ref("target", new.id), actor)
+        self._notify("target_changed", new.id)
+        return new
+
+    def remove_target(self, ref: str, owner_id: str | None = None, actor: str = "operator") -> TargetRecord:
+        rec = self.get_target(ref, owner_id)
+        tstore.delete_target(self.store, rec.id)
+        self.audit("target.remove", self.store.ref("target", rec.id), actor)
+        self._notify("target_removed", rec.id)
+        return rec
+
+    def pause_target(self, ref: str, paused: bool = True, owner_id: str | None = None, actor: str = "operator") -> TargetRecord:
+        rec = self.get_target(ref, owner_id)
+        rec.paused = paused
+        rec.state = "paused" if paused else "unknown"
+        tstore.save(self.store, rec)
+        self.audit("target.pause" if paused else "target.resume", self.store.ref("target", rec.id), actor)
+        self._notify("target_changed", rec.id)
+        return rec
+
+    def seed_local_targets(self) -> list[str]:
+        """First run: this machine's cpu, memory and disk, so the console shows live data at once."""
+        if tstore.load_all(self.store):
+            return []
+        return [self.add_target(spec, name=name, interval="15s").name for spec, name in LOCAL_SEEDS]
+
+    # ---- targets as code ----------------------------------------------------------------------
+    def export_targets(self) -> str:
+        """TOML that `import` reads back: targets as code."""
+        lines = ["# sysalert export: targets as code (contains addresses: keep it private)", ""]
+        for r in self.list_targets():
+            lines.append("[[targets]]")
+            lines.append(f"spec = {_toml_str(r.spec_text)}")
+            lines.append(f"name = {_toml_str(r.name)}")
+            lines.append(f'interval = "{r.interval_s:g}s"')
+            lines.append(f'timeout = "{r.timeout_s:g}s"')
+            if r.tags:
+                lines.append("tags = [" + ", ".join(_toml_str(t) for t in r.tags) + "]")
+            if r.conditions:
+                lines.append("conditions = [" + ", ".join(_toml_str(c) for c in r.conditions) + "]")
+            lines.append("")
+        return "\n".join(lines)
+
+    def import_targets(self, text: str, source: str = "import") -> dict[str, int]:
+        """Add new targets and update existing ones by name; all-or-nothing validation first."""
+        from engine.config import TargetDecl
+
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise BadInput(f"{source}: TOML syntax error: {exc}", "fix the line and column shown") from None
+        items = data.get("targets", [])
+        if not isinstance(items, list):
+            raise BadInput(f"{source}: `targets` must be an array of tables", "write [[targets]] blocks")
+        decls = []
+        for i, raw in enumerate(items):
+            try:
+                decls.append(TargetDecl.model_validate(raw))
+            except Exception as exc:
+                first = str(exc).splitlines()
+                raise BadInput(f"{source}: targets[{i}]: {' '.join(first[1:3]) or first[0]}", "fix that entry and import again") from None
+        built = [
+            self.build_target(d.spec, name=d.name or None, interval=d.interval, timeout=d.timeout, tags=d.tags,
+                              conditions=d.conditions, options=d.options)
+            for d in decls
+        ]
+        added = updated = 0
+        for rec in built:
+            existing = tstore.find(self.store, rec.name)
+            if existing:
+                self.edit_target(existing.id, spec=rec.spec_text, interval=rec.interval_s, timeout=rec.timeout_s,
+                                 tags=rec.tags, conditions=rec.conditions, options=rec.options)
+                updated += 1
+            else:
+                self.add_target(rec.spec_text, name=rec.name, interval=rec.interval_s, timeout=rec.timeout_s,
+                                tags=rec.tags, conditions=rec.conditions, options=rec.options)
+                added += 1
+        return {"added": added, "updated": updated}
+
+    def reconcile_declared(self) -> dict[str, int]:
+        """Config [[targets]] are the truth for declared targets: add, update, remove."""
+        decls = self.settings.targets
+        existing = {r.name: r for r in tstore.load_all(self.store) if r.declared}
+        seen: set[str] = set()
+        added = updated = removed = 0
+        for d in decls:
+            rec = self.build_target(d.spec, name=d.name or None, interval=d.interval, timeout=d.timeout,
+                                    tags=d.tags, conditions=d.conditions, options=d.options, declared=True,
+                                    failure_threshold=d.failure_threshold, recovery_threshold=d.recovery_threshold)
+            seen.add(rec.name)
+            old = existing.get(rec.name) or tstore.find(self.store, rec.name)
+            if old is None:
+                self.add_target(rec.spec_text, name=rec.name, interval=rec.interval_s, timeout=rec.timeout_s,
+                                tags=rec.tags, conditions=rec.conditions, options=rec.options, declared=True,
+                                failure_threshold=d.failure_threshold, recovery_threshold=d.recovery_threshold)
+                added += 1
+            elif (old.spec_text, old.interval_s, old.timeout_s, old.tags, old.conditions, old.options, old.declared) != (
+                rec.spec_text, rec.interval_s, rec.timeout_s, rec.tags, rec.conditions, rec.options, True
+            ):
+                self.edit_target(old.id, spec=rec.spec_text, interval=rec.interval_s, timeout=rec.timeout_s,
+                                 tags=rec.tags, conditions=rec.conditions, options=rec.options, declared=True)
+                updated += 1
+        for name, old in existing.items():
+            if name not in seen:
+                self.remove_target(old.id, actor="config")
+                removed += 1
+        for d in decls:
+            if d.depends_on:
+                child = tstore.find(self.store, d.name)
+                if child is not None:
+                    self.edit_target(child.id, depends_on=d.depends_on)
+        return {"added": added, "updated": updated, "removed": removed}
+
+
+def _toml_str(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+

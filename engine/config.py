@@ -1,0 +1,285 @@
+"""TOML config -> validated, typed settings. Every error names file, line, key, value and the fix."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from engine.config_locate import locate
+from engine.durations import parse_duration
+from engine.errors import BadInput, ConfigError
+
+ENV_CONFIG = "SYSALERT_CONFIG"
+ENV_DATA_DIR = "SYSALERT_DATA_DIR"
+ENV_DATABASE_URL = "SYSALERT_DATABASE_URL"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def _dur(v: Any, info: Any) -> float:
+    try:
+        return parse_duration(v, info.field_name)
+    except BadInput as exc:
+        raise ValueError(f"{exc.message}; {exc.hint}") from None
+
+
+class GeneralSettings(_Section):
+    data_dir: str = ""
+    database_url: str = ""
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    profile: Literal["self-hosted", "hosted"] = "self-hosted"
+    location: str = "default"
+    timezone: str = "UTC"
+
+
+class EngineSettings(_Section):
+    concurrency: int = Field(500, ge=1, le=100_000)
+    default_interval: float = 30.0
+    default_timeout: float = 5.0
+    failure_threshold: int = Field(2, ge=1, le=100)
+    recovery_threshold: int = Field(1, ge=1, le=100)
+    retries: int = Field(0, ge=0, le=10)
+    flap_window: int = Field(20, ge=4, le=200)
+    flap_threshold: float = Field(0.5, gt=0, le=1)
+    result_batch_ms: int = Field(50, ge=1, le=5000)
+    seed_local_targets: bool = True
+
+    _d = field_validator("default_interval", "default_timeout", mode="before")(_dur)
+
+
+class RetentionSettings(_Section):
+    raw_days: int = Field(7, ge=1)
+    rollup_days: int = Field(90, ge=1)
+    housekeeping_interval: float = 600.0
+
+    _d = field_validator("housekeeping_interval", mode="before")(_dur)
+
+
+class ApiSettings(_Section):
+    listen: str = ""
+    socket: str = ""
+    public_url: str = ""
+    api_keys: list[SecretStr] = Field(default_factory=list)
+
+
+class AlertSettings(_Section):
+    resend_interval: float = 1800.0
+    escalation_after: float = 600.0
+    webhook_secret: SecretStr = SecretStr("")
+    channel_rate_per_minute: int = Field(30, ge=1)
+    max_attempts: int = Field(8, ge=1, le=100)
+
+    _d = field_validator("resend_interval", "escalation_after", mode="before")(_dur)
+
+
+class SmtpSettings(_Section):
+    host: str = ""
+    port: int = Field(587, ge=1, le=65535)
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    from_addr: str = "sysalert@localhost"
+    starttls: bool = True
+    ssl: bool = False
+    timeout: float = 10.0
+
+
+class TelegramSettings(_Section):
+    api_id: int | None = None
+    api_hash: SecretStr | None = None
+    server: str = ""
+    dc_id: int | None = None
+    public_key_file: str = ""
+    admins: list[int] = Field(default_factory=list)
+    ack_on_reaction: bool = False
+    commands_per_minute: int = Field(20, ge=1)
+
+
+class QuotaSettings(_Section):
+    max_targets: int = Field(0, ge=0)
+    max_benchmarks: int = Field(0, ge=0)
+
+
+class TargetDecl(_Section):
+    spec: str
+    name: str = ""
+    interval: float | None = None
+    timeout: float | None = None
+    tags: list[str] = Field(default_factory=list)
+    conditions: list[str] = Field(default_factory=list)
+    options: dict[str, Any] = Field(default_factory=dict)
+    depends_on: str = ""
+    failure_threshold: int | None = Field(None, ge=1)
+    recovery_threshold: int | None = Field(None, ge=1)
+
+    @field_validator("interval", "timeout", mode="before")
+    @classmethod
+    def _durations(cls, v: Any, info: Any) -> float | None:
+        return None if v is None else _dur(v, info)
+
+    @field_validator("spec")
+    @classmethod
+    def _spec(cls, v: str) -> str:
+        from engine.specs import parse_spec
+
+        try:
+            parse_spec(v)
+        except BadInput as exc:
+            raise ValueError(f"{exc.message}; {exc.hint}") from None
+        return v
+
+
+class RuleDecl(_Section):
+    name: str
+    metric: str
+    comparison: Literal[">", "<", ">=", "<=", "==", "!="]
+    threshold: float
+    duration: float = 0.0
+    severity: Literal["low", "medium", "high", "critical"] = "medium"
+    channels: list[str] = Field(default_factory=list)
+    target: str = ""
+    enabled: bool = True
+
+    _d = field_validator("duration", mode="before")(_dur)
+
+
+class Settings(_Section):
+    general: GeneralSettings = Field(default_factory=GeneralSettings)
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    quotas: QuotaSettings = Field(default_factory=QuotaSettings)
+    targets: list[TargetDecl] = Field(default_factory=list)
+    rules: list[RuleDecl] = Field(default_factory=list)
+
+    # Resolved at load time, not read from the file.
+    config_path: Path | None = Field(default=None, exclude=True)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.general.data_dir).expanduser()
+
+    @property
+    def database_url(self) -> str:
+        return self.general.database_url or f"sqlite:///{self.data_dir / 'sysalert.db'}"
+
+    @property
+    def socket_path(self) -> Path:
+        return Path(self.api.socket).expanduser() if self.api.socket else self.data_dir / "sysalert.sock"
+
+
+def default_data_dir(env: dict[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if env.get(ENV_DATA_DIR):
+        return Path(env[ENV_DATA_DIR]).expanduser()
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "sysalert"
+
+
+def default_config_path(data_dir: Path, env: dict[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    return Path(env[ENV_CONFIG]).expanduser() if env.get(ENV_CONFIG) else data_dir / "config.toml"
+
+
+def _known_keys(model: type[BaseModel]) -> list[str]:
+    return [k for k in model.model_fields if k != "config_path"]
+
+
+def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+    model: Any = Settings
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return None
+        ann = field.annotation
+        args = getattr(ann, "__args__", ())
+        candidates = [ann, *args]
+        nxt = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if nxt is None:
+            return None
+        model = nxt
+    return model
+
+
+def _format_error(path: Path, text: str, err: dict[str, Any]) -> str:
+    loc = tuple(err["loc"])
+    key = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in loc).replace(".[", "[")
+    line = locate(text, loc)
+    where = f"{path}:{line}" if line else str(path)
+    if err["type"] == "extra_forbidden":
+        parent = _model_at(loc[:-1])
+        options = _known_keys(parent) if parent else []
+        close = difflib.get_close_matches(str(loc[-1]), options, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known keys here: {', '.join(options)}"
+        return f"{where}: unknown key {key!r}; {hint}"
+    value = err.get("input")
+    shown = "" if isinstance(value, dict) else f" = {value!r}"
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{where}: {key}{shown}: {msg}"
+
+
+def load_settings(
+    config_path: Path | None = None,
+    data_dir: Path | None = None,
+    env: dict[str, str] | None = None,
+    required: bool = False,
+) -> Settings:
+    """Read and validate the config; a missing file means defaults (unless required)."""
+    env = dict(os.environ if env is None else env)
+    ddir = data_dir or default_data_dir(env)
+    path = config_path or default_config_path(ddir, env)
+    raw: dict[str, Any] = {}
+    text = ""
+    if path.exists():
+        text = path.read_text(encoding="utf-8")
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: TOML syntax error: {exc}", "fix the line and column shown") from None
+    elif required or (config_path is not None and not path.exists()):
+        raise ConfigError(f"config file {path} does not exist", "run `sysalert init` or pass --config")
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        errors = [_format_error(path, text, e) for e in exc.errors()]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ConfigError(errors[0] + more, "; ".join(errors[1:4]) or None) from None
+    settings.config_path = path
+    if data_dir is not None or env.get(ENV_DATA_DIR) or not settings.general.data_dir:
+        settings.general.data_dir = str(ddir)
+    if env.get(ENV_DATABASE_URL):
+        settings.general.database_url = env[ENV_DATABASE_URL]
+    if env.get("TELEGRAM_API_ID"):
+        try:
+            settings.telegram.api_id = int(env["TELEGRAM_API_ID"])
+        except ValueError:
+            raise ConfigError("TELEGRAM_API_ID is not a number", "copy it from my.telegram.org") from None
+    if env.get("TELEGRAM_API_HASH"):
+        settings.telegram.api_hash = SecretStr(env["TELEGRAM_API_HASH"])
+    _check_unique_names(settings, path, text)
+    return settings
+
+
+def _check_unique_names(settings: Settings, path: Path, text: str) -> None:
+    seen: dict[str, int] = {}
+    for i, t in enumerate(settings.targets):
+        if not t.name:
+            continue
+        if t.name in seen:
+            line = locate(text, ("targets", i, "name"))
+            raise ConfigError(
+                f"{path}:{line}: targets[{i}].name = {t.name!r} is already used by targets[{seen[t.name]}]",
+                "give every declared target its own name",
+            )
+        seen[t.name] = i

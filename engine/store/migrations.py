@@ -1,0 +1,76 @@
+"""A small versioned migration scheme: meta.schema_version and one function per step.
+
+A fresh store is created from the models and stamped with the newest version; an older store runs
+each step in order inside a transaction, so an upgrade keeps every row.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import SQLModel
+
+from engine.errors import SysAlertError
+from engine.store import models
+from engine.store.models import SCHEMA_VERSION
+
+log = logging.getLogger(__name__)
+
+
+def _add_column(conn: Connection, table: str, column: str, ddl_type: str, default: str | None = None) -> None:
+    cols = {c["name"] for c in inspect(conn).get_columns(table)}
+    if column not in cols:
+        dflt = f" DEFAULT {default}" if default is not None else ""
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl_type}{dflt}"))
+
+
+def _v2(conn: Connection) -> None:
+    """v2: hourly roll-ups, benchmark runs, flapping, dependencies and heartbeat state."""
+    SQLModel.metadata.create_all(
+        conn, tables=[models.Rollup.__table__, models.BenchmarkRun.__table__]  # type: ignore[attr-defined]
+    )
+    _add_column(conn, "targets", "flapping", "BOOLEAN", "FALSE")
+    _add_column(conn, "targets", "parent_id", "VARCHAR(16)")
+    _add_column(conn, "targets", "hb_state", "VARCHAR")
+
+
+MIGRATIONS = {2: _v2}
+
+
+def current_version(conn: Connection) -> int | None:
+    if not inspect(conn).has_table("meta"):
+        return None
+    row = conn.execute(text("SELECT value FROM meta WHERE key = 'schema_version'")).first()
+    return int(row[0]) if row else None
+
+
+def migrate(engine: Engine) -> int:
+    """Bring the store to SCHEMA_VERSION; return the version it had (0 when new)."""
+    with engine.begin() as conn:
+        version = current_version(conn)
+        if version is None:
+            SQLModel.metadata.create_all(conn)
+            conn.execute(
+                text("INSERT INTO meta (key, value) VALUES ('schema_version', :v)"),
+                {"v": str(SCHEMA_VERSION)},
+            )
+            conn.execute(text("INSERT INTO meta (key, value) VALUES ('health_probe', '0')"))
+            return 0
+        if version > SCHEMA_VERSION:
+            raise SysAlertError(
+                f"the store has schema version {version}, newer than this SysAlert ({SCHEMA_VERSION})",
+                "upgrade SysAlert; never run an older version on a newer store",
+            )
+        for step in range(version + 1, SCHEMA_VERSION + 1):
+            log.info("migrating store schema to version %s", step)
+            MIGRATIONS[step](conn)
+            conn.execute(
+                text("UPDATE meta SET value = :v WHERE key = 'schema_version'"), {"v": str(step)}
+            )
+        # Tables added by later models and not yet named in a step still get created.
+        SQLModel.metadata.create_all(conn)
+        if conn.execute(text("SELECT 1 FROM meta WHERE key = 'health_probe'")).first() is None:
+            conn.execute(text("INSERT INTO meta (key, value) VALUES ('health_probe', '0')"))
+        return version

@@ -1,0 +1,93 @@
+"""The Store: one SQLAlchemy engine plus the key ring, with sealing helpers bound to table/column/row."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from engine.crypto import KeyRing, load_key_ring
+from engine.store.db import is_sqlite, open_db
+from engine.store.migrations import migrate
+
+
+def new_id(prefix: str = "") -> str:
+    """Short random ids: known before insert (for associated data), unguessable, not personal."""
+    return prefix + secrets.token_hex(4)
+
+
+class Store:
+    """Everything persistent goes through here; sealed columns are sealed and opened in one place."""
+
+    def __init__(self, engine: Engine, keys: KeyRing, url: str) -> None:
+        self.engine = engine
+        self.keys = keys
+        self.url = url
+
+    @classmethod
+    def open(cls, url: str, keys: KeyRing, create: bool = True) -> Store:
+        engine = open_db(url)
+        if create:
+            migrate(engine)
+        return cls(engine, keys, url)
+
+    @classmethod
+    def open_data_dir(cls, url: str, data_dir: Path) -> Store:
+        return cls.open(url, load_key_ring(data_dir))
+
+    @property
+    def sqlite(self) -> bool:
+        return is_sqlite(self.url)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as s:
+            yield s
+
+    # ---- sealing -------------------------------------------------------------------------
+    def seal(self, table: str, column: str, row: str, value: str | None) -> bytes | None:
+        if value is None:
+            return None
+        return self.keys.seal(value, table, column, row)
+
+    def open_(self, table: str, column: str, row: str, blob: bytes | None) -> str | None:
+        if blob is None:
+            return None
+        return self.keys.open(bytes(blob), table, column, row)
+
+    def seal_json(self, table: str, column: str, row: str, value: Any) -> bytes | None:
+        if value is None or value == [] or value == {}:
+            return None
+        return self.seal(table, column, row, json.dumps(value, sort_keys=True))
+
+    def open_json(self, table: str, column: str, row: str, blob: bytes | None, default: Any) -> Any:
+        text = self.open_(table, column, row, blob)
+        return default if text is None else json.loads(text)
+
+    def fp(self, purpose: str, value: str) -> str:
+        return self.keys.fingerprint(value, purpose)
+
+    def fps(self, purpose: str, value: str) -> list[str]:
+        """Fingerprints under every key: matches rows written before a rotation finished."""
+        return self.keys.fingerprints(value, purpose)
+
+    def ref(self, kind: str, value: str) -> str:
+        return self.keys.short_ref(kind, value)
+
+    def reload_keys(self, keys: KeyRing) -> None:
+        """Adopt a rotated key ring (the daemon does this when it meets an unknown key id)."""
+        self.keys = keys
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,173 @@
+"""Targets in the store: sealed names, specs, tags and conditions; lookups by fingerprint."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from engine.domain import TargetRecord
+from engine.errors import BadInput
+from engine.store.models import Target
+from engine.store.store import Store, new_id
+
+T = "targets"
+_RUNTIME = (
+    "state", "state_since", "next_due", "last_check_at", "last_latency_ms", "last_error_class",
+    "fail_streak", "ok_streak", "flapping", "hb_state",
+)
+
+
+def to_row(store: Store, rec: TargetRecord) -> Target:
+    rid = rec.id
+    row = Target(
+        id=rid,
+        name_fp=store.fp("target.name", rec.name),
+        name_s=store.seal(T, "name_s", rid, rec.name),
+        spec_s=store.seal(T, "spec_s", rid, rec.spec_text),
+        kind=rec.kind,
+        interval_s=rec.interval_s,
+        timeout_s=rec.timeout_s,
+        tags_s=store.seal_json(T, "tags_s", rid, rec.tags),
+        tag_fps=" ".join(store.fp("tag", t) for t in rec.tags),
+        conditions_s=store.seal_json(T, "conditions_s", rid, rec.conditions),
+        options_s=store.seal_json(T, "options_s", rid, rec.options),
+        token_fp=store.fp("target.token", rec.token) if rec.token else None,
+        token_s=store.seal(T, "token_s", rid, rec.token),
+        owner_id=rec.owner_id,
+        parent_id=rec.parent_id,
+        failure_threshold=rec.failure_threshold,
+        recovery_threshold=rec.recovery_threshold,
+        paused=rec.paused,
+        declared=rec.declared,
+        created_at=rec.created_at or time.time(),
+        updated_at=time.time(),
+    )
+    for k in _RUNTIME:
+        setattr(row, k, getattr(rec, k))
+    return row
+
+
+def from_row(store: Store, row: Target) -> TargetRecord:
+    rid = row.id
+    rec = TargetRecord(
+        id=rid,
+        name=store.open_(T, "name_s", rid, row.name_s) or "",
+        spec_text=store.open_(T, "spec_s", rid, row.spec_s) or "",
+        kind=row.kind,
+        interval_s=row.interval_s,
+        timeout_s=row.timeout_s,
+        tags=store.open_json(T, "tags_s", rid, row.tags_s, []),
+        conditions=store.open_json(T, "conditions_s", rid, row.conditions_s, []),
+        options=store.open_json(T, "options_s", rid, row.options_s, {}),
+        token=store.open_(T, "token_s", rid, row.token_s),
+        owner_id=row.owner_id,
+        parent_id=row.parent_id,
+        failure_threshold=row.failure_threshold,
+        recovery_threshold=row.recovery_threshold,
+        paused=row.paused,
+        declared=row.declared,
+        created_at=row.created_at,
+    )
+    for k in _RUNTIME:
+        setattr(rec, k, getattr(row, k))
+    return rec
+
+
+def insert(store: Store, rec: TargetRecord) -> TargetRecord:
+    if not rec.id:
+        rec.id = new_id()
+    rec.created_at = rec.created_at or time.time()
+    with store.session() as s:
+        if s.exec(select(Target.id).where(Target.name_fp.in_(store.fps("target.name", rec.name)))).first():  # type: ignore[attr-defined,call-overload]
+            raise BadInput(f"a target named {rec.name!r} already exists", "choose another --name")
+        s.add(to_row(store, rec))
+        try:
+            s.commit()
+        except IntegrityError:
+            raise BadInput(f"a target named {rec.name!r} already exists", "choose another --name") from None
+    return rec
+
+
+def save(store: Store, rec: TargetRecord) -> None:
+    """Rewrite a target's definition (edit) keeping its id."""
+    with store.session() as s:
+        row = s.get(Target, rec.id)
+        if row is None:
+            raise BadInput(f"target {rec.id} no longer exists", "list targets with `sysalert target list`")
+        fresh = to_row(store, rec)
+        for col in Target.model_fields:
+            if col not in ("id", "created_at"):
+                setattr(row, col, getattr(fresh, col))
+        s.add(row)
+        try:
+            s.commit()
+        except IntegrityError:
+            raise BadInput(f"a target named {rec.name!r} already exists", "choose another name") from None
+
+
+def load_all(store: Store, owner_id: str | None = None) -> list[TargetRecord]:
+    with store.session() as s:
+        q = select(Target)
+        if owner_id is not None:
+            q = q.where(Target.owner_id == owner_id)
+        return [from_row(store, r) for r in s.exec(q).scalars()]  # type: ignore[call-overload]
+
+
+def get(store: Store, target_id: str) -> TargetRecord | None:
+    with store.session() as s:
+        row = s.get(Target, target_id)
+        return from_row(store, row) if row else None
+
+
+def find(store: Store, ref: str) -> TargetRecord | None:
+    """By id or by name (name via fingerprint, so no table scan and no plaintext index)."""
+    rec = get(store, ref)
+    if rec is not None:
+        return rec
+    with store.session() as s:
+        row = s.exec(select(Target).where(Target.name_fp.in_(store.fps("target.name", ref)))).first()  # type: ignore[attr-defined,call-overload]
+        return from_row(store, row[0]) if row else None
+
+
+def find_by_token(store: Store, token: str) -> TargetRecord | None:
+    with store.session() as s:
+        row = s.exec(select(Target).where(Target.token_fp.in_(store.fps("target.token", token)))).first()  # type: ignore[union-attr,call-overload]
+        return from_row(store, row[0]) if row else None
+
+
+def delete_target(store: Store, target_id: str) -> None:
+    from engine.store.models import MaintenanceWindow, Result, Rollup
+
+    with store.session() as s:
+        s.exec(delete(Result).where(Result.target_id == target_id))  # type: ignore[call-overload]
+        s.exec(delete(Rollup).where(Rollup.target_id == target_id))  # type: ignore[call-overload]
+        s.exec(delete(MaintenanceWindow).where(MaintenanceWindow.target_id == target_id))  # type: ignore[call-overload]
+        s.exec(delete(Target).where(Target.id == target_id))  # type: ignore[call-overload]
+        s.commit()
+
+
+def save_runtime(store: Store, recs: Iterable[TargetRecord]) -> None:
+    """Persist the runtime columns of many targets in one transaction."""
+    rows: list[dict[str, Any]] = [
+        {"_id": r.id, **{k: getattr(r, k) for k in _RUNTIME}} for r in recs
+    ]
+    if not rows:
+        return
+    from sqlalchemy import bindparam
+
+    stmt = (
+        update(Target.__table__)  # type: ignore[attr-defined]
+        .where(Target.__table__.c.id == bindparam("_id"))  # type: ignore[attr-defined]
+        .values({k: bindparam(k) for k in _RUNTIME})
+    )
+    with store.engine.begin() as conn:
+        conn.execute(stmt, rows)
+
+
+def tags_json(tags: list[str]) -> str:
+    return json.dumps(sorted(tags))

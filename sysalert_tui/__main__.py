@@ -1,0 +1,3 @@
+from sysalert_tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,232 @@
+"""CLI: target add|list|show|edit|remove|pause|resume, check, status, export, import."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from engine.domain import STATE_SYMBOLS
+from sysalert_tui.output import ago, ms, print_json, print_table
+from sysalert_tui.session import open_commands
+
+
+def register(sub: Any, add_json: Any) -> None:
+    t = sub.add_parser("target", help="add, list, show, edit, remove targets")
+    ts = t.add_subparsers(dest="target_cmd", metavar="ACTION", required=True)
+
+    a = ts.add_parser("add", help="add a target: sysalert target add tcp://db:5432 --name db")
+    a.add_argument("spec", help="tcp://host:port, https://..., icmp://host, dns://..., tls://..., cmd:..., heartbeat://..., system://...")
+    a.add_argument("--name")
+    a.add_argument("--interval", help="how often: 30s, 5m")
+    a.add_argument("--timeout", help="per check: 5s")
+    a.add_argument("--tag", action="append", default=[], dest="tags")
+    a.add_argument("--condition", action="append", default=[], dest="conditions", help="Gatus syntax, repeatable")
+    a.add_argument("--option", action="append", default=[], dest="options", help="probe option KEY=VALUE (http: method, keyword, ...)")
+    a.add_argument("--depends-on", help="parent target: its outage holds this one's alerts")
+    add_json(a)
+    a.set_defaults(handler=cmd_add)
+
+    ls = ts.add_parser("list", help="list targets")
+    add_json(ls)
+    ls.set_defaults(handler=cmd_list)
+    for name, fn, helptext in (("show", cmd_show, "one target in full"), ("remove", cmd_remove, "delete a target and its history"),
+                               ("pause", cmd_pause, "stop probing a target"), ("resume", cmd_resume, "probe a paused target again")):
+        s = ts.add_parser(name, help=helptext)
+        s.add_argument("ref", metavar="ID|NAME")
+        add_json(s)
+        s.set_defaults(handler=fn)
+    e = ts.add_parser("edit", help="change a target")
+    e.add_argument("ref", metavar="ID|NAME")
+    e.add_argument("--spec")
+    e.add_argument("--name")
+    e.add_argument("--interval")
+    e.add_argument("--timeout")
+    e.add_argument("--tag", action="append", dest="tags")
+    e.add_argument("--condition", action="append", dest="conditions")
+    add_json(e)
+    e.set_defaults(handler=cmd_edit)
+
+    c = sub.add_parser("check", help="probe once now and print the result; exit 0 ok, 1 failed")
+    c.add_argument("what", metavar="SPEC|ID|NAME")
+    c.add_argument("--condition", action="append", default=[], dest="conditions")
+    c.add_argument("--timeout", default=None)
+    add_json(c)
+    c.set_defaults(handler=cmd_check)
+
+    st = sub.add_parser("status", help="every target's state; exit 0 all up, 1 any down")
+    add_json(st)
+    st.set_defaults(handler=cmd_status)
+
+    ex = sub.add_parser("export", help="print targets as TOML (targets as code)")
+    ex.set_defaults(handler=cmd_export)
+    im = sub.add_parser("import", help="add or update targets from a TOML file")
+    im.add_argument("file", type=Path)
+    im.set_defaults(handler=cmd_import)
+
+
+def _options(pairs: list[str]) -> dict[str, Any]:
+    from engine.errors import BadInput
+
+    out: dict[str, Any] = {}
+    for p in pairs:
+        k, sep, v = p.partition("=")
+        if not sep or not k:
+            raise BadInput(f"--option {p!r} is not KEY=VALUE", "e.g. --option method=POST")
+        out[k.strip()] = v
+    return out
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    with open_commands(args) as cmds:
+        rec = cmds.add_target(
+            args.spec, name=args.name, interval=args.interval, timeout=args.timeout, tags=args.tags,
+            conditions=args.conditions, options=_options(args.options), depends_on=args.depends_on,
+        )
+        pub = rec.public(cmds.ping_base) if hasattr(rec, "public") else rec
+    if args.json:
+        print_json(pub)
+    else:
+        print(f"added {pub['id']} {pub['name']} ({pub['kind']}, every {pub['interval_s']:g}s)")
+        if pub.get("ping_url"):
+            print(f"ping URL: {pub['ping_url']}")
+    return 0
+
+
+def _pub(cmds: Any, rec: Any) -> dict[str, Any]:
+    return rec.public(cmds.ping_base) if hasattr(rec, "public") else rec
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    with open_commands(args) as cmds:
+        recs = [_pub(cmds, r) for r in cmds.list_targets()]
+    if args.json:
+        print_json(recs)
+    else:
+        print_table(
+            ["id", "state", "name", "kind", "every", "latency", "checked"],
+            [[r["id"], f"{STATE_SYMBOLS.get(r['state'], '?')} {r['state']}", r["name"], r["kind"],
+              f"{r['interval_s']:g}s", ms(r["last_latency_ms"]), ago(r["last_check_at"])] for r in recs],
+            empty="no targets yet: add one with `sysalert target add tcp://host:port --name NAME`",
+        )
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    with open_commands(args) as cmds:
+        r = _pub(cmds, cmds.get_target(args.ref))
+    if args.json:
+        print_json(r)
+    else:
+        for k in ("id", "name", "kind", "spec", "state", "interval_s", "timeout_s", "tags", "conditions",
+                  "last_latency_ms", "last_error_class", "ping_url"):
+            if r.get(k) not in (None, [], ""):
+                print(f"{k:>16}: {r[k]}")
+    return 0
+
+
+def _simple(args: argparse.Namespace, method: str, verb: str, **kw: Any) -> int:
+    with open_commands(args) as cmds:
+        r = _pub(cmds, getattr(cmds, method)(args.ref, **kw))
+    if args.json:
+        print_json(r)
+    else:
+        print(f"{verb} {r['id']} {r['name']}")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    return _simple(args, "remove_target", "removed")
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    return _simple(args, "pause_target", "paused", paused=True)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    return _simple(args, "pause_target", "resumed", paused=False)
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    return _simple(args, "edit_target", "updated", spec=args.spec, name=args.name, interval=args.interval,
+                   timeout=args.timeout, tags=args.tags, conditions=args.conditions)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from engine.checking import make_context, run_check
+    from engine.durations import parse_duration
+    from engine.errors import BadInput
+    from engine.specs import parse_spec
+
+    spec_err: BadInput | None = None
+    try:
+        spec = parse_spec(args.what)
+        options: dict[str, Any] = {}
+        conditions = list(args.conditions)
+        timeout = parse_duration(args.timeout, "timeout") if args.timeout else 5.0
+    except BadInput as exc:
+        spec_err = exc
+    if spec_err is not None:
+        if "://" in args.what or args.what.startswith("cmd:"):
+            raise spec_err
+        with open_commands(args, prefer_daemon=False) as cmds:
+            rec = cmds.get_target(args.what)
+        spec, options = rec.spec, rec.options
+        conditions = list(rec.conditions) + list(args.conditions)
+        timeout = parse_duration(args.timeout, "timeout") if args.timeout else rec.timeout_s
+    if spec.kind == "heartbeat":
+        raise BadInput("a heartbeat is pushed, not probed", "look at it with `sysalert target show NAME`")
+
+    async def _run() -> Any:
+        shared: dict[str, Any] = {}
+        try:
+            return await run_check(spec, make_context(timeout, options, conditions, shared))
+        finally:
+            from engine.probes.http import close_shared
+
+            await close_shared(shared)
+
+    res = anyio.run(_run)
+    if args.json:
+        print_json({"ok": res.ok, "latency_ms": res.latency_ms, "value": res.value,
+                    "error_class": res.error_class, "detail": res.detail, "degraded": res.degraded})
+    else:
+        status = "ok" if res.ok else f"FAILED ({res.error_class})"
+        extra = f" value={res.value:g}" if res.value is not None else ""
+        print(f"{status} {ms(res.latency_ms)}{extra}" + (f": {res.detail}" if res.detail and not res.ok else ""))
+    return 0 if res.ok else 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    with open_commands(args) as cmds:
+        recs = [_pub(cmds, r) for r in cmds.list_targets()]
+    if args.json:
+        print_json({"targets": [{k: r[k] for k in ("id", "name", "kind", "state", "state_since", "last_check_at")} for r in recs],
+                    "down": sum(r["state"] == "down" for r in recs)})
+    else:
+        print_table(["state", "name", "since"],
+                    [[f"{STATE_SYMBOLS.get(r['state'], '?')} {r['state']}", r["name"], ago(r["state_since"])] for r in recs],
+                    empty="no targets yet")
+    return 1 if any(r["state"] == "down" for r in recs) else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    with open_commands(args, prefer_daemon=False) as cmds:
+        sys.stdout.write(cmds.export_targets())
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from engine.errors import BadInput
+
+    try:
+        text = args.file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BadInput(f"cannot read {args.file}: {exc.strerror}", "check the path") from None
+    with open_commands(args) as cmds:
+        res = cmds.import_targets(text, source=str(args.file))
+    print(f"imported: {res['added']} added, {res['updated']} updated")
+    return 0

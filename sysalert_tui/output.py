@@ -1,0 +1,37 @@
+"""Plain-text tables and JSON for the CLI: scripts read JSON, people read columns."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, sort_keys=True, default=str)
+    sys.stdout.write("\n")
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], empty: str = "(none)") -> None:
+    if not rows:
+        print(empty)
+        return
+    cells = [[("" if c is None else str(c)) for c in r] for r in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    print("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    for r in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
+def ago(ts: float | None, now: float | None = None) -> str:
+    if not ts:
+        return "-"
+    from engine.durations import format_duration
+
+    return format_duration((now or time.time()) - ts) + " ago"
+
+
+def ms(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0f}ms" if v >= 10 else f"{v:.1f}ms"
