@@ -8,9 +8,9 @@ through pat() / any(). `<` `<=` `>` `>=` compare integers: a Go duration becomes
 Deliberate differences from Gatus, each a Gatus bug or a silent trap: JSON integers print in full
 (Gatus prints 1234567 as 1.234567e+06 and then `== 1234567` fails); durations also take `d` and
 `w` (Gatus reads `30d` as 0); walking a path through a string, number or array is INVALID rather
-than ignoring the rest of the path; an INVALID value never equals anything, not even pat(*); long
-resolved values are cut at 200 characters in the description; durations display correctly (Gatus
-shows 10s as "1").
+than ignoring the rest of the path; an INVALID value never equals anything, not even pat(*), and
+shows as INVALID in an ordering too (Gatus shows its 0); long resolved values are cut at 200
+characters in the description; durations display correctly (Gatus shows 10s as "1").
 """
 
 from __future__ import annotations

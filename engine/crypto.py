@@ -186,5 +186,10 @@ def load_key_ring(data_dir: Path, env: dict[str, str] | None = None) -> KeyRing:
     env = os.environ if env is None else env
     if env.get(ENV_MASTER_KEY):
         masters = [_decode_key(k, ENV_MASTER_KEY) for k in env[ENV_MASTER_KEY].split(",") if k.strip()]
+        if not masters:
+            raise KeyError_(
+                f"{ENV_MASTER_KEY} holds no key",
+                "set it to `openssl rand -base64 32` (NEW,OLD while rotating), or unset it",
+            )
         return KeyRing.from_masters(masters)
     return KeyRing.from_masters(read_key_file(data_dir / KEY_FILE_NAME))

@@ -40,6 +40,7 @@ from engine.schedules import (
     utc,
     zone,
 )
+from engine.specs import TargetSpec
 
 PING_KINDS = ("success", "start", "fail", "log", "exit")
 DEFAULT_EVERY_S = 86400.0  # Healthchecks' DEFAULT_TIMEOUT
@@ -72,7 +73,7 @@ class HeartbeatConfig:
             )
 
     @classmethod
-    def from_spec(cls, spec: Any) -> HeartbeatConfig:
+    def from_spec(cls, spec: TargetSpec) -> HeartbeatConfig:
         """From a heartbeat:// TargetSpec (params every, grace, cron, tz, schedule)."""
         cron = spec.params.get("cron") or None
         every = spec.param_duration("every", None if cron else DEFAULT_EVERY_S)
@@ -104,7 +105,7 @@ class HeartbeatState:
     status: str = "unknown"
     last_ping_at: datetime | None = None  # last success or failure
     last_start_at: datetime | None = None  # a /start not yet ended by a success or failure
-    last_kind: str | None = None  # success, fail or start (an exit ping is stored as its outcome)
+    last_kind: str | None = None  # success or fail: what the last run reported (exit -> outcome)
     last_exit_status: int | None = None
     last_duration_s: float | None = None
     last_event_at: datetime | None = None  # any ping, /log included
@@ -186,13 +187,16 @@ def apply_ping(
     if kind == "log":
         return counted, PingOutcome("log", state.status, state.status)
     if kind == "start":
-        new = replace(counted, last_start_at=now, last_kind="start")
+        new = replace(counted, last_start_at=now)
         return new, PingOutcome("start", state.status, state.status)
     duration = None
     if state.last_start_at is not None:
         run = (now - state.last_start_at).total_seconds()
         duration = run if 0 <= run < MAX_DURATION_S else None
     status = "down" if kind == "fail" else "up"
+    down_since = None
+    if status == "down":
+        down_since = state.down_since if state.status == "down" else now
     new = replace(
         counted,
         status=status,
@@ -201,9 +205,7 @@ def apply_ping(
         last_kind=kind,
         last_exit_status=exit_status,
         last_duration_s=duration,
-        down_since=(state.down_since if state.status == "down" else now)
-        if status == "down"
-        else None,
+        down_since=down_since,
     )
     return new, PingOutcome(kind, state.status, status, duration, exit_status)
 
@@ -284,7 +286,7 @@ def parse_ping_path(path: str) -> tuple[str, str, int | None] | None:
     if suffix in ("start", "fail", "log"):
         return token, suffix, None
     if re.fullmatch(r"-?\d+", suffix):
-        code = int(suffix) if len(suffix) < 6 else 256
+        code = int(suffix) if len(suffix) <= 12 else 256  # no huge-int parsing from a URL
         if not 0 <= code <= 255:
             raise BadInput(
                 "exit status must be 0-255", "e.g. /ping/TOKEN/0 for success, /1 for failure"

@@ -7,7 +7,13 @@ import re
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+"), "<url>"),
-    (re.compile(r"\[?(?:[0-9a-fA-F]{0,4}:){2,7}[0-9a-fA-F]{0,4}\]?(?::\d+)?"), "<ip6>"),
+    # An IPv4-mapped tail (::ffff:10.1.2.3) belongs to the IPv6 address, brackets and port too.
+    (
+        re.compile(
+            r"\[?(?:[0-9a-fA-F]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9a-fA-F]{0,4})\]?(?::\d+)?"
+        ),
+        "<ip6>",
+    ),
     (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b"), "<ip>"),
     (re.compile(r"\b[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9-]+)+:\d{1,5}\b"), "<host:port>"),
     (re.compile(r"\blocalhost:\d{1,5}\b"), "<host:port>"),

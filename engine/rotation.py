@@ -77,6 +77,7 @@ def _rotate_table(store: Store, model: Any, columns: list[str], batch: int, paus
                 rid = aad_row(table.name, obj)
                 values: dict[str, Any] = {}
                 plain: dict[str, str] = {}
+                n_sealed = n_fps = 0
                 for c in columns:
                     blob = row[c]
                     if blob is None:
@@ -85,16 +86,26 @@ def _rotate_table(store: Store, model: Any, columns: list[str], batch: int, paus
                     plain[c] = pt
                     if bytes(blob)[2:6] != kid:
                         values[c] = store.keys.seal(pt, table.name, c, rid)
-                        resealed += 1
+                        n_sealed += 1
                 for fp_col, src, purpose in _fp_sources(model):
                     if src in plain:
                         if fp_col == "tag_fps":
                             values[fp_col] = " ".join(store.fp(purpose, t) for t in json.loads(plain[src]))
                         else:
                             values[fp_col] = store.fp(purpose, plain[src])
-                        fps += 1
+                        n_fps += 1
                 if values:
-                    conn.execute(update(table).where(*[c == row[c.name] for c in pk]).values(values))
+                    # Only if no other process rewrote the row since we read it: a concurrent edit
+                    # wins, and the row is picked up again below if it is still under an old key.
+                    unchanged = [
+                        table.c[c].is_(None) if row[c] is None else table.c[c] == row[c] for c in columns
+                    ]
+                    res = conn.execute(
+                        update(table).where(*[c == row[c.name] for c in pk], *unchanged).values(values)
+                    )
+                    if res.rowcount:
+                        resealed += n_sealed
+                        fps += n_fps
         if pause:
             time.sleep(pause)
 

@@ -16,11 +16,12 @@ Wall-clock rules (documented here because users will ask):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from engine.durations import format_duration, parse_duration
 from engine.errors import BadInput
@@ -28,17 +29,10 @@ from engine.errors import BadInput
 KINDS = ("oneoff", "weekly", "cron")
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEKLY_EXAMPLE = "mon-fri 22:00-23:30 Europe/Berlin, or sat,sun 00:00-06:00"
+_FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _DAY_WORDS = {
-    **{n: {i} for i, n in enumerate(DAY_NAMES)},
-    **{
-        n: {i}
-        for i, n in enumerate(
-            ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-        )
-    },
-    "daily": set(range(7)),
-    "everyday": set(range(7)),
-    "*": set(range(7)),
+    **{n: {i} for names in (DAY_NAMES, _FULL_NAMES) for i, n in enumerate(names)},
+    **{w: set(range(7)) for w in ("daily", "everyday", "*")},
     "weekdays": set(range(5)),
     "weekends": {5, 6},
 }
@@ -116,16 +110,18 @@ def check_cron(expr: str) -> str:
 
 
 def _fixup(expr: str) -> bool:
+    """cronsim's rule: fixed minute and hour get Debian's DST treatment."""
     parts = expr.split()
     return len(parts) == 5 and not parts[0].startswith("*") and not parts[1].startswith("*")
 
 
-def _naive_ticks(expr: str, start: datetime):
+def _naive_ticks(expr: str, start: datetime) -> Iterator[datetime]:
+    """Wall-clock ticks after a naive local time; DST is applied by the callers."""
     it = croniter(expr, start)
     for _ in range(100_000):
         try:
             yield it.get_next(datetime)
-        except Exception:  # croniter gives up on dates that never come (0 0 30 2 *)
+        except CroniterBadDateError:  # a date that never comes (0 0 30 2 *)
             return
 
 
@@ -186,6 +182,8 @@ class WindowSchedule:
                 raise BadInput("a weekly window needs days 0-6 (0 = Monday)", WEEKLY_EXAMPLE)
             s = _parse_hhmm(self.start or "", allow_24=False)
             e = _parse_hhmm(self.end or "", allow_24=True)
+            object.__setattr__(self, "start", f"{s // 60:02d}:{s % 60:02d}")
+            object.__setattr__(self, "end", f"{e // 60:02d}:{e % 60:02d}")
             if s == e:
                 raise BadInput(
                     f"window {self.start}-{self.end} has no length",
@@ -202,34 +200,20 @@ class WindowSchedule:
 
     def to_dict(self) -> dict:
         """A JSON-ready dict; the store keeps windows in this shape."""
-        return {
-            "kind": self.kind,
-            "starts_at": self.starts_at.isoformat() if self.starts_at else None,
-            "ends_at": self.ends_at.isoformat() if self.ends_at else None,
-            "days": sorted(self.days),
-            "start": self.start,
-            "end": self.end,
-            "cron": self.cron,
-            "duration_s": self.duration_s,
-            "tz": self.tz,
-        }
+        d = asdict(self)
+        d["days"] = sorted(self.days)
+        for k in ("starts_at", "ends_at"):
+            d[k] = d[k].isoformat() if d[k] else None
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> WindowSchedule:
-        def when(key: str) -> datetime | None:
-            return datetime.fromisoformat(d[key]) if d.get(key) else None
-
-        return cls(
-            kind=d["kind"],
-            starts_at=when("starts_at"),
-            ends_at=when("ends_at"),
-            days=frozenset(d.get("days") or ()),
-            start=d.get("start"),
-            end=d.get("end"),
-            cron=d.get("cron"),
-            duration_s=d.get("duration_s"),
-            tz=d.get("tz") or "UTC",
-        )
+        """Reads what to_dict wrote; unknown keys are ignored."""
+        vals = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        for k in ("starts_at", "ends_at"):
+            vals[k] = datetime.fromisoformat(vals[k]) if vals.get(k) else None
+        vals["days"] = frozenset(vals.get("days") or ())
+        return cls(**vals)
 
 
 _ONEOFF_HINT = "e.g. 2025-03-01 22:00 to 2025-03-02 01:00 Europe/Berlin, or 2025-03-01 22:00 for 2h"
@@ -239,9 +223,15 @@ _CRON_HINT = "e.g. cron 0 3 * * 0 for 2h Europe/Berlin (Sundays 03:00-05:00)"
 def _parse_hhmm(text: str, *, allow_24: bool) -> int:
     m = _HHMM.match(text.strip())
     minutes = int(m.group(1)) * 60 + int(m.group(2)) if m else -1
-    if not m or int(m.group(2)) > 59 or not (minutes < 24 * 60 or (allow_24 and minutes == 1440)):
-        raise BadInput(f"time {text!r} is not HH:MM between 00:00 and 23:59", WEEKLY_EXAMPLE)
+    if not m or int(m.group(2)) > 59 or not (minutes < 1440 or (allow_24 and minutes == 1440)):
+        last = "24:00" if allow_24 else "23:59"
+        raise BadInput(f"time {text!r} is not HH:MM between 00:00 and {last}", WEEKLY_EXAMPLE)
     return minutes
+
+
+def _minutes(s: WindowSchedule) -> tuple[int, int]:
+    """A weekly window's start and end as minutes after midnight (end may be 1440)."""
+    return _parse_hhmm(s.start or "", allow_24=False), _parse_hhmm(s.end or "", allow_24=True)
 
 
 def _parse_days(text: str) -> frozenset[int]:
@@ -349,7 +339,7 @@ def parse_window(text: str, default_tz: str = "UTC") -> WindowSchedule:
 def _weekly_intervals(s: WindowSchedule, now: datetime) -> list[tuple[datetime, datetime]]:
     """Merged occurrences from about a week before `now` to about a week after it."""
     z = zone(s.tz)
-    a, b = _parse_hhmm(s.start or "", allow_24=False), _parse_hhmm(s.end or "", allow_24=True)
+    a, b = _minutes(s)
     today = now.astimezone(z).date()
     spans: list[tuple[datetime, datetime]] = []
     for k in range(-8, 10):
@@ -371,20 +361,22 @@ def _weekly_intervals(s: WindowSchedule, now: datetime) -> list[tuple[datetime, 
     return merged
 
 
-def _cron_open_span(s: WindowSchedule, now: datetime) -> tuple[datetime, datetime | None] | None:
-    """The open occurrence chain containing now as (start, end), end None if it never closes."""
+def _cron_open_since(s: WindowSchedule, now: datetime) -> datetime | None:
+    """The start of the occurrence covering `now` (the first tick after now - duration), if any."""
+    first = cron_next(s.cron or "", now - timedelta(seconds=s.duration_s or 0), s.tz)
+    return first if first is not None and first <= now else None
+
+
+def _cron_close(s: WindowSchedule, first: datetime) -> datetime:
+    """When a window opened at `first` closes, following overlapping occurrences (at most 200)."""
     dur = timedelta(seconds=s.duration_s or 0)
-    first = cron_next(s.cron or "", now - dur, s.tz)
-    if first is None or first > now:
-        return None
-    end = first + dur
-    tick = first
-    for _ in range(10_000):  # overlapping occurrences (duration longer than the interval) chain up
-        tick = cron_next(s.cron or "", tick, s.tz)
-        if tick is None or tick > end:
-            return first, end
-        end = max(end, tick + dur)
-    return first, None
+    tick, end = first, first + dur
+    for _ in range(200):  # an endless chain gives back a time to look again, never a busy loop
+        nxt = cron_next(s.cron or "", tick, s.tz)
+        if nxt is None or nxt > end:
+            break
+        tick, end = nxt, max(end, nxt + dur)
+    return end
 
 
 def is_active(schedule: WindowSchedule, now: datetime) -> bool:
@@ -396,7 +388,7 @@ def is_active(schedule: WindowSchedule, now: datetime) -> bool:
         )
     if schedule.kind == "weekly":
         return any(lo <= now < hi for lo, hi in _weekly_intervals(schedule, now))
-    return _cron_open_span(schedule, now) is not None
+    return _cron_open_since(schedule, now) is not None
 
 
 def next_change(schedule: WindowSchedule, now: datetime) -> datetime | None:
@@ -412,18 +404,22 @@ def next_change(schedule: WindowSchedule, now: datetime) -> datetime | None:
         if any(hi - lo >= timedelta(days=7) for lo, hi in spans):
             return None  # open around the clock every day
         return min((t for lo, hi in spans for t in (lo, hi) if t > now), default=None)
-    span = _cron_open_span(schedule, now)
-    if span is not None:
-        return span[1]
-    return cron_next(schedule.cron or "", now, schedule.tz)
+    since = _cron_open_since(schedule, now)
+    return (
+        _cron_close(schedule, since) if since else cron_next(schedule.cron or "", now, schedule.tz)
+    )
 
 
 def _days_text(days: frozenset[int]) -> str:
+    """Runs of days, wrapping over the week end: {4, 5, 6, 0} reads Fri-Mon."""
     if days == frozenset(range(7)):
         return "daily"
+    first = min(d for d in days if (d - 1) % 7 not in days)
     runs: list[list[int]] = []
-    for d in sorted(days):
-        if runs and d == runs[-1][-1] + 1:
+    for d in ((first + k) % 7 for k in range(7)):
+        if d not in days:
+            continue
+        if runs and (runs[-1][-1] + 1) % 7 == d:
             runs[-1].append(d)
         else:
             runs.append([d])
@@ -443,12 +439,8 @@ def describe(schedule: WindowSchedule) -> str:
         b = s.ends_at.astimezone(z).strftime(fmt) if s.ends_at else "?"
         return f"once {a} to {b} {s.tz}"
     if s.kind == "weekly":
-        nxt = (
-            " (next day)"
-            if _parse_hhmm(s.end or "", allow_24=True) <= _parse_hhmm(s.start or "", allow_24=False)
-            else ""
-        )
-        return f"{_days_text(s.days)} {s.start}-{s.end}{nxt} {s.tz}"
+        a, b = _minutes(s)
+        return f"{_days_text(s.days)} {s.start}-{s.end}{' (next day)' if b <= a else ''} {s.tz}"
     return f"cron {s.cron} for {format_duration(s.duration_s or 0)} {s.tz}"
 
 

@@ -143,7 +143,10 @@ def parse_spec(text: str) -> TargetSpec:
             return parse_spec("tcp://" + raw)  # IP:PORT alone means TCP
         raise _bad(raw, "no scheme", f"start with one of the forms: {EXAMPLES}")
     scheme = raw.split("://", 1)[0].lower()
-    parts = urlsplit(raw)
+    try:
+        parts = urlsplit(raw)
+    except ValueError:
+        raise _bad(raw, "unclosed [ in an IPv6 address", "write [2001:db8::1]:443") from None
     if scheme == "tcp":
         host, port = _split_host_port(raw, parts.netloc)
         _query(raw, parts.query, set())

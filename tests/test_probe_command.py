@@ -136,6 +136,7 @@ async def test_group_that_ignores_sigterm_gets_sigkill(tmp_path: Path) -> None:
 async def test_cancellation_kills_the_group(tmp_path: Path) -> None:
     pidfile = tmp_path / "child.pid"
     spec = f"cmd:{script(tmp_path, f'sleep 30 & echo $! > {pidfile}; wait')}"
+    before = asyncio.all_tasks()
     task = asyncio.ensure_future(run(spec, timeout=30))
     for _ in range(200):
         if pidfile.exists() and pidfile.read_text().strip():
@@ -145,6 +146,12 @@ async def test_cancellation_kills_the_group(tmp_path: Path) -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert await wait_gone(int(pidfile.read_text()))
+    # The probe leaves one reaper task behind; it must finish once the killed child is reaped.
+    for _ in range(200):
+        if asyncio.all_tasks() == before:
+            break
+        await asyncio.sleep(0.01)
+    assert asyncio.all_tasks() == before
 
 
 @pytest.mark.anyio
@@ -183,3 +190,21 @@ async def test_missing_and_unrunnable_binaries_are_exec_errors(tmp_path: Path) -
         pytest.skip("root may execute anything here")
     denied = await run(f"cmd:{plain}")
     assert not denied.ok and denied.error_class == "exec" and "permission denied" in denied.detail
+
+
+@pytest.mark.anyio
+async def test_child_that_escaped_the_group_cannot_hang_the_probe(tmp_path: Path) -> None:
+    """setsid puts the child out of our reach; we stop reading instead of waiting for it."""
+    if not any(os.access(os.path.join(d, "setsid"), os.X_OK) for d in os.get_exec_path()):
+        pytest.skip("no setsid binary")
+    pidfile = tmp_path / "child.pid"
+    t0 = time.monotonic()
+    r = await run(f"cmd:{script(tmp_path, f'setsid sleep 5 & echo $! > {pidfile}; echo 1')}", timeout=10)
+    took = time.monotonic() - t0
+    pid = int(pidfile.read_text())
+    try:
+        assert r.ok and r.value == 1
+        assert took < 3.0
+    finally:
+        if alive(pid):
+            os.kill(pid, 9)

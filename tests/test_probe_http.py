@@ -259,6 +259,8 @@ async def test_method_headers_and_body_are_sent(base: str) -> None:
     opts = {"method": "post", "headers": {"X-Token": "s3cret"}, "body": '{"ping": 1}'}
     r = await check(base + "/echo", keyword="echo ok", **opts)
     assert r.ok, r.detail
+    as_table = await check(base + "/echo", **{**opts, "body": {"ping": 1}})
+    assert as_table.ok, as_table.detail  # a table body is sent as JSON
     opts["headers"] = {"X-Token": "wrong"}
     bad = await check(base + "/echo", **opts)
     assert not bad.ok and bad.error_class == "status" and bad.facts["status"] == 400
@@ -293,3 +295,52 @@ async def test_client_is_shared_per_verify_setting(base: str) -> None:
     assert set(ctx.shared) == {"httpx", "httpx_noverify"}
     await close_shared(ctx.shared)
     assert ctx.shared == {} and client.is_closed
+
+
+# --- Gatus conditions -----------------------------------------------------------------------------
+
+
+def _conditions(*texts: str) -> list[Any]:
+    conditions = pytest.importorskip("engine.conditions", reason="engine/conditions.py not written")
+    return [conditions.parse_condition(t) for t in texts]
+
+
+@pytest.mark.anyio
+async def test_conditions_hold(base: str) -> None:
+    conds = _conditions("[STATUS] == 200", "[BODY].status == UP", "[RESPONSE_TIME] < 5000")
+    r = await check(base + "/ok", conditions=conds)
+    assert r.ok, r.detail
+
+
+@pytest.mark.anyio
+async def test_failing_conditions_are_listed(base: str) -> None:
+    conds = _conditions("[STATUS] == 200", "[BODY].status == DOWN", "[BODY].data.count > 5")
+    r = await check(base + "/ok", conditions=conds)
+    assert not r.ok
+    assert r.error_class == "condition"
+    parts = r.detail.split("; ")
+    assert len(parts) == 2
+    assert "DOWN" in parts[0] and "UP" in parts[0]
+    assert "5" in parts[1]
+
+
+@pytest.mark.anyio
+async def test_conditions_replace_the_default_status_check(base: str) -> None:
+    conds = _conditions("[STATUS] == 404")
+    assert (await check(base + "/status/404", conditions=conds)).ok
+    explicit = await check(base + "/status/404", conditions=conds, expect_status=[200])
+    assert not explicit.ok and explicit.error_class == "status"
+
+
+@pytest.mark.anyio
+async def test_certificate_expiration_condition(tls_base: str) -> None:
+    conds = _conditions("[CERTIFICATE_EXPIRATION] > 48h", "[CONNECTED] == true")
+    r = await check(tls_base + "/ok", conditions=conds, verify_tls=False)
+    assert r.ok, r.detail
+    assert r.facts["certificate_expiration_s"] > 48 * 3600
+    soon = await check(
+        tls_base + "/ok",
+        conditions=_conditions("[CERTIFICATE_EXPIRATION] < 48h"),
+        verify_tls=False,
+    )
+    assert soon.error_class == "condition"

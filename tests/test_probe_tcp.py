@@ -139,3 +139,19 @@ def test_error_classes_follow_the_cause_chain() -> None:
     group = ExceptionGroup("many", [ValueError("x"), OSError(errno.ENETUNREACH, "unreachable")])
     assert classify_error(group) == "unreachable"
     assert classify_error(ValueError("other")) == "error"
+
+
+@pytest.mark.anyio
+async def test_conditions_on_tcp_facts() -> None:
+    conditions = pytest.importorskip("engine.conditions", reason="engine/conditions.py not written")
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    spec = parse_spec(f"tcp://127.0.0.1:{port}")
+    good = [conditions.parse_condition(t) for t in ("[CONNECTED] == true", "[IP] == 127.0.0.1")]
+    bad = [conditions.parse_condition("[IP] == 10.9.9.9")]
+    async with server:
+        ok = await probe(spec, ProbeContext(timeout=2, conditions=good))
+        failed = await probe(spec, ProbeContext(timeout=2, conditions=bad))
+    assert ok.ok, ok.detail
+    assert not failed.ok and failed.error_class == "condition"
+    assert "10.9.9.9" in failed.detail

@@ -8,6 +8,7 @@ import socket
 import ssl
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import trustme
@@ -49,9 +50,31 @@ async def tls_server(
             await reader.read(100)
         writer.close()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=context)
-    async with server:
-        yield server.sockets[0].getsockname()[1]
+    async with serving(handle, context) as port:
+        yield port
+
+
+@contextlib.asynccontextmanager
+async def serving(handle: Any, context: ssl.SSLContext | None = None) -> AsyncIterator[int]:
+    """start_server that also ends its connection handlers, so none outlives the test's loop."""
+    tasks: set[asyncio.Task[Any]] = set()
+
+    async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        tasks.add(asyncio.current_task())  # type: ignore[arg-type]
+        try:
+            await handle(reader, writer)
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(tracked, "127.0.0.1", 0, ssl=context)
+    try:
+        async with server:
+            yield server.sockets[0].getsockname()[1]
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.sleep(0)  # let the closed transports finish their callbacks
 
 
 async def check(spec: str, timeout: float = 3.0, **opts: object):
@@ -151,9 +174,7 @@ async def test_plain_tcp_server_fails_the_handshake() -> None:
         await asyncio.sleep(0.5)
         writer.close()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    async with server:
+    async with serving(handle) as port:
         r = await check(f"tls://127.0.0.1:{port}", timeout=2)
     assert not r.ok
     assert r.error_class == "tls"
@@ -211,3 +232,18 @@ def test_seconds_left_reads_der(ca: trustme.CA) -> None:
     leaf = ca.issue_cert("x.test", not_after=NOW + timedelta(days=5))
     der = x509.load_pem_x509_certificate(leaf.cert_chain_pems[0].bytes()).public_bytes(Encoding.DER)
     assert 4.9 * 86400 < seconds_left(der) <= 5 * 86400
+
+
+@pytest.mark.anyio
+async def test_certificate_expiration_condition(ca: trustme.CA) -> None:
+    conditions = pytest.importorskip("engine.conditions", reason="engine/conditions.py not written")
+    cert = ca.issue_cert("127.0.0.1", not_after=NOW + timedelta(days=90))
+    async with tls_server(cert) as port:
+        spec = parse_spec(f"tls://127.0.0.1:{port}")
+        holds = [conditions.parse_condition("[CERTIFICATE_EXPIRATION] > 720h")]
+        fails = [conditions.parse_condition("[CERTIFICATE_EXPIRATION] > 2400h")]
+        ok = await probe(spec, ProbeContext(timeout=3, conditions=holds))
+        failed = await probe(spec, ProbeContext(timeout=3, conditions=fails))
+    assert ok.ok, ok.detail
+    assert not failed.ok and failed.error_class == "condition"
+    assert failed.value is not None and 89 < failed.value <= 90

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from engine.commands.alerts import AlertCommands
+from engine.commands.queries import QueryCommands
 from engine.commands.targets import TargetCommands
 from engine.config import Settings
 from engine.store.store import Store
@@ -25,7 +27,7 @@ class EngineHooks(Protocol):
     def stats(self) -> dict[str, Any]: ...
 
 
-class Commands(TargetCommands):
+class Commands(TargetCommands, AlertCommands, QueryCommands):
     """Every action, written once."""
 
     def __init__(self, store: Store, settings: Settings, hooks: EngineHooks | None = None) -> None:

@@ -56,18 +56,63 @@ async def _drain(stream: asyncio.StreamReader | None, buf: _Capped) -> None:
         buf.add(chunk)
 
 
+def _consume(fut: asyncio.Future) -> None:
+    if not fut.cancelled():
+        fut.exception()
+
+
 def _killpg(pgid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
 
 
+async def _wait_exit(proc: asyncio.subprocess.Process, timeout: float) -> bool:
+    """True once the program exited, False after timeout.
+
+    Process.wait() (3.11) also waits for the pipes to close, which a background child may hold
+    forever; so we also look at returncode, set as soon as the child is reaped.
+    """
+    end = time.monotonic() + timeout
+    waiter = asyncio.ensure_future(proc.wait())
+    try:
+        while proc.returncode is None:
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            await asyncio.wait({waiter}, timeout=min(0.1, left))
+        return True
+    finally:
+        waiter.cancel()
+
+
 async def _stop_group(proc: asyncio.subprocess.Process) -> None:
     """SIGTERM the group, give it KILL_GRACE to exit, then SIGKILL whatever is left."""
     _killpg(proc.pid, signal.SIGTERM)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(proc.wait(), KILL_GRACE)
+    await _wait_exit(proc, KILL_GRACE)
     _killpg(proc.pid, signal.SIGKILL)  # stragglers that ignored SIGTERM or outlived the leader
-    await proc.wait()
+    await _wait_exit(proc, 1.0)
+
+
+def _close(proc: asyncio.subprocess.Process) -> None:
+    """Close the pipes now (a cancelled probe cannot await); asyncio.Process has no public close."""
+    transport = getattr(proc, "_transport", None)
+    if transport is not None:
+        transport.close()
+
+
+_REAPERS: set[asyncio.Task] = set()
+
+
+def _reap_later(proc: asyncio.subprocess.Process) -> None:
+    """A cancelled probe cannot wait; a task outside its scope reaps the killed child."""
+
+    async def reap() -> None:
+        await _wait_exit(proc, 5.0)
+        _close(proc)
+
+    task = asyncio.get_running_loop().create_task(reap())
+    _REAPERS.add(task)
+    task.add_done_callback(_REAPERS.discard)
 
 
 def parse_number(text: str) -> float | None:
@@ -111,11 +156,10 @@ async def probe(spec: TargetSpec, ctx: ProbeContext) -> ProbeResult:
 
     out, err = _Capped(), _Capped()
     readers = asyncio.gather(_drain(proc.stdout, out), _drain(proc.stderr, err))
+    readers.add_done_callback(_consume)  # cancelled readers must not log "never retrieved"
     timed_out = False
     try:
-        try:
-            await asyncio.wait_for(proc.wait(), ctx.timeout)
-        except TimeoutError:
+        if not await _wait_exit(proc, ctx.timeout):
             timed_out = True
             await _stop_group(proc)
         left = max(0.05, min(PIPE_GRACE, ctx.timeout - (time.perf_counter() - start)))
@@ -129,8 +173,11 @@ async def probe(spec: TargetSpec, ctx: ProbeContext) -> ProbeResult:
     finally:
         if proc.returncode is None:  # cancelled by the scheduler: no time for grace
             _killpg(proc.pid, signal.SIGKILL)
-        if not readers.done():
             readers.cancel()
+            _reap_later(proc)
+        elif not (readers.done() and not readers.cancelled() and readers.exception() is None):
+            readers.cancel()
+            _close(proc)
     took = (time.perf_counter() - start) * 1000
     stdout, stderr = out.text(), err.text()
     facts = {"exit_code": proc.returncode, "duration_ms": round(took, 3)}

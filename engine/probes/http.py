@@ -20,7 +20,7 @@ import httpx
 
 from engine.errors import BadInput
 from engine.probes.base import ProbeContext, ProbeResult
-from engine.probes.tcp import check_conditions, classify_error
+from engine.probes.tcp import check_conditions, classify_error, conditions_use
 from engine.specs import TargetSpec
 
 BODY_CAP = 1 << 20  # 1 MiB is plenty for a health page; the rest is not read
@@ -218,12 +218,27 @@ def _request_args(opts: dict[str, Any]) -> dict[str, Any]:
     headers = opts.get("headers") or {}
     if not isinstance(headers, dict):
         raise BadInput("headers must be a table of name = value", 'e.g. headers = {Accept = "*/*"}')
+    headers = {str(k): str(v) for k, v in headers.items()}
     body = opts.get("body")
+    if isinstance(body, dict | list):  # a TOML table as body means JSON
+        body = json.dumps(body)
+        if not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = "application/json"
     return {
-        "headers": {str(k): str(v) for k, v in headers.items()},
+        "headers": headers,
         "content": body.encode() if isinstance(body, str) else body,
         "follow_redirects": bool(opts.get("follow_redirects", True)),
     }
+
+
+def _max_latency(opts: dict[str, Any]) -> float | None:
+    value = opts.get("max_latency_ms")
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise BadInput(f"max_latency_ms {value!r} is not a number", "e.g. 500") from None
 
 
 async def probe(spec: TargetSpec, ctx: ProbeContext) -> ProbeResult:
@@ -237,11 +252,11 @@ async def probe(spec: TargetSpec, ctx: ProbeContext) -> ProbeResult:
         if expect_raw is not None
         else (None if ctx.conditions else DEFAULT_EXPECT)
     )
-    max_latency = opts.get("max_latency_ms")
+    max_latency = _max_latency(opts)
     args = _request_args(opts)
     client = get_client(ctx.shared, bool(opts.get("verify_tls", True)))
     want_text = _needs_text(opts, ctx)
-    want_cert = bool(ctx.conditions) and url.lower().startswith("https")
+    want_cert = url[:6].lower() == "https:" and conditions_use(ctx, "[CERTIFICATE_EXPIRATION]")
     start = perf_counter()
     try:
         async with asyncio.timeout(ctx.timeout):
@@ -251,10 +266,11 @@ async def probe(spec: TargetSpec, ctx: ProbeContext) -> ProbeResult:
                 data = await _read_capped(response)
                 ms = (perf_counter() - start) * 1000.0
                 ip, cert_s = _peer_facts(response, want_cert)
-    except (httpx.TimeoutException, TimeoutError):
+    except (httpx.TimeoutException, TimeoutError) as exc:
         ms = (perf_counter() - start) * 1000.0
         detail = f"no answer within {ctx.timeout:g}s from {url}"
-        return ProbeResult.failure("timeout", detail, ms, connected=False, response_time_ms=ms)
+        connected = isinstance(exc, httpx.ReadTimeout | httpx.WriteTimeout)
+        return ProbeResult.failure("timeout", detail, ms, connected=connected, response_time_ms=ms)
     except httpx.TooManyRedirects as exc:
         ms = (perf_counter() - start) * 1000.0
         detail = f"too many redirects: {exc}"[:300]
@@ -285,8 +301,8 @@ async def probe(spec: TargetSpec, ctx: ProbeContext) -> ProbeResult:
     failed = _check_content(text, opts)
     if failed is not None:
         return ProbeResult(False, ms, ms, "keyword", failed, False, facts)
-    if max_latency is not None and ms > float(max_latency):
-        detail = f"took {ms:.0f} ms, over the {float(max_latency):g} ms limit"
+    if max_latency is not None and ms > max_latency:
+        detail = f"took {ms:.0f} ms, over the {max_latency:g} ms limit"
         return ProbeResult(False, ms, ms, "threshold", detail, False, facts)
     if ctx.conditions:
         failed = check_conditions(ctx, body=text, **facts)

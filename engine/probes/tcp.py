@@ -24,18 +24,6 @@ _UNREACHABLE = frozenset(
     {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN, errno.ENETDOWN, errno.EADDRNOTAVAIL}
 )
 
-# Every field of engine.conditions.ConditionFacts; the ones a probe does not know stay None.
-_FACT_FIELDS = (
-    "status",
-    "body",
-    "response_time_ms",
-    "ip",
-    "connected",
-    "certificate_expiration_s",
-    "domain_expiration_s",
-    "dns_rcode",
-)
-
 
 class _Closer(asyncio.Protocol):
     """Closes the transport the moment it is connected; stateless, so one instance serves all."""
@@ -108,15 +96,23 @@ def describe_error(error_class: str, exc: BaseException, where: str) -> str:
 
 
 def check_conditions(ctx: ProbeContext, **facts: Any) -> str | None:
-    """Evaluate ctx.conditions against the facts; None when all hold, else the failing ones."""
+    """Evaluate ctx.conditions (facts named as ConditionFacts fields); None when all hold, else
+    the failing descriptions joined with '; '."""
     from engine.conditions import ConditionFacts, evaluate_all
 
-    full: dict[str, Any] = dict.fromkeys(_FACT_FIELDS)
-    full.update(facts)
-    ok, outcomes = evaluate_all(ctx.conditions, ConditionFacts(**full))
+    ok, outcomes = evaluate_all(ctx.conditions, ConditionFacts(**facts))
     if ok:
         return None
     return "; ".join(o.description for o in outcomes if not o.ok) or "condition failed"
+
+
+def conditions_use(ctx: ProbeContext, placeholder: str) -> bool:
+    """Whether any condition reads placeholder (unparsed text counts as yes), so a probe can skip
+    gathering a fact nobody asked for."""
+    return any(
+        isinstance(c, str) or placeholder in getattr(c, "placeholders", (placeholder,))
+        for c in ctx.conditions
+    )
 
 
 async def _connect_by_name(

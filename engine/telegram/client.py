@@ -51,10 +51,14 @@ class ServerAddress:
         return ":" in self.ip
 
 
-def credentials(settings: TelegramSettings, environ: Mapping[str, str] | None = None) -> tuple[int, str]:
+def credentials(
+    settings: TelegramSettings, environ: Mapping[str, str] | None = None
+) -> tuple[int, str]:
     """Config first, then the environment; a clear BadInput when either is missing or malformed."""
     env = os.environ if environ is None else environ
-    api_id: object = settings.api_id if settings.api_id not in (None, 0, "") else env.get("TELEGRAM_API_ID")
+    api_id: object = (
+        settings.api_id if settings.api_id not in (None, 0, "") else env.get("TELEGRAM_API_ID")
+    )
     api_hash = settings.api_hash or env.get("TELEGRAM_API_HASH")
     if api_id in (None, "") or not api_hash:
         raise BadInput("Telegram API id and hash are missing", CREDENTIALS_HINT)
@@ -82,7 +86,9 @@ def parse_server(server: str, dc_id: int | None) -> ServerAddress:
     if not host or not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
         raise BadInput("[telegram] server is not HOST:PORT", hint)
     if dc_id is None:
-        raise BadInput("[telegram] server is set but dc_id is not", "add dc_id = 2 (or the server's DC)")
+        raise BadInput(
+            "[telegram] server is set but dc_id is not", "add dc_id = 2 (or the server's DC)"
+        )
     if not 1 <= int(dc_id) <= 1000:
         raise BadInput("[telegram] dc_id must be a small positive number", "e.g. dc_id = 2")
     return ServerAddress(int(dc_id), _to_ip(host, int(port_text)), int(port_text))

@@ -44,8 +44,9 @@ def _inspect(resp: httpx.Response, outcome: SendOutcome) -> None:
         )
         if precise is not None:
             outcome.retry_after = precise
-    elif not outcome.ok and isinstance(data.get("code"), int):
-        outcome.add_error(f"discord code {data['code']}")
+    elif not outcome.ok and isinstance(data.get("message"), str):
+        # Discord's message is generic ("Unknown Webhook"); its numeric code would be redacted.
+        outcome.add_error(data["message"][:80])
 
 
 def _float(value: object) -> float | None:

@@ -3,6 +3,7 @@ username is set. smtplib runs in a worker thread so a slow mail server never blo
 
 from __future__ import annotations
 
+import email.policy
 import email.utils
 import smtplib
 import ssl
@@ -12,6 +13,10 @@ import anyio
 
 from engine.notify import templates
 from engine.notify.message import ChannelContext, OutgoingMessage, SendOutcome, SmtpSettings
+
+# No folding below RFC 5322's hard limit: the stdlib folds a subject that starts with "[" right
+# after "Subject:", which some parsers then read with a leading space.
+_POLICY = email.policy.default.clone(max_line_length=998)
 
 
 class StartTLSUnavailable(smtplib.SMTPException):
@@ -26,7 +31,7 @@ def build_message(
     now = ctx.now()
     _, sender = email.utils.parseaddr(settings.from_addr)
     domain = sender.rpartition("@")[2] or "sysalert.invalid"
-    message = EmailMessage()
+    message = EmailMessage(policy=_POLICY)
     message["Subject"] = templates.render_subject(msg, now)
     message["From"] = settings.from_addr
     message["To"] = address

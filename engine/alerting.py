@@ -1,0 +1,290 @@
+"""Alerting: turns state changes into incidents and incidents into outbox rows.
+
+Runs beside the scheduler. Transitions are queued and handled in order in a worker thread (they touch
+the store); a one-second tick handles maintenance boundaries, rule durations, escalation, resends
+and silences. Nothing here blocks probing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from engine import incidents as inc_store
+from engine.events import IncidentEvent, MaintenanceEvent
+from engine.heartbeat_runner import HeartbeatRunner
+from engine.maintenance import MaintenanceIndex
+from engine.maintenance import load_all as load_windows
+from engine.maintenance import remove as remove_windows
+from engine.notify import outbox
+from engine.notify.dispatcher import Dispatcher
+from engine.notify.message import OutgoingMessage
+from engine.rules import RuleEvaluator
+from engine.state import Transition
+from engine.store import contacts as cstore
+
+if TYPE_CHECKING:
+    from engine.domain import TargetRecord
+    from engine.engine import Engine
+    from engine.probes.base import ProbeResult
+
+log = logging.getLogger(__name__)
+SEVERITY_BY_KIND = {"down": "high", "flapping": "medium", "heartbeat": "high", "telegram": "high"}
+
+
+class Alerting:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.store = engine.store
+        self.maintenance = MaintenanceIndex()
+        self.heartbeats = HeartbeatRunner(engine)
+        self.rules = RuleEvaluator(engine)
+        self.dispatcher = Dispatcher(engine)
+        self._send, self._recv = anyio.create_memory_object_stream[tuple[Any, ...]](100_000)
+        self._was_in_maintenance: set[str] = set()
+
+    # ---- called on the event loop, must be cheap ----------------------------------------------
+    def in_maintenance(self, rec: TargetRecord) -> bool:
+        return self.maintenance.covers(rec)
+
+    def on_transition(self, rec: TargetRecord, tr: Transition, res: ProbeResult, now: float) -> None:
+        snapshot = (rec.id, rec.name, rec.state, rec.flapping, rec.parent_id, rec.owner_id, rec.state_since)
+        try:
+            self._send.send_nowait(("transition", snapshot, tr, res.error_class, res.detail, now))
+        except anyio.WouldBlock:
+            log.error("alerting queue full; a transition was dropped")
+
+    def incident_changed(self, incident_id: str) -> None:
+        self.engine.events.publish(IncidentEvent(time.time(), incident_id, "changed"))
+        self.dispatcher.wake()
+
+    def maintenance_changed(self) -> None:
+        self._send.send_nowait(("maintenance",))
+
+    # ---- the loop ---------------------------------------------------------------------------
+    async def run(self) -> None:
+        await anyio.to_thread.run_sync(self._reload_maintenance, time.time())
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self.dispatcher.run)
+            tg.start_soon(self._tick_loop)
+            async for item in self._recv:
+                try:
+                    await anyio.to_thread.run_sync(self._handle, item)
+                except Exception:
+                    log.exception("alerting step failed")
+                self.dispatcher.wake()
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await anyio.sleep(1.0)
+            try:
+                await anyio.to_thread.run_sync(self.tick, time.time())
+            except Exception:
+                log.exception("alerting tick failed")
+
+    def _handle(self, item: tuple[Any, ...]) -> None:
+        if item[0] == "transition":
+            _, snap, tr, error_class, detail, now = item
+            self._on_transition(snap, tr, error_class, detail, now)
+        elif item[0] == "maintenance":
+            self._reload_maintenance(time.time())
+
+    # ---- transitions (worker thread) -------------------------------------------------------------
+    def _on_transition(self, snap: tuple[Any, ...], tr: Transition, error_class: str | None, detail: str, now: float) -> None:
+        tid, name, state, flapping, parent_id, owner_id, since = snap
+        rec = self.engine.targets.get(tid)
+        if rec is None:
+            return
+        if tr.old != tr.new:
+            self.engine.commands.audit(
+                f"state.{tr.new}", self.store.ref("target", tid), "engine",
+                f"{tr.old} -> {tr.new}" + (f" ({error_class})" if error_class else ""),
+            )
+        if self.in_maintenance(rec):
+            return  # no incident opens in maintenance; the window's end re-evaluates
+        if tr.flapping_changed:
+            self._flapping(rec, flapping, now)
+            return
+        if flapping:
+            return  # one notice for the flapping, none per flip
+        if state == "down" and tr.old != "down":
+            self.open_for_target(rec, error_class, detail, now)
+        elif state in ("up", "degraded") and tr.old in ("down", "pending"):
+            self.resolve_for_target(rec, now)
+
+    def _flapping(self, rec: TargetRecord, flapping: bool, now: float) -> None:
+        key = f"flap:{rec.id}"
+        if flapping:
+            inc, created = inc_store.open_incident(
+                self.store, key, "flapping", "medium", f"{rec.name} is flapping", rec.id, owner_id=rec.owner_id, now=now)
+            if created:
+                self._audit("incident.open", inc.id, "engine")
+                self._notify_level(inc, rec, 1, "flapping", now)
+                self._publish(inc.id, "firing", rec.id, "opened")
+        else:
+            inc = inc_store.find_open(self.store, key)
+            if inc is not None:
+                self._resolve(inc, rec, now, "engine")
+            if rec.state == "down":
+                self.open_for_target(rec, rec.last_error_class, "", now)
+            elif rec.state in ("up", "degraded"):
+                self.resolve_for_target(rec, now)
+
+    def open_for_target(self, rec: TargetRecord, error_class: str | None, detail: str, now: float) -> None:
+        parent_inc = None
+        if rec.parent_id:
+            parent = self.engine.targets.get(rec.parent_id)
+            if parent is not None and parent.state == "down":
+                parent_inc = inc_store.find_open(self.store, f"target:{parent.id}")
+        summary = f"{rec.name} is down" + (f" ({error_class})" if error_class else "") + (f": {detail}" if detail else "")
+        inc, created = inc_store.open_incident(
+            self.store, f"target:{rec.id}", "down", SEVERITY_BY_KIND["down"], summary, rec.id,
+            error_class=error_class, parent_incident_id=parent_inc.id if parent_inc else None,
+            owner_id=rec.owner_id, now=now,
+        )
+        if not created:
+            return
+        self._audit("incident.open", inc.id, "engine")
+        if parent_inc is None:
+            self._notify_level(inc, rec, 1, "alert", now)
+        self._publish(inc.id, "firing", rec.id, "opened")
+
+    def resolve_for_target(self, rec: TargetRecord, now: float) -> None:
+        inc = inc_store.find_open(self.store, f"target:{rec.id}")
+        if inc is not None:
+            self._resolve(inc, rec, now, "engine")
+
+    def _resolve(self, inc: Any, rec: TargetRecord | None, now: float, by: str) -> None:
+        was_held = inc.parent_incident_id is not None
+        inc_store.resolve(self.store, inc.id, now)
+        outbox.cancel_pending(self.store, inc.id)
+        self._audit("incident.resolve", inc.id, by)
+        if not was_held:
+            self._notify_level(inc, rec, 0, "resolved", now)
+        self._publish(inc.id, "resolved", inc.target_id, "resolved")
+        self._release_children(inc, now)
+
+    def _release_children(self, parent_inc: Any, now: float) -> None:
+        """The parent recovered: children still down page on their own now."""
+        from sqlalchemy import select
+
+        from engine.store.models import Incident
+
+        with self.store.session() as s:
+            kids = list(s.exec(select(Incident).where(
+                Incident.parent_incident_id == parent_inc.id, Incident.state == "firing")).scalars())
+        for kid in kids:
+            child = self.engine.targets.get(kid.target_id or "")
+            with self.store.session() as s:
+                row = s.get(Incident, kid.id)
+                row.parent_incident_id = None
+                s.add(row)
+                s.commit()
+            if child is not None and child.state == "down":
+                self._notify_level(kid, child, 1, "alert", now)
+            elif child is not None:
+                self._resolve(kid, child, now, "engine")
+
+    # ---- notifications ------------------------------------------------------------------------
+    def contacts_for(self, level: int, owner_id: str | None, names: list[str] | None = None) -> list[Any]:
+        out = []
+        for c in cstore.load_all(self.store):
+            if c.status != "ok" or c.owner_id != owner_id:
+                continue
+            if names:
+                if c.name not in names:
+                    continue
+            elif level and c.level != level:
+                continue
+            out.append(c)
+        return out
+
+    def message(self, inc: Any, rec: TargetRecord | None, kind: str, level: int) -> OutgoingMessage:
+        summary = self.store.open_("incidents", "summary_s", inc.id, inc.summary_s) or ""
+        state = "resolved" if kind == "resolved" else (rec.state if rec else inc.state)
+        return OutgoingMessage(
+            kind=kind, incident_id=inc.id, severity=inc.severity,
+            target_name=rec.name if rec else summary[:40], target_ref=self.store.ref("target", rec.id) if rec else "",
+            state=state, since=datetime.fromtimestamp(inc.opened_at, UTC), error_class=inc.error_class,
+            summary=summary, level=max(1, level), ack_hint=f"reply ack or /ack {inc.id}",
+        )
+
+    def _notify_level(self, inc: Any, rec: TargetRecord | None, level: int, kind: str, now: float,
+                      names: list[str] | None = None) -> int:
+        """Queue one notification per contact of `level` (0 = everyone already notified)."""
+        if level == 0:
+            contacts = self._already_notified(inc.id)
+        else:
+            contacts = self.contacts_for(level, inc.owner_id, names or self.rules.channels_for(inc))
+        msg = self.message(inc, rec, kind, level)
+        for c in contacts:
+            outbox.enqueue(self.store, c.id, c.channel, msg, inc.id, now)
+        if contacts and kind != "resolved":
+            self._touch(inc.id, now)
+        return len(contacts)
+
+    def _already_notified(self, incident_id: str) -> list[Any]:
+        from sqlalchemy import select
+
+        from engine.store.models import Notification
+
+        with self.store.session() as s:
+            ids = set(s.exec(select(Notification.contact_id).where(
+                Notification.incident_id == incident_id, Notification.kind != "resolved")).scalars())
+        return [c for c in cstore.load_all(self.store) if c.id in ids and c.status == "ok"]
+
+    def _touch(self, incident_id: str, now: float) -> None:
+        from engine.store.models import Incident
+
+        with self.store.session() as s:
+            row = s.get(Incident, incident_id)
+            if row is not None:
+                row.last_notified_at = now
+                s.add(row)
+                s.commit()
+
+    # ---- the tick (worker thread) ------------------------------------------------------------
+    def tick(self, now: float) -> None:
+        nb = self.maintenance.next_boundary
+        if nb is not None and now >= nb:
+            self._reload_maintenance(now)
+        self.rules.tick(now)
+        self.heartbeats.tick(now)
+        from engine.escalation import escalate_and_resend
+
+        escalate_and_resend(self, now)
+
+    def _reload_maintenance(self, now: float) -> None:
+        windows = load_windows(self.store)
+        expired = [w.id for w in windows if w.expired(now)]
+        if expired:
+            remove_windows(self.store, expired)
+            windows = [w for w in windows if w.id not in expired]
+        self.maintenance.rebuild(windows, now)
+        covered = {t for t, r in self.engine.targets.items() if self.maintenance.covers(r)}
+        ended = self._was_in_maintenance - covered
+        started = covered - self._was_in_maintenance
+        self._was_in_maintenance = covered
+        for tid in started:
+            self.engine.events.publish(MaintenanceEvent(now, tid, True))
+        for tid in ended:
+            self.engine.events.publish(MaintenanceEvent(now, tid, False))
+            rec = self.engine.targets.get(tid)
+            if rec is None:
+                continue
+            # Ending a window re-evaluates at once: a target still down now pages.
+            if rec.state == "down":
+                self.open_for_target(rec, rec.last_error_class, "still down after maintenance", now)
+            elif rec.state == "up":
+                self.resolve_for_target(rec, now)
+
+    def _audit(self, action: str, incident_id: str, actor: str) -> None:
+        self.engine.commands.audit(action, f"incident:{incident_id}", actor)
+
+    def _publish(self, incident_id: str, state: str, target_id: str | None, action: str) -> None:
+        ev = IncidentEvent(time.time(), incident_id, state, target_id, action)
+        self.engine._call_in_loop(self.engine.events.publish, ev)

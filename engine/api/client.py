@@ -1,0 +1,125 @@
+"""The attach client: the command layer's methods, carried over HTTP to a running daemon.
+
+Used by the CLI and the console when a daemon owns the store, so no second engine starts and no
+alert goes out twice. Over the data directory's Unix socket, or TCP with an API key (--connect).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from engine.api.routes import BY_COMMAND, route_for
+from engine.config import Settings
+from engine.errors import BadInput, NotFound, SysAlertError
+
+
+class RemoteCommands:
+    mode = "attached"
+
+    def __init__(self, base_url: str, transport: httpx.BaseTransport | None = None, api_key: str | None = None,
+                 ping_base: str = "") -> None:
+        headers = {"X-API-Key": api_key} if api_key else {}
+        self.http = httpx.Client(base_url=base_url, transport=transport, headers=headers, timeout=30.0)
+        self.base_url = base_url
+        self.transport = transport
+        self.api_key = api_key
+        self.ping_base = ping_base
+
+    def close(self) -> None:
+        self.http.close()
+
+    def health(self) -> dict[str, Any]:
+        r = self.http.get("/health", timeout=3.0)
+        return dict(r.json())
+
+    def call(self, command: str, *args: Any, **kwargs: Any) -> Any:
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        route = route_for(command, kwargs)
+        for k in route.fixed:
+            kwargs.pop(k, None)
+        path = route.path
+        if route.path_arg:
+            if not args:
+                raise BadInput(f"{command} needs {route.path_arg}", "")
+            path = path.replace("{" + route.path_arg + "}", httpx.URL("/" + str(args[0]).replace("/", "%2F")).path[1:])
+        unknown = set(kwargs) - set(route.body)
+        for k in unknown:
+            kwargs.pop(k)  # local-only arguments (owner_id on an operator call) are dropped
+        try:
+            if route.method == "GET":
+                r = self.http.request("GET", path, params=kwargs)
+            else:
+                r = self.http.request(route.method, path, json=kwargs)
+        except httpx.TransportError as exc:
+            raise SysAlertError(f"cannot reach the daemon: {type(exc).__name__}", "is `sysalert --daemon` running?") from None
+        if r.status_code == 200:
+            return r.json()
+        try:
+            body = r.json()
+        except json.JSONDecodeError:
+            body = {"error": r.text[:200]}
+        err = body.get("error") or f"HTTP {r.status_code}"
+        if r.status_code == 404:
+            raise NotFound(err, body.get("hint"))
+        if r.status_code in (400, 422):
+            raise BadInput(err, body.get("hint"))
+        if r.status_code == 401:
+            raise BadInput(err, body.get("hint") or "pass --api-key or set SYSALERT_API_KEY")
+        raise SysAlertError(err, body.get("hint"))
+
+    def __getattr__(self, name: str) -> Any:
+        if name in BY_COMMAND:
+            return lambda *a, **kw: self.call(name, *a, **kw)
+        raise AttributeError(name)
+
+    def notify_test_sync(self, ref: str) -> dict[str, Any]:
+        return dict(self.call("notify_test", ref))
+
+    def events(self, types: str = "") -> Iterator[dict[str, Any]]:
+        """Blocking SSE reader (run it in a thread worker)."""
+        with httpx.Client(base_url=self.base_url, transport=self.transport, timeout=None,
+                          headers=self.http.headers) as c, c.stream("GET", "/api/v1/events", params={"types": types} if types else None) as r:
+            event = None
+            for line in r.iter_lines():
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: ") and event:
+                    yield json.loads(line[6:])
+                    event = None
+
+
+def _transport_for_socket(path: str) -> httpx.HTTPTransport:
+    return httpx.HTTPTransport(uds=path)
+
+
+def connect_if_running(settings: Settings, connect: str | None = None, api_key: str | None = None) -> RemoteCommands | None:
+    """A client for the daemon if one answers; None means: work on the store directly."""
+    ping_base = settings.api.public_url or ""
+    if connect:
+        if not re.match(r"^https?://", connect):
+            raise BadInput(f"--connect {connect!r} is not an http(s) URL", "e.g. --connect http://10.0.0.5:8787")
+        client = RemoteCommands(connect.rstrip("/"), api_key=api_key or os.environ.get("SYSALERT_API_KEY"), ping_base=ping_base or connect)
+        try:
+            client.health()
+        except httpx.HTTPError:
+            client.close()
+            raise SysAlertError("the daemon at --connect does not answer", "check the URL and that it runs") from None
+        return client
+    sock = settings.socket_path
+    if not sock.exists():
+        return None
+    client = RemoteCommands("http://sysalert", transport=_transport_for_socket(str(sock)), ping_base=ping_base)
+    try:
+        client.health()
+    except (httpx.HTTPError, ValueError):
+        client.close()
+        return None  # a stale socket from a daemon that died
+    if not ping_base:
+        client.ping_base = "http://" + (settings.api.listen or "127.0.0.1:8787")
+    return client

@@ -1,0 +1,104 @@
+"""One table maps HTTP routes to command-layer methods: the server, the attach client and the
+OpenAPI document all read it, so an action is written once and reachable everywhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    command: str
+    summary: str
+    path_arg: str | None = None  # the command's first positional argument, taken from the path
+    fixed: dict[str, Any] = field(default_factory=dict)
+    body: tuple[str, ...] = ()  # accepted JSON body / query keys
+    required: tuple[str, ...] = ()
+
+
+R = Route
+ROUTES: tuple[Route, ...] = (
+    R("GET", "/api/v1/targets", "list_targets", "List targets"),
+    R("POST", "/api/v1/targets", "add_target", "Add a target",
+      body=("spec", "name", "interval", "timeout", "tags", "conditions", "options", "depends_on"), required=("spec",)),
+    R("GET", "/api/v1/targets/{ref}", "get_target", "One target", "ref"),
+    R("PATCH", "/api/v1/targets/{ref}", "edit_target", "Change a target", "ref",
+      body=("spec", "name", "interval", "timeout", "tags", "conditions", "options", "depends_on")),
+    R("DELETE", "/api/v1/targets/{ref}", "remove_target", "Delete a target and its history", "ref"),
+    R("POST", "/api/v1/targets/{ref}/pause", "pause_target", "Stop probing", "ref", {"paused": True}),
+    R("POST", "/api/v1/targets/{ref}/resume", "pause_target", "Probe again", "ref", {"paused": False}),
+    R("POST", "/api/v1/targets/{ref}/check", "check_target_now", "Check now (jumps the queue)", "ref"),
+    R("GET", "/api/v1/targets/{ref}/results", "target_results", "Recent results", "ref", body=("limit", "before")),
+    R("GET", "/api/v1/targets/{ref}/series", "target_series", "Latency/availability series", "ref",
+      body=("seconds", "buckets")),
+    R("POST", "/api/v1/targets/import", "import_targets", "Import targets as TOML", body=("text",), required=("text",)),
+    R("GET", "/api/v1/incidents", "list_incidents", "Incidents with notifications and receipts",
+      body=("state", "target", "limit")),
+    R("POST", "/api/v1/incidents/{incident_id}/ack", "ack_incident", "Acknowledge", "incident_id", body=("by",)),
+    R("POST", "/api/v1/incidents/{incident_id}/resolve", "resolve_incident", "Resolve", "incident_id", body=("by",)),
+    R("POST", "/api/v1/incidents/{incident_id}/silence", "silence_incident", "Silence for a duration",
+      "incident_id", body=("duration", "by"), required=("duration",)),
+    R("GET", "/api/v1/maintenance", "list_maintenance", "Maintenance windows"),
+    R("POST", "/api/v1/maintenance/on", "maintenance_on", "Start maintenance",
+      body=("what", "duration", "reason", "schedule"), required=("what",)),
+    R("POST", "/api/v1/maintenance/off", "maintenance_off", "End maintenance", body=("what",), required=("what",)),
+    R("DELETE", "/api/v1/maintenance/{window_id}", "remove_window", "Delete a window", "window_id"),
+    R("GET", "/api/v1/contacts", "list_contacts", "Contacts"),
+    R("POST", "/api/v1/contacts", "add_contact", "Add a contact", body=("name", "address", "level"),
+      required=("name", "address")),
+    R("DELETE", "/api/v1/contacts/{ref}", "remove_contact", "Remove a contact", "ref"),
+    R("POST", "/api/v1/contacts/{ref}/test", "notify_test", "Send a test notification", "ref"),
+    R("GET", "/api/v1/history", "history", "State changes, incidents, maintenance and audit events",
+      body=("target", "kind", "before", "limit")),
+    R("GET", "/api/v1/benchmarks", "list_benchmarks", "Benchmarks with score and baseline"),
+    R("POST", "/api/v1/benchmarks/{ref}/baseline", "set_baseline", "Baseline := current score", "ref"),
+    R("GET", "/api/v1/stats", "engine_stats", "Engine figures for the status bar"),
+    R("GET", "/api/v1/telegram", "telegram_status", "Telegram session state (masked)"),
+    R("GET", "/api/v1/subscribers", "list_subscribers", "Telegram subscribers (masked)"),
+    R("POST", "/api/v1/subscribers", "add_subscriber", "Add a subscriber", body=("chat_id", "role"), required=("chat_id",)),
+    R("DELETE", "/api/v1/subscribers/{chat_id}", "remove_subscriber", "Remove a subscriber", "chat_id"),
+)
+BY_COMMAND: dict[str, list[Route]] = {}
+for _r in ROUTES:
+    BY_COMMAND.setdefault(_r.command, []).append(_r)
+
+
+def route_for(command: str, kwargs: dict[str, Any]) -> Route:
+    """The route a client call maps to (pause/resume share a command and differ by `paused`)."""
+    routes = BY_COMMAND[command]
+    for r in routes:
+        if all(kwargs.get(k, v) == v for k, v in r.fixed.items()):
+            return r
+    return routes[0]
+
+
+def openapi() -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for r in ROUTES:
+        op: dict[str, Any] = {"summary": r.summary, "operationId": r.command + ("_" + "_".join(f"{k}_{v}" for k, v in r.fixed.items()) if r.fixed else ""),
+                              "responses": {"200": {"description": "OK"}, "400": {"description": "Bad input: {error, hint}"},
+                                            "401": {"description": "API key missing or wrong"}, "404": {"description": "Not found"}}}
+        params = []
+        if r.path_arg:
+            params.append({"name": r.path_arg, "in": "path", "required": True, "schema": {"type": "string"}})
+        if r.method == "GET":
+            params += [{"name": k, "in": "query", "required": k in r.required, "schema": {"type": "string"}} for k in r.body]
+        elif r.body:
+            op["requestBody"] = {"required": bool(r.required), "content": {"application/json": {"schema": {
+                "type": "object", "additionalProperties": False, "required": list(r.required),
+                "properties": {k: {} for k in r.body}}}}}
+        if params:
+            op["parameters"] = params
+        paths.setdefault(r.path, {})[r.method.lower()] = op
+    for p, summary in (("/health", "Health (200 healthy, 503 with the failing part)"), ("/metrics", "Prometheus metrics"),
+                       ("/api/v1/events", "Server-sent events: result, state, incident, receipt, maintenance")):
+        paths[p] = {"get": {"summary": summary, "responses": {"200": {"description": "OK"}}}}
+    paths["/ping/{token}"] = {m: {"summary": "Heartbeat ping (Healthchecks-compatible)", "parameters": [
+        {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "recorded"}, "404": {"description": "unknown token"}}} for m in ("get", "post", "head")}
+    return {"openapi": "3.1.0", "info": {"title": "SysAlert API", "version": "1"}, "paths": paths,
+            "components": {"securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}},
+            "security": [{"apiKey": []}]}

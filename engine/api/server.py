@@ -1,0 +1,252 @@
+"""The HTTP API: heartbeat pings (hot path, raw ASGI), /health, /metrics, REST, server-sent events.
+
+Served on the data directory's Unix socket (mode 0600: the socket's permissions are the
+authentication) and optionally on TCP, where /api/* needs an API key (X-API-Key or Bearer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import inspect
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route as SRoute
+
+from engine.api.routes import ROUTES, Route, openapi
+from engine.errors import BadInput, NotFound, SysAlertError
+from engine.heartbeat import parse_ping_path
+
+if TYPE_CHECKING:
+    from engine.engine import Engine
+
+log = logging.getLogger(__name__)
+
+
+def jsonable(x: Any, ping_base: str) -> Any:
+    if hasattr(x, "public"):
+        return x.public(ping_base)
+    if isinstance(x, list):
+        return [jsonable(i, ping_base) for i in x]
+    return x
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiKeys:
+    """Keys from config plus `api_keys` rows; compared as SHA-256 hashes in constant time."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.hashes = [hash_key(k.get_secret_value()) for k in engine.settings.api.api_keys]
+
+    def valid(self, presented: str | None) -> bool:
+        if not presented:
+            return False
+        h = hash_key(presented)
+        ok = False
+        for known in self.hashes + self._stored():
+            ok |= hmac.compare_digest(h, known)
+        return ok
+
+    def _stored(self) -> list[str]:
+        from sqlalchemy import select
+
+        from engine.store.models import ApiKey
+
+        with self.engine.store.session() as s:
+            return list(s.exec(select(ApiKey.key_hash)).scalars())
+
+
+def build_app(engine: Engine, trusted: bool) -> Any:
+    """ASGI app. `trusted` for the Unix socket; the TCP app asks for an API key on /api/*."""
+    keys = ApiKeys(engine)
+    cmds = engine.commands
+    ping_base = cmds.ping_base
+
+    def _presented(request: Request) -> str | None:
+        key = request.headers.get("x-api-key")
+        auth = request.headers.get("authorization", "")
+        if not key and auth.lower().startswith("bearer "):
+            key = auth[7:].strip()
+        return key
+
+    def _auth(request: Request) -> Response | None:
+        if trusted:
+            return None
+        if not keys.valid(_presented(request)):
+            return JSONResponse({"error": "API key missing or wrong", "hint": "send X-API-Key: KEY or Authorization: Bearer KEY"}, 401)
+        return None
+
+    def _endpoint(route: Route) -> Any:
+        async def handler(request: Request) -> Response:
+            fn = getattr(cmds, route.command, None)
+            if fn is None:
+                return JSONResponse({"error": f"{route.command} is not available in this build", "hint": None}, 501)
+            denied = _auth(request)
+            if denied is not None:
+                return denied
+            kwargs: dict[str, Any] = dict(route.fixed)
+            if route.method == "GET":
+                params = dict(request.query_params)
+            else:
+                raw = await request.body()
+                try:
+                    params = json.loads(raw) if raw.strip() else {}
+                except json.JSONDecodeError as exc:
+                    return JSONResponse({"error": f"body is not JSON: {exc.msg} at {exc.pos}", "hint": "send a JSON object"}, 400)
+                if not isinstance(params, dict):
+                    return JSONResponse({"error": "body must be a JSON object", "hint": "e.g. {\"spec\": \"tcp://host:22\"}"}, 400)
+            unknown = sorted(set(params) - set(route.body))
+            if unknown:
+                return JSONResponse({"error": f"unknown field {unknown[0]!r}", "hint": f"allowed: {', '.join(route.body) or 'none'}"}, 400)
+            missing = [k for k in route.required if params.get(k) in (None, "")]
+            if missing:
+                return JSONResponse({"error": f"missing field {missing[0]!r}", "hint": f"required: {', '.join(route.required)}"}, 400)
+            kwargs.update(params)
+            args = [request.path_params[route.path_arg]] if route.path_arg else []
+            try:
+                if inspect.iscoroutinefunction(fn):
+                    result = await fn(*args, **kwargs)
+                else:
+                    result = await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
+            except NotFound as exc:
+                return JSONResponse({"error": exc.message, "hint": exc.hint}, 404)
+            except BadInput as exc:
+                return JSONResponse({"error": exc.message, "hint": exc.hint}, 400)
+            except TypeError as exc:
+                return JSONResponse({"error": f"bad arguments: {exc}", "hint": "see /openapi.json"}, 400)
+            except SysAlertError as exc:
+                return JSONResponse({"error": exc.message, "hint": exc.hint}, 409)
+            return JSONResponse(jsonable(result, ping_base))
+
+        return handler
+
+    async def health(request: Request) -> Response:
+        body = await anyio.to_thread.run_sync(health_report, engine)
+        return JSONResponse(body, 200 if body["status"] == "ok" else 503)
+
+    async def metrics(request: Request) -> Response:
+        from engine.api.metrics_text import render_metrics
+
+        text = await anyio.to_thread.run_sync(render_metrics, engine)
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    async def spec(request: Request) -> Response:
+        return JSONResponse(openapi())
+
+    async def events(request: Request) -> Response:
+        denied = _auth(request)
+        if denied is not None:
+            return denied
+        types = set(filter(None, request.query_params.get("types", "").split(","))) or None
+        sub = engine.events.subscribe(maxlen=5000, types=types)
+
+        async def stream() -> Any:
+            try:
+                yield ": connected\n\n"
+                while True:
+                    try:
+                        batch = await asyncio.wait_for(sub.get_batch(500), 15.0)
+                    except TimeoutError:
+                        yield ": keep-alive\n\n"
+                        continue
+                    yield "".join(f"event: {e.type}\ndata: {json.dumps(e.to_dict())}\n\n" for e in batch)
+            finally:
+                sub.close()
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    routes = [SRoute(r.path, _endpoint(r), methods=[r.method]) for r in ROUTES]
+    routes += [SRoute("/health", health), SRoute("/metrics", metrics), SRoute("/openapi.json", spec),
+               SRoute("/api/v1/events", events)]
+    return PingFastPath(engine, Starlette(routes=routes))
+
+
+class PingFastPath:
+    """Raw ASGI in front of Starlette for /ping/*: no routing, no middleware, answer after commit."""
+
+    def __init__(self, engine: Engine, app: Any) -> None:
+        self.engine = engine
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/ping/"):
+            await self._ping(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    async def _ping(self, scope: Any, receive: Any, send: Any) -> None:
+        method = scope["method"]
+        if method not in ("GET", "POST", "HEAD"):
+            await _reply(send, 405, b"method not allowed\n")
+            return
+        if method == "POST":  # drain the body (a log excerpt); we keep nothing of it
+            more = True
+            while more:
+                msg = await receive()
+                more = msg.get("more_body", False)
+        try:
+            parsed = parse_ping_path(scope["path"])
+        except BadInput as exc:
+            await _reply(send, 400, (exc.message + "\n").encode(), method == "HEAD")
+            return
+        if parsed is None:
+            await _reply(send, 404, b"not found\n", method == "HEAD")
+            return
+        token, kind, code = parsed
+        try:
+            rec = await self.engine.alerting.heartbeats.ping(token, kind, code)
+        except BadInput as exc:
+            await _reply(send, 400, (exc.message + "\n").encode(), method == "HEAD")
+            return
+        except Exception:
+            log.exception("ping could not be recorded")
+            await _reply(send, 503, b"could not record the ping, try again\n", method == "HEAD")
+            return
+        if rec is None:
+            await _reply(send, 404, b"not found\n", method == "HEAD")
+            return
+        await _reply(send, 200, b"OK", method == "HEAD")
+
+
+async def _reply(send: Any, status: int, body: bytes, head: bool = False) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+def health_report(engine: Engine) -> dict[str, Any]:
+    """What /health says: each part's state; 503 when any part fails."""
+    now = time.time()
+    parts: dict[str, Any] = {}
+    loop_age = now - engine.loop_heartbeat if engine.loop_heartbeat else None
+    parts["engine"] = {"ok": engine.running and (loop_age is None or loop_age < 10), "loop_age_s": loop_age}
+    try:
+        from engine.store.db import check_writable
+
+        check_writable(engine.store.engine)
+        parts["store"] = {"ok": engine.store_error is None, "error": engine.store_error}
+    except Exception as exc:
+        from engine.store.db import describe_error
+
+        parts["store"] = {"ok": False, "error": describe_error(exc)}
+    hk_age = now - engine.housekeeping_heartbeat if engine.housekeeping_heartbeat else None
+    limit = engine.settings.retention.housekeeping_interval * 2 + 60
+    parts["housekeeping"] = {"ok": hk_age is not None and hk_age < limit, "age_s": hk_age}
+    tg = getattr(engine, "telegram", None)
+    if tg is not None:
+        parts["telegram"] = {"ok": tg.healthy, "state": tg.health_text}
+    status = "ok" if all(p["ok"] for p in parts.values()) else "failing"
+    failing = [k for k, p in parts.items() if not p["ok"]]
+    return {"status": status, "failing": failing, "parts": parts, "mode": engine.mode, "targets": len(engine.targets)}

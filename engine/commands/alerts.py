@@ -1,0 +1,176 @@
+"""Incident, maintenance, contact and notify commands (the same calls for console, CLI, API, chat)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import anyio
+
+from engine import incidents as inc_store
+from engine import maintenance as mstore
+from engine.commands.base import CommandBase
+from engine.durations import parse_duration
+from engine.errors import BadInput, NotFound
+from engine.notify import outbox
+from engine.store import contacts as cstore
+
+
+class AlertCommands(CommandBase):
+    # ---- incidents ---------------------------------------------------------------------------
+    def list_incidents(self, state: str | None = None, owner_id: str | None = None, target: str | None = None,
+                       limit: int = 200) -> list[dict[str, Any]]:
+        if state and state not in ("firing", "acknowledged", "resolved", "silenced"):
+            raise BadInput(f"state {state!r} is unknown", "use firing, acknowledged, silenced or resolved")
+        tid = self.get_target(target).id if target else None  # type: ignore[attr-defined]
+        return inc_store.list_incidents(self.store, state, limit, owner_id, tid)
+
+    def ack_incident(self, incident_id: str, by: str = "operator", owner_id: str | None = None) -> dict[str, Any]:
+        inc = self._own_incident(incident_id, owner_id)
+        inc = inc_store.acknowledge(self.store, inc.id, by)
+        outbox.cancel_pending(self.store, inc.id, ("reminder", "escalation"))
+        self.audit("incident.ack", f"incident:{inc.id}", by)
+        self._mark_notifications_acked(inc.id, by)
+        self._notify("incidents_changed", inc.id)
+        return self._incident(inc.id)
+
+    def resolve_incident(self, incident_id: str, by: str = "operator", owner_id: str | None = None) -> dict[str, Any]:
+        inc = self._own_incident(incident_id, owner_id)
+        inc_store.resolve(self.store, inc.id)
+        outbox.cancel_pending(self.store, inc.id)
+        self.audit("incident.resolve", f"incident:{inc.id}", by)
+        self._notify("incidents_changed", inc.id)
+        return self._incident(inc.id)
+
+    def silence_incident(self, incident_id: str, duration: str | float, by: str = "operator",
+                         owner_id: str | None = None) -> dict[str, Any]:
+        seconds = parse_duration(duration, "silence duration")
+        inc = self._own_incident(incident_id, owner_id)
+        inc_store.silence(self.store, inc.id, seconds)
+        self.audit("incident.silence", f"incident:{inc.id}", by, f"for {seconds:g}s")
+        self._notify("incidents_changed", inc.id)
+        return self._incident(inc.id)
+
+    def _own_incident(self, incident_id: str, owner_id: str | None) -> Any:
+        inc = inc_store.get(self.store, incident_id)
+        if owner_id is not None and inc.owner_id != owner_id:
+            raise NotFound(f"no incident {incident_id!r}", "see /status for yours")
+        return inc
+
+    def _incident(self, incident_id: str) -> dict[str, Any]:
+        for i in inc_store.list_incidents(self.store, None, 10_000):
+            if i["id"] == incident_id:
+                return i
+        raise NotFound(f"no incident {incident_id!r}", "see `sysalert incidents list`")
+
+    def _mark_notifications_acked(self, incident_id: str, by: str) -> None:
+        from sqlalchemy import select
+
+        from engine.store.models import Notification
+
+        with self.store.session() as s:
+            rows = list(s.exec(select(Notification).where(Notification.incident_id == incident_id, Notification.status == "sent")).scalars())
+            for n in rows:
+                n.acked_by_s = self.store.seal("notifications", "acked_by_s", n.id, by)
+                s.add(n)
+            s.commit()
+
+    # ---- maintenance -------------------------------------------------------------------------
+    def maintenance_on(self, what: str, duration: str | float | None = None, reason: str = "",
+                       by: str = "operator", owner_id: str | None = None, schedule: str | None = None) -> dict[str, Any]:
+        scope, ref = mstore.parse_scope(what)
+        if scope == "all" and owner_id is not None:
+            return {"windows": [self.maintenance_on(t.id, duration, reason, by, owner_id)["windows"][0]
+                                for t in self.list_targets(owner_id)]}  # type: ignore[attr-defined]
+        now = time.time()
+        target_id = self.get_target(ref, owner_id).id if scope == "target" and ref else None  # type: ignore[attr-defined]
+        sched = None
+        kind = "toggle"
+        if schedule:
+            from engine.schedules import parse_window
+
+            sched = parse_window(schedule)
+            kind = sched.kind
+        ends = now + parse_duration(duration, "--for") if duration else None
+        w = mstore.insert(self.store, mstore.Window("", scope, target_id, ref if scope == "tag" else None, kind,
+                                                    None if sched else now, ends, sched, reason, now))
+        self.audit("maintenance.on", self.store.ref("target", target_id) if target_id else scope, by)
+        self._notify("maintenance_changed")
+        return {"windows": [w.public()]}
+
+    def maintenance_off(self, what: str, by: str = "operator", owner_id: str | None = None) -> dict[str, Any]:
+        scope, ref = mstore.parse_scope(what)
+        windows = mstore.load_all(self.store)
+        if scope == "all":
+            own = {t.id for t in self.list_targets(owner_id)} if owner_id is not None else None  # type: ignore[attr-defined]
+            gone = [w.id for w in windows if own is None or w.target_id in own]
+        elif scope == "tag":
+            gone = [w.id for w in windows if w.scope == "tag" and w.tag == ref]
+        else:
+            tid = self.get_target(ref or "", owner_id).id  # type: ignore[attr-defined]
+            gone = [w.id for w in windows if w.target_id == tid]
+        mstore.remove(self.store, gone)
+        self.audit("maintenance.off", scope, by)
+        self._notify("maintenance_changed")
+        return {"removed": len(gone)}
+
+    def list_maintenance(self) -> list[dict[str, Any]]:
+        names = {t.id: t.name for t in self.list_targets()}  # type: ignore[attr-defined]
+        return [w.public(names) for w in mstore.load_all(self.store) if not w.expired(time.time())]
+
+    def remove_window(self, window_id: str) -> dict[str, Any]:
+        mstore.remove(self.store, [window_id])
+        self._notify("maintenance_changed")
+        return {"removed": 1}
+
+    # ---- contacts ----------------------------------------------------------------------------
+    def add_contact(self, name: str, address: str, level: int = 1, owner_id: str | None = None,
+                    by: str = "operator") -> dict[str, Any]:
+        from engine.notify.channels import parse_contact_address
+
+        name = name.strip()
+        if not name or len(name) > 60:
+            raise BadInput("contact name must be 1-60 characters", "e.g. oncall")
+        if not 1 <= int(level) <= 9:
+            raise BadInput(f"level {level} is out of range", "escalation levels run 1 to 9")
+        channel, addr = parse_contact_address(address)
+        rec = cstore.insert(self.store, name, channel, addr, int(level), owner_id)
+        self.audit("contact.add", self.store.ref("contact", rec.id), by)
+        return rec.public()
+
+    def list_contacts(self, owner_id: str | None = None) -> list[dict[str, Any]]:
+        return [c.public() for c in sorted(cstore.load_all(self.store, owner_id), key=lambda c: (c.level, c.name))]
+
+    def remove_contact(self, ref: str, owner_id: str | None = None, by: str = "operator") -> dict[str, Any]:
+        c = cstore.find(self.store, ref.strip())
+        if c is None or (owner_id is not None and c.owner_id != owner_id):
+            raise NotFound(f"no contact {ref!r}", "see `sysalert contacts list`")
+        cstore.erase(self.store, c.id)
+        self.audit("contact.remove", self.store.ref("contact", c.id), by)
+        return {"removed": c.name}
+
+    async def notify_test(self, ref: str) -> dict[str, Any]:
+        """Send a test message now (bypasses the outbox: the point is to see the error live)."""
+        import httpx
+
+        from engine.notify.dispatcher import channel_context
+        from engine.notify.message import OutgoingMessage
+
+        c = await anyio.to_thread.run_sync(cstore.find, self.store, ref.strip())
+        if c is None:
+            raise NotFound(f"no contact {ref!r}", "see `sysalert contacts list`")
+        from datetime import UTC, datetime
+
+        msg = OutgoingMessage(kind="test", incident_id="test", severity="low", target_name="SysAlert test",
+                              target_ref="", state="test", since=datetime.now(UTC),
+                              summary="This is a test notification from SysAlert.")
+        sender = getattr(self.hooks, "send_to_contact", None)
+        async with httpx.AsyncClient(timeout=15.0) as http:
+            if sender is not None:
+                out = await sender(c, msg)
+            else:
+                from engine.notify.dispatcher import Dispatcher
+
+                out = await Dispatcher.send_direct(c, msg, channel_context(self.settings, http), self)
+        self.audit("notify.test", self.store.ref("contact", c.id), "operator", "ok" if out.ok else out.error)
+        return {"ok": out.ok, "error": out.error, "channel": c.channel, "message_id": out.message_id}

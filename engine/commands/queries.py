@@ -1,0 +1,73 @@
+"""Read-side commands: results, charts, uptime, history pages, engine figures, check now."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import select
+
+from engine import history as hist
+from engine.commands.base import CommandBase
+from engine.errors import BadInput
+from engine.store.models import AuditEntry
+
+HISTORY_KINDS = ("state", "incident", "maintenance", "target", "contact", "notify", "subscriber", "telegram", "benchmark")
+
+
+class QueryCommands(CommandBase):
+    def check_target_now(self, ref: str, owner_id: str | None = None) -> dict[str, Any]:
+        rec = self.get_target(ref, owner_id)  # type: ignore[attr-defined]
+        if self.hooks is None:
+            raise BadInput("no engine is running to check now", "use `sysalert check NAME` for a one-off check")
+        self._notify("check_now", rec.id)
+        return {"queued": rec.id}
+
+    def target_results(self, ref: str, limit: int | str = 50, before: float | str | None = None) -> list[dict[str, Any]]:
+        rec = self.get_target(ref)  # type: ignore[attr-defined]
+        return hist.recent_results(self.store, rec.id, min(int(limit), 1000), float(before) if before else None)
+
+    def target_series(self, ref: str, seconds: float | str = 3600, buckets: int | str = 60) -> dict[str, Any]:
+        rec = self.get_target(ref)  # type: ignore[attr-defined]
+        s, b = float(seconds), max(1, min(int(buckets), 500))
+        return {
+            "series": hist.latency_series(self.store, rec.id, s, b),
+            "uptime": hist.uptime(self.store, rec.id, s),
+        }
+
+    def uptimes(self, seconds: float = 86400) -> dict[str, float]:
+        return hist.uptime_many(self.store, seconds)
+
+    def history(self, target: str | None = None, kind: str | None = None, before: float | str | None = None,
+                limit: int | str = 100) -> list[dict[str, Any]]:
+        """Audit-backed history, newest first, paged by `before` (never loads everything)."""
+        if kind and kind not in HISTORY_KINDS:
+            raise BadInput(f"history kind {kind!r} is unknown", f"use one of {', '.join(HISTORY_KINDS)}")
+        q = select(AuditEntry)
+        targets = self.list_targets()  # type: ignore[attr-defined]
+        names = {self.store.ref("target", t.id): t.name for t in targets}
+        if target:
+            rec = self.get_target(target)  # type: ignore[attr-defined]
+            q = q.where(AuditEntry.object_ref == self.store.ref("target", rec.id))
+        if kind:
+            q = q.where(AuditEntry.action.startswith(kind + "."))  # type: ignore[union-attr]
+        if before:
+            q = q.where(AuditEntry.ts < float(before))
+        q = q.order_by(AuditEntry.ts.desc()).limit(max(1, min(int(limit), 1000)))  # type: ignore[attr-defined]
+        with self.store.session() as s:
+            rows = list(s.exec(q).scalars())
+        out = []
+        for r in rows:
+            row = f"{r.ts:.6f}:{r.action}"
+            out.append({
+                "ts": r.ts, "kind": r.action.split(".", 1)[0], "action": r.action,
+                "target": names.get(r.object_ref or ""), "ref": r.object_ref,
+                "actor": self.store.open_("audit", "actor_s", row, r.actor_s),
+                "detail": self.store.open_("audit", "detail_s", row, r.detail_s),
+            })
+        return out
+
+    def engine_stats(self) -> dict[str, Any]:
+        if self.hooks is not None:
+            return self.hooks.stats()
+        return {"mode": "offline", "targets": len(self.list_targets()), "probe_rate": 0.0, "ts": time.time()}  # type: ignore[attr-defined]

@@ -1,0 +1,330 @@
+"""The Engine facade: starts and stops scheduler, writer, alerting and delivery as one unit.
+
+It owns the in-memory view of every target, publishes events, and is the `hooks` object the command
+layer calls so a change made anywhere (console, CLI via API, Telegram) reaches the scheduler at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from typing import Any
+
+import anyio
+
+from engine.checking import make_context, run_check
+from engine.commands import Commands
+from engine.config import Settings
+from engine.domain import TargetRecord
+from engine.events import EventBus, ResultEvent, StateEvent, TargetsChangedEvent
+from engine.history import ResultWriter
+from engine.metrics import EngineMetrics
+from engine.probes.base import ProbeContext, ProbeResult
+from engine.scheduler import Scheduler
+from engine.state import FlapTracker, Transition, apply_result
+from engine.store import targets as tstore
+from engine.store.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    """One per store. `async with Engine(...)` or `await engine.run()` inside a task group."""
+
+    def __init__(self, settings: Settings, store: Store, mode: str = "embedded", clock: Any = time.time) -> None:
+        self.settings = settings
+        self.store = store
+        self.mode = mode
+        self.clock = clock
+        self.events = EventBus()
+        self.metrics = EngineMetrics()
+        self.commands = Commands(store, settings, hooks=self)
+        self.targets: dict[str, TargetRecord] = {}
+        self.contexts: dict[str, ProbeContext] = {}
+        self.flaps: dict[str, FlapTracker] = {}
+        self.shared: dict[str, Any] = {}
+        self.scheduler = Scheduler(self._run_one, settings.engine.concurrency)
+        self.writer = ResultWriter(store)
+        self.dirty: set[str] = set()
+        self.last_values: dict[str, float] = {}
+        self.started_at = 0.0
+        self.loop_heartbeat = 0.0
+        self.housekeeping_heartbeat = 0.0
+        self.store_error: str | None = None
+        self.running = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._stop = anyio.Event()
+        self._commit_waiters: list[asyncio.Future[None]] = []
+        self._kick = asyncio.Event()
+        from engine.alerting import Alerting
+
+        self.alerting = Alerting(self)
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+    async def run(self, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self.started_at = self.clock()
+        await anyio.to_thread.run_sync(self._load)
+        self.running = True
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self.scheduler.run)
+                tg.start_soon(self._flush_loop)
+                tg.start_soon(self._housekeeping_loop)
+                tg.start_soon(self.alerting.run)
+                task_status.started()
+                await self._stop.wait()
+                await self._drain()
+                tg.cancel_scope.cancel()
+        finally:
+            self.running = False
+            with anyio.CancelScope(shield=True):
+                await self._final_flush()
+                from engine.probes.http import close_shared
+
+                await close_shared(self.shared)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def _drain(self, bound: float = 5.0) -> None:
+        """Finish in-flight checks and sends within a bound; start nothing new."""
+        self.scheduler.draining = True
+        with anyio.move_on_after(bound):
+            while self.scheduler.inflight > 0 or self.alerting.dispatcher.busy:
+                await anyio.sleep(0.05)
+
+    def reload_settings(self, new: Settings) -> None:
+        """SIGHUP: adopt validated settings and reconcile declared targets (worker thread)."""
+        self.settings = new
+        self.commands.settings = new
+        self.alerting.rules._loaded = False
+        self.commands.reconcile_declared()
+
+    def _load(self) -> None:
+        """Resume from the store: every target scheduled at once, spread over its interval."""
+        if self.settings.targets:
+            self.commands.reconcile_declared()
+        for rec in tstore.load_all(self.store):
+            self._install(rec)
+        log.info("engine loaded %d targets", len(self.targets))
+
+    def _install(self, rec: TargetRecord) -> None:
+        old = self.targets.get(rec.id)
+        if old is not None:  # keep live runtime state across an edit
+            for k in ("state", "state_since", "last_check_at", "last_latency_ms", "last_error_class",
+                      "fail_streak", "ok_streak", "flapping", "hb_state"):
+                if rec.kind == old.kind:
+                    setattr(rec, k, getattr(old, k))
+        self.targets[rec.id] = rec
+        self.contexts.pop(rec.id, None)
+        if rec.kind == "heartbeat":
+            self.alerting.heartbeats.index(rec)
+        eng = self.settings.engine
+        self.flaps.setdefault(rec.id, FlapTracker(eng.flap_window, eng.flap_threshold))
+        if rec.paused:
+            self.scheduler.remove(rec.id)
+            rec.state = "paused"
+        else:
+            self.scheduler.add(rec.id, rec.interval_s)
+
+    # ---- hooks the command layer calls (any thread) ---------------------------------------------
+    def _call_in_loop(self, fn: Any, *args: Any) -> None:
+        if self._loop is None:
+            fn(*args)
+        elif threading.get_ident() == self._loop_thread:
+            fn(*args)
+        else:
+            self._loop.call_soon_threadsafe(fn, *args)
+
+    def target_changed(self, target_id: str) -> None:
+        rec = tstore.get(self.store, target_id)
+        if rec is not None:
+            self._call_in_loop(self._target_changed, rec)
+
+    def _target_changed(self, rec: TargetRecord) -> None:
+        self._install(rec)
+        self.events.publish(TargetsChangedEvent(self.clock(), rec.id))
+
+    def target_removed(self, target_id: str) -> None:
+        self._call_in_loop(self._target_removed, target_id)
+
+    def _target_removed(self, target_id: str) -> None:
+        self.targets.pop(target_id, None)
+        self.contexts.pop(target_id, None)
+        self.alerting.heartbeats.unindex(target_id)
+        self.flaps.pop(target_id, None)
+        self.scheduler.remove(target_id)
+        self.dirty.discard(target_id)
+        self.events.publish(TargetsChangedEvent(self.clock(), target_id, removed=True))
+
+    def check_now(self, target_id: str) -> None:
+        self._call_in_loop(self.scheduler.check_now, target_id)
+
+    def incidents_changed(self, incident_id: str) -> None:
+        self._call_in_loop(self.alerting.incident_changed, incident_id)
+
+    def maintenance_changed(self) -> None:
+        self._call_in_loop(self.alerting.maintenance_changed)
+
+    def stats(self) -> dict[str, Any]:
+        lat = self.scheduler.lateness_percentiles()
+        states: dict[str, int] = {}
+        for rec in self.targets.values():
+            s = self.display_state(rec)
+            states[s] = states.get(s, 0) + 1
+        return {
+            "mode": self.mode, "targets": len(self.targets), "states": states,
+            "probe_rate": round(self.scheduler.probe_rate(), 1), "inflight": self.scheduler.inflight,
+            "lateness_p50_ms": round(lat["p50_ms"], 2), "lateness_p99_ms": round(lat["p99_ms"], 2),
+            "results_written": self.writer.written, "events_published": self.events.published,
+            "last_error": self.metrics.last_error, "uptime_s": round(self.clock() - self.started_at, 1),
+        }
+
+    def display_state(self, rec: TargetRecord) -> str:
+        if rec.paused:
+            return "paused"
+        if self.alerting.in_maintenance(rec):
+            return "maintenance"
+        return rec.state
+
+    # ---- probing -----------------------------------------------------------------------------
+    def _context(self, rec: TargetRecord) -> ProbeContext:
+        ctx = self.contexts.get(rec.id)
+        if ctx is None:
+            ctx = make_context(rec.timeout_s, rec.options, rec.conditions, self.shared)
+            self.contexts[rec.id] = ctx
+        return ctx
+
+    async def _run_one(self, target_id: str) -> None:
+        rec = self.targets.get(target_id)
+        if rec is None or rec.paused:
+            return
+        if rec.kind == "heartbeat":
+            self.alerting.heartbeats.evaluate(rec, self.clock())
+            return
+        res = await run_check(rec.spec, self._context(rec), self.settings.engine.retries)
+        if self.targets.get(target_id) is rec:
+            self.process(rec, res, self.clock())
+
+    def process(self, rec: TargetRecord, res: ProbeResult, now: float) -> None:
+        """Everything that follows one result: history, state, events, alerting."""
+        eng = self.settings.engine
+        self.writer.add(rec.id, now, res)
+        self.metrics.observe_probe(rec.kind, res.ok, res.latency_ms)
+        if res.value is not None:
+            self.last_values[rec.id] = res.value
+        tr = apply_result(
+            rec, res, now, rec.failure_threshold or eng.failure_threshold,
+            rec.recovery_threshold or eng.recovery_threshold, self.flaps.get(rec.id),
+        )
+        self.dirty.add(rec.id)
+        shown = self.display_state(rec)
+        self.events.publish(ResultEvent(now, rec.id, res.ok, res.latency_ms, res.error_class, shown))
+        if tr is not None:
+            if tr.old != tr.new:
+                self.events.publish(StateEvent(now, rec.id, tr.old, tr.new, res.error_class))
+            self.alerting.on_transition(rec, tr, res, now)
+
+    def process_state(self, rec: TargetRecord, new: str, res: ProbeResult, now: float) -> None:
+        """For kinds whose state is decided by their own rules (heartbeats): no streak thresholds."""
+        self.writer.add(rec.id, now, res)
+        self.metrics.observe_probe(rec.kind, res.ok, res.latency_ms)
+        rec.last_check_at = now
+        rec.last_error_class = res.error_class
+        old = rec.state
+        self.dirty.add(rec.id)
+        if new != old:
+            rec.state, rec.state_since = new, now
+        self.events.publish(ResultEvent(now, rec.id, res.ok, res.latency_ms, res.error_class, self.display_state(rec)))
+        if new != old:
+            self.events.publish(StateEvent(now, rec.id, old, new, res.error_class))
+            self.alerting.on_transition(rec, Transition(old, new), res, now)
+
+    async def committed(self) -> None:
+        """Wait until everything recorded so far is committed (group commit within a few ms)."""
+        fut = asyncio.get_running_loop().create_future()
+        self._commit_waiters.append(fut)
+        self._kick.set()
+        await fut
+
+    # ---- background loops --------------------------------------------------------------------
+    async def _flush_loop(self) -> None:
+        period = self.settings.engine.result_batch_ms / 1000
+        last_runtime = 0.0
+        while True:
+            try:
+                async with asyncio.timeout(period):
+                    await self._kick.wait()
+                await asyncio.sleep(0.002)  # gather the pings arriving meanwhile into one commit
+            except TimeoutError:
+                pass
+            self._kick.clear()
+            self.loop_heartbeat = self.clock()
+            await self._flush(runtime=self.loop_heartbeat - last_runtime > 2.0)
+            if self.loop_heartbeat - last_runtime > 2.0:
+                last_runtime = self.loop_heartbeat
+
+    async def _flush(self, runtime: bool) -> None:
+        batch = self.writer.take()
+        waiters, self._commit_waiters = self._commit_waiters, []
+        dirty: list[TargetRecord] = []
+        if runtime and self.dirty:
+            dirty = [self.targets[t] for t in self.dirty if t in self.targets]
+            self.dirty = set()
+        if not batch and not dirty:
+            _settle(waiters, None)
+            return
+        try:
+            await anyio.to_thread.run_sync(self._write, batch, dirty)
+            self.store_error = None
+            _settle(waiters, None)
+        except Exception as exc:
+            _settle(waiters, exc)
+            from engine.store.db import describe_error
+
+            self.store_error = describe_error(exc)
+            self.metrics.last_error = f"store: {self.store_error}"
+            log.error("store write failed: %s", self.store_error)
+            self.writer.pending[:0] = batch[-50_000:]  # keep results to retry, bounded
+            self.dirty.update(r.id for r in dirty)
+
+    def _write(self, batch: list[Any], dirty: list[TargetRecord]) -> None:
+        if batch:
+            self.writer.write(batch)
+        if dirty:
+            tstore.save_runtime(self.store, dirty)
+
+    async def _final_flush(self) -> None:
+        try:
+            self.dirty.update(self.targets)
+            await self._flush(runtime=True)
+        except Exception:
+            log.exception("final flush failed")
+
+    async def _housekeeping_loop(self) -> None:
+        from engine.history import housekeeping
+
+        r = self.settings.retention
+        while True:
+            self.housekeeping_heartbeat = self.clock()
+            try:
+                removed = await anyio.to_thread.run_sync(housekeeping, self.store, r.raw_days, r.rollup_days)
+                if any(removed.values()):
+                    log.info("retention removed %s", removed)
+            except Exception as exc:
+                log.error("housekeeping failed: %s", type(exc).__name__)
+            await anyio.sleep(r.housekeeping_interval)
+
+
+def _settle(waiters: list[asyncio.Future[None]], exc: Exception | None) -> None:
+    for f in waiters:
+        if not f.done():
+            if exc is None:
+                f.set_result(None)
+            else:
+                f.set_exception(exc)

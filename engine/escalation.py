@@ -1,0 +1,63 @@
+"""Escalation and resends for incidents that stay unacknowledged.
+
+Level N+1 is notified when level N has neither read (where the channel reports reads) nor
+acknowledged within `escalation_after`; every `resend_interval` the current level gets a reminder.
+Acknowledge or resolve stops both. A silence ends by itself at its time.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from engine.store.models import Incident, Notification
+
+if TYPE_CHECKING:
+    from engine.alerting import Alerting
+
+
+def escalate_and_resend(al: Alerting, now: float) -> None:
+    store = al.store
+    st = al.engine.settings.alerts
+    with store.session() as s:
+        open_incs = list(s.exec(select(Incident).where(Incident.state.in_(("firing", "silenced")))).scalars())  # type: ignore[attr-defined]
+    for inc in open_incs:
+        if inc.state == "silenced":
+            if inc.silenced_until is not None and inc.silenced_until <= now:
+                _set(store, inc.id, state="firing", silenced_until=None)
+                al._publish(inc.id, "firing", inc.target_id, "silence ended")
+            continue
+        if inc.parent_incident_id:
+            continue  # held under its parent
+        rec = al.engine.targets.get(inc.target_id or "")
+        if rec is not None and al.in_maintenance(rec):
+            continue
+        with store.session() as s:
+            notes = list(s.exec(select(Notification).where(Notification.incident_id == inc.id)).scalars())
+        level = inc.escalation_level
+        current = [n for n in notes if n.level == level and n.kind in ("alert", "escalation", "flapping")]
+        if not current:
+            continue
+        first_at = min(n.created_at for n in current)
+        read_or_acked = any(n.read_at is not None for n in current)
+        if not read_or_acked and now - first_at >= st.escalation_after:
+            if al.contacts_for(level + 1, inc.owner_id):
+                _set(store, inc.id, escalation_level=level + 1)
+                inc.escalation_level = level + 1
+                al._notify_level(inc, rec, level + 1, "escalation", now)
+                al._audit("incident.escalate", inc.id, "engine")
+                continue
+        last = inc.last_notified_at or first_at
+        if now - last >= st.resend_interval:
+            al._notify_level(inc, rec, level, "reminder", now)
+
+
+def _set(store: Any, incident_id: str, **values: Any) -> None:
+    with store.session() as s:
+        row = s.get(Incident, incident_id)
+        if row is not None:
+            for k, v in values.items():
+                setattr(row, k, v)
+            s.add(row)
+            s.commit()

@@ -1,0 +1,164 @@
+"""Result history: batched writes (one transaction per batch), hourly roll-ups, queries, retention."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, text
+
+from engine.probes.base import ProbeResult
+from engine.store.models import Result, Rollup
+from engine.store.store import Store
+
+_RESULTS = Result.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(slots=True)
+class PendingResult:
+    target_id: str
+    ts: float
+    result: ProbeResult
+
+
+class ResultWriter:
+    """Collects results in memory; `flush()` (run in a worker thread) writes them in one transaction."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.pending: list[PendingResult] = []
+        self.written = 0
+        self.batches = 0
+        self.last_batch_size = 0
+
+    def add(self, target_id: str, ts: float, result: ProbeResult) -> None:
+        self.pending.append(PendingResult(target_id, ts, result))
+
+    def take(self) -> list[PendingResult]:
+        batch, self.pending = self.pending, []
+        return batch
+
+    def write(self, batch: list[PendingResult]) -> int:
+        if not batch:
+            return 0
+        seal = self.store.keys.seal
+        rows: list[dict[str, Any]] = []
+        roll: dict[tuple[str, int], list[float]] = {}
+        for p in batch:
+            r = p.result
+            detail = None
+            if r.detail and not r.ok:
+                detail = seal(r.detail, "results", "detail_s", f"{p.target_id}@{p.ts:.6f}")
+            rows.append({
+                "target_id": p.target_id, "ts": p.ts, "ok": r.ok, "latency_ms": r.latency_ms,
+                "value": r.value, "error_class": r.error_class, "detail_s": detail,
+            })
+            key = (p.target_id, int(p.ts // 3600))
+            agg = roll.get(key)
+            if agg is None:
+                agg = roll[key] = [0, 0, 0.0, 0.0]
+            agg[0] += 1
+            agg[1] += 1 if r.ok else 0
+            lat = r.latency_ms or 0.0
+            agg[2] += lat
+            agg[3] = max(agg[3], lat)
+        upsert = text(
+            "INSERT INTO rollups (target_id, hour, count, ok_count, latency_sum, latency_max) "
+            "VALUES (:t, :h, :c, :o, :s, :m) ON CONFLICT (target_id, hour) DO UPDATE SET "
+            "count = rollups.count + excluded.count, ok_count = rollups.ok_count + excluded.ok_count, "
+            "latency_sum = rollups.latency_sum + excluded.latency_sum, "
+            "latency_max = CASE WHEN excluded.latency_max > rollups.latency_max "
+            "THEN excluded.latency_max ELSE rollups.latency_max END"
+        )
+        with self.store.engine.begin() as conn:
+            conn.execute(insert(_RESULTS), rows)
+            conn.execute(upsert, [
+                {"t": t, "h": h, "c": a[0], "o": a[1], "s": a[2], "m": a[3]} for (t, h), a in roll.items()
+            ])
+        self.written += len(rows)
+        self.batches += 1
+        self.last_batch_size = len(rows)
+        return len(rows)
+
+    def flush(self) -> int:
+        return self.write(self.take())
+
+
+def recent_results(store: Store, target_id: str, limit: int = 50, before: float | None = None) -> list[dict[str, Any]]:
+    """Newest first, with the sealed detail opened (for an authorised caller only)."""
+    q = select(Result).where(Result.target_id == target_id)
+    if before is not None:
+        q = q.where(Result.ts < before)
+    q = q.order_by(Result.ts.desc()).limit(limit)  # type: ignore[attr-defined]
+    with store.session() as s:
+        rows = list(s.exec(q).scalars())  # type: ignore[call-overload]
+    out = []
+    for r in rows:
+        detail = store.open_("results", "detail_s", f"{r.target_id}@{r.ts:.6f}", r.detail_s) if r.detail_s else ""
+        out.append({"ts": r.ts, "ok": r.ok, "latency_ms": r.latency_ms, "value": r.value,
+                    "error_class": r.error_class, "detail": detail})
+    return out
+
+
+def uptime(store: Store, target_id: str, seconds: float, now: float | None = None) -> float | None:
+    """Share of successful checks over the window, from hourly roll-ups (None when no data)."""
+    now = now or time.time()
+    first_hour = int((now - seconds) // 3600)
+    q = select(func.sum(Rollup.count), func.sum(Rollup.ok_count)).where(
+        Rollup.target_id == target_id, Rollup.hour >= first_hour
+    )
+    with store.session() as s:
+        total, ok = s.exec(q).one()  # type: ignore[call-overload]
+    if not total:
+        return None
+    return float(ok) / float(total)
+
+
+def uptime_many(store: Store, seconds: float, now: float | None = None) -> dict[str, float]:
+    now = now or time.time()
+    first_hour = int((now - seconds) // 3600)
+    q = (
+        select(Rollup.target_id, func.sum(Rollup.count), func.sum(Rollup.ok_count))
+        .where(Rollup.hour >= first_hour)
+        .group_by(Rollup.target_id)
+    )
+    with store.session() as s:
+        return {t: float(o) / float(c) for t, c, o in s.exec(q).all() if c}  # type: ignore[call-overload]
+
+
+def latency_series(store: Store, target_id: str, seconds: float, buckets: int, now: float | None = None) -> list[dict[str, Any]]:
+    """Bucketed latency and availability for charts: raw rows when recent, roll-ups beyond."""
+    now = now or time.time()
+    start = now - seconds
+    width = seconds / buckets
+    out = [{"t": start + i * width, "n": 0, "ok": 0, "lat": 0.0} for i in range(buckets)]
+    if seconds <= 86400 * 2:
+        q = select(Result.ts, Result.ok, Result.latency_ms).where(Result.target_id == target_id, Result.ts >= start)
+        with store.session() as s:
+            for ts, ok, lat in s.exec(q).all():  # type: ignore[call-overload]
+                b = out[min(buckets - 1, int((ts - start) / width))]
+                b["n"] += 1
+                b["ok"] += 1 if ok else 0
+                b["lat"] += lat or 0.0
+    else:
+        q2 = select(Rollup).where(Rollup.target_id == target_id, Rollup.hour >= int(start // 3600))
+        with store.session() as s:
+            for r in s.exec(q2).scalars():  # type: ignore[call-overload]
+                b = out[max(0, min(buckets - 1, int((r.hour * 3600 - start) / width)))]
+                b["n"] += r.count
+                b["ok"] += r.ok_count
+                b["lat"] += r.latency_sum
+    for b in out:
+        b["latency_ms"] = b["lat"] / b["n"] if b["n"] else None
+        b["availability"] = b["ok"] / b["n"] if b["n"] else None
+    return out
+
+
+def housekeeping(store: Store, raw_days: int, rollup_days: int, now: float | None = None) -> dict[str, int]:
+    """Retention: delete raw results and roll-ups past their age. Returns rows removed."""
+    now = now or time.time()
+    with store.engine.begin() as conn:
+        r1 = conn.execute(delete(_RESULTS).where(_RESULTS.c.ts < now - raw_days * 86400))
+        r2 = conn.execute(delete(Rollup.__table__).where(Rollup.__table__.c.hour < int((now - rollup_days * 86400) // 3600)))  # type: ignore[attr-defined]
+    return {"results": r1.rowcount or 0, "rollups": r2.rowcount or 0}

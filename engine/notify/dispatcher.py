@@ -1,0 +1,164 @@
+"""Sends what the outbox holds: leases, per-channel rate limits, retries with backoff and jitter."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import httpx
+
+from engine.events import ReceiptEvent
+from engine.faults import crash_point
+from engine.notify import outbox
+from engine.notify.channels import send as channel_send
+from engine.notify.message import ChannelContext, OutgoingMessage, SendOutcome, SmtpSettings
+from engine.store import contacts as cstore
+from engine.store.store import new_id
+
+if TYPE_CHECKING:
+    from engine.engine import Engine
+
+log = logging.getLogger(__name__)
+
+
+class TokenBucket:
+    def __init__(self, per_minute: int, clock: Any = time.monotonic) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = float(max(1, per_minute))
+        self.tokens = self.capacity
+        self.clock = clock
+        self.t = clock()
+
+    def take(self) -> float:
+        """0 when a token was taken, else seconds until one is available."""
+        now = self.clock()
+        self.tokens = min(self.capacity, self.tokens + (now - self.t) * self.rate)
+        self.t = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+def channel_context(settings: Any, http: httpx.AsyncClient) -> ChannelContext:
+    smtp = None
+    s = settings.smtp
+    if s.host:
+        smtp = SmtpSettings(
+            host=s.host,
+            port=s.port,
+            username=s.username or None,
+            password=s.password.get_secret_value() or None,
+            from_addr=s.from_addr,
+            starttls=s.starttls,
+            ssl=s.ssl,
+            timeout=s.timeout,
+        )
+    secret = settings.alerts.webhook_secret.get_secret_value() or None
+    return ChannelContext(http=http, smtp=smtp, webhook_secret=secret)
+
+
+class Dispatcher:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.store = engine.store
+        self.owner = "engine-" + new_id()
+        self.buckets: dict[str, TokenBucket] = {}
+        self._wake = anyio.Event()
+        self.sent = 0
+        self.failed = 0
+        self.busy = False
+        self.telegram_sender: Any = None  # set by the Telegram service when a session exists
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        async with httpx.AsyncClient(timeout=10.0) as http:
+            ctx = channel_context(self.engine.settings, http)
+            while True:
+                rows = await anyio.to_thread.run_sync(outbox.claim_due, self.store, self.owner)
+                self.busy = bool(rows)
+                for row in rows:
+                    if self.engine.scheduler.draining:
+                        await anyio.to_thread.run_sync(outbox.release, self.store, row.id, 0.0)
+                        continue
+                    await self._deliver(row, ctx)
+                self.busy = False
+                if not rows:
+                    with anyio.move_on_after(0.5):
+                        await self._wake.wait()
+                    self._wake = anyio.Event()
+
+    async def _deliver(self, row: Any, ctx: ChannelContext) -> None:
+        st = self.engine.settings
+        contact = await anyio.to_thread.run_sync(cstore.find, self.store, row.contact_id)
+        if contact is None:
+            await anyio.to_thread.run_sync(
+                outbox.mark_failed, self.store, row.id, "contact removed", True, None, 1
+            )
+            return
+        bucket = self.buckets.setdefault(
+            row.channel, TokenBucket(st.alerts.channel_rate_per_minute)
+        )
+        wait = bucket.take()
+        if wait > 0:
+            await anyio.to_thread.run_sync(outbox.release, self.store, row.id, wait)
+            return
+        msg = outbox.body(self.store, row)
+        crash_point("before-send")
+        outcome = await self.send(contact, msg, ctx, row)
+        crash_point("after-send")
+        m = self.engine.metrics
+        m.notifications[(row.channel, "sent" if outcome.ok else "failed")] += 1
+        if outcome.ok:
+            self.sent += 1
+            await anyio.to_thread.run_sync(outbox.mark_sent, self.store, row.id, outcome.message_id)
+            self.engine.events.publish(
+                ReceiptEvent(time.time(), row.id, row.incident_id, "sent", row.channel)
+            )
+            return
+        self.failed += 1
+        status = await anyio.to_thread.run_sync(
+            outbox.mark_failed,
+            self.store,
+            row.id,
+            outcome.error,
+            outcome.permanent,
+            outcome.retry_after,
+            st.alerts.max_attempts,
+        )
+        ref = self.store.ref("contact", contact.id)
+        log.warning(
+            "delivery to %s over %s failed (%s): %s", ref, row.channel, status, outcome.error
+        )
+        m.last_error = f"{row.channel}: {outcome.error}"[:120]
+        if outcome.permanent:
+            await anyio.to_thread.run_sync(
+                cstore.set_status, self.store, contact.id, "blocked", outcome.error
+            )
+        self.engine.events.publish(
+            ReceiptEvent(time.time(), row.id, row.incident_id, "failed", row.channel)
+        )
+
+    async def send(
+        self, contact: Any, msg: OutgoingMessage, ctx: ChannelContext, row: Any = None
+    ) -> SendOutcome:
+        if contact.channel == "telegram" and self.telegram_sender is not None:
+            return await self.telegram_sender(contact, msg, row)
+        return await self.send_direct(contact, msg, ctx, None)
+
+    @staticmethod
+    async def send_direct(
+        contact: Any, msg: OutgoingMessage, ctx: ChannelContext, commands: Any
+    ) -> SendOutcome:
+        """Channels that need no engine state (everything but a live Telegram session)."""
+        if contact.channel == "telegram":
+            return SendOutcome(
+                ok=False,
+                error="Telegram sends from the running engine: `sysalert telegram login`, then "
+                "`sysalert --daemon`",
+            )
+        return await channel_send(contact.channel, contact.address, msg, ctx)

@@ -1,0 +1,186 @@
+"""The durable outbox: a notification is a row before anything is sent.
+
+Rows are claimed with a lease (engine id + expiry), so a crash mid-send leaves a row that another
+run picks up after the lease, and several engines on one PostgreSQL never send the same row at once.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+
+from engine.notify.message import OutgoingMessage
+from engine.store.models import Notification
+from engine.store.store import Store, new_id
+
+N = "notifications"
+LEASE_S = 60.0
+
+
+def encode_message(msg: OutgoingMessage) -> str:
+    d = asdict(msg)
+    d["since"] = msg.since.isoformat()
+    return json.dumps(d)
+
+
+def decode_message(text: str) -> OutgoingMessage:
+    d = json.loads(text)
+    d["since"] = datetime.fromisoformat(d["since"])
+    return OutgoingMessage(**d)
+
+
+def enqueue(
+    store: Store,
+    contact_id: str,
+    channel: str,
+    msg: OutgoingMessage,
+    incident_id: str | None,
+    now: float | None = None,
+) -> str:
+    now = now or time.time()
+    nid = new_id()
+    row = Notification(
+        id=nid,
+        incident_id=incident_id,
+        contact_id=contact_id,
+        channel=channel,
+        kind=msg.kind,
+        level=msg.level,
+        status="pending",
+        next_attempt_at=now,
+        created_at=now,
+        body_s=store.seal(N, "body_s", nid, encode_message(msg)),
+    )
+    with store.session() as s:
+        s.add(row)
+        s.commit()
+    return nid
+
+
+def claim_due(
+    store: Store, owner: str, now: float | None = None, limit: int = 50
+) -> list[Notification]:
+    """Take up to `limit` due rows (pending, or sending with an expired lease) for this engine."""
+    now = now or time.time()
+    t = Notification.__table__  # type: ignore[attr-defined]
+    due = or_(
+        and_(t.c.status == "pending", t.c.next_attempt_at <= now),
+        and_(t.c.status == "sending", t.c.lease_until < now),
+    )
+    with store.engine.begin() as conn:
+        q = select(t.c.id).where(due).order_by(t.c.created_at).limit(limit)
+        if not store.sqlite:
+            q = q.with_for_update(skip_locked=True)
+        ids = [r[0] for r in conn.execute(q)]
+        if not ids:
+            return []
+        conn.execute(
+            update(t)
+            .where(t.c.id.in_(ids), due)
+            .values(status="sending", lease_owner=owner, lease_until=now + LEASE_S)
+        )
+    with store.session() as s:
+        rows = list(
+            s.exec(
+                select(Notification).where(
+                    Notification.id.in_(ids), Notification.lease_owner == owner
+                )
+            ).scalars()
+        )  # type: ignore[attr-defined]
+    rows.sort(key=lambda r: r.created_at)
+    return rows
+
+
+def mark_sent(store: Store, nid: str, message_id: str | None, now: float | None = None) -> None:
+    with store.session() as s:
+        row = s.get(Notification, nid)
+        if row is None:
+            return
+        row.status = "sent"
+        row.sent_at = now or time.time()
+        row.message_id = message_id
+        row.attempts += 1
+        row.lease_owner = row.lease_until = None
+        row.last_error_s = None
+        s.add(row)
+        s.commit()
+
+
+def backoff(
+    attempts: int, retry_after: float | None = None, base: float = 2.0, cap: float = 900.0
+) -> float:
+    """Exponential backoff with full jitter; a server's Retry-After wins when longer."""
+    delay = random.uniform(0, min(cap, base * (2 ** max(0, attempts - 1))))
+    delay = max(delay, 0.5)
+    return max(delay, retry_after or 0.0)
+
+
+def mark_failed(
+    store: Store,
+    nid: str,
+    error: str,
+    permanent: bool,
+    retry_after: float | None,
+    max_attempts: int,
+    now: float | None = None,
+) -> str:
+    """Record a failed attempt; returns the new status (pending to retry, dead when given up)."""
+    now = now or time.time()
+    with store.session() as s:
+        row = s.get(Notification, nid)
+        if row is None:
+            return "gone"
+        row.attempts += 1
+        row.last_error_s = store.seal(N, "last_error_s", nid, error)
+        row.lease_owner = row.lease_until = None
+        if permanent or row.attempts >= max_attempts:
+            row.status = "dead"
+        else:
+            row.status = "pending"
+            row.next_attempt_at = now + backoff(row.attempts, retry_after)
+        s.add(row)
+        s.commit()
+        return row.status
+
+
+def release(store: Store, nid: str, delay: float, now: float | None = None) -> None:
+    """Put a claimed row back without counting an attempt (rate limit, flood wait of another row)."""
+    now = now or time.time()
+    with store.session() as s:
+        row = s.get(Notification, nid)
+        if row is not None and row.status == "sending":
+            row.status = "pending"
+            row.next_attempt_at = now + delay
+            row.lease_owner = row.lease_until = None
+            s.add(row)
+            s.commit()
+
+
+def depth(store: Store) -> dict[str, int]:
+    with store.session() as s:
+        rows = s.exec(select(Notification.status, func.count()).group_by(Notification.status)).all()
+    return {st: int(n) for st, n in rows}
+
+
+def body(store: Store, row: Notification) -> OutgoingMessage:
+    return decode_message(store.open_(N, "body_s", row.id, row.body_s) or "{}")
+
+
+def cancel_pending(
+    store: Store, incident_id: str, kinds: tuple[str, ...] = ("alert", "reminder", "escalation")
+) -> int:
+    """Ack or resolve stops reminders and escalations that are still queued."""
+    t = Notification.__table__  # type: ignore[attr-defined]
+    with store.engine.begin() as conn:
+        r = conn.execute(
+            update(t)
+            .where(t.c.incident_id == incident_id, t.c.status == "pending", t.c.kind.in_(kinds))
+            .values(status="cancelled")
+        )
+    return r.rowcount or 0

@@ -1,0 +1,160 @@
+"""One scheduler for every target: a heap of due times, a dispatcher, and a fixed pool of workers.
+
+No task per target: 100,000 targets are 100,000 heap entries. First runs are spread over the
+interval, a global concurrency limit bounds in-flight probes, and lateness (actual start minus due
+time) is measured for every start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import time
+import zlib
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+log = logging.getLogger(__name__)
+
+RunOne = Callable[[str], Awaitable[None]]
+NOW_PRIORITY = -1e12  # "check now" sorts before every due time
+
+
+class Scheduler:
+    def __init__(self, run_one: RunOne, concurrency: int = 500, clock: Callable[[], float] = time.monotonic) -> None:
+        self.run_one = run_one
+        self.concurrency = concurrency
+        self.clock = clock
+        self.heap: list[tuple[float, int, str]] = []
+        self.live: dict[str, int] = {}
+        self.due_of: dict[str, float] = {}
+        self.intervals: dict[str, float] = {}
+        self._seq = itertools.count()
+        self._queue: asyncio.Queue[tuple[str, float]] = asyncio.Queue()
+        self._wake = asyncio.Event()
+        self.inflight = 0
+        self.started = 0
+        self.completed = 0
+        self.lateness: deque[float] = deque(maxlen=20_000)
+        self.lateness_total = 0.0
+        self._rate_window: deque[tuple[float, int]] = deque(maxlen=64)
+        self.draining = False
+
+    # ---- what to run and when ---------------------------------------------------------------
+    def add(self, target_id: str, interval: float, first_due: float | None = None) -> None:
+        """Schedule a target; without first_due its first run lands at a stable spot in its interval."""
+        self.intervals[target_id] = interval
+        if first_due is None:
+            offset = (zlib.crc32(target_id.encode()) % 10_000) / 10_000 * min(interval, 300.0)
+            first_due = self.clock() + offset
+        self._push(target_id, first_due)
+
+    def remove(self, target_id: str) -> None:
+        self.live.pop(target_id, None)
+        self.intervals.pop(target_id, None)
+        self.due_of.pop(target_id, None)
+
+    def check_now(self, target_id: str) -> None:
+        """Jump the queue: runs before anything merely due."""
+        if target_id in self.intervals:
+            self._push(target_id, NOW_PRIORITY)
+
+    def _push(self, target_id: str, due: float) -> None:
+        seq = next(self._seq)
+        self.live[target_id] = seq
+        self.due_of[target_id] = due
+        heapq.heappush(self.heap, (due, seq, target_id))
+        if self.heap[0][1] == seq:
+            self._wake.set()
+
+    def __len__(self) -> int:
+        return len(self.intervals)
+
+    # ---- running ----------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Dispatcher plus worker pool; runs until cancelled."""
+        workers = [asyncio.create_task(self._worker()) for _ in range(self.concurrency)]
+        try:
+            await self._dispatch()
+        finally:
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    async def _dispatch(self) -> None:
+        heap, live, clock = self.heap, self.live, self.clock
+        while True:
+            now = clock()
+            while heap and self.inflight < self.concurrency and not self.draining:
+                due, seq, tid = heap[0]
+                if live.get(tid) != seq:
+                    heapq.heappop(heap)
+                    continue
+                if due > now:
+                    break
+                heapq.heappop(heap)
+                del live[tid]
+                if due != NOW_PRIORITY:
+                    late = now - due
+                    self.lateness.append(late)
+                    self.lateness_total += late
+                self.inflight += 1
+                self.started += 1
+                self._queue.put_nowait((tid, due))
+            self._wake.clear()
+            if heap and self.inflight < self.concurrency:
+                delay = max(0.0, heap[0][0] - now)
+                if delay > 0:
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), min(delay, 1.0))
+                    except TimeoutError:
+                        pass
+                else:
+                    await asyncio.sleep(0)
+            else:
+                await self._wake.wait()
+
+    async def _worker(self) -> None:
+        q = self._queue
+        while True:
+            tid, due = await q.get()
+            try:
+                await self.run_one(tid)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("check of a target failed unexpectedly")
+            finally:
+                self.inflight -= 1
+                self.completed += 1
+                interval = self.intervals.get(tid)
+                if interval is not None and tid not in self.live:
+                    now = self.clock()
+                    nxt = (due if due != NOW_PRIORITY else now) + interval
+                    if nxt < now:
+                        nxt = now + min(interval, 1.0) * 0.01  # far behind: run soon, not in a burst
+                    self._push(tid, nxt)
+                elif self.inflight == self.concurrency - 1:
+                    self._wake.set()
+                if self.inflight == self.concurrency - 1:
+                    self._wake.set()
+
+    # ---- measurements -----------------------------------------------------------------------
+    def lateness_percentiles(self) -> dict[str, float]:
+        data = sorted(self.lateness)
+        if not data:
+            return {"p50_ms": 0.0, "p99_ms": 0.0, "max_ms": 0.0}
+        pick = lambda q: data[min(len(data) - 1, int(q * len(data)))] * 1000  # noqa: E731
+        return {"p50_ms": pick(0.5), "p99_ms": pick(0.99), "max_ms": data[-1] * 1000}
+
+    def probe_rate(self) -> float:
+        """Completed checks per second over the last few seconds."""
+        now = time.monotonic()
+        w = self._rate_window
+        w.append((now, self.completed))
+        while len(w) > 2 and now - w[0][0] > 10:
+            w.popleft()
+        t0, c0 = w[0]
+        return (self.completed - c0) / (now - t0) if now > t0 else 0.0

@@ -1,0 +1,79 @@
+"""Per-target state machine: N failures to go down, M successes to come back, flapping detection."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from engine.domain import TargetRecord
+from engine.probes.base import ProbeResult
+
+
+@dataclass(slots=True)
+class Transition:
+    old: str
+    new: str
+    flapping_changed: bool = False
+
+
+class FlapTracker:
+    """Share of state changes among the last `window` checks (Icinga-style, unweighted)."""
+
+    __slots__ = ("window", "threshold", "history")
+
+    def __init__(self, window: int, threshold: float) -> None:
+        self.window = window
+        self.threshold = threshold
+        self.history: deque[bool] = deque(maxlen=window)
+
+    def add(self, ok: bool) -> None:
+        self.history.append(ok)
+
+    def ratio(self) -> float:
+        h = self.history
+        if len(h) < 4:
+            return 0.0
+        changes = sum(1 for a, b in zip(h, list(h)[1:], strict=False) if a != b)
+        return changes / (len(h) - 1)
+
+    def is_flapping(self, currently: bool) -> bool:
+        # Hysteresis: start above the threshold, stop below 60% of it, like Icinga's high/low.
+        r = self.ratio()
+        return r >= self.threshold * 0.6 if currently else r > self.threshold
+
+
+def apply_result(
+    rec: TargetRecord, res: ProbeResult, now: float, fail_n: int, ok_m: int, flap: FlapTracker | None
+) -> Transition | None:
+    """Update streaks and state from one result; return the transition if the state changed."""
+    rec.last_check_at = now
+    rec.last_latency_ms = res.latency_ms
+    rec.last_error_class = res.error_class
+    old = rec.state
+    if res.ok:
+        rec.ok_streak += 1
+        rec.fail_streak = 0
+        if res.degraded:
+            new = "degraded"
+        elif old in ("up", "unknown", "paused", "maintenance", "degraded") or rec.ok_streak >= ok_m:
+            new = "up"
+        else:
+            new = old  # down/pending: wait for M successes
+    else:
+        rec.fail_streak += 1
+        rec.ok_streak = 0
+        new = "down" if rec.fail_streak >= fail_n else ("pending" if old != "down" else "down")
+    flap_changed = False
+    if flap is not None:
+        flap.add(res.ok)
+        now_flapping = flap.is_flapping(rec.flapping)
+        if now_flapping != rec.flapping:
+            rec.flapping = now_flapping
+            flap_changed = True
+    if new != old:
+        rec.state = new
+        rec.state_since = now
+        return Transition(old, new, flap_changed)
+    if flap_changed:
+        return Transition(old, old, True)
+    return None

@@ -1,0 +1,113 @@
+"""`sysalert --daemon`: the engine and its API, no screen. SIGTERM drains, SIGHUP reloads config."""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from engine.errors import StoreBusy, SysAlertError
+
+log = logging.getLogger("sysalert.daemon")
+
+
+class InstanceLock:
+    """One engine per store: an exclusive lock file in the data directory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StoreBusy(
+                f"another SysAlert engine already runs on this store (lock {self.path.name} is held)",
+                "stop it first, or run `sysalert` to attach to it",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+def run_daemon(args: argparse.Namespace) -> int:
+    from sysalert_tui.cli import load_settings
+
+    settings = load_settings(args)
+    if args.listen:
+        settings.api.listen = args.listen
+    try:
+        import uvloop  # noqa: F401
+
+        backend: dict[str, Any] = {"use_uvloop": True}
+    except ImportError:
+        backend = {}
+    return int(anyio.run(_main, args, settings, backend_options=backend))
+
+
+async def _main(args: argparse.Namespace, settings: Any) -> int:
+    from engine.api.serve import make_servers, run_servers, stop_servers
+    from engine.bootstrap import open_store
+    from engine.engine import Engine
+
+    lock = InstanceLock(settings.data_dir / "engine.lock")
+    lock.acquire()
+    store = open_store(settings)
+    engine = Engine(settings, store, mode="daemon")
+    servers = make_servers(engine, settings.socket_path, settings.api.listen or None)
+    log.info("daemon starting: %d API listener(s)", len(servers))
+    try:
+        async with anyio.create_task_group() as tg:
+            await tg.start(engine.run)
+            tg.start_soon(run_servers, servers, settings.socket_path)
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+                print("sysalert daemon ready", file=sys.stderr, flush=True)
+                async for sig in signals:
+                    if sig == signal.SIGHUP:
+                        await anyio.to_thread.run_sync(_reload, engine, args)
+                        continue
+                    log.info("signal %s: draining", signal.Signals(sig).name)
+                    stop_servers(servers)
+                    engine.stop()
+                    break
+    finally:
+        store.close()
+        try:
+            settings.socket_path.unlink()
+        except FileNotFoundError:
+            pass
+        lock.release()
+    log.info("daemon stopped cleanly")
+    return 0
+
+
+def _reload(engine: Any, args: argparse.Namespace) -> None:
+    """SIGHUP: read the config again; a bad file is logged and the running config kept."""
+    from sysalert_tui.cli import load_settings
+
+    try:
+        new = load_settings(args)
+    except SysAlertError as exc:
+        log.error("config reload rejected, keeping the running config: %s", exc)
+        return
+    if args.listen:
+        new.api.listen = args.listen
+    engine.reload_settings(new)
+    log.info("config reloaded")

@@ -1,0 +1,208 @@
+"""Config errors point at file, line, key, value and the fix; the example file documents every key."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from engine.config import Settings, load_settings
+from engine.config_locate import locate
+from engine.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "config.toml.example"
+
+
+def _load(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> Settings:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return load_settings(path, tmp_path / "data", env=env or {})
+
+
+def _error(tmp_path: Path, text: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        _load(tmp_path, text)
+    assert info.value.exit_code == 2
+    return str(info.value)
+
+
+def test_syntax_error_names_file_line_and_column(tmp_path: Path) -> None:
+    msg = _error(tmp_path, '[general]\nlog_level = "info"\nbroken = = 3\n')
+    assert str(tmp_path / "config.toml") in msg
+    assert "line 3" in msg and "column 10" in msg
+
+
+def test_bad_value_names_key_value_and_allowed(tmp_path: Path) -> None:
+    msg = _error(tmp_path, '[general]\nlocation = "x"\nlog_level = "loud"\n')
+    assert msg.startswith(f"{tmp_path / 'config.toml'}:3: general.log_level = 'loud'")
+    for allowed in ("debug", "info", "warning", "error"):
+        assert allowed in msg
+
+
+def test_out_of_range_value(tmp_path: Path) -> None:
+    msg = _error(tmp_path, "[smtp]\nhost = 'relay'\n\nport = 70000\n")
+    assert "config.toml:4: smtp.port = 70000" in msg and "65535" in msg
+
+
+def test_bad_duration_says_the_forms(tmp_path: Path) -> None:
+    msg = _error(tmp_path, "[alerts]\nresend_interval = 'often'\n")
+    assert "config.toml:2: alerts.resend_interval = 'often'" in msg and "30s" in msg
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key", "suggestion"),
+    [
+        ("[engine]\nconcurrency = 4\nconcurency = 5\n", 3, "engine.concurency", "concurrency"),
+        ("[genral]\nlog_level = 'info'\n", 1, "genral", "general"),
+        ("[telegram]\napi_hsh = 'x'\n", 2, "telegram.api_hsh", "api_hash"),
+        ("[[targets]]\nspec = 'tcp://a:1'\n\n[[targets]]\nspec = 'tcp://b:2'\nintervall = '5s'\n",
+         6, "targets[1].intervall", "interval"),
+    ],
+)
+def test_unknown_key_suggests_the_closest(
+    tmp_path: Path, text: str, line: int, key: str, suggestion: str
+) -> None:
+    msg = _error(tmp_path, text)
+    assert f"config.toml:{line}: unknown key {key!r}" in msg
+    assert f"did you mean {suggestion!r}" in msg
+
+
+def test_unknown_key_without_close_match_lists_known_keys(tmp_path: Path) -> None:
+    msg = _error(tmp_path, "[quotas]\nzzz = 1\n")
+    assert "unknown key 'quotas.zzz'" in msg and "max_targets" in msg and "max_benchmarks" in msg
+
+
+def test_third_targets_bad_interval_points_at_its_line(tmp_path: Path) -> None:
+    text = """[engine]
+concurrency = 10
+
+[[targets]]
+spec = "tcp://a.example:1"
+interval = "30s"
+
+[[targets]]
+spec = "tcp://b.example:2"
+interval = "1m"
+
+[[targets]]
+spec = "tcp://c.example:3"
+name = "c"
+interval = "soon"
+"""
+    msg = _error(tmp_path, text)
+    assert "config.toml:15: targets[2].interval = 'soon'" in msg
+
+
+def test_nested_and_dotted_keys_point_at_their_lines(tmp_path: Path) -> None:
+    msg = _error(tmp_path, "[general]\nlog_level = 'info'\n[engine]\nretries = 3\nconcurrency = 0\n")
+    assert "config.toml:5: engine.concurrency = 0" in msg
+    msg = _error(tmp_path, "# top\nengine.concurrency = 0\n")
+    assert "config.toml:2: engine.concurrency = 0" in msg
+
+
+def test_bad_spec_in_declared_target(tmp_path: Path) -> None:
+    msg = _error(tmp_path, "[[targets]]\nspec = 'tcp://a:1'\n[[targets]]\nspec = 'tcp://nohost'\n")
+    assert "config.toml:4: targets[1].spec" in msg and "no port" in msg
+
+
+def test_duplicate_declared_names(tmp_path: Path) -> None:
+    msg = _error(tmp_path, "[[targets]]\nspec='tcp://a:1'\nname='x'\n[[targets]]\nspec='tcp://a:2'\nname='x'\n")
+    assert "config.toml:6: targets[1].name = 'x' is already used by targets[0]" in msg
+
+
+def test_locate_in_arrays_of_tables_with_subtables() -> None:
+    text = "[[targets]]\nspec='a'\n[targets.options]\nx=1\n[[targets]]\nspec='b'\n[[rules]]\nname='r'\n"
+    assert locate(text, ("targets", 1, "spec")) == 6
+    assert locate(text, ("targets", 0, "spec")) == 2
+    assert locate(text, ("rules", 0, "name")) == 8
+    assert locate(text, ("nothing",)) is None
+
+
+def test_missing_explicit_config_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.toml", tmp_path, env={})
+    # No file at the default place means defaults.
+    s = load_settings(None, tmp_path, env={})
+    assert s.engine.concurrency == Settings().engine.concurrency
+
+
+def test_environment_overrides(tmp_path: Path) -> None:
+    cfg = tmp_path / "elsewhere.toml"
+    cfg.write_text("[general]\ndata_dir = '/nope'\ndatabase_url = 'sqlite:////nope.db'\n[telegram]\napi_id = 1\n")
+    env = {
+        "SYSALERT_CONFIG": str(cfg),
+        "SYSALERT_DATA_DIR": str(tmp_path / "dd"),
+        "SYSALERT_DATABASE_URL": "postgresql+psycopg://u@127.0.0.1/db",
+        "TELEGRAM_API_ID": "4242",
+        "TELEGRAM_API_HASH": "0123456789abcdef",
+    }
+    s = load_settings(None, None, env=env)
+    assert s.config_path == cfg
+    assert s.data_dir == tmp_path / "dd"
+    assert s.database_url == "postgresql+psycopg://u@127.0.0.1/db"
+    assert s.telegram.api_id == 4242
+    assert s.telegram.api_hash is not None and s.telegram.api_hash.get_secret_value() == "0123456789abcdef"
+    # Without the env, the file's values stand; the default store is SQLite in the data dir.
+    s2 = load_settings(cfg, None, env={})
+    assert s2.data_dir == Path("/nope") and s2.telegram.api_id == 1
+    s3 = load_settings(None, tmp_path / "d3", env={})
+    assert s3.database_url == f"sqlite:///{tmp_path / 'd3' / 'sysalert.db'}"
+
+
+def test_bad_telegram_api_id_env(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="TELEGRAM_API_ID"):
+        load_settings(None, tmp_path, env={"TELEGRAM_API_ID": "abc"})
+
+
+def test_example_loads_as_is_and_matches_packaged_copy(tmp_path: Path) -> None:
+    packaged = ROOT / "engine" / "config_example.toml"
+    assert EXAMPLE.read_text() == packaged.read_text()
+    s = load_settings(EXAMPLE, tmp_path, env={})
+    defaults = Settings()
+    for section in ("engine", "retention", "api", "alerts", "smtp", "telegram", "quotas"):
+        assert getattr(s, section) == getattr(defaults, section), section
+    assert s.general.model_dump(exclude={"data_dir"}) == defaults.general.model_dump(exclude={"data_dir"})
+    assert s.targets == [] and s.rules == []
+
+
+def test_example_commented_keys_are_valid_when_uncommented(tmp_path: Path) -> None:
+    lines = []
+    for line in EXAMPLE.read_text().splitlines():
+        m = re.match(r"^# ((?:\[\[\w+\]\])|(?:\w+ = .*))$", line)
+        lines.append(m.group(1) if m else line)
+    s = _load(tmp_path, "\n".join(lines) + "\n")
+    assert s.telegram.api_id == 12345
+    assert len(s.targets) == 1 and len(s.rules) == 1
+
+
+def _documented_keys() -> dict[str, set[str]]:
+    keys: dict[str, set[str]] = {}
+    section = ""
+    for line in EXAMPLE.read_text().splitlines():
+        if m := re.match(r"^#?\s*\[\[?(\w+)\]\]?\s*$", line):
+            section = m.group(1)
+        elif m := re.match(r"^#?\s*(\w+)\s*=", line):
+            keys.setdefault(section, set()).add(m.group(1))
+    return keys
+
+
+def _item_model(field_annotation: object) -> type[BaseModel]:
+    args = getattr(field_annotation, "__args__", ())
+    model = next(a for a in (field_annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel))
+    return model
+
+
+def test_every_settings_key_is_documented_in_the_example() -> None:
+    documented = _documented_keys()
+    missing = []
+    for section, field in Settings.model_fields.items():
+        if section == "config_path":
+            continue
+        model = _item_model(field.annotation)
+        for key in model.model_fields:
+            if key not in documented.get(section, set()):
+                missing.append(f"{section}.{key}")
+    assert not missing, f"undocumented in config.toml.example: {missing}"
