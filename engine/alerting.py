@@ -8,7 +8,6 @@ and silences. Nothing here blocks probing.
 from __future__ import annotations
 
 import logging
-import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -59,7 +58,7 @@ class Alerting:
             log.error("alerting queue full; a transition was dropped")
 
     def incident_changed(self, incident_id: str) -> None:
-        self.engine.events.publish(IncidentEvent(time.time(), incident_id, "changed"))
+        self.engine.events.publish(IncidentEvent(self.engine.clock(), incident_id, "changed"))
         self.dispatcher.wake()
 
     def maintenance_changed(self) -> None:
@@ -67,7 +66,7 @@ class Alerting:
 
     # ---- the loop ---------------------------------------------------------------------------
     async def run(self) -> None:
-        await anyio.to_thread.run_sync(self._reload_maintenance, time.time())
+        await anyio.to_thread.run_sync(self._reload_maintenance, self.engine.clock())
         async with anyio.create_task_group() as tg:
             tg.start_soon(self.dispatcher.run)
             tg.start_soon(self._tick_loop)
@@ -82,7 +81,7 @@ class Alerting:
         while True:
             await anyio.sleep(1.0)
             try:
-                await anyio.to_thread.run_sync(self.tick, time.time())
+                await anyio.to_thread.run_sync(self.tick, self.engine.clock())
             except Exception:
                 log.exception("alerting tick failed")
 
@@ -91,7 +90,7 @@ class Alerting:
             _, snap, tr, error_class, detail, now = item
             self._on_transition(snap, tr, error_class, detail, now)
         elif item[0] == "maintenance":
-            self._reload_maintenance(time.time())
+            self._reload_maintenance(self.engine.clock())
 
     # ---- transitions (worker thread) -------------------------------------------------------------
     def _on_transition(self, snap: tuple[Any, ...], tr: Transition, error_class: str | None, detail: str, now: float) -> None:
@@ -99,7 +98,7 @@ class Alerting:
         rec = self.engine.targets.get(tid)
         if rec is None:
             return
-        if tr.old != tr.new:
+        if tr.old != tr.new and not (tr.old == "unknown" and tr.new == "up"):  # first success is no news
             self.engine.commands.audit(
                 f"state.{tr.new}", self.store.ref("target", tid), "engine",
                 f"{tr.old} -> {tr.new}" + (f" ({error_class})" if error_class else ""),
@@ -286,5 +285,5 @@ class Alerting:
         self.engine.commands.audit(action, f"incident:{incident_id}", actor)
 
     def _publish(self, incident_id: str, state: str, target_id: str | None, action: str) -> None:
-        ev = IncidentEvent(time.time(), incident_id, state, target_id, action)
+        ev = IncidentEvent(self.engine.clock(), incident_id, state, target_id, action)
         self.engine._call_in_loop(self.engine.events.publish, ev)

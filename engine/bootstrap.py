@@ -8,8 +8,13 @@ from importlib import resources
 from pathlib import Path
 
 from engine.config import Settings, load_settings
-from engine.crypto import ENV_MASTER_KEY, KEY_FILE_NAME, load_key_ring, new_master_key, write_key_file
-from engine.errors import SysAlertError
+from engine.crypto import (
+    ENV_MASTER_KEY,
+    KEY_FILE_NAME,
+    load_key_ring,
+    new_master_key,
+    write_key_file,
+)
 from engine.store.store import Store
 
 
@@ -43,11 +48,7 @@ def init_data_dir(settings: Settings, force: bool = False) -> InitResult:
     created_key = False
     if not os.environ.get(ENV_MASTER_KEY):
         key_path = ddir / KEY_FILE_NAME
-        if key_path.exists() and force:
-            raise SysAlertError(
-                f"{key_path} exists; --force rewrites the config but never replaces a master key",
-                "move the key away yourself if you really mean to start a new, empty store",
-            )
+        # --force rewrites the config only: an existing master key is always kept.
         if not key_path.exists():
             write_key_file(key_path, [new_master_key()])
             created_key = True

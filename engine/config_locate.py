@@ -39,9 +39,8 @@ def locate(text: str, loc: tuple[str | int, ...]) -> int | None:
         else:
             continue
         n = _prefix_len(current, loc)
-        if n > best_len or (n == best_len and n == len(current) and n == len(loc)):
-            if n > best_len:
-                best, best_len = lineno, n
+        if n > best_len:  # the first line with the longest match wins
+            best, best_len = lineno, n
     return best if best_len > 0 else None
 
 

@@ -60,8 +60,10 @@ class Engine:
         self._commit_waiters: list[asyncio.Future[None]] = []
         self._kick = asyncio.Event()
         from engine.alerting import Alerting
+        from engine.benchmarks.runner import BenchmarkRunner
 
         self.alerting = Alerting(self)
+        self.benchmarks = BenchmarkRunner(self)
 
     # ---- lifecycle ----------------------------------------------------------------------------
     async def run(self, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
@@ -76,6 +78,7 @@ class Engine:
                 tg.start_soon(self._flush_loop)
                 tg.start_soon(self._housekeeping_loop)
                 tg.start_soon(self.alerting.run)
+                tg.start_soon(self.benchmarks.run)
                 task_status.started()
                 await self._stop.wait()
                 await self._drain()
@@ -257,10 +260,11 @@ class Engine:
         period = self.settings.engine.result_batch_ms / 1000
         last_runtime = 0.0
         while True:
+            # Group commit: a waiting ping starts a commit at once; pings that arrive while it runs
+            # ride in the next one. Without waiters, results go out every result_batch_ms.
             try:
                 async with asyncio.timeout(period):
                     await self._kick.wait()
-                await asyncio.sleep(0.002)  # gather the pings arriving meanwhile into one commit
             except TimeoutError:
                 pass
             self._kick.clear()
@@ -294,9 +298,11 @@ class Engine:
             self.dirty.update(r.id for r in dirty)
 
     def _write(self, batch: list[Any], dirty: list[TargetRecord]) -> None:
+        """Worker thread: results in one transaction, then the runtime state of changed targets."""
         if batch:
             self.writer.write(batch)
         if dirty:
+            self.alerting.heartbeats.serialize(dirty)
             tstore.save_runtime(self.store, dirty)
 
     async def _final_flush(self) -> None:

@@ -72,9 +72,22 @@ class TargetsChangedEvent(Event):
     removed: bool = False
 
 
+@dataclass(slots=True)
+class BenchmarkEvent(Event):
+    """A benchmark run: its score against the baseline (status ok, regressed, failed, pending)."""
+
+    benchmark_id: str
+    ok: bool
+    score: float | None
+    baseline: float | None
+    status: str
+    delta_pct: float | None = None
+    unit: str = ""
+
+
 _TYPE_NAMES: dict[type, str] = {
     ResultEvent: "result", StateEvent: "state", IncidentEvent: "incident", ReceiptEvent: "receipt",
-    MaintenanceEvent: "maintenance", TargetsChangedEvent: "targets",
+    MaintenanceEvent: "maintenance", TargetsChangedEvent: "targets", BenchmarkEvent: "benchmark",
 }
 EVENT_TYPES = {v: k for k, v in _TYPE_NAMES.items()}
 

@@ -27,6 +27,7 @@ class HeartbeatRunner:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.configs: dict[str, HeartbeatConfig] = {}
+        self.states: dict[str, HeartbeatState] = {}  # live state; JSON only when persisted
         self._by_fp: dict[str, str] = {}  # token fingerprint -> target id
         self.committed = 0
 
@@ -41,15 +42,30 @@ class HeartbeatRunner:
             if tid == target_id:
                 del self._by_fp[fp]
         self.configs.pop(target_id, None)
+        self.states.pop(target_id, None)
 
     def lookup(self, token: str) -> TargetRecord | None:
         # HMAC fingerprint, then dict lookup: constant-time with respect to the secret's content.
         tid = self._by_fp.get(self.engine.store.fp("target.token", token))
         return self.engine.targets.get(tid) if tid else None
 
-    @staticmethod
-    def _state(rec: TargetRecord) -> HeartbeatState:
-        return HeartbeatState.from_dict(json.loads(rec.hb_state)) if rec.hb_state else HeartbeatState()
+    def _state(self, rec: TargetRecord) -> HeartbeatState:
+        st = self.states.get(rec.id)
+        if st is None:
+            st = HeartbeatState.from_dict(json.loads(rec.hb_state)) if rec.hb_state else HeartbeatState()
+            self.states[rec.id] = st
+        return st
+
+    def _set(self, rec: TargetRecord, state: HeartbeatState) -> None:
+        self.states[rec.id] = state
+        self.engine.dirty.add(rec.id)
+
+    def serialize(self, recs: list[TargetRecord]) -> None:
+        """Before runtime state is written: the live heartbeat state as JSON on the record."""
+        for rec in recs:
+            st = self.states.get(rec.id)
+            if st is not None:
+                rec.hb_state = json.dumps(st.to_dict())
 
     # ---- pings (event loop) ----------------------------------------------------------------------
     async def ping(self, token: str, kind: str, exit_status: int | None = None) -> TargetRecord | None:
@@ -59,18 +75,21 @@ class HeartbeatRunner:
             return None
         cfg = self.configs.get(rec.id) or HeartbeatConfig.from_spec(rec.spec)
         now = self.engine.clock()
-        state, outcome = apply_ping(cfg, self._state(rec), kind, datetime.fromtimestamp(now, UTC), exit_status)
-        rec.hb_state = json.dumps(state.to_dict())
+        old = self._state(rec)
+        state, outcome = apply_ping(cfg, old, kind, datetime.fromtimestamp(now, UTC), exit_status)
+        self._set(rec, state)
         self.engine.metrics.pings[outcome.kind] += 1
         if outcome.kind in ("success", "fail"):
             ok = outcome.kind == "success"
             value = outcome.duration_s if outcome.duration_s is not None else (float(exit_status) if exit_status is not None else None)
-            res = ProbeResult(ok, None, value, None if ok else "exit" if exit_status else "missed",
-                              f"ping: {outcome.kind}" + (f" exit {exit_status}" if exit_status is not None else ""))
-            self._apply(rec, state, now, res)
+            res = ProbeResult(ok, None, value, None if ok else "exit",
+                              "" if ok else f"ping: fail" + (f" exit {exit_status}" if exit_status is not None else ""))
+            if ok and rec.state == "up" and not old.started and not state.started:
+                self.engine.process_state(rec, "up", res, now)  # the common case: no verdict needed
+            else:
+                self._apply(rec, state, now, res)
         else:
-            self.engine.dirty.add(rec.id)
-            self.engine.writer.add(rec.id, now, ProbeResult(True, None, None, None, f"ping: {outcome.kind}"))
+            self.engine.writer.add(rec.id, now, ProbeResult(True, None, None, None, ""))
         await self.engine.committed()
         return rec
 
@@ -91,7 +110,7 @@ class HeartbeatRunner:
         old = self._state(rec)
         state = settle(cfg, old, when)
         if state != old:
-            rec.hb_state = json.dumps(state.to_dict())
+            self._set(rec, state)
         verdict = evaluate(cfg, state, when)
         new_state = STATUS_TO_STATE.get(verdict.status, "unknown")
         if new_state != rec.state:

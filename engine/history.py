@@ -22,6 +22,17 @@ class PendingResult:
     result: ProbeResult
 
 
+_COLS = ("target_id", "ts", "ok", "latency_ms", "value", "error_class", "detail_s")
+_SQLITE_INSERT = f"INSERT INTO results ({', '.join(_COLS)}) VALUES ({', '.join('?' * len(_COLS))})"
+_SQLITE_UPSERT = (
+    "INSERT INTO rollups (target_id, hour, count, ok_count, latency_sum, latency_max) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (target_id, hour) DO UPDATE SET "
+    "count = count + excluded.count, ok_count = ok_count + excluded.ok_count, "
+    "latency_sum = latency_sum + excluded.latency_sum, "
+    "latency_max = max(latency_max, excluded.latency_max)"
+)
+
+
 class ResultWriter:
     """Collects results in memory; `flush()` (run in a worker thread) writes them in one transaction."""
 
@@ -71,11 +82,15 @@ class ResultWriter:
             "latency_max = CASE WHEN excluded.latency_max > rollups.latency_max "
             "THEN excluded.latency_max ELSE rollups.latency_max END"
         )
+        rollups = [{"t": t, "h": h, "c": a[0], "o": a[1], "s": a[2], "m": a[3]} for (t, h), a in roll.items()]
         with self.store.engine.begin() as conn:
-            conn.execute(insert(_RESULTS), rows)
-            conn.execute(upsert, [
-                {"t": t, "h": h, "c": a[0], "o": a[1], "s": a[2], "m": a[3]} for (t, h), a in roll.items()
-            ])
+            if self.store.sqlite:
+                # The driver's executemany: SQLAlchemy's per-row compile work dominates otherwise.
+                conn.exec_driver_sql(_SQLITE_INSERT, [tuple(r[c] for c in _COLS) for r in rows])
+                conn.exec_driver_sql(_SQLITE_UPSERT, [tuple(r[c] for c in "thcosm") for r in rollups])
+            else:
+                conn.execute(insert(_RESULTS), rows)
+                conn.execute(upsert, rollups)
         self.written += len(rows)
         self.batches += 1
         self.last_batch_size = len(rows)

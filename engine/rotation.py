@@ -17,7 +17,14 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 
 from engine.config import Settings
-from engine.crypto import ENV_MASTER_KEY, KEY_FILE_NAME, KeyRing, new_master_key, read_key_file, write_key_file
+from engine.crypto import (
+    ENV_MASTER_KEY,
+    KEY_FILE_NAME,
+    KeyRing,
+    new_master_key,
+    read_key_file,
+    write_key_file,
+)
 from engine.errors import SysAlertError
 from engine.store.models import FINGERPRINTS, SEALED_COLUMNS, aad_row
 from engine.store.store import Store

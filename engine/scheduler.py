@@ -32,7 +32,7 @@ class Scheduler:
         self.due_of: dict[str, float] = {}
         self.intervals: dict[str, float] = {}
         self._seq = itertools.count()
-        self._queue: asyncio.Queue[tuple[str, float]] = asyncio.Queue()
+        self._queue = _Handoff()
         self._wake = asyncio.Event()
         self.inflight = 0
         self.started = 0
@@ -119,7 +119,7 @@ class Scheduler:
     async def _worker(self) -> None:
         q = self._queue
         while True:
-            tid, due = await q.get()
+            tid, due = q.get_nowait() if q.items else await q.get()
             try:
                 await self.run_one(tid)
             except asyncio.CancelledError:
@@ -158,3 +158,32 @@ class Scheduler:
             w.popleft()
         t0, c0 = w[0]
         return (self.completed - c0) / (now - t0) if now > t0 else 0.0
+
+
+class _Handoff:
+    """A minimal FIFO between the dispatcher and idle workers (asyncio.Queue does more than we need
+    on a path taken for every check)."""
+
+    __slots__ = ("items", "waiters")
+
+    def __init__(self) -> None:
+        self.items: deque[tuple[str, float]] = deque()
+        self.waiters: deque[asyncio.Future[tuple[str, float]]] = deque()
+
+    def put_nowait(self, item: tuple[str, float]) -> None:
+        while self.waiters:
+            w = self.waiters.popleft()
+            if not w.done():
+                w.set_result(item)
+                return
+        self.items.append(item)
+
+    def get_nowait(self) -> tuple[str, float]:
+        return self.items.popleft()
+
+    async def get(self) -> tuple[str, float]:
+        if self.items:
+            return self.items.popleft()
+        fut: asyncio.Future[tuple[str, float]] = asyncio.get_running_loop().create_future()
+        self.waiters.append(fut)
+        return await fut

@@ -17,24 +17,35 @@ class Transition:
 
 
 class FlapTracker:
-    """Share of state changes among the last `window` checks (Icinga-style, unweighted)."""
+    """Share of state changes among the last `window` checks (Icinga-style, unweighted).
 
-    __slots__ = ("window", "threshold", "history")
+    Kept incrementally (a deque of change flags and their running sum): this runs on every result.
+    """
+
+    __slots__ = ("window", "threshold", "changes", "n_changes", "last", "count")
 
     def __init__(self, window: int, threshold: float) -> None:
         self.window = window
         self.threshold = threshold
-        self.history: deque[bool] = deque(maxlen=window)
+        self.changes: deque[bool] = deque()
+        self.n_changes = 0
+        self.last: bool | None = None
+        self.count = 0
 
     def add(self, ok: bool) -> None:
-        self.history.append(ok)
+        self.count = min(self.count + 1, self.window)
+        if self.last is not None:
+            flip = ok != self.last
+            self.changes.append(flip)
+            self.n_changes += flip
+            if len(self.changes) > self.window - 1:
+                self.n_changes -= self.changes.popleft()
+        self.last = ok
 
     def ratio(self) -> float:
-        h = self.history
-        if len(h) < 4:
+        if self.count < 4:
             return 0.0
-        changes = sum(1 for a, b in zip(h, list(h)[1:], strict=False) if a != b)
-        return changes / (len(h) - 1)
+        return self.n_changes / len(self.changes)
 
     def is_flapping(self, currently: bool) -> bool:
         # Hysteresis: start above the threshold, stop below 60% of it, like Icinga's high/low.

@@ -210,6 +210,7 @@ class FakeTelegram:
         self.msg_ids: dict[int, int] = {}  # per channel, 0 = the account's shared counter
         self.read_outbox: dict[int, int] = {}
         self.readers: dict[tuple[int, int], list[tuple[int, datetime]]] = {}
+        self.reactions: dict[tuple[int, int], list] = {}
         self.sent: list[T.Message] = []
         self.requests: list = []
         self.unhandled: list[str] = []
@@ -384,6 +385,18 @@ class FakeTelegram:
             update = T.UpdateReadHistoryOutbox(cls(pid), max_id, self._alloc(), 1)
         await self.push(update, deliver=deliver)
         return update
+
+    async def react(self, user_id: int, chat_id: int, msg_id: int, emoticon: str) -> None:
+        """`user_id` reacts to our message; Telegram resends the whole recent-reactions list."""
+        recent = self.reactions.setdefault((chat_id, msg_id), [])
+        recent.append(T.MessagePeerReaction(T.PeerUser(user_id), now(), T.ReactionEmoji(emoticon)))
+        counts = [T.ReactionCount(r.reaction, 1) for r in recent]
+        peer_id, cls = utils.resolve_id(chat_id)
+        await self.push(
+            T.UpdateMessageReactions(
+                cls(peer_id), msg_id, T.MessageReactions(counts, recent_reactions=list(recent))
+            )
+        )
 
     # -- serving requests ----------------------------------------------------------------------
     async def answer(self, sender: FakeSender, state) -> None:

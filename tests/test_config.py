@@ -58,8 +58,12 @@ def test_bad_duration_says_the_forms(tmp_path: Path) -> None:
         ("[engine]\nconcurrency = 4\nconcurency = 5\n", 3, "engine.concurency", "concurrency"),
         ("[genral]\nlog_level = 'info'\n", 1, "genral", "general"),
         ("[telegram]\napi_hsh = 'x'\n", 2, "telegram.api_hsh", "api_hash"),
-        ("[[targets]]\nspec = 'tcp://a:1'\n\n[[targets]]\nspec = 'tcp://b:2'\nintervall = '5s'\n",
-         6, "targets[1].intervall", "interval"),
+        (
+            "[[targets]]\nspec = 'tcp://a:1'\n\n[[targets]]\nspec = 'tcp://b:2'\nintervall = '5s'\n",
+            6,
+            "targets[1].intervall",
+            "interval",
+        ),
     ],
 )
 def test_unknown_key_suggests_the_closest(
@@ -97,7 +101,9 @@ interval = "soon"
 
 
 def test_nested_and_dotted_keys_point_at_their_lines(tmp_path: Path) -> None:
-    msg = _error(tmp_path, "[general]\nlog_level = 'info'\n[engine]\nretries = 3\nconcurrency = 0\n")
+    msg = _error(
+        tmp_path, "[general]\nlog_level = 'info'\n[engine]\nretries = 3\nconcurrency = 0\n"
+    )
     assert "config.toml:5: engine.concurrency = 0" in msg
     msg = _error(tmp_path, "# top\nengine.concurrency = 0\n")
     assert "config.toml:2: engine.concurrency = 0" in msg
@@ -109,7 +115,10 @@ def test_bad_spec_in_declared_target(tmp_path: Path) -> None:
 
 
 def test_duplicate_declared_names(tmp_path: Path) -> None:
-    msg = _error(tmp_path, "[[targets]]\nspec='tcp://a:1'\nname='x'\n[[targets]]\nspec='tcp://a:2'\nname='x'\n")
+    msg = _error(
+        tmp_path,
+        "[[targets]]\nspec='tcp://a:1'\nname='x'\n[[targets]]\nspec='tcp://a:2'\nname='x'\n",
+    )
     assert "config.toml:6: targets[1].name = 'x' is already used by targets[0]" in msg
 
 
@@ -131,7 +140,9 @@ def test_missing_explicit_config_is_an_error(tmp_path: Path) -> None:
 
 def test_environment_overrides(tmp_path: Path) -> None:
     cfg = tmp_path / "elsewhere.toml"
-    cfg.write_text("[general]\ndata_dir = '/nope'\ndatabase_url = 'sqlite:////nope.db'\n[telegram]\napi_id = 1\n")
+    cfg.write_text(
+        "[general]\ndata_dir = '/nope'\ndatabase_url = 'sqlite:////nope.db'\n[telegram]\napi_id = 1\n"
+    )
     env = {
         "SYSALERT_CONFIG": str(cfg),
         "SYSALERT_DATA_DIR": str(tmp_path / "dd"),
@@ -144,7 +155,10 @@ def test_environment_overrides(tmp_path: Path) -> None:
     assert s.data_dir == tmp_path / "dd"
     assert s.database_url == "postgresql+psycopg://u@127.0.0.1/db"
     assert s.telegram.api_id == 4242
-    assert s.telegram.api_hash is not None and s.telegram.api_hash.get_secret_value() == "0123456789abcdef"
+    assert (
+        s.telegram.api_hash is not None
+        and s.telegram.api_hash.get_secret_value() == "0123456789abcdef"
+    )
     # Without the env, the file's values stand; the default store is SQLite in the data dir.
     s2 = load_settings(cfg, None, env={})
     assert s2.data_dir == Path("/nope") and s2.telegram.api_id == 1
@@ -164,7 +178,9 @@ def test_example_loads_as_is_and_matches_packaged_copy(tmp_path: Path) -> None:
     defaults = Settings()
     for section in ("engine", "retention", "api", "alerts", "smtp", "telegram", "quotas"):
         assert getattr(s, section) == getattr(defaults, section), section
-    assert s.general.model_dump(exclude={"data_dir"}) == defaults.general.model_dump(exclude={"data_dir"})
+    assert s.general.model_dump(exclude={"data_dir"}) == defaults.general.model_dump(
+        exclude={"data_dir"}
+    )
     assert s.targets == [] and s.rules == []
 
 
@@ -191,7 +207,9 @@ def _documented_keys() -> dict[str, set[str]]:
 
 def _item_model(field_annotation: object) -> type[BaseModel]:
     args = getattr(field_annotation, "__args__", ())
-    model = next(a for a in (field_annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel))
+    model = next(
+        a for a in (field_annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)
+    )
     return model
 
 

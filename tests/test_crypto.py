@@ -67,7 +67,8 @@ def test_truncated_ciphertext_is_refused(cut: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "where", [("targets", "name_s", "other"), ("targets", "spec_s", "r1"), ("contacts", "name_s", "r1")]
+    "where",
+    [("targets", "name_s", "other"), ("targets", "spec_s", "r1"), ("contacts", "name_s", "r1")],
 )
 def test_moved_ciphertext_does_not_open(where: tuple[str, str, str]) -> None:
     blob = RING.seal("okapi-gate", "targets", "name_s", "r1")
@@ -114,7 +115,9 @@ def test_fingerprints_stable_per_key_and_different_across_keys() -> None:
     # The fingerprint key is not the sealing key, and short refs are stable and short.
     assert a.current.mac != a.current.data
     assert a.short_ref("target", "t1") == b.short_ref("target", "t1")
-    assert a.short_ref("target", "t1").startswith("target:") and len(a.short_ref("target", "t1")) == 15
+    assert (
+        a.short_ref("target", "t1").startswith("target:") and len(a.short_ref("target", "t1")) == 15
+    )
 
 
 def test_key_file_is_0600_and_round_trips(tmp_path: Path) -> None:
@@ -144,7 +147,9 @@ def test_env_master_key_wins(tmp_path: Path) -> None:
     assert ring.current.key_id == KeyRing.from_masters([master]).current.key_id
     # "NEW,OLD" gives a ring that still opens the old key's values.
     old = new_master_key()
-    env2 = {"SYSALERT_MASTER_KEY": f"{base64.b64encode(master).decode()}, {base64.b64encode(old).decode()}"}
+    env2 = {
+        "SYSALERT_MASTER_KEY": f"{base64.b64encode(master).decode()}, {base64.b64encode(old).decode()}"
+    }
     ring2 = load_key_ring(tmp_path, env=env2)
     blob = KeyRing.from_masters([old]).seal("v", "t", "c", 1)
     assert ring2.open(blob, "t", "c", 1) == "v"
@@ -152,7 +157,12 @@ def test_env_master_key_wins(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["not base64!!", base64.b64encode(b"short").decode(), base64.b64encode(b"x" * 33).decode(), ","],
+    [
+        "not base64!!",
+        base64.b64encode(b"short").decode(),
+        base64.b64encode(b"x" * 33).decode(),
+        ",",
+    ],
 )
 def test_bad_env_key_is_a_clear_error(tmp_path: Path, value: str) -> None:
     with pytest.raises(KeyError_, match="SYSALERT_MASTER_KEY"):

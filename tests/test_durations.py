@@ -13,9 +13,20 @@ from engine.errors import BadInput
 @pytest.mark.parametrize(
     ("text", "seconds"),
     [
-        ("30s", 30), ("5m", 300), ("2h", 7200), ("1d", 86400), ("1w", 604800), ("1h30m", 5400),
-        ("250ms", 0.25), ("1.5s", 1.5), ("45", 45), (" 2H ", 7200), ("1h 30m", 5400), (10, 10.0),
-        (2.5, 2.5), ("0", 0),
+        ("30s", 30),
+        ("5m", 300),
+        ("2h", 7200),
+        ("1d", 86400),
+        ("1w", 604800),
+        ("1h30m", 5400),
+        ("250ms", 0.25),
+        ("1.5s", 1.5),
+        ("45", 45),
+        (" 2H ", 7200),
+        ("1h 30m", 5400),
+        (10, 10.0),
+        (2.5, 2.5),
+        ("0", 0),
     ],
 )
 def test_accepted_forms(text: str | float, seconds: float) -> None:
@@ -37,8 +48,17 @@ def test_negative_number_refused() -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(0.25, "250ms"), (45, "45s"), (300, "5m"), (330, "5m30s"), (7800, "2h10m"), (7200, "2h"),
-     (86400 * 3 + 3600 * 4, "3d4h"), (86400, "1d"), (-3, "0ms")],
+    [
+        (0.25, "250ms"),
+        (45, "45s"),
+        (300, "5m"),
+        (330, "5m30s"),
+        (7800, "2h10m"),
+        (7200, "2h"),
+        (86400 * 3 + 3600 * 4, "3d4h"),
+        (86400, "1d"),
+        (-3, "0ms"),
+    ],
 )
 def test_format(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text

@@ -77,7 +77,14 @@ INSERT INTO meta (key, value) VALUES ('schema_version', '1');
 """
 
 V1_TARGETS = [
-    ("t0000001", "zebra-ledger-7", "tcp://10.77.66.55:45678", "tcp", ["db", "prod"], ["[CONNECTED] == true"]),
+    (
+        "t0000001",
+        "zebra-ledger-7",
+        "tcp://10.77.66.55:45678",
+        "tcp",
+        ["db", "prod"],
+        ["[CONNECTED] == true"],
+    ),
     ("t0000002", "okapi-gate", "https://secret-panel.example.org:8443/healthz", "http", [], []),
     ("t0000003", "backup", "heartbeat://nightly?every=1d&grace=1h", "heartbeat", ["ops"], []),
 ]
@@ -102,20 +109,36 @@ def _build_v1(store: Store) -> None:
                     " 0, 0, 4)"
                 ),
                 {
-                    "id": tid, "nfp": store.fp("target.name", name), "kind": kind, "now": now, "f": False,
+                    "id": tid,
+                    "nfp": store.fp("target.name", name),
+                    "kind": kind,
+                    "now": now,
+                    "f": False,
                     "ns": store.seal("targets", "name_s", tid, name),
                     "ss": store.seal("targets", "spec_s", tid, spec),
                     "tags": store.seal_json("targets", "tags_s", tid, tags),
                     "tfps": " ".join(store.fp("tag", t) for t in tags),
                     "conds": store.seal_json("targets", "conditions_s", tid, conds),
-                    "tokfp": store.fp("target.token", f"tok-{tid}") if kind == "heartbeat" else None,
-                    "toks": store.seal("targets", "token_s", tid, f"tok-{tid}") if kind == "heartbeat" else None,
+                    "tokfp": store.fp("target.token", f"tok-{tid}")
+                    if kind == "heartbeat"
+                    else None,
+                    "toks": store.seal("targets", "token_s", tid, f"tok-{tid}")
+                    if kind == "heartbeat"
+                    else None,
                 },
             )
         ts = 1700000000.25
         conn.execute(
-            text("INSERT INTO results (target_id, ts, ok, latency_ms, detail_s) VALUES ('t0000001', :ts, :ok, 1.5, :d)"),
-            {"ts": ts, "ok": False, "d": store.seal("results", "detail_s", f"t0000001@{ts:.6f}", "refused by 10.77.66.55")},
+            text(
+                "INSERT INTO results (target_id, ts, ok, latency_ms, detail_s) VALUES ('t0000001', :ts, :ok, 1.5, :d)"
+            ),
+            {
+                "ts": ts,
+                "ok": False,
+                "d": store.seal(
+                    "results", "detail_s", f"t0000001@{ts:.6f}", "refused by 10.77.66.55"
+                ),
+            },
         )
         conn.execute(
             text(
@@ -123,9 +146,11 @@ def _build_v1(store: Store) -> None:
                 " created_at) VALUES ('c0000001', :nfp, :ns, 'telegram', :as_, :afp, 1, 'ok', :now)"
             ),
             {
-                "nfp": store.fp("contact.name", "alice"), "ns": store.seal("contacts", "name_s", "c0000001", "alice"),
+                "nfp": store.fp("contact.name", "alice"),
+                "ns": store.seal("contacts", "name_s", "c0000001", "alice"),
                 "as_": store.seal("contacts", "address_s", "c0000001", "123456789"),
-                "afp": store.fp("contact.address", "123456789"), "now": now,
+                "afp": store.fp("contact.address", "123456789"),
+                "now": now,
             },
         )
 
@@ -151,15 +176,30 @@ def test_v1_store_upgrades_with_data_intact(v1_store: Store) -> None:
         assert inspect(conn).has_table("rollups") and inspect(conn).has_table("benchmark_runs")
         detail = conn.execute(text("SELECT detail_s FROM results")).scalar()
         addr = conn.execute(text("SELECT address_s FROM contacts WHERE id = 'c0000001'")).scalar()
-    assert store.open_("results", "detail_s", "t0000001@1700000000.250000", detail) == "refused by 10.77.66.55"
+    assert (
+        store.open_("results", "detail_s", "t0000001@1700000000.250000", detail)
+        == "refused by 10.77.66.55"
+    )
     assert store.open_("contacts", "address_s", "c0000001", addr) == "123456789"
 
     recs = {r.id: r for r in tstore.load_all(store)}
     assert set(recs) == {t[0] for t in V1_TARGETS}
     for tid, name, spec, kind, tags, conds in V1_TARGETS:
         r = recs[tid]
-        assert (r.name, r.spec_text, r.kind, r.tags, r.conditions) == (name, spec, kind, tags, conds)
-        assert (r.state, r.ok_streak, r.flapping, r.parent_id, r.hb_state) == ("up", 4, False, None, None)
+        assert (r.name, r.spec_text, r.kind, r.tags, r.conditions) == (
+            name,
+            spec,
+            kind,
+            tags,
+            conds,
+        )
+        assert (r.state, r.ok_streak, r.flapping, r.parent_id, r.hb_state) == (
+            "up",
+            4,
+            False,
+            None,
+            None,
+        )
         assert tstore.find(store, name) == r
     assert tstore.find_by_token(store, "tok-t0000003") == recs["t0000003"]
 
@@ -177,7 +217,9 @@ def test_v1_store_upgrades_with_data_intact(v1_store: Store) -> None:
         s.commit()
     again = {r.id: r for r in tstore.load_all(store)}
     assert again["t0000002"].parent_id == "t0000001"
-    assert again["t0000003"].flapping is True and json.loads(again["t0000003"].hb_state or "") == {"last_ping": 1.0}
+    assert again["t0000003"].flapping is True and json.loads(again["t0000003"].hb_state or "") == {
+        "last_ping": 1.0
+    }
     assert again[fresh.id].flapping is False
     # A second run is a no-op.
     assert migrate(store.engine) == SCHEMA_VERSION
@@ -189,7 +231,10 @@ def test_store_open_migrates(db_url: str, keyring: KeyRing, v1_store: Store) -> 
         assert {r.name for r in tstore.load_all(reopened)} == {t[1] for t in V1_TARGETS}
         with reopened.engine.connect() as conn:
             assert current_version(conn) == SCHEMA_VERSION
-            assert conn.execute(text("SELECT value FROM meta WHERE key = 'health_probe'")).scalar() == "0"
+            assert (
+                conn.execute(text("SELECT value FROM meta WHERE key = 'health_probe'")).scalar()
+                == "0"
+            )
     finally:
         reopened.close()
 

@@ -155,6 +155,29 @@ async def test_cancellation_kills_the_group(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
+async def test_cancellation_while_starting_does_not_wait_for_children(tmp_path: Path) -> None:
+    """Cancelled inside the spawn: we must not sit until `sleep 30` releases the pipes."""
+    pidfile = tmp_path / "child.pid"
+    spec = f"cmd:{script(tmp_path, f'sleep 30 & echo $! > {pidfile}; wait')}"
+    before = asyncio.all_tasks()
+    task = asyncio.ensure_future(run(spec, timeout=30))
+    await asyncio.sleep(0)  # the probe is now inside create_subprocess_exec
+    t0 = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert time.monotonic() - t0 < 1.0
+    for _ in range(200):
+        if asyncio.all_tasks() == before:
+            break
+        await asyncio.sleep(0.01)
+    assert asyncio.all_tasks() == before
+    # The group may die before the script writes the pid; if it wrote it, the child is gone.
+    if pidfile.exists() and pidfile.read_text().strip():
+        assert await wait_gone(int(pidfile.read_text()))
+
+
+@pytest.mark.anyio
 async def test_background_child_holding_the_pipe_does_not_hang(tmp_path: Path) -> None:
     pidfile = tmp_path / "child.pid"
     t0 = time.monotonic()
@@ -199,7 +222,9 @@ async def test_child_that_escaped_the_group_cannot_hang_the_probe(tmp_path: Path
         pytest.skip("no setsid binary")
     pidfile = tmp_path / "child.pid"
     t0 = time.monotonic()
-    r = await run(f"cmd:{script(tmp_path, f'setsid sleep 5 & echo $! > {pidfile}; echo 1')}", timeout=10)
+    r = await run(
+        f"cmd:{script(tmp_path, f'setsid sleep 5 & echo $! > {pidfile}; echo 1')}", timeout=10
+    )
     took = time.monotonic() - t0
     pid = int(pidfile.read_text())
     try:

@@ -82,7 +82,9 @@ async def run(spec_text: str, timeout: float = 2.0, **ctx_kw):
 @pytest.mark.anyio
 async def test_a_record_with_expected_answers() -> None:
     async with dns_server() as (port, server):
-        r = await run(f"dns://www.example.test?type=A&server=127.0.0.1:{port}&expect=192.0.2.11,192.0.2.10")
+        r = await run(
+            f"dns://www.example.test?type=A&server=127.0.0.1:{port}&expect=192.0.2.11,192.0.2.10"
+        )
     assert r.ok, r.detail
     assert r.error_class is None
     assert r.value == 2
@@ -96,7 +98,9 @@ async def test_a_record_with_expected_answers() -> None:
 @pytest.mark.anyio
 async def test_aaaa_expected_in_other_spelling() -> None:
     async with dns_server() as (port, _):
-        r = await run(f"dns://www.example.test?type=AAAA&server=127.0.0.1:{port}&expect=2001:DB8:0::10")
+        r = await run(
+            f"dns://www.example.test?type=AAAA&server=127.0.0.1:{port}&expect=2001:DB8:0::10"
+        )
     assert r.ok, r.detail
     assert r.value == 1
     assert r.facts["ip"] == "2001:db8::10"
@@ -126,7 +130,9 @@ async def test_mx_matches_by_exchange_or_full_text() -> None:
 async def test_cname_chain_counts_only_requested_type() -> None:
     async with dns_server() as (port, _):
         a = await run(f"dns://alias.example.test?type=A&server=127.0.0.1:{port}")
-        c = await run(f"dns://alias.example.test?type=CNAME&server=127.0.0.1:{port}&expect=www.example.test")
+        c = await run(
+            f"dns://alias.example.test?type=CNAME&server=127.0.0.1:{port}&expect=www.example.test"
+        )
     assert a.ok and a.value == 2 and a.facts["ip"] in ("192.0.2.10", "192.0.2.11")
     assert c.ok and c.value == 1, c.detail
 
@@ -162,7 +168,9 @@ async def test_servfail_and_empty_answer_are_dns_errors() -> None:
 @pytest.mark.anyio
 async def test_expected_answer_missing_is_keyword_with_both_lists() -> None:
     async with dns_server() as (port, _):
-        r = await run(f"dns://www.example.test?type=A&server=127.0.0.1:{port}&expect=192.0.2.10,192.0.2.99")
+        r = await run(
+            f"dns://www.example.test?type=A&server=127.0.0.1:{port}&expect=192.0.2.10,192.0.2.99"
+        )
     assert not r.ok
     assert r.error_class == "keyword"
     assert "192.0.2.99" in r.detail and "192.0.2.11" in r.detail

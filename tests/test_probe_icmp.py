@@ -69,7 +69,9 @@ def test_packet_build_and_parse_round_trip() -> None:
     ip_header = bytes([0x45]) + bytes(19)  # raw IPv4 sockets deliver the IP header first
     assert parse_echo_reply(socket.AF_INET, ip_header + reply) == (0x1234, 7, b"payload!")
     assert parse_echo_reply(socket.AF_INET, pkt) is None  # our own request is not a reply
-    assert parse_echo_reply(socket.AF_INET6, bytes([129]) + build_echo(socket.AF_INET6, 1, 2, b"x")[1:]) == (1, 2, b"x")
+    assert parse_echo_reply(
+        socket.AF_INET6, bytes([129]) + build_echo(socket.AF_INET6, 1, 2, b"x")[1:]
+    ) == (1, 2, b"x")
 
 
 @needs_ping
@@ -162,13 +164,23 @@ print(json.dumps({"ok": r.ok, "error_class": r.error_class, "detail": r.detail, 
 """
 
 
-def in_netns(spec: str, sysctl: dict[str, str], lo_up: bool = True, nobody: bool = False,
-             timeout: float = 2.0) -> dict:
+def in_netns(
+    spec: str,
+    sysctl: dict[str, str],
+    lo_up: bool = True,
+    nobody: bool = False,
+    timeout: float = 2.0,
+) -> dict:
     if os.geteuid() != 0:
         pytest.skip("a private network namespace needs root; not provable as this user")
     opts = {"spec": spec, "sysctl": sysctl, "lo_up": lo_up, "nobody": nobody, "timeout": timeout}
-    done = subprocess.run([sys.executable, "-c", CHILD, json.dumps(opts)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=20)
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, json.dumps(opts)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     if "skip" in out:
@@ -177,8 +189,11 @@ def in_netns(spec: str, sysctl: dict[str, str], lo_up: bool = True, nobody: bool
 
 
 def test_total_loss_is_a_timeout_failure() -> None:
-    out = in_netns("icmp://127.0.0.1?count=2&interval=50ms", {"net.ipv4.icmp_echo_ignore_all": "1"},
-                   timeout=0.6)
+    out = in_netns(
+        "icmp://127.0.0.1?count=2&interval=50ms",
+        {"net.ipv4.icmp_echo_ignore_all": "1"},
+        timeout=0.6,
+    )
     assert not out["ok"] and out["error_class"] == "timeout"
     assert out["facts"]["loss_pct"] == 100 and out["facts"]["sent"] == 2
     assert "no reply" in out["detail"]
@@ -190,8 +205,11 @@ def test_network_down_is_unreachable() -> None:
 
 
 def test_ping_socket_path_when_group_is_allowed() -> None:
-    out = in_netns("icmp://127.0.0.1?count=2&interval=10ms",
-                   {"net.ipv4.ping_group_range": "0 2147483647"}, nobody=True)
+    out = in_netns(
+        "icmp://127.0.0.1?count=2&interval=10ms",
+        {"net.ipv4.ping_group_range": "0 2147483647"},
+        nobody=True,
+    )
     assert out["ok"], out
     assert out["facts"]["socket"] == "dgram" and out["facts"]["received"] == 2
 

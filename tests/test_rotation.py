@@ -19,10 +19,10 @@ from engine.bootstrap import init_data_dir, open_store
 from engine.commands import Commands
 from engine.config import Settings, load_settings
 from engine.crypto import KEY_FILE_NAME, KeyRing, load_key_ring, read_key_file
+from engine.rotation import MARKER, rotate_keys
 from engine.store import targets as tstore
 from engine.store.models import FINGERPRINTS, SEALED_COLUMNS, Contact, aad_row
 from engine.store.store import Store, new_id
-from engine.rotation import MARKER, rotate_keys
 
 SA = str(Path(sys.executable).parent / "sysalert")
 NAMES = [f"svc-{i:02d}" for i in range(10)]
@@ -30,7 +30,9 @@ CONTACTS = {"alice": "123456789", "bob": "ops@example.com", "carol": "@carol_h"}
 
 
 def _settings(data_dir: Path, db_url: str) -> Settings:
-    return load_settings(None, data_dir, env={"SYSALERT_DATA_DIR": str(data_dir), "SYSALERT_DATABASE_URL": db_url})
+    return load_settings(
+        None, data_dir, env={"SYSALERT_DATA_DIR": str(data_dir), "SYSALERT_DATABASE_URL": db_url}
+    )
 
 
 def _populate(settings: Settings) -> None:
@@ -40,17 +42,26 @@ def _populate(settings: Settings) -> None:
     try:
         cmds = Commands(store, settings)
         for i, name in enumerate(NAMES):
-            cmds.add_target(f"tcp://10.77.66.{i}:4{i:04d}", name=name, tags=[f"tag{i % 3}"],
-                            conditions=["[CONNECTED] == true"])
+            cmds.add_target(
+                f"tcp://10.77.66.{i}:4{i:04d}",
+                name=name,
+                tags=[f"tag{i % 3}"],
+                conditions=["[CONNECTED] == true"],
+            )
         cmds.add_target("heartbeat://nightly?every=1d&grace=1h", name="nightly")
         with store.session() as s:
             for name, addr in CONTACTS.items():
                 cid = new_id()
-                s.add(Contact(
-                    id=cid, name_fp=store.fp("contact.name", name), name_s=store.seal("contacts", "name_s", cid, name),
-                    channel="telegram", address_s=store.seal("contacts", "address_s", cid, addr),
-                    address_fp=store.fp("contact.address", addr),
-                ))
+                s.add(
+                    Contact(
+                        id=cid,
+                        name_fp=store.fp("contact.name", name),
+                        name_s=store.seal("contacts", "name_s", cid, name),
+                        channel="telegram",
+                        address_s=store.seal("contacts", "address_s", cid, addr),
+                        address_fp=store.fp("contact.address", addr),
+                    )
+                )
             s.commit()
     finally:
         store.close()
@@ -69,7 +80,9 @@ def _dump(store: Store) -> dict[tuple[str, str, str], str]:
                 rid = aad_row(table.name, type("Row", (), dict(row)))
                 for c in cols:
                     if row[c] is not None:
-                        out[(table.name, str(rid), c)] = store.keys.open(bytes(row[c]), table.name, c, rid)
+                        out[(table.name, str(rid), c)] = store.keys.open(
+                            bytes(row[c]), table.name, c, rid
+                        )
     return out
 
 
@@ -91,7 +104,9 @@ def _check_fingerprints(store: Store) -> None:
             for row in conn.execute(select(table)).mappings():
                 if row[src] is None:
                     continue
-                plain = store.keys.open(bytes(row[src]), table.name, src, aad_row(table.name, type("R", (), dict(row))))
+                plain = store.keys.open(
+                    bytes(row[src]), table.name, src, aad_row(table.name, type("R", (), dict(row)))
+                )
                 if fp_col == "tag_fps":
                     import json
 
@@ -126,7 +141,9 @@ def test_rotation_reseals_everything(populated: Settings) -> None:
 
     ring = load_key_ring(settings.data_dir)
     assert ring.current.key_id != old_ring.current.key_id
-    assert [k.key_id for k in ring.older] == [old_ring.current.key_id]  # the old key stays, for backups
+    assert [k.key_id for k in ring.older] == [
+        old_ring.current.key_id
+    ]  # the old key stays, for backups
     store = Store.open(settings.database_url, ring)
     try:
         assert _dump(store) == before
@@ -160,8 +177,14 @@ def test_concurrent_edit_during_a_batch_is_not_lost(populated: Settings) -> None
     assert victim is not None
     fired: list[bool] = []
 
-    def before_update(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
-        if not fired and statement.lstrip().upper().startswith("UPDATE TARGETS") and "name_s" in statement:
+    def before_update(
+        conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
+    ) -> None:
+        if (
+            not fired
+            and statement.lstrip().upper().startswith("UPDATE TARGETS")
+            and "name_s" in statement
+        ):
             fired.append(True)
             victim.spec_text = "tcp://edited.example:1"
             tstore.save(other, victim)
@@ -185,11 +208,15 @@ def test_concurrent_edit_during_a_batch_is_not_lost(populated: Settings) -> None
 
 def _count_new(engine: Engine, kid: bytes) -> int:
     with engine.connect() as conn:
-        return conn.execute(text("SELECT count(*) FROM targets WHERE substr(name_s, 3, 4) = :k"), {"k": kid}).scalar()
+        return conn.execute(
+            text("SELECT count(*) FROM targets WHERE substr(name_s, 3, 4) = :k"), {"k": kid}
+        ).scalar()
 
 
 @pytest.mark.slow
-def test_rotation_killed_midway_then_finished(populated: Settings, data_dir: Path, db_url: str) -> None:
+def test_rotation_killed_midway_then_finished(
+    populated: Settings, data_dir: Path, db_url: str
+) -> None:
     settings = populated
     env = {**os.environ, "SYSALERT_DATA_DIR": str(data_dir), "SYSALERT_DATABASE_URL": db_url}
     env.pop("SYSALERT_MASTER_KEY", None)
@@ -198,8 +225,12 @@ def test_rotation_killed_midway_then_finished(populated: Settings, data_dir: Pat
     before = _dump(store)
     store.close()
 
-    proc = subprocess.Popen([SA, "rotate-keys", "--batch", "1", "--pause", "0.2"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [SA, "rotate-keys", "--batch", "1", "--pause", "0.2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 20
         while len(read_key_file(data_dir / KEY_FILE_NAME)) < 2:
@@ -211,8 +242,13 @@ def test_rotation_killed_midway_then_finished(populated: Settings, data_dir: Pat
             assert proc.poll() is None and time.monotonic() < deadline, "no batch committed"
             time.sleep(0.02)
         # Another process uses the store meanwhile: the CLI adds a target.
-        add = subprocess.run([SA, "target", "add", "tcp://10.55.44.33:4321", "--name", "added-midway"],
-                             env=env, capture_output=True, text=True, timeout=30)
+        add = subprocess.run(
+            [SA, "target", "add", "tcp://10.55.44.33:4321", "--name", "added-midway"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert add.returncode == 0, add.stderr
         assert proc.poll() is None, "rotation finished before it could be killed"
         proc.send_signal(signal.SIGKILL)

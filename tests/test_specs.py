@@ -37,7 +37,9 @@ from engine.specs import TargetSpec, parse_spec
 )
 def test_network_forms(text: str, kind: str, host: str, port: int | None) -> None:
     spec = parse_spec(text)
-    raw = text if "://" in text else "tcp://" + text  # a bare HOST:PORT is stored as its tcp:// form
+    raw = (
+        text if "://" in text else "tcp://" + text
+    )  # a bare HOST:PORT is stored as its tcp:// form
     assert (spec.kind, spec.host, spec.port, spec.raw) == (kind, host, port, raw)
 
 
@@ -79,8 +81,10 @@ def test_command_forms() -> None:
     [
         ("heartbeat://nightly-backup?every=1d&grace=1h", {"every": "1d", "grace": "1h"}),
         ("heartbeat://hb?every=5m&grace=1m", {"every": "5m", "grace": "1m"}),
-        ("heartbeat://job?cron=0 3 * * *&tz=Europe/Berlin&grace=1h",
-         {"cron": "0 3 * * *", "tz": "Europe/Berlin", "grace": "1h"}),
+        (
+            "heartbeat://job?cron=0 3 * * *&tz=Europe/Berlin&grace=1h",
+            {"cron": "0 3 * * *", "tz": "Europe/Berlin", "grace": "1h"},
+        ),
         ("heartbeat://job?cron=0%203%20*%20*%20*&tz=UTC", {"cron": "0 3 * * *", "tz": "UTC"}),
         ("heartbeat://job?every=1h&schedule=business", {"every": "1h", "schedule": "business"}),
     ],
@@ -110,7 +114,12 @@ def test_heartbeat_durations() -> None:
 )
 def test_system_forms(text: str, metric: str, params: dict[str, str], name: str) -> None:
     spec = parse_spec(text)
-    assert (spec.kind, spec.metric, spec.params, spec.default_name()) == ("system", metric, params, name)
+    assert (spec.kind, spec.metric, spec.params, spec.default_name()) == (
+        "system",
+        metric,
+        params,
+        name,
+    )
 
 
 @pytest.mark.parametrize(

@@ -40,8 +40,14 @@ def _rec(name: str = SECRETS["name"], spec: str = SECRETS["spec"], **kw: object)
 
 def _full() -> TargetRecord:
     return _rec(
-        tags=[SECRETS["tag"], "web"], conditions=[SECRETS["cond"]], options={"h": SECRETS["opt"]},
-        token=SECRETS["token"], owner_id="own1", interval_s=12.0, timeout_s=3.0, failure_threshold=3,
+        tags=[SECRETS["tag"], "web"],
+        conditions=[SECRETS["cond"]],
+        options={"h": SECRETS["opt"]},
+        token=SECRETS["token"],
+        owner_id="own1",
+        interval_s=12.0,
+        timeout_s=3.0,
+        failure_threshold=3,
     )
 
 
@@ -59,7 +65,9 @@ def test_insert_and_find(store: Store) -> None:
     assert by_name is not None
     assert by_name.spec_text == SECRETS["spec"] and by_name.tags == [SECRETS["tag"], "web"]
     assert by_name.conditions == [SECRETS["cond"]] and by_name.options == {"h": SECRETS["opt"]}
-    assert by_name.interval_s == 12.0 and by_name.failure_threshold == 3 and by_name.owner_id == "own1"
+    assert (
+        by_name.interval_s == 12.0 and by_name.failure_threshold == 3 and by_name.owner_id == "own1"
+    )
     assert tstore.find_by_token(store, SECRETS["token"]) == by_name
     assert tstore.find(store, "no-such-target") is None
     assert tstore.find_by_token(store, "nope") is None
@@ -80,12 +88,16 @@ def test_edit_keeps_id_and_renames(store: Store) -> None:
     tstore.save(store, rec)
     assert tstore.find(store, SECRETS["name"]) is None
     got = tstore.find(store, "renamed")
-    assert got is not None and got.id == rec.id and got.spec_text == "tcp://c:3" and got.tags == ["x"]
+    assert (
+        got is not None and got.id == rec.id and got.spec_text == "tcp://c:3" and got.tags == ["x"]
+    )
     # Renaming onto another target's name is refused, and the store is unchanged.
     rec.name = "second"
     with pytest.raises(BadInput, match="already exists"):
         tstore.save(store, rec)
-    assert tstore.find(store, "renamed") is not None and tstore.find(store, "second") == tstore.get(store, other.id)
+    assert tstore.find(store, "renamed") is not None and tstore.find(store, "second") == tstore.get(
+        store, other.id
+    )
     ghost = _rec(name="ghost")
     ghost.id = "00000000"
     with pytest.raises(BadInput, match="no longer exists"):
@@ -114,8 +126,17 @@ def test_save_runtime_batch(store: Store) -> None:
     recs = [tstore.insert(store, _rec(name=f"t{i}", spec=f"tcp://h{i}:{i + 1}")) for i in range(25)]
     for i, r in enumerate(recs):
         r.state, r.state_since, r.next_due = ("down" if i % 2 else "up"), 1000.0 + i, 2000.0 + i
-        r.last_check_at, r.last_latency_ms, r.last_error_class = 1500.0, float(i), ("timeout" if i % 2 else None)
-        r.fail_streak, r.ok_streak, r.flapping, r.hb_state = i, 25 - i, i == 3, ('{"k":1}' if i == 4 else None)
+        r.last_check_at, r.last_latency_ms, r.last_error_class = (
+            1500.0,
+            float(i),
+            ("timeout" if i % 2 else None),
+        )
+        r.fail_streak, r.ok_streak, r.flapping, r.hb_state = (
+            i,
+            25 - i,
+            i == 3,
+            ('{"k":1}' if i == 4 else None),
+        )
         r.name = "changed-but-not-saved"  # runtime saves never touch the definition
     tstore.save_runtime(store, recs)
     tstore.save_runtime(store, [])
@@ -124,10 +145,17 @@ def test_save_runtime_batch(store: Store) -> None:
         g = got[r.id]
         assert g.name == f"t{i}"
         assert (g.state, g.state_since, g.next_due, g.fail_streak, g.ok_streak) == (
-            r.state, r.state_since, r.next_due, i, 25 - i
+            r.state,
+            r.state_since,
+            r.next_due,
+            i,
+            25 - i,
         )
         assert (g.last_latency_ms, g.last_error_class, g.flapping, g.hb_state) == (
-            float(i), r.last_error_class, i == 3, r.hb_state
+            float(i),
+            r.last_error_class,
+            i == 3,
+            r.hb_state,
         )
 
 
@@ -135,7 +163,9 @@ def test_sealed_columns_hold_no_plaintext(store: Store) -> None:
     tstore.insert(store, _full())
     with store.engine.connect() as conn:
         rows = conn.execute(text("SELECT * FROM targets")).mappings().all()
-    raw = b"".join(bytes(v) if isinstance(v, bytes | memoryview) else str(v).encode() for v in rows[0].values())
+    raw = b"".join(
+        bytes(v) if isinstance(v, bytes | memoryview) else str(v).encode() for v in rows[0].values()
+    )
     for secret in SECRETS.values():
         assert secret.encode() not in raw, secret
     assert "10.77.66.55" not in str(dict(rows[0]))

@@ -22,11 +22,6 @@ from tests.telegram_harness import FakeTelegram, connected
 
 
 @pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture
 def server():
     s = FakeTelegram()
     s.add_user(777001, username="alice_oncall", phone="447700900123")

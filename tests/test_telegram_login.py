@@ -18,15 +18,11 @@ from telethon.tl import TLObject
 from telethon.tl.functions.account import GetPasswordRequest
 from telethon.tl.functions.auth import CheckPasswordRequest, SendCodeRequest, SignInRequest
 
+from engine.config import TelegramSettings as ConfigTelegram
 from engine.errors import BadInput
 from engine.telegram.client import TelegramSettings, build_client
 from engine.telegram.login import LoginError, LoginPrompts, login, logout
 from tests.telegram_harness import SETTINGS, FakeTelegram, fake_client
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
 
 
 def prompts(phones, codes, passwords=(), said=None):
@@ -50,8 +46,9 @@ def prompts(phones, codes, passwords=(), said=None):
 
 @pytest.mark.anyio
 async def test_login_with_code_gives_a_string_session_and_writes_no_session_file(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, caplog
 ):
+    caplog.set_level("DEBUG")
     monkeypatch.chdir(tmp_path)
     before = set(glob.glob(os.path.join(tempfile.gettempdir(), "*.session")))
     server = FakeTelegram()
@@ -70,6 +67,9 @@ async def test_login_with_code_gives_a_string_session_and_writes_no_session_file
     finally:
         await client.disconnect()
     assert list(tmp_path.iterdir()) == []
+    engine_logs = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("engine"))
+    assert "telegram login ok for account ****0100" in engine_logs
+    assert result.session_string not in engine_logs and "900001" not in engine_logs
     assert set(glob.glob(os.path.join(tempfile.gettempdir(), "*.session"))) == before
     # The stored string is enough to come back logged in.
     again = fake_client(server, result.session_string)
@@ -198,6 +198,13 @@ def test_build_client_needs_api_credentials_and_reads_the_environment():
     assert client.api_id == 42 and isinstance(client.session, StringSession)
     with pytest.raises(BadInput, match="session is not valid"):
         build_client(SETTINGS, "not-a-session", environ={})
+
+
+def test_settings_from_the_config_section():
+    section = ConfigTelegram(api_id=42, api_hash="abc", server="", public_key_file="")
+    settings = TelegramSettings.from_config(section)
+    assert settings == TelegramSettings(api_id=42, api_hash="abc")
+    assert build_client(settings, None, environ={}).api_hash == "abc"
 
 
 def _fingerprint(key: rsa.PublicKey) -> int:

@@ -8,14 +8,10 @@ import asyncio
 import pytest
 from telethon.tl.functions.messages import GetPeerDialogsRequest, SendMessageRequest
 from telethon.tl.functions.updates import GetDifferenceRequest
+from telethon.tl.types import UpdateReadHistoryOutbox
 
 from engine.telegram.service import TelegramService
 from tests.telegram_harness import FakeTelegram, fake_client, settle
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
 
 
 async def until(predicate, timeout: float = 3.0) -> None:
@@ -155,7 +151,8 @@ async def test_receipts_read_while_disconnected_are_reconciled_after_reconnect()
         await sender._disconnect(error=ConnectionError("connection reset by peer"))
     await until(lambda: w.sleeps)
     assert w.service.health == "disconnected" and not w.server.senders
-    await w.server.read(777001, int(alert.message_id))  # nobody is connected to hear it
+    missed = await w.server.read(777001, int(alert.message_id))  # nobody is connected to hear it
+    assert isinstance(missed, UpdateReadHistoryOutbox)
     assert w.receipts == []
     w.gate.set()
     await until(lambda: w.receipts)

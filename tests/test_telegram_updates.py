@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from telethon.tl.functions.messages import GetPeerDialogsRequest, SendMessageRequest
+from telethon.tl import functions
+from telethon.tl.functions.messages import SendMessageRequest
 from telethon.tl.functions.updates import GetDifferenceRequest
 from telethon.tl.types import (
     MessageReplyHeader,
@@ -15,16 +16,11 @@ from telethon.tl.types import (
     UpdateReadHistoryOutbox,
 )
 
-from engine.telegram.chat_commands import RateLimiter
+from engine.telegram.chat_commands import RateLimiter, is_ack_text
 from engine.telegram.delivery import chat_id_of, send_alert
 from engine.telegram.inbound import attach_handlers, detach_handlers
 from engine.telegram.receipts import ReadReceipt, poll_read_state, read_participants
 from tests.telegram_harness import FakeTelegram, connected, settle
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
 
 
 @pytest.fixture
@@ -118,6 +114,7 @@ async def test_unauthorised_sender_gets_no_answer_and_group_messages_carry_the_s
         attach_handlers(client, rec.on_read, rec.on_message)
         await server.incoming(777002, "/status")
         await server.incoming(777001, "/status", chat_id=group.id)
+        await server.incoming(777002, "lunch anyone?", chat_id=group.id)  # not for us
         await settle(client)
     assert [(m.sender_id, m.chat_id, m.is_private) for m in rec.messages] == [
         (777002, 777002, True),
@@ -177,7 +174,7 @@ async def test_a_missed_read_receipt_is_recovered_by_polling(server):
         await settle(client)
         assert rec.receipts == []
         polled = await poll_read_state(client, [alert.resolved, other.resolved])
-    request = server.requests_of(GetPeerDialogsRequest)[0]
+    request = server.requests_of(functions.messages.GetPeerDialogsRequest)[0]
     assert [p.peer.user_id for p in request.peers] == [777001, 777002]
     assert [(r.chat_id, r.max_id) for r in polled] == [(777001, 1)]  # bob has read nothing
 
@@ -189,7 +186,9 @@ async def test_poll_skips_a_peer_telegram_refuses(server):
         await server.read(777001, 1)
         polled = await poll_read_state(client, ["user:999:1", alert.resolved])
     assert [(r.chat_id, r.max_id) for r in polled] == [(777001, 1)]
-    assert len(server.requests_of(GetPeerDialogsRequest)) == 3  # batch, then one by one
+    assert (
+        len(server.requests_of(functions.messages.GetPeerDialogsRequest)) == 3
+    )  # batch, then one by one
 
 
 @pytest.mark.anyio
@@ -207,6 +206,31 @@ async def test_group_read_participants_name_the_readers(server):
         (777002, 1, when),
     ]
     assert none == []
+
+
+@pytest.mark.anyio
+async def test_thumbs_up_reaction_is_reported_once_per_person(server):
+    reactions = []
+
+    async def on_reaction(reaction):
+        reactions.append(reaction)
+        return "Acknowledged." if is_ack_text(reaction.emoticon) else None
+
+    rec = Recorder()
+    async with connected(server) as client:
+        attach_handlers(client, rec.on_read, rec.on_message, on_reaction=on_reaction)
+        alert = await send_alert(client, "@alice_oncall", "DOWN web1")
+        await settle(client)
+        await server.react(777001, 777001, int(alert.message_id), "👍")
+        await settle(client)
+        await server.react(777002, 777001, int(alert.message_id), "🔥")  # list now holds both
+        await settle(client)
+    assert [(r.sender_id, r.chat_id, r.message_id, r.emoticon) for r in reactions] == [
+        (777001, 777001, 1, "👍"),
+        (777002, 777001, 1, "🔥"),
+    ]
+    [answer] = server.requests_of(SendMessageRequest)[1:]
+    assert answer.message == "Acknowledged." and answer.reply_to.reply_to_msg_id == 1
 
 
 @pytest.mark.anyio

@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -47,7 +48,8 @@ class RemoteCommands:
         if route.path_arg:
             if not args:
                 raise BadInput(f"{command} needs {route.path_arg}", "")
-            path = path.replace("{" + route.path_arg + "}", httpx.URL("/" + str(args[0]).replace("/", "%2F")).path[1:])
+            # Every reserved character escaped, "/" included: `disk /` is one path segment.
+            path = path.replace("{" + route.path_arg + "}", quote(str(args[0]), safe=""))
         unknown = set(kwargs) - set(route.body)
         for k in unknown:
             kwargs.pop(k)  # local-only arguments (owner_id on an operator call) are dropped

@@ -61,6 +61,19 @@ ROUTES: tuple[Route, ...] = (
     R("POST", "/api/v1/subscribers", "add_subscriber", "Add a subscriber", body=("chat_id", "role"), required=("chat_id",)),
     R("DELETE", "/api/v1/subscribers/{chat_id}", "remove_subscriber", "Remove a subscriber", "chat_id"),
 )
+# The JSON types each body field accepts (query strings arrive as text; NUMERIC ones must parse).
+# The server rejects anything else with a 400 before a command sees it.
+_NUM = ("number", "string")
+FIELD_TYPES: dict[str, tuple[str, ...]] = {
+    "spec": ("string",), "name": ("string",), "interval": _NUM, "timeout": _NUM,
+    "tags": ("array",), "conditions": ("array",), "options": ("object",), "depends_on": ("string",),
+    "text": ("string",), "by": ("string",), "duration": _NUM, "what": ("string",), "reason": ("string",),
+    "schedule": ("string",), "address": ("string",), "level": ("integer", "string"),
+    "chat_id": ("integer", "string"), "role": ("string",), "state": ("string",), "target": ("string",),
+    "kind": ("string",), "limit": ("integer", "string"), "before": _NUM, "seconds": _NUM,
+    "buckets": ("integer", "string"),
+}
+NUMERIC = frozenset({"interval", "timeout", "duration", "level", "limit", "before", "seconds", "buckets"})
 BY_COMMAND: dict[str, list[Route]] = {}
 for _r in ROUTES:
     BY_COMMAND.setdefault(_r.command, []).append(_r)
@@ -89,7 +102,7 @@ def openapi() -> dict[str, Any]:
         elif r.body:
             op["requestBody"] = {"required": bool(r.required), "content": {"application/json": {"schema": {
                 "type": "object", "additionalProperties": False, "required": list(r.required),
-                "properties": {k: {} for k in r.body}}}}}
+                "properties": {k: {"type": list(FIELD_TYPES.get(k, ("string",)))} for k in r.body}}}}}
         if params:
             op["parameters"] = params
         paths.setdefault(r.path, {})[r.method.lower()] = op

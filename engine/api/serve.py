@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
-from engine.errors import BadInput
+from engine.errors import BadInput, SysAlertError
 
 if TYPE_CHECKING:
     from engine.engine import Engine
@@ -40,11 +41,11 @@ def make_servers(engine: Engine, socket_path: Path | None, listen: str | None) -
     common: dict[str, Any] = {"lifespan": "off", "log_level": "warning", "access_log": False,
                               "loop": "none", "http": "httptools", "timeout_graceful_shutdown": 3}
     if socket_path is not None:
-        socket_path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            socket_path.unlink()
-        cfg = uvicorn.Config(build_app(engine, trusted=True), uds=str(socket_path), **common)
-        servers.append(_Server(cfg))
+        sock = bind_private_socket(socket_path)
+        cfg = uvicorn.Config(build_app(engine, trusted=True), fd=sock.fileno(), **common)
+        server = _Server(cfg)
+        server.keep = sock  # type: ignore[attr-defined]  # uvicorn dups the fd; ours closes at exit
+        servers.append(server)
     if listen:
         host, port = parse_listen(listen)
         cfg = uvicorn.Config(build_app(engine, trusted=False), host=host, port=port, **common)
@@ -52,18 +53,41 @@ def make_servers(engine: Engine, socket_path: Path | None, listen: str | None) -
     return servers
 
 
-async def run_servers(servers: list[_Server], socket_path: Path | None) -> None:
+def bind_private_socket(path: Path) -> socket.socket:
+    """The Unix socket, bound here with mode 0600 from its first instant.
+
+    Its permissions are the API's only authentication; uvicorn's own `uds=` binding makes the file
+    0666 and a later chmod would leave a window in which anyone who can reach the path may connect.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()  # a stale socket of a daemon that died (the instance lock is already ours)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)
+    try:
+        sock.bind(str(path))
+    except OSError as exc:
+        sock.close()
+        raise SysAlertError(f"cannot create the API socket: {exc.strerror or exc}",
+                            "set [api] socket to a short path in a directory you own") from None
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o600)
+    return sock
+
+
+async def run_servers(servers: list[_Server], socket_path: Path | None = None) -> None:
     import anyio
 
-    async with anyio.create_task_group() as tg:
+    try:
+        async with anyio.create_task_group() as tg:
+            for s in servers:
+                tg.start_soon(s.serve)
+    finally:
         for s in servers:
-            tg.start_soon(s.serve)
-        if socket_path is not None:
-            for _ in range(100):
-                if socket_path.exists():
-                    os.chmod(socket_path, 0o600)
-                    break
-                await anyio.sleep(0.02)
+            keep = getattr(s, "keep", None)
+            if keep is not None:
+                keep.close()
 
 
 def stop_servers(servers: list[_Server]) -> None:

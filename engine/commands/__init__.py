@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from engine.commands.alerts import AlertCommands
+from engine.commands.benchmarks import BenchmarkCommands
+from engine.commands.apikeys import ApiKeyCommands
 from engine.commands.queries import QueryCommands
 from engine.commands.targets import TargetCommands
 from engine.config import Settings
@@ -27,7 +29,7 @@ class EngineHooks(Protocol):
     def stats(self) -> dict[str, Any]: ...
 
 
-class Commands(TargetCommands, AlertCommands, QueryCommands):
+class Commands(TargetCommands, AlertCommands, QueryCommands, ApiKeyCommands):
     """Every action, written once."""
 
     def __init__(self, store: Store, settings: Settings, hooks: EngineHooks | None = None) -> None:

@@ -6,8 +6,8 @@ import tomllib
 from typing import Any
 
 from engine.commands.base import CommandBase
-from engine.durations import parse_duration
 from engine.domain import TargetRecord
+from engine.durations import parse_duration
 from engine.errors import BadInput, NotFound
 from engine.specs import parse_spec
 from engine.store import targets as tstore
@@ -21,7 +21,7 @@ def _check_name(name: str) -> str:
     if not name:
         raise BadInput("target name is empty", "give --name a few letters")
     if len(name) > _NAME_MAX or any(ord(c) < 32 for c in name):
-        raise BadInput(f"target name is too long or has control characters", f"keep it under {_NAME_MAX} printable characters")
+        raise BadInput("target name is too long or has control characters", f"keep it under {_NAME_MAX} printable characters")
     return name
 
 
@@ -92,6 +92,7 @@ class TargetCommands(CommandBase):
 
     def add_target(self, spec: str, **kw: Any) -> TargetRecord:
         actor = kw.pop("actor", "operator")
+        self.check_quota("targets", kw.get("owner_id"))  # type: ignore[attr-defined]
         rec = tstore.insert(self.store, self.build_target(spec, **kw))
         self.audit("target.add", self.store.ref("target", rec.id), actor)
         self._notify("target_changed", rec.id)

@@ -115,6 +115,36 @@ def _reap_later(proc: asyncio.subprocess.Process) -> None:
     task.add_done_callback(_REAPERS.discard)
 
 
+async def _spawn(argv: tuple[str, ...]) -> asyncio.subprocess.Process:
+    """Start argv in a new session; if we are cancelled meanwhile, kill it once it exists.
+
+    Left alone, a cancelled create_subprocess_exec kills only the leader and then waits for the
+    pipes, which a child of the leader may hold for as long as it lives.
+    """
+    spawn = asyncio.ensure_future(
+        asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+    )
+    try:
+        return await asyncio.shield(spawn)
+    except asyncio.CancelledError:
+        spawn.add_done_callback(_kill_spawned)
+        raise
+
+
+def _kill_spawned(spawn: asyncio.Future) -> None:
+    if spawn.cancelled() or spawn.exception() is not None:
+        return
+    proc = spawn.result()
+    _killpg(proc.pid, signal.SIGKILL)
+    _reap_later(proc)
+
+
 def parse_number(text: str) -> float | None:
     """The number on the first line of stdout, else on the last line ('42', '-1.5', '97%')."""
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
@@ -140,17 +170,15 @@ async def probe(spec: TargetSpec, ctx: ProbeContext) -> ProbeResult:
     program = spec.argv[0]
     start = time.perf_counter()
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *spec.argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        )
+        proc = await _spawn(spec.argv)
     except FileNotFoundError:
-        return ProbeResult.failure("exec", f"{program}: command not found (check the path and PATH)")
+        return ProbeResult.failure(
+            "exec", f"{program}: command not found (check the path and PATH)"
+        )
     except PermissionError:
-        return ProbeResult.failure("exec", f"{program}: permission denied (is it executable? chmod +x)")
+        return ProbeResult.failure(
+            "exec", f"{program}: permission denied (is it executable? chmod +x)"
+        )
     except OSError as exc:
         return ProbeResult.failure("exec", f"{program}: cannot run it: {exc.strerror or exc}")
 
@@ -197,17 +225,43 @@ def _judge(
     tail = _tail(stderr) or _tail(stdout)
     if code < 0:
         name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else -code
-        return ProbeResult(False, took, None, "exit", f"{program}: killed by signal {name}\n{tail}".strip(), False, facts)
+        return ProbeResult(
+            False,
+            took,
+            None,
+            "exit",
+            f"{program}: killed by signal {name}\n{tail}".strip(),
+            False,
+            facts,
+        )
     nagios = bool(ctx.options.get("nagios"))
     degraded = nagios and code == 1
     if code != 0 and not degraded:
         value = number if number is not None else float(code)
-        return ProbeResult(False, took, value, "exit", f"{program}: exit {code}\n{tail}".strip(), False, facts)
+        return ProbeResult(
+            False, took, value, "exit", f"{program}: exit {code}\n{tail}".strip(), False, facts
+        )
     if number is not None:
         high, low = ctx.options.get("max"), ctx.options.get("min")
         if high is not None and number > float(high):
-            return ProbeResult(False, took, number, "threshold", f"{number:g} > max {float(high):g}\n{tail}".strip(), False, facts)
+            return ProbeResult(
+                False,
+                took,
+                number,
+                "threshold",
+                f"{number:g} > max {float(high):g}\n{tail}".strip(),
+                False,
+                facts,
+            )
         if low is not None and number < float(low):
-            return ProbeResult(False, took, number, "threshold", f"{number:g} < min {float(low):g}\n{tail}".strip(), False, facts)
+            return ProbeResult(
+                False,
+                took,
+                number,
+                "threshold",
+                f"{number:g} < min {float(low):g}\n{tail}".strip(),
+                False,
+                facts,
+            )
     detail = (f"warning (exit 1)\n{tail}" if degraded else _tail(stdout)).strip()
     return ProbeResult(True, took, number, None, detail, degraded, facts)

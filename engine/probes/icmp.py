@@ -8,6 +8,7 @@ ping socket first, then the raw one, and say how to fix it when neither opens.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import ipaddress
 import os
@@ -220,10 +221,8 @@ async def _exchange(session: _Session, sockaddr: tuple, interval: float, deadlin
             await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
     remaining = deadline - time.monotonic()
     if remaining > 0 and len(session.rtts) < session.count:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(session.done.wait(), remaining)
-        except TimeoutError:
-            pass
 
 
 def _result(

@@ -162,3 +162,6 @@ async def probe(spec: TargetSpec, ctx: ProbeContext) -> ProbeResult:
         if failed is not None:
             return ProbeResult(False, ms, ms, "condition", failed, False, facts)
     return ProbeResult(True, ms, ms, None, "", False, facts)
+
+
+probe.own_timeout = True  # type: ignore[attr-defined]  # bounded by ctx.timeout above

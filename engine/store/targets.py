@@ -160,12 +160,16 @@ def save_runtime(store: Store, recs: Iterable[TargetRecord]) -> None:
         return
     from sqlalchemy import bindparam
 
-    stmt = (
-        update(Target.__table__)  # type: ignore[attr-defined]
-        .where(Target.__table__.c.id == bindparam("_id"))  # type: ignore[attr-defined]
-        .values({k: bindparam(k) for k in _RUNTIME})
-    )
     with store.engine.begin() as conn:
+        if store.sqlite:  # the driver's executemany; SQLAlchemy's per-row work dominates otherwise
+            sql = f"UPDATE targets SET {', '.join(f'{k} = ?' for k in _RUNTIME)} WHERE id = ?"
+            conn.exec_driver_sql(sql, [tuple(r[k] for k in _RUNTIME) + (r["_id"],) for r in rows])
+            return
+        stmt = (
+            update(Target.__table__)  # type: ignore[attr-defined]
+            .where(Target.__table__.c.id == bindparam("_id"))  # type: ignore[attr-defined]
+            .values({k: bindparam(k) for k in _RUNTIME})
+        )
         conn.execute(stmt, rows)
 
 

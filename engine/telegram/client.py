@@ -37,6 +37,28 @@ class TelegramSettings:
     dc_id: int | None = None
     public_key_file: str | None = None
 
+    @classmethod
+    def from_config(cls, section: object) -> TelegramSettings:
+        """From the config's [telegram] section (duck-typed: SecretStr and "" are unwrapped)."""
+
+        def text(name: str) -> str | None:
+            value = getattr(section, name, None)
+            if hasattr(value, "get_secret_value"):
+                value = value.get_secret_value()
+            return str(value) if value not in (None, "", 0) else None
+
+        def number(name: str) -> int | None:
+            value = text(name)
+            return int(value) if value is not None else None
+
+        return cls(
+            api_id=number("api_id"),
+            api_hash=text("api_hash"),
+            server=text("server"),
+            dc_id=number("dc_id"),
+            public_key_file=text("public_key_file"),
+        )
+
 
 @dataclass(frozen=True)
 class ServerAddress:

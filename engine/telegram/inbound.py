@@ -2,7 +2,8 @@
 
 The handler hands a plain IncomingMessage to the engine's callback and sends back whatever text
 the callback returns, as a reply to that message. Who may do what is the callback's decision;
-this module only drops senders who exceed the optional rate limit before the engine sees them.
+this module only drops group chatter (neither a /command nor a reply) and senders over the
+optional rate limit before the engine sees them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from telethon.tl import types
 from engine.privacy import mask_id
 from engine.telegram.chat_commands import RateLimiter
 from engine.telegram.delivery import MAX_TEXT
+from engine.telegram.reactions import OnReaction, attach_reaction_handler
 from engine.telegram.receipts import Clock, OnRead, attach_read_handler, utcnow
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,10 @@ def attach_message_handler(
         if message.out or not message.message:
             return
         incoming = to_incoming(message)
+        if not incoming.is_private and not (
+            incoming.text.startswith("/") or incoming.reply_to_msg_id is not None
+        ):
+            return  # group chatter: only commands and replies concern us
         who = mask_id(incoming.sender_id if incoming.sender_id is not None else incoming.chat_id)
         if limiter is not None and not limiter.allow(incoming.sender_id or incoming.chat_id):
             log.info("telegram message from %s dropped: over the rate limit", who)
@@ -92,14 +98,19 @@ def attach_handlers(
     on_read: OnRead,
     on_message: OnMessage,
     *,
+    on_reaction: OnReaction | None = None,
     limiter: RateLimiter | None = None,
     clock: Clock = utcnow,
 ) -> list:
-    """Both handlers at once; pass the result to detach_handlers to undo."""
-    return [
+    """All handlers at once (reactions only when on_reaction is given, i.e. ack_on_reaction);
+    pass the result to detach_handlers to undo."""
+    handlers = [
         attach_read_handler(client, on_read, clock=clock),
         attach_message_handler(client, on_message, limiter=limiter),
     ]
+    if on_reaction is not None:
+        handlers.append(attach_reaction_handler(client, on_reaction, limiter=limiter))
+    return handlers
 
 
 def detach_handlers(client: TelegramClient, handlers: list) -> None:

@@ -22,6 +22,7 @@ from engine.telegram import failures
 from engine.telegram.chat_commands import RateLimiter
 from engine.telegram.delivery import TelegramSendOutcome, edit_or_reply_resolved, send_alert
 from engine.telegram.inbound import OnMessage, attach_handlers, detach_handlers
+from engine.telegram.reactions import OnReaction
 from engine.telegram.receipts import OnRead, ReadReceipt, poll_read_state
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class TelegramService:
         on_broken: OnBroken | None = None,
         on_read: OnRead | None = None,
         on_message: OnMessage | None = None,
+        on_reaction: OnReaction | None = None,
         pending_peers: PendingPeers | None = None,
         limiter: RateLimiter | None = None,
         backoff_initial: float = 1.0,
@@ -61,6 +63,7 @@ class TelegramService:
         self._on_broken = on_broken
         self._on_read = on_read
         self._on_message = on_message
+        self._on_reaction = on_reaction
         self._pending_peers = pending_peers
         self._limiter = limiter
         self._backoff_initial = backoff_initial
@@ -111,11 +114,12 @@ class TelegramService:
         if self._task is not None:
             return
         self._stopping = False
-        if self._on_read is not None or self._on_message is not None:
+        if any(cb is not None for cb in (self._on_read, self._on_message, self._on_reaction)):
             self._handlers = attach_handlers(
                 self._client,
                 self._on_read or _ignore_read,
                 self._on_message or _ignore_message,
+                on_reaction=self._on_reaction,
                 limiter=self._limiter,
             )
         self._task = asyncio.create_task(self._run(), name="telegram-service")

@@ -1,0 +1,5 @@
+"""Benchmarks: a score measured on a schedule against a per-owner baseline and a threshold.
+
+`spec` parses what users type, `workloads` measures, `store` keeps benchmarks and their runs
+sealed, `scoring` judges a score against its baseline, `runner` schedules them inside the engine.
+"""

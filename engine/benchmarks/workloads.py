@@ -1,0 +1,152 @@
+"""The measurements behind each benchmark kind. Each returns a Measurement and never raises for a
+failed measurement (an unreachable URL is a result with an error class, like a probe's).
+
+- `cpu`: a fixed pure-Python workload (integer arithmetic plus SHA-256 of a small block) for a
+  fixed wall-clock budget, in a worker thread so the event loop keeps probing; score in ops/s.
+- `http`: N sequential requests through the HTTP probe (one client, connection reused after the
+  first); score = p95 latency in ms.
+- `tcp`: N connects through the TCP probe; score = p95 connect time in ms.
+- `command`: run the program N times through the command probe (process group killed on
+  timeout); score = the median of the numbers it prints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from engine.benchmarks.spec import BenchSpec
+from engine.probes.base import ProbeContext, ProbeResult
+
+CPU_SECONDS = 0.3
+_BLOCK = bytes(range(256)) * 4  # 1 KiB: small enough that hashlib keeps the GIL (pure CPU)
+
+
+@dataclass
+class Measurement:
+    """One benchmark run. `detail` may name a host: it goes to the owner, never into logs."""
+
+    ok: bool
+    score: float | None
+    unit: str
+    error_class: str | None = None
+    detail: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def failure(cls, unit: str, error_class: str, detail: str, **facts: Any) -> Measurement:
+        return cls(False, None, unit, error_class, detail, dict(facts))
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile: a value that was actually observed, stable for small N."""
+    if not values:
+        raise ValueError("no values")
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def _unit_of_work(seed: int) -> int:
+    x = seed
+    for _ in range(300):
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+    return x ^ hashlib.sha256(_BLOCK + x.to_bytes(4, "little")).digest()[0]
+
+
+def cpu_workload(seconds: float = CPU_SECONDS) -> tuple[int, float]:
+    """Repeat the unit of work for `seconds`; return (units done, seconds taken). Blocking."""
+    start = time.perf_counter()
+    end = start + seconds
+    done, x = 0, 1
+    while True:
+        x = _unit_of_work(x)
+        done += 1
+        now = time.perf_counter()
+        if now >= end:
+            return done, now - start
+
+
+async def measure_cpu(spec: BenchSpec, seconds: float = CPU_SECONDS) -> Measurement:
+    done, took = await anyio.to_thread.run_sync(cpu_workload, seconds)
+    score = done / took
+    return Measurement(True, score, spec.unit, facts={"ops": done, "seconds": round(took, 4)})
+
+
+def _latency_result(spec: BenchSpec, samples: list[float], errors: list[ProbeResult]) -> Measurement:
+    """p50/p95 of the successful samples; the run fails when most attempts failed."""
+    attempts = len(samples) + len(errors)
+    if not samples or len(errors) * 2 > attempts:
+        first = errors[0] if errors else None
+        return Measurement.failure(
+            spec.unit, (first.error_class if first else None) or "error",
+            f"{len(errors)} of {attempts} attempts failed" + (f": {first.detail}" if first and first.detail else ""),
+            attempts=attempts, errors=len(errors),
+        )
+    facts = {
+        "n": len(samples), "errors": len(errors), "p50_ms": round(percentile(samples, 50), 3),
+        "p95_ms": round(percentile(samples, 95), 3), "min_ms": round(min(samples), 3),
+        "max_ms": round(max(samples), 3),
+    }
+    detail = f"{len(errors)} of {attempts} attempts failed" if errors else ""
+    return Measurement(True, percentile(samples, 95), spec.unit, None, detail, facts)
+
+
+async def _repeat(spec: BenchSpec, kind: str, ctx: ProbeContext) -> tuple[list[float], list[ProbeResult]]:
+    from engine.checking import run_check
+
+    assert spec.target is not None
+    samples: list[float] = []
+    errors: list[ProbeResult] = []
+    for _ in range(spec.n):
+        res = await run_check(spec.target, ctx)
+        value = res.value if kind == "command" else res.latency_ms
+        if res.ok and value is not None:
+            samples.append(float(value))
+        elif res.ok:
+            errors.append(ProbeResult.failure("protocol", "the command printed no number"))
+        else:
+            errors.append(res)
+    return samples, errors
+
+
+async def measure_http(spec: BenchSpec) -> Measurement:
+    from engine.probes.http import close_shared
+
+    shared: dict[str, Any] = {}
+    try:
+        samples, errors = await _repeat(spec, "http", ProbeContext(timeout=spec.timeout_s, shared=shared))
+    finally:
+        with anyio.CancelScope(shield=True):
+            await close_shared(shared)
+    return _latency_result(spec, samples, errors)
+
+
+async def measure_tcp(spec: BenchSpec) -> Measurement:
+    samples, errors = await _repeat(spec, "tcp", ProbeContext(timeout=spec.timeout_s))
+    return _latency_result(spec, samples, errors)
+
+
+async def measure_command(spec: BenchSpec) -> Measurement:
+    samples, errors = await _repeat(spec, "command", ProbeContext(timeout=spec.timeout_s))
+    if errors:
+        first = errors[0]
+        return Measurement.failure(spec.unit, first.error_class or "error", first.detail,
+                                   attempts=spec.n, errors=len(errors))
+    facts = {"n": len(samples), "min": min(samples), "max": max(samples)}
+    return Measurement(True, statistics.median(samples), spec.unit, facts=facts)
+
+
+async def measure(spec: BenchSpec) -> Measurement:
+    """Run the benchmark once; a bug in a workload becomes a failed measurement, not a crash."""
+    fn = {"cpu": measure_cpu, "http": measure_http, "tcp": measure_tcp, "command": measure_command}[spec.kind]
+    try:
+        return await fn(spec)
+    except Exception as exc:
+        return Measurement.failure(spec.unit, "error", f"{type(exc).__name__}: {exc}"[:300])

@@ -1,0 +1,63 @@
+"""API keys for the TCP listener: shown once at creation, stored only as a SHA-256 hash.
+
+The key itself is a bearer secret, so the store keeps nothing that could be replayed; the label
+(often a person's or a machine's name) is sealed like every other name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from typing import Any
+
+from sqlalchemy import select
+
+from engine.commands.base import CommandBase
+from engine.errors import BadInput, NotFound
+from engine.store.models import ApiKey
+from engine.store.store import new_id
+
+KEY_PREFIX = "sak_"
+_LABEL_MAX = 80
+
+
+def hash_api_key(key: str) -> str:
+    """The stored form of a key; the API server compares these in constant time."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiKeyCommands(CommandBase):
+    def add_api_key(self, label: str | None = None, by: str = "operator") -> dict[str, Any]:
+        """Create a key; the only time its plaintext exists outside the caller is this return value."""
+        label = (label or "").strip() or None
+        if label is not None and (len(label) > _LABEL_MAX or any(ord(c) < 32 for c in label)):
+            raise BadInput("API key label is too long or has control characters", f"keep it under {_LABEL_MAX} printable characters")
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        row = ApiKey(id=new_id("k"), key_hash=hash_api_key(key), created_at=time.time())
+        row.label_s = self.store.seal("api_keys", "label_s", row.id, label)
+        with self.store.session() as s:
+            s.add(row)
+            s.commit()
+        self.audit("apikey.add", f"apikey:{row.id}", by)
+        return {"id": row.id, "key": key, "label": label, "created_at": row.created_at}
+
+    def list_api_keys(self) -> list[dict[str, Any]]:
+        """Ids, labels and dates; never the hash (it would let an offline guesser test keys)."""
+        with self.store.session() as s:
+            rows = list(s.exec(select(ApiKey).order_by(ApiKey.created_at)).scalars())  # type: ignore[arg-type]
+        return [
+            {"id": r.id, "label": self.store.open_("api_keys", "label_s", r.id, r.label_s), "created_at": r.created_at}
+            for r in rows
+        ]
+
+    def remove_api_key(self, key_id: str, by: str = "operator") -> dict[str, Any]:
+        key_id = key_id.strip()
+        with self.store.session() as s:
+            row = s.get(ApiKey, key_id)
+            if row is None:
+                raise NotFound(f"no API key {key_id!r}", "see `sysalert apikey list` for ids")
+            s.delete(row)
+            s.commit()
+        self.audit("apikey.remove", f"apikey:{key_id}", by)
+        return {"removed": key_id}

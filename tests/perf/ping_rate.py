@@ -1,0 +1,131 @@
+"""Durable heartbeat pings per second through the real daemon, next to a bare ASGI endpoint on the
+same server stack (uvicorn, httptools, uvloop) that only answers 200, measured in the same run.
+
+    python -m tests.perf.ping_rate [--seconds S] [--concurrency C] [--targets N]
+
+A ping counts only when answered 200, and the daemon answers only after the group commit that
+stores it. After the run the script checks that the store holds at least that many pings.
+Last line: JSON with pings_per_s, bare_per_s, ratio, p99_ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.perf.common import emit, temp_env
+
+BARE = r"""
+import sys, uvicorn
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain"), (b"content-length", b"2")]})
+    await send({"type": "http.response.body", "body": b"OK"})
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False, http="httptools", loop="uvloop", lifespan="off")
+"""
+
+
+def free_port() -> int:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return int(p)
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited early ({proc.returncode})")
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except Exception:
+            time.sleep(0.1)
+    raise SystemExit("server did not come up")
+
+
+def make_targets(n: int) -> list[str]:
+    from engine.config import load_settings
+    from engine.crypto import load_key_ring
+    from engine.domain import TargetRecord
+    from engine.heartbeat import new_token
+    from engine.store.store import Store, new_id
+    from engine.store.targets import to_row
+
+    settings = load_settings()
+    store = Store.open(settings.database_url, load_key_ring(settings.data_dir))
+    tokens = []
+    with store.session() as s:
+        for i in range(n):
+            tok = new_token()
+            tokens.append(tok)
+            rec = TargetRecord(id=new_id(), name=f"hb{i}", spec_text=f"heartbeat://hb{i}?every=1h&grace=5m",
+                               kind="heartbeat", interval_s=60.0, token=tok)
+            s.add(to_row(store, rec))
+        s.commit()
+    store.close()
+    return tokens
+
+
+def load(port: int, paths: Path, concurrency: int, seconds: float) -> dict[str, object]:
+    out = subprocess.run([sys.executable, "-m", "tests.perf.loadgen", str(port), str(concurrency), str(seconds), str(paths)],
+                         capture_output=True, text=True, check=True)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--targets", type=int, default=1000)
+    a = ap.parse_args()
+    data, env = temp_env()
+    (data / "config.toml").write_text("[engine]\nseed_local_targets = false\n")
+    tokens = make_targets(a.targets)
+    paths = data / "paths.txt"
+    paths.write_text("\n".join(f"/ping/{t}" for t in tokens))
+    port = free_port()
+    full_env = {**os.environ, **env, "SYSALERT_LOG_LEVEL": "ERROR"}
+    daemon = subprocess.Popen([sys.executable, "-m", "sysalert_tui", "--daemon", "--listen", f"127.0.0.1:{port}"],
+                              env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", daemon)
+        ours = load(port, paths, a.concurrency, a.seconds / 2)
+    finally:
+        daemon.terminate()
+        daemon.wait(20)
+    bport = free_port()
+    bare = subprocess.Popen([sys.executable, "-c", BARE, str(bport)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_http(f"http://127.0.0.1:{bport}/", bare)
+        base = load(bport, paths, a.concurrency, a.seconds / 2)
+    finally:
+        bare.terminate()
+        bare.wait(10)
+    ok = int(ours["codes"].get("200", 0))  # type: ignore[union-attr]
+    db = sqlite3.connect(data / "sysalert.db")
+    stored = db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+    db.close()
+    pings_per_s = float(ours["per_s"]) * ok / max(1, int(ours["requests"]))  # type: ignore[arg-type]
+    emit({
+        "targets": a.targets, "concurrency": a.concurrency, "pings_ok": ok, "pings_stored": stored,
+        "durable": stored >= ok, "pings_per_s": round(pings_per_s, 1), "bare_per_s": round(float(base["per_s"]), 1),  # type: ignore[arg-type]
+        "ratio": round(pings_per_s / float(base["per_s"]), 3), "p99_ms": round(float(ours["p99_ms"] or 0), 2),  # type: ignore[arg-type]
+        "bare_p99_ms": round(float(base["p99_ms"] or 0), 2), "codes": ours["codes"],  # type: ignore[arg-type]
+    })
+
+
+if __name__ == "__main__":
+    main()

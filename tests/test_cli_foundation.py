@@ -1,0 +1,273 @@
+"""The CLI commands that need no running engine: init, target, export/import, key errors, exit codes."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from engine import __version__
+from engine.crypto import KEY_FILE_NAME, new_master_key
+from sysalert_tui.cli import main
+
+SA = str(Path(sys.executable).parent / "sysalert")
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture(autouse=True)
+def _drop_cli_log_handlers() -> Iterator[None]:
+    """main() installs its stderr handler on the root logger; take it off after each test."""
+    yield
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if getattr(h, "_sysalert", False):
+            root.removeHandler(h)
+
+
+@pytest.fixture
+def run(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> Run:
+    def _run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        try:
+            rc = main(list(argv))
+        except SystemExit as exc:  # argparse: --help, --version, usage errors
+            rc = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return rc, out, err
+
+    return _run
+
+
+@pytest.fixture
+def initialised(run: Run, data_dir: Path) -> Path:
+    rc, out, err = run("init")
+    assert rc == 0, err
+    return data_dir
+
+
+def _one_line_error(err: str) -> str:
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sysalert: "), err
+    return lines[0]
+
+
+def test_version_and_help_as_a_process() -> None:
+    r = subprocess.run([SA, "--version"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and r.stdout.strip() == f"sysalert {__version__}"
+
+
+def test_help_lists_the_commands(run: Run) -> None:
+    rc, out, _ = run("--help")
+    assert rc == 0
+    for cmd in (
+        "init",
+        "target",
+        "export",
+        "import",
+        "rotate-keys",
+        "--version",
+        "--data-dir",
+        "--config",
+    ):
+        assert cmd in out
+    rc, out, _ = run("target", "--help")
+    assert rc == 0 and all(a in out for a in ("add", "list", "show", "remove"))
+
+
+def test_init_creates_private_key_and_dir_and_keeps_the_key(run: Run, data_dir: Path) -> None:
+    rc, out, err = run("init")
+    assert rc == 0, err
+    key = data_dir / KEY_FILE_NAME
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    assert (data_dir / "config.toml").exists() and (data_dir / "sysalert.db").exists()
+    assert "created" in out
+    before = key.read_bytes()
+    rc, out, err = run("init")
+    assert rc == 0, err
+    assert key.read_bytes() == before and "(kept)" in out
+    cfg = data_dir / "config.toml"
+    cfg.write_text("[engine]\nretries = 1\n")
+    rc, out, err = run("init", "--force")  # rewrites the config, never the key
+    assert rc == 0, err
+    assert key.read_bytes() == before and "(kept)" in out.split("master key")[1]
+    assert "[engine]" in cfg.read_text() and "retries = 0" in cfg.read_text()
+
+
+def test_target_add_list_show_remove(run: Run, initialised: Path) -> None:
+    rc, out, err = run(
+        "target",
+        "add",
+        "tcp://10.77.66.55:45678",
+        "--name",
+        "zebra",
+        "--interval",
+        "1m",
+        "--tag",
+        "db",
+        "--condition",
+        "[CONNECTED] == true",
+        "--json",
+    )
+    assert rc == 0, err
+    added = json.loads(out)
+    assert added["name"] == "zebra" and added["kind"] == "tcp" and added["interval_s"] == 60
+    assert added["spec"] == "tcp://10.77.66.55:45678" and added["tags"] == ["db"]
+    rc, out, _ = run("target", "add", "heartbeat://nightly?every=1d&grace=1h", "--json")
+    assert rc == 0 and json.loads(out)["ping_url"].startswith("http://127.0.0.1:8787/ping/")
+
+    rc, out, _ = run("target", "list", "--json")
+    listed = {t["name"]: t for t in json.loads(out)}
+    assert rc == 0 and {"zebra", "nightly", "cpu", "memory", "disk /"} <= set(listed)
+    assert listed["zebra"]["id"] == added["id"] and listed["zebra"]["state"] == "unknown"
+    rc, out, _ = run("target", "list")
+    assert (
+        rc == 0 and "ZEBRA" not in out and "zebra" in out and out.splitlines()[0].startswith("ID")
+    )
+
+    for ref in ("zebra", added["id"]):
+        rc, out, _ = run("target", "show", ref, "--json")
+        assert rc == 0 and json.loads(out)["spec"] == "tcp://10.77.66.55:45678"
+    rc, out, _ = run("target", "show", "zebra")
+    assert rc == 0 and "10.77.66.55:45678" in out
+
+    rc, out, err = run("target", "add", "tcp://other:1", "--name", "zebra")
+    assert rc == 2 and "already exists" in _one_line_error(err)
+
+    rc, out, _ = run("target", "remove", "zebra")
+    assert rc == 0 and out.startswith(f"removed {added['id']} zebra")
+    rc, _, err = run("target", "show", "zebra")
+    assert rc == 2 and "no target 'zebra'" in _one_line_error(err)
+    rc, out, _ = run("target", "list", "--json")
+    assert "zebra" not in {t["name"] for t in json.loads(out)}
+
+
+def test_bad_spec_exits_2_with_one_line_as_a_process(initialised: Path) -> None:
+    r = subprocess.run(
+        [SA, "target", "add", "tcp://nohost"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=dict(os.environ),
+    )
+    assert r.returncode == 2
+    line = _one_line_error(r.stderr)
+    assert "no port" in line and "tcp://10.0.0.5:22" in line
+    assert r.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (("target", "add", "foo://x"), "scheme 'foo' is unknown"),
+        (("target", "add", "tcp://h:1", "--interval", "soon"), "interval 'soon' is not a duration"),
+        (("target", "add", "tcp://h:1", "--interval", "0.1s"), "too short"),
+        (("target", "add", "tcp://h:1", "--option", "novalue"), "is not KEY=VALUE"),
+        (("import", "/nonexistent/file.toml"), "cannot read"),
+    ],
+)
+def test_bad_input_exits_2(run: Run, initialised: Path, argv: tuple[str, ...], says: str) -> None:
+    rc, out, err = run(*argv)
+    assert rc == 2 and says in _one_line_error(err)
+
+
+def test_missing_key_is_a_clear_error(run: Run, initialised: Path) -> None:
+    (initialised / KEY_FILE_NAME).unlink()
+    rc, _, err = run("target", "list")
+    assert rc == 2
+    line = _one_line_error(err)
+    assert "no master key" in line and "sysalert init" in line
+
+
+def test_wrong_key_is_a_clear_error(
+    run: Run, initialised: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYSALERT_MASTER_KEY", base64.b64encode(new_master_key()).decode())
+    rc, _, err = run("target", "list")
+    assert rc == 2 and "the master key does not open this store" in _one_line_error(err)
+    monkeypatch.setenv("SYSALERT_MASTER_KEY", "garbage")
+    rc, _, err = run("target", "list")
+    assert rc == 2 and "SYSALERT_MASTER_KEY" in _one_line_error(err)
+
+
+def test_env_key_alone_works(run: Run, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYSALERT_MASTER_KEY", base64.b64encode(new_master_key()).decode())
+    rc, out, err = run("init")
+    assert rc == 0, err
+    assert "from SYSALERT_MASTER_KEY" in out and not (data_dir / KEY_FILE_NAME).exists()
+    rc, _, err = run("target", "add", "tcp://h:1", "--name", "h")
+    assert rc == 0, err
+
+
+def test_export_import_round_trip(
+    run: Run, initialised: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert (
+        run(
+            "target",
+            "add",
+            "https://secret-panel.example.org:8443/healthz",
+            "--name",
+            'quote "me"',
+            "--interval",
+            "2m",
+            "--timeout",
+            "3s",
+            "--tag",
+            "web",
+            "--tag",
+            "prod",
+            "--condition",
+            "[STATUS] == 200",
+        )[0]
+        == 0
+    )
+    assert run("target", "add", "cmd:/opt/check --warn 80", "--name", "checker")[0] == 0
+    rc, exported, _ = run("export")
+    assert rc == 0 and "[[targets]]" in exported
+    _, listed, _ = run("target", "list", "--json")
+    path = tmp_path / "targets.toml"
+    path.write_text(exported)
+
+    other = tmp_path / "other"
+    monkeypatch.setenv("SYSALERT_DATA_DIR", str(other))
+    monkeypatch.setenv("SYSALERT_CONFIG", str(other / "config.toml"))
+    other.mkdir()
+    (other / "config.toml").write_text("[engine]\nseed_local_targets = false\n")
+    assert run("init")[0] == 0
+    rc, out, err = run("import", str(path))
+    assert rc == 0, err
+    assert out.strip() == "imported: 5 added, 0 updated"
+    _, relisted, _ = run("target", "list", "--json")
+
+    def shape(text: str) -> list[tuple]:
+        keys = ("name", "spec", "kind", "interval_s", "timeout_s", "tags", "conditions")
+        return sorted(tuple(json.dumps(t[k]) for k in keys) for t in json.loads(text))
+
+    assert shape(relisted) == shape(listed)
+    rc, out, _ = run("import", str(path))
+    assert rc == 0 and out.strip() == "imported: 0 added, 5 updated"
+    path.write_text("[[targets]]\nspec = 'tcp://nohost'\n")
+    rc, _, err = run("import", str(path))
+    assert rc == 2 and "targets[0]" in _one_line_error(err)
+
+
+def test_config_error_exits_2_with_file_and_line(run: Run, initialised: Path) -> None:
+    cfg = initialised / "config.toml"
+    cfg.write_text("[general]\nlog_level = 'info'\n\n[engine]\nconcurency = 5\n")
+    rc, _, err = run("target", "list")
+    assert rc == 2
+    line = _one_line_error(err)
+    assert f"{cfg}:5" in line and "did you mean 'concurrency'" in line
+    cfg.write_text("[engine\n")
+    rc, _, err = run("target", "list")
+    assert rc == 2 and "line 1" in _one_line_error(err) and str(cfg) in err
