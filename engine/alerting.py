@@ -8,6 +8,7 @@ and silences. Nothing here blocks probing.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -188,6 +189,26 @@ class Alerting:
             elif child is not None:
                 self._resolve(kid, child, now, "engine")
 
+    # ---- local incidents: the engine's own trouble (a broken Telegram session) -------------------
+    def open_local_incident(self, dedup_key: str, kind: str, summary: str, now: float | None = None) -> str | None:
+        """Open (deduplicated) and notify level 1; the new incident's id, None if already open."""
+        now = now or time.time()
+        inc, created = inc_store.open_incident(
+            self.store, dedup_key, kind, SEVERITY_BY_KIND.get(kind, "high"), summary, now=now)
+        if not created:
+            return None
+        self._audit("incident.open", inc.id, "engine")
+        self._notify_level(inc, None, 1, "alert", now)
+        self._publish(inc.id, "firing", None, "opened")
+        return inc.id
+
+    def resolve_local_incident(self, dedup_key: str, now: float | None = None) -> bool:
+        inc = inc_store.find_open(self.store, dedup_key)
+        if inc is None:
+            return False
+        self._resolve(inc, None, now or time.time(), "engine")
+        return True
+
     # ---- notifications ------------------------------------------------------------------------
     def contacts_for(self, level: int, owner_id: str | None, names: list[str] | None = None) -> list[Any]:
         out = []
@@ -213,13 +234,19 @@ class Alerting:
         )
 
     def _notify_level(self, inc: Any, rec: TargetRecord | None, level: int, kind: str, now: float,
-                      names: list[str] | None = None) -> int:
-        """Queue one notification per contact of `level` (0 = everyone already notified)."""
+                      names: list[str] | None = None, seq: int | None = None) -> int:
+        """Queue one notification per contact of `level` (0 = everyone already notified).
+
+        A rule's named contacts stand for level 1 only; escalation goes to the next level's.
+        `seq` numbers reminders so each has its own idempotency key."""
         if level == 0:
             contacts = self._already_notified(inc.id)
         else:
-            contacts = self.contacts_for(level, inc.owner_id, names or self.rules.channels_for(inc))
+            named = names or (self.rules.channels_for(inc) if level == 1 else None)
+            contacts = self.contacts_for(level, inc.owner_id, named)
         msg = self.message(inc, rec, kind, level)
+        if seq is not None:
+            msg.extra["seq"] = seq
         for c in contacts:
             outbox.enqueue(self.store, c.id, c.channel, msg, inc.id, now)
         if contacts and kind != "resolved":
@@ -280,6 +307,8 @@ class Alerting:
                 self.open_for_target(rec, rec.last_error_class, "still down after maintenance", now)
             elif rec.state == "up":
                 self.resolve_for_target(rec, now)
+        if ended:
+            self.rules.tick(now)  # rules on those targets too, not a tick later
 
     def _audit(self, action: str, incident_id: str, actor: str) -> None:
         self.engine.commands.audit(action, f"incident:{incident_id}", actor)

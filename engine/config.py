@@ -8,7 +8,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from engine.config_locate import locate
 from engine.durations import parse_duration
@@ -148,6 +156,27 @@ class RuleDecl(_Section):
 
     _d = field_validator("duration", mode="before")(_dur)
 
+    @field_validator("metric")
+    @classmethod
+    def _metric(cls, v: str) -> str:
+        from engine.rules import METRICS
+
+        if v not in METRICS:
+            raise ValueError(f"unknown metric; use one of {', '.join(METRICS)}")
+        return v
+
+    @model_validator(mode="after")
+    def _whole(self) -> RuleDecl:
+        """The rule as the engine will build it: a bad one fails at load, not every tick."""
+        from engine.rules import RuleSpec
+
+        try:
+            RuleSpec("", self.name, self.metric, self.comparison, self.threshold, self.duration,
+                     self.severity, list(self.channels), self.target, self.enabled)
+        except BadInput as exc:
+            raise ValueError(f"{exc.message}; {exc.hint}") from None
+        return self
+
 
 class Settings(_Section):
     general: GeneralSettings = Field(default_factory=GeneralSettings)
@@ -283,3 +312,12 @@ def _check_unique_names(settings: Settings, path: Path, text: str) -> None:
                 "give every declared target its own name",
             )
         seen[t.name] = i
+    rules: dict[str, int] = {}
+    for i, r in enumerate(settings.rules):
+        if r.name in rules:  # a rule's name is its identity (incident dedup key)
+            line = locate(text, ("rules", i, "name"))
+            raise ConfigError(
+                f"{path}:{line}: rules[{i}].name = {r.name!r} is already used by rules[{rules[r.name]}]",
+                "give every rule its own name",
+            )
+        rules[r.name] = i

@@ -7,6 +7,7 @@ Acknowledge or resolve stops both. A silence ends by itself at its time.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -26,10 +27,17 @@ def escalate_and_resend(al: Alerting, now: float) -> None:
         if inc.state == "silenced":
             if inc.silenced_until is not None and inc.silenced_until <= now:
                 _set(store, inc.id, state="firing", silenced_until=None)
+                al._audit("incident.unsilence", inc.id, "engine")
                 al._publish(inc.id, "firing", inc.target_id, "silence ended")
             continue
         if inc.parent_incident_id:
-            continue  # held under its parent
+            with store.session() as s:
+                parent = s.get(Incident, inc.parent_incident_id)
+            if parent is not None and parent.state != "resolved":
+                continue  # held under its parent
+            # The parent was resolved by hand (or is gone): its children page on their own now.
+            al._release_children(parent or SimpleNamespace(id=inc.parent_incident_id), now)
+            continue
         rec = al.engine.targets.get(inc.target_id or "")
         if rec is not None and al.in_maintenance(rec):
             continue
@@ -41,16 +49,17 @@ def escalate_and_resend(al: Alerting, now: float) -> None:
             continue
         first_at = min(n.created_at for n in current)
         read_or_acked = any(n.read_at is not None for n in current)
-        if not read_or_acked and now - first_at >= st.escalation_after:
-            if al.contacts_for(level + 1, inc.owner_id):
-                _set(store, inc.id, escalation_level=level + 1)
-                inc.escalation_level = level + 1
-                al._notify_level(inc, rec, level + 1, "escalation", now)
-                al._audit("incident.escalate", inc.id, "engine")
-                continue
+        due = not read_or_acked and now - first_at >= st.escalation_after
+        if due and al.contacts_for(level + 1, inc.owner_id):
+            _set(store, inc.id, escalation_level=level + 1)
+            inc.escalation_level = level + 1
+            al._notify_level(inc, rec, level + 1, "escalation", now)
+            al._audit("incident.escalate", inc.id, "engine")
+            continue
         last = inc.last_notified_at or first_at
         if now - last >= st.resend_interval:
-            al._notify_level(inc, rec, level, "reminder", now)
+            seq = 1 + sum(1 for n in notes if n.kind == "reminder")
+            al._notify_level(inc, rec, level, "reminder", now, seq=seq)
 
 
 def _set(store: Any, incident_id: str, **values: Any) -> None:

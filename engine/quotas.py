@@ -52,7 +52,9 @@ def normalize_kind(kind: str) -> str:
     return k
 
 
-def limit_for(store: Store, settings: Settings, kind: str, owner_id: str | None) -> tuple[int | None, str]:
+def limit_for(
+    store: Store, settings: Settings, kind: str, owner_id: str | None
+) -> tuple[int | None, str]:
     kind = normalize_kind(kind)
     if owner_id is None:
         return None, "operator"
@@ -83,10 +85,14 @@ def quota(store: Store, settings: Settings, kind: str, owner_id: str | None) -> 
 def _ids(store: Store, kind: str, owner_id: str | None, limit: int = 10) -> list[str]:
     model = _MODELS[kind]
     with store.session() as s:
-        return list(s.exec(select(model.id).where(model.owner_id == owner_id).limit(limit)).scalars())  # type: ignore[call-overload]
+        return list(
+            s.exec(select(model.id).where(model.owner_id == owner_id).limit(limit)).scalars()
+        )  # type: ignore[call-overload]
 
 
-def check(store: Store, settings: Settings, kind: str, owner_id: str | None, adding: int = 1) -> Quota:
+def check(
+    store: Store, settings: Settings, kind: str, owner_id: str | None, adding: int = 1
+) -> Quota:
     """Raise QuotaExceeded (which limit, the use, what to remove) if `adding` more would not fit.
 
     The message names only counts and random ids, never a name or an address, so it is safe to log.
@@ -105,9 +111,13 @@ def check(store: Store, settings: Settings, kind: str, owner_id: str | None, add
         hint = f"this account may not add {q.kind}; ask an admin to raise the limit"
     else:
         over = q.used + adding - q.limit
-        hint = (f"remove {over} {single if over == 1 else q.kind} first ({_REMOVE[q.kind]}; "
-                f"yours: {', '.join(ids)}) or ask an admin to raise the limit")
-    exc = QuotaExceeded(f"{single} quota reached: {q.used} of {q.limit} {q.kind} in use ({where})", hint)
+        hint = (
+            f"remove {over} {single if over == 1 else q.kind} first ({_REMOVE[q.kind]}; "
+            f"yours: {', '.join(ids)}) or ask an admin to raise the limit"
+        )
+    exc = QuotaExceeded(
+        f"{single} quota reached: {q.used} of {q.limit} {q.kind} in use ({where})", hint
+    )
     exc.quota = q  # type: ignore[attr-defined]
     exc.ids = ids  # type: ignore[attr-defined]
     raise exc

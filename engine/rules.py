@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from engine.errors import BadInput
 
 if TYPE_CHECKING:
+    from engine.domain import TargetRecord
     from engine.engine import Engine
 
 OPS = {">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne}
@@ -70,17 +71,24 @@ class RuleEvaluator:
                     return r.channels or None
         return None
 
-    def metric_value(self, rule: RuleSpec) -> float | None:
+    def source(self, rule: RuleSpec) -> TargetRecord | None:
+        """The target whose metric the rule reads (its maintenance silences the rule too)."""
         eng = self.engine
         if rule.metric.startswith("system."):
             metric = rule.metric.split(".", 1)[1]
             for rec in eng.targets.values():
                 if rec.kind == "system" and rec.spec.metric == metric and (not rule.target or rec.name == rule.target):
-                    return eng.last_values.get(rec.id)
+                    return rec
             return None
-        rec = next((r for r in eng.targets.values() if r.name == rule.target or r.id == rule.target), None)
+        return next((r for r in eng.targets.values() if r.name == rule.target or r.id == rule.target), None)
+
+    def metric_value(self, rule: RuleSpec) -> float | None:
+        eng = self.engine
+        rec = self.source(rule)
         if rec is None:
             return None
+        if rule.metric.startswith("system."):
+            return eng.last_values.get(rec.id)
         if rule.metric == "latency":
             return rec.last_latency_ms
         if rule.metric == "up":
@@ -97,22 +105,27 @@ class RuleEvaluator:
             v = self.metric_value(rule)
             holding = v is not None and rule.holds(v)
             key = f"rule:{rule.id}"
-            if holding:
-                if rule.holding_since is None:
-                    rule.holding_since = now
-                if now - rule.holding_since >= rule.duration_s:
-                    self._fire(rule, key, v, now)
-            else:
+            if not holding:
                 rule.holding_since = None
+            elif rule.holding_since is None:
+                rule.holding_since = now
+            src = self.source(rule)
+            if src is not None and self.engine.alerting.in_maintenance(src):
+                continue  # keep timing the condition, but open and close nothing in maintenance
+            if holding:
+                if now - rule.holding_since >= rule.duration_s:  # type: ignore[operator]
+                    self._fire(rule, key, v, now, src)
+            else:
                 self._clear(key, now)
 
-    def _fire(self, rule: RuleSpec, key: str, value: float | None, now: float) -> None:
+    def _fire(self, rule: RuleSpec, key: str, value: float | None, now: float,
+              src: TargetRecord | None = None) -> None:
         from engine import incidents as inc_store
 
         al = self.engine.alerting
         summary = f"rule {rule.name}: {rule.metric} = {value:g} {rule.comparison} {rule.threshold:g}"
         inc, created = inc_store.open_incident(self.engine.store, key, "rule", rule.severity, summary,
-                                               rule_id=rule.id, now=now)
+                                               src.id if src else None, rule_id=rule.id, now=now)
         if created:
             al._audit("incident.open", inc.id, "engine")
             al._notify_level(inc, None, 1, "alert", now, names=rule.channels or None)

@@ -19,12 +19,16 @@ from collections.abc import Awaitable, Callable
 log = logging.getLogger(__name__)
 
 RunOne = Callable[[str], Awaitable[None]]
+OnTimeout = Callable[[str, float], None]
 NOW_PRIORITY = -1e12  # "check now" sorts before every due time
 
 
 class Scheduler:
-    def __init__(self, run_one: RunOne, concurrency: int = 500, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, run_one: RunOne, concurrency: int = 500, clock: Callable[[], float] = time.monotonic,
+                 on_timeout: OnTimeout | None = None) -> None:
         self.run_one = run_one
+        self.on_timeout = on_timeout
+        self.timeouts: dict[str, float] = {}
         self.concurrency = concurrency
         self.clock = clock
         self.heap: list[tuple[float, int, str]] = []
@@ -43,9 +47,15 @@ class Scheduler:
         self.draining = False
 
     # ---- what to run and when ---------------------------------------------------------------
-    def add(self, target_id: str, interval: float, first_due: float | None = None) -> None:
-        """Schedule a target; without first_due its first run lands at a stable spot in its interval."""
+    def add(self, target_id: str, interval: float, first_due: float | None = None,
+            timeout: float | None = None) -> None:
+        """Schedule a target; without first_due its first run lands at a stable spot in its interval.
+
+        With a timeout (and an on_timeout callback) the scheduler bounds the check itself: one
+        timer per check, cancelled when it finishes."""
         self.intervals[target_id] = interval
+        if timeout is not None:
+            self.timeouts[target_id] = timeout
         if first_due is None:
             offset = (zlib.crc32(target_id.encode()) % 10_000) / 10_000 * min(interval, 300.0)
             first_due = self.clock() + offset
@@ -55,6 +65,7 @@ class Scheduler:
         self.live.pop(target_id, None)
         self.intervals.pop(target_id, None)
         self.due_of.pop(target_id, None)
+        self.timeouts.pop(target_id, None)
 
     def check_now(self, target_id: str) -> None:
         """Jump the queue: runs before anything merely due."""
@@ -83,28 +94,39 @@ class Scheduler:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
 
+    def _take_due(self, now: float) -> tuple[str, float] | None:
+        """Pop the earliest live entry if it is due; counts it as started."""
+        heap, live = self.heap, self.live
+        while heap:
+            due, seq, tid = heap[0]
+            if live.get(tid) != seq:
+                heapq.heappop(heap)
+                continue
+            if due > now:
+                return None
+            heapq.heappop(heap)
+            del live[tid]
+            if due != NOW_PRIORITY:
+                late = now - due
+                self.lateness.append(late)
+                self.lateness_total += late
+            self.inflight += 1
+            self.started += 1
+            return tid, due
+        return None
+
     async def _dispatch(self) -> None:
-        heap, live, clock = self.heap, self.live, self.clock
+        """Hands due checks to idle workers and sleeps until the next due time (or a wake-up)."""
+        heap, clock = self.heap, self.clock
         while True:
             now = clock()
-            while heap and self.inflight < self.concurrency and not self.draining:
-                due, seq, tid = heap[0]
-                if live.get(tid) != seq:
-                    heapq.heappop(heap)
-                    continue
-                if due > now:
+            while self.inflight < self.concurrency and not self.draining:
+                item = self._take_due(now)
+                if item is None:
                     break
-                heapq.heappop(heap)
-                del live[tid]
-                if due != NOW_PRIORITY:
-                    late = now - due
-                    self.lateness.append(late)
-                    self.lateness_total += late
-                self.inflight += 1
-                self.started += 1
-                self._queue.put_nowait((tid, due))
+                self._queue.put_nowait(item)
             self._wake.clear()
-            if heap and self.inflight < self.concurrency:
+            if heap and self.inflight < self.concurrency and not self.draining:
                 delay = max(0.0, heap[0][0] - now)
                 if delay > 0:
                     try:
@@ -117,29 +139,52 @@ class Scheduler:
                 await self._wake.wait()
 
     async def _worker(self) -> None:
+        """Runs a check, reschedules it, then takes the next due check itself when there is one:
+        under load no check waits for a dispatcher round trip."""
         q = self._queue
+        item: tuple[str, float] | None = None
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        expired = [False]
+
+        def expire() -> None:
+            expired[0] = True
+            task.cancel()
+
+        timeouts = self.timeouts
         while True:
-            tid, due = q.get_nowait() if q.items else await q.get()
+            if item is None:
+                item = q.get_nowait() if q.items else await q.get()
+            tid, due = item
+            limit = timeouts.get(tid) if self.on_timeout is not None else None
+            timer = loop.call_later(limit, expire) if limit is not None else None
             try:
                 await self.run_one(tid)
             except asyncio.CancelledError:
-                raise
+                if not expired[0]:
+                    raise
+                expired[0] = False
+                task.uncancel()
+                assert self.on_timeout is not None and limit is not None
+                self.on_timeout(tid, limit)
             except Exception:
                 log.exception("check of a target failed unexpectedly")
             finally:
+                if timer is not None:
+                    timer.cancel()
                 self.inflight -= 1
                 self.completed += 1
+                now = self.clock()
                 interval = self.intervals.get(tid)
                 if interval is not None and tid not in self.live:
-                    now = self.clock()
                     nxt = (due if due != NOW_PRIORITY else now) + interval
                     if nxt < now:
                         nxt = now + min(interval, 1.0) * 0.01  # far behind: run soon, not in a burst
                     self._push(tid, nxt)
-                elif self.inflight == self.concurrency - 1:
-                    self._wake.set()
-                if self.inflight == self.concurrency - 1:
-                    self._wake.set()
+            item = None if self.draining else self._take_due(now)
+            if item is None and self.inflight == self.concurrency - 1:
+                self._wake.set()  # a slot freed up while the dispatcher waited for one
 
     # ---- measurements -----------------------------------------------------------------------
     def lateness_percentiles(self) -> dict[str, float]:

@@ -66,10 +66,10 @@ def apply_result(
         rec.fail_streak = 0
         if res.degraded:
             new = "degraded"
-        elif old in ("up", "unknown", "paused", "maintenance", "degraded") or rec.ok_streak >= ok_m:
+        elif old != "down" or rec.ok_streak >= ok_m:  # only a real outage waits for M successes
             new = "up"
         else:
-            new = old  # down/pending: wait for M successes
+            new = old
     else:
         rec.fail_streak += 1
         rec.ok_streak = 0

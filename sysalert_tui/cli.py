@@ -22,7 +22,7 @@ def _add_json(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from sysalert_tui import cli_alerts, cli_apikeys, cli_targets
+    from sysalert_tui import cli_alerts, cli_apikeys, cli_bench, cli_targets, cli_telegram
 
     p = argparse.ArgumentParser(
         prog="sysalert",
@@ -44,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_targets.register(sub, _add_json)
     cli_alerts.register(sub, _add_json)
+    cli_bench.register(sub, _add_json)
     cli_apikeys.register(sub, _add_json)
+    cli_telegram.register(sub, _add_json)
 
     rot = sub.add_parser("rotate-keys", help="re-encrypt every sealed value under a new master key")
     rot.add_argument("--batch", type=int, default=500, help="rows per transaction")

@@ -1,8 +1,9 @@
 """Drives the real Engine and store by hand: explicit times, no scheduler, no sleeping.
 
 `Engine.process()` queues each transition for the alerting worker; `Rig.drain()` runs the queued
-steps inline and in order, exactly as the running engine's worker thread would. The clock starts at
-the real time because the command layer (ack, silence, maintenance toggles) stamps with time.time().
+steps inline and in order, exactly as the running engine's worker thread would. The clock starts
+just ahead of the real time because the command layer (ack, silence, maintenance toggles) stamps
+with time.time(): a toggle made during the test has begun by the rig's time 0.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from engine.notify import outbox
 from engine.probes.base import ProbeResult
 from engine.store.models import Notification
 from engine.store.store import Store
+
+
+LEAD_S = 2.0
 
 
 class Clock:
@@ -92,6 +96,10 @@ class Rig:
                 return
             al._handle(item)
 
+    def flush(self) -> int:
+        """Write the buffered results as the engine's flush loop would; returns how many."""
+        return self.engine.writer.write(self.engine.writer.take())
+
     # ---- reading -----------------------------------------------------------------------------
     def incidents(self, state: str | None = None) -> list[dict[str, Any]]:
         return self.commands.list_incidents(state=state)
@@ -142,7 +150,7 @@ def make_rig(settings: Settings, db_url: str, keyring: KeyRing, start: float | N
     for key, value in alerts.items():
         setattr(settings.alerts, key, value)
     store = open_store(db_url, keyring)
-    t0 = time.time() if start is None else start
+    t0 = time.time() + LEAD_S if start is None else start
     clock = Clock(t0)
     engine = Engine(settings, store, clock=clock)
     try:

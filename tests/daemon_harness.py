@@ -71,6 +71,7 @@ class Daemon:
     proc: subprocess.Popen[bytes]
     log_path: Path
     _clients: list[httpx.Client] = field(default_factory=list)
+    _unix: httpx.Client | None = None
 
     @property
     def base_url(self) -> str:
@@ -93,10 +94,12 @@ class Daemon:
         return c
 
     def unix(self) -> httpx.Client:
-        c = httpx.Client(base_url="http://sysalert", transport=httpx.HTTPTransport(uds=str(self.socket_path)),
-                         timeout=10.0)
-        self._clients.append(c)
-        return c
+        """A client on the trusted Unix socket (one per daemon, reused)."""
+        if self._unix is None:
+            self._unix = httpx.Client(base_url="http://sysalert", timeout=10.0,
+                                      transport=httpx.HTTPTransport(uds=str(self.socket_path)))
+            self._clients.append(self._unix)
+        return self._unix
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")

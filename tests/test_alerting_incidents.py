@@ -52,7 +52,7 @@ def test_down_opens_one_incident_and_recovery_resolves_it_with_a_notice(rig: Rig
     actions = [(a["action"], a["actor"]) for a in rig.audit() if a["ref"] == f"incident:{inc['id']}"]
     assert actions == [("incident.open", "engine"), ("incident.resolve", "engine")]
     states = [a["detail"] for a in rig.audit("state")]
-    assert states[:3] == ["unknown -> up", "up -> pending (refused)", "pending -> down (refused)"]
+    assert states[:3] == ["up -> pending (refused)", "pending -> down (refused)", "down -> up"]
 
 
 def test_ack_resolve_silence_record_who_and_when(rig: Rig) -> None:

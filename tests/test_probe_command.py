@@ -15,11 +15,6 @@ from engine.probes.base import ProbeContext
 from engine.specs import TargetSpec, parse_spec
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def script(tmp_path: Path, body: str, name: str = "check.sh") -> str:
     path = tmp_path / name
     path.write_text("#!/bin/sh\n" + body + "\n")

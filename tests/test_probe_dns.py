@@ -28,11 +28,6 @@ ZONE = {
 NAMES = {name for name, _ in ZONE} | {"broken.example.test."}
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class _Server(asyncio.DatagramProtocol):
     """Answers from ZONE; unknown names get NXDOMAIN, broken.example.test SERVFAIL."""
 
@@ -208,6 +203,12 @@ async def test_conditions_decide_when_given() -> None:
             f"dns://www.example.test?server=127.0.0.1:{port}",
             conditions=[parse("[DNS_RCODE] == NXDOMAIN")],
         )
+        body = await run(
+            f"dns://example.test?type=MX&server=127.0.0.1:{port}",
+            conditions=[parse("[BODY] == pat(mx*.example.test.)"), parse("[CONNECTED] == true")],
+        )
     assert nx.ok, nx.detail
+    assert nx.facts["dns_rcode"] == "NXDOMAIN"
     assert not bad.ok and bad.error_class == "condition"
     assert "DNS_RCODE" in bad.detail
+    assert body.ok, body.detail  # Gatus's [BODY] for DNS: the last answer, names with the dot

@@ -28,11 +28,6 @@ from engine.specs import parse_spec
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _can_open(kind: int, family: int = socket.AF_INET) -> bool:
     proto = socket.IPPROTO_ICMP if family == socket.AF_INET else socket.IPPROTO_ICMPV6
     try:

@@ -15,11 +15,6 @@ from engine.probes.base import ProbeContext
 from engine.specs import parse_spec
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def run(spec: str, **options):
     return await get_probe("system")(parse_spec(spec), ProbeContext(timeout=5, options=options))
 

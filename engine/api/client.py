@@ -6,6 +6,8 @@ alert goes out twice. Over the data directory's Unix socket, or TCP with an API 
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 import re
@@ -45,11 +47,17 @@ class RemoteCommands:
         for k in route.fixed:
             kwargs.pop(k, None)
         path = route.path
+        rest = list(args)
         if route.path_arg:
-            if not args:
+            if not rest:
                 raise BadInput(f"{command} needs {route.path_arg}", "")
             # Every reserved character escaped, "/" included: `disk /` is one path segment.
-            path = path.replace("{" + route.path_arg + "}", quote(str(args[0]), safe=""))
+            path = path.replace("{" + route.path_arg + "}", quote(str(rest.pop(0)), safe=""))
+        # Positional arguments beyond the path one (add_target(spec, ...)) are named as the local
+        # command names them, so a call reads the same attached or embedded.
+        for name, value in zip(_positional_names(command)[1 if route.path_arg else 0 :], rest, strict=False):
+            if value is not None:
+                kwargs.setdefault(name, value)
         unknown = set(kwargs) - set(route.body)
         for k in unknown:
             kwargs.pop(k)  # local-only arguments (owner_id on an operator call) are dropped
@@ -94,6 +102,14 @@ class RemoteCommands:
                 elif line.startswith("data: ") and event:
                     yield json.loads(line[6:])
                     event = None
+
+
+@functools.cache
+def _positional_names(command: str) -> list[str]:
+    from engine.commands import Commands
+
+    params = list(inspect.signature(getattr(Commands, command)).parameters.values())[1:]  # no self
+    return [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
 def _transport_for_socket(path: str) -> httpx.HTTPTransport:

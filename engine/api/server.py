@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import anyio
+from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
@@ -28,6 +29,7 @@ from engine.api.routes import FIELD_TYPES, NUMERIC, ROUTES, Route, openapi
 from engine.domain import TargetRecord
 from engine.errors import BadInput, NotFound, SysAlertError
 from engine.heartbeat import parse_ping_path
+from engine.store.db import describe_error
 
 if TYPE_CHECKING:
     from engine.engine import Engine
@@ -202,6 +204,8 @@ def build_app(engine: Engine, trusted: bool) -> Any:
                 return JSONResponse({"error": f"bad arguments: {exc}", "hint": "see /openapi.json"}, 400)
             except SysAlertError as exc:
                 return JSONResponse({"error": exc.message, "hint": exc.hint}, 409)
+            except OperationalError as exc:  # the store is down: say so, as /health does
+                return _bad(f"the store cannot be used now: {describe_error(exc)}", "see GET /health", 503)
             except Exception as exc:  # a bug of ours: a JSON 500, and a log line without values
                 log.error("API %s failed: %s", route.command, type(exc).__name__)
                 return _bad(f"internal error ({type(exc).__name__})", "see the daemon log", 500)
@@ -263,6 +267,7 @@ class PingFastPath:
     def __init__(self, engine: Engine, app: Any) -> None:
         self.engine = engine
         self.app = app
+        self._last_error_log = 0.0
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"].startswith("/ping/"):
@@ -300,8 +305,11 @@ class PingFastPath:
         except BadInput as exc:
             await _reply(send, 400, (exc.message + "\n").encode(), method == "HEAD")
             return
-        except Exception:
-            log.exception("ping could not be recorded")
+        except Exception as exc:
+            now = time.monotonic()
+            if now - self._last_error_log > 10:  # one line per 10 s, not one per ping
+                self._last_error_log = now
+                log.error("pings could not be recorded: %s", describe_error(exc))
             await _reply(send, 503, b"could not record the ping, try again\n", method == "HEAD")
             return
         if rec is None:

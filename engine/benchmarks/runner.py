@@ -18,7 +18,7 @@ import anyio
 
 from engine import incidents as inc_store
 from engine.benchmarks import store as bstore
-from engine.benchmarks.scoring import BASELINE_RUNS, baseline_from, delta_pct, status
+from engine.benchmarks.scoring import BASELINE_RUNS, baseline_from, delta_pct, fmt, status
 from engine.benchmarks.spec import parse_bench_spec
 from engine.benchmarks.workloads import Measurement, measure
 from engine.errors import NotFound
@@ -59,17 +59,26 @@ class RunOutcome:
         b, m = self.bench, self.measurement
         d = self.delta_pct
         return {
-            "id": b.id, "name": b.name, "kind": b.kind, "unit": m.unit, "ts": self.ts, "ok": m.ok,
-            "score": m.score, "baseline": b.baseline, "delta_pct": None if d is None else round(d, 2),
-            "threshold_pct": b.threshold_pct, "higher_is_better": b.higher_is_better,
-            "status": self.status, "error_class": m.error_class, "detail": m.detail, "facts": m.facts,
-            "baseline_set": self.baseline_set, "measurements": self.measurements,
-            "incident": self.incident_id, **self.extra,
+            "id": b.id,
+            "name": b.name,
+            "kind": b.kind,
+            "unit": m.unit,
+            "ts": self.ts,
+            "ok": m.ok,
+            "score": m.score,
+            "baseline": b.baseline,
+            "delta_pct": None if d is None else round(d, 2),
+            "threshold_pct": b.threshold_pct,
+            "higher_is_better": b.higher_is_better,
+            "status": self.status,
+            "error_class": m.error_class,
+            "detail": m.detail,
+            "facts": m.facts,
+            "baseline_set": self.baseline_set,
+            "measurements": self.measurements,
+            "incident": self.incident_id,
+            **self.extra,
         }
-
-
-def fmt(value: float | None, unit: str) -> str:
-    return "-" if value is None else f"{value:.4g} {unit}".strip()
 
 
 async def measure_and_record(store: Store, rec: bstore.BenchRecord, now: float) -> RunOutcome:
@@ -145,15 +154,18 @@ class BenchmarkRunner:
                     await self._wake.wait()
 
     async def _scheduled(self, rec: bstore.BenchRecord) -> None:
+        started = self.engine.clock()
         try:
             await self._run(rec.id)
         except NotFound:
             pass  # removed while it waited
         except Exception as exc:  # one broken benchmark must not stop the others
-            log.error("benchmark %s: run failed: %s", self.store.ref("bench", rec.id), type(exc).__name__)
+            log.error(
+                "benchmark %s: run failed: %s", self.store.ref("bench", rec.id), type(exc).__name__
+            )
         finally:
             self._running.discard(rec.id)
-            self._not_before[rec.id] = self.engine.clock() + rec.interval_s
+            self._not_before[rec.id] = started + rec.interval_s  # even if the run could not record
             self._wake.set()
 
     # ---- one run -------------------------------------------------------------------------------
@@ -180,9 +192,13 @@ class BenchmarkRunner:
                 out = await measure_and_record(self.store, rec, self.engine.clock())
             self.runs += 1
             await anyio.to_thread.run_sync(self._after, out)
+        self.engine.alerting.dispatcher.wake()  # an alert or a resolved notice may be queued
         m = out.measurement
-        self.engine.events.publish(BenchmarkEvent(
-            out.ts, rec.id, m.ok, m.score, rec.baseline, out.status, out.delta_pct, m.unit))
+        self.engine.events.publish(
+            BenchmarkEvent(
+                out.ts, rec.id, m.ok, m.score, rec.baseline, out.status, out.delta_pct, m.unit
+            )
+        )
         return out
 
     def _forget(self, bench_id: str) -> None:
@@ -197,16 +213,27 @@ class BenchmarkRunner:
         ref = self.store.ref("bench", rec.id)
         audit = self.engine.commands.audit
         if out.baseline_set:
-            audit("benchmark.baseline", ref, "engine", f"baseline {fmt(rec.baseline, m.unit)} from the first runs")
+            audit(
+                "benchmark.baseline",
+                ref,
+                "engine",
+                f"baseline {fmt(rec.baseline, m.unit)} from the first runs",
+            )
         prev = self.statuses.get(rec.id)
         self.statuses[rec.id] = st
         if st == "regressed" and prev != "regressed":
             audit("benchmark.regressed", ref, "engine", _summary(rec, out))
         elif st == "ok" and prev == "regressed":
-            audit("benchmark.recovered", ref, "engine", f"{fmt(m.score, m.unit)} within the threshold")
-        streak = self.fail_streaks[rec.id] = (self.fail_streaks.get(rec.id, 0) + 1) if not m.ok else 0
+            audit(
+                "benchmark.recovered", ref, "engine", f"{fmt(m.score, m.unit)} within the threshold"
+            )
+        streak = self.fail_streaks[rec.id] = (
+            (self.fail_streaks.get(rec.id, 0) + 1) if not m.ok else 0
+        )
         key = f"bench:{rec.id}"
-        if st == "regressed" or (st == "failed" and streak >= self.engine.settings.engine.failure_threshold):
+        if st == "regressed" or (
+            st == "failed" and streak >= self.engine.settings.engine.failure_threshold
+        ):
             out.incident_id = self._open(rec, out, key)
         elif st == "ok":
             self._close(key, out.ts)
@@ -217,8 +244,15 @@ class BenchmarkRunner:
             return None  # maintenance for everything: runs are kept, nothing opens
         m = out.measurement
         inc, created = inc_store.open_incident(
-            self.store, key, "benchmark", SEVERITY, _summary(rec, out), None,
-            error_class="regression" if m.ok else (m.error_class or "error"), owner_id=rec.owner_id, now=out.ts,
+            self.store,
+            key,
+            "benchmark",
+            SEVERITY,
+            _summary(rec, out),
+            None,
+            error_class="regression" if m.ok else (m.error_class or "error"),
+            owner_id=rec.owner_id,
+            now=out.ts,
         )
         if created:
             al._audit("incident.open", inc.id, "engine")
@@ -238,9 +272,11 @@ def _summary(rec: bstore.BenchRecord, out: RunOutcome) -> str:
     if not m.ok:
         return f"benchmark {rec.name} failed ({m.error_class}): {m.detail}"[:400]
     d = out.delta_pct
-    return (f"benchmark {rec.name}: {fmt(m.score, m.unit)} vs baseline {fmt(rec.baseline, m.unit)}"
-            f" ({'' if d is None else f'{d:+.0f}%, '}threshold {rec.threshold_pct:g}%,"
-            f" {'higher' if rec.higher_is_better else 'lower'} is better)")
+    return (
+        f"benchmark {rec.name}: {fmt(m.score, m.unit)} vs baseline {fmt(rec.baseline, m.unit)}"
+        f" ({'' if d is None else f'{d:+.0f}%, '}threshold {rec.threshold_pct:g}%,"
+        f" {'higher' if rec.higher_is_better else 'lower'} is better)"
+    )
 
 
 def _current_loop() -> asyncio.AbstractEventLoop | None:

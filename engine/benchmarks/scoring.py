@@ -18,7 +18,9 @@ def delta_pct(score: float | None, baseline: float | None) -> float | None:
     return (score - baseline) / abs(baseline) * 100.0
 
 
-def is_regressed(score: float | None, baseline: float | None, threshold_pct: float, higher_is_better: bool) -> bool:
+def is_regressed(
+    score: float | None, baseline: float | None, threshold_pct: float, higher_is_better: bool
+) -> bool:
     """Worse than the baseline by more than the threshold, in the direction that counts."""
     d = delta_pct(score, baseline)
     if d is None:
@@ -26,8 +28,13 @@ def is_regressed(score: float | None, baseline: float | None, threshold_pct: flo
     return d < -threshold_pct if higher_is_better else d > threshold_pct
 
 
-def status(ok: bool | None, score: float | None, baseline: float | None, threshold_pct: float,
-           higher_is_better: bool) -> str:
+def status(
+    ok: bool | None,
+    score: float | None,
+    baseline: float | None,
+    threshold_pct: float,
+    higher_is_better: bool,
+) -> str:
     """`failed` (last run failed), `pending` (no baseline or no score yet), `regressed` or `ok`."""
     if ok is False:
         return "failed"
@@ -41,3 +48,11 @@ def baseline_from(scores: list[float]) -> float | None:
     if len(scores) < BASELINE_RUNS:
         return None
     return float(statistics.median(scores[:BASELINE_RUNS]))
+
+
+def fmt(value: float | None, unit: str = "") -> str:
+    """A score for people: 38044 ops/s, 12.35 ms, 0.0123 (no exponent for big numbers)."""
+    if value is None:
+        return "-"
+    text = f"{value:.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+    return f"{text} {unit}".strip()

@@ -90,7 +90,9 @@ def _options(raw: str, kind: str, pairs: list[tuple[str, str]]) -> dict[str, str
     out: dict[str, str] = {}
     for key, value in pairs:
         if key not in allowed:
-            raise _bad(raw, f"unknown option {key!r}", f"allowed for {kind}: {', '.join(sorted(allowed))}")
+            raise _bad(
+                raw, f"unknown option {key!r}", f"allowed for {kind}: {', '.join(sorted(allowed))}"
+            )
         out[key] = value
     return out
 
@@ -99,7 +101,9 @@ def _build(raw: str, kind: str, target: TargetSpec | None, opts: dict[str, str])
     n = DEFAULT_N[kind]
     if "n" in opts:
         if not opts["n"].isdigit() or not 1 <= int(opts["n"]) <= MAX_N[kind]:
-            raise _bad(raw, f"n={opts['n']!r} is not a whole number from 1 to {MAX_N[kind]}", "e.g. ?n=20")
+            raise _bad(
+                raw, f"n={opts['n']!r} is not a whole number from 1 to {MAX_N[kind]}", "e.g. ?n=20"
+            )
         n = int(opts["n"])
     threshold = None
     if "threshold" in opts:
@@ -107,24 +111,42 @@ def _build(raw: str, kind: str, target: TargetSpec | None, opts: dict[str, str])
         try:
             threshold = float(text)
         except ValueError:
-            raise _bad(raw, f"threshold={opts['threshold']!r} is not a number", "a percent, e.g. ?threshold=20") from None
+            raise _bad(
+                raw,
+                f"threshold={opts['threshold']!r} is not a number",
+                "a percent, e.g. ?threshold=20",
+            ) from None
         if not 0 < threshold <= 1000:
-            raise _bad(raw, f"threshold {threshold:g}% is out of range", "use a percent above 0 and at most 1000")
+            raise _bad(
+                raw,
+                f"threshold {threshold:g}% is out of range",
+                "use a percent above 0 and at most 1000",
+            )
     interval = None
     if "interval" in opts:
         interval = _duration(raw, opts["interval"], "interval")
         if interval < MIN_INTERVAL:
-            raise _bad(raw, f"interval {opts['interval']!r} is too short", "use at least 1s; benchmarks load what they measure")
+            raise _bad(
+                raw,
+                f"interval {opts['interval']!r} is too short",
+                "use at least 1s; benchmarks load what they measure",
+            )
     timeout = DEFAULT_TIMEOUT[kind]
     if "timeout" in opts:
         timeout = _duration(raw, opts["timeout"], "timeout")
         if not 0 < timeout <= MAX_TIMEOUT:
-            raise _bad(raw, f"timeout {opts['timeout']!r} is out of range", "use more than 0s and at most 2m")
+            raise _bad(
+                raw,
+                f"timeout {opts['timeout']!r} is out of range",
+                "use more than 0s and at most 2m",
+            )
     higher = kind == "cpu"
     if kind == "command":
         better = opts.get("better", "higher").lower()
         if better not in ("higher", "lower"):
-            raise _bad(raw, f"better={opts['better']!r} is unknown", "use better=higher or better=lower")
+            raise _bad(
+                raw, f"better={opts['better']!r} is unknown", "use better=higher or better=lower"
+            )
         higher = better == "higher"
     return BenchSpec(kind, raw, target, n, timeout, threshold, interval, higher)
 
@@ -182,7 +204,9 @@ def parse_bench_spec(text: str) -> BenchSpec:
 
 def _parse_tcp(raw: str, hostport: str, query: str) -> BenchSpec:
     target = _target(raw, "tcp://" + hostport)
-    return _build(raw, "tcp", target, _options(raw, "tcp", parse_qsl(query, keep_blank_values=True)))
+    return _build(
+        raw, "tcp", target, _options(raw, "tcp", parse_qsl(query, keep_blank_values=True))
+    )
 
 
 def _parse_command(raw: str) -> BenchSpec:

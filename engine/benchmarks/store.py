@@ -45,17 +45,28 @@ class BenchRecord:
 
 def from_row(store: Store, row: Benchmark) -> BenchRecord:
     return BenchRecord(
-        id=row.id, name=store.open_(B, "name_s", row.id, row.name_s) or "",
-        spec_text=store.open_(B, "spec_s", row.id, row.spec_s) or "", kind=row.kind,
-        interval_s=row.interval_s, baseline=row.baseline, threshold_pct=row.threshold_pct,
-        higher_is_better=row.higher_is_better, last_score=row.last_score, last_run_at=row.last_run_at,
-        owner_id=row.owner_id, created_at=row.created_at,
+        id=row.id,
+        name=store.open_(B, "name_s", row.id, row.name_s) or "",
+        spec_text=store.open_(B, "spec_s", row.id, row.spec_s) or "",
+        kind=row.kind,
+        interval_s=row.interval_s,
+        baseline=row.baseline,
+        threshold_pct=row.threshold_pct,
+        higher_is_better=row.higher_is_better,
+        last_score=row.last_score,
+        last_run_at=row.last_run_at,
+        owner_id=row.owner_id,
+        created_at=row.created_at,
     )
 
 
 def _name_taken(store: Store, s: Any, name: str, owner_id: str | None, skip_id: str = "") -> bool:
     q = select(Benchmark.id).where(Benchmark.name_fp.in_(store.fps(NAME_FP, name)))  # type: ignore[attr-defined]
-    q = q.where(Benchmark.owner_id == owner_id) if owner_id is not None else q.where(Benchmark.owner_id.is_(None))  # type: ignore[union-attr]
+    q = (
+        q.where(Benchmark.owner_id == owner_id)
+        if owner_id is not None
+        else q.where(Benchmark.owner_id.is_(None))
+    )  # type: ignore[union-attr]
     return any(i != skip_id for i in s.exec(q).scalars())
 
 
@@ -63,14 +74,24 @@ def insert(store: Store, rec: BenchRecord) -> BenchRecord:
     rec.id = rec.id or new_id()
     rec.created_at = rec.created_at or time.time()
     row = Benchmark(
-        id=rec.id, name_fp=store.fp(NAME_FP, rec.name), name_s=store.seal(B, "name_s", rec.id, rec.name),
-        kind=rec.kind, spec_s=store.seal(B, "spec_s", rec.id, rec.spec_text), interval_s=rec.interval_s,
-        baseline=rec.baseline, threshold_pct=rec.threshold_pct, higher_is_better=rec.higher_is_better,
-        owner_id=rec.owner_id, created_at=rec.created_at,
+        id=rec.id,
+        name_fp=store.fp(NAME_FP, rec.name),
+        name_s=store.seal(B, "name_s", rec.id, rec.name),
+        kind=rec.kind,
+        spec_s=store.seal(B, "spec_s", rec.id, rec.spec_text),
+        interval_s=rec.interval_s,
+        baseline=rec.baseline,
+        threshold_pct=rec.threshold_pct,
+        higher_is_better=rec.higher_is_better,
+        owner_id=rec.owner_id,
+        created_at=rec.created_at,
     )
     with store.session() as s:
         if _name_taken(store, s, rec.name, rec.owner_id):
-            raise BadInput(f"a benchmark named {rec.name!r} already exists", "choose another --name or remove the old one")
+            raise BadInput(
+                f"a benchmark named {rec.name!r} already exists",
+                "choose another --name or remove the old one",
+            )
         s.add(row)
         s.commit()
     return rec
@@ -104,7 +125,9 @@ def find(store: Store, ref: str, owner_id: str | None = None) -> BenchRecord | N
     if len(rows) > 1:
         own = [r for r in rows if r.owner_id is None]
         if len(own) != 1:
-            raise BadInput(f"several benchmarks are named {ref!r}", "name it by id (see `sysalert bench list`)")
+            raise BadInput(
+                f"several benchmarks are named {ref!r}", "name it by id (see `sysalert bench list`)"
+            )
         rows = own
     return from_row(store, rows[0]) if rows else None
 
@@ -132,8 +155,9 @@ def update(store: Store, bench_id: str, **values: Any) -> None:
         s.commit()
 
 
-def record_runs(store: Store, bench_id: str, runs: list[tuple[float, float | None, bool]],
-                last: dict[str, Any]) -> None:
+def record_runs(
+    store: Store, bench_id: str, runs: list[tuple[float, float | None, bool]], last: dict[str, Any]
+) -> None:
     """Append runs (ts, score, ok) and update the benchmark's columns in one transaction.
     A failed run stores score 0 with ok False: the column is not nullable, `ok` says which."""
     with store.session() as s:
@@ -141,7 +165,11 @@ def record_runs(store: Store, bench_id: str, runs: list[tuple[float, float | Non
         if row is None:
             return  # removed while it ran
         for ts, score, ok in runs:
-            s.add(BenchmarkRun(benchmark_id=bench_id, ts=ts, score=score if score is not None else 0.0, ok=ok))
+            s.add(
+                BenchmarkRun(
+                    benchmark_id=bench_id, ts=ts, score=score if score is not None else 0.0, ok=ok
+                )
+            )
         for k, v in last.items():
             setattr(row, k, v)
         s.add(row)
@@ -151,15 +179,23 @@ def record_runs(store: Store, bench_id: str, runs: list[tuple[float, float | Non
 def recent_runs(store: Store, bench_id: str, limit: int = 10) -> list[BenchmarkRun]:
     """The newest runs, returned oldest first (a trend reads left to right)."""
     with store.session() as s:
-        q = (select(BenchmarkRun).where(BenchmarkRun.benchmark_id == bench_id)
-             .order_by(BenchmarkRun.ts.desc(), BenchmarkRun.id.desc()).limit(limit))  # type: ignore[attr-defined,union-attr]
+        q = (
+            select(BenchmarkRun)
+            .where(BenchmarkRun.benchmark_id == bench_id)
+            .order_by(BenchmarkRun.ts.desc(), BenchmarkRun.id.desc())
+            .limit(limit)
+        )  # type: ignore[attr-defined,union-attr]
         return list(reversed(list(s.exec(q).scalars())))  # type: ignore[call-overload]
 
 
 def first_ok_scores(store: Store, bench_id: str, limit: int) -> list[float]:
     with store.session() as s:
-        q = (select(BenchmarkRun.score).where(BenchmarkRun.benchmark_id == bench_id, BenchmarkRun.ok.is_(True))  # type: ignore[attr-defined]
-             .order_by(BenchmarkRun.ts, BenchmarkRun.id).limit(limit))
+        q = (
+            select(BenchmarkRun.score)
+            .where(BenchmarkRun.benchmark_id == bench_id, BenchmarkRun.ok.is_(True))  # type: ignore[attr-defined]
+            .order_by(BenchmarkRun.ts, BenchmarkRun.id)
+            .limit(limit)
+        )
         return [float(v) for v in s.exec(q).scalars()]  # type: ignore[call-overload]
 
 

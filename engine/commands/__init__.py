@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from engine.commands.alerts import AlertCommands
-from engine.commands.benchmarks import BenchmarkCommands
 from engine.commands.apikeys import ApiKeyCommands
+from engine.commands.benchmarks import BenchmarkCommands
 from engine.commands.queries import QueryCommands
 from engine.commands.targets import TargetCommands
+from engine.commands.telegram import TelegramCommands
 from engine.config import Settings
 from engine.store.store import Store
 
@@ -29,7 +30,9 @@ class EngineHooks(Protocol):
     def stats(self) -> dict[str, Any]: ...
 
 
-class Commands(TargetCommands, AlertCommands, QueryCommands, ApiKeyCommands):
+class Commands(
+    TargetCommands, AlertCommands, QueryCommands, ApiKeyCommands, BenchmarkCommands, TelegramCommands
+):
     """Every action, written once."""
 
     def __init__(self, store: Store, settings: Settings, hooks: EngineHooks | None = None) -> None:

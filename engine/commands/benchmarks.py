@@ -11,8 +11,8 @@ import anyio
 from engine import incidents as inc_store
 from engine import quotas
 from engine.benchmarks import store as bstore
-from engine.benchmarks.runner import fmt, measure_and_record
-from engine.benchmarks.scoring import delta_pct, status
+from engine.benchmarks.runner import measure_and_record
+from engine.benchmarks.scoring import delta_pct, fmt, status
 from engine.benchmarks.spec import MIN_INTERVAL, UNITS, parse_bench_spec
 from engine.commands.base import CommandBase
 from engine.durations import parse_duration
@@ -28,8 +28,10 @@ def _check_name(name: str) -> str:
     if not name:
         raise BadInput("benchmark name is empty", "give --name a few letters")
     if len(name) > _NAME_MAX or any(ord(c) < 32 for c in name):
-        raise BadInput("benchmark name is too long or has control characters",
-                       f"keep it under {_NAME_MAX} printable characters")
+        raise BadInput(
+            "benchmark name is too long or has control characters",
+            f"keep it under {_NAME_MAX} printable characters",
+        )
     return name
 
 
@@ -38,9 +40,13 @@ def _threshold(value: str | float) -> float:
     try:
         pct = float(text)
     except ValueError:
-        raise BadInput(f"threshold {value!r} is not a number", "a percent, e.g. --threshold 20") from None
+        raise BadInput(
+            f"threshold {value!r} is not a number", "a percent, e.g. --threshold 20"
+        ) from None
     if not 0 < pct <= 1000:
-        raise BadInput(f"threshold {pct:g}% is out of range", "use a percent above 0 and at most 1000")
+        raise BadInput(
+            f"threshold {pct:g}% is out of range", "use a percent above 0 and at most 1000"
+        )
     return pct
 
 
@@ -52,21 +58,46 @@ class BenchmarkCommands(CommandBase):
 
     def quota_use(self, owner_id: str | None) -> dict[str, Any]:
         """Limits and use per kind, for /whoami and the Subscribers screen."""
-        return {k: quotas.quota(self.store, self.settings, k, owner_id).public() for k in quotas.KINDS}
+        return {
+            k: quotas.quota(self.store, self.settings, k, owner_id).public() for k in quotas.KINDS
+        }
 
     # ---- benchmarks --------------------------------------------------------------------------------
-    def add_benchmark(self, spec: str, name: str | None = None, interval: str | float | None = None,
-                      threshold: str | float | None = None, owner_id: str | None = None,
-                      by: str = "operator") -> dict[str, Any]:
+    def add_benchmark(
+        self,
+        spec: str,
+        name: str | None = None,
+        interval: str | float | None = None,
+        threshold: str | float | None = None,
+        owner_id: str | None = None,
+        by: str = "operator",
+    ) -> dict[str, Any]:
         """Validate everything, check the quota, then store; on any error nothing is stored."""
         parsed = parse_bench_spec(spec)
-        iv = parse_duration(interval, "interval") if interval is not None else (parsed.interval_s or DEFAULT_INTERVAL)
+        iv = (
+            parse_duration(interval, "interval")
+            if interval is not None
+            else (parsed.interval_s or DEFAULT_INTERVAL)
+        )
         if iv < MIN_INTERVAL:
-            raise BadInput(f"interval {interval!r} is too short", "use at least 1s; benchmarks load what they measure")
-        pct = _threshold(threshold) if threshold is not None else (parsed.threshold_pct or parsed.default_threshold)
+            raise BadInput(
+                f"interval {interval!r} is too short",
+                "use at least 1s; benchmarks load what they measure",
+            )
+        pct = (
+            _threshold(threshold)
+            if threshold is not None
+            else (parsed.threshold_pct or parsed.default_threshold)
+        )
         rec = bstore.BenchRecord(
-            id="", name=_check_name(name or parsed.default_name()), spec_text=parsed.raw, kind=parsed.kind,
-            interval_s=iv, threshold_pct=pct, higher_is_better=parsed.higher_is_better, owner_id=owner_id,
+            id="",
+            name=_check_name(name or parsed.default_name()),
+            spec_text=parsed.raw,
+            kind=parsed.kind,
+            interval_s=iv,
+            threshold_pct=pct,
+            higher_is_better=parsed.higher_is_better,
+            owner_id=owner_id,
         )
         self.check_quota("benchmarks", owner_id)
         bstore.insert(self.store, rec)
@@ -83,13 +114,21 @@ class BenchmarkCommands(CommandBase):
     def list_benchmarks(self, owner_id: str | None = None) -> list[dict[str, Any]]:
         """Each with score vs baseline, delta %, status and the last runs' scores as a trend."""
         recs = sorted(bstore.load_all(self.store, owner_id), key=lambda r: r.name.lower())
-        return [self._bench_public(r, bstore.recent_runs(self.store, r.id, TREND_RUNS)) for r in recs]
+        return [
+            self._bench_public(r, bstore.recent_runs(self.store, r.id, TREND_RUNS)) for r in recs
+        ]
 
-    def show_benchmark(self, ref: str, owner_id: str | None = None, runs: int = 50) -> dict[str, Any]:
+    def show_benchmark(
+        self, ref: str, owner_id: str | None = None, runs: int = 50
+    ) -> dict[str, Any]:
         rec = self.get_benchmark(ref, owner_id)
-        return self._bench_public(rec, bstore.recent_runs(self.store, rec.id, max(1, min(int(runs), 1000))))
+        return self._bench_public(
+            rec, bstore.recent_runs(self.store, rec.id, max(1, min(int(runs), 1000)))
+        )
 
-    def remove_benchmark(self, ref: str, owner_id: str | None = None, by: str = "operator") -> dict[str, Any]:
+    def remove_benchmark(
+        self, ref: str, owner_id: str | None = None, by: str = "operator"
+    ) -> dict[str, Any]:
         rec = self.get_benchmark(ref, owner_id)
         self._resolve_bench_incident(rec.id, by)
         bstore.delete_benchmark(self.store, rec.id)
@@ -97,18 +136,26 @@ class BenchmarkCommands(CommandBase):
         self._wake_benchmarks()
         return {"removed": rec.name, "id": rec.id}
 
-    def set_baseline(self, ref: str, owner_id: str | None = None, by: str = "operator") -> dict[str, Any]:
+    def set_baseline(
+        self, ref: str, owner_id: str | None = None, by: str = "operator"
+    ) -> dict[str, Any]:
         """Baseline := the current score (after an intended change, say a new server)."""
         rec = self.get_benchmark(ref, owner_id)
         if rec.last_score is None:
-            raise BadInput(f"benchmark {rec.name!r} has no score yet",
-                           f"run it first: `sysalert bench run {rec.id}` or /get {rec.name}")
+            raise BadInput(
+                f"benchmark {rec.name!r} has no score yet",
+                f"run it first: `sysalert bench run {rec.id}` or /get {rec.name}",
+            )
         old = rec.baseline
         unit = UNITS.get(rec.kind, "")
         bstore.update(self.store, rec.id, baseline=rec.last_score)
         rec.baseline = rec.last_score
-        self.audit("benchmark.baseline", self.store.ref("bench", rec.id), by,
-                   f"baseline {fmt(old, unit)} -> {fmt(rec.baseline, unit)}")
+        self.audit(
+            "benchmark.baseline",
+            self.store.ref("bench", rec.id),
+            by,
+            f"baseline {fmt(old, unit)} -> {fmt(rec.baseline, unit)}",
+        )
         self._resolve_bench_incident(rec.id, by)  # the current score is the norm now
         self._wake_benchmarks()
         return self._bench_public(rec, bstore.recent_runs(self.store, rec.id, TREND_RUNS))
@@ -123,7 +170,9 @@ class BenchmarkCommands(CommandBase):
         out = await measure_and_record(self.store, rec, time.time())
         if out.baseline_set:
             detail = f"baseline {fmt(rec.baseline, out.measurement.unit)} from the first runs"
-            await anyio.to_thread.run_sync(self.audit, "benchmark.baseline", self.store.ref("bench", rec.id), "engine", detail)
+            await anyio.to_thread.run_sync(
+                self.audit, "benchmark.baseline", self.store.ref("bench", rec.id), "engine", detail
+            )
         return out.public()
 
     # ---- helpers -------------------------------------------------------------------------------
@@ -131,13 +180,18 @@ class BenchmarkCommands(CommandBase):
         last_ok = runs[-1].ok if runs else None
         d = delta_pct(rec.last_score, rec.baseline)
         out = rec.public()
-        out.update({
-            "unit": UNITS.get(rec.kind, ""), "score": rec.last_score,
-            "delta_pct": None if d is None else round(d, 2),
-            "status": status(last_ok, rec.last_score, rec.baseline, rec.threshold_pct, rec.higher_is_better),
-            "trend": [r.score if r.ok else None for r in runs],
-            "ref": self.store.ref("bench", rec.id),
-        })
+        out.update(
+            {
+                "unit": UNITS.get(rec.kind, ""),
+                "score": rec.last_score,
+                "delta_pct": None if d is None else round(d, 2),
+                "status": status(
+                    last_ok, rec.last_score, rec.baseline, rec.threshold_pct, rec.higher_is_better
+                ),
+                "trend": [r.score if r.ok else None for r in runs],
+                "ref": self.store.ref("bench", rec.id),
+            }
+        )
         return out
 
     def _resolve_bench_incident(self, bench_id: str, by: str) -> None:

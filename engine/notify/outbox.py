@@ -11,7 +11,6 @@ import random
 import time
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 
@@ -21,6 +20,10 @@ from engine.store.store import Store, new_id
 
 N = "notifications"
 LEASE_S = 60.0
+# Retry delays: full jitter over BASE * 2^(attempt-1), at least FLOOR, at most CAP (seconds).
+BACKOFF_BASE_S = 2.0
+BACKOFF_FLOOR_S = 0.5
+BACKOFF_CAP_S = 900.0
 
 
 def encode_message(msg: OutgoingMessage) -> str:
@@ -113,11 +116,16 @@ def mark_sent(store: Store, nid: str, message_id: str | None, now: float | None 
 
 
 def backoff(
-    attempts: int, retry_after: float | None = None, base: float = 2.0, cap: float = 900.0
+    attempts: int,
+    retry_after: float | None = None,
+    base: float | None = None,
+    cap: float | None = None,
 ) -> float:
     """Exponential backoff with full jitter; a server's Retry-After wins when longer."""
+    base = BACKOFF_BASE_S if base is None else base
+    cap = BACKOFF_CAP_S if cap is None else cap
     delay = random.uniform(0, min(cap, base * (2 ** max(0, attempts - 1))))
-    delay = max(delay, 0.5)
+    delay = max(delay, BACKOFF_FLOOR_S)
     return max(delay, retry_after or 0.0)
 
 

@@ -44,6 +44,9 @@ class ProbeContext:
     options: dict[str, Any] = field(default_factory=dict)
     conditions: list[Any] = field(default_factory=list)  # engine.conditions.Condition
     shared: dict[str, Any] = field(default_factory=dict)  # per-engine resources (httpx client ...)
+    # True when the caller (the scheduler) enforces the timeout with one timer per check, so a probe
+    # that honours it skips its own: that timer is a measurable share of a TCP check's cost.
+    bounded_outside: bool = False
 
 
 class Probe(Protocol):

@@ -224,7 +224,10 @@ def _judge(
     number = parse_number(stdout)
     tail = _tail(stderr) or _tail(stdout)
     if code < 0:
-        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else -code
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = str(-code)
         return ProbeResult(
             False,
             took,

@@ -75,11 +75,10 @@ async def probe(spec: TargetSpec, ctx: ProbeContext) -> ProbeResult:
         detail = "; ".join(errors) or "no time left for the query"
         return ProbeResult.failure(cls, f"{qname} {rtype}: {detail}", elapsed, dns_rcode=None)
     rt_ms = (time.perf_counter() - start) * 1000
-    return _judge(spec, ctx, response, qname, rtype, expected, rt_ms)
+    return _judge(ctx, response, qname, rtype, expected, rt_ms)
 
 
 def _judge(
-    spec: TargetSpec,
     ctx: ProbeContext,
     response: dns.message.Message,
     qname: dns.name.Name,
@@ -98,7 +97,7 @@ def _judge(
 
     if ctx.conditions:
         # With conditions the user decides what an rcode means (Gatus checks NXDOMAIN this way).
-        failed = _conditions(ctx.conditions, rcode, texts, ip, rt_ms)
+        failed = _conditions(ctx.conditions, rcode, _gatus_body(response), ip, rt_ms)
         if failed:
             return ProbeResult(
                 False,
@@ -130,15 +129,13 @@ def _judge(
     )
 
 
-def _conditions(
-    conditions: list[Any], rcode: str, texts: list[str], ip: str | None, rt_ms: float
-) -> str:
+def _conditions(conditions: list[Any], rcode: str, body: str, ip: str | None, rt_ms: float) -> str:
     """Evaluate Gatus conditions; return the failed ones as text ('' when all pass)."""
     from engine.conditions import ConditionFacts, evaluate_all
 
     facts = ConditionFacts(
         status=None,
-        body="\n".join(texts),
+        body=body,
         response_time_ms=rt_ms,
         ip=ip,
         connected=True,
@@ -149,8 +146,29 @@ def _conditions(
     ok, outcomes = evaluate_all(conditions, facts)
     if ok:
         return ""
-    bad = [o.description for o in outcomes if not getattr(o, "success", getattr(o, "ok", False))]
+    bad = [o.description for o in outcomes if not o.ok]
     return "; ".join(bad or [o.description for o in outcomes])
+
+
+def _gatus_body(response: dns.message.Message) -> str:
+    """[BODY] as Gatus sets it for DNS: the value of the last record in the answer section
+    (names keep their final dot), so configs written for Gatus keep their meaning."""
+    body = ""
+    for rrset in response.answer:
+        for rd in rrset:
+            if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+                body = str(rd.address)
+            elif rrset.rdtype in (dns.rdatatype.CNAME, dns.rdatatype.NS, dns.rdatatype.PTR):
+                body = rd.target.to_text()
+            elif rrset.rdtype == dns.rdatatype.MX:
+                body = rd.exchange.to_text()
+            elif rrset.rdtype == dns.rdatatype.SRV:
+                body = rd.target.to_text()
+            elif rrset.rdtype == dns.rdatatype.TXT:
+                body = b"".join(rd.strings).decode("utf-8", "replace")
+            else:
+                body = rd.to_text()
+    return body
 
 
 def _query_name(host: str, rtype: str) -> dns.name.Name:

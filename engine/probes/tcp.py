@@ -138,11 +138,14 @@ async def probe(spec: TargetSpec, ctx: ProbeContext) -> ProbeResult:
     ip: str | None = host if is_ip_literal(host) else None
     start = perf_counter()
     try:
-        async with asyncio.timeout(ctx.timeout):
-            if ip is not None:
-                await loop.create_connection(_closer, host, port)
-            else:
-                ip, _ = await _connect_by_name(loop, host, port)
+        if ctx.bounded_outside and ip is not None:
+            await loop.create_connection(_closer, host, port)
+        else:
+            async with asyncio.timeout(ctx.timeout):
+                if ip is not None:
+                    await loop.create_connection(_closer, host, port)
+                else:
+                    ip, _ = await _connect_by_name(loop, host, port)
     except Exception as exc:  # every failure becomes a result; cancellation still propagates
         ms = (perf_counter() - start) * 1000.0
         error_class = classify_error(exc)

@@ -18,9 +18,12 @@ from engine.store.db import is_sqlite, open_db
 from engine.store.migrations import migrate
 
 
+_ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz"  # letters only: easy to type in `/ack <id>`, never a number
+
+
 def new_id(prefix: str = "") -> str:
-    """Short random ids: known before insert (for associated data), unguessable, not personal."""
-    return prefix + secrets.token_hex(4)
+    """Short random ids (8 letters, ~36 bits): known before insert (for associated data), not personal."""
+    return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
 
 
 class Store:

@@ -1,0 +1,200 @@
+"""Alerts: open incidents with severity, age and target, and each notification's receipts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.containers import VerticalScroll
+from textual.widget import Widget
+from textual.widgets import DataTable, Static
+
+from engine.durations import parse_duration
+from screens.actions import bindings_for
+from screens.base import EngineScreen
+from screens.dialogs import Field, FieldsDialog, checked
+from screens.fmt import ago, incident_text, severity_text, when
+from screens.messages import EngineEvents
+
+EMPTY = "No open alerts. Everything is quiet (press v to see resolved ones)."
+STATE_ORDER = {"firing": 0, "acknowledged": 1, "silenced": 2, "resolved": 3}
+RELOAD_ON = {"incident", "receipt", "state"}
+
+
+def receipt_status(n: dict[str, Any]) -> Text:
+    """queued / sent / read / failed, said in words (and coloured)."""
+    status = n.get("status") or "pending"
+    if n.get("read_at"):
+        return Text("read", style="bold green")
+    if status == "sent":
+        return Text("sent", style="cyan")
+    if status in ("failed", "dead"):
+        return Text(status, style="red")
+    return Text("queued", style="yellow")
+
+
+class AlertsScreen(EngineScreen):
+    SCOPE = "alerts"
+    LISTENS = True
+    BINDINGS = bindings_for("alerts")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.incidents: list[dict[str, Any]] = []
+        self.show_resolved = False
+        self._dirty = False
+
+    def compose_body(self) -> Iterable[Widget]:
+        yield Static("Loading alerts…", id="alerts-info", classes="info-line")
+        table: DataTable[Any] = DataTable(id="incidents", cursor_type="row", zebra_stripes=False)
+        table.add_columns("ID", "State", "Sev", "Age", "Target", "Summary")
+        yield table
+        yield Static("Notifications", classes="section-title")
+        with VerticalScroll(id="receipts-box"):
+            yield Static("", id="receipts")
+
+    @property
+    def table(self) -> DataTable[Any]:
+        return self.query_one("#incidents", DataTable)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.table.focus()
+        self.reload()
+        self.set_interval(5.0, self._periodic)
+
+    def on_screen_resume(self) -> None:
+        if self._dirty:
+            self.reload()
+
+    # ---- data ------------------------------------------------------------------------------------
+    def reload(self) -> None:
+        self._dirty = False
+        self.call("list_incidents", limit=200, then=self._loaded)
+
+    def _loaded(self, incidents: list[dict[str, Any]]) -> None:
+        shown = [i for i in incidents if self.show_resolved or i.get("state") != "resolved"]
+        shown.sort(key=lambda i: (STATE_ORDER.get(i.get("state", ""), 9), -(i.get("opened_at") or 0)))
+        self.incidents = shown
+        self._fill()
+
+    def _fill(self) -> None:
+        table = self.table
+        keep = self._selected_id()
+        now = self.ctx.clock()
+        table.clear()
+        for inc in self.incidents:
+            table.add_row(
+                inc["id"], incident_text(inc.get("state", "")), severity_text(inc.get("severity", "")),
+                ago(inc.get("opened_at"), now).removesuffix(" ago"), inc.get("target") or "—",
+                (inc.get("summary") or "")[:80], key=inc["id"],
+            )
+        if keep is not None:
+            for i, inc in enumerate(self.incidents):
+                if inc["id"] == keep:
+                    table.move_cursor(row=i, animate=False)
+        counts: dict[str, int] = {}
+        for inc in self.incidents:
+            counts[inc["state"]] = counts.get(inc["state"], 0) + 1
+        info = " · ".join(f"{n} {s}" for s, n in counts.items()) or EMPTY
+        self.query_one("#alerts-info", Static).update(
+            f" {info}" + ("  (resolved shown, v hides)" if self.show_resolved else ""))
+        self._show_receipts()
+
+    def _selected_id(self) -> str | None:
+        table = self.table
+        if not self.incidents or table.row_count == 0:
+            return None
+        row = min(table.cursor_row, len(self.incidents) - 1)
+        return self.incidents[row]["id"]
+
+    def _selected(self) -> dict[str, Any] | None:
+        key = self._selected_id()
+        return next((i for i in self.incidents if i["id"] == key), None)
+
+    @on(DataTable.RowHighlighted, "#incidents")
+    def _highlighted(self) -> None:
+        self._show_receipts()
+
+    def _show_receipts(self) -> None:
+        inc = self._selected()
+        box = self.query_one("#receipts", Static)
+        if inc is None:
+            box.update(Text(EMPTY, style="italic"))
+            return
+        now, tz = self.ctx.clock(), self.ctx.tz
+        text = Text()
+        text.append(f"{inc['id']} ", style="bold")
+        text.append(inc.get("summary") or "")
+        if inc.get("acked_by"):
+            text.append(f"\nacknowledged by {inc['acked_by']} at {when(inc.get('acked_at'), tz, now)}",
+                        style="yellow")
+        if inc.get("silenced_until") and inc.get("state") == "silenced":
+            text.append(f"\nsilenced until {when(inc['silenced_until'], tz, now)}", style="magenta")
+        notes = inc.get("notifications") or []
+        if not notes:
+            text.append("\nno notifications yet (add contacts on screen 6)", style="italic")
+        for n in notes:
+            text.append(f"\n  {n.get('channel', '?'):<9} → {n.get('contact') or '?':<14} L{n.get('level', 1)} ")
+            text.append_text(receipt_status(n))
+            if n.get("sent_at"):
+                text.append(f"  sent {when(n['sent_at'], tz, now)}")
+            if n.get("read_at"):
+                text.append(f"  read {when(n['read_at'], tz, now)}")
+            if n.get("acked_by"):
+                text.append(f"  ack by {n['acked_by']}", style="yellow")
+            if n.get("error") and not n.get("read_at"):
+                text.append(f"  ({n['error']})", style="red")
+        box.update(text)
+
+    # ---- live -------------------------------------------------------------------------------------
+    def on_engine_events(self, message: EngineEvents) -> None:
+        if message.types() & RELOAD_ON:
+            if self.is_current:
+                self.reload()
+            else:
+                self._dirty = True
+
+    def _periodic(self) -> None:
+        if self.is_current:
+            self.reload()
+
+    # ---- actions ------------------------------------------------------------------------------------
+    def _act(self, method: str, verb: str, **kw: Any) -> None:
+        inc = self._selected()
+        if inc is None:
+            self.notify("No alert selected.", severity="warning")
+            return
+        self.call(method, inc["id"], then=lambda _: self._done(f"{verb} {inc['id']}."), **kw)
+
+    def _done(self, text: str) -> None:
+        self.notify(text)
+        self.reload()
+
+    def action_ack(self) -> None:
+        self._act("ack_incident", "Acknowledged", by=self.ctx.operator)
+
+    def action_resolve(self) -> None:
+        self._act("resolve_incident", "Resolved", by=self.ctx.operator)
+
+    def action_silence(self) -> None:
+        if self._selected() is None:
+            self.notify("No alert selected.", severity="warning")
+            return
+        dialog = FieldsDialog("Silence this alert for how long?", [
+            Field("duration", "For:", "1h", "30m, 2h, 1d",
+                  checked(lambda v: parse_duration(v, "silence duration"), optional=False)),
+        ])
+
+        def answered(values: dict[str, str] | None) -> None:
+            if values:
+                self._act("silence_incident", f"Silenced for {values['duration']}:",
+                          duration=values["duration"], by=self.ctx.operator)
+
+        self.app.push_screen(dialog, answered)
+
+    def action_toggle_resolved(self) -> None:
+        self.show_resolved = not self.show_resolved
+        self.reload()

@@ -1,0 +1,129 @@
+"""The base of every SysAlert screen: shared chrome, and commands run in thread workers.
+
+A screen never calls the command layer on the event loop: `call()` runs it in a thread worker
+that posts a `Reply` (or `Failed`) message back, and failures are turned into sentences in one
+place (`on_failed`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer
+
+from engine.errors import SysAlertError
+from screens.chrome import NavBar, StatusBar
+from screens.context import ConsoleContext, context
+from screens.fmt import error_sentence
+from screens.messages import EngineEvents, Failed, Reply
+
+log = logging.getLogger("sysalert.console")
+
+
+class Unavailable(SysAlertError):
+    """The engine in use does not offer this command (yet)."""
+
+
+async def _await(value: Any) -> Any:
+    return await value
+
+
+class EngineScreen(Screen[Any]):
+    SCOPE = ""
+    NAV = ""  # which navigation entry is highlighted
+    nav_title = ""  # shown after the navigation entries (the target's name on its detail)
+    LISTENS = False  # receives EngineEvents from the App
+
+    def compose(self) -> ComposeResult:
+        yield NavBar(self.NAV or self.SCOPE, self.nav_title)
+        yield from self.compose_body()
+        yield StatusBar()
+        yield Footer()
+
+    def compose_body(self) -> Iterable[Widget]:
+        return ()
+
+    @property
+    def ctx(self) -> ConsoleContext:
+        return context(self.app)
+
+    @property
+    def commands(self) -> Any:
+        return self.ctx.backend.commands
+
+    def has_command(self, method: str) -> bool:
+        return getattr(self.commands, method, None) is not None
+
+    def on_mount(self) -> None:
+        if self.LISTENS:
+            self.ctx.listen(self)
+
+    def on_unmount(self) -> None:
+        if self.LISTENS:
+            self.ctx.unlisten(self)
+
+    # ---- commands in thread workers -----------------------------------------------------------
+    def call(self, method: str, *args: Any, then: Callable[[Any], None] | None = None,
+             fail: Callable[[BaseException], None] | None = None, **kwargs: Any) -> None:
+        """Run `commands.<method>(*args, **kwargs)` in a thread; `then(result)` on the loop."""
+
+        def job() -> Any:
+            fn = getattr(self.commands, method, None)
+            if fn is None:
+                raise Unavailable(f"this engine does not offer {method.replace('_', ' ')}", None)
+            return fn(*args, **kwargs)
+
+        self._run_job(job, then, fail, method)
+
+    def call_fn(self, fn: Callable[..., Any], *args: Any, then: Callable[[Any], None] | None = None,
+                fail: Callable[[BaseException], None] | None = None) -> None:
+        """Run several commands in one thread job (`fn(*args)`), e.g. a load of three queries."""
+        self._run_job(lambda: fn(*args), then, fail, getattr(fn, "__name__", "job"))
+
+    @work(thread=True, exit_on_error=False, group="commands")
+    def _run_job(self, job: Callable[[], Any], then: Callable[[Any], None] | None,
+                 fail: Callable[[BaseException], None] | None, name: str) -> None:
+        try:
+            value = job()
+            if inspect.isawaitable(value):
+                value = self.app.call_from_thread(_await, value)
+        except Exception as exc:
+            if not isinstance(exc, SysAlertError):
+                log.exception("console command %s failed", name)
+            self.post_message(Failed(fail, exc))
+            return
+        self.post_message(Reply(then, value))
+
+    def optional(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """For thread jobs: a command that this engine may lack (or refuse); None when so."""
+        fn = getattr(self.commands, method, None)
+        if fn is None:
+            return None
+        try:
+            return fn(*args, **kwargs)
+        except SysAlertError:
+            return None
+
+    @on(Reply)
+    def _on_reply(self, message: Reply) -> None:
+        message.stop()
+        if message.then is not None:
+            message.then(message.value)
+
+    @on(Failed)
+    def _on_failed(self, message: Failed) -> None:
+        message.stop()
+        if message.fail is not None:
+            message.fail(message.error)
+        else:
+            self.notify(error_sentence(message.error), severity="error", timeout=6)
+
+    def on_engine_events(self, message: EngineEvents) -> None:
+        """Screens that listen override this; the default ignores events."""

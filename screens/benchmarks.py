@@ -1,0 +1,130 @@
+"""Benchmarks: each score against its baseline, a trend, and `b` to take the score as baseline.
+
+The benchmark commands may be missing from the engine in use (older daemon, or not built yet):
+then the screen says so instead of failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from rich.text import Text
+from textual.widget import Widget
+from textual.widgets import DataTable, Static
+
+from screens.actions import bindings_for
+from screens.base import EngineScreen, Unavailable
+from screens.dialogs import ConfirmScreen
+from screens.fmt import ago, error_sentence, sparkline
+
+EMPTY = "No benchmarks yet. Add one in the config ([[benchmarks]]) or with `sysalert bench add`."
+MISSING = "Benchmarks are not available from this engine yet."
+
+
+def _num(b: dict[str, Any], *names: str) -> float | None:
+    for n in names:
+        v = b.get(n)
+        if isinstance(v, int | float):
+            return float(v)
+    return None
+
+
+STATUS = {"ok": ("●", "green"), "regressed": ("✖ regressed", "bold red"),
+          "failed": ("✖ failed", "red"), "pending": ("◐ pending", "yellow")}
+
+
+def versus_text(b: dict[str, Any]) -> Text:
+    """Change against the baseline and the engine's verdict, in words as well as colour."""
+    score, base = _num(b, "score", "last_score"), _num(b, "baseline")
+    delta = _num(b, "delta_pct")
+    if delta is None and score is not None and base:
+        delta = (score - base) / abs(base) * 100
+    symbol, style = STATUS.get(str(b.get("status", "")), ("", ""))
+    text = Text("—" if delta is None else f"{delta:+.1f}% ", style=style)
+    text.append(symbol, style=style)
+    return text
+
+
+class BenchmarksScreen(EngineScreen):
+    SCOPE = "benchmarks"
+    LISTENS = False
+    BINDINGS = bindings_for("benchmarks")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: list[dict[str, Any]] = []
+
+    def compose_body(self) -> Iterable[Widget]:
+        yield Static("Loading benchmarks…", id="bench-info", classes="info-line")
+        table: DataTable[Any] = DataTable(id="benchmarks", cursor_type="row")
+        table.add_columns("Name", "Score", "Baseline", "vs baseline", "Trend", "Last run")
+        yield table
+        yield Static("", id="bench-empty", classes="empty")
+
+    @property
+    def table(self) -> DataTable[Any]:
+        return self.query_one("#benchmarks", DataTable)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.table.focus()
+        self.action_reload()
+
+    def on_screen_resume(self) -> None:
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        self.call("list_benchmarks", then=self._loaded, fail=self._failed)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.items = []
+        self._fill(MISSING if isinstance(exc, Unavailable) else error_sentence(exc))
+
+    def _loaded(self, items: Any) -> None:
+        self.items = [b if isinstance(b, dict) else dict(getattr(b, "__dict__", {})) for b in items or []]
+        self._fill(EMPTY)
+
+    def _fill(self, empty_text: str) -> None:
+        table = self.table
+        row = table.cursor_row
+        table.clear()
+        now = self.ctx.clock()
+        for b in self.items:
+            score = _num(b, "score", "last_score")
+            base = _num(b, "baseline")
+            unit = f" {b['unit']}" if b.get("unit") else ""
+            trend = [(_num(t, "score") if isinstance(t, dict) else t) for t in b.get("trend") or []]
+            table.add_row(
+                str(b.get("name", "?")), "—" if score is None else f"{score:.4g}{unit}",
+                "—" if base is None else f"{base:.4g}{unit}", versus_text(b),
+                sparkline([v if isinstance(v, int | float) else None for v in trend], 16),
+                ago(_num(b, "last_run_at"), now), key=str(b.get("id") or b.get("name")),
+            )
+        if self.items:
+            table.move_cursor(row=min(row, len(self.items) - 1), animate=False)
+        empty = self.query_one("#bench-empty", Static)
+        empty.update(empty_text)
+        empty.display = not self.items
+        table.display = bool(self.items)
+        n = len(self.items)
+        self.query_one("#bench-info", Static).update(
+            f" {n} benchmark{'s' if n != 1 else ''} · b sets the baseline to the current score")
+
+    def action_set_baseline(self) -> None:
+        if not self.items:
+            self.notify("No benchmark selected.", severity="warning")
+            return
+        b = self.items[min(self.table.cursor_row, len(self.items) - 1)]
+        ref = str(b.get("id") or b.get("name"))
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.call("set_baseline", ref, then=lambda _: self._baseline_set(b))
+
+        self.app.push_screen(ConfirmScreen(f"Set the baseline of {b.get('name')!r} to its current score?",
+                                           "Set"), answered)
+
+    def _baseline_set(self, b: dict[str, Any]) -> None:
+        self.notify(f"Baseline of {b.get('name')} set to its current score.")
+        self.action_reload()

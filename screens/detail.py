@@ -1,0 +1,196 @@
+"""Target detail: a chart over 1h / 24h / 7d, recent results with their error class, the target's
+incidents and the maintenance windows that cover it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widget import Widget
+from textual.widgets import Static
+
+from screens.actions import bindings_for
+from screens.base import EngineScreen
+from screens.chart import LatencyChart
+from screens.context import field
+from screens.fmt import ago, incident_text, ms, pct, severity_text, state_text, when
+from screens.messages import EngineEvents
+
+RANGES = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0}
+BUCKETS = 120
+
+
+class TargetDetailScreen(EngineScreen):
+    SCOPE = "detail"
+    NAV = "targets"
+    LISTENS = True
+    BINDINGS = bindings_for("detail")
+
+    def __init__(self, target_id: str, name: str) -> None:
+        super().__init__()
+        self.target_id = target_id
+        self.name = name
+        self.nav_title = name
+        self.range = "1h"
+        self.record: Any = None
+        self._stale = False
+
+    def compose_body(self) -> Iterable[Widget]:
+        with VerticalScroll(id="detail-body"):
+            yield Static(f"Loading {self.name}…", id="detail-head")
+            yield Static("", id="detail-range", classes="info-line")
+            yield LatencyChart(id="chart")
+            yield Static("Recent results", classes="section-title")
+            yield Static("", id="detail-results")
+            yield Static("Incidents", classes="section-title")
+            yield Static("", id="detail-incidents")
+            yield Static("Maintenance windows", classes="section-title")
+            yield Static("", id="detail-windows")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#detail-body").focus()
+        self.reload()
+        self.set_interval(2.0, self._refresh_if_stale)
+
+    # ---- data ------------------------------------------------------------------------------------
+    def reload(self) -> None:
+        self.call_fn(self._fetch, self.range, then=self._loaded)
+
+    def _fetch(self, rng: str) -> dict[str, Any]:
+        cmds, tid = self.commands, self.target_id
+        rec = cmds.get_target(tid)
+        shown = (self.optional("target_states") or {}).get(tid)
+        series = cmds.target_series(tid, RANGES[rng], BUCKETS, now=self.ctx.clock())
+        results = cmds.target_results(tid, limit=15)
+        incidents = cmds.list_incidents(target=tid, limit=10)
+        tags = set(field(rec, "tags") or [])
+        windows = [w for w in cmds.list_maintenance()
+                   if w.get("scope") == "all" or w.get("target") in (field(rec, "name"), tid)
+                   or (w.get("scope") == "tag" and w.get("tag") in tags)]
+        return {"rec": rec, "shown": shown, "series": series, "range": rng, "results": results,
+                "incidents": incidents, "windows": windows}
+
+    def _loaded(self, d: dict[str, Any]) -> None:
+        self.record = d["rec"]
+        self._show_head(d["rec"], d["shown"])
+        series = d["series"]
+        self.query_one("#chart", LatencyChart).show(series.get("series") or [], d["range"])
+        lat = [b["latency_ms"] for b in series.get("series") or [] if b.get("latency_ms") is not None]
+        avg = sum(lat) / len(lat) if lat else None
+        rng = Text(" range: ")
+        for key, name in (("h", "1h"), ("d", "24h"), ("w", "7d")):
+            style = "bold reverse" if name == d["range"] else ""
+            rng.append(f"[{key}] {name}", style=style)
+            rng.append(" ")
+        rng.append(f"· uptime {pct(series.get('uptime'))} · mean latency {ms(avg)}")
+        self.query_one("#detail-range", Static).update(rng)
+        self._show_results(d["results"])
+        self._show_incidents(d["incidents"])
+        self._show_windows(d["windows"])
+
+    def _show_head(self, rec: Any, shown: str | None) -> None:
+        now = self.ctx.clock()
+        state = shown or ("paused" if field(rec, "paused") else field(rec, "state", "unknown"))
+        text = state_text(state)
+        text.append(f"  {field(rec, 'name')}", style="bold")
+        text.append(f"  {field(rec, 'kind')} · every {field(rec, 'interval_s'):g}s · "
+                    f"timeout {field(rec, 'timeout_s'):g}s")
+        tags = field(rec, "tags") or []
+        if tags:
+            text.append(" · tags " + ", ".join(tags))
+        text.append(f"\n{field(rec, 'spec_text')}", style="bright_black")
+        text.append(f"\nlast check {ago(field(rec, 'last_check_at'), now)}")
+        text.append(f" · {ms(field(rec, 'last_latency_ms'))}")
+        if field(rec, "last_error_class"):
+            text.append(f" · {field(rec, 'last_error_class')}", style="red")
+        text.append(f" · {state} since {ago(field(rec, 'state_since'), now)}")
+        conditions = field(rec, "conditions") or []
+        if conditions:
+            text.append("\nconditions: " + " and ".join(conditions), style="bright_black")
+        self.query_one("#detail-head", Static).update(text)
+
+    def _show_results(self, results: list[dict[str, Any]]) -> None:
+        now, tz = self.ctx.clock(), self.ctx.tz
+        if not results:
+            self.query_one("#detail-results", Static).update(Text(" no results yet", style="italic"))
+            return
+        text = Text()
+        for r in results:
+            text.append(f" {when(r['ts'], tz, now):>16} ")
+            if r.get("ok"):
+                text.append("✔ ok       ", style="green")
+            else:
+                text.append(f"✖ {r.get('error_class') or 'failed':<9}", style="red")
+            text.append(f"{ms(r.get('latency_ms')):>9}")
+            if r.get("value") is not None:
+                text.append(f"  value {r['value']:g}")
+            if r.get("detail") and not r.get("ok"):
+                text.append(f"  {r['detail'][:60]}", style="bright_black")
+            text.append("\n")
+        text.rstrip()
+        self.query_one("#detail-results", Static).update(text)
+
+    def _show_incidents(self, incidents: list[dict[str, Any]]) -> None:
+        now = self.ctx.clock()
+        if not incidents:
+            self.query_one("#detail-incidents", Static).update(Text(" none", style="italic"))
+            return
+        text = Text()
+        for inc in incidents:
+            text.append(f" {inc['id']}  ")
+            text.append_text(incident_text(inc.get("state", "")))
+            text.append("  ")
+            text.append_text(severity_text(inc.get("severity", "")))
+            text.append(f"  opened {ago(inc.get('opened_at'), now)}  {(inc.get('summary') or '')[:50]}\n")
+        text.rstrip()
+        self.query_one("#detail-incidents", Static).update(text)
+
+    def _show_windows(self, windows: list[dict[str, Any]]) -> None:
+        now, tz = self.ctx.clock(), self.ctx.tz
+        if not windows:
+            self.query_one("#detail-windows", Static).update(Text(" none (m on Targets starts one)",
+                                                                  style="italic"))
+            return
+        text = Text()
+        for w in windows:
+            scope = {"all": "all targets", "tag": f"tag {w.get('tag')}"}.get(w.get("scope", ""), "this target")
+            until = w.get("schedule") or (f"until {when(w['ends_at'], tz, now)}" if w.get("ends_at")
+                                          else "until ended")
+            text.append(f" ⚒ {scope} · {w.get('kind')} · since {when(w.get('starts_at'), tz, now)} · {until}")
+            if w.get("reason"):
+                text.append(f" · {w['reason']}")
+            text.append("\n")
+        text.rstrip()
+        self.query_one("#detail-windows", Static).update(text)
+
+    # ---- live -------------------------------------------------------------------------------------
+    def on_engine_events(self, message: EngineEvents) -> None:
+        tid = self.target_id
+        if any(e.get("target_id") == tid for e in message.events):
+            self._stale = True
+
+    def _refresh_if_stale(self) -> None:
+        if self._stale and self.is_current:
+            self._stale = False
+            self.reload()
+
+    # ---- actions ------------------------------------------------------------------------------------
+    def action_range(self, rng: str) -> None:
+        if rng in RANGES:
+            self.range = rng
+            self.reload()
+
+    def action_check_now(self) -> None:
+        self.call("check_target_now", self.target_id, then=lambda _: self.notify(f"Checking {self.name} now."))
+
+    def action_edit(self) -> None:
+        from screens.target_form import TargetFormScreen
+
+        if self.record is not None:
+            self.app.push_screen(TargetFormScreen(self.record), lambda rec: self.reload() if rec else None)
+
+    def action_back(self) -> None:
+        self.dismiss(None)

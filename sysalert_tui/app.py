@@ -1,0 +1,151 @@
+"""The Textual App: modes for the screens, the engine's event stream, the status figures, quit.
+
+It knows nothing of how the engine was found (see console.py): it gets a backend (embedded or
+attached), an optional runtime to run inside its event loop, and a clock (frozen in snapshots).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import time
+from collections.abc import Callable
+from datetime import UTC, tzinfo
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from textual import work
+from textual.app import App
+from textual.message import Message
+from textual.reactive import reactive
+from textual.worker import Worker
+
+import screens
+from engine.facade import ConsoleBackend
+from screens.actions import bindings_for
+from screens.alerts import AlertsScreen
+from screens.benchmarks import BenchmarksScreen
+from screens.contacts import ContactsScreen
+from screens.help import HelpScreen
+from screens.history import HistoryScreen
+from screens.maintenance import MaintenanceScreen
+from screens.messages import EngineEvents
+from screens.palette import ActionsProvider
+from screens.targets import TargetsScreen
+
+MAX_PENDING = 200_000  # events held between two flushes; beyond it the oldest are dropped
+
+
+class Runtime(Protocol):
+    """Something that runs inside the App's loop until stopped (the embedded engine + API)."""
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class StatsFetched(Message):
+    def __init__(self, stats: dict[str, Any]) -> None:
+        super().__init__()
+        self.stats = stats
+
+
+class SysAlertApp(App[int]):
+    TITLE = "SysAlert"
+    CSS_PATH: ClassVar[Any] = ["app.tcss", Path(screens.__file__).parent / "screens.tcss"]
+    BINDINGS = [*bindings_for("global"), ("ctrl+c", "quit")]
+    COMMANDS = App.COMMANDS | {ActionsProvider}
+    MODES: ClassVar[dict[str, Any]] = {
+        "targets": TargetsScreen, "alerts": AlertsScreen, "history": HistoryScreen,
+        "maintenance": MaintenanceScreen, "benchmarks": BenchmarksScreen, "contacts": ContactsScreen,
+    }
+
+    stats: reactive[dict[str, Any]] = reactive(dict, always_update=True)
+
+    def __init__(self, backend: ConsoleBackend, *, clock: Callable[[], float] = time.time,
+                 tz: tzinfo | None = None, operator: str | None = None,
+                 runtime: Runtime | None = None, stats_every: float = 2.0,
+                 flush_every: float = 0.15) -> None:
+        super().__init__()
+        self.backend = backend
+        self.clock = clock
+        self.tz = tz or UTC
+        self.operator = operator or _whoami()
+        self.runtime = runtime
+        self.stats_every = stats_every
+        self.flush_every = flush_every
+        self._listeners: set[Any] = set()
+        self._pending: list[dict[str, Any]] = []
+        self._engine_worker: Worker[None] | None = None
+        self._quitting = False
+
+    # ---- start -----------------------------------------------------------------------------------
+    async def on_mount(self) -> None:
+        if self.runtime is not None:
+            self._engine_worker = self.run_worker(self.runtime.run(), name="engine", exit_on_error=False)
+        self.run_worker(self._pump(), name="events", exit_on_error=False)
+        self.set_interval(self.flush_every, self._flush)
+        self.set_interval(self.stats_every, self.refresh_stats)
+        self.refresh_stats()
+        await self.switch_mode("targets")
+
+    # ---- engine events: gathered, then handed out at most every `flush_every` seconds --------------
+    def listen(self, node: Any) -> None:
+        self._listeners.add(node)
+
+    def unlisten(self, node: Any) -> None:
+        self._listeners.discard(node)
+
+    async def _pump(self) -> None:
+        async for batch in self.backend.event_batches():
+            self._pending.extend(batch)
+            if len(self._pending) > MAX_PENDING:
+                del self._pending[: len(self._pending) - MAX_PENDING]
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        for node in list(self._listeners):
+            node.post_message(EngineEvents(batch))
+
+    # ---- status bar figures ----------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="stats", exit_on_error=False)
+    def refresh_stats(self) -> None:
+        try:
+            stats = self.backend.commands.engine_stats()
+        except Exception as exc:
+            stats = {"last_error": f"engine unreachable: {type(exc).__name__}"}
+        self.post_message(StatsFetched(dict(stats)))
+
+    def on_stats_fetched(self, message: StatsFetched) -> None:
+        self.stats = message.stats
+
+    # ---- global actions --------------------------------------------------------------------------
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        """Stop the embedded engine (it flushes what it holds) within a bound, then leave."""
+        if self._quitting:
+            return
+        self._quitting = True
+        worker = self._engine_worker
+        if self.runtime is not None and worker is not None:
+            self.runtime.stop()
+            try:
+                await asyncio.wait_for(asyncio.shield(worker.wait()), 2.5)
+            except (TimeoutError, Exception):
+                worker.cancel()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(worker.wait(), 1.0)
+        self.exit(0)
+
+
+def _whoami() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "operator"

@@ -1,0 +1,159 @@
+"""Metric rules on a hand-driven clock: a rule fires only once its condition has held for the
+duration (Prometheus `for:`), starts over when the condition breaks, resolves when it clears; bad
+rules in config.toml are rejected with the file, line and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.config import load_settings
+from engine.errors import BadInput, ConfigError
+from engine.rules import RuleSpec
+from tests.alerting_harness import Rig, make_rig
+
+SLOW_API = """
+[[rules]]
+name = "slow api"
+metric = "latency"
+comparison = ">"
+threshold = 200
+duration = "30s"
+severity = "high"
+target = "api"
+"""
+
+
+def settings_with(data_dir: Path, text: str):
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "config.toml").write_text(text, encoding="utf-8")
+    return load_settings(None, data_dir, env={"SYSALERT_DATA_DIR": str(data_dir)})
+
+
+@pytest.fixture
+def rig(data_dir, db_url, keyring):
+    with make_rig(settings_with(data_dir, SLOW_API), db_url, keyring) as r:
+        r.contact("oncall")
+        r.contact("pager", level=2)
+        yield r
+
+
+def latency(rig: Rig, rec, ms: float, at: float) -> None:
+    rig.result(rec, True, at, latency_ms=ms)
+    rig.tick(at)
+
+
+def rule_incidents(rig: Rig) -> list[dict]:
+    return [i for i in rig.incidents() if i["kind"] == "rule"]
+
+
+def test_fires_only_after_the_duration_and_resets_when_the_condition_breaks(rig: Rig) -> None:
+    api = rig.target("api")
+    latency(rig, api, 300, 0)
+    rig.tick(29)
+    assert rule_incidents(rig) == []
+    latency(rig, api, 50, 20)  # broke before 30 s had passed: the clock starts over
+    latency(rig, api, 320, 25)
+    for t in (30, 40, 54):
+        rig.tick(t)
+    assert rule_incidents(rig) == [], "held 29 s of the 30 s"
+    rig.tick(55)
+    (inc,) = rule_incidents(rig)
+    assert inc["state"] == "firing" and inc["severity"] == "high"
+    assert inc["opened_at"] == rig.t0 + 55
+    assert "slow api" in inc["summary"] and "320" in inc["summary"]
+    for t in (56, 80, 100):  # still holding: the same incident, no second alert
+        latency(rig, api, 400, t)
+    assert len(rule_incidents(rig)) == 1
+    assert rig.note_summary(inc["id"]) == [("alert", "oncall", 1)]
+
+    latency(rig, api, 40, 110)  # clears: resolved, with a notice
+    (inc,) = rule_incidents(rig)
+    assert inc["state"] == "resolved" and inc["resolved_at"] == rig.t0 + 110
+    assert rig.note_summary(inc["id"]) == [("alert", "oncall", 1), ("resolved", "oncall", 1)]
+
+
+def test_zero_duration_fires_on_the_first_tick_and_disabled_rules_never_fire(
+    data_dir, db_url, keyring
+) -> None:
+    text = """
+[[rules]]
+name = "cpu hot"
+metric = "system.cpu"
+comparison = ">="
+threshold = 90
+channels = ["pager"]
+
+[[rules]]
+name = "off"
+metric = "system.cpu"
+comparison = ">"
+threshold = 0
+enabled = false
+"""
+    with make_rig(settings_with(data_dir, text), db_url, keyring) as rig:
+        rig.contact("oncall")
+        rig.contact("pager", level=2)
+        cpu = rig.commands.add_target("system://cpu?max=99", name="cpu")
+        cpu = rig.engine.targets[cpu.id]
+        rig.result(cpu, True, 0, value=50.0)
+        rig.tick(0)
+        assert rule_incidents(rig) == []
+        rig.result(cpu, True, 10, value=90.0)
+        rig.tick(10)
+        (inc,) = rule_incidents(rig)
+        assert inc["summary"].startswith("rule cpu hot")
+        # The rule names its channel: only that contact hears of it.
+        assert rig.note_summary(inc["id"]) == [("alert", "pager", 1)]
+
+
+def test_a_rule_edited_at_run_time_takes_effect_on_the_next_tick(rig: Rig, data_dir) -> None:
+    api = rig.target("api")
+    latency(rig, api, 150, 0)
+    rig.tick(100)
+    assert rule_incidents(rig) == []
+    edited = settings_with(data_dir, SLOW_API.replace("threshold = 200", "threshold = 100"))
+    rig.engine.reload_settings(edited)
+    rig.tick(101)
+    rig.tick(131)
+    (inc,) = rule_incidents(rig)
+    assert inc["state"] == "firing"
+
+
+BAD_RULES = [
+    ('comparison = ">"', 'comparison = "=>"', "rules[0].comparison = '=>'"),
+    ('severity = "high"', 'severity = "urgent"', "rules[0].severity = 'urgent'"),
+    ('metric = "latency"', 'metric = "latency_ms"', "rules[0].metric = 'latency_ms'"),
+    ('duration = "30s"', 'duration = "30 parsecs"', "rules[0].duration"),
+    ('target = "api"', "", "needs a target"),
+    ("threshold = 200", 'threshold = "high"', "rules[0].threshold"),
+    ("threshold = 200", "treshold = 200", "did you mean 'threshold'"),
+]
+
+
+@pytest.mark.parametrize(("good", "bad", "says"), BAD_RULES)
+def test_bad_rules_in_config_say_where_and_what(data_dir: Path, good: str, bad: str,
+                                                says: str) -> None:
+    assert good in SLOW_API
+    with pytest.raises(ConfigError) as err:
+        settings_with(data_dir, SLOW_API.replace(good, bad))
+    msg = f"{err.value.message} {err.value.hint}"
+    assert says in msg
+    assert "config.toml:" in msg  # file and line
+    if "metric" in says:
+        assert "system.cpu" in msg  # the choices are listed
+
+
+def test_two_rules_with_one_name_are_rejected(data_dir: Path) -> None:
+    with pytest.raises(ConfigError, match="already used by rules"):
+        settings_with(data_dir, SLOW_API + SLOW_API)
+
+
+def test_rule_spec_validation_messages() -> None:
+    with pytest.raises(BadInput, match="comparison '=~' is unknown"):
+        RuleSpec("r1", "x", "latency", "=~", 1, target="api")
+    with pytest.raises(BadInput, match="severity 'urgent' is unknown"):
+        RuleSpec("r1", "x", "latency", ">", 1, severity="urgent", target="api")
+    assert RuleSpec("r1", "x", "system.disk", "<=", 5).holds(5)
+    assert not RuleSpec("r1", "x", "system.disk", "!=", 5).holds(5)

@@ -1,0 +1,288 @@
+"""Engine core against real resources: scheduler, state machine, batching, events, retention."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sqlite3
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+from engine.bootstrap import open_store
+from engine.config import Settings
+from engine.crypto import KEY_FILE_NAME, new_master_key, write_key_file
+from engine.domain import TargetRecord
+from engine.engine import Engine
+from engine.events import EventBus, ResultEvent, StateEvent
+from engine.history import ResultWriter, housekeeping, recent_results, uptime
+from engine.probes.base import ProbeResult
+from engine.scheduler import Scheduler
+from engine.state import FlapTracker, apply_result
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def store(settings: Settings):
+    write_key_file(settings.data_dir / KEY_FILE_NAME, [new_master_key()])
+    st = open_store(settings)
+    yield st
+    st.close()
+
+
+def _listener() -> tuple[socket.socket, int]:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(128)
+    return s, s.getsockname()[1]
+
+
+# ---- scheduler ------------------------------------------------------------------------------
+
+
+async def test_scheduler_spreads_first_runs_and_respects_concurrency() -> None:
+    running = 0
+    peak = 0
+    started: list[float] = []
+
+    async def run_one(tid: str) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        started.append(time.monotonic())
+        await asyncio.sleep(0.01)
+        running -= 1
+
+    sch = Scheduler(run_one, concurrency=5)
+    for i in range(50):
+        sch.add(f"t{i}", interval=1.0)
+    t0 = time.monotonic()
+    task = asyncio.create_task(sch.run())
+    await asyncio.sleep(1.2)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert peak <= 5
+    first = sorted(started)[:50]
+    # First runs are spread over the interval, not all at t0.
+    assert first[-1] - t0 > 0.5
+    assert sch.completed >= 50
+    assert sch.lateness_percentiles()["p99_ms"] < 200
+
+
+async def test_check_now_jumps_the_queue() -> None:
+    order: list[str] = []
+
+    async def run_one(tid: str) -> None:
+        order.append(tid)
+
+    sch = Scheduler(run_one, concurrency=1)
+    sch.add("slow", interval=100.0, first_due=time.monotonic() + 50)
+    sch.add("other", interval=100.0, first_due=time.monotonic() + 60)
+    task = asyncio.create_task(sch.run())
+    await asyncio.sleep(0.05)
+    sch.check_now("other")
+    await asyncio.sleep(0.05)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert order == ["other"]
+
+
+async def test_removed_target_is_not_run_again() -> None:
+    runs: list[str] = []
+
+    async def run_one(tid: str) -> None:
+        runs.append(tid)
+
+    sch = Scheduler(run_one, concurrency=2)
+    sch.add("a", interval=0.05, first_due=time.monotonic())
+    task = asyncio.create_task(sch.run())
+    await asyncio.sleep(0.12)
+    sch.remove("a")
+    n = len(runs)
+    await asyncio.sleep(0.15)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert n >= 2 and len(runs) <= n + 1
+
+
+# ---- state machine ----------------------------------------------------------------------------
+
+
+def _rec(state: str = "unknown") -> TargetRecord:
+    return TargetRecord(id="t1", name="db", spec_text="tcp://127.0.0.1:1", kind="tcp", state=state)
+
+
+def test_down_after_n_failures_up_after_m_successes() -> None:
+    rec = _rec()
+    ok, bad = ProbeResult(True, 1.0), ProbeResult.failure("refused", "no")
+    assert apply_result(rec, ok, 1, 3, 2, None).new == "up"
+    assert apply_result(rec, bad, 2, 3, 2, None).new == "pending"
+    assert apply_result(rec, bad, 3, 3, 2, None) is None
+    assert apply_result(rec, bad, 4, 3, 2, None).new == "down"
+    assert rec.state_since == 4
+    assert apply_result(rec, ok, 5, 3, 2, None) is None  # one success is not enough
+    assert rec.state == "down"
+    assert apply_result(rec, ok, 6, 3, 2, None).new == "up"
+
+
+def test_pending_recovers_on_one_success_and_degraded_results() -> None:
+    rec = _rec("up")
+    apply_result(rec, ProbeResult.failure("timeout", "t"), 1, 2, 3, None)
+    assert rec.state == "pending"
+    assert apply_result(rec, ProbeResult(True, 1.0), 2, 2, 3, None).new == "up"
+    assert apply_result(rec, ProbeResult(True, 1.0, degraded=True), 3, 2, 3, None).new == "degraded"
+
+
+def test_flap_tracker_with_hysteresis() -> None:
+    flap = FlapTracker(window=10, threshold=0.5)
+    rec = _rec("up")
+    changes = []
+    for i in range(12):
+        tr = apply_result(rec, ProbeResult(i % 2 == 0, 1.0) if i % 2 == 0 else ProbeResult.failure("refused", ""), i, 5, 1, flap)
+        if tr and tr.flapping_changed:
+            changes.append((i, rec.flapping))
+    assert changes and changes[0][1] is True
+    assert len(changes) == 1  # flapping starts once, no flip-flop
+    for i in range(12, 40):
+        tr = apply_result(rec, ProbeResult(True, 1.0), i, 5, 1, flap)
+        if tr and tr.flapping_changed:
+            changes.append((i, rec.flapping))
+    assert changes[-1][1] is False
+
+
+# ---- events -----------------------------------------------------------------------------------
+
+
+async def test_slow_subscriber_drops_old_events_and_never_blocks() -> None:
+    bus = EventBus()
+    slow = bus.subscribe(maxlen=10)
+    fast = bus.subscribe(maxlen=1000)
+    for i in range(100):
+        bus.publish(StateEvent(float(i), f"t{i}", "up", "down"))
+    assert slow.dropped == 90
+    batch = await slow.get_batch()
+    assert [e.ts for e in batch] == [float(i) for i in range(90, 100)]  # the newest survive
+    assert len(await fast.get_batch(1000)) == 100
+    assert batch[0].to_dict()["type"] == "state"
+
+
+# ---- history ----------------------------------------------------------------------------------
+
+
+def test_results_written_in_one_transaction_per_batch(store, settings: Settings) -> None:
+    from engine.commands import Commands
+
+    rec = Commands(store, settings).add_target("tcp://127.0.0.1:9", name="batchy")
+    writer = ResultWriter(store)
+    now = time.time()
+    for i in range(500):
+        writer.add(rec.id, now - i, ProbeResult(i % 5 != 0, 2.0, None, None if i % 5 else "refused",
+                                               "" if i % 5 else "refused by 127.0.0.1:9"))
+    commits = []
+    from sqlalchemy import event
+
+    event.listen(store.engine, "commit", lambda conn: commits.append(1))
+    assert writer.flush() == 500
+    assert len(commits) == 1
+    rows = recent_results(store, rec.id, limit=10)
+    assert len(rows) == 10 and rows[0]["ts"] >= rows[-1]["ts"]
+    failed = [r for r in recent_results(store, rec.id, limit=500) if not r["ok"]]
+    assert failed and failed[0]["detail"].startswith("refused by")
+    assert uptime(store, rec.id, 86400, now) == pytest.approx(0.8, abs=0.01)
+    # The sealed detail is not in the file in plaintext.
+    db = Path(settings.database_url.removeprefix("sqlite:///"))
+    raw = b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
+    assert b"127.0.0.1:9" not in raw
+
+
+def test_retention_keeps_rollups_longer_than_raw(store, settings: Settings) -> None:
+    from engine.commands import Commands
+
+    rec = Commands(store, settings).add_target("tcp://127.0.0.1:9", name="old")
+    writer = ResultWriter(store)
+    now = time.time()
+    for age_days in (1, 10, 100):
+        writer.add(rec.id, now - age_days * 86400, ProbeResult(True, 1.0))
+    writer.flush()
+    removed = housekeeping(store, raw_days=7, rollup_days=90, now=now)
+    assert removed == {"results": 2, "rollups": 1}
+    assert len(recent_results(store, rec.id, 100)) == 1
+    assert uptime(store, rec.id, 30 * 86400, now) == 1.0  # the 10-day-old hour survives as a roll-up
+
+
+# ---- the engine end to end -----------------------------------------------------------------------
+
+
+async def test_engine_probes_real_listener_goes_down_and_recovers(store, settings: Settings) -> None:
+    settings.engine.failure_threshold = 2
+    settings.engine.result_batch_ms = 20
+    lsock, port = _listener()
+    rec = await anyio.to_thread.run_sync(
+        lambda: Engine(settings, store).commands.add_target(f"tcp://127.0.0.1:{port}", name="svc", interval="0.3s", timeout="0.5s"))
+    engine = Engine(settings, store)
+    sub = engine.events.subscribe()
+    states: list[str] = []
+    async with anyio.create_task_group() as tg:
+        await tg.start(engine.run)
+        with anyio.fail_after(10):
+            while engine.targets[rec.id].state != "up":
+                await anyio.sleep(0.05)
+        lsock.close()
+        with anyio.fail_after(10):
+            while engine.targets[rec.id].state != "down":
+                await anyio.sleep(0.05)
+        engine.stop()
+    events = await sub.get_batch(10_000)
+    for ev in events:
+        if isinstance(ev, StateEvent) and ev.target_id == rec.id:
+            states.append(ev.new)
+    assert any(isinstance(e, ResultEvent) and e.target_id == rec.id for e in events)
+    assert states[:3] == ["up", "pending", "down"]
+    # Results and runtime state were committed.
+    db = settings.database_url.removeprefix("sqlite:///")
+    con = sqlite3.connect(db)
+    n = con.execute("SELECT COUNT(*) FROM results WHERE target_id = ?", (rec.id,)).fetchone()[0]
+    state = con.execute("SELECT state FROM targets WHERE id = ?", (rec.id,)).fetchone()[0]
+    con.close()
+    assert n >= 3 and state == "down"
+
+
+async def test_engine_resumes_state_after_restart(store, settings: Settings) -> None:
+    lsock, port = _listener()
+    cmds = Engine(settings, store).commands
+    rec = cmds.add_target(f"tcp://127.0.0.1:{port}", name="resume", interval="0.2s")
+    engine = Engine(settings, store)
+    async with anyio.create_task_group() as tg:
+        await tg.start(engine.run)
+        with anyio.fail_after(10):
+            while engine.targets[rec.id].state != "up":
+                await anyio.sleep(0.05)
+        engine.stop()
+    again = Engine(settings, store)
+    await anyio.to_thread.run_sync(again._load)
+    assert again.targets[rec.id].state == "up"
+    lsock.close()
+
+
+async def test_add_and_pause_reach_a_running_engine(store, settings: Settings) -> None:
+    lsock, port = _listener()
+    engine = Engine(settings, store)
+    async with anyio.create_task_group() as tg:
+        await tg.start(engine.run)
+        rec = await anyio.to_thread.run_sync(
+            lambda: engine.commands.add_target(f"tcp://127.0.0.1:{port}", name="late", interval="0.2s"))
+        with anyio.fail_after(10):
+            while engine.targets.get(rec.id) is None or engine.targets[rec.id].state != "up":
+                await anyio.sleep(0.05)
+        await anyio.to_thread.run_sync(lambda: engine.commands.pause_target("late"))
+        with anyio.fail_after(5):
+            while engine.display_state(engine.targets[rec.id]) != "paused":
+                await anyio.sleep(0.05)
+        done = engine.scheduler.completed
+        await anyio.sleep(0.5)
+        assert engine.scheduler.completed - done <= 1
+        engine.stop()
+    lsock.close()

@@ -1,0 +1,93 @@
+"""Heartbeats inside the engine: pings change state and are committed; missed deadlines go down."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import anyio
+import pytest
+
+from engine.bootstrap import open_store
+from engine.config import Settings
+from engine.crypto import KEY_FILE_NAME, new_master_key, write_key_file
+from engine.engine import Engine
+from engine.errors import BadInput
+
+pytestmark = pytest.mark.anyio
+
+
+class Clock:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def store(settings: Settings):
+    write_key_file(settings.data_dir / KEY_FILE_NAME, [new_master_key()])
+    st = open_store(settings)
+    yield st
+    st.close()
+
+
+async def test_ping_lifecycle_with_a_controlled_clock(store, settings: Settings) -> None:
+    clock = Clock(1_800_000_000.0)
+    engine = Engine(settings, store, clock=clock)
+    rec = engine.commands.add_target("heartbeat://backup?every=1h&grace=5m", name="backup")
+    assert rec.token and len(rec.token) >= 22
+    async with anyio.create_task_group() as tg:
+        await tg.start(engine.run)
+        hb = engine.alerting.heartbeats
+        live = engine.targets[rec.id]
+        assert live.state == "unknown"
+        hb.evaluate(live, clock.t + 10 * 3600)  # never pinged: never goes down by itself
+        assert live.state == "unknown"
+        assert await hb.ping(rec.token, "success") is live
+        assert live.state == "up"
+        clock.t += 3600 + 60  # past the period, inside the grace
+        hb.evaluate(live, clock.t)
+        assert live.state == "pending"
+        clock.t += 5 * 60  # past period + grace
+        hb.evaluate(live, clock.t)
+        assert live.state == "down"
+        clock.t += 60
+        hb.evaluate(live, clock.t)
+        assert live.state == "down"  # sticky until a success ping
+        await hb.ping(rec.token, "start")
+        assert live.state == "down"
+        await hb.ping(rec.token, "exit", 0)
+        assert live.state == "up"
+        await hb.ping(rec.token, "fail")
+        assert live.state == "down"
+        await hb.ping(rec.token, "exit", 1)
+        assert live.state == "down"
+        await hb.ping(rec.token, "log")
+        assert live.state == "down"
+        with pytest.raises(BadInput):
+            await hb.ping(rec.token, "exit", 256)
+        assert await hb.ping("not-a-real-token-at-all", "success") is None
+        engine.stop()
+    con = sqlite3.connect(settings.database_url.removeprefix("sqlite:///"))
+    n = con.execute("SELECT COUNT(*) FROM results WHERE target_id = ?", (rec.id,)).fetchone()[0]
+    con.close()
+    assert n >= 7  # every answered ping was committed
+
+
+async def test_down_heartbeat_opens_an_incident(store, settings: Settings) -> None:
+    clock = Clock(1_800_000_000.0)
+    engine = Engine(settings, store, clock=clock)
+    rec = engine.commands.add_target("heartbeat://nightly?every=10m&grace=1m", name="nightly")
+    async with anyio.create_task_group() as tg:
+        await tg.start(engine.run)
+        hb = engine.alerting.heartbeats
+        await hb.ping(rec.token, "success")
+        clock.t += 12 * 60
+        hb.evaluate(engine.targets[rec.id], clock.t)
+        with anyio.fail_after(5):
+            while not engine.commands.list_incidents(state="firing"):
+                await anyio.sleep(0.05)
+        inc = engine.commands.list_incidents(state="firing")[0]
+        assert inc["target"] == "nightly"
+        engine.stop()
