@@ -61,10 +61,18 @@ class VirtualTable(ScrollView, can_focus=True):
             super().__init__()
             self.table, self.index, self.key = table, index, key
 
+        @property
+        def control(self) -> VirtualTable:
+            return self.table
+
     class Selected(Message):
         def __init__(self, table: VirtualTable, index: int, key: str) -> None:
             super().__init__()
             self.table, self.index, self.key = table, index, key
+
+        @property
+        def control(self) -> VirtualTable:
+            return self.table
 
     def __init__(self, columns: Sequence[Column], source: RowSource, empty: str = "Nothing here.",
                  *, id: str | None = None) -> None:

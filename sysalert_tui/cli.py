@@ -22,7 +22,14 @@ def _add_json(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from sysalert_tui import cli_alerts, cli_apikeys, cli_bench, cli_targets, cli_telegram
+    from sysalert_tui import (
+        cli_alerts,
+        cli_apikeys,
+        cli_bench,
+        cli_subscribers,
+        cli_targets,
+        cli_telegram,
+    )
 
     p = argparse.ArgumentParser(
         prog="sysalert",
@@ -44,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_targets.register(sub, _add_json)
     cli_alerts.register(sub, _add_json)
+    cli_subscribers.register(sub, _add_json)
     cli_bench.register(sub, _add_json)
     cli_apikeys.register(sub, _add_json)
     cli_telegram.register(sub, _add_json)

@@ -56,6 +56,8 @@ ROUTES: tuple[Route, ...] = (
     R("GET", "/api/v1/benchmarks", "list_benchmarks", "Benchmarks with score and baseline"),
     R("POST", "/api/v1/benchmarks/{ref}/baseline", "set_baseline", "Baseline := current score", "ref"),
     R("GET", "/api/v1/stats", "engine_stats", "Engine figures for the status bar"),
+    R("GET", "/api/v1/states", "target_states", "Every target's shown state (maintenance applied)"),
+    R("GET", "/api/v1/uptimes", "uptimes", "Share of good checks per target", body=("seconds",)),
     R("GET", "/api/v1/telegram", "telegram_status", "Telegram session state (masked)"),
     R("GET", "/api/v1/subscribers", "list_subscribers", "Telegram subscribers (masked)"),
     R("POST", "/api/v1/subscribers", "add_subscriber", "Add a subscriber", body=("chat_id", "role"), required=("chat_id",)),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -44,7 +44,7 @@ class RunOutcome:
     baseline_set: bool = False
     measurements: int = 1
     incident_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    stored: bool = True  # False when the benchmark was removed while it ran
 
     @property
     def status(self) -> str:
@@ -77,7 +77,6 @@ class RunOutcome:
             "baseline_set": self.baseline_set,
             "measurements": self.measurements,
             "incident": self.incident_id,
-            **self.extra,
         }
 
 
@@ -101,10 +100,10 @@ async def measure_and_record(store: Store, rec: bstore.BenchRecord, now: float) 
         if base is not None:
             values["baseline"], baseline_set = base, True
     rows = [(now, r.score, r.ok) for r in runs]
-    await anyio.to_thread.run_sync(bstore.record_runs, store, rec.id, rows, values)
+    stored = await anyio.to_thread.run_sync(bstore.record_runs, store, rec.id, rows, values)
     for k, v in values.items():
         setattr(rec, k, v)
-    return RunOutcome(rec, now, m, baseline_set, len(runs))
+    return RunOutcome(rec, now, m, baseline_set, len(runs), stored=stored)
 
 
 class BenchmarkRunner:
@@ -209,6 +208,8 @@ class BenchmarkRunner:
 
     # ---- after a run (worker thread): audit, incidents ---------------------------------------------
     def _after(self, out: RunOutcome) -> None:
+        if not out.stored:
+            return  # removed meanwhile: nothing to alert about
         rec, m, st = out.bench, out.measurement, out.status
         ref = self.store.ref("bench", rec.id)
         audit = self.engine.commands.audit

@@ -10,7 +10,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 
 from engine.errors import BadInput
 from engine.store.models import Benchmark, BenchmarkRun
@@ -132,17 +132,6 @@ def find(store: Store, ref: str, owner_id: str | None = None) -> BenchRecord | N
     return from_row(store, rows[0]) if rows else None
 
 
-def count(store: Store, owner_id: str | None) -> int:
-    with store.session() as s:
-        q = select(func.count()).select_from(Benchmark).where(Benchmark.owner_id == owner_id)
-        return int(s.exec(q).scalar_one())  # type: ignore[call-overload]
-
-
-def ids_of(store: Store, owner_id: str | None) -> list[str]:
-    with store.session() as s:
-        return list(s.exec(select(Benchmark.id).where(Benchmark.owner_id == owner_id)).scalars())  # type: ignore[call-overload]
-
-
 def update(store: Store, bench_id: str, **values: Any) -> None:
     """Set plain (unsealed) columns: scores, baseline, last run time, threshold, interval."""
     with store.session() as s:
@@ -157,13 +146,13 @@ def update(store: Store, bench_id: str, **values: Any) -> None:
 
 def record_runs(
     store: Store, bench_id: str, runs: list[tuple[float, float | None, bool]], last: dict[str, Any]
-) -> None:
+) -> bool:
     """Append runs (ts, score, ok) and update the benchmark's columns in one transaction.
     A failed run stores score 0 with ok False: the column is not nullable, `ok` says which."""
     with store.session() as s:
         row = s.get(Benchmark, bench_id)
         if row is None:
-            return  # removed while it ran
+            return False  # removed while it ran
         for ts, score, ok in runs:
             s.add(
                 BenchmarkRun(
@@ -174,6 +163,7 @@ def record_runs(
             setattr(row, k, v)
         s.add(row)
         s.commit()
+    return True
 
 
 def recent_runs(store: Store, bench_id: str, limit: int = 10) -> list[BenchmarkRun]:

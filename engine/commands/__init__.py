@@ -13,6 +13,7 @@ from engine.commands.alerts import AlertCommands
 from engine.commands.apikeys import ApiKeyCommands
 from engine.commands.benchmarks import BenchmarkCommands
 from engine.commands.queries import QueryCommands
+from engine.commands.subscribers import SubscriberCommands
 from engine.commands.targets import TargetCommands
 from engine.commands.telegram import TelegramCommands
 from engine.config import Settings
@@ -31,7 +32,13 @@ class EngineHooks(Protocol):
 
 
 class Commands(
-    TargetCommands, AlertCommands, QueryCommands, ApiKeyCommands, BenchmarkCommands, TelegramCommands
+    TargetCommands,
+    AlertCommands,
+    QueryCommands,
+    ApiKeyCommands,
+    BenchmarkCommands,
+    TelegramCommands,
+    SubscriberCommands,
 ):
     """Every action, written once."""
 

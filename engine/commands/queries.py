@@ -27,16 +27,33 @@ class QueryCommands(CommandBase):
         rec = self.get_target(ref)  # type: ignore[attr-defined]
         return hist.recent_results(self.store, rec.id, min(int(limit), 1000), float(before) if before else None)
 
-    def target_series(self, ref: str, seconds: float | str = 3600, buckets: int | str = 60) -> dict[str, Any]:
+    def target_series(self, ref: str, seconds: float | str = 3600, buckets: int | str = 60,
+                      now: float | str | None = None) -> dict[str, Any]:
+        """`now` ends the window (default: the clock); the console passes its own clock."""
         rec = self.get_target(ref)  # type: ignore[attr-defined]
         s, b = float(seconds), max(1, min(int(buckets), 500))
+        end = float(now) if now else None
         return {
-            "series": hist.latency_series(self.store, rec.id, s, b),
-            "uptime": hist.uptime(self.store, rec.id, s),
+            "series": hist.latency_series(self.store, rec.id, s, b, end),
+            "uptime": hist.uptime(self.store, rec.id, s, end),
         }
 
-    def uptimes(self, seconds: float = 86400) -> dict[str, float]:
-        return hist.uptime_many(self.store, seconds)
+    def uptimes(self, seconds: float | str = 86400, now: float | str | None = None) -> dict[str, float]:
+        return hist.uptime_many(self.store, float(seconds), float(now) if now else None)
+
+    def target_states(self) -> dict[str, str]:
+        """Each target's shown state as the running engine sees it (maintenance and pause applied).
+        The store holds only the probe state, saved every few seconds; without an engine: {}."""
+        live = getattr(self.hooks, "targets", None)
+        shown = getattr(self.hooks, "display_state", None)
+        if live is None or shown is None:
+            return {}
+        for _ in range(3):  # the engine's loop may change the dict while this thread reads it
+            try:
+                return {tid: shown(rec) for tid, rec in list(live.items())}
+            except RuntimeError:
+                continue
+        return {}
 
     def history(self, target: str | None = None, kind: str | None = None, before: float | str | None = None,
                 limit: int | str = 100) -> list[dict[str, Any]]:
