@@ -132,7 +132,7 @@ _LETTERS = str.maketrans("0123456789abcdef", "ghijklmnopabcdef")
 
 
 def _fp(key: bytes, value: str, purpose: str) -> str:
-    return hmac.new(key, f"{purpose}|{value}".encode(), hashlib.sha256).hexdigest().translate(_LETTERS)
+    return hmac.digest(key, f"{purpose}|{value}".encode(), "sha256").hex().translate(_LETTERS)
 
 
 def new_master_key() -> bytes:

@@ -316,18 +316,20 @@ class Engine:
             self.writer.pending[:0] = batch[-50_000:]  # keep results to retry, bounded
             self.dirty.update(r.id for r in dirty)
 
-    def _write(self, batch: list[Any], dirty: list[TargetRecord]) -> None:
+    def _write(self, batch: list[Any], dirty: list[TargetRecord], final: bool = False) -> None:
         """Worker thread: results in one transaction, then the runtime state of changed targets."""
-        if batch:
-            self.writer.write(batch)
+        if batch or final:
+            self.writer.write(batch, rollups=True if final else None)
         if dirty:
             self.alerting.heartbeats.serialize(dirty)
             tstore.save_runtime(self.store, dirty)
 
     async def _final_flush(self) -> None:
         try:
-            self.dirty.update(self.targets)
-            await self._flush(runtime=True)
+            batch = self.writer.take()
+            dirty = list(self.targets.values())
+            await anyio.to_thread.run_sync(self._write, batch, dirty, True)
+            _settle(self._commit_waiters, None)
         except Exception:
             log.exception("final flush failed")
 

@@ -183,11 +183,11 @@ def apply_ping(
         kind = "success" if exit_status == 0 else "fail"
     elif exit_status is not None:
         raise ValueError("exit_status goes with kind='exit' only")
-    counted = replace(state, n_pings=state.n_pings + 1, last_event_at=now)
     if kind == "log":
+        counted = replace(state, n_pings=state.n_pings + 1, last_event_at=now)
         return counted, PingOutcome("log", state.status, state.status)
     if kind == "start":
-        new = replace(counted, last_start_at=now)
+        new = replace(state, n_pings=state.n_pings + 1, last_event_at=now, last_start_at=now)
         return new, PingOutcome("start", state.status, state.status)
     duration = None
     if state.last_start_at is not None:
@@ -197,15 +197,17 @@ def apply_ping(
     down_since = None
     if status == "down":
         down_since = state.down_since if state.status == "down" else now
-    new = replace(
-        counted,
+    # Built directly rather than with a second replace(): this runs for every ping.
+    new = HeartbeatState(
         status=status,
         last_ping_at=now,
         last_start_at=None,
         last_kind=kind,
         last_exit_status=exit_status,
         last_duration_s=duration,
+        last_event_at=now,
         down_since=down_since,
+        n_pings=state.n_pings + 1,
     )
     return new, PingOutcome(kind, state.status, status, duration, exit_status)
 

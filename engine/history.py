@@ -36,9 +36,15 @@ _SQLITE_UPSERT = (
 class ResultWriter:
     """Collects results in memory; `flush()` (run in a worker thread) writes them in one transaction."""
 
+    ROLLUP_EVERY_S = 10.0
+
     def __init__(self, store: Store) -> None:
         self.store = store
         self.pending: list[PendingResult] = []
+        # Hourly roll-ups accumulate here and are upserted every ROLLUP_EVERY_S (and on stop):
+        # one upsert per target per flush instead of one per result. Raw rows stay per batch.
+        self.roll: dict[tuple[str, int], list[float]] = {}
+        self.roll_flushed_at = time.monotonic()
         self.written = 0
         self.batches = 0
         self.last_batch_size = 0
@@ -50,12 +56,11 @@ class ResultWriter:
         batch, self.pending = self.pending, []
         return batch
 
-    def write(self, batch: list[PendingResult]) -> int:
-        if not batch:
-            return 0
+    def write(self, batch: list[PendingResult], rollups: bool | None = None) -> int:
+        """Insert a batch in one transaction; roll-ups go along when due (or when asked)."""
         seal = self.store.keys.seal
         rows: list[dict[str, Any]] = []
-        roll: dict[tuple[str, int], list[float]] = {}
+        roll = self.roll
         for p in batch:
             r = p.result
             detail = None
@@ -82,22 +87,36 @@ class ResultWriter:
             "latency_max = CASE WHEN excluded.latency_max > rollups.latency_max "
             "THEN excluded.latency_max ELSE rollups.latency_max END"
         )
-        rollups = [{"t": t, "h": h, "c": a[0], "o": a[1], "s": a[2], "m": a[3]} for (t, h), a in roll.items()]
+        if rollups is None:
+            rollups = time.monotonic() - self.roll_flushed_at >= self.ROLLUP_EVERY_S
+        ups = []
+        if rollups and roll:
+            ups = [{"t": t, "h": h, "c": a[0], "o": a[1], "s": a[2], "m": a[3]} for (t, h), a in roll.items()]
+        if not rows and not ups:
+            return 0
         with self.store.engine.begin() as conn:
             if self.store.sqlite:
                 # The driver's executemany: SQLAlchemy's per-row compile work dominates otherwise.
-                conn.exec_driver_sql(_SQLITE_INSERT, [tuple(r[c] for c in _COLS) for r in rows])
-                conn.exec_driver_sql(_SQLITE_UPSERT, [tuple(r[c] for c in "thcosm") for r in rollups])
+                if rows:
+                    conn.exec_driver_sql(_SQLITE_INSERT, [tuple(r[c] for c in _COLS) for r in rows])
+                if ups:
+                    conn.exec_driver_sql(_SQLITE_UPSERT, [tuple(r[c] for c in "thcosm") for r in ups])
             else:
-                conn.execute(insert(_RESULTS), rows)
-                conn.execute(upsert, rollups)
+                if rows:
+                    conn.execute(insert(_RESULTS), rows)
+                if ups:
+                    conn.execute(upsert, ups)
+        if rollups:
+            self.roll = {}
+            self.roll_flushed_at = time.monotonic()
         self.written += len(rows)
         self.batches += 1
         self.last_batch_size = len(rows)
         return len(rows)
 
     def flush(self) -> int:
-        return self.write(self.take())
+        """Everything pending, roll-ups included (tools, tests and shutdown)."""
+        return self.write(self.take(), rollups=True)
 
 
 def recent_results(store: Store, target_id: str, limit: int = 50, before: float | None = None) -> list[dict[str, Any]]:

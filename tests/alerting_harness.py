@@ -96,6 +96,10 @@ class Rig:
                 return
             al._handle(item)
 
+    def go_live(self) -> None:
+        """From here on the engine reads the real clock (the dispatcher's real sends and retries)."""
+        self.engine.clock = time.time
+
     def flush(self) -> int:
         """Write the buffered results as the engine's flush loop would; returns how many."""
         return self.engine.writer.write(self.engine.writer.take())

@@ -80,9 +80,11 @@ def hook():
 
 
 def outages(rig: Rig, n: int) -> list[str]:
-    """n targets go down: n incidents, one alert row per contact each."""
+    """n targets went down a minute ago: n incidents, one alert row per contact each. Then the
+    engine's clock is the real one, which the dispatcher and the worker processes go by."""
     for i in range(n):
-        rig.results(rig.target(f"t{i}"), "xx", 0)
+        rig.results(rig.target(f"t{i}"), "xx", -60)
+    rig.go_live()
     return [i["id"] for i in rig.incidents("firing")]
 
 

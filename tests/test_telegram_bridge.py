@@ -97,6 +97,7 @@ async def test_blocked_user_marks_the_contact_and_others_still_get_it(
         await w.down_incident("web")
         await until(lambda: w.notifications(status="dead"), what="dead row")
         await until(lambda: w.notifications(status="sent"), what="bob's alert")
+        await until(lambda: cstore.find(w.store, "alice").status != "ok", what="marked")
         by_name = {c["name"]: c for c in w.commands.list_contacts()}
         assert by_name["alice"]["status"] == "blocked"
         assert "blocked the SysAlert account" in by_name["alice"]["status_detail"]

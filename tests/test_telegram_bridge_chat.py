@@ -33,7 +33,7 @@ def server(monkeypatch):
 async def world(tmp_path, settings, keyring, server):
     async with running(tmp_path, settings, keyring, server) as w:
         await w.connected()
-        w.commands.add_contact("alice", f"telegram:{ALICE}")
+        w.commands.add_contact("alice", "telegram:@alice_oncall")
         yield w
 
 
@@ -96,7 +96,7 @@ async def test_a_stranger_changes_nothing_and_gets_no_answer(world, caplog):
     assert state_of(w, inc["id"])["state"] == "firing" and state_of(w, inc["id"])["acked_by"] is None
     assert len(w.server.sent) == sent_before and w.commands.list_maintenance() == []
     assert cstore.find(w.store, "alice") is not None
-    logged = "\n".join(r.getMessage() for r in caplog.records)
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("engine"))
     assert "****7009" in logged and str(STRANGER) not in logged
 
 
@@ -162,7 +162,7 @@ async def test_whoami_help_start_and_unknown(world):
 @pytest.mark.anyio
 async def test_delete_account_asks_then_erases_that_contact(world):
     w = world
-    w.commands.add_contact("bob", f"telegram:{BOB}")
+    w.commands.add_contact("bob", "telegram:@bob_oncall")
     await alert(w)
     alice = cstore.find(w.store, "alice")
     asked = await w.reply_text(await w.say(ALICE, "/delete_account"))

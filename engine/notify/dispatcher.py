@@ -79,11 +79,15 @@ class Dispatcher:
         async with httpx.AsyncClient(timeout=10.0) as http:
             ctx = channel_context(self.engine.settings, http)
             while True:
-                rows = await anyio.to_thread.run_sync(outbox.claim_due, self.store, self.owner)
+                rows = await anyio.to_thread.run_sync(
+                    outbox.claim_due, self.store, self.owner, self.engine.clock()
+                )
                 self.busy = bool(rows)
                 for row in rows:
                     if self.engine.scheduler.draining:
-                        await anyio.to_thread.run_sync(outbox.release, self.store, row.id, 0.0)
+                        await anyio.to_thread.run_sync(
+                            outbox.release, self.store, row.id, 0.0, self.engine.clock()
+                        )
                         continue
                     await self._deliver(row, ctx)
                 self.busy = False
@@ -97,7 +101,14 @@ class Dispatcher:
         contact = await anyio.to_thread.run_sync(cstore.find, self.store, row.contact_id)
         if contact is None:
             await anyio.to_thread.run_sync(
-                outbox.mark_failed, self.store, row.id, "contact removed", True, None, 1
+                outbox.mark_failed,
+                self.store,
+                row.id,
+                "contact removed",
+                True,
+                None,
+                1,
+                self.engine.clock(),
             )
             return
         bucket = self.buckets.setdefault(
@@ -105,7 +116,9 @@ class Dispatcher:
         )
         wait = bucket.take()
         if wait > 0:
-            await anyio.to_thread.run_sync(outbox.release, self.store, row.id, wait)
+            await anyio.to_thread.run_sync(
+                outbox.release, self.store, row.id, wait, self.engine.clock()
+            )
             return
         msg = outbox.body(self.store, row)
         crash_point("before-send")
@@ -115,9 +128,11 @@ class Dispatcher:
         m.notifications[(row.channel, "sent" if outcome.ok else "failed")] += 1
         if outcome.ok:
             self.sent += 1
-            await anyio.to_thread.run_sync(outbox.mark_sent, self.store, row.id, outcome.message_id)
+            await anyio.to_thread.run_sync(
+                outbox.mark_sent, self.store, row.id, outcome.message_id, self.engine.clock()
+            )
             self.engine.events.publish(
-                ReceiptEvent(time.time(), row.id, row.incident_id, "sent", row.channel)
+                ReceiptEvent(self.engine.clock(), row.id, row.incident_id, "sent", row.channel)
             )
             return
         self.failed += 1
@@ -129,6 +144,7 @@ class Dispatcher:
             outcome.permanent,
             outcome.retry_after,
             st.alerts.max_attempts,
+            self.engine.clock(),
         )
         ref = self.store.ref("contact", contact.id)
         log.warning(
@@ -140,7 +156,7 @@ class Dispatcher:
                 cstore.set_status, self.store, contact.id, "blocked", outcome.error
             )
         self.engine.events.publish(
-            ReceiptEvent(time.time(), row.id, row.incident_id, "failed", row.channel)
+            ReceiptEvent(self.engine.clock(), row.id, row.incident_id, "failed", row.channel)
         )
 
     async def send(
