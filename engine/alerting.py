@@ -136,10 +136,13 @@ class Alerting:
 
     def open_for_target(self, rec: TargetRecord, error_class: str | None, detail: str, now: float) -> None:
         parent_inc = None
-        if rec.parent_id:
-            parent = self.engine.targets.get(rec.parent_id)
-            if parent is not None and parent.state == "down":
-                parent_inc = inc_store.find_open(self.store, f"target:{parent.id}")
+        parent = self.engine.targets.get(rec.parent_id) if rec.parent_id else None
+        if parent is not None and parent.state in ("pending", "down"):
+            parent_inc = inc_store.find_open(self.store, f"target:{parent.id}")
+            if parent_inc is None:
+                # The parent is failing too but has no incident (yet): the router and its hosts
+                # fail in the same round. Wait for its verdict; _settle_children opens this then.
+                return
         summary = f"{rec.name} is down" + (f" ({error_class})" if error_class else "") + (f": {detail}" if detail else "")
         inc, created = inc_store.open_incident(
             self.store, f"target:{rec.id}", "down", SEVERITY_BY_KIND["down"], summary, rec.id,
@@ -152,11 +155,20 @@ class Alerting:
         if parent_inc is None:
             self._notify_level(inc, rec, 1, "alert", now)
         self._publish(inc.id, "firing", rec.id, "opened")
+        self._settle_children(rec, now)  # children that waited for this verdict: held under it
 
     def resolve_for_target(self, rec: TargetRecord, now: float) -> None:
         inc = inc_store.find_open(self.store, f"target:{rec.id}")
         if inc is not None:
             self._resolve(inc, rec, now, "engine")
+        self._settle_children(rec, now)  # the parent is fine: children still down page now
+
+    def _settle_children(self, parent: TargetRecord, now: float) -> None:
+        """Open incidents for children that went down while this parent's state was undecided."""
+        for kid in list(self.engine.targets.values()):
+            if kid.parent_id == parent.id and kid.state == "down" and not kid.flapping \
+                    and not self.in_maintenance(kid):
+                self.open_for_target(kid, kid.last_error_class, "", now)  # deduplicated
 
     def _resolve(self, inc: Any, rec: TargetRecord | None, now: float, by: str) -> None:
         was_held = inc.parent_incident_id is not None

@@ -40,7 +40,7 @@ def register(sub: Any, add_json: Any) -> None:
     on.add_argument("what", metavar="TARGET|tag:T|all")
     on.add_argument("--for", dest="duration", help="end after, e.g. 1h (default: until `off`)")
     on.add_argument("--reason", default="")
-    on.add_argument("--schedule", help="recurring: 'mon-fri 22:00-23:30 Europe/Berlin' or 'cron 0 3 * * * 1h'")
+    on.add_argument("--schedule", help="recurring: 'mon-fri 22:00-23:30 Europe/Berlin' or 'cron 0 3 * * * for 1h'")
     add_json(on)
     on.set_defaults(handler=cmd_m_on)
     off = msub.add_parser("off", help="end maintenance now")

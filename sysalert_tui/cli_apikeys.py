@@ -37,7 +37,9 @@ def cmd_add(args: argparse.Namespace) -> int:
         print_json(res)
     else:
         print(res["key"])
-        print(f"API key {res['id']} created: it is shown only now, store it safely", file=sys.stderr)
+        print(
+            f"API key {res['id']} created: it is shown only now, store it safely", file=sys.stderr
+        )
         print("send it as `X-API-Key: KEY` or `Authorization: Bearer KEY`", file=sys.stderr)
     return 0
 
@@ -48,8 +50,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json(items)
     else:
-        print_table(["id", "label", "created"], [[k["id"], k["label"] or "-", ago(k["created_at"])] for k in items],
-                    empty="no API keys: `sysalert apikey add --label NAME`")
+        print_table(
+            ["id", "label", "created"],
+            [[k["id"], k["label"] or "-", ago(k["created_at"])] for k in items],
+            empty="no API keys: `sysalert apikey add --label NAME`",
+        )
     return 0
 
 

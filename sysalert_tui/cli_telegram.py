@@ -19,7 +19,9 @@ from sysalert_tui.session import open_commands
 
 
 def register(sub: Any, add_json: Any) -> None:
-    t = sub.add_parser("telegram", help="the Telegram account alerts come from: login, logout, status")
+    t = sub.add_parser(
+        "telegram", help="the Telegram account alerts come from: login, logout, status"
+    )
     ts = t.add_subparsers(dest="tg_cmd", metavar="ACTION", required=True)
     li = ts.add_parser("login", help="log in: phone, login code, and the 2FA password if set")
     add_json(li)
@@ -44,6 +46,7 @@ def _ask(label: str, secret: bool = False) -> str:
     print(label, end=" ", file=sys.stderr, flush=True)
     line = sys.stdin.readline()
     if not line:
+        print(file=sys.stderr)
         raise LoginError(
             "login cancelled: no more input", "answer each prompt, or pipe one answer per line"
         )
@@ -76,7 +79,9 @@ def cmd_login(args: argparse.Namespace) -> int:
     if args.json:
         print_json(res)
     elif res["already"]:
-        print(f"already logged in to Telegram as {res['account']} (`sysalert telegram logout` first)")
+        print(
+            f"already logged in to Telegram as {res['account']} (`sysalert telegram logout` first)"
+        )
     else:
         print(f"logged in to Telegram as {res['account']}; the session is sealed in the store")
     return 0
@@ -92,8 +97,10 @@ def cmd_logout(args: argparse.Namespace) -> int:
     elif res["ended_at_telegram"]:
         print("logged out of Telegram; the session is erased")
     else:
-        print("the session is erased here, but Telegram could not be told: end it in a Telegram "
-              "app under Settings > Devices")
+        print(
+            "the session is erased here, but Telegram could not be told: end it in a Telegram "
+            "app under Settings > Devices"
+        )
     return 0
 
 
@@ -111,7 +118,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     since = f" ({ago(st['since'])})" if st.get("since") else ""
     print(f"Telegram: logged in as {st['account']}{since}")
     if health is None:
-        print("engine: not running here (alerts go out while `sysalert --daemon` or the console runs)")
+        print(
+            "engine: not running here (alerts go out while `sysalert --daemon` or the console runs)"
+        )
     else:
         print(f"engine: {'ok' if health['ok'] else 'FAILING'}, {health['state']}")
     return 0 if ok else 1

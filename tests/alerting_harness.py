@@ -26,7 +26,6 @@ from engine.probes.base import ProbeResult
 from engine.store.models import Notification
 from engine.store.store import Store
 
-
 LEAD_S = 2.0
 
 
@@ -59,7 +58,9 @@ class Rig:
         return self.engine.targets[rec.id]
 
     def contact(self, name: str, address: str = "", level: int = 1) -> Any:
-        return self.commands.add_contact(name, address or f"webhook:http://127.0.0.1:9/{name}", level)
+        return self.commands.add_contact(
+            name, address or f"webhook:http://127.0.0.1:9/{name}", level
+        )
 
     # ---- driving -----------------------------------------------------------------------------
     def at(self, seconds: float) -> float:
@@ -67,10 +68,20 @@ class Rig:
         self.clock.t = self.t0 + seconds
         return self.clock.t
 
-    def result(self, rec: TargetRecord, ok: bool, at: float, latency_ms: float = 5.0,
-               value: float | None = None) -> None:
+    def result(
+        self,
+        rec: TargetRecord,
+        ok: bool,
+        at: float,
+        latency_ms: float = 5.0,
+        value: float | None = None,
+    ) -> None:
         now = self.at(at)
-        res = ProbeResult(ok, latency_ms, value) if ok else ProbeResult.failure("refused", "", latency_ms)
+        res = (
+            ProbeResult(ok, latency_ms, value)
+            if ok
+            else ProbeResult.failure("refused", "", latency_ms)
+        )
         self.engine.process(rec, res, now)
         self.drain()
 
@@ -148,8 +159,9 @@ def open_store(db_url: str, keyring: KeyRing) -> Store:
 
 
 @contextmanager
-def make_rig(settings: Settings, db_url: str, keyring: KeyRing, start: float | None = None,
-             **alerts: Any) -> Iterator[Rig]:
+def make_rig(
+    settings: Settings, db_url: str, keyring: KeyRing, start: float | None = None, **alerts: Any
+) -> Iterator[Rig]:
     """An Engine on a real store; `alerts` overrides [alerts] settings (resend_interval=...)."""
     for key, value in alerts.items():
         setattr(settings.alerts, key, value)

@@ -43,8 +43,12 @@ def write_config(data_dir: Path, extra: str = "") -> Path:
 
 def child_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYSALERT_")}
-    env.update(SYSALERT_DATA_DIR=str(data_dir), SYSALERT_CONFIG=str(data_dir / "config.toml"),
-               PYTHONPATH=str(ROOT), SYSALERT_LOG_LEVEL="INFO")
+    env.update(
+        SYSALERT_DATA_DIR=str(data_dir),
+        SYSALERT_CONFIG=str(data_dir / "config.toml"),
+        PYTHONPATH=str(ROOT),
+        SYSALERT_LOG_LEVEL="INFO",
+    )
     env.pop("JOURNAL_STREAM", None)
     return env
 
@@ -60,8 +64,37 @@ def init_store(data_dir: Path, extra_config: str = "") -> None:
 
 def sysalert(data_dir: Path, *argv: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
     """Run the real CLI against this store (it attaches to the daemon when one runs)."""
-    return subprocess.run([sys.executable, "-m", "sysalert_tui", *argv], env=child_env(data_dir),
-                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "sysalert_tui", *argv],
+        env=child_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+
+
+def cli(data_dir: Path, *argv: str) -> tuple[int, str, str]:
+    """The CLI's own main() in this process: the same path as the console script (attaching to the
+    daemon when one runs), without paying interpreter start-up for every command."""
+    import contextlib
+    import io
+    import logging
+
+    from sysalert_tui.cli import main
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            rc = main(
+                ["--data-dir", str(data_dir), "--config", str(data_dir / "config.toml"), *argv]
+            )
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    return rc, out.getvalue(), err.getvalue()
 
 
 @dataclass
@@ -96,8 +129,11 @@ class Daemon:
     def unix(self) -> httpx.Client:
         """A client on the trusted Unix socket (one per daemon, reused)."""
         if self._unix is None:
-            self._unix = httpx.Client(base_url="http://sysalert", timeout=10.0,
-                                      transport=httpx.HTTPTransport(uds=str(self.socket_path)))
+            self._unix = httpx.Client(
+                base_url="http://sysalert",
+                timeout=10.0,
+                transport=httpx.HTTPTransport(uds=str(self.socket_path)),
+            )
             self._clients.append(self._unix)
         return self._unix
 
@@ -135,7 +171,10 @@ def start_daemon(data_dir: Path, port: int | None = None, ready_timeout: float =
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "sysalert_tui", "--daemon", "--listen", f"127.0.0.1:{port}"],
-            env=child_env(data_dir), stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+            env=child_env(data_dir),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
         )
     d = Daemon(data_dir, port, proc, log_path)
     deadline = time.monotonic() + ready_timeout

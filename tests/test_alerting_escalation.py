@@ -85,7 +85,9 @@ def test_reminders_resend_at_the_interval_with_their_own_keys(rig: Rig) -> None:
     assert len(rig.notes(iid)) == 4
 
 
-def test_after_escalation_reminders_go_to_the_current_level_and_resolve_stops_them(rig: Rig) -> None:
+def test_after_escalation_reminders_go_to_the_current_level_and_resolve_stops_them(
+    rig: Rig,
+) -> None:
     iid = outage(rig)
     rig.tick(1 + T)
     rig.tick(1 + T + R)
@@ -98,12 +100,15 @@ def test_after_escalation_reminders_go_to_the_current_level_and_resolve_stops_th
     assert len(rig.notes(iid)) == len(summary)
 
 
-def test_a_rule_that_names_its_contacts_still_escalates_to_level_2(data_dir: Path, db_url,
-                                                                     keyring) -> None:
+def test_a_rule_that_names_its_contacts_still_escalates_to_level_2(
+    data_dir: Path, db_url, keyring
+) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "config.toml").write_text(
         '[[rules]]\nname = "slow"\nmetric = "latency"\ncomparison = ">"\nthreshold = 200\n'
-        'target = "api"\nchannels = ["first"]\n', encoding="utf-8")
+        'target = "api"\nchannels = ["first"]\n',
+        encoding="utf-8",
+    )
     settings = load_settings(None, data_dir, env={"SYSALERT_DATA_DIR": str(data_dir)})
     with make_rig(settings, db_url, keyring, escalation_after=T, resend_interval=R) as rig:
         rig.contact("first")

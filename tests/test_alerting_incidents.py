@@ -49,7 +49,9 @@ def test_down_opens_one_incident_and_recovery_resolves_it_with_a_notice(rig: Rig
     rig.result(db, False, 80)  # a new outage is a new incident
     firing = rig.incidents("firing")
     assert len(firing) == 1 and firing[0]["id"] != inc["id"]
-    actions = [(a["action"], a["actor"]) for a in rig.audit() if a["ref"] == f"incident:{inc['id']}"]
+    actions = [
+        (a["action"], a["actor"]) for a in rig.audit() if a["ref"] == f"incident:{inc['id']}"
+    ]
     assert actions == [("incident.open", "engine"), ("incident.resolve", "engine")]
     states = [a["detail"] for a in rig.audit("state")]
     assert states[:3] == ["up -> pending (refused)", "pending -> down (refused)", "down -> up"]
@@ -77,8 +79,11 @@ def test_ack_resolve_silence_record_who_and_when(rig: Rig) -> None:
     rig.commands.silence_incident(a["id"], "1h", by="carol")
     assert rig.incident(a["id"])["state"] == "silenced"
     entries = {(e["action"], e["ref"]): e for e in rig.audit()}
-    for action, inc, who in (("incident.ack", w, "alice"), ("incident.resolve", w, "bob"),
-                             ("incident.silence", a, "carol")):
+    for action, inc, who in (
+        ("incident.ack", w, "alice"),
+        ("incident.resolve", w, "bob"),
+        ("incident.silence", a, "carol"),
+    ):
         e = entries[(action, f"incident:{inc['id']}")]
         assert e["actor"] == who and e["ts"] > rig.t0 - 5
     assert entries[("incident.silence", f"incident:{a['id']}")]["detail"] == "for 3600s"
@@ -187,3 +192,33 @@ def test_resolving_a_parent_by_hand_releases_its_children(rig: Rig) -> None:
     rig.tick(30)
     child = rig.incident(incs["host"]["id"])
     assert child["held_under"] is None and kinds(rig, child["id"]) == ["alert"]
+
+
+def test_children_failing_in_the_same_round_as_the_parent_are_held_too(rig: Rig) -> None:
+    """The router and its hosts fail together; some hosts reach `down` before the router does."""
+    rig.contact("oncall")
+    router = rig.target("router")
+    hosts = [rig.target(f"host{i}", depends_on="router") for i in (1, 2, 3)]
+    for r in (router, *hosts):
+        rig.result(r, False, 0)  # round 1: everyone pending
+    for h in hosts:
+        rig.result(h, False, 10)  # round 2: the hosts come first and are down...
+    assert rig.incidents() == [], "...while the router's verdict is still open"
+    rig.result(router, False, 11)
+    incs = {i["target"]: i for i in rig.incidents("firing")}
+    assert set(incs) == {"router", "host1", "host2", "host3"}
+    assert all(incs[f"host{i}"]["held_under"] == incs["router"]["id"] for i in (1, 2, 3))
+    assert [n.incident_id for n in rig.notes()] == [incs["router"]["id"]]
+
+
+def test_children_page_when_a_failing_parent_turns_out_fine(rig: Rig) -> None:
+    rig.contact("oncall")
+    router = rig.target("router")
+    host = rig.target("host", depends_on="router")
+    rig.result(router, False, 0)  # a blip
+    rig.results(host, "xx", 1)
+    assert rig.incidents() == []
+    rig.result(router, True, 20)  # the router is fine: the host's own outage pages now
+    (inc,) = rig.incidents("firing")
+    assert inc["target"] == "host" and inc["held_under"] is None
+    assert kinds(rig, inc["id"]) == ["alert"]

@@ -89,7 +89,9 @@ def test_per_tag_and_all(rig: Rig) -> None:
     db = rig.target("db", tags=["data"])
     rig.commands.maintenance_on("tag:web")
     rig.drain()
-    assert [rig.engine.display_state(r) for r in (web1, web2, db)] == ["maintenance"] * 2 + ["unknown"]
+    assert [rig.engine.display_state(r) for r in (web1, web2, db)] == ["maintenance"] * 2 + [
+        "unknown"
+    ]
     for r in (web1, web2, db):
         rig.results(r, "xx", 0)
     assert firing_targets(rig) == {"db"}
@@ -105,8 +107,11 @@ def test_per_tag_and_all(rig: Rig) -> None:
 def test_reminders_and_rules_are_quiet_in_maintenance(data_dir, db_url, keyring) -> None:
     cfg = data_dir / "config.toml"
     data_dir.mkdir(parents=True, exist_ok=True)
-    cfg.write_text('[[rules]]\nname = "slow"\nmetric = "latency"\ncomparison = ">"\n'
-                   'threshold = 200\ntarget = "api"\n', encoding="utf-8")
+    cfg.write_text(
+        '[[rules]]\nname = "slow"\nmetric = "latency"\ncomparison = ">"\n'
+        'threshold = 200\ntarget = "api"\n',
+        encoding="utf-8",
+    )
     settings = load_settings(None, data_dir, env={"SYSALERT_DATA_DIR": str(data_dir)})
     with make_rig(settings, db_url, keyring, resend_interval=600.0) as rig:
         rig.contact("oncall")
@@ -158,24 +163,49 @@ def test_weekly_window_in_its_timezone(settings, db_url, keyring) -> None:
         assert [n.kind for n in rig.notes(inc["id"])] == ["alert", "reminder"]
 
 
+def test_cron_window(settings, db_url, keyring) -> None:
+    start = datetime(2024, 3, 5, 2, 0, tzinfo=UTC).timestamp()
+    with make_rig(settings, db_url, keyring, start=start) as rig:
+        rig.contact("oncall")
+        db = rig.target("db")
+        rig.commands.maintenance_on("db", schedule="cron 0 3 * * * for 1h")
+        rig.drain()
+        rig.tick(3600)  # 03:00: the nightly window opens
+        rig.results(db, "xx", 3700)
+        assert rig.engine.display_state(db) == "maintenance" and rig.incidents() == []
+        rig.tick(7200)  # 04:00: it closes, db is still down
+        assert firing_targets(rig) == {"db"}
+        rig.tick(86400 + 3600)  # and opens again the next night
+        assert rig.engine.display_state(db) == "maintenance"
+
+
 def sysalert(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sysalert_tui", *args], capture_output=True,
-                          text=True, env=env, timeout=30)
+    return subprocess.run(
+        [sys.executable, "-m", "sysalert_tui", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
 
 
 def test_cli_maintenance_on_and_off(data_dir: Path, settings) -> None:
     settings.engine.seed_local_targets = False
     init_data_dir(settings)
-    env = {**os.environ, "SYSALERT_DATA_DIR": str(data_dir),
-           "SYSALERT_CONFIG": str(data_dir / "config.toml")}
+    env = {
+        **os.environ,
+        "SYSALERT_DATA_DIR": str(data_dir),
+        "SYSALERT_CONFIG": str(data_dir / "config.toml"),
+    }
     added = sysalert("target", "add", "tcp://127.0.0.1:9", "--name", "db", "--json", env=env)
     assert added.returncode == 0, added.stderr
     db_id = json.loads(added.stdout)["id"]
     on = sysalert("maintenance", "on", "db", "--for", "1h", "--reason", "reboot", env=env)
     assert on.returncode == 0, on.stderr
     assert "maintenance on for" in on.stdout and "ends in 1h" in on.stdout
-    sched = sysalert("maintenance", "on", "tag:web", "--schedule", "sat,sun 00:00-06:00", "--json",
-                     env=env)
+    sched = sysalert(
+        "maintenance", "on", "tag:web", "--schedule", "sat,sun 00:00-06:00", "--json", env=env
+    )
     assert sched.returncode == 0, sched.stderr
     assert json.loads(sched.stdout)["windows"][0]["scope"] == "tag"
     listed = json.loads(sysalert("maintenance", "list", "--json", env=env).stdout)
@@ -200,5 +230,4 @@ def test_cli_maintenance_on_and_off(data_dir: Path, settings) -> None:
         rig.engine.alerting.maintenance_changed()
         rig.drain()
         assert rig.engine.display_state(db) == "unknown"
-    left = json.loads(sysalert("maintenance", "list", "--json", env=env).stdout)
-    assert [w["scope"] for w in left] == ["tag"]
+        assert [w["scope"] for w in rig.commands.list_maintenance()] == ["tag"]

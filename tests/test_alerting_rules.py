@@ -133,8 +133,9 @@ BAD_RULES = [
 
 
 @pytest.mark.parametrize(("good", "bad", "says"), BAD_RULES)
-def test_bad_rules_in_config_say_where_and_what(data_dir: Path, good: str, bad: str,
-                                                says: str) -> None:
+def test_bad_rules_in_config_say_where_and_what(
+    data_dir: Path, good: str, bad: str, says: str
+) -> None:
     assert good in SLOW_API
     with pytest.raises(ConfigError) as err:
         settings_with(data_dir, SLOW_API.replace(good, bad))

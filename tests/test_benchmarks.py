@@ -296,7 +296,7 @@ async def test_set_baseline_takes_the_current_score(cmds: Commands, tmp_path: Pa
 # ---- the engine: schedule, regression incident, recovery ------------------------------------------
 
 
-async def _until(cond: Any, within: float = 5.0) -> None:
+async def _until(cond: Any, within: float = 10.0) -> None:
     end = time.monotonic() + within
     while not await anyio.to_thread.run_sync(cond):
         if time.monotonic() > end:

@@ -13,14 +13,13 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from engine.api.routes import ROUTES, Route
-from tests.daemon_harness import Daemon, init_store, start_daemon, sysalert, wait_for
+from tests.daemon_harness import Daemon, cli, init_store, start_daemon, sysalert, wait_for
 
 SECRET_NAME = "payroll-db-7f3"  # a sealed value: must never reach a caller without a key
 SECRET_SPEC = "tcp://127.0.0.1:1"
@@ -52,7 +51,9 @@ def api(daemon: Daemon, key: str) -> httpx.Client:
 
 @pytest.fixture(scope="module")
 def secret_target(daemon: Daemon) -> dict[str, Any]:
-    r = daemon.unix().post("/api/v1/targets", json={"spec": SECRET_SPEC, "name": SECRET_NAME, "interval": "1h"})
+    r = daemon.unix().post(
+        "/api/v1/targets", json={"spec": SECRET_SPEC, "name": SECRET_NAME, "interval": "1h"}
+    )
     assert r.status_code == 200, r.text
     return dict(r.json())
 
@@ -74,17 +75,22 @@ def _assert_error(r: httpx.Response, status: int, *words: str) -> dict[str, Any]
 
 # ---- authentication ------------------------------------------------------------------------------
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r.method} {r.path}")
-def test_every_route_refuses_tcp_callers_without_a_valid_key(daemon: Daemon, secret_target: dict[str, Any],
-                                                             route: Route) -> None:
+def test_every_route_refuses_tcp_callers_without_a_valid_key(
+    daemon: Daemon, secret_target: dict[str, Any], route: Route
+) -> None:
     for client in (daemon.tcp(), daemon.tcp("sak_wrong"), daemon.tcp("sak_wrong", bearer=True)):
         path = _path(route, secret_target["id"])
-        r = client.request(route.method, path, json={} if route.method not in ("GET", "DELETE") else None)
+        r = client.request(
+            route.method, path, json={} if route.method not in ("GET", "DELETE") else None
+        )
         body = _assert_error(r, 401, "API key")
         assert body["hint"] and "X-API-Key" in body["hint"]
         assert SECRET_NAME not in r.text and "127.0.0.1" not in r.text
 
 
-def test_unauthenticated_endpoints_hold_no_sealed_value(daemon: Daemon, secret_target: dict[str, Any]) -> None:
+def test_unauthenticated_endpoints_hold_no_sealed_value(
+    daemon: Daemon, secret_target: dict[str, Any]
+) -> None:
     anon = daemon.tcp()
     r = anon.get("/api/v1/events")
     _assert_error(r, 401, "API key")
@@ -95,8 +101,9 @@ def test_unauthenticated_endpoints_hold_no_sealed_value(daemon: Daemon, secret_t
         assert "127.0.0.1:1" not in r.text, path
 
 
-def test_key_as_header_or_bearer_and_the_socket_needs_none(daemon: Daemon, key: str,
-                                                           secret_target: dict[str, Any]) -> None:
+def test_key_as_header_or_bearer_and_the_socket_needs_none(
+    daemon: Daemon, key: str, secret_target: dict[str, Any]
+) -> None:
     for client in (daemon.tcp(key), daemon.tcp(key, bearer=True), daemon.unix()):
         r = client.get(f"/api/v1/targets/{secret_target['id']}")
         assert r.status_code == 200, r.text
@@ -104,31 +111,36 @@ def test_key_as_header_or_bearer_and_the_socket_needs_none(daemon: Daemon, key: 
 
 
 def test_apikey_cli_stores_only_the_hash_and_revokes_at_once(daemon: Daemon) -> None:
-    r = sysalert(daemon.data_dir, "apikey", "add", "--label", "grafana-box", "--json")
-    assert r.returncode == 0, r.stderr
-    made = json.loads(r.stdout)
+    rc, out, err = cli(daemon.data_dir, "apikey", "add", "--label", "grafana-box", "--json")
+    assert rc == 0, err
+    made = json.loads(out)
     client = daemon.tcp(made["key"])
     assert client.get("/api/v1/stats").status_code == 200
-    listed = json.loads(sysalert(daemon.data_dir, "apikey", "list", "--json").stdout)
+    listed = json.loads(cli(daemon.data_dir, "apikey", "list", "--json")[1])
     mine = [k for k in listed if k["id"] == made["id"]]
     assert mine == [{"id": made["id"], "label": "grafana-box", "created_at": made["created_at"]}]
     with daemon.db() as db:
-        (stored,) = db.execute("SELECT key_hash FROM api_keys WHERE id = ?", (made["id"],)).fetchone()
+        (stored,) = db.execute(
+            "SELECT key_hash FROM api_keys WHERE id = ?", (made["id"],)
+        ).fetchone()
     assert stored == hashlib.sha256(made["key"].encode()).hexdigest()
-    raw = daemon.db_path.read_bytes() + Path(str(daemon.db_path) + "-wal").read_bytes()
+    raw = b"".join(p.read_bytes() for p in daemon.data_dir.glob("sysalert.db*"))
     assert made["key"].encode() not in raw and b"grafana-box" not in raw  # label is sealed
-    r = sysalert(daemon.data_dir, "apikey", "remove", made["id"])
-    assert r.returncode == 0, r.stderr
+    rc, out, err = cli(daemon.data_dir, "apikey", "remove", made["id"])
+    assert rc == 0, err
     _assert_error(client.get("/api/v1/stats"), 401)
-    r = sysalert(daemon.data_dir, "apikey", "remove", made["id"])
-    assert r.returncode == 2 and "no API key" in r.stderr
+    rc, out, err = cli(daemon.data_dir, "apikey", "remove", made["id"])
+    assert rc == 2 and "no API key" in err
 
 
 # ---- every route reaches its command -------------------------------------------------------------
 _MINIMAL_BODY = {
-    "add_target": {"spec": "tcp://127.0.0.1:9"}, "import_targets": {"text": ""},
-    "silence_incident": {"duration": "1h"}, "maintenance_on": {"what": "nothing-by-this-name"},
-    "maintenance_off": {"what": "nothing-by-this-name"}, "add_contact": {"name": "c", "address": "bogus"},
+    "add_target": {"spec": "tcp://127.0.0.1:9"},
+    "import_targets": {"text": ""},
+    "silence_incident": {"duration": "1h"},
+    "maintenance_on": {"what": "nothing-by-this-name"},
+    "maintenance_off": {"what": "nothing-by-this-name"},
+    "add_contact": {"name": "c", "address": "bogus"},
     "add_subscriber": {"chat_id": "not-a-chat"},
 }
 
@@ -147,8 +159,16 @@ def test_every_route_answers_json_from_its_command(api: httpx.Client, route: Rou
 
 # ---- targets ------------------------------------------------------------------------------------
 def test_target_lifecycle_over_tcp(api: httpx.Client) -> None:
-    r = api.post("/api/v1/targets", json={"spec": "tcp://127.0.0.1:9", "name": "api-t", "interval": "1h",
-                                          "tags": ["web"], "conditions": ["[CONNECTED] == true"]})
+    r = api.post(
+        "/api/v1/targets",
+        json={
+            "spec": "tcp://127.0.0.1:9",
+            "name": "api-t",
+            "interval": "1h",
+            "tags": ["web"],
+            "conditions": ["[CONNECTED] == true"],
+        },
+    )
     assert r.status_code == 200, r.text
     t = r.json()
     assert (t["name"], t["kind"], t["interval_s"], t["tags"]) == ("api-t", "tcp", 3600.0, ["web"])
@@ -162,7 +182,9 @@ def test_target_lifecycle_over_tcp(api: httpx.Client) -> None:
     assert api.post("/api/v1/targets/api-t2/resume").json()["paused"] is False
     assert api.post("/api/v1/targets/api-t2/check").json() == {"queued": t["id"]}
     # check-now jumps the queue of a 2-minute target: a refused result arrives at once
-    results = wait_for(lambda: api.get("/api/v1/targets/api-t2/results", params={"limit": 5}).json())
+    results = wait_for(
+        lambda: api.get("/api/v1/targets/api-t2/results", params={"limit": 5}).json()
+    )
     assert results and results[0]["ok"] is False and results[0]["error_class"] == "refused"
     series = api.get("/api/v1/targets/api-t2/series", params={"seconds": 600, "buckets": 10}).json()
     assert len(series["series"]) == 10 and "uptime" in series
@@ -172,48 +194,76 @@ def test_target_lifecycle_over_tcp(api: httpx.Client) -> None:
 
 def test_a_name_with_a_slash_is_one_path_segment(api: httpx.Client, daemon: Daemon) -> None:
     """`disk /` is what `sysalert init` seeds; it must be reachable by name over the API and CLI."""
-    assert api.post("/api/v1/targets", json={"spec": "tcp://127.0.0.1:9", "name": "disk /x", "interval": "1h"}).status_code == 200
+    assert (
+        api.post(
+            "/api/v1/targets",
+            json={"spec": "tcp://127.0.0.1:9", "name": "disk /x", "interval": "1h"},
+        ).status_code
+        == 200
+    )
     assert api.get("/api/v1/targets/disk%20%2Fx").json()["name"] == "disk /x"
-    r = sysalert(daemon.data_dir, "target", "show", "disk /x", "--json")
-    assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["name"] == "disk /x"
+    rc, out, err = cli(daemon.data_dir, "target", "show", "disk /x", "--json")
+    assert rc == 0, err
+    assert json.loads(out)["name"] == "disk /x"
     assert api.delete("/api/v1/targets/disk%20%2Fx").status_code == 200
 
 
 def test_import_targets(api: httpx.Client) -> None:
     text = '[[targets]]\nspec = "tcp://127.0.0.1:9"\nname = "imp-1"\ninterval = "1h"\n'
-    assert api.post("/api/v1/targets/import", json={"text": text}).json() == {"added": 1, "updated": 0}
-    assert api.post("/api/v1/targets/import", json={"text": text}).json() == {"added": 0, "updated": 1}
+    assert api.post("/api/v1/targets/import", json={"text": text}).json() == {
+        "added": 1,
+        "updated": 0,
+    }
+    assert api.post("/api/v1/targets/import", json={"text": text}).json() == {
+        "added": 0,
+        "updated": 1,
+    }
     _assert_error(api.post("/api/v1/targets/import", json={"text": "[[targets]\n"}), 400, "TOML")
     api.delete("/api/v1/targets/imp-1")
 
 
 # ---- bad requests --------------------------------------------------------------------------------
-@pytest.mark.parametrize(("body", "words"), [
-    ({"spek": "tcp://h:1"}, ("unknown field", "spek")),
-    ({}, ("missing field", "spec")),
-    ({"spec": ""}, ("missing field", "spec")),
-    ({"spec": "nope://x"}, ("spec", "unknown")),
-    ({"spec": "tcp://127.0.0.1"}, ("port",)),
-    ({"spec": "tcp://127.0.0.1:9", "interval": "soon"}, ("interval",)),
-    ({"spec": "tcp://127.0.0.1:9", "name": 5}, ("name", "string")),
-    ({"spec": "tcp://127.0.0.1:9", "tags": "web"}, ("tags", "array")),
-    ({"spec": "tcp://127.0.0.1:9", "conditions": ["[STATUS] =="]}, ()),
-    ([{"spec": "tcp://127.0.0.1:9"}], ("JSON object",)),
-])
-def test_bad_target_bodies_get_a_clear_400(api: httpx.Client, body: Any, words: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"spek": "tcp://h:1"}, ("unknown field", "spek")),
+        ({}, ("missing field", "spec")),
+        ({"spec": ""}, ("missing field", "spec")),
+        ({"spec": "nope://x"}, ("spec", "unknown")),
+        ({"spec": "tcp://127.0.0.1"}, ("port",)),
+        ({"spec": "tcp://127.0.0.1:9", "interval": "soon"}, ("interval",)),
+        ({"spec": "tcp://127.0.0.1:9", "name": 5}, ("name", "string")),
+        ({"spec": "tcp://127.0.0.1:9", "tags": "web"}, ("tags", "array")),
+        ({"spec": "tcp://127.0.0.1:9", "conditions": ["[STATUS] =="]}, ()),
+        ([{"spec": "tcp://127.0.0.1:9"}], ("JSON object",)),
+    ],
+)
+def test_bad_target_bodies_get_a_clear_400(
+    api: httpx.Client, body: Any, words: tuple[str, ...]
+) -> None:
     body_ = _assert_error(api.post("/api/v1/targets", json=body), 400, *words)
     assert body_["hint"], body_
 
 
 def test_non_json_bodies_and_bad_query_values(api: httpx.Client) -> None:
-    r = api.post("/api/v1/targets", content=b"spec=tcp://h:1", headers={"content-type": "text/plain"})
+    r = api.post(
+        "/api/v1/targets", content=b"spec=tcp://h:1", headers={"content-type": "text/plain"}
+    )
     assert "not JSON" in _assert_error(r, 400)["error"]
-    _assert_error(api.get("/api/v1/history", params={"limit": "lots"}), 400, "limit", "number")
+    for limit in ("lots", "1e3", "2.5"):
+        _assert_error(api.get("/api/v1/history", params={"limit": limit}), 400, "limit", "integer")
+    _assert_error(api.get("/api/v1/targets/x/series", params={"seconds": "nan"}), 400, "number")
+    nan = b'{"spec": "tcp://127.0.0.1:9", "interval": NaN}'  # Python's json reads it; we refuse it
+    _assert_error(api.post("/api/v1/targets", content=nan), 400, "interval")
+    contact = {"name": "c", "address": "webhook:http://127.0.0.1:9/x"}
+    _assert_error(api.post("/api/v1/contacts", json={**contact, "level": "high"}), 400, "integer")
+    _assert_error(api.post("/api/v1/contacts", json={**contact, "level": 1.5}), 400, "level")
     _assert_error(api.get("/api/v1/history", params={"kind": "gossip"}), 400, "gossip")
     _assert_error(api.get("/api/v1/incidents", params={"state": "sleepy"}), 400, "sleepy")
     _assert_error(api.get("/api/v1/incidents", params={"colour": "red"}), 400, "unknown field")
-    _assert_error(api.post("/api/v1/incidents/nope/silence", json={"duration": "a while"}), 400, "duration")
+    _assert_error(
+        api.post("/api/v1/incidents/nope/silence", json={"duration": "a while"}), 400, "duration"
+    )
     _assert_error(api.post("/api/v1/incidents/nope/ack", json={}), 404, "no incident")
 
 
@@ -222,7 +272,9 @@ def test_incident_ack_silence_resolve(api: httpx.Client) -> None:
     hb = api.post("/api/v1/targets", json={"spec": "heartbeat://inc-job?every=1h&grace=5m"}).json()
     assert httpx.get(hb["ping_url"] + "/fail").status_code == 200
     # incidents open on the alerting task, a moment after the state change
-    firing = wait_for(lambda: api.get("/api/v1/incidents", params={"state": "firing", "target": "inc-job"}).json())
+    firing = wait_for(
+        lambda: api.get("/api/v1/incidents", params={"state": "firing", "target": "inc-job"}).json()
+    )
     assert len(firing) == 1 and firing[0]["target"] == "inc-job"
     iid = firing[0]["id"]
     acked = api.post(f"/api/v1/incidents/{iid}/ack", json={"by": "alice"}).json()
@@ -236,12 +288,19 @@ def test_incident_ack_silence_resolve(api: httpx.Client) -> None:
 
 
 def test_maintenance_on_list_off(api: httpx.Client) -> None:
-    t = api.post("/api/v1/targets", json={"spec": "tcp://127.0.0.1:9", "name": "mnt-t", "interval": "1h"}).json()
-    on = api.post("/api/v1/maintenance/on", json={"what": "mnt-t", "duration": "1h", "reason": "reboot"}).json()
+    t = api.post(
+        "/api/v1/targets", json={"spec": "tcp://127.0.0.1:9", "name": "mnt-t", "interval": "1h"}
+    ).json()
+    on = api.post(
+        "/api/v1/maintenance/on", json={"what": "mnt-t", "duration": "1h", "reason": "reboot"}
+    ).json()
     (w,) = on["windows"]
     listed = api.get("/api/v1/maintenance").json()
     assert any(x["id"] == w["id"] and x["target"] == "mnt-t" for x in listed)
-    assert api.get("/api/v1/targets").json() and api.get("/api/v1/stats").json()["states"].get("maintenance") == 1
+    assert (
+        api.get("/api/v1/targets").json()
+        and api.get("/api/v1/stats").json()["states"].get("maintenance") == 1
+    )
     assert api.post("/api/v1/maintenance/off", json={"what": "mnt-t"}).json() == {"removed": 1}
     on = api.post("/api/v1/maintenance/on", json={"what": "mnt-t"}).json()
     assert api.delete(f"/api/v1/maintenance/{on['windows'][0]['id']}").json() == {"removed": 1}
@@ -266,13 +325,19 @@ def test_contacts_and_a_real_test_notification(api: httpx.Client) -> None:
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{srv.server_address[1]}/hook"
-        c = api.post("/api/v1/contacts", json={"name": "ops-hook", "address": f"webhook:{url}", "level": 2})
+        c = api.post(
+            "/api/v1/contacts", json={"name": "ops-hook", "address": f"webhook:{url}", "level": 2}
+        )
         assert c.status_code == 200, c.text
-        assert any(x["name"] == "ops-hook" and x["level"] == 2 for x in api.get("/api/v1/contacts").json())
+        assert any(
+            x["name"] == "ops-hook" and x["level"] == 2 for x in api.get("/api/v1/contacts").json()
+        )
         res = api.post("/api/v1/contacts/ops-hook/test").json()
         assert res["ok"] is True and res["channel"] == "webhook", res
         assert _Hook.received and b"test notification" in _Hook.received[-1]
-        _assert_error(api.post("/api/v1/contacts", json={"name": "x", "address": "carrier-pigeon:bob"}), 400)
+        _assert_error(
+            api.post("/api/v1/contacts", json={"name": "x", "address": "carrier-pigeon:bob"}), 400
+        )
         assert api.delete("/api/v1/contacts/ops-hook").json() == {"removed": "ops-hook"}
         _assert_error(api.delete("/api/v1/contacts/ops-hook"), 404, "no contact")
     finally:
@@ -280,7 +345,9 @@ def test_contacts_and_a_real_test_notification(api: httpx.Client) -> None:
 
 
 def test_history_and_stats(api: httpx.Client) -> None:
-    t = api.post("/api/v1/targets", json={"spec": "tcp://127.0.0.1:9", "name": "hist-t", "interval": "1h"}).json()
+    t = api.post(
+        "/api/v1/targets", json={"spec": "tcp://127.0.0.1:9", "name": "hist-t", "interval": "1h"}
+    ).json()
     hist = api.get("/api/v1/history", params={"target": "hist-t"}).json()
     assert hist[0]["action"] == "target.add" and hist[0]["target"] == "hist-t"
     assert len(api.get("/api/v1/history", params={"limit": 1}).json()) == 1
@@ -292,10 +359,15 @@ def test_history_and_stats(api: httpx.Client) -> None:
 # ---- schema and events -----------------------------------------------------------------------------
 def test_openapi_lists_every_route(daemon: Daemon) -> None:
     doc = daemon.tcp().get("/openapi.json").json()
-    assert doc["openapi"].startswith("3.") and doc["components"]["securitySchemes"]["apiKey"]["name"] == "X-API-Key"
+    assert (
+        doc["openapi"].startswith("3.")
+        and doc["components"]["securitySchemes"]["apiKey"]["name"] == "X-API-Key"
+    )
     for r in ROUTES:
         assert r.method.lower() in doc["paths"][r.path], (r.method, r.path)
-    add = doc["paths"]["/api/v1/targets"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    add = doc["paths"]["/api/v1/targets"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ]
     assert add["required"] == ["spec"] and add["additionalProperties"] is False
     assert add["properties"]["tags"]["type"] == ["array"]
     assert {"get", "post", "head"} <= set(doc["paths"]["/ping/{token}"])
@@ -307,8 +379,10 @@ def test_event_stream_delivers_a_result(daemon: Daemon, api: httpx.Client, key: 
     connected = threading.Event()
 
     def read() -> None:
-        with httpx.Client(base_url=daemon.base_url, headers={"X-API-Key": key}, timeout=10) as c, \
-                c.stream("GET", "/api/v1/events", params={"types": "result"}) as r:
+        with (
+            httpx.Client(base_url=daemon.base_url, headers={"X-API-Key": key}, timeout=10) as c,
+            c.stream("GET", "/api/v1/events", params={"types": "result"}) as r,
+        ):
             assert r.headers["content-type"].startswith("text/event-stream")
             for line in r.iter_lines():
                 connected.set()
@@ -322,6 +396,11 @@ def test_event_stream_delivers_a_result(daemon: Daemon, api: httpx.Client, key: 
     assert httpx.get(hb["ping_url"]).status_code == 200
     th.join(5)
     assert "event: result" in lines, lines
-    data = json.loads(lines[-1][len("data: "):])
-    assert (data["type"], data["target_id"], data["ok"], data["state"]) == ("result", hb["id"], True, "up")
+    data = json.loads(lines[-1][len("data: ") :])
+    assert (data["type"], data["target_id"], data["ok"], data["state"]) == (
+        "result",
+        hb["id"],
+        True,
+        "up",
+    )
     api.delete(f"/api/v1/targets/{hb['id']}")

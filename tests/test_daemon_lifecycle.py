@@ -31,7 +31,16 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import free_port
-from tests.daemon_harness import Daemon, child_env, init_store, running_daemon, sysalert, wait_for
+from tests.daemon_harness import (
+    Daemon,
+    child_env,
+    cli,
+    init_store,
+    running_daemon,
+    start_daemon,
+    sysalert,
+    wait_for,
+)
 
 
 @pytest.fixture
@@ -74,7 +83,9 @@ def test_health_turns_503_when_the_store_cannot_be_written(data_dir: Path) -> No
         assert set(r.json()["parts"]) >= {"engine", "store", "housekeeping"}
         files = [d.db_path, Path(str(d.db_path) + "-wal")]
         if not _chattr("+i", files):
-            pytest.skip("chattr +i is not available here (needs root on a filesystem with attributes)")
+            pytest.skip(
+                "chattr +i is not available here (needs root on a filesystem with attributes)"
+            )
         try:
             r = httpx.get(d.base_url + "/health")
             assert r.status_code == 503, r.text
@@ -98,9 +109,13 @@ def test_health_turns_503_when_the_store_cannot_be_written(data_dir: Path) -> No
 def test_metrics_parse_and_name_no_target(data_dir: Path, listener: int) -> None:
     with running_daemon(data_dir) as d:
         u = d.unix()
-        web = u.post("/api/v1/targets", json={"spec": f"tcp://127.0.0.1:{listener}", "name": "billing-web",
-                                              "interval": "1h"}).json()
-        hb = u.post("/api/v1/targets", json={"spec": "heartbeat://nightly-backup?every=1h&grace=5m"}).json()
+        web = u.post(
+            "/api/v1/targets",
+            json={"spec": f"tcp://127.0.0.1:{listener}", "name": "billing-web", "interval": "1h"},
+        ).json()
+        hb = u.post(
+            "/api/v1/targets", json={"spec": "heartbeat://nightly-backup?every=1h&grace=5m"}
+        ).json()
         u.post(f"/api/v1/targets/{web['id']}/check")
         assert httpx.get(hb["ping_url"]).status_code == 200
         assert wait_for(lambda: u.get(f"/api/v1/targets/{web['id']}").json()["state"] == "up")
@@ -109,14 +124,31 @@ def test_metrics_parse_and_name_no_target(data_dir: Path, listener: int) -> None
         text = r.text
     families = {f.name: f for f in text_string_to_metric_families(text)}
     assert len(families) >= 5, sorted(families)
-    assert {"sysalert_probes", "sysalert_probe_latency_milliseconds", "sysalert_targets",
-            "sysalert_incidents_open", "sysalert_outbox", "sysalert_pings"} <= set(families)
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families.values() for s in f.samples}
+    assert {
+        "sysalert_probes",
+        "sysalert_probe_latency_milliseconds",
+        "sysalert_targets",
+        "sysalert_incidents_open",
+        "sysalert_outbox",
+        "sysalert_pings",
+    } <= set(families)
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in families.values()
+        for s in f.samples
+    }
     assert samples[("sysalert_probes_total", (("kind", "tcp"), ("outcome", "ok")))] >= 1
     assert samples[("sysalert_pings_total", (("kind", "success"),))] >= 1
     assert samples[("sysalert_targets", (("state", "up"),))] == 2
     assert any(n == "sysalert_probe_latency_milliseconds_bucket" for n, _ in samples)
-    for secret in ("billing-web", "nightly-backup", "127.0.0.1", str(listener), web["id"], hb["id"]):
+    for secret in (
+        "billing-web",
+        "nightly-backup",
+        "127.0.0.1",
+        str(listener),
+        web["id"],
+        hb["id"],
+    ):
         assert secret not in text, secret
     for f in families.values():
         for s in f.samples:
@@ -141,54 +173,90 @@ def _names(d: Daemon) -> dict[str, dict[str, Any]]:
     return {t["name"]: t for t in d.unix().get("/api/v1/targets").json()}
 
 
-def test_sighup_keeps_a_broken_config_and_reconciles_a_good_one(data_dir: Path, listener: int) -> None:
+def test_sighup_keeps_a_broken_config_and_reconciles_a_good_one(
+    data_dir: Path, listener: int
+) -> None:
     with running_daemon(data_dir, DECL.format(port=listener, interval="1h", b="decl-b")) as d:
         before = _names(d)
         assert set(before) == {"decl-a", "decl-b"} and all(t["declared"] for t in before.values())
         cfg = data_dir / "config.toml"
         good = cfg.read_text()
-        for broken in (good + "\n[engine\n", good.replace("[engine]", "[engine]\nconcurency = 5"),
-                       good + '\n[[targets]]\nspec = "tcp://127.0.0.1:9"\nname = "x"\ndepends_on = "ghost"\n'):
+        for broken in (
+            good + "\n[engine\n",
+            good.replace("[engine]", "[engine]\nconcurency = 5"),
+            good + '\n[[targets]]\nspec = "tcp://127.0.0.1:9"\nname = "x"\ndepends_on = "ghost"\n',
+        ):
             cfg.write_text(broken)
             mark = len(d.log())
             d.signal(signal.SIGHUP)
-            assert wait_for(lambda m=mark: "reload rejected" in d.log()[m:] or "reload failed" in d.log()[m:])
+            assert wait_for(
+                lambda m=mark: "reload rejected" in d.log()[m:] or "reload failed" in d.log()[m:]
+            )
             assert d.proc.poll() is None
             assert _names(d) == before
         assert httpx.get(d.base_url + "/health").status_code == 200
         assert "concurency" in d.log() and "did you mean" in d.log()  # the error names the key
 
-        cfg.write_text(good.replace("decl-b", "decl-c").replace('interval = "1h"', 'interval = "1s"'))
+        cfg.write_text(
+            good.replace("decl-b", "decl-c").replace('interval = "1h"', 'interval = "1s"')
+        )
         d.signal(signal.SIGHUP)
         assert wait_for(lambda: set(_names(d)) == {"decl-a", "decl-c"}), _names(d)
         after = _names(d)
         assert after["decl-a"]["id"] == before["decl-a"]["id"]  # updated in place, history kept
         assert after["decl-a"]["interval_s"] == 1.0
-        assert "config reloaded" in d.log()
+        assert wait_for(lambda: "config reloaded" in d.log())  # logged just after reconciling
         # the reconciled target is probed by the running engine, no restart
-        assert wait_for(lambda: d.unix().get("/api/v1/targets/decl-a").json()["state"] == "up", timeout=5)
+        assert wait_for(
+            lambda: d.unix().get("/api/v1/targets/decl-a").json()["state"] == "up", timeout=5
+        )
         assert d.proc.poll() is None
 
 
 # ---- SIGTERM --------------------------------------------------------------------------------------
 def test_sigterm_drains_and_exits_0_with_nothing_lost(data_dir: Path, listener: int) -> None:
     init_store(data_dir)
-    from tests.daemon_harness import start_daemon
-
     d = start_daemon(data_dir)
     try:
         u = d.unix()
-        web = u.post("/api/v1/targets", json={"spec": f"tcp://127.0.0.1:{listener}", "name": "w",
-                                              "interval": "1s"}).json()
-        slow = u.post("/api/v1/targets", json={"spec": f"cmd:{sys.executable} -c 'import time; time.sleep(0.7)'",
-                                               "name": "slow", "interval": "1h", "timeout": "5s"}).json()
+        web = u.post(
+            "/api/v1/targets",
+            json={"spec": f"tcp://127.0.0.1:{listener}", "name": "w", "interval": "0.5s"},
+        ).json()
+        slow = u.post(
+            "/api/v1/targets",
+            json={
+                "spec": f"cmd:{sys.executable} -c 'import time; time.sleep(0.7)'",
+                "name": "slow",
+                "interval": "1h",
+                "timeout": "5s",
+            },
+        ).json()
         hb = u.post("/api/v1/targets", json={"spec": "heartbeat://job?every=1h&grace=5m"}).json()
-        assert wait_for(lambda: len(u.get(f"/api/v1/targets/{web['id']}/results").json()) >= 2, timeout=5)
+        assert wait_for(
+            lambda: len(u.get(f"/api/v1/targets/{web['id']}/results").json()) >= 2, timeout=5
+        )
         for _ in range(5):
             assert httpx.get(hb["ping_url"]).status_code == 200
         u.post(f"/api/v1/targets/{slow['id']}/check")
         time.sleep(0.2)  # the slow check is in flight now
         seen = len(u.get(f"/api/v1/targets/{web['id']}/results", params={"limit": 1000}).json())
+        # an attached console's event stream is open: it must end, not hold the exit up
+        stream_ended = threading.Event()
+
+        def watch() -> None:
+            with (
+                httpx.Client(transport=httpx.HTTPTransport(uds=str(d.socket_path))) as c,
+                c.stream("GET", "http://sysalert/api/v1/events", timeout=10) as r,
+            ):
+                for _ in r.iter_lines():
+                    pass
+            stream_ended.set()
+
+        threading.Thread(target=watch, daemon=True).start()
+        assert wait_for(
+            lambda: "sysalert_event_subscribers 1.0" in httpx.get(d.base_url + "/metrics").text
+        )
         started = time.monotonic()
         d.signal(signal.SIGTERM)
         rc = d.wait(10)
@@ -196,14 +264,24 @@ def test_sigterm_drains_and_exits_0_with_nothing_lost(data_dir: Path, listener: 
     finally:
         d.stop()
     assert rc == 0, d.log()[-2000:]
-    assert took < 5, took
+    # bounded by the in-flight check (0.7 s), not by uvicorn's 3 s grace for open streams
+    assert took < 3, took
+    assert stream_ended.wait(2)
     assert "daemon stopped cleanly" in d.log()
     assert not d.socket_path.exists()
     with d.db() as db:
-        n_web = db.execute("SELECT count(*) FROM results WHERE target_id = ?", (web["id"],)).fetchone()[0]
-        n_hb = db.execute("SELECT count(*) FROM results WHERE target_id = ?", (hb["id"],)).fetchone()[0]
-        slow_rows = db.execute("SELECT ok FROM results WHERE target_id = ?", (slow["id"],)).fetchall()
-        hb_row = db.execute("SELECT state, hb_state FROM targets WHERE id = ?", (hb["id"],)).fetchone()
+        n_web = db.execute(
+            "SELECT count(*) FROM results WHERE target_id = ?", (web["id"],)
+        ).fetchone()[0]
+        n_hb = db.execute(
+            "SELECT count(*) FROM results WHERE target_id = ?", (hb["id"],)
+        ).fetchone()[0]
+        slow_rows = db.execute(
+            "SELECT ok FROM results WHERE target_id = ?", (slow["id"],)
+        ).fetchall()
+        hb_row = db.execute(
+            "SELECT state, hb_state FROM targets WHERE id = ?", (hb["id"],)
+        ).fetchone()
     assert n_web >= seen and n_hb == 5
     assert slow_rows == [(1,)], "the in-flight check was finished and stored"
     assert hb_row[0] == "up" and json.loads(hb_row[1])["n_pings"] == 5  # runtime state flushed
@@ -216,8 +294,13 @@ def test_second_daemon_is_refused_and_the_socket_is_private(data_dir: Path) -> N
         assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600
         assert stat.S_IMODE(os.stat(data_dir).st_mode) == 0o700
         port = free_port()
-        r = subprocess.run([sys.executable, "-m", "sysalert_tui", "--daemon", "--listen", f"127.0.0.1:{port}"],
-                           env=child_env(data_dir), capture_output=True, text=True, timeout=20)
+        r = subprocess.run(
+            [sys.executable, "-m", "sysalert_tui", "--daemon", "--listen", f"127.0.0.1:{port}"],
+            env=child_env(data_dir),
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
         assert r.returncode not in (0, None), r
         assert "already runs on this store" in r.stderr and "attach" in r.stderr, r.stderr
         assert "Traceback" not in r.stderr
@@ -227,38 +310,83 @@ def test_second_daemon_is_refused_and_the_socket_is_private(data_dir: Path) -> N
         assert d.socket_path.exists() and d.unix().get("/health").status_code == 200
 
 
+def test_a_taken_port_is_one_line_and_exit_2(data_dir: Path) -> None:
+    init_store(data_dir)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        r = subprocess.run(
+            [sys.executable, "-m", "sysalert_tui", "--daemon", "--listen", f"127.0.0.1:{port}"],
+            env=child_env(data_dir),
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+    assert r.returncode == 2, r.stderr
+    assert "cannot listen" in r.stderr and "Traceback" not in r.stderr
+    assert "daemon ready" not in r.stderr  # refused before the engine started
+    assert not (data_dir / "sysalert.sock").exists()
+
+
 # ---- the CLI attaches ----------------------------------------------------------------------------
 def test_cli_commands_go_through_the_running_daemon(data_dir: Path, listener: int) -> None:
     with running_daemon(data_dir) as d:
-        r = sysalert(data_dir, "target", "add", f"tcp://127.0.0.1:{listener}", "--name", "web", "--interval", "1h",
-                     "--json")
+        # the console script itself, once: what a cron job or the checks run
+        r = sysalert(
+            data_dir,
+            "target",
+            "add",
+            f"tcp://127.0.0.1:{listener}",
+            "--name",
+            "web",
+            "--interval",
+            "1h",
+            "--json",
+        )
         assert r.returncode == 0, r.stderr
         web = json.loads(r.stdout)
-        # Only the running engine can have probed it: a write straight into the store would wait
-        # for a restart. (A 1 h target is first probed within its spread; check-now via the CLI.)
+        # Only the running engine can probe it now: a row written straight into the store would
+        # wait for a restart. (A 1 h target's first probe is spread over the hour: check now.)
+        rc, out, err = cli(data_dir, "target", "show", "web", "--json")
+        assert rc == 0 and json.loads(out)["id"] == web["id"], err
         u = d.unix()
         u.post(f"/api/v1/targets/{web['id']}/check")
         assert wait_for(lambda: u.get("/api/v1/targets/web").json()["state"] == "up")
-        r = sysalert(data_dir, "status", "--json")
-        assert r.returncode == 0, r.stderr
-        assert [t["state"] for t in json.loads(r.stdout)["targets"]] == ["up"]
+        rc, out, err = cli(data_dir, "status", "--json")
+        assert rc == 0, err
+        assert [t["state"] for t in json.loads(out)["targets"]] == ["up"]  # live, not the store's
 
-        r = sysalert(data_dir, "target", "add", "heartbeat://cron-job?every=1h&grace=5m", "--json")
-        hb = json.loads(r.stdout)
-        assert hb["ping_url"].startswith(d.base_url + "/ping/")  # the daemon's listener, not a default
+        rc, out, err = cli(
+            data_dir, "target", "add", "heartbeat://cron-job?every=1h&grace=5m", "--json"
+        )
+        hb = json.loads(out)
+        assert hb["ping_url"].startswith(
+            d.base_url + "/ping/"
+        )  # the daemon's listener, not a default
         assert httpx.get(hb["ping_url"] + "/fail").status_code == 200
-        inc = wait_for(lambda: json.loads(sysalert(data_dir, "incidents", "list", "--state", "firing",
-                                                   "--json").stdout), timeout=5)
+        inc = wait_for(
+            lambda: json.loads(cli(data_dir, "incidents", "list", "--state", "firing", "--json")[1])
+        )
         assert inc and inc[0]["target"] == "cron-job"
-        r = sysalert(data_dir, "incidents", "ack", inc[0]["id"], "--by", "bob", "--json")
-        assert r.returncode == 0, r.stderr
-        assert json.loads(r.stdout)["state"] == "acknowledged"
-        assert u.get("/api/v1/incidents", params={"state": "acknowledged"}).json()[0]["acked_by"] == "bob"
+        rc, out, err = cli(data_dir, "incidents", "ack", inc[0]["id"], "--by", "bob", "--json")
+        assert rc == 0, err
+        assert json.loads(out)["state"] == "acknowledged"
+        assert (
+            u.get("/api/v1/incidents", params={"state": "acknowledged"}).json()[0]["acked_by"]
+            == "bob"
+        )
+        rc, out, err = cli(
+            data_dir, "maintenance", "on", "web", "--for", "1h", "--reason", "reboot"
+        )
+        assert rc == 0, err
+        assert [w["target"] for w in u.get("/api/v1/maintenance").json()] == ["web"]
 
-        key = sysalert(data_dir, "apikey", "add").stdout.strip()
+        rc, key, err = cli(data_dir, "apikey", "add")
         remote = ["--connect", d.base_url]
-        r = sysalert(data_dir, *remote, "--api-key", key, "target", "list", "--json")
-        assert r.returncode == 0, r.stderr
-        assert {t["name"] for t in json.loads(r.stdout)} == {"web", "cron-job"}
-        r = sysalert(data_dir, *remote, "--api-key", "sak_wrong", "target", "list")
-        assert r.returncode == 2 and "API key" in r.stderr
+        rc, out, err = cli(data_dir, *remote, "--api-key", key.strip(), "target", "list", "--json")
+        assert rc == 0, err
+        assert {t["name"] for t in json.loads(out)} == {"web", "cron-job"}
+        rc, out, err = cli(data_dir, *remote, "--api-key", "sak_wrong", "target", "list")
+        assert rc == 2 and "API key" in err
+        rc, out, err = cli(data_dir, "target", "remove", "web")
+        assert rc == 0, err
+        assert wait_for(lambda: "web" not in _names(d))

@@ -48,25 +48,36 @@ def hb(daemon: Daemon, request: pytest.FixtureRequest) -> Iterator[dict[str, Any
 
 def curl(*args: str) -> tuple[int, str]:
     """What a crontab line does: `curl -fsS -m 10 --retry 3 URL`, here reporting the status code."""
-    out = subprocess.run([CURL or "curl", "-sS", "-m", "10", "-o", "-", "-w", "\n%{http_code}", *args],
-                         capture_output=True, text=True, timeout=15)
+    out = subprocess.run(
+        [CURL or "curl", "-sS", "-m", "10", "-o", "-", "-w", "\n%{http_code}", *args],
+        capture_output=True,
+        text=True,
+        timeout=15,
+    )
     body, _, code = out.stdout.rpartition("\n")
     return int(code), body
 
 
 def results(d: Daemon, target_id: str) -> list[tuple[Any, ...]]:
     with d.db() as db:
-        return db.execute("SELECT ok, value, error_class FROM results WHERE target_id = ? ORDER BY id",
-                          (target_id,)).fetchall()
+        return db.execute(
+            "SELECT ok, value, error_class FROM results WHERE target_id = ? ORDER BY id",
+            (target_id,),
+        ).fetchall()
 
 
 def state(d: Daemon, target_id: str) -> str:
     return str(d.unix().get(f"/api/v1/targets/{target_id}").json()["state"])
 
 
-@pytest.mark.parametrize("how", [["-X", "GET"], ["-X", "POST", "--data-raw", "backup done: 12 GB"], ["-I"]],
-                         ids=["GET", "POST", "HEAD"])
-def test_success_ping_is_committed_before_the_200(daemon: Daemon, hb: dict[str, Any], how: list[str]) -> None:
+@pytest.mark.parametrize(
+    "how",
+    [["-X", "GET"], ["-X", "POST", "--data-raw", "backup done: 12 GB"], ["-I"]],
+    ids=["GET", "POST", "HEAD"],
+)
+def test_success_ping_is_committed_before_the_200(
+    daemon: Daemon, hb: dict[str, Any], how: list[str]
+) -> None:
     code, body = curl(*how, hb["ping_url"])
     assert code == 200
     if how != ["-I"]:
@@ -94,11 +105,18 @@ def test_fail_ping_marks_down_and_opens_an_incident(daemon: Daemon, hb: dict[str
     assert results(daemon, hb["id"])[-1] == (0, None, "exit")
     assert state(daemon, hb["id"]) == "down"
     u = daemon.unix()
-    inc = wait_for(lambda: u.get("/api/v1/incidents", params={"target": hb["name"], "state": "firing"}).json())
+    inc = wait_for(
+        lambda: u.get("/api/v1/incidents", params={"target": hb["name"], "state": "firing"}).json()
+    )
     assert inc and inc[0]["error_class"] == "exit"
     assert curl(hb["ping_url"])[0] == 200
     assert state(daemon, hb["id"]) == "up"
-    assert wait_for(lambda: u.get("/api/v1/incidents", params={"target": hb["name"]}).json()[0]["state"] == "resolved")
+    assert wait_for(
+        lambda: (
+            u.get("/api/v1/incidents", params={"target": hb["name"]}).json()[0]["state"]
+            == "resolved"
+        )
+    )
 
 
 def test_exit_codes(daemon: Daemon, hb: dict[str, Any]) -> None:

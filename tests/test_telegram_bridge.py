@@ -12,7 +12,11 @@ from pathlib import Path
 import anyio
 import pytest
 from sqlalchemy import select
-from telethon.tl.functions.messages import EditMessageRequest, SendMessageRequest
+from telethon.tl.functions.messages import (
+    EditMessageRequest,
+    GetPeerDialogsRequest,
+    SendMessageRequest,
+)
 from telethon.tl.types import UpdateReadHistoryOutbox
 
 from engine.api.server import health_report
@@ -21,7 +25,7 @@ from engine.store import contacts as cstore
 from engine.store.models import Receipt
 from engine.telegram import session_store
 from tests.telegram_engine import ALICE, BOB, running, until, use_fake_telegram
-from tests.telegram_harness import FakeTelegram
+from tests.telegram_harness import FakeTelegram, now
 from tests.test_channel_webhook import Receiver
 
 
@@ -163,7 +167,9 @@ async def test_broken_session_turns_health_red_raises_a_local_incident_and_webho
                 lambda: [i for i in w.commands.list_incidents() if i["kind"] == "telegram"],
                 what="local incident",
             )
-            assert local[0]["state"] == "firing" and "Telegram session broken" in local[0]["summary"]
+            assert (
+                local[0]["state"] == "firing" and "Telegram session broken" in local[0]["summary"]
+            )
             await w.down_incident("web")  # the engine keeps probing and alerting
             await until(lambda: len(hook.requests) >= 2, what="webhook alerts")
             bodies = " ".join(json.dumps(r.json()) for r in hook.requests)
@@ -215,3 +221,59 @@ async def test_session_and_account_are_sealed_in_the_store_file(
     assert key not in blob and key.hex().encode() not in blob
     assert str(server.me.id).encode() not in blob  # the account id is sealed too
     assert b"alice_oncall" not in blob and str(ALICE).encode() not in blob
+
+
+@pytest.mark.anyio
+async def test_a_missed_read_push_is_found_by_polling_the_pending_chats(
+    tmp_path, settings, keyring, server
+):
+    async with running(tmp_path, settings, keyring, server) as w:
+        await w.connected()
+        w.commands.add_contact("alice", "telegram:@alice_oncall")
+        w.commands.add_contact("bob", "telegram:@bob_oncall")
+        await w.down_incident("web")
+        await until(lambda: len(w.notifications(status="sent")) == 2, what="alerts")
+        alice = cstore.find(w.store, "alice")
+        note = w.notifications(contact_id=alice.id)[0]
+        await w.server.read(ALICE, int(note.message_id), deliver=False)  # the push is lost
+        await anyio.sleep(0.1)
+        assert w.notifications(id=note.id)[0].read_at is None
+        receipts = await w.engine.telegram.service.reconcile()  # what every (re)connect runs
+        assert [(r.chat_id, r.max_id) for r in receipts] == [(ALICE, int(note.message_id))]
+        polled = w.server.requests_of(GetPeerDialogsRequest)[-1]
+        assert sorted(p.peer.user_id for p in polled.peers) == [ALICE, BOB]
+        assert w.notifications(id=note.id)[0].read_at is not None
+        assert [n.read_at for n in w.notifications(contact_id=cstore.find(w.store, "bob").id)] == [
+            None
+        ]
+        await w.engine.telegram.service.reconcile()
+        polled = w.server.requests_of(GetPeerDialogsRequest)[-1]
+        assert [p.peer.user_id for p in polled.peers] == [BOB]  # alice has nothing unread
+
+
+@pytest.mark.anyio
+async def test_group_read_records_the_participants_telegram_names(
+    tmp_path, settings, keyring, server
+):
+    group = server.add_chat(4455, "ops")
+    async with running(tmp_path, settings, keyring, server) as w:
+        await w.connected()
+        w.commands.add_contact("ops", f"telegram:-{group.id}")
+        w.commands.add_contact("alice", f"telegram:{ALICE}", level=2)  # only names the reader
+        await w.down_incident("web")
+        note = (await until(lambda: w.notifications(status="sent"), what="sent"))[0]
+        mid = int(note.message_id)
+        w.server.readers[(-group.id, mid)] = [(ALICE, now()), (BOB, now())]
+        await w.server.read(-group.id, mid)
+        await until(lambda: w.notifications(id=note.id)[0].read_at, what="read")
+
+        def readers():
+            with w.store.session() as s:
+                rows = s.exec(select(Receipt).where(Receipt.notification_id == note.id)).scalars()
+                return sorted(w.store.open_("receipts", "reader_s", r.id, r.reader_s) for r in rows)
+
+        assert await until(lambda: readers() if len(readers()) == 3 else None) == [
+            "alice",
+            "ops",
+            "user ****7002",
+        ]

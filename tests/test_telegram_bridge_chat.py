@@ -93,7 +93,9 @@ async def test_a_stranger_changes_nothing_and_gets_no_answer(world, caplog):
     sent_before = len(w.server.sent)
     for text in ("ack", "/status", "/mode maintenance all", "/delete_account confirm"):
         await w.no_reply(await w.say(STRANGER, text, reply_to=message.id), 0.1)
-    assert state_of(w, inc["id"])["state"] == "firing" and state_of(w, inc["id"])["acked_by"] is None
+    assert (
+        state_of(w, inc["id"])["state"] == "firing" and state_of(w, inc["id"])["acked_by"] is None
+    )
     assert len(w.server.sent) == sent_before and w.commands.list_maintenance() == []
     assert cstore.find(w.store, "alice") is not None
     logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("engine"))
@@ -183,7 +185,7 @@ async def test_a_group_contact_acks_by_reply_and_its_chatter_is_ignored(world):
     w.commands.add_contact("ops", f"telegram:-{group.id}")
     inc, _ = await alert(w)
     ops = cstore.find(w.store, "ops")
-    note = next(n for n in w.notifications(contact_id=ops.id) if n.status == "sent")
+    note = (await until(lambda: w.notifications(contact_id=ops.id, status="sent")))[0]
     chatter = await w.say(BOB, "looking", reply_to=int(note.message_id), chat_id=group.id)
     await w.no_reply(chatter)
     ack = await w.say(BOB, "ack", reply_to=int(note.message_id), chat_id=group.id)
@@ -192,3 +194,22 @@ async def test_a_group_contact_acks_by_reply_and_its_chatter_is_ignored(world):
     assert bridge_store.chat_id_for(ops) == -4455
     refused = await w.reply_text(await w.say(BOB, "/delete_account confirm", chat_id=group.id))
     assert "private chat" in refused and cstore.find(w.store, "ops") is not None
+
+
+@pytest.mark.anyio
+async def test_thumbs_up_reaction_by_the_contact_acks_with_ack_on_reaction(
+    tmp_path, settings, keyring, server
+):
+    settings.telegram.ack_on_reaction = True
+    async with running(tmp_path, settings, keyring, server) as w:
+        await w.connected()
+        w.commands.add_contact("alice", "telegram:@alice_oncall")
+        inc, message = await alert(w)
+        await w.server.react(STRANGER, ALICE, message.id, "👍")  # not alice's chat: ignored
+        await w.server.react(ALICE, ALICE, message.id, "🔥")
+        await w.no_reply(message)
+        assert state_of(w, inc["id"])["state"] == "firing"
+        await w.server.react(ALICE, ALICE, message.id, "👍")
+        text = await w.reply_text(message)
+        assert text.startswith(f"Acknowledged {inc['id']}")
+        assert state_of(w, inc["id"])["acked_by"] == "alice"

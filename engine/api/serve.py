@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: the daemon owns SIGTERM/SIGHUP."""
 
+    sock: socket.socket | None = None  # bound by make_servers, served by run_servers
+
     @contextlib.contextmanager
     def capture_signals(self) -> Any:
         yield
@@ -40,17 +42,40 @@ def make_servers(engine: Engine, socket_path: Path | None, listen: str | None) -
     servers = []
     common: dict[str, Any] = {"lifespan": "off", "log_level": "warning", "access_log": False,
                               "loop": "none", "http": "httptools", "timeout_graceful_shutdown": 3}
-    if socket_path is not None:
-        sock = bind_private_socket(socket_path)
-        cfg = uvicorn.Config(build_app(engine, trusted=True), fd=sock.fileno(), **common)
-        server = _Server(cfg)
-        server.keep = sock  # type: ignore[attr-defined]  # uvicorn dups the fd; ours closes at exit
-        servers.append(server)
-    if listen:
-        host, port = parse_listen(listen)
-        cfg = uvicorn.Config(build_app(engine, trusted=False), host=host, port=port, **common)
-        servers.append(_Server(cfg))
+    # Both sockets are bound here, before anything runs: a taken port or a bad socket path is a
+    # one-line error and exit 2, not a traceback from inside uvicorn after the engine started.
+    bound: list[socket.socket] = []
+    try:
+        if socket_path is not None:
+            bound.append(bind_private_socket(socket_path))
+            server = _Server(uvicorn.Config(build_app(engine, trusted=True), **common))
+            server.sock = bound[-1]
+            servers.append(server)
+        if listen:
+            host, port = parse_listen(listen)
+            bound.append(bind_tcp(host, port))
+            server = _Server(uvicorn.Config(build_app(engine, trusted=False), host=host, port=port, **common))
+            server.sock = bound[-1]
+            servers.append(server)
+    except BaseException:
+        for sock in bound:
+            sock.close()
+        raise
     return servers
+
+
+def bind_tcp(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)  # connections queue from now on, while the engine starts
+    except OSError as exc:
+        sock.close()
+        raise BadInput(f"cannot listen on the --listen address: {exc.strerror or exc}",
+                       "pick a free port, or stop what holds it") from None
+    return sock
 
 
 def bind_private_socket(path: Path) -> socket.socket:
@@ -66,6 +91,7 @@ def bind_private_socket(path: Path) -> socket.socket:
     old = os.umask(0o177)
     try:
         sock.bind(str(path))
+        sock.listen(2048)
     except OSError as exc:
         sock.close()
         raise SysAlertError(f"cannot create the API socket: {exc.strerror or exc}",
@@ -82,12 +108,11 @@ async def run_servers(servers: list[_Server], socket_path: Path | None = None) -
     try:
         async with anyio.create_task_group() as tg:
             for s in servers:
-                tg.start_soon(s.serve)
+                tg.start_soon(s.serve, [s.sock] if s.sock is not None else None)
     finally:
         for s in servers:
-            keep = getattr(s, "keep", None)
-            if keep is not None:
-                keep.close()
+            if s.sock is not None:
+                s.sock.close()
 
 
 def stop_servers(servers: list[_Server]) -> None:

@@ -12,6 +12,7 @@ import hmac
 import inspect
 import json
 import logging
+import math
 import re
 import time
 from dataclasses import replace
@@ -76,36 +77,43 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-_DURATIONS = ("interval", "timeout", "duration")
+_DURATIONS = ("interval", "timeout", "duration")  # "30s" or a number of seconds
 
 
 def check_fields(params: dict[str, Any], from_query: bool) -> JSONResponse | None:
-    """Reject a value of the wrong JSON type (or a query number that does not parse) with a 400."""
+    """Reject a value of the wrong JSON type, or a number that does not parse, with a 400."""
     for k, v in params.items():
         allowed = FIELD_TYPES.get(k, ("string",))
-        if from_query:
-            if k in NUMERIC and not _is_number(v):
-                return _bad(f"field {k!r} must be a number, not {v[:40]!r}", "e.g. ?limit=50")
-            continue
+        integer = "integer" in allowed
+        if from_query or (isinstance(v, str) and k in NUMERIC and k not in _DURATIONS):
+            # Query values are text; so may be a body's numbers. Either way they must parse.
+            if k in NUMERIC and not (_is_int(v) if integer else _is_number(v)):
+                kind = "an integer" if integer else "a number"
+                return _bad(f"field {k!r} must be {kind}, not {str(v)[:40]!r}", "e.g. limit=50")
+            if from_query:
+                continue
         if v is None:
             continue
         ok = not isinstance(v, bool) and any(isinstance(v, _JSON_TYPES[t]) for t in allowed)
+        if ok and isinstance(v, float):
+            ok = math.isfinite(v)  # json.loads takes NaN and Infinity; a schedule must not
         if ok and "array" in allowed and isinstance(v, list):
             ok = all(isinstance(i, str) for i in v)
-        if ok and isinstance(v, str) and k in NUMERIC and k not in _DURATIONS:
-            ok = _is_number(v)  # "30s" is a fine interval, but a limit must be a number
         if not ok:
             want = " or ".join("array of strings" if t == "array" else t for t in allowed)
             return _bad(f"field {k!r} must be {want}", "see /openapi.json for each field's type")
     return None
 
 
-def _is_number(v: str) -> bool:
+def _is_number(v: Any) -> bool:
     try:
-        float(v)
+        return math.isfinite(float(v))
     except (TypeError, ValueError):
         return False
-    return True
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, str) and re.fullmatch(r"-?\d{1,12}", v.strip()) is not None
 
 
 def hash_key(key: str) -> str:

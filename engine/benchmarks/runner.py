@@ -112,6 +112,7 @@ class BenchmarkRunner:
         self.store = engine.store
         self.runs = 0
         self.statuses: dict[str, str] = {}
+        self.scores: dict[str, float] = {}  # by benchmark name: the `benchmark.score` rule metric
         self.fail_streaks: dict[str, int] = {}
         self._running: set[str] = set()
         self._not_before: dict[str, float] = {}
@@ -138,6 +139,9 @@ class BenchmarkRunner:
                 except Exception as exc:
                     log.error("benchmarks: loading failed: %s", type(exc).__name__)
                     benches = []
+                else:
+                    for gone in set(self._not_before) - {b.id for b in benches} - self._running:
+                        self._forget(gone)  # removed: keep memory bounded under churn
                 now = self.engine.clock()
                 wait = MAX_SLEEP
                 for rec in benches:
@@ -222,6 +226,8 @@ class BenchmarkRunner:
             )
         prev = self.statuses.get(rec.id)
         self.statuses[rec.id] = st
+        if m.ok and m.score is not None:
+            self.scores[rec.name] = m.score
         if st == "regressed" and prev != "regressed":
             audit("benchmark.regressed", ref, "engine", _summary(rec, out))
         elif st == "ok" and prev == "regressed":

@@ -32,7 +32,10 @@ class ApiKeyCommands(CommandBase):
         """Create a key; the only time its plaintext exists outside the caller is this return value."""
         label = (label or "").strip() or None
         if label is not None and (len(label) > _LABEL_MAX or any(ord(c) < 32 for c in label)):
-            raise BadInput("API key label is too long or has control characters", f"keep it under {_LABEL_MAX} printable characters")
+            raise BadInput(
+                "API key label is too long or has control characters",
+                f"keep it under {_LABEL_MAX} printable characters",
+            )
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         row = ApiKey(id=new_id("k"), key_hash=hash_api_key(key), created_at=time.time())
         row.label_s = self.store.seal("api_keys", "label_s", row.id, label)
@@ -47,7 +50,11 @@ class ApiKeyCommands(CommandBase):
         with self.store.session() as s:
             rows = list(s.exec(select(ApiKey).order_by(ApiKey.created_at)).scalars())  # type: ignore[arg-type]
         return [
-            {"id": r.id, "label": self.store.open_("api_keys", "label_s", r.id, r.label_s), "created_at": r.created_at}
+            {
+                "id": r.id,
+                "label": self.store.open_("api_keys", "label_s", r.id, r.label_s),
+                "created_at": r.created_at,
+            }
             for r in rows
         ]
 

@@ -147,6 +147,7 @@ class TelegramBridge:
             return
         conf = self.engine.settings.telegram
         per_minute = conf.commands_per_minute
+        self.chat = ChatHandler(self)  # forgets failed contact lookups: a new session may succeed
         self.service = TelegramService(
             client,
             on_broken=self._on_broken,
@@ -206,13 +207,17 @@ class TelegramBridge:
         self.engine.alerting.dispatcher.wake()
 
     # ---- delivery (the dispatcher's telegram_sender) -----------------------------------------
-    async def send(self, contact: ContactRecord, msg: OutgoingMessage, row: Any = None) -> SendOutcome:
+    async def send(
+        self, contact: ContactRecord, msg: OutgoingMessage, row: Any = None
+    ) -> SendOutcome:
         """Send one outbox row; a resolved notice edits (or answers) the contact's first alert."""
         from engine.notify.templates import render_text
 
         service = self.service
         if service is None:
-            return SendOutcome(ok=False, error="Telegram is not connected: `sysalert telegram login`")
+            return SendOutcome(
+                ok=False, error="Telegram is not connected: `sysalert telegram login`"
+            )
         text = render_text(msg)
         ref = contact.resolved or contact.address
         incident_id = getattr(row, "incident_id", None)
@@ -226,7 +231,9 @@ class TelegramBridge:
         if out is None:
             out = await service.send_alert(ref, text)
         if out.resolved and out.resolved != contact.resolved:
-            await anyio.to_thread.run_sync(cstore.set_resolved, self.store, contact.id, out.resolved)
+            await anyio.to_thread.run_sync(
+                cstore.set_resolved, self.store, contact.id, out.resolved
+            )
         return out
 
     # ---- receipts -------------------------------------------------------------------------------
@@ -247,7 +254,9 @@ class TelegramBridge:
         if marks and receipt.chat_id < 0:
             await self._group_readers(contacts, marks)
 
-    async def _group_readers(self, contacts: list[ContactRecord], marks: list[bstore.ReadMark]) -> None:
+    async def _group_readers(
+        self, contacts: list[ContactRecord], marks: list[bstore.ReadMark]
+    ) -> None:
         """Who in a small group read each alert, where Telegram says (extra detail only)."""
         from engine.telegram.receipts import read_participants
 

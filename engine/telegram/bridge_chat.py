@@ -56,7 +56,10 @@ class ChatHandler:
     # ---- who may talk -------------------------------------------------------------------------
     async def caller(self, sender_id: int | None, chat_id: int, private: bool) -> Caller | None:
         found = await anyio.to_thread.run_sync(self._match, sender_id, chat_id, private)
-        if found is None and await self._resolve_unknown():
+        if found is None:
+            # Match again even when this lookup found nothing new: a send may have cached the
+            # contact's chat id meanwhile.
+            await self._resolve_unknown()
             found = await anyio.to_thread.run_sync(self._match, sender_id, chat_id, private)
         return found
 
@@ -69,23 +72,22 @@ class ChatHandler:
         ok = [c for c in in_chat if c.status == "ok"] or in_chat
         return Caller(ok[0], in_chat, private)
 
-    async def _resolve_unknown(self) -> bool:
+    async def _resolve_unknown(self) -> None:
         """Contacts typed as @username or +phone have no chat id until looked up once; do that
         (once per contact and run) so their first message is recognised."""
         service = self.bridge.service
         if service is None:
-            return False
+            return
         todo = [
             c
             for c in await anyio.to_thread.run_sync(bstore.unresolved, self.store)
             if c.id not in self._lookup_tried
         ]
         if not todo:
-            return False
+            return
         from engine.store import contacts as cstore
         from engine.telegram.delivery import resolve_peer
 
-        found = False
         for c in todo:
             self._lookup_tried.add(c.id)
             try:
@@ -94,14 +96,14 @@ class ChatHandler:
                 log.info("telegram contact %s not resolved: %s", self._ref(c), type(exc).__name__)
                 continue
             await anyio.to_thread.run_sync(cstore.set_resolved, self.store, c.id, resolved)
-            found = True
-        return found
 
     # ---- messages -----------------------------------------------------------------------------
     async def on_message(self, m: IncomingMessage) -> str | None:
         who = await self.caller(m.sender_id, m.chat_id, m.is_private)
         if who is None:
-            log.info("telegram message from %s ignored: not a contact", mask_id(m.sender_id or m.chat_id))
+            log.info(
+                "telegram message from %s ignored: not a contact", mask_id(m.sender_id or m.chat_id)
+            )
             return None
         alert = None
         if m.reply_to_msg_id is not None:
@@ -114,7 +116,11 @@ class ChatHandler:
             return exc.reply
         if cmd.name == "help" and not m.text.strip().startswith("/"):
             # Chatter, not a command: a hint in private, silence in groups.
-            return "Reply ack to an alert to acknowledge it; /help lists the commands." if m.is_private else None
+            return (
+                "Reply ack to an alert to acknowledge it; /help lists the commands."
+                if m.is_private
+                else None
+            )
         try:
             return await self.run(cmd, who, alert.incident_id if alert is not None else None)
         except NotFound as exc:
@@ -153,7 +159,9 @@ class ChatHandler:
         if cmd.name == "get":
             return await get_reply(self.engine, cmd.target or "", c.owner_id)
         if cmd.name == "history":
-            return await anyio.to_thread.run_sync(history_reply, self.engine, cmd.target, c.owner_id)
+            return await anyio.to_thread.run_sync(
+                history_reply, self.engine, cmd.target, c.owner_id
+            )
         if cmd.name == "mode":
             return await anyio.to_thread.run_sync(self._mode, cmd, c)
         if cmd.name == "whoami":
@@ -161,7 +169,9 @@ class ChatHandler:
         if cmd.name == "delete_account":
             return await self._delete(cmd, who)
         if cmd.name == "start":
-            return "SysAlert sends its alerts to you from this account.\n/help lists what you can ask."
+            return (
+                "SysAlert sends its alerts to you from this account.\n/help lists what you can ask."
+            )
         if cmd.name in _NOT_FOR_CONTACTS:
             return f"/{cmd.name} is for subscribers and admins; ask the SysAlert operator."
         if cmd.topic:
@@ -215,4 +225,3 @@ class ChatHandler:
 
     def _ref(self, c: ContactRecord) -> str:
         return self.store.ref("contact", c.id)
-

@@ -51,7 +51,9 @@ def status_reply(engine: Engine, owner_id: str | None) -> str:
     quiet = sum(1 for _, s in states if s in ("maintenance", "paused"))
     if quiet:
         lines.append(f"{quiet} in maintenance or paused.")
-    open_incs = [i for i in cmds.list_incidents(owner_id=owner_id, limit=200) if i["state"] in _OPEN]
+    open_incs = [
+        i for i in cmds.list_incidents(owner_id=owner_id, limit=200) if i["state"] in _OPEN
+    ]
     if open_incs:
         lines.append("Open incidents:")
         for i in open_incs:
