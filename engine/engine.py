@@ -118,8 +118,7 @@ class Engine:
 
     def _load(self) -> None:
         """Resume from the store: every target scheduled at once, spread over its interval."""
-        if self.settings.targets:
-            self.commands.reconcile_declared()
+        self.commands.reconcile_declared()  # also removes declared targets no longer in the file
         for rec in tstore.load_all(self.store):
             self._install(rec)
         log.info("engine loaded %d targets", len(self.targets))

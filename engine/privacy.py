@@ -56,6 +56,15 @@ class RedactingFilter(logging.Filter):
 
 
 _configured = False
+_SYSLOG = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6, logging.DEBUG: 7}
+
+
+class JournaldFormatter(logging.Formatter):
+    """`<N>` syslog priority prefixes (sd-daemon(3)), so journald files each line at its level."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        prio = next((p for lvl, p in sorted(_SYSLOG.items(), reverse=True) if record.levelno >= lvl), 7)
+        return f"<{prio}>{record.name}: {super().format(record)}"
 
 
 def configure_logging(level: str | int = "INFO", stream=None, journald: bool = False) -> None:
@@ -67,8 +76,7 @@ def configure_logging(level: str | int = "INFO", stream=None, journald: bool = F
             root.removeHandler(h)
     handler = logging.StreamHandler(stream)
     handler._sysalert = True  # type: ignore[attr-defined]
-    fmt = "<%(levelno)s>%(name)s: %(message)s" if journald else "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    handler.setFormatter(logging.Formatter(fmt))
+    handler.setFormatter(JournaldFormatter() if journald else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
     root.setLevel(level if isinstance(level, int) else level.upper())

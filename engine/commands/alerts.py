@@ -96,7 +96,8 @@ class AlertCommands(CommandBase):
                                                     None if sched else now, ends, sched, reason, now))
         self.audit("maintenance.on", self.store.ref("target", target_id) if target_id else scope, by)
         self._notify("maintenance_changed")
-        return {"windows": [w.public()]}
+        names = {target_id: self.get_target(target_id).name} if target_id else {}  # type: ignore[attr-defined]
+        return {"windows": [w.public(names)]}
 
     def maintenance_off(self, what: str, by: str = "operator", owner_id: str | None = None) -> dict[str, Any]:
         scope, ref = mstore.parse_scope(what)
