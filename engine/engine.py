@@ -119,6 +119,11 @@ class Engine:
     def _load(self) -> None:
         """Resume from the store: every target scheduled at once, spread over its interval."""
         self.commands.reconcile_declared()  # also removes declared targets no longer in the file
+        if self.mode in ("daemon", "embedded"):  # both hold the store's single-instance lock
+            from engine.notify.outbox import reclaim_orphans
+
+            if reclaim_orphans(self.store):
+                log.info("outbox: notifications left mid-send by the last run are queued again")
         for rec in tstore.load_all(self.store):
             self._install(rec)
         log.info("engine loaded %d targets", len(self.targets))

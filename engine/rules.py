@@ -59,10 +59,18 @@ class RuleEvaluator:
         self._loaded = False
 
     def load(self) -> None:
+        """(Re)load config and stored rules, keeping how long each one has already held."""
         from engine.rules_store import load_rules
 
+        held = {r.id: r.holding_since for r in self.rules}
         self.rules = load_rules(self.engine)
+        for r in self.rules:
+            r.holding_since = held.get(r.id)
         self._loaded = True
+
+    def reload(self) -> None:
+        """Any thread: the next tick reads the rules again."""
+        self._loaded = False
 
     def channels_for(self, inc: Any) -> list[str] | None:
         if inc.rule_id:

@@ -41,6 +41,13 @@ ROUTES: tuple[Route, ...] = (
     R("POST", "/api/v1/incidents/{incident_id}/resolve", "resolve_incident", "Resolve", "incident_id", body=("by",)),
     R("POST", "/api/v1/incidents/{incident_id}/silence", "silence_incident", "Silence for a duration",
       "incident_id", body=("duration", "by"), required=("duration",)),
+    R("GET", "/api/v1/rules", "list_rules", "Alert rules (config and run-time)"),
+    R("POST", "/api/v1/rules", "add_rule", "Add a rule",
+      body=("name", "metric", "comparison", "threshold", "duration", "severity", "channels", "target"),
+      required=("name", "metric", "comparison", "threshold")),
+    R("POST", "/api/v1/rules/{ref}/enable", "set_rule_enabled", "Enable a rule", "ref", {"enabled": True}),
+    R("POST", "/api/v1/rules/{ref}/disable", "set_rule_enabled", "Disable a rule", "ref", {"enabled": False}),
+    R("DELETE", "/api/v1/rules/{ref}", "remove_rule", "Remove a rule", "ref"),
     R("GET", "/api/v1/maintenance", "list_maintenance", "Maintenance windows"),
     R("POST", "/api/v1/maintenance/on", "maintenance_on", "Start maintenance",
       body=("what", "duration", "reason", "schedule"), required=("what",)),
@@ -78,9 +85,10 @@ FIELD_TYPES: dict[str, tuple[str, ...]] = {
     "schedule": ("string",), "address": ("string",), "level": ("integer", "string"),
     "chat_id": ("integer", "string"), "role": ("string",), "state": ("string",), "target": ("string",),
     "kind": ("string",), "limit": ("integer", "string"), "before": _NUM, "seconds": _NUM,
-    "buckets": ("integer", "string"),
+    "buckets": ("integer", "string"), "metric": ("string",), "comparison": ("string",),
+    "threshold": _NUM, "severity": ("string",), "channels": ("array",), "runs": ("integer", "string"),
 }
-NUMERIC = frozenset({"interval", "timeout", "duration", "level", "limit", "before", "seconds", "buckets"})
+NUMERIC = frozenset({"interval", "timeout", "duration", "level", "limit", "before", "seconds", "buckets", "threshold", "runs"})
 BY_COMMAND: dict[str, list[Route]] = {}
 for _r in ROUTES:
     BY_COMMAND.setdefault(_r.command, []).append(_r)

@@ -13,6 +13,7 @@ from engine.commands.alerts import AlertCommands
 from engine.commands.apikeys import ApiKeyCommands
 from engine.commands.benchmarks import BenchmarkCommands
 from engine.commands.queries import QueryCommands
+from engine.commands.rules import RuleCommands
 from engine.commands.subscribers import SubscriberCommands
 from engine.commands.targets import TargetCommands
 from engine.commands.telegram import TelegramCommands
@@ -39,6 +40,7 @@ class Commands(
     BenchmarkCommands,
     TelegramCommands,
     SubscriberCommands,
+    RuleCommands,
 ):
     """Every action, written once."""
 

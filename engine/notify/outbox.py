@@ -192,3 +192,14 @@ def cancel_pending(
             .values(status="cancelled")
         )
     return r.rowcount or 0
+
+
+def reclaim_orphans(store: Store) -> int:
+    """At start, under the single-instance lock: rows a dead engine left mid-send go back to pending
+    at once instead of waiting out their lease (idempotent channels drop the duplicate)."""
+    t = Notification.__table__  # type: ignore[attr-defined]
+    with store.engine.begin() as conn:
+        r = conn.execute(
+            update(t).where(t.c.status == "sending").values(status="pending", lease_owner=None, lease_until=None)
+        )
+    return r.rowcount or 0

@@ -1,0 +1,80 @@
+"""Rule commands: add, list, enable/disable, remove at run time (config [[rules]] are read-only here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine import rules_store
+from engine.commands.base import CommandBase
+from engine.durations import parse_duration
+from engine.errors import BadInput, NotFound
+from engine.rules import RuleSpec
+
+
+class RuleCommands(CommandBase):
+    def add_rule(self, name: str, metric: str, comparison: str, threshold: float | str, duration: str | float = 0,
+                 severity: str = "medium", channels: list[str] | None = None, target: str | None = None,
+                 by: str = "operator") -> dict[str, Any]:
+        name = (name or "").strip()
+        if not name or len(name) > 80:
+            raise BadInput("rule name must be 1-80 characters", "e.g. --name 'cpu hot'")
+        if any(r["name"] == name for r in self.list_rules()):
+            raise BadInput(f"a rule named {name!r} already exists", "pick another name or remove the old rule")
+        try:
+            value = float(threshold)
+        except (TypeError, ValueError):
+            raise BadInput(f"threshold {threshold!r} is not a number", "e.g. 90") from None
+        target_id = None
+        subject = target or ""
+        if target and not metric.startswith(("system.", "benchmark.")):
+            target_id = self.get_target(target).id  # type: ignore[attr-defined]
+            subject = target_id
+        spec = RuleSpec("", name, metric, comparison, value, parse_duration(duration, "duration"), severity,
+                        list(channels or []), subject, True)
+        known = {c["name"] for c in self.list_contacts()}  # type: ignore[attr-defined]
+        missing = [c for c in spec.channels if c not in known]
+        if missing:
+            raise BadInput(f"no contact named {missing[0]!r}", "add it with `sysalert contacts add` or fix --channel")
+        rules_store.insert(self.store, spec, target_id)
+        self.audit("rule.add", f"rule:{spec.id}", by)
+        self._reload_rules()
+        return self._public(spec, False, {target_id: target} if target_id and target else None)
+
+    def list_rules(self) -> list[dict[str, Any]]:
+        names = {t.id: t.name for t in self.list_targets()}  # type: ignore[attr-defined]
+        out = [self._public(r, True, names) for r in rules_store.declared_rules(self.settings)]
+        out += [self._public(r, False, names) for r in rules_store.stored_rules(self.store)]
+        return out
+
+    def set_rule_enabled(self, ref: str, enabled: bool = True, by: str = "operator") -> dict[str, Any]:
+        row = self._stored(ref)
+        rules_store.set_enabled(self.store, row.id, bool(enabled))
+        self.audit("rule.enable" if enabled else "rule.disable", f"rule:{row.id}", by)
+        self._reload_rules()
+        return next(r for r in self.list_rules() if r["id"] == row.id)
+
+    def remove_rule(self, ref: str, by: str = "operator") -> dict[str, Any]:
+        row = self._stored(ref)
+        rules_store.remove(self.store, row.id)
+        self.audit("rule.remove", f"rule:{row.id}", by)
+        self._reload_rules()
+        return {"removed": row.id}
+
+    def _stored(self, ref: str) -> Any:
+        row = rules_store.find(self.store, ref.strip())
+        if row is None:
+            if any(r.name == ref for r in rules_store.declared_rules(self.settings)):
+                raise BadInput(f"rule {ref!r} is declared in the config file", "change it there and reload (SIGHUP)")
+            raise NotFound(f"no rule {ref!r}", "see `sysalert rules list`")
+        return row
+
+    def _reload_rules(self) -> None:
+        alerting = getattr(self.hooks, "alerting", None)
+        if alerting is not None:
+            alerting.rules.reload()
+
+    @staticmethod
+    def _public(r: RuleSpec, declared: bool, names: dict[str, str] | None = None) -> dict[str, Any]:
+        return {"id": r.id, "name": r.name, "metric": r.metric, "comparison": r.comparison, "threshold": r.threshold,
+                "duration_s": r.duration_s, "severity": r.severity, "channels": r.channels,
+                "target": (names or {}).get(r.target, r.target) or None, "enabled": r.enabled, "declared": declared}
