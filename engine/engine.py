@@ -202,6 +202,15 @@ class Engine:
             "last_error": self.metrics.last_error, "uptime_s": round(self.clock() - self.started_at, 1),
         }
 
+    async def send_to_contact(self, contact: Any, msg: Any) -> Any:
+        """`notify test` inside a running engine: every channel, the Telegram session included."""
+        import httpx
+
+        from engine.notify.dispatcher import channel_context
+
+        async with httpx.AsyncClient(timeout=15.0) as http:
+            return await self.alerting.dispatcher.send(contact, msg, channel_context(self.settings, http))
+
     def display_state(self, rec: TargetRecord) -> str:
         if rec.paused:
             return "paused"

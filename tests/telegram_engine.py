@@ -109,6 +109,7 @@ class World:
     async def down_incident(self, name: str) -> dict[str, Any]:
         """A target on a closed port: down on its first check, one incident."""
         rec = await self.add_target(name, closed_port())
+        await anyio.to_thread.run_sync(self.commands.check_target_now, rec.id)  # no start spread
 
         def firing() -> Any:
             incs = [i for i in self.commands.list_incidents() if i["target_id"] == rec.id]

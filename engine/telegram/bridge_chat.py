@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from engine.domain import ContactRecord
-from engine.errors import BadInput, NotFound
+from engine.errors import BadInput
 from engine.privacy import mask_id
 from engine.telegram import bridge_store as bstore
 from engine.telegram.chat_commands import (
@@ -123,10 +123,8 @@ class ChatHandler:
             )
         try:
             return await self.run(cmd, who, alert.incident_id if alert is not None else None)
-        except NotFound as exc:
-            return exc.message[:1].upper() + exc.message[1:] + "."
-        except BadInput as exc:
-            return exc.message[:1].upper() + exc.message[1:] + "."
+        except BadInput as exc:  # NotFound included: "No target 'x'."
+            return _sentence(exc.message)
 
     async def on_reaction(self, r: IncomingReaction) -> str | None:
         """A 👍 on an alert acknowledges it (only with [telegram] ack_on_reaction)."""
@@ -144,7 +142,7 @@ class ChatHandler:
         try:
             return await self._ack(alert.incident_id, who)
         except BadInput as exc:
-            return exc.message[:1].upper() + exc.message[1:] + "."
+            return _sentence(exc.message)
 
     # ---- commands -----------------------------------------------------------------------------
     async def run(self, cmd: ChatCommand, who: Caller, replied_incident: str | None) -> str | None:
@@ -225,3 +223,7 @@ class ChatHandler:
 
     def _ref(self, c: ContactRecord) -> str:
         return self.store.ref("contact", c.id)
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:].rstrip(".") + "."
