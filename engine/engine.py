@@ -59,6 +59,7 @@ class Engine:
         self._loop_thread: int | None = None
         self._stop = anyio.Event()
         self._commit_waiters: list[asyncio.Future[None]] = []
+        self._unwritten: list[Any] = []
         self._kick = asyncio.Event()
         from engine.alerting import Alerting
         from engine.benchmarks.runner import BenchmarkRunner
@@ -275,9 +276,11 @@ class Engine:
         self.dirty.add(rec.id)
         if new != old:
             rec.state, rec.state_since = new, now
-        self.events.publish(ResultEvent(now, rec.id, res.ok, res.latency_ms, res.error_class, self.display_state(rec)))
+        events = self.events
+        if events.subscribers:
+            events.publish(ResultEvent(now, rec.id, res.ok, res.latency_ms, res.error_class, self.display_state(rec)))
         if new != old:
-            self.events.publish(StateEvent(now, rec.id, old, new, res.error_class))
+            events.publish(StateEvent(now, rec.id, old, new, res.error_class))
             self.alerting.on_transition(rec, Transition(old, new), res, now)
 
     async def committed(self) -> None:
@@ -312,11 +315,20 @@ class Engine:
         if runtime and self.dirty:
             dirty = [self.targets[t] for t in self.dirty if t in self.targets]
             self.dirty = set()
-        if not batch and not dirty:
+        if not batch and not dirty and not self._unwritten:
+            _settle(waiters, None)
+            return
+        rows = self._unwritten + (self.writer.prepare(batch) if batch else [])
+        self._unwritten = []
+        # Small SQLite group commits happen right here (a fraction of a millisecond); a big batch,
+        # runtime state, roll-ups, PostgreSQL or a busy store go to a worker thread.
+        if (rows and not dirty and self.store.sqlite and len(rows) <= 2000
+                and not self.writer.rollups_due() and self.writer.commit_inline(rows)):
+            self.store_error = None
             _settle(waiters, None)
             return
         try:
-            await anyio.to_thread.run_sync(self._write, batch, dirty)
+            await anyio.to_thread.run_sync(self._write, rows, dirty)
             self.store_error = None
             _settle(waiters, None)
         except Exception as exc:
@@ -326,22 +338,23 @@ class Engine:
             self.store_error = describe_error(exc)
             self.metrics.last_error = f"store: {self.store_error}"
             log.error("store write failed: %s", self.store_error)
-            self.writer.pending[:0] = batch[-50_000:]  # keep results to retry, bounded
+            self._unwritten = rows[-50_000:]  # prepared rows are retried as they are, bounded
             self.dirty.update(r.id for r in dirty)
 
-    def _write(self, batch: list[Any], dirty: list[TargetRecord], final: bool = False) -> None:
+    def _write(self, rows: list[Any], dirty: list[TargetRecord], final: bool = False) -> None:
         """Worker thread: results in one transaction, then the runtime state of changed targets."""
-        if batch or final:
-            self.writer.write(batch, rollups=True if final else None)
+        if rows or final:
+            self.writer.commit(rows, rollups=True if final else None)
         if dirty:
             self.alerting.heartbeats.serialize(dirty)
             tstore.save_runtime(self.store, dirty)
 
     async def _final_flush(self) -> None:
         try:
-            batch = self.writer.take()
+            rows = self._unwritten + self.writer.prepare(self.writer.take())
             dirty = list(self.targets.values())
-            await anyio.to_thread.run_sync(self._write, batch, dirty, True)
+            await anyio.to_thread.run_sync(self._write, rows, dirty, True)
+            self.writer.close()
             _settle(self._commit_waiters, None)
         except Exception:
             log.exception("final flush failed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,16 @@ _SQLITE_UPSERT = (
 )
 
 
+_UPSERT = text(
+    "INSERT INTO rollups (target_id, hour, count, ok_count, latency_sum, latency_max) "
+    "VALUES (:t, :h, :c, :o, :s, :m) ON CONFLICT (target_id, hour) DO UPDATE SET "
+    "count = rollups.count + excluded.count, ok_count = rollups.ok_count + excluded.ok_count, "
+    "latency_sum = rollups.latency_sum + excluded.latency_sum, "
+    "latency_max = CASE WHEN excluded.latency_max > rollups.latency_max "
+    "THEN excluded.latency_max ELSE rollups.latency_max END"
+)
+
+
 class ResultWriter:
     """Collects results in memory; `flush()` (run in a worker thread) writes them in one transaction."""
 
@@ -45,6 +56,7 @@ class ResultWriter:
         # one upsert per target per flush instead of one per result. Raw rows stay per batch.
         self.roll: dict[tuple[str, int], list[float]] = {}
         self.roll_flushed_at = time.monotonic()
+        self._inline: sqlite3.Connection | None = None
         self.written = 0
         self.batches = 0
         self.last_batch_size = 0
@@ -56,20 +68,17 @@ class ResultWriter:
         batch, self.pending = self.pending, []
         return batch
 
-    def write(self, batch: list[PendingResult], rollups: bool | None = None) -> int:
-        """Insert a batch in one transaction; roll-ups go along when due (or when asked)."""
+    def prepare(self, batch: list[PendingResult]) -> list[tuple[Any, ...]]:
+        """Row tuples for a batch (details sealed); roll-ups are accumulated here, once."""
         seal = self.store.keys.seal
-        rows: list[dict[str, Any]] = []
+        rows: list[tuple[Any, ...]] = []
         roll = self.roll
         for p in batch:
             r = p.result
             detail = None
             if r.detail and not r.ok:
                 detail = seal(r.detail, "results", "detail_s", f"{p.target_id}@{p.ts:.6f}")
-            rows.append({
-                "target_id": p.target_id, "ts": p.ts, "ok": r.ok, "latency_ms": r.latency_ms,
-                "value": r.value, "error_class": r.error_class, "detail_s": detail,
-            })
+            rows.append((p.target_id, p.ts, r.ok, r.latency_ms, r.value, r.error_class, detail))
             key = (p.target_id, int(p.ts // 3600))
             agg = roll.get(key)
             if agg is None:
@@ -78,41 +87,81 @@ class ResultWriter:
             agg[1] += 1 if r.ok else 0
             lat = r.latency_ms or 0.0
             agg[2] += lat
-            agg[3] = max(agg[3], lat)
-        upsert = text(
-            "INSERT INTO rollups (target_id, hour, count, ok_count, latency_sum, latency_max) "
-            "VALUES (:t, :h, :c, :o, :s, :m) ON CONFLICT (target_id, hour) DO UPDATE SET "
-            "count = rollups.count + excluded.count, ok_count = rollups.ok_count + excluded.ok_count, "
-            "latency_sum = rollups.latency_sum + excluded.latency_sum, "
-            "latency_max = CASE WHEN excluded.latency_max > rollups.latency_max "
-            "THEN excluded.latency_max ELSE rollups.latency_max END"
-        )
+            if lat > agg[3]:
+                agg[3] = lat
+        return rows
+
+    def rollups_due(self) -> bool:
+        return bool(self.roll) and time.monotonic() - self.roll_flushed_at >= self.ROLLUP_EVERY_S
+
+    def commit(self, rows: list[tuple[Any, ...]], rollups: bool | None = None) -> int:
+        """One transaction: the rows, plus the roll-ups when due (or when asked). Any thread."""
         if rollups is None:
-            rollups = time.monotonic() - self.roll_flushed_at >= self.ROLLUP_EVERY_S
-        ups = []
-        if rollups and roll:
-            ups = [{"t": t, "h": h, "c": a[0], "o": a[1], "s": a[2], "m": a[3]} for (t, h), a in roll.items()]
+            rollups = self.rollups_due()
+        ups = [(t, h, a[0], a[1], a[2], a[3]) for (t, h), a in self.roll.items()] if rollups else []
         if not rows and not ups:
             return 0
         with self.store.engine.begin() as conn:
             if self.store.sqlite:
                 # The driver's executemany: SQLAlchemy's per-row compile work dominates otherwise.
                 if rows:
-                    conn.exec_driver_sql(_SQLITE_INSERT, [tuple(r[c] for c in _COLS) for r in rows])
+                    conn.exec_driver_sql(_SQLITE_INSERT, rows)
                 if ups:
-                    conn.exec_driver_sql(_SQLITE_UPSERT, [tuple(r[c] for c in "thcosm") for r in ups])
+                    conn.exec_driver_sql(_SQLITE_UPSERT, ups)
             else:
                 if rows:
-                    conn.execute(insert(_RESULTS), rows)
+                    conn.execute(insert(_RESULTS), [dict(zip(_COLS, r, strict=True)) for r in rows])
                 if ups:
-                    conn.execute(upsert, ups)
+                    conn.execute(_UPSERT, [dict(zip("thcosm", u, strict=True)) for u in ups])
         if rollups:
             self.roll = {}
             self.roll_flushed_at = time.monotonic()
-        self.written += len(rows)
-        self.batches += 1
-        self.last_batch_size = len(rows)
+        self._count(len(rows))
         return len(rows)
+
+    def commit_inline(self, rows: list[tuple[Any, ...]]) -> bool:
+        """SQLite only, on the event loop: a small group commit without a thread hop. False when
+        the database is busy or failing: the caller retries the same rows in a worker thread."""
+        conn = self._inline_conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(_SQLITE_INSERT, rows)
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            return False
+        self._count(len(rows))
+        return True
+
+    def _inline_conn(self) -> sqlite3.Connection:
+        if self._inline is None:
+            from sqlalchemy.engine import make_url
+
+            path = make_url(self.store.url).database or ""
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            # Short busy timeout: this runs on the event loop, so a locked store falls back to the
+            # worker thread (which waits patiently) instead of stalling every probe.
+            conn.execute("PRAGMA busy_timeout=20")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._inline = conn
+        return self._inline
+
+    def _count(self, n: int) -> None:
+        self.written += n
+        self.batches += 1
+        self.last_batch_size = n
+
+    def write(self, batch: list[PendingResult], rollups: bool | None = None) -> int:
+        """prepare + commit: tools and tests."""
+        return self.commit(self.prepare(batch), rollups)
+
+    def close(self) -> None:
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
 
     def flush(self) -> int:
         """Everything pending, roll-ups included (tools, tests and shutdown)."""

@@ -45,7 +45,7 @@ class EngineScreen(Screen[Any]):
         yield NavBar(self.NAV or self.SCOPE, self.nav_title)
         yield from self.compose_body()
         yield StatusBar()
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def compose_body(self) -> Iterable[Widget]:
         return ()

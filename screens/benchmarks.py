@@ -18,7 +18,7 @@ from screens.base import EngineScreen, Unavailable
 from screens.dialogs import ConfirmScreen
 from screens.fmt import ago, error_sentence, sparkline
 
-EMPTY = "No benchmarks yet. Add one in the config ([[benchmarks]]) or with `sysalert bench add`."
+EMPTY = "No benchmarks yet. Add one with `sysalert bench add cpu` (or an https:// URL, host:port, cmd:…)."
 MISSING = "Benchmarks are not available from this engine yet."
 
 
@@ -98,7 +98,7 @@ class BenchmarksScreen(EngineScreen):
             table.add_row(
                 str(b.get("name", "?")), "—" if score is None else f"{score:.4g}{unit}",
                 "—" if base is None else f"{base:.4g}{unit}", versus_text(b),
-                sparkline([v if isinstance(v, int | float) else None for v in trend], 16),
+                sparkline([v if isinstance(v, int | float) else None for v in trend], 16, relative=True),
                 ago(_num(b, "last_run_at"), now), key=str(b.get("id") or b.get("name")),
             )
         if self.items:

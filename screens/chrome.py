@@ -7,6 +7,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+from engine.domain import STATE_SYMBOLS
 from screens.context import context
 from screens.fmt import STATE_STYLES
 
@@ -69,10 +70,10 @@ class StatusBar(Static):
             return
         text.append(f" │ {stats.get('probe_rate', 0.0):.1f} probes/s │ {stats.get('targets', 0)} targets")
         states = stats.get("states") or {}
-        for state in ("down", "degraded", "pending", "maintenance"):
+        for state in ("down", "degraded", "pending", "maintenance", "paused"):
             n = states.get(state)
             if n:
-                text.append(f" {n} {state}", style=STATE_STYLES.get(state, ""))
+                text.append(f" {STATE_SYMBOLS[state]}{n}", style=STATE_STYLES.get(state, ""))
         err = stats.get("last_error")
         text.append(" │ last error: ")
         text.append(str(err) if err else "none", style="red" if err else "")

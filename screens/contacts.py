@@ -57,7 +57,7 @@ def telegram_text(status: Any) -> Text:
     if account:
         text.append(f" as {account}")
     health = status.get("health")
-    if isinstance(health, dict):
+    if isinstance(health, dict) and good:
         text.append(f" · link: {health.get('state')}", style="green" if health.get("ok") else "red")
     for key in ("detail", "error"):
         if status.get(key):

@@ -31,7 +31,7 @@ class TargetDetailScreen(EngineScreen):
     def __init__(self, target_id: str, name: str) -> None:
         super().__init__()
         self.target_id = target_id
-        self.name = name
+        self.target_name = name
         self.nav_title = name
         self.range = "1h"
         self.record: Any = None
@@ -39,7 +39,7 @@ class TargetDetailScreen(EngineScreen):
 
     def compose_body(self) -> Iterable[Widget]:
         with VerticalScroll(id="detail-body"):
-            yield Static(f"Loading {self.name}…", id="detail-head")
+            yield Static(f"Loading {self.target_name}…", id="detail-head")
             yield Static("", id="detail-range", classes="info-line")
             yield LatencyChart(id="chart")
             yield Static("Recent results", classes="section-title")
@@ -184,7 +184,7 @@ class TargetDetailScreen(EngineScreen):
             self.reload()
 
     def action_check_now(self) -> None:
-        self.call("check_target_now", self.target_id, then=lambda _: self.notify(f"Checking {self.name} now."))
+        self.call("check_target_now", self.target_id, then=lambda _: self.notify(f"Checking {self.target_name} now."))
 
     def action_edit(self) -> None:
         from screens.target_form import TargetFormScreen

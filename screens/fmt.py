@@ -99,17 +99,20 @@ def when(ts: float | None, tz: tzinfo, now: float | None = None) -> str:
     return dt.strftime("%Y-%m-%d %H:%M")
 
 
-def sparkline(values: Iterable[float | None], width: int) -> Text:
-    """Latest values on the right; a failed check is a red ×, so failures read without colour."""
+def sparkline(values: Iterable[float | None], width: int, relative: bool = False) -> Text:
+    """Latest values on the right; a failed check is a red ×, so failures read without colour.
+    `relative` scales from the lowest value instead of zero (a trend of scores near a baseline)."""
     vals = list(values)[-width:]
     ok = [v for v in vals if v is not None and v >= 0]
     top = max(ok) if ok else 1.0
+    bottom = min(ok) if ok and relative else 0.0
+    spread = top - bottom
     text = Text()
     for v in vals:
         if v is None or v < 0:
             text.append(FAIL_MARK, style="red")
         else:
-            idx = 0 if top <= 0 else min(len(BARS) - 1, int(v / top * (len(BARS) - 1) + 0.5))
+            idx = 0 if spread <= 0 else min(len(BARS) - 1, int((v - bottom) / spread * (len(BARS) - 1) + 0.5))
             text.append(BARS[idx], style="cyan")
     return text
 

@@ -15,6 +15,7 @@ from textual import on
 from textual.widget import Widget
 from textual.widgets import Static
 
+from engine.domain import STATE_SYMBOLS
 from engine.durations import parse_duration
 from engine.errors import BadInput
 from screens.actions import bindings_for
@@ -29,11 +30,10 @@ KINDS = (None, "state", "incident", "maintenance", "target", "contact", "notify"
 KIND_STYLES = {"state": "cyan", "incident": "red", "maintenance": "magenta", "target": "green"}
 COLUMNS = (
     Column("Time", 16),
-    Column("Kind", 11, drop=2),
-    Column("Event", 18),
+    Column("Event", 20),
     Column("Target", 0),
-    Column("By", 10, drop=1),
-    Column("Detail", 0, drop=3),
+    Column("By", 8, drop=2),
+    Column("Detail", 0, drop=1),
 )
 RELOAD_ON = {"state", "incident", "maintenance", "targets"}
 
@@ -69,11 +69,14 @@ class HistoryRows:
     def row_cells(self, index: int) -> Sequence[str | Text]:
         e = self.items[index]
         kind = e.get("kind") or ""
-        action = e.get("action") or ""
-        event = action.split(".", 1)[-1]
-        style = STATE_STYLES.get(event, "") if kind == "state" else KIND_STYLES.get(kind, "")
-        return (when(e["ts"], self.screen.ctx.tz), Text(kind, style=KIND_STYLES.get(kind, "")),
-                Text(event, style=style), e.get("target") or e.get("ref") or "",
+        event = (e.get("action") or "").split(".", 1)[-1]
+        text = Text(kind, style=KIND_STYLES.get(kind, ""))
+        if kind == "state":
+            text = Text("state → ", style="cyan")
+            text.append(f"{STATE_SYMBOLS.get(event, '')} {event}", style=STATE_STYLES.get(event, ""))
+        else:
+            text.append(f" {event}")
+        return (when(e["ts"], self.screen.ctx.tz), text, e.get("target") or e.get("ref") or "",
                 e.get("actor") or "", e.get("detail") or "")
 
 
@@ -89,7 +92,7 @@ class HistoryScreen(EngineScreen):
         self.kind: str | None = None
         self.before: float | None = None
         self.exhausted = False
-        self.loading = False
+        self._paging = False
         self._dirty = False
         self._generation = 0  # a reload makes pages still in flight for old filters stale
 
@@ -114,16 +117,16 @@ class HistoryScreen(EngineScreen):
     def reload(self) -> None:
         self._dirty = False
         self._generation += 1
-        self.loading = False
+        self._paging = False
         self.rows.items = []
         self.exhausted = False
         self._show_info()
         self._page(self.before)
 
     def _page(self, before: float | None) -> None:
-        if self.loading:
+        if self._paging:
             return
-        self.loading = True
+        self._paging = True
         gen = self._generation
 
         def got(items: list[dict[str, Any]]) -> None:
@@ -134,7 +137,7 @@ class HistoryScreen(EngineScreen):
                   then=got, fail=self._page_failed)
 
     def _got_page(self, items: list[dict[str, Any]]) -> None:
-        self.loading = False
+        self._paging = False
         self.exhausted = len(items) < PAGE
         keep = self.table.cursor_key
         self.rows.items.extend(items)
@@ -147,7 +150,7 @@ class HistoryScreen(EngineScreen):
     def _page_failed(self, exc: BaseException) -> None:
         from screens.fmt import error_sentence
 
-        self.loading = False
+        self._paging = False
         self.exhausted = True
         self.table.empty = error_sentence(exc)
         self.table.rows_changed()

@@ -47,6 +47,13 @@ CHECKS: dict[str, Callable[[str], object]] = {
 }
 
 
+def _error(name: str, wid: str | None = None) -> Static:
+    """An error line, hidden until there is something to say."""
+    widget = Static("", id=wid or f"e-{name}", classes="field-error")
+    widget.display = False
+    return widget
+
+
 class TargetFormScreen(EngineScreen):
     SCOPE = "form"
     NAV = "targets"
@@ -75,21 +82,22 @@ class TargetFormScreen(EngineScreen):
                 with Horizontal(classes="field-row"):
                     yield Label(label, classes="field-label")
                     yield Input(values.get(fid, ""), placeholder=placeholder, id=f"f-{fid}", compact=True)
-                yield Static("", id=f"e-{fid}", classes="field-error")
-            yield Label("Conditions, one per line (all must hold), e.g. [STATUS] == 200", classes="field-note")
-            yield TextArea("\n".join(field(self.record, "conditions") or []), id="f-conditions",
-                           show_line_numbers=False)
-            yield Static("", id="e-conditions", classes="field-error")
+                yield _error(fid)
+            with Horizontal(id="conditions-row"):
+                yield Label("Conditions", classes="field-label")
+                yield TextArea("\n".join(field(self.record, "conditions") or []), id="f-conditions",
+                               show_line_numbers=False)
+            yield Static(Text("one per line, all must hold, e.g. [STATUS] == 200 or [RESPONSE_TIME] < 300",
+                              style="bright_black"), classes="field-note")
+            yield _error("conditions")
             yield Static(Text(f"Specs: {EXAMPLES}", style="bright_black"), id="spec-help")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save (ctrl+s)", id="save", variant="primary", compact=True)
                 yield Button("Cancel (Esc)", id="cancel", compact=True)
-            yield Static("", id="form-result", classes="field-error")
+            yield _error("form-result", "form-result")
 
     def on_mount(self) -> None:
         super().on_mount()
-        for name in (*CHECKS, "conditions"):
-            self.query_one(f"#e-{name}", Static).display = False
         self.query_one("#f-spec", Input).focus()
         if self.record is not None:
             self._check_all()

@@ -23,7 +23,7 @@ SORTS = ("state", "name", "latency")
 STATE_ORDER = {"down": 0, "degraded": 1, "pending": 2, "unknown": 3, "maintenance": 4, "paused": 5,
                "up": 6}
 COLUMNS = (
-    Column("State", 9),
+    Column("State", 10),
     Column("Name", 0),
     Column("Kind", 9, drop=2),
     Column("Latency", 8, align="right"),

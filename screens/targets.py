@@ -14,7 +14,6 @@ from engine.errors import NotFound
 from screens.actions import bindings_for
 from screens.base import EngineScreen
 from screens.dialogs import ConfirmScreen
-from screens.fmt import STATE_STYLES
 from screens.messages import EngineEvents
 from screens.target_rows import COLUMNS, SPARK, TargetRows
 from screens.virtual_table import VirtualTable
@@ -150,16 +149,13 @@ class TargetsScreen(EngineScreen):
         self._show_info()
 
     def _show_info(self) -> None:
-        counts = self.rows.counts()
         total = len(self.rows.rows)
         text = Text(f" {total} target{'s' if total != 1 else ''}")
-        for state in ("down", "degraded", "pending", "maintenance", "paused"):
-            if counts.get(state):
-                text.append(" · ")
-                text.append(f"{counts[state]} {state}", style=STATE_STYLES[state])
         text.append(f" · sorted by {self.rows.sort} (s)")
         if self.rows.filter:
-            text.append(f" · filter {self.rows.filter!r}: {len(self.rows)} shown")
+            text.append(f" · filter {self.rows.filter!r}: {len(self.rows)} shown (Esc clears)")
+        else:
+            text.append(" · / filters · Enter opens · ? help")
         self.query_one("#targets-info", Static).update(text)
 
     # ---- filter and sort ----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.message import Message
 from textual.reactive import reactive
@@ -66,7 +66,7 @@ class SysAlertApp(App[int]):
     def __init__(self, backend: ConsoleBackend, *, clock: Callable[[], float] = time.time,
                  tz: tzinfo | None = None, operator: str | None = None,
                  runtime: Runtime | None = None, stats_every: float = 2.0,
-                 flush_every: float = 0.15) -> None:
+                 flush_every: float = 0.15, cursor_blink: bool = True) -> None:
         super().__init__()
         self.backend = backend
         self.clock = clock
@@ -75,6 +75,7 @@ class SysAlertApp(App[int]):
         self.runtime = runtime
         self.stats_every = stats_every
         self.flush_every = flush_every
+        self.cursor_blink = cursor_blink
         self._listeners: set[Any] = set()
         self._pending: list[dict[str, Any]] = []
         self._engine_worker: Worker[None] | None = None
@@ -85,10 +86,15 @@ class SysAlertApp(App[int]):
         if self.runtime is not None:
             self._engine_worker = self.run_worker(self.runtime.run(), name="engine", exit_on_error=False)
         self.run_worker(self._pump(), name="events", exit_on_error=False)
-        self.set_interval(self.flush_every, self._flush)
+        self.set_interval(self.flush_every, self._hand_out_events)
         self.set_interval(self.stats_every, self.refresh_stats)
         self.refresh_stats()
         await self.switch_mode("targets")
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Snapshots want a steady cursor: with cursor_blink off, no input blinks."""
+        if not self.cursor_blink and hasattr(event.widget, "cursor_blink"):
+            event.widget.cursor_blink = False  # type: ignore[attr-defined]
 
     # ---- engine events: gathered, then handed out at most every `flush_every` seconds --------------
     def listen(self, node: Any) -> None:
@@ -103,7 +109,7 @@ class SysAlertApp(App[int]):
             if len(self._pending) > MAX_PENDING:
                 del self._pending[: len(self._pending) - MAX_PENDING]
 
-    def _flush(self) -> None:
+    def _hand_out_events(self) -> None:
         if not self._pending:
             return
         batch, self._pending = self._pending, []

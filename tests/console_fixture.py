@@ -76,7 +76,7 @@ def _results(store: Store) -> None:
             res = (ProbeResult.failure(error or "status", "connection refused", lat) if failed
                    else ProbeResult(True, lat))
             batch.append(PendingResult(tid, ts, res))
-    ResultWriter(store).write(batch)
+    ResultWriter(store).write(batch, rollups=True)
 
 
 def _incidents(store: Store, contacts: dict[str, str]) -> None:
@@ -105,7 +105,7 @@ def _incidents(store: Store, contacts: dict[str, str]) -> None:
     opened = {r[0]: FIXED_NOW - r[5] for r in rows}
     for n, (iid, contact, status, sent, read) in enumerate(sends):
         msg = OutgoingMessage(kind="alert", incident_id=iid, severity="high", target_name="t", target_ref="",
-                              state="down", since=_dt(opened[iid]))
+                              state="down", since=_dt(opened[iid]), level=2 if contact == "team-hook" else 1)
         nid = outbox.enqueue(store, contacts[contact], "telegram" if contact == "oncall-anna" else "email",
                              msg, iid, opened[iid] + n)
         values: dict[str, Any] = {"status": status}
@@ -131,6 +131,22 @@ def _windows(store: Store) -> None:
                                        "disk swap", FIXED_NOW - 1200))
     mstore.insert(store, mstore.Window("wdbweek", "tag", None, "db", "weekly", None, None,
                                        parse_window("sun 02:00-04:00"), "weekly vacuum", FIXED_NOW - 86400))
+
+
+def _benchmarks(store: Store) -> None:
+    from engine.benchmarks import store as bstore
+
+    for bid, name, spec, kind, base, scores, higher in (
+        ("bcpuscore", "cpu-score", "cpu", "cpu", 1000.0, [990, 1010, 1005, 998, 1012, 1003, 995, 1008], True),
+        ("bapilat", "api-latency", "https://example.org/api", "http", 120.0,
+         [118, 121, 125, 119, 140, 165, 190, 210], False),
+    ):
+        rec = bstore.BenchRecord(id=bid, name=name, spec_text=spec, kind=kind, baseline=base,
+                                 threshold_pct=20.0 if kind == "cpu" else 50.0, higher_is_better=higher,
+                                 created_at=FIXED_NOW - 86400 * 7)
+        bstore.insert(store, rec)
+        runs = [(FIXED_NOW - 3600 * (len(scores) - i), float(v), True) for i, v in enumerate(scores)]
+        bstore.record_runs(store, bid, runs, {"last_score": float(scores[-1]), "last_run_at": runs[-1][0]})
 
 
 def _audit(cmds: Commands) -> None:
@@ -184,6 +200,7 @@ def build_world(data_dir: Path) -> tuple[Settings, Store]:
         contacts[name] = cmds.add_contact(name, address, level)["id"]
     _incidents(store, contacts)
     _windows(store)
+    _benchmarks(store)
     _audit(cmds)
     return settings, store
 
@@ -209,3 +226,22 @@ def world(data_dir: Path) -> World:
     settings, store = build_world(data_dir)
     engine = make_engine(settings, store)
     return World(settings, store, engine, EmbeddedBackend(engine))
+
+
+def make_app(backend: EmbeddedBackend, **kw: Any) -> Any:
+    """The console App on the frozen clock, UTC, no animation, no blinking cursor."""
+    from sysalert_tui.app import SysAlertApp
+
+    app = SysAlertApp(backend, clock=frozen_clock, tz=UTC, operator="tester", cursor_blink=False, **kw)
+    app.animation_level = "none"
+    return app
+
+
+async def settle(pilot: Any, rounds: int = 4) -> None:
+    """Let command workers finish and their replies land (the event pump never finishes)."""
+    for _ in range(rounds):
+        await pilot.pause()
+        busy = [w for w in pilot.app.workers if w.name not in ("events", "engine") and not w.is_finished]
+        if busy:
+            await pilot.app.workers.wait_for_complete(busy)
+    await pilot.pause()

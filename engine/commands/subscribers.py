@@ -1,44 +1,169 @@
-"""Subscriber commands (admin): add, list, remove. Removing erases everything the subscriber owns."""
+"""Subscriber commands: add, list, remove (admins: CLI, API, console, `/addsub` `/rmsub`), the
+subscriber's own alert contact, and the `/stats` figures.
+
+A subscriber is a Telegram chat that owns targets, benchmarks and contacts (owner_id = the
+Subscriber row id). Removing one stops their probes first, then erases every row they own and
+leaves one audit line that holds no personal data.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
+import anyio
+from sqlalchemy import func, select
+
 from engine.commands.base import CommandBase
+from engine.domain import ContactRecord
 from engine.errors import NotFound
+from engine.incidents import OPEN_STATES
 from engine.privacy import mask_id
+from engine.store import contacts as cstore
 from engine.store import subscribers as sstore
+from engine.store.models import Benchmark, Contact, Incident, Notification, Subscriber, Target
+
+STATS_WINDOW_S = 7 * 86400.0
+COMMIT_WAIT_S = 5.0
 
 
 class SubscriberCommands(CommandBase):
-    def add_subscriber(self, chat_id: str | int, role: str = "subscriber", by: str = "operator") -> dict[str, Any]:
+    def add_subscriber(
+        self, chat_id: str | int, role: str = "subscriber", by: str = "operator"
+    ) -> dict[str, Any]:
+        """Allow a chat in; it gets its own Telegram contact at once, so its alerts reach it."""
         cid = sstore.parse_chat_id(chat_id)
         rec = sstore.insert(self.store, cid, role)
         self.audit("subscriber.add", f"subscriber:{rec.id}", by)
+        self.subscriber_contact(rec.id)
         return rec.public()
 
+    def find_subscriber(self, chat_id: str | int) -> sstore.SubscriberRecord | None:
+        return sstore.find(self.store, sstore.parse_chat_id(chat_id))
+
     def list_subscribers(self) -> list[dict[str, Any]]:
+        """Masked chat ids, role, use and limits, last seen: what the console and CLI list."""
         out = []
         for r in sorted(sstore.load_all(self.store), key=lambda r: r.created_at):
             d = r.public()
             d["usage"] = sstore.usage(self.store, r.id)
+            d["quota"] = self.quota_use(r.id)  # type: ignore[attr-defined]
             out.append(d)
         return out
 
+    def subscriber_contact(self, sub_id: str) -> ContactRecord:
+        """The subscriber's own Telegram contact (owner = them, address = their chat id), created
+        when missing. Alerting routes their incidents to the contacts they own."""
+        own = [c for c in cstore.load_all(self.store, sub_id) if c.channel == "telegram"]
+        if own:
+            return own[0]
+        chat = sstore.get(self.store, sub_id)
+        if chat is None:
+            raise NotFound("no such subscriber", "see `sysalert subscribers list`")
+        name = f"subscriber {mask_id(chat.chat_id)}"
+        if cstore.find(self.store, name) is not None:  # two chat ids may share their last digits
+            name = f"{name} {sub_id}"
+        rec = cstore.insert(self.store, name, "telegram", str(chat.chat_id), 1, sub_id)
+        self.audit("contact.add", self.store.ref("contact", rec.id), f"subscriber:{sub_id}")
+        return rec
+
     def remove_subscriber(self, chat_id: str | int, by: str = "operator") -> dict[str, Any]:
+        """Stop their probes, then erase everything they own (sealed values included)."""
         cid = sstore.parse_chat_id(chat_id)
         rec = sstore.find(self.store, cid)
         if rec is None:
-            raise NotFound(f"chat {mask_id(cid)} is not a subscriber", "see `sysalert subscribers list`")
-        from sqlalchemy import select
-
-        from engine.store.models import Target
-
-        with self.store.session() as s:
-            tids = list(s.exec(select(Target.id).where(Target.owner_id == rec.id)).scalars())
-        counts = sstore.erase(self.store, rec.id)
-        for tid in tids:
+            raise NotFound(
+                f"chat {mask_id(cid)} is not a subscriber", "see `sysalert subscribers list`"
+            )
+        for tid in self._owned_targets(rec.id):
             self._notify("target_removed", tid)
+        counts = sstore.erase(self.store, rec.id)
+        runner = getattr(self.hooks, "benchmarks", None)
+        if runner is not None:
+            runner.wake()
         # The audit line keeps no personal data: the random subscriber id and the counts only.
         self.audit("subscriber.remove", f"subscriber:{rec.id}", by, f"erased {counts}")
         return {"removed": mask_id(cid), "erased": counts}
+
+    async def erase_subscriber(self, chat_id: str | int, by: str = "operator") -> dict[str, Any]:
+        """remove_subscriber for callers on the engine's loop (`/delete_account`, `/rmsub`): the
+        probes stop first and results already in flight are committed before the erase, so no
+        row of theirs is written after it."""
+        cid = sstore.parse_chat_id(chat_id)
+        rec = await anyio.to_thread.run_sync(sstore.find, self.store, cid)
+        if rec is None:
+            raise NotFound(f"chat {mask_id(cid)} is not a subscriber", "see /stats")
+        hooks = self.hooks
+        if hooks is not None and getattr(hooks, "_loop", None) is _running_loop():
+            for tid in await anyio.to_thread.run_sync(self._owned_targets, rec.id):
+                hooks.target_removed(tid)  # on the loop: removed from the schedule at once
+            with anyio.move_on_after(COMMIT_WAIT_S):
+                await hooks.committed()  # type: ignore[attr-defined]
+        return await anyio.to_thread.run_sync(self.remove_subscriber, cid, by)
+
+    def _owned_targets(self, sub_id: str) -> list[str]:
+        with self.store.session() as s:
+            return list(s.exec(select(Target.id).where(Target.owner_id == sub_id)).scalars())
+
+    # ---- /stats -------------------------------------------------------------------------------
+    def subscriber_stats(self, window_s: float = STATS_WINDOW_S) -> dict[str, Any]:
+        """Counts and rates for admins: no names, no addresses, no chat ids."""
+        since = time.time() - window_s
+        with self.store.session() as s:
+
+            def count(model: Any, *where: Any) -> int:
+                q = select(func.count()).select_from(model)
+                return int(s.exec(q.where(*where) if where else q).scalar_one())
+
+            subs = count(Subscriber)
+            admins = count(Subscriber, Subscriber.role == "admin")
+            targets = count(Target)
+            owned_targets = count(Target, Target.owner_id.is_not(None))  # type: ignore[union-attr]
+            benchmarks = count(Benchmark)
+            incidents = count(Incident, Incident.state.in_(OPEN_STATES))  # type: ignore[attr-defined]
+            contacts = count(Contact)
+            recent = Notification.created_at >= since
+            sent = count(Notification, recent, Notification.status == "sent")
+            dead = count(Notification, recent, Notification.status == "dead")
+            tg_sent = count(
+                Notification,
+                recent,
+                Notification.status == "sent",
+                Notification.channel == "telegram",
+            )
+            tg_read = count(
+                Notification,
+                recent,
+                Notification.status == "sent",
+                Notification.channel == "telegram",
+                Notification.read_at.is_not(None),  # type: ignore[union-attr]
+            )
+        probe_rate = float(self.engine_stats().get("probe_rate") or 0.0)  # type: ignore[attr-defined]
+        return {
+            "subscribers": subs,
+            "admins": admins,
+            "targets": targets,
+            "subscriber_targets": owned_targets,
+            "benchmarks": benchmarks,
+            "contacts": contacts,
+            "open_incidents": incidents,
+            "probe_rate": round(probe_rate, 1),
+            "window_days": round(window_s / 86400, 1),
+            "notifications_sent": sent,
+            "notifications_failed": dead,
+            "delivery_rate": _rate(sent, sent + dead),
+            "telegram_sent": tg_sent,
+            "read_rate": _rate(tg_read, tg_sent),
+        }
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return None if whole == 0 else round(part / whole, 3)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -12,12 +13,23 @@ from sqlalchemy.exc import IntegrityError
 from engine.errors import BadInput
 from engine.privacy import mask_id
 from engine.store.models import (
-    Benchmark, BenchmarkRun, Contact, Incident, MaintenanceWindow, Notification, Receipt, Result,
-    Rollup, Subscriber, Target,
+    AuditEntry,
+    Benchmark,
+    BenchmarkRun,
+    Contact,
+    Incident,
+    MaintenanceWindow,
+    Notification,
+    Receipt,
+    Result,
+    Rollup,
+    Subscriber,
+    Target,
 )
 from engine.store.store import Store, new_id
 
 S = "subscribers"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -31,43 +43,80 @@ class SubscriberRecord:
     last_seen_at: float | None
 
     def public(self, *_: Any) -> dict[str, Any]:
-        return {"id": self.id, "chat": mask_id(self.chat_id), "role": self.role,
-                "max_targets": self.max_targets, "max_benchmarks": self.max_benchmarks,
-                "created_at": self.created_at, "last_seen_at": self.last_seen_at}
+        return {
+            "id": self.id,
+            "chat": mask_id(self.chat_id),
+            "role": self.role,
+            "max_targets": self.max_targets,
+            "max_benchmarks": self.max_benchmarks,
+            "created_at": self.created_at,
+            "last_seen_at": self.last_seen_at,
+        }
 
 
 def parse_chat_id(text: str | int) -> int:
     s = str(text).strip()
     if not s.lstrip("-").isdigit() or len(s.lstrip("-")) > 20 or s in ("0", "-0"):
-        raise BadInput(f"{text!r} is not a Telegram chat id", "use the numeric id, e.g. 77441265 (ask @userinfobot)")
+        raise BadInput(
+            f"{text!r} is not a Telegram chat id",
+            "use the numeric id, e.g. 77441265 (ask @userinfobot)",
+        )
     return int(s)
 
 
 def _rec(store: Store, r: Subscriber) -> SubscriberRecord:
-    return SubscriberRecord(r.id, int(store.open_(S, "chat_s", r.id, r.chat_s) or 0), r.role, r.max_targets,
-                            r.max_benchmarks, r.created_at, r.last_seen_at)
+    return SubscriberRecord(
+        r.id,
+        int(store.open_(S, "chat_s", r.id, r.chat_s) or 0),
+        r.role,
+        r.max_targets,
+        r.max_benchmarks,
+        r.created_at,
+        r.last_seen_at,
+    )
 
 
 def insert(store: Store, chat_id: int, role: str = "subscriber") -> SubscriberRecord:
     if role not in ("subscriber", "admin"):
         raise BadInput(f"role {role!r} is unknown", "use subscriber or admin")
     if find(store, chat_id) is not None:
-        raise BadInput(f"chat {mask_id(chat_id)} is already a subscriber", "remove it first to change it")
+        raise BadInput(
+            f"chat {mask_id(chat_id)} is already a subscriber", "remove it first to change it"
+        )
     sid = new_id()
-    row = Subscriber(id=sid, chat_fp=store.fp("chat", str(chat_id)), chat_s=store.seal(S, "chat_s", sid, str(chat_id)),
-                     role=role, created_at=time.time())
+    row = Subscriber(
+        id=sid,
+        chat_fp=store.fp("chat", str(chat_id)),
+        chat_s=store.seal(S, "chat_s", sid, str(chat_id)),
+        role=role,
+        created_at=time.time(),
+    )
     with store.session() as s:
         s.add(row)
         try:
             s.commit()
         except IntegrityError:
-            raise BadInput(f"chat {mask_id(chat_id)} is already a subscriber", "remove it first") from None
+            raise BadInput(
+                f"chat {mask_id(chat_id)} is already a subscriber", "remove it first"
+            ) from None
     return _rec(store, row)
 
 
 def find(store: Store, chat_id: int) -> SubscriberRecord | None:
     with store.session() as s:
-        r = s.exec(select(Subscriber).where(Subscriber.chat_fp.in_(store.fps("chat", str(chat_id))))).scalars().first()  # type: ignore[attr-defined]
+        r = (
+            s.exec(
+                select(Subscriber).where(Subscriber.chat_fp.in_(store.fps("chat", str(chat_id))))
+            )
+            .scalars()
+            .first()
+        )  # type: ignore[attr-defined]
+        return _rec(store, r) if r else None
+
+
+def get(store: Store, sub_id: str) -> SubscriberRecord | None:
+    with store.session() as s:
+        r = s.get(Subscriber, sub_id)
         return _rec(store, r) if r else None
 
 
@@ -89,36 +138,102 @@ def usage(store: Store, sub_id: str) -> dict[str, int]:
     from sqlalchemy import func
 
     with store.session() as s:
-        t = s.exec(select(func.count()).select_from(Target).where(Target.owner_id == sub_id)).scalar_one()
-        b = s.exec(select(func.count()).select_from(Benchmark).where(Benchmark.owner_id == sub_id)).scalar_one()
+        t = s.exec(
+            select(func.count()).select_from(Target).where(Target.owner_id == sub_id)
+        ).scalar_one()
+        b = s.exec(
+            select(func.count()).select_from(Benchmark).where(Benchmark.owner_id == sub_id)
+        ).scalar_one()
     return {"targets": int(t), "benchmarks": int(b)}
 
 
 def erase(store: Store, sub_id: str) -> dict[str, int]:
-    """Delete every row the subscriber owns, sealed values included, and the subscriber itself."""
+    """Delete every row the subscriber owns, sealed values included, and the subscriber itself.
+
+    Also goes: audit entries about their targets, benchmarks, contacts and incidents (the caller
+    writes one line without personal data afterwards). On SQLite the deleted cells are zeroed
+    (secure_delete) and the WAL is checkpointed and truncated, so no copy of a sealed value of
+    theirs stays behind in the file's free space or the log.
+    """
     counts: dict[str, int] = {}
     with store.session() as s:
-        tids = list(s.exec(select(Target.id).where(Target.owner_id == sub_id)).scalars())
-        bids = list(s.exec(select(Benchmark.id).where(Benchmark.owner_id == sub_id)).scalars())
-        cids = list(s.exec(select(Contact.id).where(Contact.owner_id == sub_id)).scalars())
-        iids = list(s.exec(select(Incident.id).where(Incident.owner_id == sub_id)).scalars())
-        nids = list(s.exec(select(Notification.id).where(
-            (Notification.contact_id.in_(cids)) | (Notification.incident_id.in_(iids)))).scalars()) if (cids or iids) else []  # type: ignore[attr-defined]
-        steps = [
-            (Receipt, Receipt.notification_id, nids), (Notification, Notification.id, nids),
-            (Result, Result.target_id, tids), (Rollup, Rollup.target_id, tids),
-            (MaintenanceWindow, MaintenanceWindow.target_id, tids), (Incident, Incident.id, iids),
-            (BenchmarkRun, BenchmarkRun.benchmark_id, bids), (Benchmark, Benchmark.id, bids),
-            (Contact, Contact.id, cids), (Target, Target.id, tids),
-        ]
-        for model, col, ids in steps:
-            if ids:
-                res = s.exec(delete(model).where(col.in_(ids)))  # type: ignore[attr-defined]
-                counts[model.__tablename__] = res.rowcount or 0  # type: ignore[attr-defined]
-        s.exec(delete(Subscriber).where(Subscriber.id == sub_id))
+        conn = s.connection()
+        before = None
+        if store.sqlite:  # cells are zeroed as they are freed, within the DELETEs below
+            before = int(conn.exec_driver_sql("PRAGMA secure_delete").scalar_one())
+            conn.exec_driver_sql("PRAGMA secure_delete=ON")
+        try:
+            counts = _erase_rows(store, s, sub_id)
+        finally:
+            if before is not None:  # the pooled connection goes back as it came
+                mode = {0: "OFF", 2: "FAST"}.get(before, "ON")
+                conn.exec_driver_sql(f"PRAGMA secure_delete={mode}")
         s.commit()
+    if store.sqlite:
+        _truncate_wal(store)
+    return counts
+
+
+def _ids(s: Any, column: Any, *where: Any) -> list[str]:
+    return list(s.exec(select(column).where(*where)).scalars())
+
+
+def _erase_rows(store: Store, s: Any, sub_id: str) -> dict[str, int]:
+    tids = _ids(s, Target.id, Target.owner_id == sub_id)
+    bids = _ids(s, Benchmark.id, Benchmark.owner_id == sub_id)
+    cids = _ids(s, Contact.id, Contact.owner_id == sub_id)
+    inc_where = Incident.owner_id == sub_id
+    if tids:
+        inc_where = inc_where | Incident.target_id.in_(tids)  # type: ignore[union-attr]
+    iids = _ids(s, Incident.id, inc_where)
+    nids = (
+        _ids(
+            s,
+            Notification.id,
+            Notification.contact_id.in_(cids) | Notification.incident_id.in_(iids),  # type: ignore[attr-defined,union-attr]
+        )
+        if (cids or iids)
+        else []
+    )
+    wids = _ids(
+        s,
+        MaintenanceWindow.id,
+        (MaintenanceWindow.owner_id == sub_id) | MaintenanceWindow.target_id.in_(tids or [""]),  # type: ignore[union-attr]
+    )
+    refs = [store.ref("target", t) for t in tids] + [store.ref("bench", b) for b in bids]
+    refs += [store.ref("contact", c) for c in cids] + [f"incident:{i}" for i in iids]
+    refs.append(f"subscriber:{sub_id}")
+    steps = [
+        (Receipt, Receipt.notification_id, nids),
+        (Notification, Notification.id, nids),
+        (Result, Result.target_id, tids),
+        (Rollup, Rollup.target_id, tids),
+        (MaintenanceWindow, MaintenanceWindow.id, wids),
+        (Incident, Incident.id, iids),
+        (BenchmarkRun, BenchmarkRun.benchmark_id, bids),
+        (Benchmark, Benchmark.id, bids),
+        (Contact, Contact.id, cids),
+        (Target, Target.id, tids),
+        (AuditEntry, AuditEntry.object_ref, refs),
+    ]
+    counts: dict[str, int] = {}
+    for model, col, ids in steps:
+        for i in range(0, len(ids), 500):  # bounded IN lists
+            res = s.exec(delete(model).where(col.in_(ids[i : i + 500])))  # type: ignore[attr-defined]
+            name = model.__tablename__  # type: ignore[attr-defined]
+            counts[name] = counts.get(name, 0) + (res.rowcount or 0)
+    s.exec(delete(Subscriber).where(Subscriber.id == sub_id))
     counts["target_ids"] = len(tids)
     return counts
+
+
+def _truncate_wal(store: Store) -> None:
+    """Fold the WAL into the file and truncate it: old page images hold the erased values."""
+    try:
+        with store.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    except Exception as exc:  # a busy reader: the next checkpoint overwrites the frames anyway
+        log.warning("WAL checkpoint after an erase did not finish: %s", type(exc).__name__)
 
 
 def erased_target_ids(counts: dict[str, Any]) -> int:

@@ -44,7 +44,9 @@ COMMANDS: tuple[CommandInfo, ...] = (
         "add a target (tcp://host:port, https://…, IP:PORT)",
         _OWNERS,
     ),
+    CommandInfo("rmtarget", "/rmtarget <target>", "remove one of your targets", _OWNERS),
     CommandInfo("setbench", "/setbench <cpu|URL|host:port>", "add a benchmark", _OWNERS),
+    CommandInfo("rmbench", "/rmbench <benchmark>", "remove one of your benchmarks", _OWNERS),
     CommandInfo("addsub", "/addsub <chat_id>", "add a subscriber", _ADMIN),
     CommandInfo("rmsub", "/rmsub <chat_id>", "remove a subscriber", _ADMIN),
     CommandInfo("stats", "/stats", "counts and delivery rates", _ADMIN),
@@ -228,6 +230,13 @@ def _parse_addtarget(rest: str, _reply: bool) -> ChatCommand:
     return ChatCommand("addtarget", spec=_spec(parts[0], usage), label=label)
 
 
+def _remove(name: str, what: str) -> Callable[[str, bool], ChatCommand]:
+    def parse(rest: str, _reply: bool) -> ChatCommand:
+        return ChatCommand(name, target=_name(rest, what, _usage(name)))
+
+    return parse
+
+
 def _parse_setbench(rest: str, _reply: bool) -> ChatCommand:
     usage = _usage("setbench")
     parts = rest.split()
@@ -262,6 +271,8 @@ _PARSERS: dict[str, Callable[[str, bool], ChatCommand]] = {
     "help": _parse_help,
     "addtarget": _parse_addtarget,
     "setbench": _parse_setbench,
+    "rmtarget": _remove("rmtarget", "target"),
+    "rmbench": _remove("rmbench", "benchmark"),
     "addsub": _chat_id("addsub"),
     "rmsub": _chat_id("rmsub"),
     "stats": _no_args("stats"),
