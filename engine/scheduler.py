@@ -33,7 +33,6 @@ class Scheduler:
         self.clock = clock
         self.heap: list[tuple[float, int, str]] = []
         self.live: dict[str, int] = {}
-        self.due_of: dict[str, float] = {}
         self.intervals: dict[str, float] = {}
         self._seq = itertools.count()
         self._queue = _Handoff()
@@ -52,7 +51,7 @@ class Scheduler:
         """Schedule a target; without first_due its first run lands at a stable spot in its interval.
 
         With a timeout (and an on_timeout callback) the scheduler bounds the check itself: one
-        timer per check, cancelled when it finishes."""
+        watchdog sweep bounds every check (see _watchdog)."""
         self.intervals[target_id] = interval
         if timeout is not None:
             self.timeouts[target_id] = timeout
@@ -64,7 +63,6 @@ class Scheduler:
     def remove(self, target_id: str) -> None:
         self.live.pop(target_id, None)
         self.intervals.pop(target_id, None)
-        self.due_of.pop(target_id, None)
         self.timeouts.pop(target_id, None)
 
     def check_now(self, target_id: str) -> None:
@@ -75,7 +73,6 @@ class Scheduler:
     def _push(self, target_id: str, due: float) -> None:
         seq = next(self._seq)
         self.live[target_id] = seq
-        self.due_of[target_id] = due
         heapq.heappush(self.heap, (due, seq, target_id))
         if self.heap[0][1] == seq:
             self._wake.set()
@@ -86,13 +83,29 @@ class Scheduler:
     # ---- running ----------------------------------------------------------------------------
     async def run(self) -> None:
         """Dispatcher plus worker pool; runs until cancelled."""
-        workers = [asyncio.create_task(self._worker()) for _ in range(self.concurrency)]
+        n = self.concurrency
+        self._deadlines = [float("inf")] * n
+        self._expired = [False] * n
+        self._tasks = [asyncio.create_task(self._worker(i)) for i in range(n)]
+        watchdog = asyncio.create_task(self._watchdog())
         try:
             await self._dispatch()
         finally:
-            for w in workers:
+            for w in [*self._tasks, watchdog]:
                 w.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            await asyncio.gather(*self._tasks, watchdog, return_exceptions=True)
+
+    async def _watchdog(self, tick: float = 0.05) -> None:
+        """Timeouts for every check from one task: a 50 ms sweep over the workers' deadlines costs
+        far less than a timer armed and cancelled for each of thousands of checks a second."""
+        deadlines, expired, tasks, clock = self._deadlines, self._expired, self._tasks, self.clock
+        while True:
+            await asyncio.sleep(tick)
+            now = clock()
+            for i, d in enumerate(deadlines):
+                if d <= now and not expired[i]:
+                    expired[i] = True
+                    tasks[i].cancel()
 
     def _take_due(self, now: float) -> tuple[str, float] | None:
         """Pop the earliest live entry if it is due; counts it as started."""
@@ -138,41 +151,36 @@ class Scheduler:
             else:
                 await self._wake.wait()
 
-    async def _worker(self) -> None:
+    async def _worker(self, index: int) -> None:
         """Runs a check, reschedules it, then takes the next due check itself when there is one:
         under load no check waits for a dispatcher round trip."""
         q = self._queue
         item: tuple[str, float] | None = None
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
+        task = self._tasks[index] if index < len(self._tasks) else asyncio.current_task()
         assert task is not None
-        expired = [False]
-
-        def expire() -> None:
-            expired[0] = True
-            task.cancel()
-
-        timeouts = self.timeouts
+        deadlines, expired = self._deadlines, self._expired
+        timeouts = self.timeouts if self.on_timeout is not None else {}
+        inf = float("inf")
         while True:
             if item is None:
                 item = q.get_nowait() if q.items else await q.get()
             tid, due = item
-            limit = timeouts.get(tid) if self.on_timeout is not None else None
-            timer = loop.call_later(limit, expire) if limit is not None else None
+            limit = timeouts.get(tid)
+            if limit is not None:
+                deadlines[index] = self.clock() + limit
             try:
                 await self.run_one(tid)
             except asyncio.CancelledError:
-                if not expired[0]:
+                if not expired[index]:
                     raise
-                expired[0] = False
                 task.uncancel()
                 assert self.on_timeout is not None and limit is not None
                 self.on_timeout(tid, limit)
             except Exception:
                 log.exception("check of a target failed unexpectedly")
             finally:
-                if timer is not None:
-                    timer.cancel()
+                deadlines[index] = inf
+                expired[index] = False
                 self.inflight -= 1
                 self.completed += 1
                 now = self.clock()

@@ -34,9 +34,10 @@ SCOPES: dict[str, str] = {
     "maintenance": "Maintenance",
     "benchmarks": "Benchmarks",
     "contacts": "Contacts & Telegram",
+    "subscribers": "Subscribers",
 }
 # Scopes that are App modes (reached with a number key); the others are pushed screens.
-MODES = ("targets", "alerts", "history", "maintenance", "benchmarks", "contacts")
+MODES = ("targets", "alerts", "history", "maintenance", "benchmarks", "contacts", "subscribers")
 
 C = Command
 COMMANDS: tuple[Command, ...] = (
@@ -46,6 +47,7 @@ COMMANDS: tuple[Command, ...] = (
     C("global", "4", "switch_mode('maintenance')", "Maint", "Show maintenance windows", show=False),
     C("global", "5", "switch_mode('benchmarks')", "Bench", "Show benchmarks", show=False),
     C("global", "6", "switch_mode('contacts')", "Contacts", "Show contacts and Telegram", show=False),
+    C("global", "7", "switch_mode('subscribers')", "Subs", "Show Telegram subscribers", show=False),
     C("global", "question_mark", "help", "Help", "List every key"),
     C("global", "ctrl+p", "command_palette", "Palette", "Search every action by name", show=False,
       bind=False),
@@ -57,7 +59,8 @@ COMMANDS: tuple[Command, ...] = (
     C("targets", "m", "toggle_maintenance", "Maint", "Toggle maintenance for the selected target"),
     C("targets", "r", "check_now", "Check", "Check the selected target now"),
     C("targets", "p", "toggle_pause", "Pause", "Pause or resume the selected target"),
-    C("targets", "slash", "filter", "Filter", "Filter targets by name, kind, tag or state"),
+    C("targets", "slash", "filter", "Filter",
+      "Filter targets by name, kind, tag or state; owner:1265 (or owner:operator) by owner"),
     C("targets", "s", "cycle_sort", "Sort", "Sort by state, name or latency"),
     C("targets", "escape", "close_filter", "Clear", "Clear and close the filter", show=False),
     C("detail", "h", "range('1h')", "1h", "Chart the last hour"),
@@ -81,10 +84,16 @@ COMMANDS: tuple[Command, ...] = (
     C("maintenance", "m", "toggle_all", "All", "Toggle maintenance for every target"),
     C("benchmarks", "b", "set_baseline", "Baseline", "Set the baseline to the current score"),
     C("benchmarks", "g", "reload", "Reload", "Reload benchmarks"),
+    C("benchmarks", "o", "cycle_owner", "Owner", "Show every owner's, the operator's or one "
+      "subscriber's benchmarks", show=False),
     C("contacts", "a", "add_contact", "Add", "Add a contact (CHANNEL:ADDRESS, level)"),
     C("contacts", "x", "remove_contact", "Remove", "Remove the selected contact (asks first)"),
     C("contacts", "t", "test_contact", "Test", "Send a test notification to the selected contact"),
     C("contacts", "l", "telegram_login", "Login", "Log in to Telegram (phone, code, 2FA)"),
+    C("subscribers", "a", "add_subscriber", "Add", "Add a subscriber by Telegram chat id"),
+    C("subscribers", "x", "remove_subscriber", "Remove",
+      "Remove the selected subscriber and erase everything they own (asks first)"),
+    C("subscribers", "g", "reload", "Reload", "Reload subscribers"),
 )
 
 

@@ -17,6 +17,7 @@ from screens.actions import bindings_for
 from screens.base import EngineScreen, Unavailable
 from screens.dialogs import ConfirmScreen
 from screens.fmt import ago, error_sentence, sparkline
+from screens.subscribers import owner_labels
 
 EMPTY = "No benchmarks yet. Add one with `sysalert bench add cpu` (or an https:// URL, host:port, cmd:…)."
 MISSING = "Benchmarks are not available from this engine yet."
@@ -53,7 +54,10 @@ class BenchmarksScreen(EngineScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.items: list[dict[str, Any]] = []
+        self.items: list[dict[str, Any]] = []  # the rows shown (after the owner filter)
+        self.all_items: list[dict[str, Any]] = []
+        self.owners: dict[str, str] = {}  # subscriber id -> masked chat id
+        self.owner_filter: str | None = None  # None: everyone's; "": the operator's; else an id
 
     def compose_body(self) -> Iterable[Widget]:
         yield Static("Loading benchmarks…", id="bench-info", classes="info-line")
@@ -75,15 +79,42 @@ class BenchmarksScreen(EngineScreen):
         self.action_reload()
 
     def action_reload(self) -> None:
-        self.call("list_benchmarks", then=self._loaded, fail=self._failed)
+        self.call_fn(self._fetch, then=self._loaded, fail=self._failed)
+
+    def _fetch(self) -> tuple[Any, dict[str, str]]:
+        fn = getattr(self.commands, "list_benchmarks", None)
+        if fn is None:
+            raise Unavailable("this engine does not offer list benchmarks", None)
+        return fn(), owner_labels(self.optional("list_subscribers"))
 
     def _failed(self, exc: BaseException) -> None:
-        self.items = []
+        self.items = self.all_items = []
         self._fill(MISSING if isinstance(exc, Unavailable) else error_sentence(exc))
 
-    def _loaded(self, items: Any) -> None:
-        self.items = [b if isinstance(b, dict) else dict(getattr(b, "__dict__", {})) for b in items or []]
+    def _loaded(self, value: tuple[Any, dict[str, str]]) -> None:
+        items, self.owners = value
+        self.all_items = [b if isinstance(b, dict) else dict(getattr(b, "__dict__", {})) for b in items or []]
+        self._filter_owner()
         self._fill(EMPTY)
+
+    def _filter_owner(self) -> None:
+        wanted = self.owner_filter
+        self.items = [b for b in self.all_items
+                      if wanted is None or (b.get("owner_id") or "") == wanted]
+
+    def _owner_name(self, owner_id: str | None) -> str:
+        if owner_id is None:
+            return "everyone"
+        return self.owners.get(owner_id, "****") if owner_id else "the operator"
+
+    def action_cycle_owner(self) -> None:
+        """Everyone's benchmarks, then the operator's, then each subscriber's in turn."""
+        choices: list[str | None] = [None, "", *sorted(self.owners, key=lambda i: self.owners[i])]
+        at = choices.index(self.owner_filter) if self.owner_filter in choices else 0
+        self.owner_filter = choices[(at + 1) % len(choices)]
+        self._filter_owner()
+        self._fill(EMPTY)
+        self.notify(f"Showing the benchmarks of {self._owner_name(self.owner_filter)}.")
 
     def _fill(self, empty_text: str) -> None:
         table = self.table
@@ -95,8 +126,11 @@ class BenchmarksScreen(EngineScreen):
             base = _num(b, "baseline")
             unit = f" {b['unit']}" if b.get("unit") else ""
             trend = [(_num(t, "score") if isinstance(t, dict) else t) for t in b.get("trend") or []]
+            name = Text(str(b.get("name", "?")))
+            if b.get("owner_id"):  # a subscriber's: their masked chat id after the name
+                name.append(f" · {self.owners.get(b['owner_id'], '****')}", style="cyan")
             table.add_row(
-                str(b.get("name", "?")), "—" if score is None else f"{score:.4g}{unit}",
+                name, "—" if score is None else f"{score:.4g}{unit}",
                 "—" if base is None else f"{base:.4g}{unit}", versus_text(b),
                 sparkline([v if isinstance(v, int | float) else None for v in trend], 16, relative=True),
                 ago(_num(b, "last_run_at"), now), key=str(b.get("id") or b.get("name")),
@@ -108,8 +142,11 @@ class BenchmarksScreen(EngineScreen):
         empty.display = not self.items
         table.display = bool(self.items)
         n = len(self.items)
+        owners = ""
+        if self.owners or self.owner_filter is not None:
+            owners = f" · owner: {self._owner_name(self.owner_filter)} (o)"
         self.query_one("#bench-info", Static).update(
-            f" {n} benchmark{'s' if n != 1 else ''} · b sets the baseline to the current score")
+            f" {n} benchmark{'s' if n != 1 else ''}{owners} · b sets the baseline to the current score")
 
     def action_set_baseline(self) -> None:
         if not self.items:

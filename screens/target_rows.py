@@ -49,12 +49,13 @@ class Row:
     spark_loaded: bool = False
     version: int = 0
     haystack: str = ""
+    owner: str = ""  # a subscriber's masked chat id; "" for the operator's own
 
     def touch(self) -> None:
         self.version += 1
 
 
-def row_from(rec: Any, shown: str | None = None) -> Row:
+def row_from(rec: Any, shown: str | None = None, owners: dict[str, str] | None = None) -> Row:
     state = field(rec, "state") or "unknown"
     tags = tuple(field(rec, "tags") or ())
     row = Row(
@@ -63,8 +64,18 @@ def row_from(rec: Any, shown: str | None = None) -> Row:
         latency=field(rec, "last_latency_ms"), checked=field(rec, "last_check_at"),
         error=field(rec, "last_error_class"), tags=tags,
     )
+    owner_id = field(rec, "owner_id")
+    row.owner = (owners or {}).get(owner_id, "****") if owner_id else ""
     row.haystack = " ".join((row.name, row.kind, *tags)).lower()
     return row
+
+
+def owner_matches(row: Row, wanted: str) -> bool:
+    """`owner:1265` finds a subscriber's targets by the end of their chat id; `owner:operator`
+    (or `owner:-`) the operator's own."""
+    if wanted in ("operator", "-", "none"):
+        return not row.owner
+    return bool(row.owner) and wanted.lstrip("*") in row.owner
 
 
 class TargetRows:
@@ -78,6 +89,7 @@ class TargetRows:
         self.sort = "state"
         self.filter = ""
         self.loaded = False
+        self.owners: dict[str, str] = {}  # subscriber id -> masked chat id
 
     # ---- RowSource ----------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -92,14 +104,18 @@ class TargetRows:
     def row_cells(self, index: int) -> Sequence[str | Text]:
         r = self.view[index]
         latency = Text(ms(r.latency)) if r.error is None else Text(r.error, style="red")
-        return (state_text(r.state, short=True), r.name, r.kind, latency, ago(r.checked, self.clock()),
+        name: str | Text = r.name
+        if r.owner:  # a subscriber's target: their masked chat id after the name
+            name = Text(r.name)
+            name.append(f" · {r.owner}", style="cyan")
+        return (state_text(r.state, short=True), name, r.kind, latency, ago(r.checked, self.clock()),
                 pct(r.uptime), sparkline(r.spark, SPARK))
 
     # ---- loading ---------------------------------------------------------------------------------
     def load(self, records: Iterable[Any], shown: dict[str, str], uptimes: dict[str, float]) -> None:
         rows: dict[str, Row] = {}
         for rec in records:
-            row = row_from(rec, shown.get(field(rec, "id")))
+            row = row_from(rec, shown.get(field(rec, "id")), self.owners)
             row.uptime = uptimes.get(row.id)
             old = self.rows.get(row.id)
             if old is not None:
@@ -110,7 +126,7 @@ class TargetRows:
         self.rebuild()
 
     def upsert(self, rec: Any) -> None:
-        row = row_from(rec)
+        row = row_from(rec, owners=self.owners)
         old = self.rows.get(row.id)
         if old is not None:
             row.spark, row.spark_loaded, row.uptime = old.spark, old.spark_loaded, old.uptime
@@ -198,6 +214,10 @@ class TargetRows:
     def rebuild(self) -> None:
         q = self.filter.strip().lower()
         rows: Iterable[Row] = self.rows.values()
+        if q.startswith("owner:"):
+            wanted, _, q = q[6:].partition(" ")
+            rows = [r for r in rows if owner_matches(r, wanted)]
+            q = q.strip()
         if q:
             rows = [r for r in rows if q in r.haystack or q in r.state]
         if self.sort == "name":

@@ -15,6 +15,7 @@ from screens.actions import bindings_for
 from screens.base import EngineScreen
 from screens.dialogs import ConfirmScreen
 from screens.messages import EngineEvents
+from screens.subscribers import owner_labels
 from screens.target_rows import COLUMNS, SPARK, TargetRows
 from screens.virtual_table import VirtualTable
 
@@ -35,7 +36,7 @@ class TargetsScreen(EngineScreen):
 
     def compose_body(self) -> Iterable[Widget]:
         yield Static("Loading targets…", id="targets-info", classes="info-line")
-        yield Input(placeholder="filter by name, kind, tag or state (Enter keeps it, Esc clears)",
+        yield Input(placeholder="filter by name, kind, tag, state or owner:1265 (Enter keeps, Esc clears)",
                     id="filter", compact=True)
         yield VirtualTable(COLUMNS, self.rows, "Loading targets…", id="targets")
 
@@ -55,15 +56,17 @@ class TargetsScreen(EngineScreen):
     def reload(self) -> None:
         self.call_fn(self._fetch_all, then=self._loaded)
 
-    def _fetch_all(self) -> tuple[Any, dict[str, str], dict[str, float]]:
+    def _fetch_all(self) -> tuple[Any, dict[str, str], dict[str, float], dict[str, str]]:
         records = self.commands.list_targets()
         shown = self.optional("target_states") or {}
         uptimes = self.optional("uptimes", 86400, now=self.ctx.clock()) or {}
-        return records, shown, uptimes
+        owners = owner_labels(self.optional("list_subscribers"))
+        return records, shown, uptimes, owners
 
-    def _loaded(self, value: tuple[Any, dict[str, str], dict[str, float]]) -> None:
-        records, shown, uptimes = value
+    def _loaded(self, value: tuple[Any, dict[str, str], dict[str, float], dict[str, str]]) -> None:
+        records, shown, uptimes, owners = value
         keep = self.table.cursor_key
+        self.rows.owners = owners
         self.rows.load(records, shown, uptimes)
         self._rows_changed(keep)
         self._want_sparks()

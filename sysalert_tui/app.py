@@ -32,6 +32,7 @@ from screens.history import HistoryScreen
 from screens.maintenance import MaintenanceScreen
 from screens.messages import EngineEvents
 from screens.palette import ActionsProvider
+from screens.subscribers import SubscribersScreen
 from screens.targets import TargetsScreen
 
 MAX_PENDING = 200_000  # events held between two flushes; beyond it the oldest are dropped
@@ -59,6 +60,7 @@ class SysAlertApp(App[int]):
     MODES: ClassVar[dict[str, Any]] = {
         "targets": TargetsScreen, "alerts": AlertsScreen, "history": HistoryScreen,
         "maintenance": MaintenanceScreen, "benchmarks": BenchmarksScreen, "contacts": ContactsScreen,
+        "subscribers": SubscribersScreen,
     }
 
     stats: reactive[dict[str, Any]] = reactive(dict, always_update=True)

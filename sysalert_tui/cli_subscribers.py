@@ -1,4 +1,5 @@
-"""CLI: subscribers add CHAT_ID [--admin] | list [--json] | remove CHAT_ID."""
+"""CLI: subscribers add CHAT_ID [--admin] | list [--json] | remove CHAT_ID
+| limit CHAT_ID [--targets N|default] [--benchmarks N|default]."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from sysalert_tui.session import open_commands
 
 
 def register(sub: Any, add_json: Any) -> None:
-    p = sub.add_parser("subscribers", help="Telegram subscribers: add CHAT_ID, list, remove CHAT_ID")
+    p = sub.add_parser(
+        "subscribers", help="Telegram subscribers: add CHAT_ID, list, remove CHAT_ID"
+    )
     ps = p.add_subparsers(dest="sub_cmd", metavar="ACTION", required=True)
     a = ps.add_parser("add", help="allow a Telegram chat id to use SysAlert from the chat")
     a.add_argument("chat_id")
@@ -24,6 +27,12 @@ def register(sub: Any, add_json: Any) -> None:
     rm.add_argument("chat_id")
     add_json(rm)
     rm.set_defaults(handler=cmd_remove)
+    lim = ps.add_parser("limit", help="a subscriber's own quota (wins over the config and profile)")
+    lim.add_argument("chat_id")
+    lim.add_argument("--targets", metavar="N", help="most targets they may own; 0 none; default")
+    lim.add_argument("--benchmarks", metavar="N", help="most benchmarks; 0 none; default")
+    add_json(lim)
+    lim.set_defaults(handler=cmd_limit)
 
 
 def cmd_add(args: argparse.Namespace) -> int:
@@ -42,9 +51,20 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json(items)
     else:
-        print_table(["chat", "role", "targets", "benchmarks", "last seen"],
-                    [[i["chat"], i["role"], i["usage"]["targets"], i["usage"]["benchmarks"], ago(i["last_seen_at"])] for i in items],
-                    empty="no subscribers: `sysalert subscribers add CHAT_ID`")
+        print_table(
+            ["chat", "role", "targets", "benchmarks", "last seen"],
+            [
+                [
+                    i["chat"],
+                    i["role"],
+                    use_of(i, "targets"),
+                    use_of(i, "benchmarks"),
+                    ago(i["last_seen_at"]),
+                ]
+                for i in items
+            ],
+            empty="no subscribers: `sysalert subscribers add CHAT_ID`",
+        )
     return 0
 
 
@@ -56,3 +76,27 @@ def cmd_remove(args: argparse.Namespace) -> int:
     else:
         print(f"removed subscriber {res['removed']} and everything they owned")
     return 0
+
+
+def cmd_limit(args: argparse.Namespace) -> int:
+    with open_commands(args) as cmds:
+        res = cmds.set_subscriber_limits(
+            args.chat_id, max_targets=args.targets, max_benchmarks=args.benchmarks
+        )
+    if args.json:
+        print_json(res)
+    else:
+        q = res["quota"]
+        shown = {k: "unlimited" if v["limit"] is None else v["limit"] for k, v in q.items()}
+        print(
+            f"subscriber {res['chat']}: up to {shown['targets']} targets "
+            f"and {shown['benchmarks']} benchmarks"
+        )
+    return 0
+
+
+def use_of(item: dict[str, Any], kind: str) -> str:
+    """`2/5`, or `2` when unlimited (the console's Subscribers screen shows the same)."""
+    q = (item.get("quota") or {}).get(kind) or {}
+    used = q.get("used", (item.get("usage") or {}).get(kind, 0))
+    return str(used) if q.get("limit") is None else f"{used}/{q['limit']}"

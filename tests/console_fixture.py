@@ -1,5 +1,8 @@
 """A deterministic world for the console's snapshot and pilot tests.
 
+Every target points at 127.0.0.1 (closed ports), so a test that starts the engine probes nothing
+beyond loopback.
+
 Fixed master key, fixed ids, fixed timestamps around FIXED_NOW and a frozen clock, so every
 screen renders the same text on every run. Targets and contacts go through the command layer;
 rows whose ids or timestamps the commands choose themselves (incidents, audit entries, windows)
@@ -8,7 +11,14 @@ are written with the store's own sealing so they read back exactly like real one
 
 from __future__ import annotations
 
+import atexit
 import base64
+import functools
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -38,14 +48,14 @@ MASTER_B64 = base64.b64encode(MASTER).decode()
 # id, spec, name, tags, stored state, last latency, error class, seconds since last check
 TARGETS: tuple[tuple[str, str, str, tuple[str, ...], str, float | None, str | None, float], ...] = (
     ("tquokka", "tcp://127.0.0.1:9", "quokka-api", ("api",), "down", 0.4, "refused", 12),
-    ("twebfront", "https://example.org/health", "web-frontend", ("web", "prod"), "up", 84.2, None, 20),
-    ("tdbprim", "tcp://10.0.0.5:5432", "db-primary", ("db",), "degraded", 412.0, None, 8),
-    ("tdnsres", "dns://example.org?type=A", "dns-resolver", (), "pending", 5000.0, "timeout", 31),
-    ("tbackup", "icmp://10.0.0.9", "backup-nas", ("storage",), "up", 1.3, None, 5),
+    ("twebfront", "http://127.0.0.1:18080/health", "web-frontend", ("web", "prod"), "up", 84.2, None, 20),
+    ("tdbprim", "tcp://127.0.0.1:15432", "db-primary", ("db",), "degraded", 412.0, None, 8),
+    ("tdnsres", "dns://example.org?type=A&server=127.0.0.1:15353", "dns-resolver", (), "pending", 5000.0, "timeout", 31),
+    ("tbackup", "icmp://127.0.0.1", "backup-nas", ("storage",), "up", 1.3, None, 5),
     ("tnightly", "heartbeat://nightly-backup?every=1d&grace=1h", "nightly-backup", (), "unknown", None,
      None, 0),
     ("tcpuload", "system://cpu?max=95", "cpu", (), "up", 0.2, None, 3),
-    ("tlegacy", "tcp://10.0.0.7:21", "legacy-ftp", ("old",), "paused", None, None, 3600),
+    ("tlegacy", "tcp://127.0.0.1:2121", "legacy-ftp", ("old",), "paused", None, None, 3600),
 )
 
 
@@ -196,7 +206,7 @@ def build_world(data_dir: Path) -> tuple[Settings, Store]:
     _results(store)
     contacts = {}
     for name, address, level in (("oncall-anna", "telegram:@anna_oncall", 1), ("ops-mail", "email:ops@example.com", 1),
-                                 ("team-hook", "webhook:https://hooks.example.com/sysalert", 2)):
+                                 ("team-hook", "webhook:http://127.0.0.1:9/sysalert", 2)):
         contacts[name] = cmds.add_contact(name, address, level)["id"]
     _incidents(store, contacts)
     _windows(store)
@@ -213,9 +223,10 @@ class World:
     backend: EmbeddedBackend
 
 
-def make_engine(settings: Settings, store: Store) -> Engine:
-    """An engine that knows every target and window but is not started: nothing is probed."""
-    engine = Engine(settings, store, mode="embedded", clock=frozen_clock)
+def make_engine(settings: Settings, store: Store, clock: Any = frozen_clock) -> Engine:
+    """An engine that knows every target and window but is not started: nothing is probed.
+    Tests that start it pass the real clock: windows and incidents are stamped with real time."""
+    engine = Engine(settings, store, mode="embedded", clock=clock)
     for rec in tstore.load_all(store):
         engine.target_changed(rec.id)
     engine.alerting._reload_maintenance(FIXED_NOW)  # what run() does first; no public seam for it
@@ -237,11 +248,48 @@ def make_app(backend: EmbeddedBackend, **kw: Any) -> Any:
     return app
 
 
-async def settle(pilot: Any, rounds: int = 4) -> None:
-    """Let command workers finish and their replies land (the event pump never finishes)."""
-    for _ in range(rounds):
+async def settle(pilot: Any, quiet: int = 2) -> None:
+    """Let command workers finish and their replies land (a reply may start another worker).
+    The event pump and the engine never finish, so they are not waited for."""
+    calm = 0
+    while calm < quiet:
         await pilot.pause()
         busy = [w for w in pilot.app.workers if w.name not in ("events", "engine") and not w.is_finished]
         if busy:
+            calm = 0
             await pilot.app.workers.wait_for_complete(busy)
-    await pilot.pause()
+        else:
+            calm += 1
+
+
+async def wait_until(pilot: Any, predicate: Any, timeout: float = 5.0) -> None:
+    """Poll the app until predicate() holds (engine events and workers are asynchronous)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached within the timeout")
+        await pilot.pause(0.02)
+
+
+@functools.cache
+def template_dir() -> Path:
+    """The fixture store, built once per test process; every test works on its own copy."""
+    base = Path(tempfile.mkdtemp(prefix="sysalert-console-"))
+    atexit.register(shutil.rmtree, base, True)
+    _, store = build_world(base / "data")
+    store.close()
+    return base / "data"
+
+
+@contextmanager
+def fresh_world(tmp_path: Path, live: bool = False) -> Iterator[World]:
+    """A copy of the fixture store; `live` for an engine the test will start (real clock)."""
+    d = tmp_path / "data"
+    shutil.copytree(template_dir(), d)
+    settings = fixture_settings(d)
+    store = open_fixture_store(settings)
+    engine = make_engine(settings, store, time.time if live else frozen_clock)
+    try:
+        yield World(settings, store, engine, EmbeddedBackend(engine))
+    finally:
+        store.close()

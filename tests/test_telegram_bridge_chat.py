@@ -156,7 +156,7 @@ async def test_whoami_help_start_and_unknown(world):
     )
     unknown = await w.reply_text(await w.say(ALICE, "/frobnicate"))
     assert unknown.startswith("Unknown command /frobnicate.")
-    assert "/addsub is for subscribers" in await w.reply_text(await w.say(ALICE, "/addsub 5"))
+    assert "/addsub is for admins" in await w.reply_text(await w.say(ALICE, "/addsub 5"))
     assert "/help" in await w.reply_text(await w.say(ALICE, "/start"))
     assert "/help" in await w.reply_text(await w.say(ALICE, "hello?"))
 

@@ -74,6 +74,8 @@ ROUTES: tuple[Route, ...] = (
     R("GET", "/api/v1/subscribers", "list_subscribers", "Telegram subscribers (masked)"),
     R("POST", "/api/v1/subscribers", "add_subscriber", "Add a subscriber", body=("chat_id", "role"), required=("chat_id",)),
     R("DELETE", "/api/v1/subscribers/{chat_id}", "remove_subscriber", "Remove a subscriber", "chat_id"),
+    R("PATCH", "/api/v1/subscribers/{chat_id}", "set_subscriber_limits", "A subscriber's own quota", "chat_id",
+      body=("max_targets", "max_benchmarks")),
 )
 # The JSON types each body field accepts (query strings arrive as text; NUMERIC ones must parse).
 # The server rejects anything else with a 400 before a command sees it.
@@ -87,6 +89,7 @@ FIELD_TYPES: dict[str, tuple[str, ...]] = {
     "kind": ("string",), "limit": ("integer", "string"), "before": _NUM, "seconds": _NUM,
     "buckets": ("integer", "string"), "metric": ("string",), "comparison": ("string",),
     "threshold": _NUM, "severity": ("string",), "channels": ("array",), "runs": ("integer", "string"),
+    "max_targets": ("integer", "string"), "max_benchmarks": ("integer", "string"),
 }
 NUMERIC = frozenset({"interval", "timeout", "duration", "level", "limit", "before", "seconds", "buckets", "threshold", "runs"})
 BY_COMMAND: dict[str, list[Route]] = {}

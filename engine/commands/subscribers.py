@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from engine.commands.base import CommandBase
 from engine.domain import ContactRecord
-from engine.errors import NotFound
+from engine.errors import BadInput, NotFound
 from engine.incidents import OPEN_STATES
 from engine.privacy import mask_id
 from engine.store import contacts as cstore
@@ -39,8 +39,20 @@ class SubscriberCommands(CommandBase):
         self.subscriber_contact(rec.id)
         return rec.public()
 
-    def find_subscriber(self, chat_id: str | int) -> sstore.SubscriberRecord | None:
-        return sstore.find(self.store, sstore.parse_chat_id(chat_id))
+    def find_subscriber(self, ref: str | int) -> sstore.SubscriberRecord | None:
+        """By chat id, or by the subscriber's own id (what the console, which never sees a full
+        chat id, passes)."""
+        text = str(ref).strip()
+        if text.isalpha():
+            return sstore.get(self.store, text)
+        return sstore.find(self.store, sstore.parse_chat_id(text))
+
+    def _subscriber(self, ref: str | int) -> sstore.SubscriberRecord:
+        rec = self.find_subscriber(ref)
+        if rec is None:
+            shown = str(ref) if str(ref).strip().isalpha() else mask_id(str(ref).strip())
+            raise NotFound(f"chat {shown} is not a subscriber", "see `sysalert subscribers list`")
+        return rec
 
     def list_subscribers(self) -> list[dict[str, Any]]:
         """Masked chat ids, role, use and limits, last seen: what the console and CLI list."""
@@ -51,6 +63,27 @@ class SubscriberCommands(CommandBase):
             d["quota"] = self.quota_use(r.id)  # type: ignore[attr-defined]
             out.append(d)
         return out
+
+    def set_subscriber_limits(
+        self,
+        chat_id: str | int,
+        max_targets: int | str | None = None,
+        max_benchmarks: int | str | None = None,
+        by: str = "operator",
+    ) -> dict[str, Any]:
+        """A subscriber's own quota (it wins over the config and the profile); `default` clears
+        it, None leaves it as it is, 0 allows none."""
+        rec = self._subscriber(chat_id)
+        changes = {
+            key: _limit_value(key, value)
+            for key, value in (("max_targets", max_targets), ("max_benchmarks", max_benchmarks))
+            if value is not None
+        }
+        if not changes:
+            raise BadInput("no limit given", "e.g. --targets 10 or --benchmarks default")
+        sstore.set_limits(self.store, rec.id, **changes)
+        self.audit("subscriber.limits", f"subscriber:{rec.id}", by, str(changes))
+        return {"chat": mask_id(rec.chat_id), "quota": self.quota_use(rec.id)}  # type: ignore[attr-defined]
 
     def subscriber_contact(self, sub_id: str) -> ContactRecord:
         """The subscriber's own Telegram contact (owner = them, address = their chat id), created
@@ -69,13 +102,9 @@ class SubscriberCommands(CommandBase):
         return rec
 
     def remove_subscriber(self, chat_id: str | int, by: str = "operator") -> dict[str, Any]:
-        """Stop their probes, then erase everything they own (sealed values included)."""
-        cid = sstore.parse_chat_id(chat_id)
-        rec = sstore.find(self.store, cid)
-        if rec is None:
-            raise NotFound(
-                f"chat {mask_id(cid)} is not a subscriber", "see `sysalert subscribers list`"
-            )
+        """Stop their probes, then erase everything they own (sealed values included).
+        `chat_id` may also be the subscriber's id (the console's masked list knows only that)."""
+        rec = self._subscriber(chat_id)
         for tid in self._owned_targets(rec.id):
             self._notify("target_removed", tid)
         counts = sstore.erase(self.store, rec.id)
@@ -84,23 +113,20 @@ class SubscriberCommands(CommandBase):
             runner.wake()
         # The audit line keeps no personal data: the random subscriber id and the counts only.
         self.audit("subscriber.remove", f"subscriber:{rec.id}", by, f"erased {counts}")
-        return {"removed": mask_id(cid), "erased": counts}
+        return {"removed": mask_id(rec.chat_id), "erased": counts}
 
     async def erase_subscriber(self, chat_id: str | int, by: str = "operator") -> dict[str, Any]:
         """remove_subscriber for callers on the engine's loop (`/delete_account`, `/rmsub`): the
         probes stop first and results already in flight are committed before the erase, so no
         row of theirs is written after it."""
-        cid = sstore.parse_chat_id(chat_id)
-        rec = await anyio.to_thread.run_sync(sstore.find, self.store, cid)
-        if rec is None:
-            raise NotFound(f"chat {mask_id(cid)} is not a subscriber", "see /stats")
+        rec = await anyio.to_thread.run_sync(self._subscriber, chat_id)
         hooks = self.hooks
         if hooks is not None and getattr(hooks, "_loop", None) is _running_loop():
             for tid in await anyio.to_thread.run_sync(self._owned_targets, rec.id):
                 hooks.target_removed(tid)  # on the loop: removed from the schedule at once
             with anyio.move_on_after(COMMIT_WAIT_S):
                 await hooks.committed()  # type: ignore[attr-defined]
-        return await anyio.to_thread.run_sync(self.remove_subscriber, cid, by)
+        return await anyio.to_thread.run_sync(self.remove_subscriber, rec.id, by)
 
     def _owned_targets(self, sub_id: str) -> list[str]:
         with self.store.session() as s:
@@ -156,6 +182,18 @@ class SubscriberCommands(CommandBase):
             "telegram_sent": tg_sent,
             "read_rate": _rate(tg_read, tg_sent),
         }
+
+
+def _limit_value(key: str, value: int | str) -> int | None:
+    text = str(value).strip().lower()
+    if text in ("default", "none", ""):
+        return None
+    if not text.isdigit() or int(text) > 1_000_000:
+        raise BadInput(
+            f"{key.removeprefix('max_')} limit {value!r} is not a count",
+            "a whole number (0 allows none) or `default`",
+        )
+    return int(text)
 
 
 def _rate(part: int, whole: int) -> float | None:

@@ -37,6 +37,10 @@ def open_db(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA foreign_keys=ON")
+            # Freed cells are zeroed (FAST costs no extra I/O), so an erased or overwritten sealed
+            # value leaves no stale copy in a page's free space. Builds whose default is ON keep it.
+            if cur.execute("PRAGMA secure_delete").fetchone()[0] == 0:
+                cur.execute("PRAGMA secure_delete=FAST")
             cur.close()
 
         if parsed.database:

@@ -134,6 +134,18 @@ def touch(store: Store, sub_id: str) -> None:
             s.commit()
 
 
+def set_limits(store: Store, sub_id: str, **limits: int | None) -> None:
+    """max_targets / max_benchmarks for one subscriber (None: the config or profile applies)."""
+    with store.session() as s:
+        r = s.get(Subscriber, sub_id)
+        if r is None:
+            return
+        for key, value in limits.items():
+            setattr(r, key, value)
+        s.add(r)
+        s.commit()
+
+
 def usage(store: Store, sub_id: str) -> dict[str, int]:
     from sqlalchemy import func
 

@@ -27,6 +27,7 @@ from engine.store import contacts as cstore
 from engine.telegram import bridge_store as bstore
 from engine.telegram import session_store
 from engine.telegram.bridge_chat import ChatHandler
+from engine.telegram.chat_roles import AccessRequests
 
 if TYPE_CHECKING:
     from engine.domain import ContactRecord
@@ -55,6 +56,7 @@ class TelegramBridge:
         self.disconnect_grace = disconnect_grace
         self.service_options = dict(service_options or {})  # backoff, reconcile_every (tests)
         self.service: TelegramService | None = None
+        self.access_requests = AccessRequests()  # outlives sessions: one notice per stranger
         self.chat = ChatHandler(self)
         self._version: str | None = None
         self._conf: Any = None

@@ -68,9 +68,7 @@ def over_quota(cmds: Commands, exc: QuotaExceeded, owner_id: str | None) -> str:
 def add_target(cmds: Commands, who: Caller, cmd: ChatCommand) -> str:
     assert cmd.spec is not None
     try:
-        rec = cmds.add_target(
-            cmd.spec.raw, name=cmd.label, owner_id=who.owner_id, actor=who.actor
-        )
+        rec = cmds.add_target(cmd.spec.raw, name=cmd.label, owner_id=who.owner_id, actor=who.actor)
     except QuotaExceeded as exc:
         return over_quota(cmds, exc, who.owner_id)
     lines = [f"Added {rec.name} ({rec.kind}), checked every {rec.interval_s:g} s."]
@@ -112,7 +110,7 @@ def find_benchmark(cmds: Commands, ref: str, owner_id: str | None) -> str:
             raise
     cpu = [b for b in cmds.list_benchmarks(owner_id) if b["kind"] == "cpu"]
     if not cpu:
-        raise NotFound("you have no cpu benchmark yet", "/setbench cpu adds one") from None
+        raise NotFound("you have no cpu benchmark yet; /setbench cpu adds one", None) from None
     return str(cpu[0]["id"])
 
 

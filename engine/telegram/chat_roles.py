@@ -114,6 +114,9 @@ class AccessRequests:
             self._seen.popitem(last=False)
         return True
 
+    def told(self, chat_id: int) -> bool:
+        return chat_id in self._seen
+
     def forget(self, chat_id: int) -> None:
         """They became a subscriber (or were removed): a later request is news again."""
         self._seen.pop(chat_id, None)

@@ -6,14 +6,12 @@ report before committing the new SVGs.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from engine.facade import EmbeddedBackend
-from tests.console_fixture import build_world, fixture_settings, make_app, make_engine, open_fixture_store, settle
+from tests.console_fixture import fresh_world, make_app, settle
 
 SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
 SCREENS: dict[str, tuple[str, ...]] = {
@@ -27,21 +25,6 @@ SCREENS: dict[str, tuple[str, ...]] = {
     "contacts": ("6",),
     "help": ("question_mark",),
 }
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("world") / "data"
-    _, store = build_world(d)
-    store.close()
-    return d
-
-
-def _backend(template: Path, tmp_path: Path) -> EmbeddedBackend:
-    d = tmp_path / "data"
-    shutil.copytree(template, d)
-    settings = fixture_settings(d)
-    return EmbeddedBackend(make_engine(settings, open_fixture_store(settings)))
 
 
 def _steps(keys: tuple[str, ...], screen: str) -> Any:
@@ -59,6 +42,7 @@ def _steps(keys: tuple[str, ...], screen: str) -> Any:
 
 @pytest.mark.parametrize("size", list(SIZES))
 @pytest.mark.parametrize("screen", list(SCREENS))
-def test_screen(snap_compare: Any, template: Path, tmp_path: Path, screen: str, size: str) -> None:
-    app = make_app(_backend(template, tmp_path))
-    assert snap_compare(app, terminal_size=SIZES[size], run_before=_steps(SCREENS[screen], screen))
+def test_screen(snap_compare: Any, tmp_path: Path, screen: str, size: str) -> None:
+    with fresh_world(tmp_path) as world:
+        app = make_app(world.backend)
+        assert snap_compare(app, terminal_size=SIZES[size], run_before=_steps(SCREENS[screen], screen))

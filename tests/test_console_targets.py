@@ -1,0 +1,226 @@
+"""Pilot tests of the Targets screen, its form and detail: every binding, asserting on the store
+and the engine, not on pixels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.errors import BadInput
+from engine.specs import parse_spec
+from screens.detail import TargetDetailScreen
+from screens.dialogs import ConfirmScreen
+from screens.target_form import TargetFormScreen
+from screens.targets import TargetsScreen
+from sysalert_tui.console import EmbeddedRuntime
+from tests.console_fixture import FIXED_NOW, fresh_world, make_app, settle, wait_until
+
+pytestmark = pytest.mark.anyio
+
+
+def _targets(app) -> TargetsScreen:  # type: ignore[no-untyped-def]
+    screen = app.screen_stack[0]
+    assert isinstance(screen, TargetsScreen)
+    return screen
+
+
+def _select(app, name: str) -> None:  # type: ignore[no-untyped-def]
+    screen = _targets(app)
+    ids = {r.name: r.id for r in screen.rows.rows.values()}
+    screen.table.cursor = screen.rows.index_of[ids[name]]
+
+
+async def test_table_shows_every_target_with_symbol_and_word(tmp_path: Path) -> None:
+    with fresh_world(tmp_path) as w:
+        async with make_app(w.backend).run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = _targets(pilot.app)
+            assert len(screen.rows) == 8
+            first = screen.rows.view[0]
+            assert (first.name, first.state) == ("quokka-api", "down")
+            assert str(screen.rows.row_cells(0)[0]) == "✖ down"
+            shown = {r.name: r.state for r in screen.rows.view}
+            assert shown["backup-nas"] == "maintenance" and shown["legacy-ftp"] == "paused"
+
+
+async def test_filter_narrows_rows_and_escape_clears(tmp_path: Path) -> None:
+    with fresh_world(tmp_path) as w:
+        async with make_app(w.backend).run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = _targets(pilot.app)
+            await pilot.press("slash", *"back")
+            await settle(pilot)
+            assert sorted(r.name for r in screen.rows.view) == ["backup-nas", "nightly-backup"]
+            await pilot.press("enter")  # keeps the filter, back to the table
+            assert pilot.app.focused is screen.table and len(screen.rows) == 2
+            await pilot.press("escape")
+            assert len(screen.rows) == 8
+            await pilot.press("slash", *"paused")
+            assert [r.name for r in screen.rows.view] == ["legacy-ftp"]
+            await pilot.press("escape")
+            await pilot.press("slash", *"zzz")
+            await settle(pilot)
+            assert len(screen.rows) == 0 and "Esc" in screen.table.empty
+
+
+async def test_sort_cycles_state_name_latency(tmp_path: Path) -> None:
+    with fresh_world(tmp_path) as w:
+        async with make_app(w.backend).run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = _targets(pilot.app)
+            assert screen.rows.view[0].name == "quokka-api"
+            await pilot.press("s")
+            assert screen.rows.sort == "name" and screen.rows.view[0].name == "backup-nas"
+            await pilot.press("s")
+            assert screen.rows.sort == "latency" and screen.rows.view[0].name == "dns-resolver"
+            await pilot.press("s")
+            assert screen.rows.sort == "state"
+
+
+async def test_delete_asks_first_and_removes_from_the_store(tmp_path: Path) -> None:
+    with fresh_world(tmp_path) as w:
+        async with make_app(w.backend).run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            _select(pilot.app, "cpu")
+            await pilot.press("x")
+            await settle(pilot)
+            assert isinstance(pilot.app.screen, ConfirmScreen)
+            await pilot.press("n")
+            await settle(pilot)
+            assert "cpu" in {t.name for t in w.engine.commands.list_targets()}
+            await pilot.press("x")
+            await settle(pilot)
+            await pilot.press("y")
+            await settle(pilot)
+            assert "cpu" not in {t.name for t in w.engine.commands.list_targets()}
+            assert "cpu" not in {r.name for r in _targets(pilot.app).rows.view}
+
+
+async def test_bad_spec_shows_the_parser_message_and_saves_nothing(tmp_path: Path) -> None:
+    with pytest.raises(BadInput) as parser:
+        parse_spec("tcp://db-host")
+    with fresh_world(tmp_path) as w:
+        before = len(w.engine.commands.list_targets())
+        async with make_app(w.backend).run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("a")
+            await settle(pilot)
+            form = pilot.app.screen
+            assert isinstance(form, TargetFormScreen)
+            await pilot.press(*"tcp://db-host")
+            error = form.query_one("#e-spec")
+            assert error.display and str(parser.value) in str(error.render())
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert pilot.app.screen is form
+            assert "nothing was saved" in str(form.query_one("#form-result").render())
+        assert len(w.engine.commands.list_targets()) == before
+
+
+async def test_add_through_the_form_stores_the_target(tmp_path: Path) -> None:
+    with fresh_world(tmp_path) as w:
+        async with make_app(w.backend).run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("a")
+            await settle(pilot)
+            form = pilot.app.screen
+            form.query_one("#f-spec").value = "tcp://127.0.0.1:6553"
+            form.query_one("#f-name").value = "new-one"
+            form.query_one("#f-interval").value = "2m"
+            form.query_one("#f-tags").value = "a, b"
+            form.query_one("#f-conditions").text = "[CONNECTED] == true"
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert isinstance(pilot.app.screen, TargetsScreen)
+            rec = w.engine.commands.get_target("new-one")
+            assert (rec.interval_s, rec.tags, rec.conditions) == (120.0, ["a", "b"], ["[CONNECTED] == true"])
+            assert "new-one" in {r.name for r in _targets(pilot.app).rows.view}
+
+
+async def test_edit_prefills_and_saves_changes(tmp_path: Path) -> None:
+    with fresh_world(tmp_path) as w:
+        async with make_app(w.backend).run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            _select(pilot.app, "db-primary")
+            await pilot.press("e")
+            await settle(pilot)
+            form = pilot.app.screen
+            assert isinstance(form, TargetFormScreen)
+            assert form.query_one("#f-spec").value == "tcp://127.0.0.1:15432"
+            assert form.query_one("#f-tags").value == "db"
+            form.query_one("#f-interval").value = "45s"
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert w.engine.commands.get_target("db-primary").interval_s == 45.0
+
+
+async def test_pause_and_resume(tmp_path: Path) -> None:
+    with fresh_world(tmp_path) as w:
+        async with make_app(w.backend).run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            _select(pilot.app, "cpu")
+            await pilot.press("p")
+            await settle(pilot)
+            assert w.engine.commands.get_target("cpu").paused
+            assert _targets(pilot.app).rows.rows["tcpuload"].state == "paused"
+            _select(pilot.app, "cpu")
+            await pilot.press("p")
+            await settle(pilot)
+            assert not w.engine.commands.get_target("cpu").paused
+
+
+async def test_maintenance_toggle_changes_the_engine_state(tmp_path: Path) -> None:
+    with fresh_world(tmp_path, live=True) as w:
+        app = make_app(w.backend, runtime=EmbeddedRuntime(w.engine, None))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: w.engine.running)
+            await settle(pilot)
+            rec = w.engine.targets["tquokka"]
+            _select(app, "quokka-api")
+            await pilot.press("m")
+            await wait_until(pilot, lambda: w.engine.display_state(rec) == "maintenance")
+            windows = w.engine.commands.list_maintenance()
+            assert any(x["scope"] == "target" and x["target"] == "quokka-api" for x in windows)
+            await wait_until(pilot, lambda: _targets(app).rows.rows["tquokka"].state == "maintenance")
+            _select(app, "quokka-api")
+            await pilot.press("m")
+            await wait_until(pilot, lambda: w.engine.display_state(rec) != "maintenance")
+            assert not any(x["target"] == "quokka-api" for x in w.engine.commands.list_maintenance())
+            await pilot.press("q")
+        assert not w.engine.running
+
+
+async def test_check_now_probes_the_target(tmp_path: Path) -> None:
+    with fresh_world(tmp_path, live=True) as w:
+        app = make_app(w.backend, runtime=EmbeddedRuntime(w.engine, None))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: w.engine.running)
+            await settle(pilot)
+            _select(app, "quokka-api")
+            await pilot.press("r")
+            row = _targets(app).rows.rows["tquokka"]
+            await wait_until(pilot, lambda: (row.checked or 0) > FIXED_NOW)  # a new result, just now
+            assert row.error == "refused"
+            await pilot.press("q")
+
+
+async def test_detail_ranges_and_back(tmp_path: Path) -> None:
+    with fresh_world(tmp_path) as w:
+        async with make_app(w.backend).run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("enter")
+            await settle(pilot)
+            detail = pilot.app.screen
+            assert isinstance(detail, TargetDetailScreen) and detail.target_id == "tquokka"
+            chart = detail.query_one("#chart")
+            assert chart.label == "1h" and sum(b["n"] for b in chart.series) == 60
+            await pilot.press("d")
+            await settle(pilot)
+            assert chart.label == "24h"
+            await pilot.press("w")
+            await settle(pilot)
+            assert chart.label == "7d" and sum(b["n"] for b in chart.series) == 60
+            assert "inquokka" in str(detail.query_one("#detail-incidents").render())
+            await pilot.press("escape")
+            assert isinstance(pilot.app.screen, TargetsScreen)
