@@ -7,10 +7,10 @@ a screen can apply 1,000 results a second in one refresh.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
-
-import anyio
 
 
 class ConsoleBackend(Protocol):
@@ -52,35 +52,37 @@ class AttachedBackend:
     def __init__(self, remote: Any) -> None:
         self.commands = remote
         self.remote = remote
+        self._closed = threading.Event()
 
     async def event_batches(self) -> AsyncIterator[list[dict[str, Any]]]:
-        send, recv = anyio.create_memory_object_stream[dict[str, Any]](50_000)
+        """The daemon's event stream, read by a daemon thread (a blocking SSE read must neither
+        stall the loop nor keep the process alive at exit); reconnects when the stream drops."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=50_000)
+
+        def offer(ev: dict[str, Any]) -> None:
+            if queue.full():
+                queue.get_nowait()  # a slow console drops old events rather than stalling the stream
+            queue.put_nowait(ev)
 
         def pump() -> None:
-            try:
-                for ev in self.remote.events():
-                    anyio.from_thread.run_sync(_offer, send, ev)
-            except Exception:
-                return
+            while not self._closed.is_set():
+                try:
+                    for ev in self.remote.events():
+                        if self._closed.is_set():
+                            return
+                        loop.call_soon_threadsafe(offer, ev)
+                except Exception:
+                    pass  # daemon restarting, or the loop is gone: try again unless closed
+                self._closed.wait(1.0)
 
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(anyio.to_thread.run_sync, pump, abandon_on_cancel=True)  # type: ignore[call-arg]
-            while True:
-                first = await recv.receive()
-                batch = [first]
-                while True:
-                    try:
-                        batch.append(recv.receive_nowait())
-                    except anyio.WouldBlock:
-                        break
-                yield batch
+        threading.Thread(target=pump, name="sysalert-events", daemon=True).start()
+        while True:
+            batch = [await queue.get()]
+            while not queue.empty():
+                batch.append(queue.get_nowait())
+            yield batch
 
     def close(self) -> None:
+        self._closed.set()
         self.remote.close()
-
-
-def _offer(send: Any, ev: dict[str, Any]) -> None:
-    try:
-        send.send_nowait(ev)
-    except anyio.WouldBlock:
-        pass  # a slow console drops old events rather than stalling the stream

@@ -76,7 +76,9 @@ class AlertsScreen(EngineScreen):
 
     def _loaded(self, incidents: list[dict[str, Any]]) -> None:
         shown = [i for i in incidents if self.show_resolved or i.get("state") != "resolved"]
-        shown.sort(key=lambda i: (STATE_ORDER.get(i.get("state", ""), 9), -(i.get("opened_at") or 0)))
+        shown.sort(
+            key=lambda i: (STATE_ORDER.get(i.get("state", ""), 9), -(i.get("opened_at") or 0))
+        )
         self.incidents = shown
         self._fill()
 
@@ -87,9 +89,13 @@ class AlertsScreen(EngineScreen):
         table.clear()
         for inc in self.incidents:
             table.add_row(
-                inc["id"], incident_text(inc.get("state", "")), severity_text(inc.get("severity", "")),
-                ago(inc.get("opened_at"), now).removesuffix(" ago"), inc.get("target") or "—",
-                (inc.get("summary") or "")[:80], key=inc["id"],
+                inc["id"],
+                incident_text(inc.get("state", "")),
+                severity_text(inc.get("severity", "")),
+                ago(inc.get("opened_at"), now).removesuffix(" ago"),
+                inc.get("target") or "—",
+                (inc.get("summary") or "")[:80],
+                key=inc["id"],
             )
         if keep is not None:
             for i, inc in enumerate(self.incidents):
@@ -100,7 +106,8 @@ class AlertsScreen(EngineScreen):
             counts[inc["state"]] = counts.get(inc["state"], 0) + 1
         info = " · ".join(f"{n} {s}" for s, n in counts.items()) or EMPTY
         self.query_one("#alerts-info", Static).update(
-            f" {info}" + ("  (resolved shown, v hides)" if self.show_resolved else ""))
+            f" {info}" + ("  (resolved shown, v hides)" if self.show_resolved else "")
+        )
         self._show_receipts()
 
     def _selected_id(self) -> str | None:
@@ -129,15 +136,19 @@ class AlertsScreen(EngineScreen):
         text.append(f"{inc['id']} ", style="bold")
         text.append(inc.get("summary") or "")
         if inc.get("acked_by"):
-            text.append(f"\nacknowledged by {inc['acked_by']} at {when(inc.get('acked_at'), tz, now)}",
-                        style="yellow")
+            text.append(
+                f"\nacknowledged by {inc['acked_by']} at {when(inc.get('acked_at'), tz, now)}",
+                style="yellow",
+            )
         if inc.get("silenced_until") and inc.get("state") == "silenced":
             text.append(f"\nsilenced until {when(inc['silenced_until'], tz, now)}", style="magenta")
         notes = inc.get("notifications") or []
         if not notes:
             text.append("\nno notifications yet (add contacts on screen 6)", style="italic")
         for n in notes:
-            text.append(f"\n  {n.get('channel', '?'):<9} → {n.get('contact') or '?':<14} L{n.get('level', 1)} ")
+            text.append(
+                f"\n  {n.get('channel', '?'):<9} → {n.get('contact') or '?':<14} L{n.get('level', 1)} "
+            )
             text.append_text(receipt_status(n))
             if n.get("sent_at"):
                 text.append(f"  sent {when(n['sent_at'], tz, now)}")
@@ -183,15 +194,27 @@ class AlertsScreen(EngineScreen):
         if self._selected() is None:
             self.notify("No alert selected.", severity="warning")
             return
-        dialog = FieldsDialog("Silence this alert for how long?", [
-            Field("duration", "For:", "1h", "30m, 2h, 1d",
-                  checked(lambda v: parse_duration(v, "silence duration"), optional=False)),
-        ])
+        dialog = FieldsDialog(
+            "Silence this alert for how long?",
+            [
+                Field(
+                    "duration",
+                    "For:",
+                    "1h",
+                    "30m, 2h, 1d",
+                    checked(lambda v: parse_duration(v, "silence duration"), optional=False),
+                ),
+            ],
+        )
 
         def answered(values: dict[str, str] | None) -> None:
             if values:
-                self._act("silence_incident", f"Silenced for {values['duration']}:",
-                          duration=values["duration"], by=self.ctx.operator)
+                self._act(
+                    "silence_incident",
+                    f"Silenced for {values['duration']}:",
+                    duration=values["duration"],
+                    by=self.ctx.operator,
+                )
 
         self.app.push_screen(dialog, answered)
 

@@ -70,8 +70,14 @@ class EngineScreen(Screen[Any]):
             self.ctx.unlisten(self)
 
     # ---- commands in thread workers -----------------------------------------------------------
-    def call(self, method: str, *args: Any, then: Callable[[Any], None] | None = None,
-             fail: Callable[[BaseException], None] | None = None, **kwargs: Any) -> None:
+    def call(
+        self,
+        method: str,
+        *args: Any,
+        then: Callable[[Any], None] | None = None,
+        fail: Callable[[BaseException], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         """Run `commands.<method>(*args, **kwargs)` in a thread; `then(result)` on the loop."""
 
         def job() -> Any:
@@ -82,14 +88,24 @@ class EngineScreen(Screen[Any]):
 
         self._run_job(job, then, fail, method)
 
-    def call_fn(self, fn: Callable[..., Any], *args: Any, then: Callable[[Any], None] | None = None,
-                fail: Callable[[BaseException], None] | None = None) -> None:
+    def call_fn(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        then: Callable[[Any], None] | None = None,
+        fail: Callable[[BaseException], None] | None = None,
+    ) -> None:
         """Run several commands in one thread job (`fn(*args)`), e.g. a load of three queries."""
         self._run_job(lambda: fn(*args), then, fail, getattr(fn, "__name__", "job"))
 
     @work(thread=True, exit_on_error=False, group="commands")
-    def _run_job(self, job: Callable[[], Any], then: Callable[[Any], None] | None,
-                 fail: Callable[[BaseException], None] | None, name: str) -> None:
+    def _run_job(
+        self,
+        job: Callable[[], Any],
+        then: Callable[[Any], None] | None,
+        fail: Callable[[BaseException], None] | None,
+        name: str,
+    ) -> None:
         try:
             value = job()
             if inspect.isawaitable(value):

@@ -68,7 +68,9 @@ class StatusBar(Static):
             text.append(" │ waiting for the engine…")
             self.update(text)
             return
-        text.append(f" │ {stats.get('probe_rate', 0.0):.1f} probes/s │ {stats.get('targets', 0)} targets")
+        text.append(
+            f" │ {stats.get('probe_rate', 0.0):.1f} probes/s │ {stats.get('targets', 0)} targets"
+        )
         states = stats.get("states") or {}
         for state in ("down", "degraded", "pending", "maintenance", "paused"):
             n = states.get(state)

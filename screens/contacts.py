@@ -44,7 +44,9 @@ def telegram_text(status: Any) -> Text:
     """The session state in one or two lines, from whatever shape `telegram_status` returns."""
     text = Text(" Telegram: ", style="bold")
     if status is None:
-        text.append("not available from this engine (log in with `sysalert telegram login`)", style="italic")
+        text.append(
+            "not available from this engine (log in with `sysalert telegram login`)", style="italic"
+        )
         return text
     if not isinstance(status, dict):
         text.append(str(status))
@@ -77,8 +79,10 @@ class ContactsScreen(EngineScreen):
 
     def compose_body(self) -> Iterable[Widget]:
         yield Static(" Telegram: …", id="telegram")
-        yield Static("Contacts (level 1 is paged first; level 2 when level 1 has not read or acked)",
-                     classes="section-title")
+        yield Static(
+            "Contacts (level 1 is paged first; level 2 when level 1 has not read or acked)",
+            classes="section-title",
+        )
         table: DataTable[Any] = DataTable(id="contacts", cursor_type="row")
         table.add_columns("Lvl", "Name", "Channel", "Address", "Status")
         yield table
@@ -110,9 +114,17 @@ class ContactsScreen(EngineScreen):
         row = table.cursor_row
         table.clear()
         for c in self.contacts:
-            status_text = Text(c.get("status") or "ok", style=STATUS_STYLES.get(c.get("status") or "ok", ""))
-            table.add_row(str(c.get("level", 1)), c.get("name", ""), c.get("channel", ""),
-                          mask_address(str(c.get("address", ""))), status_text, key=c.get("id"))
+            status_text = Text(
+                c.get("status") or "ok", style=STATUS_STYLES.get(c.get("status") or "ok", "")
+            )
+            table.add_row(
+                str(c.get("level", 1)),
+                c.get("name", ""),
+                c.get("channel", ""),
+                mask_address(str(c.get("address", ""))),
+                status_text,
+                key=c.get("id"),
+            )
         if self.contacts:
             table.move_cursor(row=min(row, len(self.contacts) - 1), animate=False)
         empty = self.query_one("#contacts-empty", Static)
@@ -127,18 +139,31 @@ class ContactsScreen(EngineScreen):
         return self.contacts[min(self.table.cursor_row, len(self.contacts) - 1)]
 
     def action_add_contact(self) -> None:
-        dialog = FieldsDialog("Add a contact", [
-            Field("name", "Name:", "", "oncall-anna", required=True),
-            Field("address", "Address:", "", "telegram:@user, email:ops@example.com, webhook:https://…",
-                  _address, required=True),
-            Field("level", "Level:", "1", "1 (first) to 9", _level),
-        ])
+        dialog = FieldsDialog(
+            "Add a contact",
+            [
+                Field("name", "Name:", "", "oncall-anna", required=True),
+                Field(
+                    "address",
+                    "Address:",
+                    "",
+                    "telegram:@user, email:ops@example.com, webhook:https://…",
+                    _address,
+                    required=True,
+                ),
+                Field("level", "Level:", "1", "1 (first) to 9", _level),
+            ],
+        )
 
         def answered(values: dict[str, str] | None) -> None:
             if values:
-                self.call("add_contact", name=values["name"], address=values["address"],
-                          level=int(values["level"] or 1),
-                          then=lambda _: self._done(f"Contact {values['name']} added."))
+                self.call(
+                    "add_contact",
+                    name=values["name"],
+                    address=values["address"],
+                    level=int(values["level"] or 1),
+                    then=lambda _: self._done(f"Contact {values['name']} added."),
+                )
 
         self.app.push_screen(dialog, answered)
 
@@ -149,10 +174,16 @@ class ContactsScreen(EngineScreen):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.call("remove_contact", c["id"], then=lambda _: self._done(f"Removed {c['name']}."))
+                self.call(
+                    "remove_contact", c["id"], then=lambda _: self._done(f"Removed {c['name']}.")
+                )
 
-        self.app.push_screen(ConfirmScreen(
-            f"Remove {c['name']!r}? Its notifications and receipts are erased too.", "Remove"), answered)
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Remove {c['name']!r}? Its notifications and receipts are erased too.", "Remove"
+            ),
+            answered,
+        )
 
     def action_test_contact(self) -> None:
         c = self._selected()

@@ -67,18 +67,31 @@ class TargetDetailScreen(EngineScreen):
         results = cmds.target_results(tid, limit=15)
         incidents = cmds.list_incidents(target=tid, limit=10)
         tags = set(field(rec, "tags") or [])
-        windows = [w for w in cmds.list_maintenance()
-                   if w.get("scope") == "all" or w.get("target") in (field(rec, "name"), tid)
-                   or (w.get("scope") == "tag" and w.get("tag") in tags)]
-        return {"rec": rec, "shown": shown, "series": series, "range": rng, "results": results,
-                "incidents": incidents, "windows": windows}
+        windows = [
+            w
+            for w in cmds.list_maintenance()
+            if w.get("scope") == "all"
+            or w.get("target") in (field(rec, "name"), tid)
+            or (w.get("scope") == "tag" and w.get("tag") in tags)
+        ]
+        return {
+            "rec": rec,
+            "shown": shown,
+            "series": series,
+            "range": rng,
+            "results": results,
+            "incidents": incidents,
+            "windows": windows,
+        }
 
     def _loaded(self, d: dict[str, Any]) -> None:
         self.record = d["rec"]
         self._show_head(d["rec"], d["shown"])
         series = d["series"]
         self.query_one("#chart", LatencyChart).show(series.get("series") or [], d["range"])
-        lat = [b["latency_ms"] for b in series.get("series") or [] if b.get("latency_ms") is not None]
+        lat = [
+            b["latency_ms"] for b in series.get("series") or [] if b.get("latency_ms") is not None
+        ]
         avg = sum(lat) / len(lat) if lat else None
         rng = Text(" range: ")
         for key, name in (("h", "1h"), ("d", "24h"), ("w", "7d")):
@@ -96,8 +109,10 @@ class TargetDetailScreen(EngineScreen):
         state = shown or ("paused" if field(rec, "paused") else field(rec, "state", "unknown"))
         text = state_text(state)
         text.append(f"  {field(rec, 'name')}", style="bold")
-        text.append(f"  {field(rec, 'kind')} · every {field(rec, 'interval_s'):g}s · "
-                    f"timeout {field(rec, 'timeout_s'):g}s")
+        text.append(
+            f"  {field(rec, 'kind')} · every {field(rec, 'interval_s'):g}s · "
+            f"timeout {field(rec, 'timeout_s'):g}s"
+        )
         tags = field(rec, "tags") or []
         if tags:
             text.append(" · tags " + ", ".join(tags))
@@ -115,7 +130,9 @@ class TargetDetailScreen(EngineScreen):
     def _show_results(self, results: list[dict[str, Any]]) -> None:
         now, tz = self.ctx.clock(), self.ctx.tz
         if not results:
-            self.query_one("#detail-results", Static).update(Text(" no results yet", style="italic"))
+            self.query_one("#detail-results", Static).update(
+                Text(" no results yet", style="italic")
+            )
             return
         text = Text()
         for r in results:
@@ -144,22 +161,30 @@ class TargetDetailScreen(EngineScreen):
             text.append_text(incident_text(inc.get("state", "")))
             text.append("  ")
             text.append_text(severity_text(inc.get("severity", "")))
-            text.append(f"  opened {ago(inc.get('opened_at'), now)}  {(inc.get('summary') or '')[:50]}\n")
+            text.append(
+                f"  opened {ago(inc.get('opened_at'), now)}  {(inc.get('summary') or '')[:50]}\n"
+            )
         text.rstrip()
         self.query_one("#detail-incidents", Static).update(text)
 
     def _show_windows(self, windows: list[dict[str, Any]]) -> None:
         now, tz = self.ctx.clock(), self.ctx.tz
         if not windows:
-            self.query_one("#detail-windows", Static).update(Text(" none (m on Targets starts one)",
-                                                                  style="italic"))
+            self.query_one("#detail-windows", Static).update(
+                Text(" none (m on Targets starts one)", style="italic")
+            )
             return
         text = Text()
         for w in windows:
-            scope = {"all": "all targets", "tag": f"tag {w.get('tag')}"}.get(w.get("scope", ""), "this target")
-            until = w.get("schedule") or (f"until {when(w['ends_at'], tz, now)}" if w.get("ends_at")
-                                          else "until ended")
-            text.append(f" ⚒ {scope} · {w.get('kind')} · since {when(w.get('starts_at'), tz, now)} · {until}")
+            scope = {"all": "all targets", "tag": f"tag {w.get('tag')}"}.get(
+                w.get("scope", ""), "this target"
+            )
+            until = w.get("schedule") or (
+                f"until {when(w['ends_at'], tz, now)}" if w.get("ends_at") else "until ended"
+            )
+            text.append(
+                f" ⚒ {scope} · {w.get('kind')} · since {when(w.get('starts_at'), tz, now)} · {until}"
+            )
             if w.get("reason"):
                 text.append(f" · {w['reason']}")
             text.append("\n")
@@ -184,13 +209,19 @@ class TargetDetailScreen(EngineScreen):
             self.reload()
 
     def action_check_now(self) -> None:
-        self.call("check_target_now", self.target_id, then=lambda _: self.notify(f"Checking {self.target_name} now."))
+        self.call(
+            "check_target_now",
+            self.target_id,
+            then=lambda _: self.notify(f"Checking {self.target_name} now."),
+        )
 
     def action_edit(self) -> None:
         from screens.target_form import TargetFormScreen
 
         if self.record is not None:
-            self.app.push_screen(TargetFormScreen(self.record), lambda rec: self.reload() if rec else None)
+            self.app.push_screen(
+                TargetFormScreen(self.record), lambda rec: self.reload() if rec else None
+            )
 
     def action_back(self) -> None:
         self.dismiss(None)

@@ -106,8 +106,13 @@ class FieldsDialog(ModalScreen[dict[str, str] | None]):
             for f in self.fields:
                 with Horizontal(classes="field-row"):
                     yield Label(f.label, classes="field-label")
-                    yield Input(f.value, placeholder=f.placeholder, id=f"f-{f.name}", compact=True,
-                                password=f.password)
+                    yield Input(
+                        f.value,
+                        placeholder=f.placeholder,
+                        id=f"f-{f.name}",
+                        compact=True,
+                        password=f.password,
+                    )
                 error = Static("", id=f"e-{f.name}", classes="field-error")
                 error.display = False
                 yield error
@@ -156,7 +161,9 @@ class FieldsDialog(ModalScreen[dict[str, str] | None]):
         errors = [e for f in self.fields if (e := self._check(f))]
         if errors:
             return
-        self.dismiss({f.name: self.query_one(f"#f-{f.name}", Input).value.strip() for f in self.fields})
+        self.dismiss(
+            {f.name: self.query_one(f"#f-{f.name}", Input).value.strip() for f in self.fields}
+        )
 
     def action_cancel(self) -> None:
         self.dismiss(None)

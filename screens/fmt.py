@@ -25,8 +25,12 @@ STATE_STYLES = {
 }
 STATE_SHORT = {"maintenance": "maint"}
 SEVERITY_STYLES = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
-INCIDENT_STYLES = {"firing": "bold red", "acknowledged": "yellow", "silenced": "magenta",
-                   "resolved": "green"}
+INCIDENT_STYLES = {
+    "firing": "bold red",
+    "acknowledged": "yellow",
+    "silenced": "magenta",
+    "resolved": "green",
+}
 INCIDENT_SYMBOLS = {"firing": "✖", "acknowledged": "✔", "silenced": "⏾", "resolved": "●"}
 BARS = "▁▂▃▄▅▆▇█"
 FAIL_MARK = "×"
@@ -112,7 +116,11 @@ def sparkline(values: Iterable[float | None], width: int, relative: bool = False
         if v is None or v < 0:
             text.append(FAIL_MARK, style="red")
         else:
-            idx = 0 if spread <= 0 else min(len(BARS) - 1, int((v - bottom) / spread * (len(BARS) - 1) + 0.5))
+            idx = (
+                0
+                if spread <= 0
+                else min(len(BARS) - 1, int((v - bottom) / spread * (len(BARS) - 1) + 0.5))
+            )
             text.append(BARS[idx], style="cyan")
     return text
 

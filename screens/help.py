@@ -33,8 +33,15 @@ def help_tables() -> Group:
 
 
 def _table(title: str) -> Table:
-    table = Table(box=None, show_header=False, padding=(0, 1), expand=True, title=title,
-                  title_justify="left", title_style="bold underline")
+    table = Table(
+        box=None,
+        show_header=False,
+        padding=(0, 1),
+        expand=True,
+        title=title,
+        title_justify="left",
+        title_style="bold underline",
+    )
     table.add_column("key", style="bold", width=8, no_wrap=True)
     table.add_column("what", ratio=1)
     return table
@@ -49,8 +56,10 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body", classes="dialog help"):
-            yield Static(Text("Keys — Esc closes, ↑/↓ scroll, ctrl+p searches every action",
-                              style="bold"), classes="dialog-title")
+            yield Static(
+                Text("Keys — Esc closes, ↑/↓ scroll, ctrl+p searches every action", style="bold"),
+                classes="dialog-title",
+            )
             yield Static(help_tables())
 
     def on_mount(self) -> None:

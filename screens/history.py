@@ -26,7 +26,17 @@ from screens.messages import EngineEvents
 from screens.virtual_table import Column, VirtualTable
 
 PAGE = 100
-KINDS = (None, "state", "incident", "maintenance", "target", "contact", "notify", "telegram", "benchmark")
+KINDS = (
+    None,
+    "state",
+    "incident",
+    "maintenance",
+    "target",
+    "contact",
+    "notify",
+    "telegram",
+    "benchmark",
+)
 KIND_STYLES = {"state": "cyan", "incident": "red", "maintenance": "magenta", "target": "green"}
 COLUMNS = (
     Column("Time", 16),
@@ -73,11 +83,18 @@ class HistoryRows:
         text = Text(kind, style=KIND_STYLES.get(kind, ""))
         if kind == "state":
             text = Text("state → ", style="cyan")
-            text.append(f"{STATE_SYMBOLS.get(event, '')} {event}", style=STATE_STYLES.get(event, ""))
+            text.append(
+                f"{STATE_SYMBOLS.get(event, '')} {event}", style=STATE_STYLES.get(event, "")
+            )
         else:
             text.append(f" {event}")
-        return (when(e["ts"], self.screen.ctx.tz), text, e.get("target") or e.get("ref") or "",
-                e.get("actor") or "", e.get("detail") or "")
+        return (
+            when(e["ts"], self.screen.ctx.tz),
+            text,
+            e.get("target") or e.get("ref") or "",
+            e.get("actor") or "",
+            e.get("detail") or "",
+        )
 
 
 class HistoryScreen(EngineScreen):
@@ -133,8 +150,15 @@ class HistoryScreen(EngineScreen):
             if gen == self._generation:
                 self._got_page(items)
 
-        self.call("history", target=self.target, kind=self.kind, before=before, limit=PAGE,
-                  then=got, fail=self._page_failed)
+        self.call(
+            "history",
+            target=self.target,
+            kind=self.kind,
+            before=before,
+            limit=PAGE,
+            then=got,
+            fail=self._page_failed,
+        )
 
     def _got_page(self, items: list[dict[str, Any]]) -> None:
         self._paging = False
@@ -184,9 +208,12 @@ class HistoryScreen(EngineScreen):
 
     # ---- filters ------------------------------------------------------------------------------------
     def action_filter_target(self) -> None:
-        dialog = FieldsDialog("Show the history of one target", [
-            Field("target", "Target:", self.target or "", "name or id; empty for all targets"),
-        ])
+        dialog = FieldsDialog(
+            "Show the history of one target",
+            [
+                Field("target", "Target:", self.target or "", "name or id; empty for all targets"),
+            ],
+        )
 
         def answered(values: dict[str, str] | None) -> None:
             if values is not None:
@@ -209,9 +236,14 @@ class HistoryScreen(EngineScreen):
                 return str(exc)
             return None
 
-        dialog = FieldsDialog("Show events before…", [
-            Field("when", "Before:", "1d", "2h (ago), 1d, 2024-05-01 12:00", valid, required=True),
-        ])
+        dialog = FieldsDialog(
+            "Show events before…",
+            [
+                Field(
+                    "when", "Before:", "1d", "2h (ago), 1d, 2024-05-01 12:00", valid, required=True
+                ),
+            ],
+        )
 
         def answered(values: dict[str, str] | None) -> None:
             if values:

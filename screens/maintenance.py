@@ -56,24 +56,41 @@ class MaintenanceScreen(EngineScreen):
         self.call("list_maintenance", then=self._loaded)
 
     def _loaded(self, windows: list[dict[str, Any]]) -> None:
-        self.windows = sorted(windows, key=lambda w: (w.get("scope") != "all", w.get("starts_at") or 0))
+        self.windows = sorted(
+            windows, key=lambda w: (w.get("scope") != "all", w.get("starts_at") or 0)
+        )
         table = self.table
         row = table.cursor_row
         table.clear()
         now, tz = self.ctx.clock(), self.ctx.tz
         for w in self.windows:
             scope = w.get("scope", "")
-            applies = "all targets" if scope == "all" else (
-                f"tag {w.get('tag')}" if scope == "tag" else str(w.get("target") or "?"))
-            until = w.get("schedule") or (when(w["ends_at"], tz, now) if w.get("ends_at") else "until ended")
-            table.add_row(Text(applies, style="bold" if scope == "all" else ""), w.get("kind", ""),
-                          when(w.get("starts_at"), tz, now), until, w.get("reason") or "", key=w["id"])
+            applies = (
+                "all targets"
+                if scope == "all"
+                else (f"tag {w.get('tag')}" if scope == "tag" else str(w.get("target") or "?"))
+            )
+            until = w.get("schedule") or (
+                when(w["ends_at"], tz, now) if w.get("ends_at") else "until ended"
+            )
+            table.add_row(
+                Text(applies, style="bold" if scope == "all" else ""),
+                w.get("kind", ""),
+                when(w.get("starts_at"), tz, now),
+                until,
+                w.get("reason") or "",
+                key=w["id"],
+            )
         if self.windows:
             table.move_cursor(row=min(row, len(self.windows) - 1), animate=False)
         all_on = any(w.get("scope") == "all" for w in self.windows)
         info = Text(" All targets: ")
-        info.append("⚒ in maintenance" if all_on else "active", style="bold magenta" if all_on else "green")
-        info.append(f" (m toggles) · {len(self.windows)} window{'s' if len(self.windows) != 1 else ''}")
+        info.append(
+            "⚒ in maintenance" if all_on else "active", style="bold magenta" if all_on else "green"
+        )
+        info.append(
+            f" (m toggles) · {len(self.windows)} window{'s' if len(self.windows) != 1 else ''}"
+        )
         self.query_one("#maint-info", Static).update(info)
         empty = self.query_one("#maint-empty", Static)
         empty.update(EMPTY)
@@ -94,20 +111,39 @@ class MaintenanceScreen(EngineScreen):
         return self.windows[min(self.table.cursor_row, len(self.windows) - 1)]
 
     def action_add_window(self) -> None:
-        dialog = FieldsDialog("Add a maintenance window", [
-            Field("what", "Applies to:", "", "a target name, tag:NAME, or all", required=True),
-            Field("duration", "For:", "", "e.g. 2h (empty: until removed)",
-                  checked(lambda v: parse_duration(v, "--for"))),
-            Field("schedule", "Schedule:", "", "mon-fri 22:00-23:30, cron 0 3 * * * for 1h",
-                  checked(parse_window)),
-            Field("reason", "Reason:", "", "what is being done (optional)"),
-        ], hint="Probes keep running and history is kept; no incident opens and nothing is sent.")
+        dialog = FieldsDialog(
+            "Add a maintenance window",
+            [
+                Field("what", "Applies to:", "", "a target name, tag:NAME, or all", required=True),
+                Field(
+                    "duration",
+                    "For:",
+                    "",
+                    "e.g. 2h (empty: until removed)",
+                    checked(lambda v: parse_duration(v, "--for")),
+                ),
+                Field(
+                    "schedule",
+                    "Schedule:",
+                    "",
+                    "mon-fri 22:00-23:30, cron 0 3 * * * for 1h",
+                    checked(parse_window),
+                ),
+                Field("reason", "Reason:", "", "what is being done (optional)"),
+            ],
+            hint="Probes keep running and history is kept; no incident opens and nothing is sent.",
+        )
 
         def answered(values: dict[str, str] | None) -> None:
             if values:
-                self.call("maintenance_on", what=values["what"], duration=values["duration"] or None,
-                          schedule=values["schedule"] or None, reason=values["reason"],
-                          then=lambda _: self._done(f"Maintenance window added for {values['what']}."))
+                self.call(
+                    "maintenance_on",
+                    what=values["what"],
+                    duration=values["duration"] or None,
+                    schedule=values["schedule"] or None,
+                    reason=values["reason"],
+                    then=lambda _: self._done(f"Maintenance window added for {values['what']}."),
+                )
 
         self.app.push_screen(dialog, answered)
 

@@ -38,7 +38,13 @@ class ActionsProvider(Provider):
         for c, text, run in self._entries():
             score = matcher.match(text)
             if score > 0:
-                yield Hit(score, matcher.highlight(text), run, text=text, help=f"key: {key_display(c.key)}")
+                yield Hit(
+                    score,
+                    matcher.highlight(text),
+                    run,
+                    text=text,
+                    help=f"key: {key_display(c.key)}",
+                )
 
     async def discover(self) -> Hits:
         for c, text, run in self._entries():

@@ -113,8 +113,7 @@ class SubscribersScreen(EngineScreen):
         n = len(self.items)
         admins = sum(1 for s in self.items if s.get("role") == "admin")
         self.query_one("#subs-info", Static).update(
-            f" {n} subscriber{'s' if n != 1 else ''} ({admins} admin) · targets and benchmarks "
-            "are used/limit · a adds · x removes"
+            f" Subscribers: {n} ({admins} admin) · Targets/Bench. are used/limit · a adds · x removes"
         )
 
     def _selected(self) -> dict[str, Any] | None:

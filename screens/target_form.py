@@ -69,10 +69,13 @@ class TargetFormScreen(EngineScreen):
         if r is None:
             return {}
         return {
-            "spec": field(r, "spec_text") or "", "name": field(r, "name") or "",
-            "interval": f"{field(r, 'interval_s'):g}s", "timeout": f"{field(r, 'timeout_s'):g}s",
+            "spec": field(r, "spec_text") or "",
+            "name": field(r, "name") or "",
+            "interval": f"{field(r, 'interval_s'):g}s",
+            "timeout": f"{field(r, 'timeout_s'):g}s",
             "tags": ", ".join(field(r, "tags") or []),
-            "fail": str(field(r, "failure_threshold") or ""), "recover": str(field(r, "recovery_threshold") or ""),
+            "fail": str(field(r, "failure_threshold") or ""),
+            "recover": str(field(r, "recovery_threshold") or ""),
         }
 
     def compose_body(self) -> Iterable[Widget]:
@@ -81,14 +84,24 @@ class TargetFormScreen(EngineScreen):
             for fid, label, placeholder in FIELDS:
                 with Horizontal(classes="field-row"):
                     yield Label(label, classes="field-label")
-                    yield Input(values.get(fid, ""), placeholder=placeholder, id=f"f-{fid}", compact=True)
+                    yield Input(
+                        values.get(fid, ""), placeholder=placeholder, id=f"f-{fid}", compact=True
+                    )
                 yield _error(fid)
             with Horizontal(id="conditions-row"):
                 yield Label("Conditions", classes="field-label")
-                yield TextArea("\n".join(field(self.record, "conditions") or []), id="f-conditions",
-                               show_line_numbers=False)
-            yield Static(Text("one per line, all must hold, e.g. [STATUS] == 200 or [RESPONSE_TIME] < 300",
-                              style="bright_black"), classes="field-note")
+                yield TextArea(
+                    "\n".join(field(self.record, "conditions") or []),
+                    id="f-conditions",
+                    show_line_numbers=False,
+                )
+            yield Static(
+                Text(
+                    "one per line, all must hold, e.g. [STATUS] == 200 or [RESPONSE_TIME] < 300",
+                    style="bright_black",
+                ),
+                classes="field-note",
+            )
             yield _error("conditions")
             yield Static(Text(f"Specs: {EXAMPLES}", style="bright_black"), id="spec-help")
             with Horizontal(classes="dialog-buttons"):
@@ -122,7 +135,9 @@ class TargetFormScreen(EngineScreen):
                 error = str(exc)
             else:
                 if fid == "spec":
-                    self.query_one("#f-name", Input).placeholder = f"default: {parsed.default_name()}"  # type: ignore[attr-defined]
+                    self.query_one(
+                        "#f-name", Input
+                    ).placeholder = f"default: {parsed.default_name()}"  # type: ignore[attr-defined]
         show_error(self.query_one(f"#e-{fid}", Static), error)
         return error
 
@@ -170,8 +185,10 @@ class TargetFormScreen(EngineScreen):
             show_error(result, "Fix the fields marked above: nothing was saved.")
             return
         kw: dict[str, Any] = {
-            "spec": self._value("spec"), "name": self._value("name") or None,
-            "interval": self._value("interval") or None, "timeout": self._value("timeout") or None,
+            "spec": self._value("spec"),
+            "name": self._value("name") or None,
+            "interval": self._value("interval") or None,
+            "timeout": self._value("timeout") or None,
             "tags": [t.strip() for t in self._value("tags").split(",") if t.strip()],
             "conditions": self._conditions(),
         }
@@ -183,14 +200,18 @@ class TargetFormScreen(EngineScreen):
         if self.record is None:
             self.call("add_target", then=self._saved, fail=self._failed, **kw)
         else:
-            self.call("edit_target", field(self.record, "id"), then=self._saved, fail=self._failed, **kw)
+            self.call(
+                "edit_target", field(self.record, "id"), then=self._saved, fail=self._failed, **kw
+            )
 
     def _saved(self, rec: Any) -> None:
         self.notify(f"Saved {field(rec, 'name')}.")
         self.dismiss(rec)
 
     def _failed(self, exc: BaseException) -> None:
-        show_error(self.query_one("#form-result", Static), error_sentence(exc) + " Nothing was saved.")
+        show_error(
+            self.query_one("#form-result", Static), error_sentence(exc) + " Nothing was saved."
+        )
 
     def action_cancel(self) -> None:
         self.dismiss(None)

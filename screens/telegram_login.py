@@ -14,8 +14,10 @@ from engine.errors import SysAlertError
 from screens.dialogs import Field, FieldsDialog
 from screens.fmt import error_sentence
 
-NOT_HERE = ("Telegram login is not offered by this engine here: run `sysalert telegram login` "
-            "in a shell on the machine that runs the daemon.")
+NOT_HERE = (
+    "Telegram login is not offered by this engine here: run `sysalert telegram login` "
+    "in a shell on the machine that runs the daemon."
+)
 
 
 class LoginCancelled(Exception):
@@ -27,11 +29,14 @@ def start_login(screen: Any, done: Callable[[], None]) -> None:
     if fn is None or not asyncio.iscoroutinefunction(fn):
         screen.notify(NOT_HERE, severity="warning", timeout=8)
         return
-    screen.run_worker(_login(screen, fn, done), group="telegram-login", exclusive=True,
-                      exit_on_error=False)
+    screen.run_worker(
+        _login(screen, fn, done), group="telegram-login", exclusive=True, exit_on_error=False
+    )
 
 
-async def _ask(screen: Any, title: str, label: str, placeholder: str, password: bool = False) -> str:
+async def _ask(
+    screen: Any, title: str, label: str, placeholder: str, password: bool = False
+) -> str:
     loop = asyncio.get_running_loop()
     answer: asyncio.Future[dict[str, str] | None] = loop.create_future()
 
@@ -39,7 +44,9 @@ async def _ask(screen: Any, title: str, label: str, placeholder: str, password: 
         if not answer.done():
             answer.set_result(values)
 
-    dialog = FieldsDialog(title, [Field("value", label, "", placeholder, required=True, password=password)])
+    dialog = FieldsDialog(
+        title, [Field("value", label, "", placeholder, required=True, password=password)]
+    )
     screen.app.push_screen(dialog, answered)
     values = await answer
     if values is None:
@@ -55,7 +62,9 @@ async def _login(screen: Any, fn: Any, done: Callable[[], None]) -> None:
 
     prompts = LoginPrompts(
         phone=lambda: _ask(screen, "Telegram login (1/3)", "Phone number:", "+44 7700 900123"),
-        code=lambda: _ask(screen, "Telegram login (2/3)", "Login code:", "the code Telegram sent you"),
+        code=lambda: _ask(
+            screen, "Telegram login (2/3)", "Login code:", "the code Telegram sent you"
+        ),
         password=lambda: _ask(screen, "Telegram login (3/3)", "2FA password:", "", password=True),
         notify=say,
     )

@@ -47,7 +47,12 @@ class VirtualTable(ScrollView, can_focus=True):
         Binding("end", "edge(1)", "Last", show=False),
         Binding("enter", "select", "Open", show=False),
     ]
-    COMPONENT_CLASSES = {"vtable--header", "vtable--cursor", "vtable--cursor-blurred", "vtable--empty"}
+    COMPONENT_CLASSES = {
+        "vtable--header",
+        "vtable--cursor",
+        "vtable--cursor-blurred",
+        "vtable--empty",
+    }
     DEFAULT_CSS = """
     VirtualTable { overflow-x: hidden; overflow-y: auto; height: 1fr; }
     VirtualTable > .vtable--header { text-style: bold; background: $panel; }
@@ -74,8 +79,14 @@ class VirtualTable(ScrollView, can_focus=True):
         def control(self) -> VirtualTable:
             return self.table
 
-    def __init__(self, columns: Sequence[Column], source: RowSource, empty: str = "Nothing here.",
-                 *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        columns: Sequence[Column],
+        source: RowSource,
+        empty: str = "Nothing here.",
+        *,
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
         self.columns = list(columns)
         self.source = source
@@ -86,7 +97,9 @@ class VirtualTable(ScrollView, can_focus=True):
         self._layouts: dict[int, list[tuple[int, int]]] = {}
 
     # ---- the owner's API -------------------------------------------------------------------------
-    def rows_changed(self, keep_key: str | None = None, index_of: dict[str, int] | None = None) -> None:
+    def rows_changed(
+        self, keep_key: str | None = None, index_of: dict[str, int] | None = None
+    ) -> None:
         """The source changed: resize, keep the cursor on `keep_key` if it is still there, redraw."""
         n = len(self.source)
         if keep_key is not None and index_of is not None and keep_key in index_of:
@@ -206,15 +219,25 @@ class VirtualTable(ScrollView, can_focus=True):
         if n == 0:
             if y == 2:
                 style = self.get_component_rich_style("vtable--empty")
-                return Strip([Segment("  " + self.empty, style)]).adjust_cell_length(width).apply_style(base)
+                return (
+                    Strip([Segment("  " + self.empty, style)])
+                    .adjust_cell_length(width)
+                    .apply_style(base)
+                )
             return Strip.blank(width, base)
         index = int(self.scroll_offset.y) + y - 1
         if index >= n:
             return Strip.blank(width, base)
         selected = index == self.cursor
         focused = self.has_focus
-        key = (self.source.row_key(index), self.source.row_version(index), self.tick, width,
-               selected, focused)
+        key = (
+            self.source.row_key(index),
+            self.source.row_version(index),
+            self.tick,
+            width,
+            selected,
+            focused,
+        )
         strip = self._cache.get(key)
         if strip is None:
             strip = self._strip(self.source.row_cells(index), width)

@@ -61,7 +61,9 @@ def run_console(args: argparse.Namespace) -> int:
 
     settings = load_settings(args)
     _log_to_file(settings, bool(getattr(args, "debug", False)))
-    remote = connect_if_running(settings, getattr(args, "connect", None), getattr(args, "api_key", None))
+    remote = connect_if_running(
+        settings, getattr(args, "connect", None), getattr(args, "api_key", None)
+    )
     if remote is not None:
         return _run_attached(remote, settings)
     from sysalert_tui.daemon import InstanceLock
@@ -148,7 +150,9 @@ def _log_to_file(settings: Settings, debug: bool) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         stream = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
     except OSError as exc:
-        raise SysAlertError(f"cannot write the console log in {path.parent}: {exc.strerror}",
-                            "check the data directory's owner and mode") from None
+        raise SysAlertError(
+            f"cannot write the console log in {path.parent}: {exc.strerror}",
+            "check the data directory's owner and mode",
+        ) from None
     level = "DEBUG" if debug else os.environ.get("SYSALERT_LOG_LEVEL", "INFO")
     configure_logging(level, stream)

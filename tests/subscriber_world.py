@@ -32,8 +32,9 @@ USERS = {
 __all__ = ["ADMIN", "ALICE", "CAROL", "DAVE", "STRANGER", "SUBADMIN", "World", "until"]
 
 
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTelegram]:
+@pytest.fixture(name="server")
+def server_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTelegram]:
+    """The fake Telegram with every user of these tests (import it as `server_fixture`)."""
     s = FakeTelegram()
     for uid, name in USERS.items():
         s.add_user(uid, username=name)

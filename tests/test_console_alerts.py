@@ -32,7 +32,10 @@ async def test_lists_open_incidents_with_receipts(tmp_path: Path) -> None:
     with fresh_world(tmp_path) as w:
         async with make_app(w.backend).run_test(size=(80, 24)) as pilot:
             screen = await _open_alerts(pilot)
-            assert [i["id"] for i in screen.incidents] == ["inquokka", "indbslow"]  # resolved hidden
+            assert [i["id"] for i in screen.incidents] == [
+                "inquokka",
+                "indbslow",
+            ]  # resolved hidden
             receipts = str(screen.query_one("#receipts").render())
             assert "oncall-anna" in receipts and "read" in receipts
             assert "queued" in receipts and "sent" in receipts
@@ -50,7 +53,9 @@ async def test_ack_acknowledges_the_incident_in_the_store(tmp_path: Path) -> Non
             await settle(pilot)
             inc = _incident(w, "inquokka")
             assert inc["state"] == "acknowledged" and inc["acked_by"] == "tester"
-            assert any(i["id"] == "inquokka" and i["state"] == "acknowledged" for i in screen.incidents)
+            assert any(
+                i["id"] == "inquokka" and i["state"] == "acknowledged" for i in screen.incidents
+            )
             history = w.engine.commands.history(kind="incident")
             assert history[0]["action"] == "incident.ack" and history[0]["actor"] == "tester"
 

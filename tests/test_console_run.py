@@ -69,13 +69,25 @@ def _screen(session: str, want: str, timeout: float = 15.0) -> str:
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux for a real terminal")
 def test_first_run_in_a_real_terminal_then_attach_to_a_daemon(tmp_path: Path) -> None:
     data = tmp_path / "d"
-    env = {**os.environ, "SYSALERT_DATA_DIR": str(data), "SYSALERT_CONFIG": str(data / "config.toml"),
-           "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "SYSALERT_DATA_DIR": str(data),
+        "SYSALERT_CONFIG": str(data / "config.toml"),
+        "PYTHONPATH": str(ROOT),
+    }
     env.pop("SYSALERT_MASTER_KEY", None)
     session = f"sa-test-{os.getpid()}"
     cmd = f"cd {ROOT} && {sys.executable} -m sysalert_tui; echo EXIT=$?; sleep 30"
-    envs = [arg for k in ("SYSALERT_DATA_DIR", "SYSALERT_CONFIG", "PYTHONPATH") for arg in ("-e", f"{k}={env[k]}")]
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", *envs, cmd], check=True, env=env)
+    envs = [
+        arg
+        for k in ("SYSALERT_DATA_DIR", "SYSALERT_CONFIG", "PYTHONPATH")
+        for arg in ("-e", f"{k}={env[k]}")
+    ]
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", *envs, cmd],
+        check=True,
+        env=env,
+    )
     try:
         screen = _screen(session, "disk /")  # the first run seeded this machine's targets
         assert "embedded" in screen
@@ -90,17 +102,28 @@ def test_first_run_in_a_real_terminal_then_attach_to_a_daemon(tmp_path: Path) ->
     finally:
         _tmux("kill-session", "-t", session)
 
-    daemon = subprocess.Popen([sys.executable, "-m", "sysalert_tui", "--daemon"], cwd=ROOT, env=env,
-                              stderr=subprocess.PIPE, text=True)
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "sysalert_tui", "--daemon"],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert daemon.stderr is not None
         for line in daemon.stderr:
             if "ready" in line:
                 break
-        subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", *envs, cmd],
-                       check=True, env=env)
+        subprocess.run(
+            ["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", *envs, cmd],
+            check=True,
+            env=env,
+        )
         screen = _screen(session, "disk /")
         assert "attached" in screen
+        subprocess.run([sys.executable, "-m", "sysalert_tui", "target", "add", "tcp://127.0.0.1:9", "--name",
+                        "via-daemon"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=30)
+        _screen(session, "via-daemon")  # the daemon's event stream reaches the attached console
         _tmux("send-keys", "-t", session, "q")
         assert "Traceback" not in _screen(session, "EXIT=0", timeout=5)
         assert daemon.poll() is None  # quitting an attached console leaves the daemon running

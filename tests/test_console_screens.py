@@ -40,7 +40,12 @@ async def test_help_lists_every_binding_and_closes(tmp_path: Path) -> None:
             assert isinstance(help_screen, HelpScreen)
             from screens.help import help_tables
 
-            rows = {str(cell) for table in help_tables().renderables for col in table.columns for cell in col._cells}
+            rows = {
+                str(cell)
+                for table in help_tables().renderables
+                for col in table.columns
+                for cell in col._cells
+            }
             assert all(c.help in rows for c in COMMANDS)
             await pilot.press("escape")
             assert not isinstance(pilot.app.screen, HelpScreen)
@@ -63,7 +68,9 @@ async def test_palette_finds_and_runs_actions(tmp_path: Path) -> None:
             await pilot.press("ctrl+p")
             await settle(pilot)
             await pilot.press(*"toggle maintenance")
-            await wait_until(pilot, lambda: "Toggle maintenance for every target" in _hits(pilot.app.screen))
+            await wait_until(
+                pilot, lambda: "Toggle maintenance for every target" in _hits(pilot.app.screen)
+            )
             assert "Targets: Toggle maintenance for the selected target" in _hits(pilot.app.screen)
 
 
@@ -112,7 +119,9 @@ async def test_maintenance_toggle_all_add_and_remove(tmp_path: Path) -> None:
             await settle(pilot)
             await _fill(pilot, {"what": "db-primary", "schedule": "someday"})
             dialog = pilot.app.screen
-            assert isinstance(dialog, FieldsDialog) and "someday" in str(dialog.query_one("#e-schedule").render())
+            assert isinstance(dialog, FieldsDialog) and "someday" in str(
+                dialog.query_one("#e-schedule").render()
+            )
             await _fill(pilot, {"schedule": "", "duration": "2h", "reason": "reindex"})
             added = [x for x in cmds.list_maintenance() if x["target"] == "db-primary"]
             assert len(added) == 1 and added[0]["reason"] == "reindex" and added[0]["ends_at"]

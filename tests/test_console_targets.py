@@ -134,7 +134,11 @@ async def test_add_through_the_form_stores_the_target(tmp_path: Path) -> None:
             await settle(pilot)
             assert isinstance(pilot.app.screen, TargetsScreen)
             rec = w.engine.commands.get_target("new-one")
-            assert (rec.interval_s, rec.tags, rec.conditions) == (120.0, ["a", "b"], ["[CONNECTED] == true"])
+            assert (rec.interval_s, rec.tags, rec.conditions) == (
+                120.0,
+                ["a", "b"],
+                ["[CONNECTED] == true"],
+            )
             assert "new-one" in {r.name for r in _targets(pilot.app).rows.view}
 
 
@@ -182,11 +186,15 @@ async def test_maintenance_toggle_changes_the_engine_state(tmp_path: Path) -> No
             await wait_until(pilot, lambda: w.engine.display_state(rec) == "maintenance")
             windows = w.engine.commands.list_maintenance()
             assert any(x["scope"] == "target" and x["target"] == "quokka-api" for x in windows)
-            await wait_until(pilot, lambda: _targets(app).rows.rows["tquokka"].state == "maintenance")
+            await wait_until(
+                pilot, lambda: _targets(app).rows.rows["tquokka"].state == "maintenance"
+            )
             _select(app, "quokka-api")
             await pilot.press("m")
             await wait_until(pilot, lambda: w.engine.display_state(rec) != "maintenance")
-            assert not any(x["target"] == "quokka-api" for x in w.engine.commands.list_maintenance())
+            assert not any(
+                x["target"] == "quokka-api" for x in w.engine.commands.list_maintenance()
+            )
             await pilot.press("q")
         assert not w.engine.running
 
@@ -200,7 +208,8 @@ async def test_check_now_probes_the_target(tmp_path: Path) -> None:
             _select(app, "quokka-api")
             await pilot.press("r")
             row = _targets(app).rows.rows["tquokka"]
-            await wait_until(pilot, lambda: (row.checked or 0) > FIXED_NOW)  # a new result, just now
+            # a new result arrives, stamped now (the fixture's own results end at FIXED_NOW)
+            await wait_until(pilot, lambda: (row.checked or 0) > FIXED_NOW)
             assert row.error == "refused"
             await pilot.press("q")
 

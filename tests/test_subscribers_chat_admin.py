@@ -21,7 +21,7 @@ from tests.subscriber_world import (
     chat_world,
     listener,
     owned_targets,
-    server,  # noqa: F401  (fixture)
+    server_fixture,  # noqa: F401  (the `server` fixture)
     silent,
     until,
 )

@@ -17,7 +17,7 @@ from tests.subscriber_world import (
     chat_world,
     listener,
     owned_targets,
-    server,  # noqa: F401  (fixture)
+    server_fixture,  # noqa: F401  (the `server` fixture)
     until,
 )
 from tests.telegram_engine import closed_port
@@ -115,7 +115,10 @@ async def test_subscriber_setbench_and_get_score_against_the_baseline(
     tmp_path, settings, keyring, server
 ):
     async with chat_world(tmp_path, settings, keyring, server, subscribers=(CAROL, DAVE)) as w:
-        assert await ask(w, CAROL, "/get cpu") == "You have no cpu benchmark yet; /setbench cpu adds one."
+        assert (
+            await ask(w, CAROL, "/get cpu")
+            == "You have no cpu benchmark yet; /setbench cpu adds one."
+        )
         added = await ask(w, CAROL, "/setbench cpu")
         assert added.startswith("Added benchmark cpu (cpu, every 3600 s).")
         assert "median of its first 3 runs" in added
@@ -130,7 +133,10 @@ async def test_subscriber_setbench_and_get_score_against_the_baseline(
         assert {b["kind"] for b in bench} == {"cpu", "tcp"}
         assert all(b["baseline"] is not None for b in bench)  # from the first runs
         # Dave has none of these, and cannot run or remove Carol's.
-        assert await ask(w, DAVE, "/get cpu") == "You have no cpu benchmark yet; /setbench cpu adds one."
+        assert (
+            await ask(w, DAVE, "/get cpu")
+            == "You have no cpu benchmark yet; /setbench cpu adds one."
+        )
         assert await ask(w, DAVE, "/rmbench cpu") == "No benchmark 'cpu'."
         bad = {
             "/setbench": "Give one benchmark: cpu, an http(s) URL, or host:port.",
@@ -176,7 +182,9 @@ async def test_quota_hosted_profile_refuses_the_sixth_target_and_fourth_benchmar
     ) as w:
         with listener() as port:
             for i in range(5):
-                assert (await ask(w, CAROL, f"/addtarget 127.0.0.1:{port} t{i}")).startswith("Added")
+                assert (await ask(w, CAROL, f"/addtarget 127.0.0.1:{port} t{i}")).startswith(
+                    "Added"
+                )
             before = target_rows(w)
             refused = await ask(w, CAROL, f"/addtarget 127.0.0.1:{port} sixth")
             first, second = refused.splitlines()
@@ -222,7 +230,9 @@ async def test_quota_self_hosted_profile_is_unlimited_for_subscribers(
     async with chat_world(tmp_path, settings, keyring, server, subscribers=(CAROL,)) as w:
         with listener() as port:
             for i in range(7):
-                assert (await ask(w, CAROL, f"/addtarget 127.0.0.1:{port} t{i}")).startswith("Added")
+                assert (await ask(w, CAROL, f"/addtarget 127.0.0.1:{port} t{i}")).startswith(
+                    "Added"
+                )
             for _ in range(4):
                 with listener() as p:
                     assert (await ask(w, CAROL, f"/setbench 127.0.0.1:{p}")).startswith("Added")

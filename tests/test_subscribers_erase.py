@@ -28,7 +28,7 @@ from tests.subscriber_world import (
     chat_world,
     listener,
     owned_targets,
-    server,  # noqa: F401  (fixture)
+    server_fixture,  # noqa: F401  (the `server` fixture)
     settle,
     silent,
     until,
@@ -62,8 +62,13 @@ def sealed_values(w, owner_id: str) -> list[bytes]:
         )
         out += [n.body_s for n in notes]
         nids = [n.id for n in notes]
-        out += [r.reader_s for r in s.exec(select(Receipt).where(Receipt.notification_id.in_(nids))).scalars()]
-        out += [r.detail_s for r in s.exec(select(Result).where(Result.target_id.in_(tids))).scalars()]
+        out += [
+            r.reader_s
+            for r in s.exec(select(Receipt).where(Receipt.notification_id.in_(nids))).scalars()
+        ]
+        out += [
+            r.detail_s for r in s.exec(select(Result).where(Result.target_id.in_(tids))).scalars()
+        ]
     return [bytes(b) for b in out if b]
 
 
@@ -93,8 +98,11 @@ async def test_subscriber_delete_account_leaves_no_plaintext_and_no_ciphertext(
             ack = await w.say(CAROL, "ack", reply_to=alert.id)
             assert (await w.reply_text(ack)).startswith("Acknowledged")
             await until(
-                lambda: w.notifications(status="sent") and any(
-                    n.read_at for n in w.notifications(contact_id=owned_contact(w, carol.id))
+                lambda: (
+                    w.notifications(status="sent")
+                    and any(
+                        n.read_at for n in w.notifications(contact_id=owned_contact(w, carol.id))
+                    )
                 ),
                 what="carol's read receipt",
             )

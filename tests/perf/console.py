@@ -50,10 +50,20 @@ def build_store(n: int) -> None:
     with store.session() as s:
         for i in range(n):
             kind = kinds[i % 3]
-            spec = {"tcp": f"tcp://127.0.0.1:{1024 + i % 60000}", "http": f"http://127.0.0.1:{1024 + i % 60000}/h",
-                    "icmp": "icmp://127.0.0.1"}[kind]
-            rec = TargetRecord(id=new_id(), name=f"target-{i:05d}", spec_text=spec, kind=kind, interval_s=30.0,
-                               timeout_s=2.0, tags=["perf"] if i % 10 == 0 else [])
+            spec = {
+                "tcp": f"tcp://127.0.0.1:{1024 + i % 60000}",
+                "http": f"http://127.0.0.1:{1024 + i % 60000}/h",
+                "icmp": "icmp://127.0.0.1",
+            }[kind]
+            rec = TargetRecord(
+                id=new_id(),
+                name=f"target-{i:05d}",
+                spec_text=spec,
+                kind=kind,
+                interval_s=30.0,
+                timeout_s=2.0,
+                tags=["perf"] if i % 10 == 0 else [],
+            )
             s.add(to_row(store, rec))
         s.commit()
     store.close()
@@ -121,8 +131,13 @@ async def run_ours(seconds: float) -> dict[str, Any]:
     engine = Engine(settings, store, mode="embedded")
     records = tstore.load_all(store)  # the feed's own copy; the screen loads through the commands
     probe = Probe()
-    _instrument(VirtualTable, probe, lambda t: len(t.source) > 0, lambda t: t.cursor,
-                lambda t: t.cursor - int(t.scroll_offset.y) + 1)
+    _instrument(
+        VirtualTable,
+        probe,
+        lambda t: len(t.source) > 0,
+        lambda t: t.cursor,
+        lambda t: t.cursor - int(t.scroll_offset.y) + 1,
+    )
     app = SysAlertApp(EmbeddedBackend(engine), cursor_blink=False)
     app.animation_level = "none"
     rnd = random.Random(1)
@@ -136,7 +151,11 @@ async def run_ours(seconds: float) -> dict[str, Any]:
             for _ in range(per):
                 rec = records[rnd.randrange(len(records))]
                 ok = rnd.random() > 0.02
-                res = ProbeResult(True, rnd.uniform(0.1, 80.0)) if ok else ProbeResult.failure("refused", "x", 0.3)
+                res = (
+                    ProbeResult(True, rnd.uniform(0.1, 80.0))
+                    if ok
+                    else ProbeResult.failure("refused", "x", 0.3)
+                )
                 engine.process(rec, res, now)
             fed += per
             engine.writer.take()  # not started: nothing commits, so do not let them pile up
@@ -153,8 +172,13 @@ async def run_ours(seconds: float) -> dict[str, Any]:
         task.cancel()
         await pilot.pause()
     store.close()
-    return {"first_paint_s": first, "samples": samples, "rss_mb": rss_mb(), "fed": fed,
-            "rows": len(records)}
+    return {
+        "first_paint_s": first,
+        "samples": samples,
+        "rss_mb": rss_mb(),
+        "fed": fed,
+        "rows": len(records),
+    }
 
 
 async def run_bare(seconds: float) -> dict[str, Any]:
@@ -184,8 +208,13 @@ async def run_bare(seconds: float) -> dict[str, Any]:
                 table.add_row(*row, key=key)
             table.focus()
 
-    _instrument(DataTable, probe, lambda t: t.row_count > 0, lambda t: t.cursor_row,
-                lambda t: t.cursor_row - int(t.scroll_offset.y) + 1)
+    _instrument(
+        DataTable,
+        probe,
+        lambda t: t.row_count > 0,
+        lambda t: t.cursor_row,
+        lambda t: t.cursor_row - int(t.scroll_offset.y) + 1,
+    )
     app = Bare()
     app.animation_level = "none"
     rnd = random.Random(1)
@@ -197,7 +226,10 @@ async def run_bare(seconds: float) -> dict[str, Any]:
         pending: list[tuple[str, str]] = []
         last = time.perf_counter()
         while True:
-            pending += [(keys[rnd.randrange(len(keys))], f"{rnd.uniform(0.1, 80.0):.1f} ms") for _ in range(per)]
+            pending += [
+                (keys[rnd.randrange(len(keys))], f"{rnd.uniform(0.1, 80.0):.1f} ms")
+                for _ in range(per)
+            ]
             fed += per
             if time.perf_counter() - last >= 0.15:  # the same coalescing as the console
                 with app.batch_update():
@@ -215,7 +247,13 @@ async def run_bare(seconds: float) -> dict[str, Any]:
         samples = await _keys(app, probe, lambda: table.cursor_row, seconds)
         task.cancel()
         await pilot.pause()
-    return {"first_paint_s": first, "samples": samples, "rss_mb": rss_mb(), "fed": fed, "rows": len(rows)}
+    return {
+        "first_paint_s": first,
+        "samples": samples,
+        "rss_mb": rss_mb(),
+        "fed": fed,
+        "rows": len(rows),
+    }
 
 
 def _pct(samples: list[float], q: float) -> float:
@@ -244,9 +282,23 @@ def main() -> None:
     print(f"store: {args.targets} targets in {time.perf_counter() - t:.1f} s", flush=True)
     results: dict[str, dict[str, Any]] = {}
     for which in ("ours", "bare"):
-        proc = subprocess.run([sys.executable, "-m", "tests.perf.console", "--child", which,
-                               "--targets", str(args.targets), "--seconds", str(args.seconds)],
-                              capture_output=True, text=True, env={**os.environ, **env}, timeout=args.seconds + 120)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tests.perf.console",
+                "--child",
+                which,
+                "--targets",
+                str(args.targets),
+                "--seconds",
+                str(args.seconds),
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env},
+            timeout=args.seconds + 120,
+        )
         lines = proc.stdout.strip().splitlines()
         if proc.returncode != 0 or not lines:
             sys.stderr.write(proc.stderr[-3000:])
@@ -260,14 +312,19 @@ def main() -> None:
     print(f"{'peak RSS':24}{ours['rss_mb']:>9.0f} MB{bare['rss_mb']:>13.0f} MB")
     print(f"{'results fed':24}{ours['fed']:>12}{bare['fed']:>16}")
     summary = {
-        "targets": args.targets, "seconds": args.seconds,
-        "first_paint_s": round(ours["first_paint_s"], 4), "bare_first_paint_s": round(bare["first_paint_s"], 4),
+        "targets": args.targets,
+        "seconds": args.seconds,
+        "first_paint_s": round(ours["first_paint_s"], 4),
+        "bare_first_paint_s": round(bare["first_paint_s"], 4),
         "ratio": round(ours["first_paint_s"] / max(bare["first_paint_s"], 1e-6), 3),
-        "key_p50_ms": round(_pct(ours["samples"], 0.5), 2), "key_p99_ms": round(_pct(ours["samples"], 0.99), 2),
+        "key_p50_ms": round(_pct(ours["samples"], 0.5), 2),
+        "key_p99_ms": round(_pct(ours["samples"], 0.99), 2),
         "bare_key_p50_ms": round(_pct(bare["samples"], 0.5), 2),
         "bare_key_p99_ms": round(_pct(bare["samples"], 0.99), 2),
-        "rss_mb": round(ours["rss_mb"], 1), "bare_rss_mb": round(bare["rss_mb"], 1),
-        "results_fed": ours["fed"], "key_samples": len(ours["samples"]),
+        "rss_mb": round(ours["rss_mb"], 1),
+        "bare_rss_mb": round(bare["rss_mb"], 1),
+        "results_fed": ours["fed"],
+        "key_samples": len(ours["samples"]),
     }
     print(json.dumps(summary), flush=True)
 
