@@ -40,6 +40,8 @@ SCOPES: dict[str, str] = {
 MODES = ("targets", "alerts", "history", "maintenance", "benchmarks", "contacts", "subscribers")
 
 C = Command
+# One command a line reads as a table: keep the formatter out of it.
+# fmt: off
 COMMANDS: tuple[Command, ...] = (
     C("global", "1", "switch_mode('targets')", "Targets", "Show the targets table (home)", show=False),
     C("global", "2", "switch_mode('alerts')", "Alerts", "Show firing and acknowledged alerts", show=False),
@@ -80,6 +82,7 @@ COMMANDS: tuple[Command, ...] = (
     C("history", "t", "jump_time", "Time", "Go back to a time (asks: 2h, 1d, 2024-05-01 12:00)"),
     C("history", "g", "newest", "Newest", "Back to the newest events, filters cleared"),
     C("maintenance", "a", "add_window", "Add", "Add a maintenance window (target, tag or all)"),
+    C("maintenance", "e", "edit_window", "Edit", "Change the selected window (what, length, schedule)"),
     C("maintenance", "x", "remove_window", "Remove", "Remove the selected window (asks first)"),
     C("maintenance", "m", "toggle_all", "All", "Toggle maintenance for every target"),
     C("benchmarks", "b", "set_baseline", "Baseline", "Set the baseline to the current score"),
@@ -95,6 +98,7 @@ COMMANDS: tuple[Command, ...] = (
       "Remove the selected subscriber and erase everything they own (asks first)"),
     C("subscribers", "g", "reload", "Reload", "Reload subscribers"),
 )
+# fmt: on
 
 
 def commands_for(scope: str) -> list[Command]:

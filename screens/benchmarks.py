@@ -31,8 +31,12 @@ def _num(b: dict[str, Any], *names: str) -> float | None:
     return None
 
 
-STATUS = {"ok": ("●", "green"), "regressed": ("✖ regressed", "bold red"),
-          "failed": ("✖ failed", "red"), "pending": ("◐ pending", "yellow")}
+STATUS = {
+    "ok": ("●", "green"),
+    "regressed": ("✖ regressed", "bold red"),
+    "failed": ("✖ failed", "red"),
+    "pending": ("◐ pending", "yellow"),
+}
 
 
 def versus_text(b: dict[str, Any]) -> Text:
@@ -93,14 +97,17 @@ class BenchmarksScreen(EngineScreen):
 
     def _loaded(self, value: tuple[Any, dict[str, str]]) -> None:
         items, self.owners = value
-        self.all_items = [b if isinstance(b, dict) else dict(getattr(b, "__dict__", {})) for b in items or []]
+        self.all_items = [
+            b if isinstance(b, dict) else dict(getattr(b, "__dict__", {})) for b in items or []
+        ]
         self._filter_owner()
         self._fill(EMPTY)
 
     def _filter_owner(self) -> None:
         wanted = self.owner_filter
-        self.items = [b for b in self.all_items
-                      if wanted is None or (b.get("owner_id") or "") == wanted]
+        self.items = [
+            b for b in self.all_items if wanted is None or (b.get("owner_id") or "") == wanted
+        ]
 
     def _owner_name(self, owner_id: str | None) -> str:
         if owner_id is None:
@@ -130,10 +137,15 @@ class BenchmarksScreen(EngineScreen):
             if b.get("owner_id"):  # a subscriber's: their masked chat id after the name
                 name.append(f" · {self.owners.get(b['owner_id'], '****')}", style="cyan")
             table.add_row(
-                name, "—" if score is None else f"{score:.4g}{unit}",
-                "—" if base is None else f"{base:.4g}{unit}", versus_text(b),
-                sparkline([v if isinstance(v, int | float) else None for v in trend], 16, relative=True),
-                ago(_num(b, "last_run_at"), now), key=str(b.get("id") or b.get("name")),
+                name,
+                "—" if score is None else f"{score:.4g}{unit}",
+                "—" if base is None else f"{base:.4g}{unit}",
+                versus_text(b),
+                sparkline(
+                    [v if isinstance(v, int | float) else None for v in trend], 16, relative=True
+                ),
+                ago(_num(b, "last_run_at"), now),
+                key=str(b.get("id") or b.get("name")),
             )
         if self.items:
             table.move_cursor(row=min(row, len(self.items) - 1), animate=False)
@@ -146,7 +158,8 @@ class BenchmarksScreen(EngineScreen):
         if self.owners or self.owner_filter is not None:
             owners = f" · owner: {self._owner_name(self.owner_filter)} (o)"
         self.query_one("#bench-info", Static).update(
-            f" {n} benchmark{'s' if n != 1 else ''}{owners} · b sets the baseline to the current score")
+            f" {n} benchmark{'s' if n != 1 else ''}{owners} · b sets the baseline to the current score"
+        )
 
     def action_set_baseline(self) -> None:
         if not self.items:
@@ -159,8 +172,10 @@ class BenchmarksScreen(EngineScreen):
             if yes:
                 self.call("set_baseline", ref, then=lambda _: self._baseline_set(b))
 
-        self.app.push_screen(ConfirmScreen(f"Set the baseline of {b.get('name')!r} to its current score?",
-                                           "Set"), answered)
+        self.app.push_screen(
+            ConfirmScreen(f"Set the baseline of {b.get('name')!r} to its current score?", "Set"),
+            answered,
+        )
 
     def _baseline_set(self, b: dict[str, Any]) -> None:
         self.notify(f"Baseline of {b.get('name')} set to its current score.")

@@ -63,7 +63,11 @@ class TargetDetailScreen(EngineScreen):
         cmds, tid = self.commands, self.target_id
         rec = cmds.get_target(tid)
         shown = (self.optional("target_states") or {}).get(tid)
-        series = cmds.target_series(tid, RANGES[rng], BUCKETS, now=self.ctx.clock())
+        # no more buckets than checks in the range, so a bucket is empty only when a check was missed
+        buckets = max(
+            10, min(BUCKETS, int(RANGES[rng] / max(1.0, field(rec, "interval_s") or 30.0)))
+        )
+        series = cmds.target_series(tid, RANGES[rng], buckets, now=self.ctx.clock())
         results = cmds.target_results(tid, limit=15)
         incidents = cmds.list_incidents(target=tid, limit=10)
         tags = set(field(rec, "tags") or [])

@@ -111,41 +111,81 @@ class MaintenanceScreen(EngineScreen):
         return self.windows[min(self.table.cursor_row, len(self.windows) - 1)]
 
     def action_add_window(self) -> None:
+        self._window_dialog("Add a maintenance window", {}, None)
+
+    def action_edit_window(self) -> None:
+        """A window is changed by adding the new one, then removing the old one."""
+        w = self._selected()
+        if w is None:
+            self.notify("No window selected.", severity="warning")
+            return
+        scope = w.get("scope")
+        what = (
+            "all"
+            if scope == "all"
+            else f"tag:{w.get('tag')}"
+            if scope == "tag"
+            else str(w.get("target") or "")
+        )
+        left = (w["ends_at"] - self.ctx.clock()) if w.get("ends_at") else None
+        values = {
+            "what": what,
+            "duration": f"{max(60, int(left)) // 60}m" if left else "",
+            "schedule": (w.get("schedule") or "").removeprefix("once "),
+            "reason": w.get("reason") or "",
+        }
+        self._window_dialog("Change the maintenance window", values, w["id"])
+
+    def _window_dialog(self, title: str, values: dict[str, str], replaces: str | None) -> None:
         dialog = FieldsDialog(
-            "Add a maintenance window",
+            title,
             [
-                Field("what", "Applies to:", "", "a target name, tag:NAME, or all", required=True),
+                Field(
+                    "what",
+                    "Applies to:",
+                    values.get("what", ""),
+                    "a target name, tag:NAME, or all",
+                    required=True,
+                ),
                 Field(
                     "duration",
                     "For:",
-                    "",
+                    values.get("duration", ""),
                     "e.g. 2h (empty: until removed)",
                     checked(lambda v: parse_duration(v, "--for")),
                 ),
                 Field(
                     "schedule",
                     "Schedule:",
-                    "",
+                    values.get("schedule", ""),
                     "mon-fri 22:00-23:30, cron 0 3 * * * for 1h",
                     checked(parse_window),
                 ),
-                Field("reason", "Reason:", "", "what is being done (optional)"),
+                Field(
+                    "reason", "Reason:", values.get("reason", ""), "what is being done (optional)"
+                ),
             ],
             hint="Probes keep running and history is kept; no incident opens and nothing is sent.",
         )
 
-        def answered(values: dict[str, str] | None) -> None:
-            if values:
-                self.call(
-                    "maintenance_on",
-                    what=values["what"],
-                    duration=values["duration"] or None,
-                    schedule=values["schedule"] or None,
-                    reason=values["reason"],
-                    then=lambda _: self._done(f"Maintenance window added for {values['what']}."),
-                )
+        def answered(v: dict[str, str] | None) -> None:
+            if v:
+                self.call_fn(self._save_window, v, replaces, then=self._done)
 
         self.app.push_screen(dialog, answered)
+
+    def _save_window(self, v: dict[str, str], replaces: str | None) -> str:
+        cmds = self.commands
+        cmds.maintenance_on(
+            what=v["what"],
+            duration=v["duration"] or None,
+            schedule=v["schedule"] or None,
+            reason=v["reason"],
+        )
+        if replaces:
+            cmds.remove_window(replaces)
+            return f"Maintenance window for {v['what']} changed."
+        return f"Maintenance window added for {v['what']}."
 
     def action_remove_window(self) -> None:
         w = self._selected()

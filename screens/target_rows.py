@@ -20,8 +20,15 @@ from screens.virtual_table import Column
 
 SPARK = 12
 SORTS = ("state", "name", "latency")
-STATE_ORDER = {"down": 0, "degraded": 1, "pending": 2, "unknown": 3, "maintenance": 4, "paused": 5,
-               "up": 6}
+STATE_ORDER = {
+    "down": 0,
+    "degraded": 1,
+    "pending": 2,
+    "unknown": 3,
+    "maintenance": 4,
+    "paused": 5,
+    "up": 6,
+}
 COLUMNS = (
     Column("State", 10),
     Column("Name", 0),
@@ -59,10 +66,15 @@ def row_from(rec: Any, shown: str | None = None, owners: dict[str, str] | None =
     state = field(rec, "state") or "unknown"
     tags = tuple(field(rec, "tags") or ())
     row = Row(
-        id=field(rec, "id"), name=field(rec, "name") or "", kind=field(rec, "kind") or "",
-        state=shown or ("paused" if field(rec, "paused") else state), probe_state=state,
-        latency=field(rec, "last_latency_ms"), checked=field(rec, "last_check_at"),
-        error=field(rec, "last_error_class"), tags=tags,
+        id=field(rec, "id"),
+        name=field(rec, "name") or "",
+        kind=field(rec, "kind") or "",
+        state=shown or ("paused" if field(rec, "paused") else state),
+        probe_state=state,
+        latency=field(rec, "last_latency_ms"),
+        checked=field(rec, "last_check_at"),
+        error=field(rec, "last_error_class"),
+        tags=tags,
     )
     owner_id = field(rec, "owner_id")
     row.owner = (owners or {}).get(owner_id, "****") if owner_id else ""
@@ -108,11 +120,20 @@ class TargetRows:
         if r.owner:  # a subscriber's target: their masked chat id after the name
             name = Text(r.name)
             name.append(f" · {r.owner}", style="cyan")
-        return (state_text(r.state, short=True), name, r.kind, latency, ago(r.checked, self.clock()),
-                pct(r.uptime), sparkline(r.spark, SPARK))
+        return (
+            state_text(r.state, short=True),
+            name,
+            r.kind,
+            latency,
+            ago(r.checked, self.clock()),
+            pct(r.uptime),
+            sparkline(r.spark, SPARK),
+        )
 
     # ---- loading ---------------------------------------------------------------------------------
-    def load(self, records: Iterable[Any], shown: dict[str, str], uptimes: dict[str, float]) -> None:
+    def load(
+        self, records: Iterable[Any], shown: dict[str, str], uptimes: dict[str, float]
+    ) -> None:
         rows: dict[str, Row] = {}
         for rec in records:
             row = row_from(rec, shown.get(field(rec, "id")), self.owners)
@@ -152,7 +173,10 @@ class TargetRows:
         if row is None:
             return
         row.spark_loaded = True
-        older = [None if not field(r, "ok") else (field(r, "latency_ms") or 0.0) for r in reversed(results)]
+        older = [
+            None if not field(r, "ok") else (field(r, "latency_ms") or 0.0)
+            for r in reversed(results)
+        ]
         row.spark = deque([*older, *row.spark][-SPARK:], maxlen=SPARK)
         row.touch()
 
@@ -223,7 +247,9 @@ class TargetRows:
         if self.sort == "name":
             view = sorted(rows, key=lambda r: r.name.lower())
         elif self.sort == "latency":
-            view = sorted(rows, key=lambda r: (r.latency is None, -(r.latency or 0.0), r.name.lower()))
+            view = sorted(
+                rows, key=lambda r: (r.latency is None, -(r.latency or 0.0), r.name.lower())
+            )
         else:
             view = sorted(rows, key=lambda r: (STATE_ORDER.get(r.state, 3), r.name.lower()))
         self.view = view

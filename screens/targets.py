@@ -36,8 +36,11 @@ class TargetsScreen(EngineScreen):
 
     def compose_body(self) -> Iterable[Widget]:
         yield Static("Loading targets…", id="targets-info", classes="info-line")
-        yield Input(placeholder="filter by name, kind, tag, state or owner:1265 (Enter keeps, Esc clears)",
-                    id="filter", compact=True)
+        yield Input(
+            placeholder="filter by name, kind, tag, state or owner:1265 (Enter keeps, Esc clears)",
+            id="filter",
+            compact=True,
+        )
         yield VirtualTable(COLUMNS, self.rows, "Loading targets…", id="targets")
 
     @property
@@ -86,8 +89,11 @@ class TargetsScreen(EngineScreen):
         if not self.rows.loaded:
             return
         view = self.rows.view
-        ids = [view[i].id for i in self.table.visible_range()
-               if not view[i].spark_loaded and view[i].id not in self._spark_asked]
+        ids = [
+            view[i].id
+            for i in self.table.visible_range()
+            if not view[i].spark_loaded and view[i].id not in self._spark_asked
+        ]
         if not ids:
             return
         self._spark_asked.update(ids)
@@ -219,8 +225,11 @@ class TargetsScreen(EngineScreen):
 
         sel = self._selected()
         if sel:
-            self.call("get_target", sel[0],
-                      then=lambda rec: self.app.push_screen(TargetFormScreen(rec), self._saved))
+            self.call(
+                "get_target",
+                sel[0],
+                then=lambda rec: self.app.push_screen(TargetFormScreen(rec), self._saved),
+            )
 
     def _saved(self, rec: Any) -> None:
         if rec is not None:
@@ -238,8 +247,9 @@ class TargetsScreen(EngineScreen):
             if yes:
                 self.call("remove_target", key, then=lambda _: self._removed(key, name))
 
-        self.app.push_screen(ConfirmScreen(f"Delete target {name!r} and all its history?", "Delete"),
-                             answered)
+        self.app.push_screen(
+            ConfirmScreen(f"Delete target {name!r} and all its history?", "Delete"), answered
+        )
 
     def _removed(self, key: str, name: str) -> None:
         keep = self.table.cursor_key
@@ -254,8 +264,11 @@ class TargetsScreen(EngineScreen):
 
     def _toggle_maintenance(self, key: str, name: str) -> str:
         cmds = self.commands
-        own = [w for w in cmds.list_maintenance()
-               if w.get("scope") == "target" and w.get("target") in (name, key)]
+        own = [
+            w
+            for w in cmds.list_maintenance()
+            if w.get("scope") == "target" and w.get("target") in (name, key)
+        ]
         if own:
             cmds.maintenance_off(what=key)
             return f"Maintenance off for {name}."
@@ -267,7 +280,9 @@ class TargetsScreen(EngineScreen):
     def action_check_now(self) -> None:
         sel = self._selected()
         if sel:
-            self.call("check_target_now", sel[0], then=lambda _: self.notify(f"Checking {sel[1]} now."))
+            self.call(
+                "check_target_now", sel[0], then=lambda _: self.notify(f"Checking {sel[1]} now.")
+            )
 
     def action_toggle_pause(self) -> None:
         sel = self._selected()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, tzinfo
@@ -19,9 +20,10 @@ from textual import events, work
 from textual.app import App
 from textual.message import Message
 from textual.reactive import reactive
-from textual.worker import Worker
+from textual.worker import Worker, WorkerState
 
 import screens
+from engine.errors import SysAlertError
 from engine.facade import ConsoleBackend
 from screens.actions import bindings_for
 from screens.alerts import AlertsScreen
@@ -35,6 +37,7 @@ from screens.palette import ActionsProvider
 from screens.subscribers import SubscribersScreen
 from screens.targets import TargetsScreen
 
+log = logging.getLogger("sysalert.console")
 MAX_PENDING = 200_000  # events held between two flushes; beyond it the oldest are dropped
 
 
@@ -58,17 +61,29 @@ class SysAlertApp(App[int]):
     BINDINGS = [*bindings_for("global"), ("ctrl+c", "quit")]
     COMMANDS = App.COMMANDS | {ActionsProvider}
     MODES: ClassVar[dict[str, Any]] = {
-        "targets": TargetsScreen, "alerts": AlertsScreen, "history": HistoryScreen,
-        "maintenance": MaintenanceScreen, "benchmarks": BenchmarksScreen, "contacts": ContactsScreen,
+        "targets": TargetsScreen,
+        "alerts": AlertsScreen,
+        "history": HistoryScreen,
+        "maintenance": MaintenanceScreen,
+        "benchmarks": BenchmarksScreen,
+        "contacts": ContactsScreen,
         "subscribers": SubscribersScreen,
     }
 
     stats: reactive[dict[str, Any]] = reactive(dict, always_update=True)
 
-    def __init__(self, backend: ConsoleBackend, *, clock: Callable[[], float] = time.time,
-                 tz: tzinfo | None = None, operator: str | None = None,
-                 runtime: Runtime | None = None, stats_every: float = 2.0,
-                 flush_every: float = 0.15, cursor_blink: bool = True) -> None:
+    def __init__(
+        self,
+        backend: ConsoleBackend,
+        *,
+        clock: Callable[[], float] = time.time,
+        tz: tzinfo | None = None,
+        operator: str | None = None,
+        runtime: Runtime | None = None,
+        stats_every: float = 2.0,
+        flush_every: float = 0.15,
+        cursor_blink: bool = True,
+    ) -> None:
         super().__init__()
         self.backend = backend
         self.clock = clock
@@ -82,11 +97,14 @@ class SysAlertApp(App[int]):
         self._pending: list[dict[str, Any]] = []
         self._engine_worker: Worker[None] | None = None
         self._quitting = False
+        self._runtime_error: str | None = None
 
     # ---- start -----------------------------------------------------------------------------------
     async def on_mount(self) -> None:
         if self.runtime is not None:
-            self._engine_worker = self.run_worker(self.runtime.run(), name="engine", exit_on_error=False)
+            self._engine_worker = self.run_worker(
+                self.runtime.run(), name="engine", exit_on_error=False
+            )
         self.run_worker(self._pump(), name="events", exit_on_error=False)
         self.set_interval(self.flush_every, self._hand_out_events)
         self.set_interval(self.stats_every, self.refresh_stats)
@@ -128,7 +146,26 @@ class SysAlertApp(App[int]):
         self.post_message(StatsFetched(dict(stats)))
 
     def on_stats_fetched(self, message: StatsFetched) -> None:
-        self.stats = message.stats
+        stats = message.stats
+        if self._runtime_error:  # the engine's own figures cannot say that it stopped
+            stats["last_error"] = self._runtime_error
+        self.stats = stats
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The engine or the event stream stopping on an error is said, not swallowed."""
+        worker = event.worker
+        if (
+            worker.name in ("engine", "events")
+            and event.state == WorkerState.ERROR
+            and not self._quitting
+        ):
+            error = worker.error
+            what = "the engine stopped" if worker.name == "engine" else "live updates stopped"
+            sentence = str(error) if isinstance(error, SysAlertError) else type(error).__name__
+            log.error("%s: %s", what, sentence)
+            self._runtime_error = f"{what}: {sentence}"
+            self.stats = {**self.stats, "last_error": self._runtime_error}
+            self.notify(f"{what.capitalize()}: {sentence}", severity="error", timeout=10)
 
     # ---- global actions --------------------------------------------------------------------------
     def action_help(self) -> None:

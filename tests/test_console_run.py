@@ -121,8 +121,23 @@ def test_first_run_in_a_real_terminal_then_attach_to_a_daemon(tmp_path: Path) ->
         )
         screen = _screen(session, "disk /")
         assert "attached" in screen
-        subprocess.run([sys.executable, "-m", "sysalert_tui", "target", "add", "tcp://127.0.0.1:9", "--name",
-                        "via-daemon"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=30)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "sysalert_tui",
+                "target",
+                "add",
+                "tcp://127.0.0.1:9",
+                "--name",
+                "via-daemon",
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
         _screen(session, "via-daemon")  # the daemon's event stream reaches the attached console
         _tmux("send-keys", "-t", session, "q")
         assert "Traceback" not in _screen(session, "EXIT=0", timeout=5)
@@ -131,3 +146,16 @@ def test_first_run_in_a_real_terminal_then_attach_to_a_daemon(tmp_path: Path) ->
         _tmux("kill-session", "-t", session)
         daemon.terminate()
         daemon.wait(10)
+
+
+@pytest.mark.anyio
+async def test_an_engine_that_cannot_start_is_said_in_the_status_bar(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the socket's directory should be")
+    with fresh_world(tmp_path, live=True) as w:
+        app = make_app(w.backend, runtime=EmbeddedRuntime(w.engine, blocker / "sysalert.sock"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: "engine stopped" in str(app.stats.get("last_error")))
+            bar = app.screen.query_one("StatusBar")
+            await wait_until(pilot, lambda: "engine stopped" in str(bar.render()))
+            await pilot.press("q")

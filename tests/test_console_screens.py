@@ -132,6 +132,18 @@ async def test_maintenance_toggle_all_add_and_remove(tmp_path: Path) -> None:
             await pilot.press("y")
             await settle(pilot)
             assert not [x for x in cmds.list_maintenance() if x["target"] == "db-primary"]
+            screen.table.move_cursor(row=[x["id"] for x in screen.windows].index("wdbweek"))
+            await pilot.press("e")
+            await settle(pilot)
+            dialog = pilot.app.screen
+            assert isinstance(dialog, FieldsDialog)
+            assert dialog.query_one("#f-what").value == "tag:db"
+            assert dialog.query_one("#f-schedule").value == "Sun 02:00-04:00 UTC"
+            await _fill(pilot, {"schedule": "sat,sun 02:00-05:00"})
+            weekly = [x for x in cmds.list_maintenance() if x["tag"] == "db"]
+            assert [(x["schedule"], x["reason"]) for x in weekly] == [
+                ("Sat,Sun 02:00-05:00 UTC", "weekly vacuum")
+            ]
 
 
 async def test_benchmarks_set_baseline(tmp_path: Path) -> None:

@@ -223,13 +223,13 @@ async def test_detail_ranges_and_back(tmp_path: Path) -> None:
             detail = pilot.app.screen
             assert isinstance(detail, TargetDetailScreen) and detail.target_id == "tquokka"
             chart = detail.query_one("#chart")
-            assert chart.label == "1h" and sum(b["n"] for b in chart.series) == 60
+            assert chart.label == "1h" and sum(b["n"] for b in chart.series) == 120
             await pilot.press("d")
             await settle(pilot)
             assert chart.label == "24h"
             await pilot.press("w")
             await settle(pilot)
-            assert chart.label == "7d" and sum(b["n"] for b in chart.series) == 60
+            assert chart.label == "7d" and sum(b["n"] for b in chart.series) == 120
             assert "inquokka" in str(detail.query_one("#detail-incidents").render())
             await pilot.press("escape")
             assert isinstance(pilot.app.screen, TargetsScreen)

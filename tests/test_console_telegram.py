@@ -27,7 +27,9 @@ async def _answer(pilot: Any, label: str, value: str) -> FieldsDialog:
     return dialog
 
 
-async def test_login_with_code_and_2fa_password(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_login_with_code_and_2fa_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     server = FakeTelegram(password="correct horse")
     with fresh_world(tmp_path) as w:
         configure(w.settings)
@@ -45,7 +47,9 @@ async def test_login_with_code_and_2fa_password(tmp_path: Path, monkeypatch: pyt
             assert dialog.query_one("#f-value").password  # read without echo
             await _answer(pilot, "2FA", "correct horse")
             status = w.engine.commands.telegram_status()
-            await wait_until(pilot, lambda: "logged in" in str(screen.query_one("#telegram").render()))
+            await wait_until(
+                pilot, lambda: "logged in" in str(screen.query_one("#telegram").render())
+            )
             assert status["logged_in"] and status["account"].startswith("****")
 
 
@@ -58,7 +62,9 @@ async def wait_until_dialog(pilot: Any, label: str) -> FieldsDialog:
     return pilot.app.screen
 
 
-async def test_cancelling_the_login_stores_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_cancelling_the_login_stores_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     server = FakeTelegram()
     with fresh_world(tmp_path) as w:
         configure(w.settings)

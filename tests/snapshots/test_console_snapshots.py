@@ -45,4 +45,6 @@ def _steps(keys: tuple[str, ...], screen: str) -> Any:
 def test_screen(snap_compare: Any, tmp_path: Path, screen: str, size: str) -> None:
     with fresh_world(tmp_path) as world:
         app = make_app(world.backend)
-        assert snap_compare(app, terminal_size=SIZES[size], run_before=_steps(SCREENS[screen], screen))
+        assert snap_compare(
+            app, terminal_size=SIZES[size], run_before=_steps(SCREENS[screen], screen)
+        )
