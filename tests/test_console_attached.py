@@ -1,0 +1,71 @@
+"""The console attached to a real daemon process under Pilot: it starts no engine of its own, says
+`attached`, and acknowledging an incident from the Alerts screen acknowledges it in the daemon."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from engine.api.client import connect_if_running
+from engine.config import load_settings
+from engine.facade import AttachedBackend
+from screens.alerts import AlertsScreen
+from tests.console_fixture import make_app, settle, wait_until
+from tests.daemon_harness import init_store, running_daemon, wait_for
+
+pytestmark = pytest.mark.anyio
+
+
+def _down_target(data_dir: Path) -> None:
+    """A target on a port nothing listens on: it goes down within a few checks."""
+    from engine.bootstrap import open_store
+    from engine.commands import Commands
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    settings = load_settings(data_dir / "config.toml", data_dir, env={})
+    store = open_store(settings)
+    try:
+        Commands(store, settings).add_target(f"tcp://127.0.0.1:{port}", name="db-primary",
+                                             interval="0.5s", timeout="0.5s")
+    finally:
+        store.close()
+
+
+async def test_attached_console_acknowledges_through_the_daemon(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    init_store(data_dir)
+    _down_target(data_dir)
+    with running_daemon(data_dir) as d:
+        api = d.unix()
+        firing = wait_for(lambda: [i for i in api.get("/api/v1/incidents", params={"state": "firing"}).json()], 20)
+        iid = firing[0]["id"]
+        settings = load_settings(data_dir / "config.toml", data_dir, env={})
+        remote = connect_if_running(settings)
+        assert remote is not None, "the console must find the running daemon"
+        backend = AttachedBackend(remote)
+        app = make_app(backend)
+        try:
+            async with app.run_test(size=(80, 24)) as pilot:
+                await settle(pilot)
+                assert backend.mode == "attached"
+                await pilot.press("2")
+                await settle(pilot)
+                screen = pilot.app.screen
+                assert isinstance(screen, AlertsScreen)
+                await wait_until(pilot, lambda: any(i["id"] == iid for i in screen.incidents), 10)
+                while screen._selected_id() != iid:
+                    await pilot.press("down")
+                await pilot.press("a")
+                await settle(pilot)
+                inc = wait_for(lambda: next((i for i in api.get("/api/v1/incidents").json()
+                                             if i["id"] == iid and i["state"] == "acknowledged"), None), 10)
+                assert inc["acked_by"] == "tester"
+        finally:
+            backend.close()
+        # No second engine: the daemon still holds the store's lock and is the only prober.
+        assert (data_dir / "engine.lock").exists()
