@@ -51,8 +51,18 @@ class Alerting:
     def in_maintenance(self, rec: TargetRecord) -> bool:
         return self.maintenance.covers(rec)
 
-    def on_transition(self, rec: TargetRecord, tr: Transition, res: ProbeResult, now: float) -> None:
-        snapshot = (rec.id, rec.name, rec.state, rec.flapping, rec.parent_id, rec.owner_id, rec.state_since)
+    def on_transition(
+        self, rec: TargetRecord, tr: Transition, res: ProbeResult, now: float
+    ) -> None:
+        snapshot = (
+            rec.id,
+            rec.name,
+            rec.state,
+            rec.flapping,
+            rec.parent_id,
+            rec.owner_id,
+            rec.state_since,
+        )
         try:
             self._send.send_nowait(("transition", snapshot, tr, res.error_class, res.detail, now))
         except anyio.WouldBlock:
@@ -94,14 +104,25 @@ class Alerting:
             self._reload_maintenance(self.engine.clock())
 
     # ---- transitions (worker thread) -------------------------------------------------------------
-    def _on_transition(self, snap: tuple[Any, ...], tr: Transition, error_class: str | None, detail: str, now: float) -> None:
+    def _on_transition(
+        self,
+        snap: tuple[Any, ...],
+        tr: Transition,
+        error_class: str | None,
+        detail: str,
+        now: float,
+    ) -> None:
         tid, name, state, flapping, parent_id, owner_id, since = snap
         rec = self.engine.targets.get(tid)
         if rec is None:
             return
-        if tr.old != tr.new and not (tr.old == "unknown" and tr.new == "up"):  # first success is no news
+        if tr.old != tr.new and not (
+            tr.old == "unknown" and tr.new == "up"
+        ):  # first success is no news
             self.engine.commands.audit(
-                f"state.{tr.new}", self.store.ref("target", tid), "engine",
+                f"state.{tr.new}",
+                self.store.ref("target", tid),
+                "engine",
                 f"{tr.old} -> {tr.new}" + (f" ({error_class})" if error_class else ""),
             )
         if self.in_maintenance(rec):
@@ -120,7 +141,15 @@ class Alerting:
         key = f"flap:{rec.id}"
         if flapping:
             inc, created = inc_store.open_incident(
-                self.store, key, "flapping", "medium", f"{rec.name} is flapping", rec.id, owner_id=rec.owner_id, now=now)
+                self.store,
+                key,
+                "flapping",
+                "medium",
+                f"{rec.name} is flapping",
+                rec.id,
+                owner_id=rec.owner_id,
+                now=now,
+            )
             if created:
                 self._audit("incident.open", inc.id, "engine")
                 self._notify_level(inc, rec, 1, "flapping", now)
@@ -134,7 +163,9 @@ class Alerting:
             elif rec.state in ("up", "degraded"):
                 self.resolve_for_target(rec, now)
 
-    def open_for_target(self, rec: TargetRecord, error_class: str | None, detail: str, now: float) -> None:
+    def open_for_target(
+        self, rec: TargetRecord, error_class: str | None, detail: str, now: float
+    ) -> None:
         parent_inc = None
         parent = self.engine.targets.get(rec.parent_id) if rec.parent_id else None
         if parent is not None and parent.state in ("pending", "down"):
@@ -143,11 +174,22 @@ class Alerting:
                 # The parent is failing too but has no incident (yet): the router and its hosts
                 # fail in the same round. Wait for its verdict; _settle_children opens this then.
                 return
-        summary = f"{rec.name} is down" + (f" ({error_class})" if error_class else "") + (f": {detail}" if detail else "")
+        summary = (
+            f"{rec.name} is down"
+            + (f" ({error_class})" if error_class else "")
+            + (f": {detail}" if detail else "")
+        )
         inc, created = inc_store.open_incident(
-            self.store, f"target:{rec.id}", "down", SEVERITY_BY_KIND["down"], summary, rec.id,
-            error_class=error_class, parent_incident_id=parent_inc.id if parent_inc else None,
-            owner_id=rec.owner_id, now=now,
+            self.store,
+            f"target:{rec.id}",
+            "down",
+            SEVERITY_BY_KIND["down"],
+            summary,
+            rec.id,
+            error_class=error_class,
+            parent_incident_id=parent_inc.id if parent_inc else None,
+            owner_id=rec.owner_id,
+            now=now,
         )
         if not created:
             return
@@ -166,8 +208,12 @@ class Alerting:
     def _settle_children(self, parent: TargetRecord, now: float) -> None:
         """Open incidents for children that went down while this parent's state was undecided."""
         for kid in list(self.engine.targets.values()):
-            if kid.parent_id == parent.id and kid.state == "down" and not kid.flapping \
-                    and not self.in_maintenance(kid):
+            if (
+                kid.parent_id == parent.id
+                and kid.state == "down"
+                and not kid.flapping
+                and not self.in_maintenance(kid)
+            ):
                 self.open_for_target(kid, kid.last_error_class, "", now)  # deduplicated
 
     def _resolve(self, inc: Any, rec: TargetRecord | None, now: float, by: str) -> None:
@@ -187,8 +233,13 @@ class Alerting:
         from engine.store.models import Incident
 
         with self.store.session() as s:
-            kids = list(s.exec(select(Incident).where(
-                Incident.parent_incident_id == parent_inc.id, Incident.state == "firing")).scalars())
+            kids = list(
+                s.exec(
+                    select(Incident).where(
+                        Incident.parent_incident_id == parent_inc.id, Incident.state == "firing"
+                    )
+                ).scalars()
+            )
         for kid in kids:
             child = self.engine.targets.get(kid.target_id or "")
             with self.store.session() as s:
@@ -202,11 +253,14 @@ class Alerting:
                 self._resolve(kid, child, now, "engine")
 
     # ---- local incidents: the engine's own trouble (a broken Telegram session) -------------------
-    def open_local_incident(self, dedup_key: str, kind: str, summary: str, now: float | None = None) -> str | None:
+    def open_local_incident(
+        self, dedup_key: str, kind: str, summary: str, now: float | None = None
+    ) -> str | None:
         """Open (deduplicated) and notify level 1; the new incident's id, None if already open."""
         now = now or time.time()
         inc, created = inc_store.open_incident(
-            self.store, dedup_key, kind, SEVERITY_BY_KIND.get(kind, "high"), summary, now=now)
+            self.store, dedup_key, kind, SEVERITY_BY_KIND.get(kind, "high"), summary, now=now
+        )
         if not created:
             return None
         self._audit("incident.open", inc.id, "engine")
@@ -222,7 +276,9 @@ class Alerting:
         return True
 
     # ---- notifications ------------------------------------------------------------------------
-    def contacts_for(self, level: int, owner_id: str | None, names: list[str] | None = None) -> list[Any]:
+    def contacts_for(
+        self, level: int, owner_id: str | None, names: list[str] | None = None
+    ) -> list[Any]:
         out = []
         for c in cstore.load_all(self.store):
             if c.status != "ok" or c.owner_id != owner_id:
@@ -239,14 +295,29 @@ class Alerting:
         summary = self.store.open_("incidents", "summary_s", inc.id, inc.summary_s) or ""
         state = "resolved" if kind == "resolved" else (rec.state if rec else inc.state)
         return OutgoingMessage(
-            kind=kind, incident_id=inc.id, severity=inc.severity,
-            target_name=rec.name if rec else summary[:40], target_ref=self.store.ref("target", rec.id) if rec else "",
-            state=state, since=datetime.fromtimestamp(inc.opened_at, UTC), error_class=inc.error_class,
-            summary=summary, level=max(1, level), ack_hint=f"reply ack or /ack {inc.id}",
+            kind=kind,
+            incident_id=inc.id,
+            severity=inc.severity,
+            target_name=rec.name if rec else summary[:40],
+            target_ref=self.store.ref("target", rec.id) if rec else "",
+            state=state,
+            since=datetime.fromtimestamp(inc.opened_at, UTC),
+            error_class=inc.error_class,
+            summary=summary,
+            level=max(1, level),
+            ack_hint=f"reply ack or /ack {inc.id}",
         )
 
-    def _notify_level(self, inc: Any, rec: TargetRecord | None, level: int, kind: str, now: float,
-                      names: list[str] | None = None, seq: int | None = None) -> int:
+    def _notify_level(
+        self,
+        inc: Any,
+        rec: TargetRecord | None,
+        level: int,
+        kind: str,
+        now: float,
+        names: list[str] | None = None,
+        seq: int | None = None,
+    ) -> int:
         """Queue one notification per contact of `level` (0 = everyone already notified).
 
         A rule's named contacts stand for level 1 only; escalation goes to the next level's.
@@ -271,8 +342,13 @@ class Alerting:
         from engine.store.models import Notification
 
         with self.store.session() as s:
-            ids = set(s.exec(select(Notification.contact_id).where(
-                Notification.incident_id == incident_id, Notification.kind != "resolved")).scalars())
+            ids = set(
+                s.exec(
+                    select(Notification.contact_id).where(
+                        Notification.incident_id == incident_id, Notification.kind != "resolved"
+                    )
+                ).scalars()
+            )
         return [c for c in cstore.load_all(self.store) if c.id in ids and c.status == "ok"]
 
     def _touch(self, incident_id: str, now: float) -> None:

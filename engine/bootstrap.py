@@ -80,11 +80,14 @@ def _check_key_matches(store: Store) -> None:
 
     canary_key = "key_canary"
     with store.engine.begin() as conn:
-        row = conn.execute(text("SELECT value_s FROM meta WHERE key = :k"), {"k": canary_key}).first()
+        row = conn.execute(
+            text("SELECT value_s FROM meta WHERE key = :k"), {"k": canary_key}
+        ).first()
         if row is None or row[0] is None:
             blob = store.seal("meta", "value_s", canary_key, "sysalert")
             conn.execute(
-                text("INSERT INTO meta (key, value_s) VALUES (:k, :v)"), {"k": canary_key, "v": blob}
+                text("INSERT INTO meta (key, value_s) VALUES (:k, :v)"),
+                {"k": canary_key, "v": blob},
             )
             return
     try:

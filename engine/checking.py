@@ -15,14 +15,19 @@ from engine.specs import TargetSpec
 
 
 def make_context(
-    timeout: float, options: dict[str, Any] | None, conditions: list[str] | None, shared: dict[str, Any]
+    timeout: float,
+    options: dict[str, Any] | None,
+    conditions: list[str] | None,
+    shared: dict[str, Any],
 ) -> ProbeContext:
     conds: list[Any] = []
     if conditions:
         from engine.conditions import parse_conditions
 
         conds = parse_conditions(list(conditions))
-    return ProbeContext(timeout=timeout, options=dict(options or {}), conditions=conds, shared=shared)
+    return ProbeContext(
+        timeout=timeout, options=dict(options or {}), conditions=conds, shared=shared
+    )
 
 
 async def run_check(spec: TargetSpec, ctx: ProbeContext, retries: int = 0) -> ProbeResult:
@@ -43,7 +48,9 @@ async def run_check(spec: TargetSpec, ctx: ProbeContext, retries: int = 0) -> Pr
                 result = await probe(spec, ctx)
         except TimeoutError:
             result = ProbeResult.failure(
-                "timeout", f"no answer within {ctx.timeout:g}s", (time.perf_counter() - start) * 1000
+                "timeout",
+                f"no answer within {ctx.timeout:g}s",
+                (time.perf_counter() - start) * 1000,
             )
         except Exception as exc:  # a probe bug must not kill the scheduler
             result = ProbeResult.failure("error", f"{type(exc).__name__}: {exc}")

@@ -171,8 +171,18 @@ class RuleDecl(_Section):
         from engine.rules import RuleSpec
 
         try:
-            RuleSpec("", self.name, self.metric, self.comparison, self.threshold, self.duration,
-                     self.severity, list(self.channels), self.target, self.enabled)
+            RuleSpec(
+                "",
+                self.name,
+                self.metric,
+                self.comparison,
+                self.threshold,
+                self.duration,
+                self.severity,
+                list(self.channels),
+                self.target,
+                self.enabled,
+            )
         except BadInput as exc:
             raise ValueError(f"{exc.message}; {exc.hint}") from None
         return self
@@ -203,7 +213,11 @@ class Settings(_Section):
 
     @property
     def socket_path(self) -> Path:
-        return Path(self.api.socket).expanduser() if self.api.socket else self.data_dir / "sysalert.sock"
+        return (
+            Path(self.api.socket).expanduser()
+            if self.api.socket
+            else self.data_dir / "sysalert.sock"
+        )
 
 
 def default_data_dir(env: dict[str, str] | None = None) -> Path:
@@ -234,7 +248,9 @@ def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
         ann = field.annotation
         args = getattr(ann, "__args__", ())
         candidates = [ann, *args]
-        nxt = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        nxt = next(
+            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+        )
         if nxt is None:
             return None
         model = nxt
@@ -275,9 +291,13 @@ def load_settings(
         try:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: TOML syntax error: {exc}", "fix the line and column shown") from None
+            raise ConfigError(
+                f"{path}: TOML syntax error: {exc}", "fix the line and column shown"
+            ) from None
     elif required or (config_path is not None and not path.exists()):
-        raise ConfigError(f"config file {path} does not exist", "run `sysalert init` or pass --config")
+        raise ConfigError(
+            f"config file {path} does not exist", "run `sysalert init` or pass --config"
+        )
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
@@ -293,7 +313,9 @@ def load_settings(
         try:
             settings.telegram.api_id = int(env["TELEGRAM_API_ID"])
         except ValueError:
-            raise ConfigError("TELEGRAM_API_ID is not a number", "copy it from my.telegram.org") from None
+            raise ConfigError(
+                "TELEGRAM_API_ID is not a number", "copy it from my.telegram.org"
+            ) from None
     if env.get("TELEGRAM_API_HASH"):
         settings.telegram.api_hash = SecretStr(env["TELEGRAM_API_HASH"])
     _check_unique_names(settings, path, text)

@@ -174,14 +174,17 @@ def read_key_file(path: Path) -> list[bytes]:
             f"no master key at {path}", "run `sysalert init` or set SYSALERT_MASTER_KEY"
         ) from None
     except PermissionError:
-        raise KeyError_(f"cannot read the master key at {path}", "check its owner and mode") from None
+        raise KeyError_(
+            f"cannot read the master key at {path}", "check its owner and mode"
+        ) from None
     try:
         data = json.loads(text)
         keys = data["keys"]
         assert isinstance(keys, list) and keys
     except Exception:
         raise KeyError_(
-            f"master key file {path} is damaged", "restore it from backup; without it the store cannot be opened"
+            f"master key file {path} is damaged",
+            "restore it from backup; without it the store cannot be opened",
         ) from None
     return [_decode_key(k, str(path)) for k in keys]
 
@@ -190,7 +193,9 @@ def load_key_ring(data_dir: Path, env: dict[str, str] | None = None) -> KeyRing:
     """The environment variable wins; otherwise the 0600 key file in the data directory."""
     env = os.environ if env is None else env
     if env.get(ENV_MASTER_KEY):
-        masters = [_decode_key(k, ENV_MASTER_KEY) for k in env[ENV_MASTER_KEY].split(",") if k.strip()]
+        masters = [
+            _decode_key(k, ENV_MASTER_KEY) for k in env[ENV_MASTER_KEY].split(",") if k.strip()
+        ]
         if not masters:
             raise KeyError_(
                 f"{ENV_MASTER_KEY} holds no key",

@@ -12,8 +12,13 @@ from engine.specs import TargetSpec, parse_spec
 
 STATES = ("up", "pending", "down", "degraded", "unknown", "maintenance", "paused")
 STATE_SYMBOLS = {
-    "up": "●", "pending": "◐", "down": "✖", "degraded": "▲",
-    "unknown": "?", "maintenance": "⚒", "paused": "‖",
+    "up": "●",
+    "pending": "◐",
+    "down": "✖",
+    "degraded": "▲",
+    "unknown": "?",
+    "maintenance": "⚒",
+    "paused": "‖",
 }
 
 

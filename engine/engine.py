@@ -35,7 +35,9 @@ log = logging.getLogger(__name__)
 class Engine:
     """One per store. `async with Engine(...)` or `await engine.run()` inside a task group."""
 
-    def __init__(self, settings: Settings, store: Store, mode: str = "embedded", clock: Any = time.time) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, mode: str = "embedded", clock: Any = time.time
+    ) -> None:
         self.settings = settings
         self.store = store
         self.mode = mode
@@ -47,7 +49,9 @@ class Engine:
         self.contexts: dict[str, ProbeContext] = {}
         self.flaps: dict[str, FlapTracker] = {}
         self.shared: dict[str, Any] = {}
-        self.scheduler = Scheduler(self._run_one, settings.engine.concurrency, on_timeout=self._timed_out)
+        self.scheduler = Scheduler(
+            self._run_one, settings.engine.concurrency, on_timeout=self._timed_out
+        )
         self.writer = ResultWriter(store)
         self.dirty: set[str] = set()
         self.last_values: dict[str, float] = {}
@@ -138,8 +142,17 @@ class Engine:
     def _install(self, rec: TargetRecord) -> None:
         old = self.targets.get(rec.id)
         if old is not None:  # keep live runtime state across an edit
-            for k in ("state", "state_since", "last_check_at", "last_latency_ms", "last_error_class",
-                      "fail_streak", "ok_streak", "flapping", "hb_state"):
+            for k in (
+                "state",
+                "state_since",
+                "last_check_at",
+                "last_latency_ms",
+                "last_error_class",
+                "fail_streak",
+                "ok_streak",
+                "flapping",
+                "hb_state",
+            ):
                 if rec.kind == old.kind:
                     setattr(rec, k, getattr(old, k))
         self.targets[rec.id] = rec
@@ -154,13 +167,13 @@ class Engine:
         else:
             # The scheduler's own timer bounds the check; a little slack lets a probe's finer
             # timeout (HTTP phases, command kill grace) report first.
-            self.scheduler.add(rec.id, rec.interval_s, timeout=rec.timeout_s + (0.0 if rec.kind == "tcp" else 2.0))
+            self.scheduler.add(
+                rec.id, rec.interval_s, timeout=rec.timeout_s + (0.0 if rec.kind == "tcp" else 2.0)
+            )
 
     # ---- hooks the command layer calls (any thread) ---------------------------------------------
     def _call_in_loop(self, fn: Any, *args: Any) -> None:
-        if self._loop is None:
-            fn(*args)
-        elif threading.get_ident() == self._loop_thread:
+        if self._loop is None or threading.get_ident() == self._loop_thread:
             fn(*args)
         else:
             self._loop.call_soon_threadsafe(fn, *args)
@@ -202,11 +215,17 @@ class Engine:
             s = self.display_state(rec)
             states[s] = states.get(s, 0) + 1
         return {
-            "mode": self.mode, "targets": len(self.targets), "states": states,
-            "probe_rate": round(self.scheduler.probe_rate(), 1), "inflight": self.scheduler.inflight,
-            "lateness_p50_ms": round(lat["p50_ms"], 2), "lateness_p99_ms": round(lat["p99_ms"], 2),
-            "results_written": self.writer.written, "events_published": self.events.published,
-            "last_error": self.metrics.last_error, "uptime_s": round(self.clock() - self.started_at, 1),
+            "mode": self.mode,
+            "targets": len(self.targets),
+            "states": states,
+            "probe_rate": round(self.scheduler.probe_rate(), 1),
+            "inflight": self.scheduler.inflight,
+            "lateness_p50_ms": round(lat["p50_ms"], 2),
+            "lateness_p99_ms": round(lat["p99_ms"], 2),
+            "results_written": self.writer.written,
+            "events_published": self.events.published,
+            "last_error": self.metrics.last_error,
+            "uptime_s": round(self.clock() - self.started_at, 1),
         }
 
     async def send_to_contact(self, contact: Any, msg: Any) -> Any:
@@ -216,7 +235,9 @@ class Engine:
         from engine.notify.dispatcher import channel_context
 
         async with httpx.AsyncClient(timeout=15.0) as http:
-            return await self.alerting.dispatcher.send(contact, msg, channel_context(self.settings, http))
+            return await self.alerting.dispatcher.send(
+                contact, msg, channel_context(self.settings, http)
+            )
 
     def display_state(self, rec: TargetRecord) -> str:
         if rec.paused:
@@ -244,7 +265,11 @@ class Engine:
         """The scheduler's timer fired: the check counts as a timeout like any other failure."""
         rec = self.targets.get(target_id)
         if rec is not None:
-            self.process(rec, ProbeResult.failure("timeout", f"no answer within {limit:g}s", limit * 1000), self.clock())
+            self.process(
+                rec,
+                ProbeResult.failure("timeout", f"no answer within {limit:g}s", limit * 1000),
+                self.clock(),
+            )
 
     async def _run_one(self, target_id: str) -> None:
         rec = self.targets.get(target_id)
@@ -275,8 +300,12 @@ class Engine:
             self.last_values[rec.id] = res.value
         events = self.events
         tr = apply_result(
-            rec, res, now, rec.failure_threshold or eng.failure_threshold,
-            rec.recovery_threshold or eng.recovery_threshold, self.flaps.get(rec.id),
+            rec,
+            res,
+            now,
+            rec.failure_threshold or eng.failure_threshold,
+            rec.recovery_threshold or eng.recovery_threshold,
+            self.flaps.get(rec.id),
         )
         self.dirty.add(rec.id)
         if events.subscribers:
@@ -299,7 +328,11 @@ class Engine:
             rec.state, rec.state_since = new, now
         events = self.events
         if events.subscribers:
-            events.publish(ResultEvent(now, rec.id, res.ok, res.latency_ms, res.error_class, self.display_state(rec)))
+            events.publish(
+                ResultEvent(
+                    now, rec.id, res.ok, res.latency_ms, res.error_class, self.display_state(rec)
+                )
+            )
         if new != old:
             events.publish(StateEvent(now, rec.id, old, new, res.error_class))
             self.alerting.on_transition(rec, Transition(old, new), res, now)
@@ -342,8 +375,13 @@ class Engine:
         # Small SQLite group commits (heartbeat pings waiting for their answer) happen right here in
         # a fraction of a millisecond. Bigger batches, runtime state, roll-ups, PostgreSQL or a busy
         # store go to a worker thread, where SQLite's C code runs beside the event loop.
-        if (len(batch) <= 256 and not dirty and not self._unwritten and self.store.sqlite
-                and not self.writer.rollups_due()):
+        if (
+            len(batch) <= 256
+            and not dirty
+            and not self._unwritten
+            and self.store.sqlite
+            and not self.writer.rollups_due()
+        ):
             rows = self.writer.prepare(batch)
             if self.writer.commit_inline(rows):
                 self.store_error = None
@@ -395,7 +433,9 @@ class Engine:
         while True:
             self.housekeeping_heartbeat = self.clock()
             try:
-                removed = await anyio.to_thread.run_sync(housekeeping, self.store, r.raw_days, r.rollup_days)
+                removed = await anyio.to_thread.run_sync(
+                    housekeeping, self.store, r.raw_days, r.rollup_days
+                )
                 if any(removed.values()):
                     log.info("retention removed %s", removed)
             except Exception as exc:

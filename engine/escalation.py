@@ -22,7 +22,9 @@ def escalate_and_resend(al: Alerting, now: float) -> None:
     store = al.store
     st = al.engine.settings.alerts
     with store.session() as s:
-        open_incs = list(s.exec(select(Incident).where(Incident.state.in_(("firing", "silenced")))).scalars())  # type: ignore[attr-defined]
+        open_incs = list(
+            s.exec(select(Incident).where(Incident.state.in_(("firing", "silenced")))).scalars()
+        )  # type: ignore[attr-defined]
     for inc in open_incs:
         if inc.state == "silenced":
             if inc.silenced_until is not None and inc.silenced_until <= now:
@@ -42,9 +44,13 @@ def escalate_and_resend(al: Alerting, now: float) -> None:
         if rec is not None and al.in_maintenance(rec):
             continue
         with store.session() as s:
-            notes = list(s.exec(select(Notification).where(Notification.incident_id == inc.id)).scalars())
+            notes = list(
+                s.exec(select(Notification).where(Notification.incident_id == inc.id)).scalars()
+            )
         level = inc.escalation_level
-        current = [n for n in notes if n.level == level and n.kind in ("alert", "escalation", "flapping")]
+        current = [
+            n for n in notes if n.level == level and n.kind in ("alert", "escalation", "flapping")
+        ]
         if not current:
             continue
         first_at = min(n.created_at for n in current)

@@ -86,8 +86,13 @@ class BenchmarkEvent(Event):
 
 
 _TYPE_NAMES: dict[type, str] = {
-    ResultEvent: "result", StateEvent: "state", IncidentEvent: "incident", ReceiptEvent: "receipt",
-    MaintenanceEvent: "maintenance", TargetsChangedEvent: "targets", BenchmarkEvent: "benchmark",
+    ResultEvent: "result",
+    StateEvent: "state",
+    IncidentEvent: "incident",
+    ReceiptEvent: "receipt",
+    MaintenanceEvent: "maintenance",
+    TargetsChangedEvent: "targets",
+    BenchmarkEvent: "benchmark",
 }
 EVENT_TYPES = {v: k for k, v in _TYPE_NAMES.items()}
 

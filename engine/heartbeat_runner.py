@@ -20,7 +20,13 @@ if TYPE_CHECKING:
     from engine.engine import Engine
 
 log = logging.getLogger(__name__)
-STATUS_TO_STATE = {"up": "up", "started": "up", "unknown": "unknown", "pending": "pending", "down": "down"}
+STATUS_TO_STATE = {
+    "up": "up",
+    "started": "up",
+    "unknown": "unknown",
+    "pending": "pending",
+    "down": "down",
+}
 
 
 class HeartbeatRunner:
@@ -52,7 +58,11 @@ class HeartbeatRunner:
     def _state(self, rec: TargetRecord) -> HeartbeatState:
         st = self.states.get(rec.id)
         if st is None:
-            st = HeartbeatState.from_dict(json.loads(rec.hb_state)) if rec.hb_state else HeartbeatState()
+            st = (
+                HeartbeatState.from_dict(json.loads(rec.hb_state))
+                if rec.hb_state
+                else HeartbeatState()
+            )
             self.states[rec.id] = st
         return st
 
@@ -68,7 +78,9 @@ class HeartbeatRunner:
                 rec.hb_state = json.dumps(st.to_dict())
 
     # ---- pings (event loop) ----------------------------------------------------------------------
-    async def ping(self, token: str, kind: str, exit_status: int | None = None) -> TargetRecord | None:
+    async def ping(
+        self, token: str, kind: str, exit_status: int | None = None
+    ) -> TargetRecord | None:
         """Record one ping; returns the target, or None for an unknown token (HTTP 404)."""
         rec = self.lookup(token)
         if rec is None:
@@ -81,9 +93,20 @@ class HeartbeatRunner:
         self.engine.metrics.pings[outcome.kind] += 1
         if outcome.kind in ("success", "fail"):
             ok = outcome.kind == "success"
-            value = outcome.duration_s if outcome.duration_s is not None else (float(exit_status) if exit_status is not None else None)
-            res = ProbeResult(ok, None, value, None if ok else "exit",
-                              "" if ok else f"ping: fail" + (f" exit {exit_status}" if exit_status is not None else ""))
+            value = (
+                outcome.duration_s
+                if outcome.duration_s is not None
+                else (float(exit_status) if exit_status is not None else None)
+            )
+            res = ProbeResult(
+                ok,
+                None,
+                value,
+                None if ok else "exit",
+                ""
+                if ok
+                else "ping: fail" + (f" exit {exit_status}" if exit_status is not None else ""),
+            )
             if ok and rec.state == "up" and not old.started and not state.started:
                 self.engine.process_state(rec, "up", res, now)  # the common case: no verdict needed
             else:
@@ -93,8 +116,14 @@ class HeartbeatRunner:
         await self.engine.committed()
         return rec
 
-    def _apply(self, rec: TargetRecord, state: HeartbeatState, now: float, res: ProbeResult) -> None:
-        verdict = evaluate(self.configs.get(rec.id) or HeartbeatConfig.from_spec(rec.spec), state, datetime.fromtimestamp(now, UTC))
+    def _apply(
+        self, rec: TargetRecord, state: HeartbeatState, now: float, res: ProbeResult
+    ) -> None:
+        verdict = evaluate(
+            self.configs.get(rec.id) or HeartbeatConfig.from_spec(rec.spec),
+            state,
+            datetime.fromtimestamp(now, UTC),
+        )
         self.engine.process_state(rec, STATUS_TO_STATE.get(verdict.status, "unknown"), res, now)
 
     # ---- clock-driven evaluation (scheduler) -------------------------------------------------------
@@ -114,12 +143,15 @@ class HeartbeatRunner:
         verdict = evaluate(cfg, state, when)
         new_state = STATUS_TO_STATE.get(verdict.status, "unknown")
         if new_state != rec.state:
-            res = ProbeResult(new_state in ("up", "unknown"), None, None,
-                              None if new_state in ("up", "unknown") else "missed", verdict.detail)
+            res = ProbeResult(
+                new_state in ("up", "unknown"),
+                None,
+                None,
+                None if new_state in ("up", "unknown") else "missed",
+                verdict.detail,
+            )
             self.engine.process_state(rec, new_state, res, now)
 
     def tick(self, now: float) -> None:
         """Nothing periodic beyond the scheduler's evaluation cadence (kept for symmetry)."""
         return None
-
-

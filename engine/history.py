@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -128,10 +129,8 @@ class ResultWriter:
             conn.executemany(_SQLITE_INSERT, rows)
             conn.execute("COMMIT")
         except sqlite3.Error:
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
             return False
         self._count(len(rows))
         return True
@@ -168,7 +167,9 @@ class ResultWriter:
         return self.write(self.take(), rollups=True)
 
 
-def recent_results(store: Store, target_id: str, limit: int = 50, before: float | None = None) -> list[dict[str, Any]]:
+def recent_results(
+    store: Store, target_id: str, limit: int = 50, before: float | None = None
+) -> list[dict[str, Any]]:
     """Newest first, with the sealed detail opened (for an authorised caller only)."""
     q = select(Result).where(Result.target_id == target_id)
     if before is not None:
@@ -178,9 +179,21 @@ def recent_results(store: Store, target_id: str, limit: int = 50, before: float 
         rows = list(s.exec(q).scalars())  # type: ignore[call-overload]
     out = []
     for r in rows:
-        detail = store.open_("results", "detail_s", f"{r.target_id}@{r.ts:.6f}", r.detail_s) if r.detail_s else ""
-        out.append({"ts": r.ts, "ok": r.ok, "latency_ms": r.latency_ms, "value": r.value,
-                    "error_class": r.error_class, "detail": detail})
+        detail = (
+            store.open_("results", "detail_s", f"{r.target_id}@{r.ts:.6f}", r.detail_s)
+            if r.detail_s
+            else ""
+        )
+        out.append(
+            {
+                "ts": r.ts,
+                "ok": r.ok,
+                "latency_ms": r.latency_ms,
+                "value": r.value,
+                "error_class": r.error_class,
+                "detail": detail,
+            }
+        )
     return out
 
 
@@ -210,14 +223,18 @@ def uptime_many(store: Store, seconds: float, now: float | None = None) -> dict[
         return {t: float(o) / float(c) for t, c, o in s.exec(q).all() if c}  # type: ignore[call-overload]
 
 
-def latency_series(store: Store, target_id: str, seconds: float, buckets: int, now: float | None = None) -> list[dict[str, Any]]:
+def latency_series(
+    store: Store, target_id: str, seconds: float, buckets: int, now: float | None = None
+) -> list[dict[str, Any]]:
     """Bucketed latency and availability for charts: raw rows when recent, roll-ups beyond."""
     now = now or time.time()
     start = now - seconds
     width = seconds / buckets
     out = [{"t": start + i * width, "n": 0, "ok": 0, "lat": 0.0} for i in range(buckets)]
     if seconds <= 86400 * 2:
-        q = select(Result.ts, Result.ok, Result.latency_ms).where(Result.target_id == target_id, Result.ts >= start)
+        q = select(Result.ts, Result.ok, Result.latency_ms).where(
+            Result.target_id == target_id, Result.ts >= start
+        )
         with store.session() as s:
             for ts, ok, lat in s.exec(q).all():  # type: ignore[call-overload]
                 b = out[min(buckets - 1, int((ts - start) / width))]
@@ -238,10 +255,16 @@ def latency_series(store: Store, target_id: str, seconds: float, buckets: int, n
     return out
 
 
-def housekeeping(store: Store, raw_days: int, rollup_days: int, now: float | None = None) -> dict[str, int]:
+def housekeeping(
+    store: Store, raw_days: int, rollup_days: int, now: float | None = None
+) -> dict[str, int]:
     """Retention: delete raw results and roll-ups past their age. Returns rows removed."""
     now = now or time.time()
     with store.engine.begin() as conn:
         r1 = conn.execute(delete(_RESULTS).where(_RESULTS.c.ts < now - raw_days * 86400))
-        r2 = conn.execute(delete(Rollup.__table__).where(Rollup.__table__.c.hour < int((now - rollup_days * 86400) // 3600)))  # type: ignore[attr-defined]
+        r2 = conn.execute(
+            delete(Rollup.__table__).where(
+                Rollup.__table__.c.hour < int((now - rollup_days * 86400) // 3600)
+            )
+        )  # type: ignore[attr-defined]
     return {"results": r1.rowcount or 0, "rollups": r2.rowcount or 0}

@@ -16,20 +16,34 @@ from engine.store.models import Contact, Incident, Notification, Target
 from engine.store.store import Store, new_id
 
 OPEN_STATES = ("firing", "acknowledged", "silenced")
-I = "incidents"
+INC = "incidents"
 
 
 def find_open(store: Store, dedup_key: str) -> Incident | None:
     with store.session() as s:
-        return s.exec(
-            select(Incident).where(Incident.dedup_key == dedup_key, Incident.state.in_(OPEN_STATES))  # type: ignore[attr-defined]
-        ).scalars().first()
+        return (
+            s.exec(
+                select(Incident).where(
+                    Incident.dedup_key == dedup_key, Incident.state.in_(OPEN_STATES)
+                )  # type: ignore[attr-defined]
+            )
+            .scalars()
+            .first()
+        )
 
 
 def open_incident(
-    store: Store, dedup_key: str, kind: str, severity: str, summary: str, target_id: str | None = None,
-    rule_id: str | None = None, error_class: str | None = None, parent_incident_id: str | None = None,
-    owner_id: str | None = None, now: float | None = None,
+    store: Store,
+    dedup_key: str,
+    kind: str,
+    severity: str,
+    summary: str,
+    target_id: str | None = None,
+    rule_id: str | None = None,
+    error_class: str | None = None,
+    parent_incident_id: str | None = None,
+    owner_id: str | None = None,
+    now: float | None = None,
 ) -> tuple[Incident, bool]:
     """Return (incident, created). An open incident with the same key is returned as is."""
     existing = find_open(store, dedup_key)
@@ -37,10 +51,18 @@ def open_incident(
         return existing, False
     iid = new_id()
     inc = Incident(
-        id=iid, dedup_key=dedup_key, target_id=target_id, rule_id=rule_id, kind=kind, state="firing",
-        severity=severity, opened_at=now or time.time(), error_class=error_class,
-        parent_incident_id=parent_incident_id, owner_id=owner_id,
-        summary_s=store.seal(I, "summary_s", iid, summary),
+        id=iid,
+        dedup_key=dedup_key,
+        target_id=target_id,
+        rule_id=rule_id,
+        kind=kind,
+        state="firing",
+        severity=severity,
+        opened_at=now or time.time(),
+        error_class=error_class,
+        parent_incident_id=parent_incident_id,
+        owner_id=owner_id,
+        summary_s=store.seal(INC, "summary_s", iid, summary),
     )
     with store.session() as s:
         s.add(inc)
@@ -65,7 +87,7 @@ def acknowledge(store: Store, incident_id: str, by: str, now: float | None = Non
             raise BadInput(f"incident {inc.id} is already resolved", "nothing to acknowledge")
         inc.state = "acknowledged"
         inc.acked_at = now or time.time()
-        inc.acked_by_s = store.seal(I, "acked_by_s", inc.id, by)
+        inc.acked_by_s = store.seal(INC, "acked_by_s", inc.id, by)
         s.add(inc)
         s.commit()
         return inc
@@ -100,8 +122,13 @@ def silence(store: Store, incident_id: str, seconds: float, now: float | None = 
         return inc
 
 
-def list_incidents(store: Store, state: str | None = None, limit: int = 200, owner_id: str | None = None,
-                   target_id: str | None = None) -> list[dict[str, Any]]:
+def list_incidents(
+    store: Store,
+    state: str | None = None,
+    limit: int = 200,
+    owner_id: str | None = None,
+    target_id: str | None = None,
+) -> list[dict[str, Any]]:
     """Incidents newest first, each with its notifications and their receipts."""
     q = select(Incident)
     if state:
@@ -114,36 +141,66 @@ def list_incidents(store: Store, state: str | None = None, limit: int = 200, own
     with store.session() as s:
         incs = list(s.exec(q).scalars())
         ids = [i.id for i in incs]
-        notes = list(s.exec(select(Notification).where(Notification.incident_id.in_(ids))).scalars()) if ids else []  # type: ignore[union-attr]
+        notes = (
+            list(s.exec(select(Notification).where(Notification.incident_id.in_(ids))).scalars())
+            if ids
+            else []
+        )  # type: ignore[union-attr]
         tids = {i.target_id for i in incs if i.target_id}
-        targets = {t.id: t for t in s.exec(select(Target).where(Target.id.in_(tids))).scalars()} if tids else {}  # type: ignore[attr-defined]
+        targets = (
+            {t.id: t for t in s.exec(select(Target).where(Target.id.in_(tids))).scalars()}
+            if tids
+            else {}
+        )  # type: ignore[attr-defined]
         cids = {n.contact_id for n in notes}
-        contacts = {c.id: c for c in s.exec(select(Contact).where(Contact.id.in_(cids))).scalars()} if cids else {}  # type: ignore[attr-defined]
+        contacts = (
+            {c.id: c for c in s.exec(select(Contact).where(Contact.id.in_(cids))).scalars()}
+            if cids
+            else {}
+        )  # type: ignore[attr-defined]
     by_inc: dict[str, list[Notification]] = {}
     for n in notes:
         by_inc.setdefault(n.incident_id or "", []).append(n)
     out = []
     for inc in incs:
         t = targets.get(inc.target_id or "")
-        out.append({
-            "id": inc.id, "state": inc.state, "kind": inc.kind, "severity": inc.severity,
-            "target": store.open_("targets", "name_s", t.id, t.name_s) if t else None,
-            "target_id": inc.target_id, "opened_at": inc.opened_at, "acked_at": inc.acked_at,
-            "acked_by": store.open_(I, "acked_by_s", inc.id, inc.acked_by_s),
-            "resolved_at": inc.resolved_at, "silenced_until": inc.silenced_until,
-            "summary": store.open_(I, "summary_s", inc.id, inc.summary_s) or "",
-            "error_class": inc.error_class, "escalation_level": inc.escalation_level,
-            "held_under": inc.parent_incident_id,
-            "notifications": [_note(store, n, contacts.get(n.contact_id)) for n in sorted(by_inc.get(inc.id, []), key=lambda n: n.created_at)],
-        })
+        out.append(
+            {
+                "id": inc.id,
+                "state": inc.state,
+                "kind": inc.kind,
+                "severity": inc.severity,
+                "target": store.open_("targets", "name_s", t.id, t.name_s) if t else None,
+                "target_id": inc.target_id,
+                "opened_at": inc.opened_at,
+                "acked_at": inc.acked_at,
+                "acked_by": store.open_(INC, "acked_by_s", inc.id, inc.acked_by_s),
+                "resolved_at": inc.resolved_at,
+                "silenced_until": inc.silenced_until,
+                "summary": store.open_(INC, "summary_s", inc.id, inc.summary_s) or "",
+                "error_class": inc.error_class,
+                "escalation_level": inc.escalation_level,
+                "held_under": inc.parent_incident_id,
+                "notifications": [
+                    _note(store, n, contacts.get(n.contact_id))
+                    for n in sorted(by_inc.get(inc.id, []), key=lambda n: n.created_at)
+                ],
+            }
+        )
     return out
 
 
 def _note(store: Store, n: Notification, c: Contact | None) -> dict[str, Any]:
     return {
-        "id": n.id, "channel": n.channel, "kind": n.kind, "level": n.level, "status": n.status,
+        "id": n.id,
+        "channel": n.channel,
+        "kind": n.kind,
+        "level": n.level,
+        "status": n.status,
         "contact": store.open_("contacts", "name_s", c.id, c.name_s) if c else None,
-        "sent_at": n.sent_at, "read_at": n.read_at, "attempts": n.attempts,
+        "sent_at": n.sent_at,
+        "read_at": n.read_at,
+        "attempts": n.attempts,
         "acked_by": store.open_("notifications", "acked_by_s", n.id, n.acked_by_s),
         "error": store.open_("notifications", "last_error_s", n.id, n.last_error_s),
     }

@@ -54,10 +54,15 @@ class Window:
 
     def public(self, target_names: dict[str, str] | None = None) -> dict[str, Any]:
         return {
-            "id": self.id, "scope": self.scope, "kind": self.kind,
+            "id": self.id,
+            "scope": self.scope,
+            "kind": self.kind,
             "target": (target_names or {}).get(self.target_id or "", self.target_id),
-            "tag": self.tag, "starts_at": self.starts_at, "ends_at": self.ends_at,
-            "schedule": describe(self.schedule) if self.schedule else None, "reason": self.reason,
+            "tag": self.tag,
+            "starts_at": self.starts_at,
+            "ends_at": self.ends_at,
+            "schedule": describe(self.schedule) if self.schedule else None,
+            "reason": self.reason,
         }
 
     def expired(self, now: float) -> bool:
@@ -67,10 +72,17 @@ class Window:
 def insert(store: Store, w: Window) -> Window:
     w.id = w.id or new_id()
     row = MaintenanceWindow(
-        id=w.id, scope=w.scope, target_id=w.target_id, kind=w.kind, starts_at=w.starts_at, ends_at=w.ends_at,
+        id=w.id,
+        scope=w.scope,
+        target_id=w.target_id,
+        kind=w.kind,
+        starts_at=w.starts_at,
+        ends_at=w.ends_at,
         scope_fp=store.fp("tag", w.tag) if w.tag else None,
         scope_s=store.seal(M, "scope_s", w.id, w.tag) if w.tag else None,
-        schedule_s=store.seal(M, "schedule_s", w.id, json.dumps(w.schedule.to_dict())) if w.schedule else None,
+        schedule_s=store.seal(M, "schedule_s", w.id, json.dumps(w.schedule.to_dict()))
+        if w.schedule
+        else None,
         reason_s=store.seal(M, "reason_s", w.id, w.reason) if w.reason else None,
         created_at=w.created_at or time.time(),
     )
@@ -86,12 +98,20 @@ def load_all(store: Store) -> list[Window]:
     out = []
     for r in rows:
         sched = store.open_(M, "schedule_s", r.id, r.schedule_s)
-        out.append(Window(
-            id=r.id, scope=r.scope, target_id=r.target_id, tag=store.open_(M, "scope_s", r.id, r.scope_s),
-            kind=r.kind, starts_at=r.starts_at, ends_at=r.ends_at,
-            schedule=WindowSchedule.from_dict(json.loads(sched)) if sched else None,
-            reason=store.open_(M, "reason_s", r.id, r.reason_s) or "", created_at=r.created_at,
-        ))
+        out.append(
+            Window(
+                id=r.id,
+                scope=r.scope,
+                target_id=r.target_id,
+                tag=store.open_(M, "scope_s", r.id, r.scope_s),
+                kind=r.kind,
+                starts_at=r.starts_at,
+                ends_at=r.ends_at,
+                schedule=WindowSchedule.from_dict(json.loads(sched)) if sched else None,
+                reason=store.open_(M, "reason_s", r.id, r.reason_s) or "",
+                created_at=r.created_at,
+            )
+        )
     return out
 
 

@@ -15,7 +15,10 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
         "<ip6>",
     ),
     (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b"), "<ip>"),
-    (re.compile(r"\b[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9-]+)+:\d{1,5}\b"), "<host:port>"),
+    (
+        re.compile(r"\b[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9-]+)+:\d{1,5}\b"),
+        "<host:port>",
+    ),
     (re.compile(r"\blocalhost:\d{1,5}\b"), "<host:port>"),
     (re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b"), "<email>"),
     (re.compile(r"(?<![\w.])-?\d{5,}(?![\w.])"), "<id>"),
@@ -47,23 +50,29 @@ class RedactingFilter(logging.Filter):
         record.args = None
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
-            record.exc_text = redact(
-                logging.Formatter().formatException(record.exc_info)
-            )
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
             del exc
         return True
 
 
 _configured = False
-_SYSLOG = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6, logging.DEBUG: 7}
+_SYSLOG = {
+    logging.CRITICAL: 2,
+    logging.ERROR: 3,
+    logging.WARNING: 4,
+    logging.INFO: 6,
+    logging.DEBUG: 7,
+}
 
 
 class JournaldFormatter(logging.Formatter):
     """`<N>` syslog priority prefixes (sd-daemon(3)), so journald files each line at its level."""
 
     def format(self, record: logging.LogRecord) -> str:
-        prio = next((p for lvl, p in sorted(_SYSLOG.items(), reverse=True) if record.levelno >= lvl), 7)
+        prio = next(
+            (p for lvl, p in sorted(_SYSLOG.items(), reverse=True) if record.levelno >= lvl), 7
+        )
         return f"<{prio}>{record.name}: {super().format(record)}"
 
 
@@ -76,7 +85,11 @@ def configure_logging(level: str | int = "INFO", stream=None, journald: bool = F
             root.removeHandler(h)
     handler = logging.StreamHandler(stream)
     handler._sysalert = True  # type: ignore[attr-defined]
-    handler.setFormatter(JournaldFormatter() if journald else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        JournaldFormatter()
+        if journald
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
     root.setLevel(level if isinstance(level, int) else level.upper())

@@ -66,7 +66,9 @@ def _fp_sources(model: Any) -> list[tuple[str, str, str]]:
     return [(fp, src, purpose) for m, fp, src, purpose in FINGERPRINTS if m is model]
 
 
-def _rotate_table(store: Store, model: Any, columns: list[str], batch: int, pause: float) -> tuple[int, int]:
+def _rotate_table(
+    store: Store, model: Any, columns: list[str], batch: int, pause: float
+) -> tuple[int, int]:
     table = model.__table__
     pk = list(table.primary_key.columns)
     kid = store.keys.current.key_id
@@ -97,7 +99,9 @@ def _rotate_table(store: Store, model: Any, columns: list[str], batch: int, paus
                 for fp_col, src, purpose in _fp_sources(model):
                     if src in plain:
                         if fp_col == "tag_fps":
-                            values[fp_col] = " ".join(store.fp(purpose, t) for t in json.loads(plain[src]))
+                            values[fp_col] = " ".join(
+                                store.fp(purpose, t) for t in json.loads(plain[src])
+                            )
                         else:
                             values[fp_col] = store.fp(purpose, plain[src])
                         n_fps += 1
@@ -105,10 +109,13 @@ def _rotate_table(store: Store, model: Any, columns: list[str], batch: int, paus
                     # Only if no other process rewrote the row since we read it: a concurrent edit
                     # wins, and the row is picked up again below if it is still under an old key.
                     unchanged = [
-                        table.c[c].is_(None) if row[c] is None else table.c[c] == row[c] for c in columns
+                        table.c[c].is_(None) if row[c] is None else table.c[c] == row[c]
+                        for c in columns
                     ]
                     res = conn.execute(
-                        update(table).where(*[c == row[c.name] for c in pk], *unchanged).values(values)
+                        update(table)
+                        .where(*[c == row[c.name] for c in pk], *unchanged)
+                        .values(values)
                     )
                     if res.rowcount:
                         resealed += n_sealed
@@ -118,7 +125,10 @@ def _rotate_table(store: Store, model: Any, columns: list[str], batch: int, paus
 
 
 def rotate_keys(
-    settings: Settings, batch: int = 500, pause: float = 0.0, progress: Callable[[str], None] | None = None
+    settings: Settings,
+    batch: int = 500,
+    pause: float = 0.0,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, int]:
     """Rotate; returns counts. Idempotent: run it again after a crash and it finishes."""
     if batch < 1:
@@ -146,4 +156,8 @@ def rotate_keys(
             conn.execute(text("DELETE FROM meta WHERE key = :k"), {"k": MARKER})
     finally:
         store.close()
-    return {"resealed": total_sealed, "fingerprints": total_fps, "key_id": int(ring.current.key_id.hex(), 16)}
+    return {
+        "resealed": total_sealed,
+        "fingerprints": total_fps,
+        "key_id": int(ring.current.key_id.hex(), 16),
+    }

@@ -17,10 +17,27 @@ if TYPE_CHECKING:
     from engine.domain import TargetRecord
     from engine.engine import Engine
 
-OPS = {">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne}
+OPS = {
+    ">": operator.gt,
+    "<": operator.lt,
+    ">=": operator.ge,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
 SEVERITIES = ("low", "medium", "high", "critical")
-METRICS = ("latency", "up", "value", "system.cpu", "system.memory", "system.disk", "system.load",
-           "system.swap", "cert_days", "benchmark.score")
+METRICS = (
+    "latency",
+    "up",
+    "value",
+    "system.cpu",
+    "system.memory",
+    "system.disk",
+    "system.load",
+    "system.swap",
+    "cert_days",
+    "benchmark.score",
+)
 
 
 @dataclass
@@ -39,13 +56,27 @@ class RuleSpec:
 
     def __post_init__(self) -> None:
         if self.comparison not in OPS:
-            raise BadInput(f"rule {self.name!r}: comparison {self.comparison!r} is unknown", f"use one of {' '.join(OPS)}")
+            raise BadInput(
+                f"rule {self.name!r}: comparison {self.comparison!r} is unknown",
+                f"use one of {' '.join(OPS)}",
+            )
         if self.severity not in SEVERITIES:
-            raise BadInput(f"rule {self.name!r}: severity {self.severity!r} is unknown", f"use one of {', '.join(SEVERITIES)}")
+            raise BadInput(
+                f"rule {self.name!r}: severity {self.severity!r} is unknown",
+                f"use one of {', '.join(SEVERITIES)}",
+            )
         if self.metric not in METRICS:
-            raise BadInput(f"rule {self.name!r}: metric {self.metric!r} is unknown", f"use one of {', '.join(METRICS)}")
-        if self.metric in ("latency", "up", "value", "cert_days", "benchmark.score") and not self.target:
-            raise BadInput(f"rule {self.name!r}: metric {self.metric} needs a target", "add target = \"NAME\"")
+            raise BadInput(
+                f"rule {self.name!r}: metric {self.metric!r} is unknown",
+                f"use one of {', '.join(METRICS)}",
+            )
+        if (
+            self.metric in ("latency", "up", "value", "cert_days", "benchmark.score")
+            and not self.target
+        ):
+            raise BadInput(
+                f"rule {self.name!r}: metric {self.metric} needs a target", 'add target = "NAME"'
+            )
 
     def holds(self, value: float) -> bool:
         return bool(OPS[self.comparison](value, self.threshold))
@@ -85,10 +116,16 @@ class RuleEvaluator:
         if rule.metric.startswith("system."):
             metric = rule.metric.split(".", 1)[1]
             for rec in eng.targets.values():
-                if rec.kind == "system" and rec.spec.metric == metric and (not rule.target or rec.name == rule.target):
+                if (
+                    rec.kind == "system"
+                    and rec.spec.metric == metric
+                    and (not rule.target or rec.name == rule.target)
+                ):
                     return rec
             return None
-        return next((r for r in eng.targets.values() if r.name == rule.target or r.id == rule.target), None)
+        return next(
+            (r for r in eng.targets.values() if r.name == rule.target or r.id == rule.target), None
+        )
 
     def metric_value(self, rule: RuleSpec) -> float | None:
         eng = self.engine
@@ -100,7 +137,13 @@ class RuleEvaluator:
         if rule.metric == "latency":
             return rec.last_latency_ms
         if rule.metric == "up":
-            return 1.0 if rec.state in ("up", "degraded") else 0.0 if rec.state in ("down", "pending") else None
+            return (
+                1.0
+                if rec.state in ("up", "degraded")
+                else 0.0
+                if rec.state in ("down", "pending")
+                else None
+            )
         return eng.last_values.get(rec.id)
 
     def tick(self, now: float | None = None) -> None:
@@ -126,14 +169,30 @@ class RuleEvaluator:
             else:
                 self._clear(key, now)
 
-    def _fire(self, rule: RuleSpec, key: str, value: float | None, now: float,
-              src: TargetRecord | None = None) -> None:
+    def _fire(
+        self,
+        rule: RuleSpec,
+        key: str,
+        value: float | None,
+        now: float,
+        src: TargetRecord | None = None,
+    ) -> None:
         from engine import incidents as inc_store
 
         al = self.engine.alerting
-        summary = f"rule {rule.name}: {rule.metric} = {value:g} {rule.comparison} {rule.threshold:g}"
-        inc, created = inc_store.open_incident(self.engine.store, key, "rule", rule.severity, summary,
-                                               src.id if src else None, rule_id=rule.id, now=now)
+        summary = (
+            f"rule {rule.name}: {rule.metric} = {value:g} {rule.comparison} {rule.threshold:g}"
+        )
+        inc, created = inc_store.open_incident(
+            self.engine.store,
+            key,
+            "rule",
+            rule.severity,
+            summary,
+            src.id if src else None,
+            rule_id=rule.id,
+            now=now,
+        )
         if created:
             al._audit("incident.open", inc.id, "engine")
             al._notify_level(inc, None, 1, "alert", now, names=rule.channels or None)

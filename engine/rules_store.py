@@ -22,8 +22,20 @@ def declared_rules(settings: Any) -> list[RuleSpec]:
     out = []
     for d in settings.rules:
         rid = "r" + hashlib.sha256(d.name.encode()).hexdigest()[:7]
-        out.append(RuleSpec(rid, d.name, d.metric, d.comparison, d.threshold, d.duration, d.severity,
-                            list(d.channels), d.target, d.enabled))
+        out.append(
+            RuleSpec(
+                rid,
+                d.name,
+                d.metric,
+                d.comparison,
+                d.threshold,
+                d.duration,
+                d.severity,
+                list(d.channels),
+                d.target,
+                d.enabled,
+            )
+        )
     return out
 
 
@@ -33,9 +45,18 @@ def stored_rules(store: Store) -> list[RuleSpec]:
     out = []
     for r in rows:
         extra = json.loads(store.open_(R, "channels_s", r.id, r.channels_s) or "{}")
-        spec = RuleSpec(r.id, store.open_(R, "name_s", r.id, r.name_s) or "", r.metric, r.comparison, r.threshold,
-                        r.duration_s, r.severity, list(extra.get("channels", [])),
-                        r.target_id or extra.get("subject", ""), r.enabled)
+        spec = RuleSpec(
+            r.id,
+            store.open_(R, "name_s", r.id, r.name_s) or "",
+            r.metric,
+            r.comparison,
+            r.threshold,
+            r.duration_s,
+            r.severity,
+            list(extra.get("channels", [])),
+            r.target_id or extra.get("subject", ""),
+            r.enabled,
+        )
         out.append(spec)
     return out
 
@@ -47,10 +68,19 @@ def load_rules(engine: Engine) -> list[RuleSpec]:
 def insert(store: Store, spec: RuleSpec, target_id: str | None) -> RuleSpec:
     spec.id = spec.id or new_id()
     extra = {"channels": spec.channels, "subject": "" if target_id else spec.target}
-    row = Rule(id=spec.id, name_fp=store.fp("rule.name", spec.name), name_s=store.seal(R, "name_s", spec.id, spec.name),
-               metric=spec.metric, comparison=spec.comparison, threshold=spec.threshold, duration_s=spec.duration_s,
-               severity=spec.severity, channels_s=store.seal(R, "channels_s", spec.id, json.dumps(extra)),
-               target_id=target_id, enabled=spec.enabled)
+    row = Rule(
+        id=spec.id,
+        name_fp=store.fp("rule.name", spec.name),
+        name_s=store.seal(R, "name_s", spec.id, spec.name),
+        metric=spec.metric,
+        comparison=spec.comparison,
+        threshold=spec.threshold,
+        duration_s=spec.duration_s,
+        severity=spec.severity,
+        channels_s=store.seal(R, "channels_s", spec.id, json.dumps(extra)),
+        target_id=target_id,
+        enabled=spec.enabled,
+    )
     with store.session() as s:
         s.add(row)
         s.commit()
@@ -61,7 +91,11 @@ def find(store: Store, ref: str) -> Rule | None:
     with store.session() as s:
         row = s.get(Rule, ref)
         if row is None:
-            row = s.exec(select(Rule).where(Rule.name_fp.in_(store.fps("rule.name", ref)))).scalars().first()  # type: ignore[attr-defined]
+            row = (
+                s.exec(select(Rule).where(Rule.name_fp.in_(store.fps("rule.name", ref))))
+                .scalars()
+                .first()
+            )  # type: ignore[attr-defined]
         return row
 
 

@@ -8,6 +8,7 @@ time) is measured for every start.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
@@ -24,8 +25,13 @@ NOW_PRIORITY = -1e12  # "check now" sorts before every due time
 
 
 class Scheduler:
-    def __init__(self, run_one: RunOne, concurrency: int = 500, clock: Callable[[], float] = time.monotonic,
-                 on_timeout: OnTimeout | None = None) -> None:
+    def __init__(
+        self,
+        run_one: RunOne,
+        concurrency: int = 500,
+        clock: Callable[[], float] = time.monotonic,
+        on_timeout: OnTimeout | None = None,
+    ) -> None:
         self.run_one = run_one
         self.on_timeout = on_timeout
         self.timeouts: dict[str, float] = {}
@@ -46,8 +52,13 @@ class Scheduler:
         self.draining = False
 
     # ---- what to run and when ---------------------------------------------------------------
-    def add(self, target_id: str, interval: float, first_due: float | None = None,
-            timeout: float | None = None) -> None:
+    def add(
+        self,
+        target_id: str,
+        interval: float,
+        first_due: float | None = None,
+        timeout: float | None = None,
+    ) -> None:
         """Schedule a target; without first_due its first run lands at a stable spot in its interval.
 
         With a timeout (and an on_timeout callback) the scheduler bounds the check itself: one
@@ -142,10 +153,8 @@ class Scheduler:
             if heap and self.inflight < self.concurrency and not self.draining:
                 delay = max(0.0, heap[0][0] - now)
                 if delay > 0:
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), min(delay, 1.0))
-                    except TimeoutError:
-                        pass
                 else:
                     await asyncio.sleep(0)
             else:
@@ -188,7 +197,9 @@ class Scheduler:
                 if interval is not None and tid not in self.live:
                     nxt = (due if due != NOW_PRIORITY else now) + interval
                     if nxt < now:
-                        nxt = now + min(interval, 1.0) * 0.01  # far behind: run soon, not in a burst
+                        nxt = (
+                            now + min(interval, 1.0) * 0.01
+                        )  # far behind: run soon, not in a burst
                     self._push(tid, nxt)
             item = None if self.draining else self._take_due(now)
             if item is None and self.inflight == self.concurrency - 1:

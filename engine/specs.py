@@ -23,7 +23,9 @@ EXAMPLES = (
     "tls://host:443?min_days=14, cmd:/path/to/check, heartbeat://name?every=5m&grace=1m, "
     "system://cpu?max=90"
 )
-_HOST_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$")
+_HOST_RE = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$"
+)
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,11 @@ class TargetSpec:
     def default_name(self) -> str:
         """A readable default name (sealed like any name)."""
         if self.kind == "system":
-            return f"{self.metric}" if self.metric != "disk" else f"disk {self.params.get('path', '/')}"
+            return (
+                f"{self.metric}"
+                if self.metric != "disk"
+                else f"disk {self.params.get('path', '/')}"
+            )
         if self.kind == "heartbeat":
             return self.host or "heartbeat"
         if self.kind == "command":
@@ -76,11 +82,17 @@ def _check_host(raw: str, host: str | None) -> str:
     except ValueError:
         pass
     if not _HOST_RE.match(h):
-        raise _bad(raw, f"{host!r} is not a valid host name or IP address", "use letters, digits, dots and dashes")
+        raise _bad(
+            raw,
+            f"{host!r} is not a valid host name or IP address",
+            "use letters, digits, dots and dashes",
+        )
     return h
 
 
-def _check_port(raw: str, port_text: str | None, required: bool, default: int | None = None) -> int | None:
+def _check_port(
+    raw: str, port_text: str | None, required: bool, default: int | None = None
+) -> int | None:
     if port_text in (None, ""):
         if required:
             raise _bad(raw, "no port", "add `:PORT` after the host, e.g. tcp://10.0.0.5:22")
@@ -109,7 +121,11 @@ def _query(raw: str, query: str, allowed: set[str]) -> dict[str, str]:
     params = dict(parse_qsl(query, keep_blank_values=True))
     unknown = sorted(set(params) - allowed)
     if unknown:
-        raise _bad(raw, f"unknown option {unknown[0]!r}", f"allowed here: {', '.join(sorted(allowed)) or 'none'}")
+        raise _bad(
+            raw,
+            f"unknown option {unknown[0]!r}",
+            f"allowed here: {', '.join(sorted(allowed)) or 'none'}",
+        )
     return params
 
 
@@ -169,7 +185,9 @@ def parse_spec(text: str) -> TargetSpec:
         rtype = params.setdefault("type", "A").upper()
         params["type"] = rtype
         if rtype not in DNS_TYPES:
-            raise _bad(raw, f"record type {rtype!r} is not supported", f"use one of {', '.join(DNS_TYPES)}")
+            raise _bad(
+                raw, f"record type {rtype!r} is not supported", f"use one of {', '.join(DNS_TYPES)}"
+            )
         if "server" in params:
             sh, sp = _split_host_port(raw, params["server"])
             _check_host(raw, sh)
@@ -179,20 +197,32 @@ def parse_spec(text: str) -> TargetSpec:
         host, port = _split_host_port(raw, parts.netloc)
         params = _query(raw, parts.query, {"min_days", "servername"})
         _check_numbers(raw, params, ("min_days",))
-        return TargetSpec("tls", raw, _check_host(raw, host), _check_port(raw, port, False, 443), params=params)
+        return TargetSpec(
+            "tls", raw, _check_host(raw, host), _check_port(raw, port, False, 443), params=params
+        )
     if scheme == "heartbeat":
         name = parts.netloc
         if not name or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
-            raise _bad(raw, "no heartbeat name", "write heartbeat://nightly-backup?every=1d&grace=1h")
+            raise _bad(
+                raw, "no heartbeat name", "write heartbeat://nightly-backup?every=1d&grace=1h"
+            )
         params = _query(raw, parts.query, {"every", "grace", "cron", "tz", "schedule"})
         _check_durations(raw, params, ("every", "grace"))
         if "cron" in params:
             from croniter import croniter
 
             if not croniter.is_valid(params["cron"]):
-                raise _bad(raw, f"cron {params['cron']!r} does not parse", "five fields, e.g. cron=0 3 * * *")
+                raise _bad(
+                    raw,
+                    f"cron {params['cron']!r} does not parse",
+                    "five fields, e.g. cron=0 3 * * *",
+                )
         if params.get("schedule", "always") not in ("always", "business"):
-            raise _bad(raw, f"schedule {params['schedule']!r} is unknown", "use schedule=always or schedule=business")
+            raise _bad(
+                raw,
+                f"schedule {params['schedule']!r} is unknown",
+                "use schedule=always or schedule=business",
+            )
         if "tz" in params:
             _check_tz(raw, params["tz"])
         return TargetSpec("heartbeat", raw, name, params=params)
@@ -202,7 +232,11 @@ def parse_spec(text: str) -> TargetSpec:
         metric, _, mount = path_part.partition(":")
         metric = metric.lower()
         if metric not in SYSTEM_METRICS:
-            raise _bad(raw, f"system metric {metric!r} is unknown", "use system://cpu, memory, swap, load or disk:/mount")
+            raise _bad(
+                raw,
+                f"system metric {metric!r} is unknown",
+                "use system://cpu, memory, swap, load or disk:/mount",
+            )
         params = _query(raw, query, {"max", "min"})
         _check_numbers(raw, params, ("max", "min"))
         if metric == "disk":
@@ -219,7 +253,9 @@ def _check_tz(raw: str, tz: str) -> None:
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise _bad(raw, f"time zone {tz!r} is unknown", "use an IANA name such as Europe/Berlin or UTC") from None
+        raise _bad(
+            raw, f"time zone {tz!r} is unknown", "use an IANA name such as Europe/Berlin or UTC"
+        ) from None
 
 
 def _parse_command(raw: str) -> TargetSpec:

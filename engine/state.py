@@ -54,7 +54,12 @@ class FlapTracker:
 
 
 def apply_result(
-    rec: TargetRecord, res: ProbeResult, now: float, fail_n: int, ok_m: int, flap: FlapTracker | None
+    rec: TargetRecord,
+    res: ProbeResult,
+    now: float,
+    fail_n: int,
+    ok_m: int,
+    flap: FlapTracker | None,
 ) -> Transition | None:
     """Update streaks and state from one result; return the transition if the state changed."""
     rec.last_check_at = now

@@ -37,10 +37,24 @@ def build_parser() -> argparse.ArgumentParser:
         description="Terminal operations console and headless monitor. Without a command: the console.",
     )
     p.add_argument("--version", action="version", version=f"sysalert {__version__}")
-    p.add_argument("--config", type=Path, help="config file (default: $SYSALERT_CONFIG or <data-dir>/config.toml)")
-    p.add_argument("--data-dir", type=Path, help="data directory (default: $SYSALERT_DATA_DIR or ~/.local/share/sysalert)")
-    p.add_argument("--daemon", action="store_true", help="run headless: engine + HTTP API, no console")
-    p.add_argument("--listen", metavar="HOST:PORT", help="with --daemon: also listen on TCP (pings, API with keys)")
+    p.add_argument(
+        "--config",
+        type=Path,
+        help="config file (default: $SYSALERT_CONFIG or <data-dir>/config.toml)",
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        help="data directory (default: $SYSALERT_DATA_DIR or ~/.local/share/sysalert)",
+    )
+    p.add_argument(
+        "--daemon", action="store_true", help="run headless: engine + HTTP API, no console"
+    )
+    p.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="with --daemon: also listen on TCP (pings, API with keys)",
+    )
     p.add_argument("--connect", metavar="URL", help="console attached to a daemon elsewhere")
     p.add_argument("--api-key", help="API key for --connect (or SYSALERT_API_KEY)")
     p.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
@@ -60,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     rot = sub.add_parser("rotate-keys", help="re-encrypt every sealed value under a new master key")
     rot.add_argument("--batch", type=int, default=500, help="rows per transaction")
-    rot.add_argument("--pause", type=float, default=0.0, help="seconds to rest between batches on a busy store")
+    rot.add_argument(
+        "--pause", type=float, default=0.0, help="seconds to rest between batches on a busy store"
+    )
     rot.set_defaults(handler=cmd_rotate)
     return p
 
@@ -73,12 +89,16 @@ def cmd_init(args: argparse.Namespace) -> int:
     print(f"data directory: {res.data_dir}")
     print(f"config: {res.config_path}{' (created)' if res.created_config else ' (kept)'}")
     if res.key_path:
-        print(f"master key: {res.key_path}{' (created, mode 0600: back it up)' if res.created_key else ' (kept)'}")
+        print(
+            f"master key: {res.key_path}{' (created, mode 0600: back it up)' if res.created_key else ' (kept)'}"
+        )
     else:
         print("master key: from SYSALERT_MASTER_KEY")
     if res.seeded:
         print(f"added local targets: {', '.join(res.seeded)}")
-    print("next: `sysalert target add tcp://host:port --name NAME`, then `sysalert` for the console")
+    print(
+        "next: `sysalert target add tcp://host:port --name NAME`, then `sysalert` for the console"
+    )
     return 0
 
 
@@ -86,8 +106,12 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     from engine.rotation import rotate_keys
 
     settings = load_settings(args)
-    report = rotate_keys(settings, batch=args.batch, pause=args.pause, progress=lambda m: print(m, file=sys.stderr))
-    print(f"rotated: {report['resealed']} sealed values and {report['fingerprints']} fingerprints re-keyed")
+    report = rotate_keys(
+        settings, batch=args.batch, pause=args.pause, progress=lambda m: print(m, file=sys.stderr)
+    )
+    print(
+        f"rotated: {report['resealed']} sealed values and {report['fingerprints']} fingerprints re-keyed"
+    )
     return 0
 
 
@@ -100,7 +124,11 @@ def load_settings(args: argparse.Namespace, allow_missing: bool = True):  # type
 def _configure_logging(args: argparse.Namespace, daemon: bool) -> None:
     from engine.privacy import configure_logging
 
-    level = "DEBUG" if args.debug else os.environ.get("SYSALERT_LOG_LEVEL", "WARNING" if not daemon else "INFO")
+    level = (
+        "DEBUG"
+        if args.debug
+        else os.environ.get("SYSALERT_LOG_LEVEL", "WARNING" if not daemon else "INFO")
+    )
     configure_logging(level, sys.stderr, journald=daemon and bool(os.environ.get("JOURNAL_STREAM")))
 
 
@@ -133,5 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from engine.privacy import redact
 
         log.debug("internal error", exc_info=True)
-        print(f"sysalert: internal error: {type(exc).__name__}: {redact(str(exc))} (run with --debug for details)", file=sys.stderr)
+        print(
+            f"sysalert: internal error: {type(exc).__name__}: {redact(str(exc))} (run with --debug for details)",
+            file=sys.stderr,
+        )
         return 1

@@ -14,7 +14,9 @@ from sysalert_tui.session import open_commands
 def register(sub: Any, add_json: Any) -> None:
     inc = sub.add_parser("incidents", help="list, acknowledge, resolve, silence incidents")
     isub = inc.add_subparsers(dest="inc_cmd", metavar="ACTION", required=True)
-    ls = isub.add_parser("list", help="incidents, newest first, with notifications and read receipts")
+    ls = isub.add_parser(
+        "list", help="incidents, newest first, with notifications and read receipts"
+    )
     ls.add_argument("--state", choices=["firing", "acknowledged", "silenced", "resolved"])
     ls.add_argument("--target", help="only this target's")
     add_json(ls)
@@ -40,7 +42,10 @@ def register(sub: Any, add_json: Any) -> None:
     on.add_argument("what", metavar="TARGET|tag:T|all")
     on.add_argument("--for", dest="duration", help="end after, e.g. 1h (default: until `off`)")
     on.add_argument("--reason", default="")
-    on.add_argument("--schedule", help="recurring: 'mon-fri 22:00-23:30 Europe/Berlin' or 'cron 0 3 * * * for 1h'")
+    on.add_argument(
+        "--schedule",
+        help="recurring: 'mon-fri 22:00-23:30 Europe/Berlin' or 'cron 0 3 * * * for 1h'",
+    )
     add_json(on)
     on.set_defaults(handler=cmd_m_on)
     off = msub.add_parser("off", help="end maintenance now")
@@ -89,10 +94,21 @@ def cmd_inc_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json(items)
     else:
-        print_table(["id", "state", "severity", "target", "opened", "receipts"],
-                    [[i["id"], i["state"], i["severity"], i.get("target") or i.get("summary", "")[:30],
-                      ago(i["opened_at"]), _receipts(i)] for i in items],
-                    empty="no incidents")
+        print_table(
+            ["id", "state", "severity", "target", "opened", "receipts"],
+            [
+                [
+                    i["id"],
+                    i["state"],
+                    i["severity"],
+                    i.get("target") or i.get("summary", "")[:30],
+                    ago(i["opened_at"]),
+                    _receipts(i),
+                ]
+                for i in items
+            ],
+            empty="no incidents",
+        )
     return 0
 
 
@@ -127,7 +143,9 @@ def cmd_m_on(args: argparse.Namespace) -> int:
     else:
         for w in res["windows"]:
             until = f", ends in {args.duration}" if args.duration else ", until `maintenance off`"
-            print(f"maintenance on for {w.get('target') or w.get('tag') or 'all'} ({w['kind']}{until})")
+            print(
+                f"maintenance on for {w.get('target') or w.get('tag') or 'all'} ({w['kind']}{until})"
+            )
     return 0
 
 
@@ -147,9 +165,21 @@ def cmd_m_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json(items)
     else:
-        print_table(["id", "scope", "target", "kind", "schedule", "reason"],
-                    [[w["id"], w["scope"], w.get("target") or w.get("tag") or "all", w["kind"], w.get("schedule") or "-",
-                      w.get("reason") or ""] for w in items], empty="no maintenance windows")
+        print_table(
+            ["id", "scope", "target", "kind", "schedule", "reason"],
+            [
+                [
+                    w["id"],
+                    w["scope"],
+                    w.get("target") or w.get("tag") or "all",
+                    w["kind"],
+                    w.get("schedule") or "-",
+                    w.get("reason") or "",
+                ]
+                for w in items
+            ],
+            empty="no maintenance windows",
+        )
     return 0
 
 
@@ -169,9 +199,11 @@ def cmd_c_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json(items)
     else:
-        print_table(["name", "channel", "level", "status"],
-                    [[c["name"], c["channel"], c["level"], c["status"]] for c in items],
-                    empty="no contacts yet: `sysalert contacts add oncall webhook:https://...`")
+        print_table(
+            ["name", "channel", "level", "status"],
+            [[c["name"], c["channel"], c["level"], c["status"]] for c in items],
+            empty="no contacts yet: `sysalert contacts add oncall webhook:https://...`",
+        )
     return 0
 
 
@@ -184,7 +216,11 @@ def cmd_c_remove(args: argparse.Namespace) -> int:
 
 def cmd_notify_test(args: argparse.Namespace) -> int:
     with open_commands(args) as cmds:
-        res = cmds.notify_test_sync(args.contact) if hasattr(cmds, "notify_test_sync") else anyio.run(cmds.notify_test, args.contact)
+        res = (
+            cmds.notify_test_sync(args.contact)
+            if hasattr(cmds, "notify_test_sync")
+            else anyio.run(cmds.notify_test, args.contact)
+        )
     if args.json:
         print_json(res)
     else:

@@ -16,14 +16,23 @@ _WHEN = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
 def register(sub: Any, add_json: Any) -> None:
     p = sub.add_parser("rules", help="metric alert rules: add, list, enable, disable, remove")
     ps = p.add_subparsers(dest="rule_cmd", metavar="ACTION", required=True)
-    a = ps.add_parser("add", help="e.g. rules add 'cpu hot' --metric system.cpu --when '> 90' --for 5m")
+    a = ps.add_parser(
+        "add", help="e.g. rules add 'cpu hot' --metric system.cpu --when '> 90' --for 5m"
+    )
     a.add_argument("name")
-    a.add_argument("--metric", required=True,
-                   help="latency, up, value, system.cpu|memory|disk|load|swap, cert_days, benchmark.score")
+    a.add_argument(
+        "--metric",
+        required=True,
+        help="latency, up, value, system.cpu|memory|disk|load|swap, cert_days, benchmark.score",
+    )
     a.add_argument("--when", required=True, help="comparison and threshold: '> 90', '<= 14'")
-    a.add_argument("--for", dest="duration", default="0s", help="must hold this long (like Prometheus for:)")
+    a.add_argument(
+        "--for", dest="duration", default="0s", help="must hold this long (like Prometheus for:)"
+    )
     a.add_argument("--severity", default="medium", choices=["low", "medium", "high", "critical"])
-    a.add_argument("--channel", action="append", default=[], dest="channels", help="contact name, repeatable")
+    a.add_argument(
+        "--channel", action="append", default=[], dest="channels", help="contact name, repeatable"
+    )
     a.add_argument("--target", help="target (or benchmark) the metric belongs to")
     add_json(a)
     a.set_defaults(handler=cmd_add)
@@ -40,14 +49,26 @@ def register(sub: Any, add_json: Any) -> None:
 def cmd_add(args: argparse.Namespace) -> int:
     m = _WHEN.match(args.when)
     if not m:
-        raise BadInput(f"--when {args.when!r} is not a comparison", "write an operator and a number: '> 90'")
+        raise BadInput(
+            f"--when {args.when!r} is not a comparison", "write an operator and a number: '> 90'"
+        )
     with open_commands(args) as cmds:
-        r = cmds.add_rule(args.name, args.metric, m.group(1), float(m.group(2)), args.duration, args.severity,
-                          args.channels, args.target)
+        r = cmds.add_rule(
+            args.name,
+            args.metric,
+            m.group(1),
+            float(m.group(2)),
+            args.duration,
+            args.severity,
+            args.channels,
+            args.target,
+        )
     if args.json:
         print_json(r)
     else:
-        print(f"added rule {r['name']}: {r['metric']} {r['comparison']} {r['threshold']:g} for {r['duration_s']:g}s")
+        print(
+            f"added rule {r['name']}: {r['metric']} {r['comparison']} {r['threshold']:g} for {r['duration_s']:g}s"
+        )
     return 0
 
 
@@ -57,18 +78,32 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json(items)
     else:
-        print_table(["id", "name", "when", "for", "severity", "target", "on", "from"],
-                    [[r["id"], r["name"], f"{r['metric']} {r['comparison']} {r['threshold']:g}", f"{r['duration_s']:g}s",
-                      r["severity"], r["target"] or "-", "yes" if r["enabled"] else "no",
-                      "config" if r["declared"] else "runtime"] for r in items],
-                    empty="no rules: `sysalert rules add NAME --metric system.cpu --when '> 90' --for 5m`")
+        print_table(
+            ["id", "name", "when", "for", "severity", "target", "on", "from"],
+            [
+                [
+                    r["id"],
+                    r["name"],
+                    f"{r['metric']} {r['comparison']} {r['threshold']:g}",
+                    f"{r['duration_s']:g}s",
+                    r["severity"],
+                    r["target"] or "-",
+                    "yes" if r["enabled"] else "no",
+                    "config" if r["declared"] else "runtime",
+                ]
+                for r in items
+            ],
+            empty="no rules: `sysalert rules add NAME --metric system.cpu --when '> 90' --for 5m`",
+        )
     return 0
 
 
 def _toggle(args: argparse.Namespace, enabled: bool) -> int:
     with open_commands(args) as cmds:
         r = cmds.set_rule_enabled(args.ref, enabled=enabled)
-    print_json(r) if args.json else print(f"rule {r['name']} {'enabled' if enabled else 'disabled'}")
+    print_json(r) if args.json else print(
+        f"rule {r['name']} {'enabled' if enabled else 'disabled'}"
+    )
     return 0
 
 

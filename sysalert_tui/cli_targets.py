@@ -19,13 +19,28 @@ def register(sub: Any, add_json: Any) -> None:
     ts = t.add_subparsers(dest="target_cmd", metavar="ACTION", required=True)
 
     a = ts.add_parser("add", help="add a target: sysalert target add tcp://db:5432 --name db")
-    a.add_argument("spec", help="tcp://host:port, https://..., icmp://host, dns://..., tls://..., cmd:..., heartbeat://..., system://...")
+    a.add_argument(
+        "spec",
+        help="tcp://host:port, https://..., icmp://host, dns://..., tls://..., cmd:..., heartbeat://..., system://...",
+    )
     a.add_argument("--name")
     a.add_argument("--interval", help="how often: 30s, 5m")
     a.add_argument("--timeout", help="per check: 5s")
     a.add_argument("--tag", action="append", default=[], dest="tags")
-    a.add_argument("--condition", action="append", default=[], dest="conditions", help="Gatus syntax, repeatable")
-    a.add_argument("--option", action="append", default=[], dest="options", help="probe option KEY=VALUE (http: method, keyword, ...)")
+    a.add_argument(
+        "--condition",
+        action="append",
+        default=[],
+        dest="conditions",
+        help="Gatus syntax, repeatable",
+    )
+    a.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        dest="options",
+        help="probe option KEY=VALUE (http: method, keyword, ...)",
+    )
     a.add_argument("--depends-on", help="parent target: its outage holds this one's alerts")
     add_json(a)
     a.set_defaults(handler=cmd_add)
@@ -33,8 +48,12 @@ def register(sub: Any, add_json: Any) -> None:
     ls = ts.add_parser("list", help="list targets")
     add_json(ls)
     ls.set_defaults(handler=cmd_list)
-    for name, fn, helptext in (("show", cmd_show, "one target in full"), ("remove", cmd_remove, "delete a target and its history"),
-                               ("pause", cmd_pause, "stop probing a target"), ("resume", cmd_resume, "probe a paused target again")):
+    for name, fn, helptext in (
+        ("show", cmd_show, "one target in full"),
+        ("remove", cmd_remove, "delete a target and its history"),
+        ("pause", cmd_pause, "stop probing a target"),
+        ("resume", cmd_resume, "probe a paused target again"),
+    ):
         s = ts.add_parser(name, help=helptext)
         s.add_argument("ref", metavar="ID|NAME")
         add_json(s)
@@ -83,8 +102,14 @@ def _options(pairs: list[str]) -> dict[str, Any]:
 def cmd_add(args: argparse.Namespace) -> int:
     with open_commands(args) as cmds:
         rec = cmds.add_target(
-            args.spec, name=args.name, interval=args.interval, timeout=args.timeout, tags=args.tags,
-            conditions=args.conditions, options=_options(args.options), depends_on=args.depends_on,
+            args.spec,
+            name=args.name,
+            interval=args.interval,
+            timeout=args.timeout,
+            tags=args.tags,
+            conditions=args.conditions,
+            options=_options(args.options),
+            depends_on=args.depends_on,
         )
         pub = rec.public(cmds.ping_base) if hasattr(rec, "public") else rec
     if args.json:
@@ -108,8 +133,18 @@ def cmd_list(args: argparse.Namespace) -> int:
     else:
         print_table(
             ["id", "state", "name", "kind", "every", "latency", "checked"],
-            [[r["id"], f"{STATE_SYMBOLS.get(r['state'], '?')} {r['state']}", r["name"], r["kind"],
-              f"{r['interval_s']:g}s", ms(r["last_latency_ms"]), ago(r["last_check_at"])] for r in recs],
+            [
+                [
+                    r["id"],
+                    f"{STATE_SYMBOLS.get(r['state'], '?')} {r['state']}",
+                    r["name"],
+                    r["kind"],
+                    f"{r['interval_s']:g}s",
+                    ms(r["last_latency_ms"]),
+                    ago(r["last_check_at"]),
+                ]
+                for r in recs
+            ],
             empty="no targets yet: add one with `sysalert target add tcp://host:port --name NAME`",
         )
     return 0
@@ -121,8 +156,20 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print_json(r)
     else:
-        for k in ("id", "name", "kind", "spec", "state", "interval_s", "timeout_s", "tags", "conditions",
-                  "last_latency_ms", "last_error_class", "ping_url"):
+        for k in (
+            "id",
+            "name",
+            "kind",
+            "spec",
+            "state",
+            "interval_s",
+            "timeout_s",
+            "tags",
+            "conditions",
+            "last_latency_ms",
+            "last_error_class",
+            "ping_url",
+        ):
             if r.get(k) not in (None, [], ""):
                 print(f"{k:>16}: {r[k]}")
     return 0
@@ -151,8 +198,17 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
-    return _simple(args, "edit_target", "updated", spec=args.spec, name=args.name, interval=args.interval,
-                   timeout=args.timeout, tags=args.tags, conditions=args.conditions)
+    return _simple(
+        args,
+        "edit_target",
+        "updated",
+        spec=args.spec,
+        name=args.name,
+        interval=args.interval,
+        timeout=args.timeout,
+        tags=args.tags,
+        conditions=args.conditions,
+    )
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -178,7 +234,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         conditions = list(rec.conditions) + list(args.conditions)
         timeout = parse_duration(args.timeout, "timeout") if args.timeout else rec.timeout_s
     if spec.kind == "heartbeat":
-        raise BadInput("a heartbeat is pushed, not probed", "look at it with `sysalert target show NAME`")
+        raise BadInput(
+            "a heartbeat is pushed, not probed", "look at it with `sysalert target show NAME`"
+        )
 
     async def _run() -> Any:
         shared: dict[str, Any] = {}
@@ -191,12 +249,23 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     res = anyio.run(_run)
     if args.json:
-        print_json({"ok": res.ok, "latency_ms": res.latency_ms, "value": res.value,
-                    "error_class": res.error_class, "detail": res.detail, "degraded": res.degraded})
+        print_json(
+            {
+                "ok": res.ok,
+                "latency_ms": res.latency_ms,
+                "value": res.value,
+                "error_class": res.error_class,
+                "detail": res.detail,
+                "degraded": res.degraded,
+            }
+        )
     else:
         status = "ok" if res.ok else f"FAILED ({res.error_class})"
         extra = f" value={res.value:g}" if res.value is not None else ""
-        print(f"{status} {ms(res.latency_ms)}{extra}" + (f": {res.detail}" if res.detail and not res.ok else ""))
+        print(
+            f"{status} {ms(res.latency_ms)}{extra}"
+            + (f": {res.detail}" if res.detail and not res.ok else "")
+        )
     return 0 if res.ok else 1
 
 
@@ -204,12 +273,31 @@ def cmd_status(args: argparse.Namespace) -> int:
     with open_commands(args) as cmds:
         recs = [_pub(cmds, r) for r in cmds.list_targets()]
     if args.json:
-        print_json({"targets": [{k: r[k] for k in ("id", "name", "kind", "state", "state_since", "last_check_at")} for r in recs],
-                    "down": sum(r["state"] == "down" for r in recs)})
+        print_json(
+            {
+                "targets": [
+                    {
+                        k: r[k]
+                        for k in ("id", "name", "kind", "state", "state_since", "last_check_at")
+                    }
+                    for r in recs
+                ],
+                "down": sum(r["state"] == "down" for r in recs),
+            }
+        )
     else:
-        print_table(["state", "name", "since"],
-                    [[f"{STATE_SYMBOLS.get(r['state'], '?')} {r['state']}", r["name"], ago(r["state_since"])] for r in recs],
-                    empty="no targets yet")
+        print_table(
+            ["state", "name", "since"],
+            [
+                [
+                    f"{STATE_SYMBOLS.get(r['state'], '?')} {r['state']}",
+                    r["name"],
+                    ago(r["state_since"]),
+                ]
+                for r in recs
+            ],
+            empty="no targets yet",
+        )
     return 1 if any(r["state"] == "down" for r in recs) else 0
 
 

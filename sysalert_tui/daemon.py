@@ -79,7 +79,9 @@ async def _main(args: argparse.Namespace, settings: Any) -> int:
         async with anyio.create_task_group() as tg:
             await tg.start(engine.run)
             tg.start_soon(run_servers, servers, settings.socket_path)
-            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+            with anyio.open_signal_receiver(
+                signal.SIGTERM, signal.SIGINT, signal.SIGHUP
+            ) as signals:
                 print("sysalert daemon ready", file=sys.stderr, flush=True)
                 async for sig in signals:
                     if sig == signal.SIGHUP:

@@ -14,7 +14,9 @@ def print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], empty: str = "(none)") -> None:
+def print_table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], empty: str = "(none)"
+) -> None:
     if not rows:
         print(empty)
         return

@@ -39,4 +39,6 @@ def _remote(args: argparse.Namespace, settings: Settings) -> Any | None:
         from engine.api.client import connect_if_running
     except ImportError:
         return None
-    return connect_if_running(settings, getattr(args, "connect", None), getattr(args, "api_key", None))
+    return connect_if_running(
+        settings, getattr(args, "connect", None), getattr(args, "api_key", None)
+    )

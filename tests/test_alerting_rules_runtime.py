@@ -64,7 +64,22 @@ def test_rules_cli(data_dir, capsys) -> None:
     from sysalert_tui.cli import main
 
     assert main(["init"]) == 0
-    assert main(["rules", "add", "disk full", "--metric", "system.disk", "--when", "> 90", "--for", "10m"]) == 0
+    assert (
+        main(
+            [
+                "rules",
+                "add",
+                "disk full",
+                "--metric",
+                "system.disk",
+                "--when",
+                "> 90",
+                "--for",
+                "10m",
+            ]
+        )
+        == 0
+    )
     assert main(["rules", "add", "bad", "--metric", "system.disk", "--when", "more than 9"]) == 2
     capsys.readouterr()
     assert main(["rules", "list", "--json"]) == 0

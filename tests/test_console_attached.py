@@ -30,8 +30,9 @@ def _down_target(data_dir: Path) -> None:
     settings = load_settings(data_dir / "config.toml", data_dir, env={})
     store = open_store(settings)
     try:
-        Commands(store, settings).add_target(f"tcp://127.0.0.1:{port}", name="db-primary",
-                                             interval="0.5s", timeout="0.5s")
+        Commands(store, settings).add_target(
+            f"tcp://127.0.0.1:{port}", name="db-primary", interval="0.5s", timeout="0.5s"
+        )
     finally:
         store.close()
 
@@ -42,7 +43,9 @@ async def test_attached_console_acknowledges_through_the_daemon(tmp_path: Path) 
     _down_target(data_dir)
     with running_daemon(data_dir) as d:
         api = d.unix()
-        firing = wait_for(lambda: [i for i in api.get("/api/v1/incidents", params={"state": "firing"}).json()], 20)
+        firing = wait_for(
+            lambda: [i for i in api.get("/api/v1/incidents", params={"state": "firing"}).json()], 20
+        )
         iid = firing[0]["id"]
         settings = load_settings(data_dir / "config.toml", data_dir, env={})
         remote = connect_if_running(settings)
@@ -62,8 +65,17 @@ async def test_attached_console_acknowledges_through_the_daemon(tmp_path: Path) 
                     await pilot.press("down")
                 await pilot.press("a")
                 await settle(pilot)
-                inc = wait_for(lambda: next((i for i in api.get("/api/v1/incidents").json()
-                                             if i["id"] == iid and i["state"] == "acknowledged"), None), 10)
+                inc = wait_for(
+                    lambda: next(
+                        (
+                            i
+                            for i in api.get("/api/v1/incidents").json()
+                            if i["id"] == iid and i["state"] == "acknowledged"
+                        ),
+                        None,
+                    ),
+                    10,
+                )
                 assert inc["acked_by"] == "tester"
         finally:
             backend.close()

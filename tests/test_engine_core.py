@@ -141,7 +141,14 @@ def test_flap_tracker_with_hysteresis() -> None:
     rec = _rec("up")
     changes = []
     for i in range(12):
-        tr = apply_result(rec, ProbeResult(i % 2 == 0, 1.0) if i % 2 == 0 else ProbeResult.failure("refused", ""), i, 5, 1, flap)
+        tr = apply_result(
+            rec,
+            ProbeResult(i % 2 == 0, 1.0) if i % 2 == 0 else ProbeResult.failure("refused", ""),
+            i,
+            5,
+            1,
+            flap,
+        )
         if tr and tr.flapping_changed:
             changes.append((i, rec.flapping))
     assert changes and changes[0][1] is True
@@ -179,8 +186,17 @@ def test_results_written_in_one_transaction_per_batch(store, settings: Settings)
     writer = ResultWriter(store)
     now = time.time()
     for i in range(500):
-        writer.add(rec.id, now - i, ProbeResult(i % 5 != 0, 2.0, None, None if i % 5 else "refused",
-                                               "" if i % 5 else "refused by 127.0.0.1:9"))
+        writer.add(
+            rec.id,
+            now - i,
+            ProbeResult(
+                i % 5 != 0,
+                2.0,
+                None,
+                None if i % 5 else "refused",
+                "" if i % 5 else "refused by 127.0.0.1:9",
+            ),
+        )
     commits = []
     from sqlalchemy import event
 
@@ -210,18 +226,25 @@ def test_retention_keeps_rollups_longer_than_raw(store, settings: Settings) -> N
     removed = housekeeping(store, raw_days=7, rollup_days=90, now=now)
     assert removed == {"results": 2, "rollups": 1}
     assert len(recent_results(store, rec.id, 100)) == 1
-    assert uptime(store, rec.id, 30 * 86400, now) == 1.0  # the 10-day-old hour survives as a roll-up
+    assert (
+        uptime(store, rec.id, 30 * 86400, now) == 1.0
+    )  # the 10-day-old hour survives as a roll-up
 
 
 # ---- the engine end to end -----------------------------------------------------------------------
 
 
-async def test_engine_probes_real_listener_goes_down_and_recovers(store, settings: Settings) -> None:
+async def test_engine_probes_real_listener_goes_down_and_recovers(
+    store, settings: Settings
+) -> None:
     settings.engine.failure_threshold = 2
     settings.engine.result_batch_ms = 20
     lsock, port = _listener()
     rec = await anyio.to_thread.run_sync(
-        lambda: Engine(settings, store).commands.add_target(f"tcp://127.0.0.1:{port}", name="svc", interval="0.3s", timeout="0.5s"))
+        lambda: Engine(settings, store).commands.add_target(
+            f"tcp://127.0.0.1:{port}", name="svc", interval="0.3s", timeout="0.5s"
+        )
+    )
     engine = Engine(settings, store)
     sub = engine.events.subscribe()
     states: list[str] = []
@@ -273,7 +296,10 @@ async def test_add_and_pause_reach_a_running_engine(store, settings: Settings) -
     async with anyio.create_task_group() as tg:
         await tg.start(engine.run)
         rec = await anyio.to_thread.run_sync(
-            lambda: engine.commands.add_target(f"tcp://127.0.0.1:{port}", name="late", interval="0.2s"))
+            lambda: engine.commands.add_target(
+                f"tcp://127.0.0.1:{port}", name="late", interval="0.2s"
+            )
+        )
         with anyio.fail_after(10):
             while engine.targets.get(rec.id) is None or engine.targets[rec.id].state != "up":
                 await anyio.sleep(0.05)

@@ -25,10 +25,17 @@ from engine.errors import BadInput, NotFound, SysAlertError
 class RemoteCommands:
     mode = "attached"
 
-    def __init__(self, base_url: str, transport: httpx.BaseTransport | None = None, api_key: str | None = None,
-                 ping_base: str = "") -> None:
+    def __init__(
+        self,
+        base_url: str,
+        transport: httpx.BaseTransport | None = None,
+        api_key: str | None = None,
+        ping_base: str = "",
+    ) -> None:
         headers = {"X-API-Key": api_key} if api_key else {}
-        self.http = httpx.Client(base_url=base_url, transport=transport, headers=headers, timeout=30.0)
+        self.http = httpx.Client(
+            base_url=base_url, transport=transport, headers=headers, timeout=30.0
+        )
         self.base_url = base_url
         self.transport = transport
         self.api_key = api_key
@@ -55,7 +62,9 @@ class RemoteCommands:
             path = path.replace("{" + route.path_arg + "}", quote(str(rest.pop(0)), safe=""))
         # Positional arguments beyond the path one (add_target(spec, ...)) are named as the local
         # command names them, so a call reads the same attached or embedded.
-        for name, value in zip(_positional_names(command)[1 if route.path_arg else 0 :], rest, strict=False):
+        for name, value in zip(
+            _positional_names(command)[1 if route.path_arg else 0 :], rest, strict=False
+        ):
             if value is not None:
                 kwargs.setdefault(name, value)
         unknown = set(kwargs) - set(route.body)
@@ -67,7 +76,9 @@ class RemoteCommands:
             else:
                 r = self.http.request(route.method, path, json=kwargs)
         except httpx.TransportError as exc:
-            raise SysAlertError(f"cannot reach the daemon: {type(exc).__name__}", "is `sysalert --daemon` running?") from None
+            raise SysAlertError(
+                f"cannot reach the daemon: {type(exc).__name__}", "is `sysalert --daemon` running?"
+            ) from None
         if r.status_code == 200:
             return r.json()
         try:
@@ -93,8 +104,15 @@ class RemoteCommands:
 
     def events(self, types: str = "") -> Iterator[dict[str, Any]]:
         """Blocking SSE reader (run it in a thread worker)."""
-        with httpx.Client(base_url=self.base_url, transport=self.transport, timeout=None,
-                          headers=self.http.headers) as c, c.stream("GET", "/api/v1/events", params={"types": types} if types else None) as r:
+        with (
+            httpx.Client(
+                base_url=self.base_url,
+                transport=self.transport,
+                timeout=None,
+                headers=self.http.headers,
+            ) as c,
+            c.stream("GET", "/api/v1/events", params={"types": types} if types else None) as r,
+        ):
             event = None
             for line in r.iter_lines():
                 if line.startswith("event: "):
@@ -116,23 +134,36 @@ def _transport_for_socket(path: str) -> httpx.HTTPTransport:
     return httpx.HTTPTransport(uds=path)
 
 
-def connect_if_running(settings: Settings, connect: str | None = None, api_key: str | None = None) -> RemoteCommands | None:
+def connect_if_running(
+    settings: Settings, connect: str | None = None, api_key: str | None = None
+) -> RemoteCommands | None:
     """A client for the daemon if one answers; None means: work on the store directly."""
     ping_base = settings.api.public_url or ""
     if connect:
         if not re.match(r"^https?://", connect):
-            raise BadInput(f"--connect {connect!r} is not an http(s) URL", "e.g. --connect http://10.0.0.5:8787")
-        client = RemoteCommands(connect.rstrip("/"), api_key=api_key or os.environ.get("SYSALERT_API_KEY"), ping_base=ping_base or connect)
+            raise BadInput(
+                f"--connect {connect!r} is not an http(s) URL",
+                "e.g. --connect http://10.0.0.5:8787",
+            )
+        client = RemoteCommands(
+            connect.rstrip("/"),
+            api_key=api_key or os.environ.get("SYSALERT_API_KEY"),
+            ping_base=ping_base or connect,
+        )
         try:
             client.health()
         except httpx.HTTPError:
             client.close()
-            raise SysAlertError("the daemon at --connect does not answer", "check the URL and that it runs") from None
+            raise SysAlertError(
+                "the daemon at --connect does not answer", "check the URL and that it runs"
+            ) from None
         return client
     sock = settings.socket_path
     if not sock.exists():
         return None
-    client = RemoteCommands("http://sysalert", transport=_transport_for_socket(str(sock)), ping_base=ping_base)
+    client = RemoteCommands(
+        "http://sysalert", transport=_transport_for_socket(str(sock)), ping_base=ping_base
+    )
     try:
         client.health()
     except (httpx.HTTPError, ValueError):

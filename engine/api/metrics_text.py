@@ -21,23 +21,35 @@ class EngineCollector:
     def collect(self) -> Any:
         e = self.engine
         m = e.metrics
-        probes = CounterMetricFamily("sysalert_probes", "Checks completed", labels=["kind", "outcome"])
+        probes = CounterMetricFamily(
+            "sysalert_probes", "Checks completed", labels=["kind", "outcome"]
+        )
         for (kind, outcome), n in sorted(m.probes.items()):
             probes.add_metric([kind, outcome], n)
         yield probes
-        lat = HistogramMetricFamily("sysalert_probe_latency_milliseconds", "Probe latency", labels=["kind"])
+        lat = HistogramMetricFamily(
+            "sysalert_probe_latency_milliseconds", "Probe latency", labels=["kind"]
+        )
         for kind, h in sorted(m.latency.items()):
             lat.add_metric([kind], h.cumulative(), h.total)
         yield lat
-        lateness = GaugeMetricFamily("sysalert_scheduler_lateness_seconds", "Scheduler start lateness", labels=["quantile"])
+        lateness = GaugeMetricFamily(
+            "sysalert_scheduler_lateness_seconds", "Scheduler start lateness", labels=["quantile"]
+        )
         pct = e.scheduler.lateness_percentiles()
         lateness.add_metric(["0.5"], pct["p50_ms"] / 1000)
         lateness.add_metric(["0.99"], pct["p99_ms"] / 1000)
         yield lateness
-        yield GaugeMetricFamily("sysalert_scheduler_inflight", "Checks running now", value=e.scheduler.inflight)
-        yield GaugeMetricFamily("sysalert_probe_rate", "Checks per second, recent", value=e.scheduler.probe_rate())
+        yield GaugeMetricFamily(
+            "sysalert_scheduler_inflight", "Checks running now", value=e.scheduler.inflight
+        )
+        yield GaugeMetricFamily(
+            "sysalert_probe_rate", "Checks per second, recent", value=e.scheduler.probe_rate()
+        )
         states = GaugeMetricFamily("sysalert_targets", "Targets by state", labels=["state"])
-        counts: dict[str, int] = {s: 0 for s in ("up", "pending", "down", "degraded", "unknown", "maintenance", "paused")}
+        counts: dict[str, int] = {
+            s: 0 for s in ("up", "pending", "down", "degraded", "unknown", "maintenance", "paused")
+        }
         for rec in list(e.targets.values()):
             s = e.display_state(rec)
             counts[s] = counts.get(s, 0) + 1
@@ -53,7 +65,13 @@ class EngineCollector:
         from engine.store.models import Incident
 
         with e.store.session() as s:
-            rows = dict(s.exec(select(Incident.state, func.count()).where(Incident.state.in_(OPEN_STATES)).group_by(Incident.state)).all())  # type: ignore[attr-defined]
+            rows = dict(
+                s.exec(
+                    select(Incident.state, func.count())
+                    .where(Incident.state.in_(OPEN_STATES))
+                    .group_by(Incident.state)
+                ).all()
+            )  # type: ignore[attr-defined]
         for st in OPEN_STATES:
             inc.add_metric([st], rows.get(st, 0))
         yield inc
@@ -61,7 +79,9 @@ class EngineCollector:
         for st, n in sorted(depth(e.store).items()):
             ob.add_metric([st], n)
         yield ob
-        nr = CounterMetricFamily("sysalert_notifications", "Delivery attempts", labels=["channel", "result"])
+        nr = CounterMetricFamily(
+            "sysalert_notifications", "Delivery attempts", labels=["channel", "result"]
+        )
         for (ch, res), n in sorted(m.notifications.items()):
             nr.add_metric([ch, res], n)
         yield nr
@@ -69,8 +89,12 @@ class EngineCollector:
         for kind, n in sorted(m.pings.items()):
             pings.add_metric([kind], n)
         yield pings
-        yield CounterMetricFamily("sysalert_results_written", "Results committed to the store", value=e.writer.written)
-        yield GaugeMetricFamily("sysalert_event_subscribers", "Live event stream readers", value=e.events.subscribers)
+        yield CounterMetricFamily(
+            "sysalert_results_written", "Results committed to the store", value=e.writer.written
+        )
+        yield GaugeMetricFamily(
+            "sysalert_event_subscribers", "Live event stream readers", value=e.events.subscribers
+        )
 
 
 def render_metrics(engine: Engine) -> str:

@@ -22,76 +22,287 @@ class Route:
 R = Route
 ROUTES: tuple[Route, ...] = (
     R("GET", "/api/v1/targets", "list_targets", "List targets"),
-    R("POST", "/api/v1/targets", "add_target", "Add a target",
-      body=("spec", "name", "interval", "timeout", "tags", "conditions", "options", "depends_on"), required=("spec",)),
+    R(
+        "POST",
+        "/api/v1/targets",
+        "add_target",
+        "Add a target",
+        body=("spec", "name", "interval", "timeout", "tags", "conditions", "options", "depends_on"),
+        required=("spec",),
+    ),
     R("GET", "/api/v1/targets/{ref}", "get_target", "One target", "ref"),
-    R("PATCH", "/api/v1/targets/{ref}", "edit_target", "Change a target", "ref",
-      body=("spec", "name", "interval", "timeout", "tags", "conditions", "options", "depends_on")),
+    R(
+        "PATCH",
+        "/api/v1/targets/{ref}",
+        "edit_target",
+        "Change a target",
+        "ref",
+        body=("spec", "name", "interval", "timeout", "tags", "conditions", "options", "depends_on"),
+    ),
     R("DELETE", "/api/v1/targets/{ref}", "remove_target", "Delete a target and its history", "ref"),
-    R("POST", "/api/v1/targets/{ref}/pause", "pause_target", "Stop probing", "ref", {"paused": True}),
-    R("POST", "/api/v1/targets/{ref}/resume", "pause_target", "Probe again", "ref", {"paused": False}),
-    R("POST", "/api/v1/targets/{ref}/check", "check_target_now", "Check now (jumps the queue)", "ref"),
-    R("GET", "/api/v1/targets/{ref}/results", "target_results", "Recent results", "ref", body=("limit", "before")),
-    R("GET", "/api/v1/targets/{ref}/series", "target_series", "Latency/availability series", "ref",
-      body=("seconds", "buckets")),
-    R("POST", "/api/v1/targets/import", "import_targets", "Import targets as TOML", body=("text",), required=("text",)),
-    R("GET", "/api/v1/incidents", "list_incidents", "Incidents with notifications and receipts",
-      body=("state", "target", "limit")),
-    R("POST", "/api/v1/incidents/{incident_id}/ack", "ack_incident", "Acknowledge", "incident_id", body=("by",)),
-    R("POST", "/api/v1/incidents/{incident_id}/resolve", "resolve_incident", "Resolve", "incident_id", body=("by",)),
-    R("POST", "/api/v1/incidents/{incident_id}/silence", "silence_incident", "Silence for a duration",
-      "incident_id", body=("duration", "by"), required=("duration",)),
+    R(
+        "POST",
+        "/api/v1/targets/{ref}/pause",
+        "pause_target",
+        "Stop probing",
+        "ref",
+        {"paused": True},
+    ),
+    R(
+        "POST",
+        "/api/v1/targets/{ref}/resume",
+        "pause_target",
+        "Probe again",
+        "ref",
+        {"paused": False},
+    ),
+    R(
+        "POST",
+        "/api/v1/targets/{ref}/check",
+        "check_target_now",
+        "Check now (jumps the queue)",
+        "ref",
+    ),
+    R(
+        "GET",
+        "/api/v1/targets/{ref}/results",
+        "target_results",
+        "Recent results",
+        "ref",
+        body=("limit", "before"),
+    ),
+    R(
+        "GET",
+        "/api/v1/targets/{ref}/series",
+        "target_series",
+        "Latency/availability series",
+        "ref",
+        body=("seconds", "buckets"),
+    ),
+    R(
+        "POST",
+        "/api/v1/targets/import",
+        "import_targets",
+        "Import targets as TOML",
+        body=("text",),
+        required=("text",),
+    ),
+    R(
+        "GET",
+        "/api/v1/incidents",
+        "list_incidents",
+        "Incidents with notifications and receipts",
+        body=("state", "target", "limit"),
+    ),
+    R(
+        "POST",
+        "/api/v1/incidents/{incident_id}/ack",
+        "ack_incident",
+        "Acknowledge",
+        "incident_id",
+        body=("by",),
+    ),
+    R(
+        "POST",
+        "/api/v1/incidents/{incident_id}/resolve",
+        "resolve_incident",
+        "Resolve",
+        "incident_id",
+        body=("by",),
+    ),
+    R(
+        "POST",
+        "/api/v1/incidents/{incident_id}/silence",
+        "silence_incident",
+        "Silence for a duration",
+        "incident_id",
+        body=("duration", "by"),
+        required=("duration",),
+    ),
     R("GET", "/api/v1/rules", "list_rules", "Alert rules (config and run-time)"),
-    R("POST", "/api/v1/rules", "add_rule", "Add a rule",
-      body=("name", "metric", "comparison", "threshold", "duration", "severity", "channels", "target"),
-      required=("name", "metric", "comparison", "threshold")),
-    R("POST", "/api/v1/rules/{ref}/enable", "set_rule_enabled", "Enable a rule", "ref", {"enabled": True}),
-    R("POST", "/api/v1/rules/{ref}/disable", "set_rule_enabled", "Disable a rule", "ref", {"enabled": False}),
+    R(
+        "POST",
+        "/api/v1/rules",
+        "add_rule",
+        "Add a rule",
+        body=(
+            "name",
+            "metric",
+            "comparison",
+            "threshold",
+            "duration",
+            "severity",
+            "channels",
+            "target",
+        ),
+        required=("name", "metric", "comparison", "threshold"),
+    ),
+    R(
+        "POST",
+        "/api/v1/rules/{ref}/enable",
+        "set_rule_enabled",
+        "Enable a rule",
+        "ref",
+        {"enabled": True},
+    ),
+    R(
+        "POST",
+        "/api/v1/rules/{ref}/disable",
+        "set_rule_enabled",
+        "Disable a rule",
+        "ref",
+        {"enabled": False},
+    ),
     R("DELETE", "/api/v1/rules/{ref}", "remove_rule", "Remove a rule", "ref"),
     R("GET", "/api/v1/maintenance", "list_maintenance", "Maintenance windows"),
-    R("POST", "/api/v1/maintenance/on", "maintenance_on", "Start maintenance",
-      body=("what", "duration", "reason", "schedule"), required=("what",)),
-    R("POST", "/api/v1/maintenance/off", "maintenance_off", "End maintenance", body=("what",), required=("what",)),
+    R(
+        "POST",
+        "/api/v1/maintenance/on",
+        "maintenance_on",
+        "Start maintenance",
+        body=("what", "duration", "reason", "schedule"),
+        required=("what",),
+    ),
+    R(
+        "POST",
+        "/api/v1/maintenance/off",
+        "maintenance_off",
+        "End maintenance",
+        body=("what",),
+        required=("what",),
+    ),
     R("DELETE", "/api/v1/maintenance/{window_id}", "remove_window", "Delete a window", "window_id"),
     R("GET", "/api/v1/contacts", "list_contacts", "Contacts"),
-    R("POST", "/api/v1/contacts", "add_contact", "Add a contact", body=("name", "address", "level"),
-      required=("name", "address")),
+    R(
+        "POST",
+        "/api/v1/contacts",
+        "add_contact",
+        "Add a contact",
+        body=("name", "address", "level"),
+        required=("name", "address"),
+    ),
     R("DELETE", "/api/v1/contacts/{ref}", "remove_contact", "Remove a contact", "ref"),
     R("POST", "/api/v1/contacts/{ref}/test", "notify_test", "Send a test notification", "ref"),
-    R("GET", "/api/v1/history", "history", "State changes, incidents, maintenance and audit events",
-      body=("target", "kind", "before", "limit")),
+    R(
+        "GET",
+        "/api/v1/history",
+        "history",
+        "State changes, incidents, maintenance and audit events",
+        body=("target", "kind", "before", "limit"),
+    ),
     R("GET", "/api/v1/benchmarks", "list_benchmarks", "Benchmarks with score and baseline"),
-    R("POST", "/api/v1/benchmarks", "add_benchmark", "Add a benchmark",
-      body=("spec", "name", "interval", "threshold"), required=("spec",)),
-    R("GET", "/api/v1/benchmarks/{ref}", "show_benchmark", "One benchmark with its runs", "ref", body=("runs",)),
-    R("DELETE", "/api/v1/benchmarks/{ref}", "remove_benchmark", "Remove a benchmark and its runs", "ref"),
+    R(
+        "POST",
+        "/api/v1/benchmarks",
+        "add_benchmark",
+        "Add a benchmark",
+        body=("spec", "name", "interval", "threshold"),
+        required=("spec",),
+    ),
+    R(
+        "GET",
+        "/api/v1/benchmarks/{ref}",
+        "show_benchmark",
+        "One benchmark with its runs",
+        "ref",
+        body=("runs",),
+    ),
+    R(
+        "DELETE",
+        "/api/v1/benchmarks/{ref}",
+        "remove_benchmark",
+        "Remove a benchmark and its runs",
+        "ref",
+    ),
     R("POST", "/api/v1/benchmarks/{ref}/run", "run_benchmark", "Measure now", "ref"),
-    R("POST", "/api/v1/benchmarks/{ref}/baseline", "set_baseline", "Baseline := current score", "ref"),
+    R(
+        "POST",
+        "/api/v1/benchmarks/{ref}/baseline",
+        "set_baseline",
+        "Baseline := current score",
+        "ref",
+    ),
     R("GET", "/api/v1/stats", "engine_stats", "Engine figures for the status bar"),
     R("GET", "/api/v1/states", "target_states", "Every target's shown state (maintenance applied)"),
     R("GET", "/api/v1/uptimes", "uptimes", "Share of good checks per target", body=("seconds",)),
     R("GET", "/api/v1/telegram", "telegram_status", "Telegram session state (masked)"),
     R("GET", "/api/v1/subscribers", "list_subscribers", "Telegram subscribers (masked)"),
-    R("POST", "/api/v1/subscribers", "add_subscriber", "Add a subscriber", body=("chat_id", "role"), required=("chat_id",)),
-    R("DELETE", "/api/v1/subscribers/{chat_id}", "remove_subscriber", "Remove a subscriber", "chat_id"),
-    R("PATCH", "/api/v1/subscribers/{chat_id}", "set_subscriber_limits", "A subscriber's own quota", "chat_id",
-      body=("max_targets", "max_benchmarks")),
+    R(
+        "POST",
+        "/api/v1/subscribers",
+        "add_subscriber",
+        "Add a subscriber",
+        body=("chat_id", "role"),
+        required=("chat_id",),
+    ),
+    R(
+        "DELETE",
+        "/api/v1/subscribers/{chat_id}",
+        "remove_subscriber",
+        "Remove a subscriber",
+        "chat_id",
+    ),
+    R(
+        "PATCH",
+        "/api/v1/subscribers/{chat_id}",
+        "set_subscriber_limits",
+        "A subscriber's own quota",
+        "chat_id",
+        body=("max_targets", "max_benchmarks"),
+    ),
 )
 # The JSON types each body field accepts (query strings arrive as text; NUMERIC ones must parse).
 # The server rejects anything else with a 400 before a command sees it.
 _NUM = ("number", "string")
 FIELD_TYPES: dict[str, tuple[str, ...]] = {
-    "spec": ("string",), "name": ("string",), "interval": _NUM, "timeout": _NUM,
-    "tags": ("array",), "conditions": ("array",), "options": ("object",), "depends_on": ("string",),
-    "text": ("string",), "by": ("string",), "duration": _NUM, "what": ("string",), "reason": ("string",),
-    "schedule": ("string",), "address": ("string",), "level": ("integer", "string"),
-    "chat_id": ("integer", "string"), "role": ("string",), "state": ("string",), "target": ("string",),
-    "kind": ("string",), "limit": ("integer", "string"), "before": _NUM, "seconds": _NUM,
-    "buckets": ("integer", "string"), "metric": ("string",), "comparison": ("string",),
-    "threshold": _NUM, "severity": ("string",), "channels": ("array",), "runs": ("integer", "string"),
-    "max_targets": ("integer", "string"), "max_benchmarks": ("integer", "string"),
+    "spec": ("string",),
+    "name": ("string",),
+    "interval": _NUM,
+    "timeout": _NUM,
+    "tags": ("array",),
+    "conditions": ("array",),
+    "options": ("object",),
+    "depends_on": ("string",),
+    "text": ("string",),
+    "by": ("string",),
+    "duration": _NUM,
+    "what": ("string",),
+    "reason": ("string",),
+    "schedule": ("string",),
+    "address": ("string",),
+    "level": ("integer", "string"),
+    "chat_id": ("integer", "string"),
+    "role": ("string",),
+    "state": ("string",),
+    "target": ("string",),
+    "kind": ("string",),
+    "limit": ("integer", "string"),
+    "before": _NUM,
+    "seconds": _NUM,
+    "buckets": ("integer", "string"),
+    "metric": ("string",),
+    "comparison": ("string",),
+    "threshold": _NUM,
+    "severity": ("string",),
+    "channels": ("array",),
+    "runs": ("integer", "string"),
+    "max_targets": ("integer", "string"),
+    "max_benchmarks": ("integer", "string"),
 }
-NUMERIC = frozenset({"interval", "timeout", "duration", "level", "limit", "before", "seconds", "buckets", "threshold", "runs"})
+NUMERIC = frozenset(
+    {
+        "interval",
+        "timeout",
+        "duration",
+        "level",
+        "limit",
+        "before",
+        "seconds",
+        "buckets",
+        "threshold",
+        "runs",
+    }
+)
 BY_COMMAND: dict[str, list[Route]] = {}
 for _r in ROUTES:
     BY_COMMAND.setdefault(_r.command, []).append(_r)
@@ -109,27 +320,76 @@ def route_for(command: str, kwargs: dict[str, Any]) -> Route:
 def openapi() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for r in ROUTES:
-        op: dict[str, Any] = {"summary": r.summary, "operationId": r.command + ("_" + "_".join(f"{k}_{v}" for k, v in r.fixed.items()) if r.fixed else ""),
-                              "responses": {"200": {"description": "OK"}, "400": {"description": "Bad input: {error, hint}"},
-                                            "401": {"description": "API key missing or wrong"}, "404": {"description": "Not found"}}}
+        op: dict[str, Any] = {
+            "summary": r.summary,
+            "operationId": r.command
+            + ("_" + "_".join(f"{k}_{v}" for k, v in r.fixed.items()) if r.fixed else ""),
+            "responses": {
+                "200": {"description": "OK"},
+                "400": {"description": "Bad input: {error, hint}"},
+                "401": {"description": "API key missing or wrong"},
+                "404": {"description": "Not found"},
+            },
+        }
         params = []
         if r.path_arg:
-            params.append({"name": r.path_arg, "in": "path", "required": True, "schema": {"type": "string"}})
+            params.append(
+                {"name": r.path_arg, "in": "path", "required": True, "schema": {"type": "string"}}
+            )
         if r.method == "GET":
-            params += [{"name": k, "in": "query", "required": k in r.required, "schema": {"type": "string"}} for k in r.body]
+            params += [
+                {
+                    "name": k,
+                    "in": "query",
+                    "required": k in r.required,
+                    "schema": {"type": "string"},
+                }
+                for k in r.body
+            ]
         elif r.body:
-            op["requestBody"] = {"required": bool(r.required), "content": {"application/json": {"schema": {
-                "type": "object", "additionalProperties": False, "required": list(r.required),
-                "properties": {k: {"type": list(FIELD_TYPES.get(k, ("string",)))} for k in r.body}}}}}
+            op["requestBody"] = {
+                "required": bool(r.required),
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": list(r.required),
+                            "properties": {
+                                k: {"type": list(FIELD_TYPES.get(k, ("string",)))} for k in r.body
+                            },
+                        }
+                    }
+                },
+            }
         if params:
             op["parameters"] = params
         paths.setdefault(r.path, {})[r.method.lower()] = op
-    for p, summary in (("/health", "Health (200 healthy, 503 with the failing part)"), ("/metrics", "Prometheus metrics"),
-                       ("/api/v1/events", "Server-sent events: result, state, incident, receipt, maintenance")):
+    for p, summary in (
+        ("/health", "Health (200 healthy, 503 with the failing part)"),
+        ("/metrics", "Prometheus metrics"),
+        ("/api/v1/events", "Server-sent events: result, state, incident, receipt, maintenance"),
+    ):
         paths[p] = {"get": {"summary": summary, "responses": {"200": {"description": "OK"}}}}
-    paths["/ping/{token}"] = {m: {"summary": "Heartbeat ping (Healthchecks-compatible)", "parameters": [
-        {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "recorded"}, "404": {"description": "unknown token"}}} for m in ("get", "post", "head")}
-    return {"openapi": "3.1.0", "info": {"title": "SysAlert API", "version": "1"}, "paths": paths,
-            "components": {"securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}},
-            "security": [{"apiKey": []}]}
+    paths["/ping/{token}"] = {
+        m: {
+            "summary": "Heartbeat ping (Healthchecks-compatible)",
+            "parameters": [
+                {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {
+                "200": {"description": "recorded"},
+                "404": {"description": "unknown token"},
+            },
+        }
+        for m in ("get", "post", "head")
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "SysAlert API", "version": "1"},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
+        },
+        "security": [{"apiKey": []}],
+    }

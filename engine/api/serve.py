@@ -40,8 +40,14 @@ def make_servers(engine: Engine, socket_path: Path | None, listen: str | None) -
     from engine.api.server import build_app
 
     servers = []
-    common: dict[str, Any] = {"lifespan": "off", "log_level": "warning", "access_log": False,
-                              "loop": "none", "http": "httptools", "timeout_graceful_shutdown": 3}
+    common: dict[str, Any] = {
+        "lifespan": "off",
+        "log_level": "warning",
+        "access_log": False,
+        "loop": "none",
+        "http": "httptools",
+        "timeout_graceful_shutdown": 3,
+    }
     # Both sockets are bound here, before anything runs: a taken port or a bad socket path is a
     # one-line error and exit 2, not a traceback from inside uvicorn after the engine started.
     bound: list[socket.socket] = []
@@ -54,7 +60,9 @@ def make_servers(engine: Engine, socket_path: Path | None, listen: str | None) -
         if listen:
             host, port = parse_listen(listen)
             bound.append(bind_tcp(host, port))
-            server = _Server(uvicorn.Config(build_app(engine, trusted=False), host=host, port=port, **common))
+            server = _Server(
+                uvicorn.Config(build_app(engine, trusted=False), host=host, port=port, **common)
+            )
             server.sock = bound[-1]
             servers.append(server)
     except BaseException:
@@ -73,8 +81,10 @@ def bind_tcp(host: str, port: int) -> socket.socket:
         sock.listen(2048)  # connections queue from now on, while the engine starts
     except OSError as exc:
         sock.close()
-        raise BadInput(f"cannot listen on the --listen address: {exc.strerror or exc}",
-                       "pick a free port, or stop what holds it") from None
+        raise BadInput(
+            f"cannot listen on the --listen address: {exc.strerror or exc}",
+            "pick a free port, or stop what holds it",
+        ) from None
     return sock
 
 
@@ -94,8 +104,10 @@ def bind_private_socket(path: Path) -> socket.socket:
         sock.listen(2048)
     except OSError as exc:
         sock.close()
-        raise SysAlertError(f"cannot create the API socket: {exc.strerror or exc}",
-                            "set [api] socket to a short path in a directory you own") from None
+        raise SysAlertError(
+            f"cannot create the API socket: {exc.strerror or exc}",
+            "set [api] socket to a short path in a directory you own",
+        ) from None
     finally:
         os.umask(old)
     os.chmod(path, 0o600)

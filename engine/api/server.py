@@ -39,8 +39,17 @@ log = logging.getLogger(__name__)
 
 
 # Runtime fields the engine keeps in memory and writes to the store only every few seconds.
-_RUNTIME = ("state", "state_since", "next_due", "last_check_at", "last_latency_ms", "last_error_class",
-            "fail_streak", "ok_streak", "flapping")
+_RUNTIME = (
+    "state",
+    "state_since",
+    "next_due",
+    "last_check_at",
+    "last_latency_ms",
+    "last_error_class",
+    "fail_streak",
+    "ok_streak",
+    "flapping",
+)
 
 
 def jsonable(x: Any, ping_base: str, engine: Engine | None = None) -> Any:
@@ -73,7 +82,11 @@ def _bad(error: str, hint: str | None, status: int = 400) -> JSONResponse:
 
 
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,), "number": (int, float), "integer": (int,), "array": (list,), "object": (dict,)
+    "string": (str,),
+    "number": (int, float),
+    "integer": (int,),
+    "array": (list,),
+    "object": (dict,),
 }
 
 
@@ -165,7 +178,13 @@ def build_app(engine: Engine, trusted: bool) -> Any:
             return None
         presented = _presented(request)
         if not presented or not await anyio.to_thread.run_sync(keys.valid, presented):
-            return JSONResponse({"error": "API key missing or wrong", "hint": "send X-API-Key: KEY or Authorization: Bearer KEY"}, 401)
+            return JSONResponse(
+                {
+                    "error": "API key missing or wrong",
+                    "hint": "send X-API-Key: KEY or Authorization: Bearer KEY",
+                },
+                401,
+            )
         return None
 
     def _endpoint(route: Route) -> Any:
@@ -175,7 +194,9 @@ def build_app(engine: Engine, trusted: bool) -> Any:
                 return denied
             fn = getattr(cmds, route.command, None)
             if fn is None:
-                return JSONResponse({"error": f"{route.command} is not available in this build", "hint": None}, 501)
+                return JSONResponse(
+                    {"error": f"{route.command} is not available in this build", "hint": None}, 501
+                )
             kwargs: dict[str, Any] = dict(route.fixed)
             if route.method == "GET":
                 params = dict(request.query_params)
@@ -184,21 +205,47 @@ def build_app(engine: Engine, trusted: bool) -> Any:
                 try:
                     params = json.loads(raw) if raw.strip() else {}
                 except json.JSONDecodeError as exc:
-                    return JSONResponse({"error": f"body is not JSON: {exc.msg} at {exc.pos}", "hint": "send a JSON object"}, 400)
+                    return JSONResponse(
+                        {
+                            "error": f"body is not JSON: {exc.msg} at {exc.pos}",
+                            "hint": "send a JSON object",
+                        },
+                        400,
+                    )
                 if not isinstance(params, dict):
-                    return JSONResponse({"error": "body must be a JSON object", "hint": "e.g. {\"spec\": \"tcp://host:22\"}"}, 400)
+                    return JSONResponse(
+                        {
+                            "error": "body must be a JSON object",
+                            "hint": 'e.g. {"spec": "tcp://host:22"}',
+                        },
+                        400,
+                    )
             unknown = sorted(set(params) - set(route.body))
             if unknown:
-                return JSONResponse({"error": f"unknown field {unknown[0]!r}", "hint": f"allowed: {', '.join(route.body) or 'none'}"}, 400)
+                return JSONResponse(
+                    {
+                        "error": f"unknown field {unknown[0]!r}",
+                        "hint": f"allowed: {', '.join(route.body) or 'none'}",
+                    },
+                    400,
+                )
             wrong = check_fields(params, from_query=route.method == "GET")
             if wrong is not None:
                 return wrong
             missing = [k for k in route.required if params.get(k) in (None, "")]
             if missing:
-                return JSONResponse({"error": f"missing field {missing[0]!r}", "hint": f"required: {', '.join(route.required)}"}, 400)
+                return JSONResponse(
+                    {
+                        "error": f"missing field {missing[0]!r}",
+                        "hint": f"required: {', '.join(route.required)}",
+                    },
+                    400,
+                )
             kwargs.update(params)
             # A slash inside a name arrives as NUL (see PingFastPath.__call__).
-            args = [request.path_params[route.path_arg].replace("\0", "/")] if route.path_arg else []
+            args = (
+                [request.path_params[route.path_arg].replace("\0", "/")] if route.path_arg else []
+            )
             try:
                 if inspect.iscoroutinefunction(fn):
                     result = await fn(*args, **kwargs)
@@ -209,11 +256,15 @@ def build_app(engine: Engine, trusted: bool) -> Any:
             except BadInput as exc:
                 return JSONResponse({"error": exc.message, "hint": exc.hint}, 400)
             except TypeError as exc:
-                return JSONResponse({"error": f"bad arguments: {exc}", "hint": "see /openapi.json"}, 400)
+                return JSONResponse(
+                    {"error": f"bad arguments: {exc}", "hint": "see /openapi.json"}, 400
+                )
             except SysAlertError as exc:
                 return JSONResponse({"error": exc.message, "hint": exc.hint}, 409)
             except OperationalError as exc:  # the store is down: say so, as /health does
-                return _bad(f"the store cannot be used now: {describe_error(exc)}", "see GET /health", 503)
+                return _bad(
+                    f"the store cannot be used now: {describe_error(exc)}", "see GET /health", 503
+                )
             except Exception as exc:  # a bug of ours: a JSON 500, and a log line without values
                 log.error("API %s failed: %s", route.command, type(exc).__name__)
                 return _bad(f"internal error ({type(exc).__name__})", "see the daemon log", 500)
@@ -257,15 +308,23 @@ def build_app(engine: Engine, trusted: bool) -> Any:
                             yield ": keep-alive\n\n"
                         continue
                     idle = 0.0
-                    yield "".join(f"event: {e.type}\ndata: {json.dumps(e.to_dict())}\n\n" for e in batch)
+                    yield "".join(
+                        f"event: {e.type}\ndata: {json.dumps(e.to_dict())}\n\n" for e in batch
+                    )
             finally:
                 sub.close()
 
-        return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        return StreamingResponse(
+            stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
 
     routes = [SRoute(r.path, _endpoint(r), methods=[r.method]) for r in ROUTES]
-    routes += [SRoute("/health", health), SRoute("/metrics", metrics), SRoute("/openapi.json", spec),
-               SRoute("/api/v1/events", events)]
+    routes += [
+        SRoute("/health", health),
+        SRoute("/metrics", metrics),
+        SRoute("/openapi.json", spec),
+        SRoute("/api/v1/events", events),
+    ]
     return PingFastPath(engine, Starlette(routes=routes))
 
 
@@ -335,8 +394,16 @@ def _stopping(engine: Engine) -> bool:
 
 
 async def _reply(send: Any, status: int, body: bytes, head: bool = False) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/plain"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": b"" if head else body})
 
 
@@ -345,7 +412,10 @@ def health_report(engine: Engine) -> dict[str, Any]:
     now = time.time()
     parts: dict[str, Any] = {}
     loop_age = now - engine.loop_heartbeat if engine.loop_heartbeat else None
-    parts["engine"] = {"ok": engine.running and (loop_age is None or loop_age < 10), "loop_age_s": loop_age}
+    parts["engine"] = {
+        "ok": engine.running and (loop_age is None or loop_age < 10),
+        "loop_age_s": loop_age,
+    }
     try:
         from engine.store.db import check_writable
 
@@ -363,4 +433,10 @@ def health_report(engine: Engine) -> dict[str, Any]:
         parts["telegram"] = {"ok": tg.healthy, "state": tg.health_text}
     status = "ok" if all(p["ok"] for p in parts.values()) else "failing"
     failing = [k for k, p in parts.items() if not p["ok"]]
-    return {"status": status, "failing": failing, "parts": parts, "mode": engine.mode, "targets": len(engine.targets)}
+    return {
+        "status": status,
+        "failing": failing,
+        "parts": parts,
+        "mode": engine.mode,
+        "targets": len(engine.targets),
+    }

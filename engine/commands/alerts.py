@@ -18,14 +18,23 @@ from engine.store import contacts as cstore
 
 class AlertCommands(CommandBase):
     # ---- incidents ---------------------------------------------------------------------------
-    def list_incidents(self, state: str | None = None, owner_id: str | None = None, target: str | None = None,
-                       limit: int = 200) -> list[dict[str, Any]]:
+    def list_incidents(
+        self,
+        state: str | None = None,
+        owner_id: str | None = None,
+        target: str | None = None,
+        limit: int = 200,
+    ) -> list[dict[str, Any]]:
         if state and state not in ("firing", "acknowledged", "resolved", "silenced"):
-            raise BadInput(f"state {state!r} is unknown", "use firing, acknowledged, silenced or resolved")
+            raise BadInput(
+                f"state {state!r} is unknown", "use firing, acknowledged, silenced or resolved"
+            )
         tid = self.get_target(target).id if target else None  # type: ignore[attr-defined]
         return inc_store.list_incidents(self.store, state, limit, owner_id, tid)
 
-    def ack_incident(self, incident_id: str, by: str = "operator", owner_id: str | None = None) -> dict[str, Any]:
+    def ack_incident(
+        self, incident_id: str, by: str = "operator", owner_id: str | None = None
+    ) -> dict[str, Any]:
         inc = self._own_incident(incident_id, owner_id)
         inc = inc_store.acknowledge(self.store, inc.id, by)
         outbox.cancel_pending(self.store, inc.id, ("reminder", "escalation"))
@@ -34,7 +43,9 @@ class AlertCommands(CommandBase):
         self._notify("incidents_changed", inc.id)
         return self._incident(inc.id)
 
-    def resolve_incident(self, incident_id: str, by: str = "operator", owner_id: str | None = None) -> dict[str, Any]:
+    def resolve_incident(
+        self, incident_id: str, by: str = "operator", owner_id: str | None = None
+    ) -> dict[str, Any]:
         inc = self._own_incident(incident_id, owner_id)
         inc_store.resolve(self.store, inc.id)
         outbox.cancel_pending(self.store, inc.id)
@@ -42,8 +53,13 @@ class AlertCommands(CommandBase):
         self._notify("incidents_changed", inc.id)
         return self._incident(inc.id)
 
-    def silence_incident(self, incident_id: str, duration: str | float, by: str = "operator",
-                         owner_id: str | None = None) -> dict[str, Any]:
+    def silence_incident(
+        self,
+        incident_id: str,
+        duration: str | float,
+        by: str = "operator",
+        owner_id: str | None = None,
+    ) -> dict[str, Any]:
         seconds = parse_duration(duration, "silence duration")
         inc = self._own_incident(incident_id, owner_id)
         inc_store.silence(self.store, inc.id, seconds)
@@ -69,19 +85,36 @@ class AlertCommands(CommandBase):
         from engine.store.models import Notification
 
         with self.store.session() as s:
-            rows = list(s.exec(select(Notification).where(Notification.incident_id == incident_id, Notification.status == "sent")).scalars())
+            rows = list(
+                s.exec(
+                    select(Notification).where(
+                        Notification.incident_id == incident_id, Notification.status == "sent"
+                    )
+                ).scalars()
+            )
             for n in rows:
                 n.acked_by_s = self.store.seal("notifications", "acked_by_s", n.id, by)
                 s.add(n)
             s.commit()
 
     # ---- maintenance -------------------------------------------------------------------------
-    def maintenance_on(self, what: str, duration: str | float | None = None, reason: str = "",
-                       by: str = "operator", owner_id: str | None = None, schedule: str | None = None) -> dict[str, Any]:
+    def maintenance_on(
+        self,
+        what: str,
+        duration: str | float | None = None,
+        reason: str = "",
+        by: str = "operator",
+        owner_id: str | None = None,
+        schedule: str | None = None,
+    ) -> dict[str, Any]:
         scope, ref = mstore.parse_scope(what)
         if scope == "all" and owner_id is not None:
-            return {"windows": [self.maintenance_on(t.id, duration, reason, by, owner_id)["windows"][0]
-                                for t in self.list_targets(owner_id)]}  # type: ignore[attr-defined]
+            return {
+                "windows": [
+                    self.maintenance_on(t.id, duration, reason, by, owner_id)["windows"][0]
+                    for t in self.list_targets(owner_id)
+                ]
+            }  # type: ignore[attr-defined]
         now = time.time()
         target_id = self.get_target(ref, owner_id).id if scope == "target" and ref else None  # type: ignore[attr-defined]
         sched = None
@@ -92,14 +125,31 @@ class AlertCommands(CommandBase):
             sched = parse_window(schedule)
             kind = sched.kind
         ends = now + parse_duration(duration, "--for") if duration else None
-        w = mstore.insert(self.store, mstore.Window("", scope, target_id, ref if scope == "tag" else None, kind,
-                                                    None if sched else now, ends, sched, reason, now))
-        self.audit("maintenance.on", self.store.ref("target", target_id) if target_id else scope, by)
+        w = mstore.insert(
+            self.store,
+            mstore.Window(
+                "",
+                scope,
+                target_id,
+                ref if scope == "tag" else None,
+                kind,
+                None if sched else now,
+                ends,
+                sched,
+                reason,
+                now,
+            ),
+        )
+        self.audit(
+            "maintenance.on", self.store.ref("target", target_id) if target_id else scope, by
+        )
         self._notify("maintenance_changed")
         names = {target_id: self.get_target(target_id).name} if target_id else {}  # type: ignore[attr-defined]
         return {"windows": [w.public(names)]}
 
-    def maintenance_off(self, what: str, by: str = "operator", owner_id: str | None = None) -> dict[str, Any]:
+    def maintenance_off(
+        self, what: str, by: str = "operator", owner_id: str | None = None
+    ) -> dict[str, Any]:
         scope, ref = mstore.parse_scope(what)
         windows = mstore.load_all(self.store)
         if scope == "all":
@@ -125,8 +175,14 @@ class AlertCommands(CommandBase):
         return {"removed": 1}
 
     # ---- contacts ----------------------------------------------------------------------------
-    def add_contact(self, name: str, address: str, level: int = 1, owner_id: str | None = None,
-                    by: str = "operator") -> dict[str, Any]:
+    def add_contact(
+        self,
+        name: str,
+        address: str,
+        level: int = 1,
+        owner_id: str | None = None,
+        by: str = "operator",
+    ) -> dict[str, Any]:
         from engine.notify.channels import parse_contact_address
 
         name = name.strip()
@@ -140,9 +196,14 @@ class AlertCommands(CommandBase):
         return rec.public()
 
     def list_contacts(self, owner_id: str | None = None) -> list[dict[str, Any]]:
-        return [c.public() for c in sorted(cstore.load_all(self.store, owner_id), key=lambda c: (c.level, c.name))]
+        return [
+            c.public()
+            for c in sorted(cstore.load_all(self.store, owner_id), key=lambda c: (c.level, c.name))
+        ]
 
-    def remove_contact(self, ref: str, owner_id: str | None = None, by: str = "operator") -> dict[str, Any]:
+    def remove_contact(
+        self, ref: str, owner_id: str | None = None, by: str = "operator"
+    ) -> dict[str, Any]:
         c = cstore.find(self.store, ref.strip())
         if c is None or (owner_id is not None and c.owner_id != owner_id):
             raise NotFound(f"no contact {ref!r}", "see `sysalert contacts list`")
@@ -162,9 +223,16 @@ class AlertCommands(CommandBase):
             raise NotFound(f"no contact {ref!r}", "see `sysalert contacts list`")
         from datetime import UTC, datetime
 
-        msg = OutgoingMessage(kind="test", incident_id="test", severity="low", target_name="SysAlert test",
-                              target_ref="", state="test", since=datetime.now(UTC),
-                              summary="This is a test notification from SysAlert.")
+        msg = OutgoingMessage(
+            kind="test",
+            incident_id="test",
+            severity="low",
+            target_name="SysAlert test",
+            target_ref="",
+            state="test",
+            since=datetime.now(UTC),
+            summary="This is a test notification from SysAlert.",
+        )
         sender = getattr(self.hooks, "send_to_contact", None)
         async with httpx.AsyncClient(timeout=15.0) as http:
             if sender is not None:
@@ -172,6 +240,18 @@ class AlertCommands(CommandBase):
             else:
                 from engine.notify.dispatcher import Dispatcher
 
-                out = await Dispatcher.send_direct(c, msg, channel_context(self.settings, http), self)
-        self.audit("notify.test", self.store.ref("contact", c.id), "operator", "ok" if out.ok else out.error)
-        return {"ok": out.ok, "error": out.error, "channel": c.channel, "message_id": out.message_id}
+                out = await Dispatcher.send_direct(
+                    c, msg, channel_context(self.settings, http), self
+                )
+        self.audit(
+            "notify.test",
+            self.store.ref("contact", c.id),
+            "operator",
+            "ok" if out.ok else out.error,
+        )
+        return {
+            "ok": out.ok,
+            "error": out.error,
+            "channel": c.channel,
+            "message_id": out.message_id,
+        }

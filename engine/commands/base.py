@@ -18,7 +18,13 @@ class CommandBase:
     settings: Settings
     hooks: EngineHooks | None
 
-    def audit(self, action: str, object_ref: str | None, actor: str = "operator", detail: str | None = None) -> None:
+    def audit(
+        self,
+        action: str,
+        object_ref: str | None,
+        actor: str = "operator",
+        detail: str | None = None,
+    ) -> None:
         """Who did what, when. The actor and detail are sealed; the object is a short keyed ref."""
         ts = time.time()
         entry = AuditEntry(ts=ts, action=action, object_ref=object_ref)

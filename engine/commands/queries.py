@@ -12,23 +12,44 @@ from engine.commands.base import CommandBase
 from engine.errors import BadInput
 from engine.store.models import AuditEntry
 
-HISTORY_KINDS = ("state", "incident", "maintenance", "target", "contact", "notify", "subscriber", "telegram", "benchmark")
+HISTORY_KINDS = (
+    "state",
+    "incident",
+    "maintenance",
+    "target",
+    "contact",
+    "notify",
+    "subscriber",
+    "telegram",
+    "benchmark",
+)
 
 
 class QueryCommands(CommandBase):
     def check_target_now(self, ref: str, owner_id: str | None = None) -> dict[str, Any]:
         rec = self.get_target(ref, owner_id)  # type: ignore[attr-defined]
         if self.hooks is None:
-            raise BadInput("no engine is running to check now", "use `sysalert check NAME` for a one-off check")
+            raise BadInput(
+                "no engine is running to check now", "use `sysalert check NAME` for a one-off check"
+            )
         self._notify("check_now", rec.id)
         return {"queued": rec.id}
 
-    def target_results(self, ref: str, limit: int | str = 50, before: float | str | None = None) -> list[dict[str, Any]]:
+    def target_results(
+        self, ref: str, limit: int | str = 50, before: float | str | None = None
+    ) -> list[dict[str, Any]]:
         rec = self.get_target(ref)  # type: ignore[attr-defined]
-        return hist.recent_results(self.store, rec.id, min(int(limit), 1000), float(before) if before else None)
+        return hist.recent_results(
+            self.store, rec.id, min(int(limit), 1000), float(before) if before else None
+        )
 
-    def target_series(self, ref: str, seconds: float | str = 3600, buckets: int | str = 60,
-                      now: float | str | None = None) -> dict[str, Any]:
+    def target_series(
+        self,
+        ref: str,
+        seconds: float | str = 3600,
+        buckets: int | str = 60,
+        now: float | str | None = None,
+    ) -> dict[str, Any]:
         """`now` ends the window (default: the clock); the console passes its own clock."""
         rec = self.get_target(ref)  # type: ignore[attr-defined]
         s, b = float(seconds), max(1, min(int(buckets), 500))
@@ -38,7 +59,9 @@ class QueryCommands(CommandBase):
             "uptime": hist.uptime(self.store, rec.id, s, end),
         }
 
-    def uptimes(self, seconds: float | str = 86400, now: float | str | None = None) -> dict[str, float]:
+    def uptimes(
+        self, seconds: float | str = 86400, now: float | str | None = None
+    ) -> dict[str, float]:
         return hist.uptime_many(self.store, float(seconds), float(now) if now else None)
 
     def target_states(self) -> dict[str, str]:
@@ -55,11 +78,18 @@ class QueryCommands(CommandBase):
                 continue
         return {}
 
-    def history(self, target: str | None = None, kind: str | None = None, before: float | str | None = None,
-                limit: int | str = 100) -> list[dict[str, Any]]:
+    def history(
+        self,
+        target: str | None = None,
+        kind: str | None = None,
+        before: float | str | None = None,
+        limit: int | str = 100,
+    ) -> list[dict[str, Any]]:
         """Audit-backed history, newest first, paged by `before` (never loads everything)."""
         if kind and kind not in HISTORY_KINDS:
-            raise BadInput(f"history kind {kind!r} is unknown", f"use one of {', '.join(HISTORY_KINDS)}")
+            raise BadInput(
+                f"history kind {kind!r} is unknown", f"use one of {', '.join(HISTORY_KINDS)}"
+            )
         q = select(AuditEntry)
         targets = self.list_targets()  # type: ignore[attr-defined]
         names = {self.store.ref("target", t.id): t.name for t in targets}
@@ -76,15 +106,25 @@ class QueryCommands(CommandBase):
         out = []
         for r in rows:
             row = f"{r.ts:.6f}:{r.action}"
-            out.append({
-                "ts": r.ts, "kind": r.action.split(".", 1)[0], "action": r.action,
-                "target": names.get(r.object_ref or ""), "ref": r.object_ref,
-                "actor": self.store.open_("audit", "actor_s", row, r.actor_s),
-                "detail": self.store.open_("audit", "detail_s", row, r.detail_s),
-            })
+            out.append(
+                {
+                    "ts": r.ts,
+                    "kind": r.action.split(".", 1)[0],
+                    "action": r.action,
+                    "target": names.get(r.object_ref or ""),
+                    "ref": r.object_ref,
+                    "actor": self.store.open_("audit", "actor_s", row, r.actor_s),
+                    "detail": self.store.open_("audit", "detail_s", row, r.detail_s),
+                }
+            )
         return out
 
     def engine_stats(self) -> dict[str, Any]:
         if self.hooks is not None:
             return self.hooks.stats()
-        return {"mode": "offline", "targets": len(self.list_targets()), "probe_rate": 0.0, "ts": time.time()}  # type: ignore[attr-defined]
+        return {
+            "mode": "offline",
+            "targets": len(self.list_targets()),
+            "probe_rate": 0.0,
+            "ts": time.time(),
+        }  # type: ignore[attr-defined]

@@ -12,14 +12,25 @@ from engine.rules import RuleSpec
 
 
 class RuleCommands(CommandBase):
-    def add_rule(self, name: str, metric: str, comparison: str, threshold: float | str, duration: str | float = 0,
-                 severity: str = "medium", channels: list[str] | None = None, target: str | None = None,
-                 by: str = "operator") -> dict[str, Any]:
+    def add_rule(
+        self,
+        name: str,
+        metric: str,
+        comparison: str,
+        threshold: float | str,
+        duration: str | float = 0,
+        severity: str = "medium",
+        channels: list[str] | None = None,
+        target: str | None = None,
+        by: str = "operator",
+    ) -> dict[str, Any]:
         name = (name or "").strip()
         if not name or len(name) > 80:
             raise BadInput("rule name must be 1-80 characters", "e.g. --name 'cpu hot'")
         if any(r["name"] == name for r in self.list_rules()):
-            raise BadInput(f"a rule named {name!r} already exists", "pick another name or remove the old rule")
+            raise BadInput(
+                f"a rule named {name!r} already exists", "pick another name or remove the old rule"
+            )
         try:
             value = float(threshold)
         except (TypeError, ValueError):
@@ -29,12 +40,25 @@ class RuleCommands(CommandBase):
         if target and not metric.startswith(("system.", "benchmark.")):
             target_id = self.get_target(target).id  # type: ignore[attr-defined]
             subject = target_id
-        spec = RuleSpec("", name, metric, comparison, value, parse_duration(duration, "duration"), severity,
-                        list(channels or []), subject, True)
+        spec = RuleSpec(
+            "",
+            name,
+            metric,
+            comparison,
+            value,
+            parse_duration(duration, "duration"),
+            severity,
+            list(channels or []),
+            subject,
+            True,
+        )
         known = {c["name"] for c in self.list_contacts()}  # type: ignore[attr-defined]
         missing = [c for c in spec.channels if c not in known]
         if missing:
-            raise BadInput(f"no contact named {missing[0]!r}", "add it with `sysalert contacts add` or fix --channel")
+            raise BadInput(
+                f"no contact named {missing[0]!r}",
+                "add it with `sysalert contacts add` or fix --channel",
+            )
         rules_store.insert(self.store, spec, target_id)
         self.audit("rule.add", f"rule:{spec.id}", by)
         self._reload_rules()
@@ -46,7 +70,9 @@ class RuleCommands(CommandBase):
         out += [self._public(r, False, names) for r in rules_store.stored_rules(self.store)]
         return out
 
-    def set_rule_enabled(self, ref: str, enabled: bool = True, by: str = "operator") -> dict[str, Any]:
+    def set_rule_enabled(
+        self, ref: str, enabled: bool = True, by: str = "operator"
+    ) -> dict[str, Any]:
         row = self._stored(ref)
         rules_store.set_enabled(self.store, row.id, bool(enabled))
         self.audit("rule.enable" if enabled else "rule.disable", f"rule:{row.id}", by)
@@ -64,7 +90,10 @@ class RuleCommands(CommandBase):
         row = rules_store.find(self.store, ref.strip())
         if row is None:
             if any(r.name == ref for r in rules_store.declared_rules(self.settings)):
-                raise BadInput(f"rule {ref!r} is declared in the config file", "change it there and reload (SIGHUP)")
+                raise BadInput(
+                    f"rule {ref!r} is declared in the config file",
+                    "change it there and reload (SIGHUP)",
+                )
             raise NotFound(f"no rule {ref!r}", "see `sysalert rules list`")
         return row
 
@@ -75,6 +104,16 @@ class RuleCommands(CommandBase):
 
     @staticmethod
     def _public(r: RuleSpec, declared: bool, names: dict[str, str] | None = None) -> dict[str, Any]:
-        return {"id": r.id, "name": r.name, "metric": r.metric, "comparison": r.comparison, "threshold": r.threshold,
-                "duration_s": r.duration_s, "severity": r.severity, "channels": r.channels,
-                "target": (names or {}).get(r.target, r.target) or None, "enabled": r.enabled, "declared": declared}
+        return {
+            "id": r.id,
+            "name": r.name,
+            "metric": r.metric,
+            "comparison": r.comparison,
+            "threshold": r.threshold,
+            "duration_s": r.duration_s,
+            "severity": r.severity,
+            "channels": r.channels,
+            "target": (names or {}).get(r.target, r.target) or None,
+            "enabled": r.enabled,
+            "declared": declared,
+        }

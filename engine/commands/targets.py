@@ -12,7 +12,11 @@ from engine.errors import BadInput, NotFound
 from engine.specs import parse_spec
 from engine.store import targets as tstore
 
-LOCAL_SEEDS = (("system://cpu?max=95", "cpu"), ("system://memory?max=95", "memory"), ("system://disk:/?max=95", "disk /"))
+LOCAL_SEEDS = (
+    ("system://cpu?max=95", "cpu"),
+    ("system://memory?max=95", "memory"),
+    ("system://disk:/?max=95", "disk /"),
+)
 _NAME_MAX = 80
 
 
@@ -21,7 +25,10 @@ def _check_name(name: str) -> str:
     if not name:
         raise BadInput("target name is empty", "give --name a few letters")
     if len(name) > _NAME_MAX or any(ord(c) < 32 for c in name):
-        raise BadInput("target name is too long or has control characters", f"keep it under {_NAME_MAX} printable characters")
+        raise BadInput(
+            "target name is too long or has control characters",
+            f"keep it under {_NAME_MAX} printable characters",
+        )
     return name
 
 
@@ -109,19 +116,42 @@ class TargetCommands(CommandBase):
             raise NotFound(f"no target {ref!r}", "see `sysalert target list` for ids and names")
         return rec
 
-    def edit_target(self, ref: str, owner_id: str | None = None, actor: str = "operator", **changes: Any) -> TargetRecord:
+    def edit_target(
+        self, ref: str, owner_id: str | None = None, actor: str = "operator", **changes: Any
+    ) -> TargetRecord:
         old = self.get_target(ref, owner_id)
         args: dict[str, Any] = {
-            "spec": old.spec_text, "name": old.name, "interval": old.interval_s, "timeout": old.timeout_s,
-            "tags": old.tags, "conditions": old.conditions, "options": old.options, "owner_id": old.owner_id,
-            "failure_threshold": old.failure_threshold, "recovery_threshold": old.recovery_threshold,
+            "spec": old.spec_text,
+            "name": old.name,
+            "interval": old.interval_s,
+            "timeout": old.timeout_s,
+            "tags": old.tags,
+            "conditions": old.conditions,
+            "options": old.options,
+            "owner_id": old.owner_id,
+            "failure_threshold": old.failure_threshold,
+            "recovery_threshold": old.recovery_threshold,
             "declared": old.declared,
         }
         args.update({k: v for k, v in changes.items() if v is not None})
         new = self.build_target(**args)
-        keep = ("id", "token", "parent_id", "paused", "created_at", "state", "state_since", "next_due",
-                "last_check_at", "last_latency_ms", "last_error_class", "fail_streak", "ok_streak",
-                "flapping", "hb_state")
+        keep = (
+            "id",
+            "token",
+            "parent_id",
+            "paused",
+            "created_at",
+            "state",
+            "state_since",
+            "next_due",
+            "last_check_at",
+            "last_latency_ms",
+            "last_error_class",
+            "fail_streak",
+            "ok_streak",
+            "flapping",
+            "hb_state",
+        )
         for k in keep:
             setattr(new, k, getattr(old, k))
         if new.kind != old.kind:
@@ -131,25 +161,33 @@ class TargetCommands(CommandBase):
 
                 new.token = new_token()
         if "depends_on" in changes:
-            new.parent_id = self.get_target(changes["depends_on"]).id if changes["depends_on"] else None
+            new.parent_id = (
+                self.get_target(changes["depends_on"]).id if changes["depends_on"] else None
+            )
         tstore.save(self.store, new)
         self.audit("target.edit", self.store.ref("target", new.id), actor)
         self._notify("target_changed", new.id)
         return new
 
-    def remove_target(self, ref: str, owner_id: str | None = None, actor: str = "operator") -> TargetRecord:
+    def remove_target(
+        self, ref: str, owner_id: str | None = None, actor: str = "operator"
+    ) -> TargetRecord:
         rec = self.get_target(ref, owner_id)
         tstore.delete_target(self.store, rec.id)
         self.audit("target.remove", self.store.ref("target", rec.id), actor)
         self._notify("target_removed", rec.id)
         return rec
 
-    def pause_target(self, ref: str, paused: bool = True, owner_id: str | None = None, actor: str = "operator") -> TargetRecord:
+    def pause_target(
+        self, ref: str, paused: bool = True, owner_id: str | None = None, actor: str = "operator"
+    ) -> TargetRecord:
         rec = self.get_target(ref, owner_id)
         rec.paused = paused
         rec.state = "paused" if paused else "unknown"
         tstore.save(self.store, rec)
-        self.audit("target.pause" if paused else "target.resume", self.store.ref("target", rec.id), actor)
+        self.audit(
+            "target.pause" if paused else "target.resume", self.store.ref("target", rec.id), actor
+        )
         self._notify("target_changed", rec.id)
         return rec
 
@@ -183,32 +221,60 @@ class TargetCommands(CommandBase):
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise BadInput(f"{source}: TOML syntax error: {exc}", "fix the line and column shown") from None
+            raise BadInput(
+                f"{source}: TOML syntax error: {exc}", "fix the line and column shown"
+            ) from None
         items = data.get("targets", [])
         if not isinstance(items, list):
-            raise BadInput(f"{source}: `targets` must be an array of tables", "write [[targets]] blocks")
+            raise BadInput(
+                f"{source}: `targets` must be an array of tables", "write [[targets]] blocks"
+            )
         decls = []
         for i, raw in enumerate(items):
             try:
                 decls.append(TargetDecl.model_validate(raw))
             except Exception as exc:
                 first = str(exc).splitlines()
-                raise BadInput(f"{source}: targets[{i}]: {' '.join(first[1:3]) or first[0]}", "fix that entry and import again") from None
+                raise BadInput(
+                    f"{source}: targets[{i}]: {' '.join(first[1:3]) or first[0]}",
+                    "fix that entry and import again",
+                ) from None
         built = [
-            self.build_target(d.spec, name=d.name or None, interval=d.interval, timeout=d.timeout, tags=d.tags,
-                              conditions=d.conditions, options=d.options)
+            self.build_target(
+                d.spec,
+                name=d.name or None,
+                interval=d.interval,
+                timeout=d.timeout,
+                tags=d.tags,
+                conditions=d.conditions,
+                options=d.options,
+            )
             for d in decls
         ]
         added = updated = 0
         for rec in built:
             existing = tstore.find(self.store, rec.name)
             if existing:
-                self.edit_target(existing.id, spec=rec.spec_text, interval=rec.interval_s, timeout=rec.timeout_s,
-                                 tags=rec.tags, conditions=rec.conditions, options=rec.options)
+                self.edit_target(
+                    existing.id,
+                    spec=rec.spec_text,
+                    interval=rec.interval_s,
+                    timeout=rec.timeout_s,
+                    tags=rec.tags,
+                    conditions=rec.conditions,
+                    options=rec.options,
+                )
                 updated += 1
             else:
-                self.add_target(rec.spec_text, name=rec.name, interval=rec.interval_s, timeout=rec.timeout_s,
-                                tags=rec.tags, conditions=rec.conditions, options=rec.options)
+                self.add_target(
+                    rec.spec_text,
+                    name=rec.name,
+                    interval=rec.interval_s,
+                    timeout=rec.timeout_s,
+                    tags=rec.tags,
+                    conditions=rec.conditions,
+                    options=rec.options,
+                )
                 added += 1
         return {"added": added, "updated": updated}
 
@@ -219,21 +285,61 @@ class TargetCommands(CommandBase):
         seen: set[str] = set()
         added = updated = removed = 0
         for d in decls:
-            rec = self.build_target(d.spec, name=d.name or None, interval=d.interval, timeout=d.timeout,
-                                    tags=d.tags, conditions=d.conditions, options=d.options, declared=True,
-                                    failure_threshold=d.failure_threshold, recovery_threshold=d.recovery_threshold)
+            rec = self.build_target(
+                d.spec,
+                name=d.name or None,
+                interval=d.interval,
+                timeout=d.timeout,
+                tags=d.tags,
+                conditions=d.conditions,
+                options=d.options,
+                declared=True,
+                failure_threshold=d.failure_threshold,
+                recovery_threshold=d.recovery_threshold,
+            )
             seen.add(rec.name)
             old = existing.get(rec.name) or tstore.find(self.store, rec.name)
             if old is None:
-                self.add_target(rec.spec_text, name=rec.name, interval=rec.interval_s, timeout=rec.timeout_s,
-                                tags=rec.tags, conditions=rec.conditions, options=rec.options, declared=True,
-                                failure_threshold=d.failure_threshold, recovery_threshold=d.recovery_threshold)
+                self.add_target(
+                    rec.spec_text,
+                    name=rec.name,
+                    interval=rec.interval_s,
+                    timeout=rec.timeout_s,
+                    tags=rec.tags,
+                    conditions=rec.conditions,
+                    options=rec.options,
+                    declared=True,
+                    failure_threshold=d.failure_threshold,
+                    recovery_threshold=d.recovery_threshold,
+                )
                 added += 1
-            elif (old.spec_text, old.interval_s, old.timeout_s, old.tags, old.conditions, old.options, old.declared) != (
-                rec.spec_text, rec.interval_s, rec.timeout_s, rec.tags, rec.conditions, rec.options, True
+            elif (
+                old.spec_text,
+                old.interval_s,
+                old.timeout_s,
+                old.tags,
+                old.conditions,
+                old.options,
+                old.declared,
+            ) != (
+                rec.spec_text,
+                rec.interval_s,
+                rec.timeout_s,
+                rec.tags,
+                rec.conditions,
+                rec.options,
+                True,
             ):
-                self.edit_target(old.id, spec=rec.spec_text, interval=rec.interval_s, timeout=rec.timeout_s,
-                                 tags=rec.tags, conditions=rec.conditions, options=rec.options, declared=True)
+                self.edit_target(
+                    old.id,
+                    spec=rec.spec_text,
+                    interval=rec.interval_s,
+                    timeout=rec.timeout_s,
+                    tags=rec.tags,
+                    conditions=rec.conditions,
+                    options=rec.options,
+                    declared=True,
+                )
                 updated += 1
         for name, old in existing.items():
             if name not in seen:
@@ -249,4 +355,3 @@ class TargetCommands(CommandBase):
 
 def _toml_str(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
-

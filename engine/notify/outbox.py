@@ -200,6 +200,8 @@ def reclaim_orphans(store: Store) -> int:
     t = Notification.__table__  # type: ignore[attr-defined]
     with store.engine.begin() as conn:
         r = conn.execute(
-            update(t).where(t.c.status == "sending").values(status="pending", lease_owner=None, lease_until=None)
+            update(t)
+            .where(t.c.status == "sending")
+            .values(status="pending", lease_owner=None, lease_until=None)
         )
     return r.rowcount or 0

@@ -14,8 +14,22 @@ from engine.specs import TargetSpec
 
 # Error classes a result may carry; screens and rules group by these.
 ERROR_CLASSES = (
-    "timeout", "refused", "unreachable", "dns", "tls", "status", "keyword", "condition",
-    "threshold", "exit", "exec", "protocol", "missed", "permission", "regression", "error",
+    "timeout",
+    "refused",
+    "unreachable",
+    "dns",
+    "tls",
+    "status",
+    "keyword",
+    "condition",
+    "threshold",
+    "exit",
+    "exec",
+    "protocol",
+    "missed",
+    "permission",
+    "regression",
+    "error",
 )
 
 
@@ -32,7 +46,9 @@ class ProbeResult:
     facts: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def failure(cls, error_class: str, detail: str, latency_ms: float | None = None, **facts: Any) -> ProbeResult:
+    def failure(
+        cls, error_class: str, detail: str, latency_ms: float | None = None, **facts: Any
+    ) -> ProbeResult:
         return cls(False, latency_ms, None, error_class, detail, False, dict(facts))
 
 

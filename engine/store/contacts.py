@@ -17,28 +17,48 @@ C = "contacts"
 
 def from_row(store: Store, r: Contact) -> ContactRecord:
     return ContactRecord(
-        id=r.id, name=store.open_(C, "name_s", r.id, r.name_s) or "", channel=r.channel,
-        address=store.open_(C, "address_s", r.id, r.address_s) or "", level=r.level,
-        owner_id=r.owner_id, status=r.status, status_detail=r.status_detail,
+        id=r.id,
+        name=store.open_(C, "name_s", r.id, r.name_s) or "",
+        channel=r.channel,
+        address=store.open_(C, "address_s", r.id, r.address_s) or "",
+        level=r.level,
+        owner_id=r.owner_id,
+        status=r.status,
+        status_detail=r.status_detail,
         resolved=store.open_(C, "resolved_s", r.id, r.resolved_s),
     )
 
 
-def insert(store: Store, name: str, channel: str, address: str, level: int = 1, owner_id: str | None = None) -> ContactRecord:
+def insert(
+    store: Store, name: str, channel: str, address: str, level: int = 1, owner_id: str | None = None
+) -> ContactRecord:
     cid = new_id()
     row = Contact(
-        id=cid, name_fp=store.fp("contact.name", name), name_s=store.seal(C, "name_s", cid, name),
-        channel=channel, address_s=store.seal(C, "address_s", cid, address),
-        address_fp=store.fp("contact.address", address), level=level, owner_id=owner_id, created_at=time.time(),
+        id=cid,
+        name_fp=store.fp("contact.name", name),
+        name_s=store.seal(C, "name_s", cid, name),
+        channel=channel,
+        address_s=store.seal(C, "address_s", cid, address),
+        address_fp=store.fp("contact.address", address),
+        level=level,
+        owner_id=owner_id,
+        created_at=time.time(),
     )
     with store.session() as s:
-        if s.exec(select(Contact.id).where(Contact.name_fp.in_(store.fps("contact.name", name)))).first():  # type: ignore[attr-defined]
-            raise BadInput(f"a contact named {name!r} already exists", "pick another name or remove the old one")
+        if s.exec(
+            select(Contact.id).where(Contact.name_fp.in_(store.fps("contact.name", name)))
+        ).first():  # type: ignore[attr-defined]
+            raise BadInput(
+                f"a contact named {name!r} already exists",
+                "pick another name or remove the old one",
+            )
         s.add(row)
         try:
             s.commit()
         except IntegrityError:
-            raise BadInput(f"a contact named {name!r} already exists", "pick another name") from None
+            raise BadInput(
+                f"a contact named {name!r} already exists", "pick another name"
+            ) from None
     return from_row(store, row)
 
 
@@ -54,13 +74,19 @@ def find(store: Store, ref: str) -> ContactRecord | None:
     with store.session() as s:
         r = s.get(Contact, ref)
         if r is None:
-            r = s.exec(select(Contact).where(Contact.name_fp.in_(store.fps("contact.name", ref)))).scalars().first()  # type: ignore[attr-defined]
+            r = (
+                s.exec(select(Contact).where(Contact.name_fp.in_(store.fps("contact.name", ref))))
+                .scalars()
+                .first()
+            )  # type: ignore[attr-defined]
         return from_row(store, r) if r else None
 
 
 def find_by_address(store: Store, address: str) -> list[ContactRecord]:
     with store.session() as s:
-        rows = s.exec(select(Contact).where(Contact.address_fp.in_(store.fps("contact.address", address)))).scalars()  # type: ignore[attr-defined]
+        rows = s.exec(
+            select(Contact).where(Contact.address_fp.in_(store.fps("contact.address", address)))
+        ).scalars()  # type: ignore[attr-defined]
         return [from_row(store, r) for r in rows]
 
 
@@ -85,7 +111,12 @@ def set_resolved(store: Store, contact_id: str, resolved: str) -> None:
 def erase(store: Store, contact_id: str) -> None:
     """GDPR erase: the contact, its notifications and their receipts."""
     with store.session() as s:
-        note_ids = [n for n in s.exec(select(Notification.id).where(Notification.contact_id == contact_id)).scalars()]
+        note_ids = [
+            n
+            for n in s.exec(
+                select(Notification.id).where(Notification.contact_id == contact_id)
+            ).scalars()
+        ]
         if note_ids:
             s.exec(delete(Receipt).where(Receipt.notification_id.in_(note_ids)))  # type: ignore[attr-defined]
             s.exec(delete(Notification).where(Notification.id.in_(note_ids)))  # type: ignore[attr-defined]

@@ -19,7 +19,9 @@ from engine.store.models import SCHEMA_VERSION
 log = logging.getLogger(__name__)
 
 
-def _add_column(conn: Connection, table: str, column: str, ddl_type: str, default: str | None = None) -> None:
+def _add_column(
+    conn: Connection, table: str, column: str, ddl_type: str, default: str | None = None
+) -> None:
     cols = {c["name"] for c in inspect(conn).get_columns(table)}
     if column not in cols:
         dflt = f" DEFAULT {default}" if default is not None else ""
@@ -29,7 +31,8 @@ def _add_column(conn: Connection, table: str, column: str, ddl_type: str, defaul
 def _v2(conn: Connection) -> None:
     """v2: hourly roll-ups, benchmark runs, flapping, dependencies and heartbeat state."""
     SQLModel.metadata.create_all(
-        conn, tables=[models.Rollup.__table__, models.BenchmarkRun.__table__]  # type: ignore[attr-defined]
+        conn,
+        tables=[models.Rollup.__table__, models.BenchmarkRun.__table__],  # type: ignore[attr-defined]
     )
     _add_column(conn, "targets", "flapping", "BOOLEAN", "FALSE")
     _add_column(conn, "targets", "parent_id", "VARCHAR(16)")

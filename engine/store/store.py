@@ -17,8 +17,9 @@ from engine.crypto import KeyRing, load_key_ring
 from engine.store.db import is_sqlite, open_db
 from engine.store.migrations import migrate
 
-
-_ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz"  # letters only: easy to type in `/ack <id>`, never a number
+_ID_ALPHABET = (
+    "abcdefghjkmnpqrstuvwxyz"  # letters only: easy to type in `/ack <id>`, never a number
+)
 
 
 def new_id(prefix: str = "") -> str:

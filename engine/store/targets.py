@@ -17,8 +17,16 @@ from engine.store.store import Store, new_id
 
 T = "targets"
 _RUNTIME = (
-    "state", "state_since", "next_due", "last_check_at", "last_latency_ms", "last_error_class",
-    "fail_streak", "ok_streak", "flapping", "hb_state",
+    "state",
+    "state_since",
+    "next_due",
+    "last_check_at",
+    "last_latency_ms",
+    "last_error_class",
+    "fail_streak",
+    "ok_streak",
+    "flapping",
+    "hb_state",
 )
 
 
@@ -83,13 +91,17 @@ def insert(store: Store, rec: TargetRecord) -> TargetRecord:
         rec.id = new_id()
     rec.created_at = rec.created_at or time.time()
     with store.session() as s:
-        if s.exec(select(Target.id).where(Target.name_fp.in_(store.fps("target.name", rec.name)))).first():  # type: ignore[attr-defined,call-overload]
+        if s.exec(
+            select(Target.id).where(Target.name_fp.in_(store.fps("target.name", rec.name)))
+        ).first():  # type: ignore[attr-defined,call-overload]
             raise BadInput(f"a target named {rec.name!r} already exists", "choose another --name")
         s.add(to_row(store, rec))
         try:
             s.commit()
         except IntegrityError:
-            raise BadInput(f"a target named {rec.name!r} already exists", "choose another --name") from None
+            raise BadInput(
+                f"a target named {rec.name!r} already exists", "choose another --name"
+            ) from None
     return rec
 
 
@@ -98,7 +110,9 @@ def save(store: Store, rec: TargetRecord) -> None:
     with store.session() as s:
         row = s.get(Target, rec.id)
         if row is None:
-            raise BadInput(f"target {rec.id} no longer exists", "list targets with `sysalert target list`")
+            raise BadInput(
+                f"target {rec.id} no longer exists", "list targets with `sysalert target list`"
+            )
         fresh = to_row(store, rec)
         for col in Target.model_fields:
             if col not in ("id", "created_at"):
@@ -107,7 +121,9 @@ def save(store: Store, rec: TargetRecord) -> None:
         try:
             s.commit()
         except IntegrityError:
-            raise BadInput(f"a target named {rec.name!r} already exists", "choose another name") from None
+            raise BadInput(
+                f"a target named {rec.name!r} already exists", "choose another name"
+            ) from None
 
 
 def load_all(store: Store, owner_id: str | None = None) -> list[TargetRecord]:
@@ -130,13 +146,17 @@ def find(store: Store, ref: str) -> TargetRecord | None:
     if rec is not None:
         return rec
     with store.session() as s:
-        row = s.exec(select(Target).where(Target.name_fp.in_(store.fps("target.name", ref)))).first()  # type: ignore[attr-defined,call-overload]
+        row = s.exec(
+            select(Target).where(Target.name_fp.in_(store.fps("target.name", ref)))
+        ).first()  # type: ignore[attr-defined,call-overload]
         return from_row(store, row[0]) if row else None
 
 
 def find_by_token(store: Store, token: str) -> TargetRecord | None:
     with store.session() as s:
-        row = s.exec(select(Target).where(Target.token_fp.in_(store.fps("target.token", token)))).first()  # type: ignore[union-attr,call-overload]
+        row = s.exec(
+            select(Target).where(Target.token_fp.in_(store.fps("target.token", token)))
+        ).first()  # type: ignore[union-attr,call-overload]
         return from_row(store, row[0]) if row else None
 
 

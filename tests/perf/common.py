@@ -34,7 +34,9 @@ asyncio.run(main(int(sys.argv[1])))
 
 def start_listeners(n: int = 16) -> tuple[subprocess.Popen[str], list[int]]:
     """Loopback TCP listeners (accept and close) in a separate process, so they cost us no CPU."""
-    proc = subprocess.Popen([sys.executable, "-c", LISTENER, str(n)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LISTENER, str(n)], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     ports = [int(p) for p in proc.stdout.readline().split()]
     return proc, ports
@@ -43,7 +45,11 @@ def start_listeners(n: int = 16) -> tuple[subprocess.Popen[str], list[int]]:
 def temp_env() -> tuple[Path, dict[str, str]]:
     d = Path(tempfile.mkdtemp(prefix="sysalert-perf-"))
     key = base64.b64encode(os.urandom(32)).decode()
-    env = {"SYSALERT_DATA_DIR": str(d), "SYSALERT_MASTER_KEY": key, "SYSALERT_CONFIG": str(d / "config.toml")}
+    env = {
+        "SYSALERT_DATA_DIR": str(d),
+        "SYSALERT_MASTER_KEY": key,
+        "SYSALERT_CONFIG": str(d / "config.toml"),
+    }
     os.environ.update(env)
     return d, env
 

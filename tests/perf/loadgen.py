@@ -60,7 +60,11 @@ class Gen:
         self.closed = 0
 
     def request(self) -> bytes:
-        return b"GET " + random.choice(self.paths) + b" HTTP/1.1\r\nHost: l\r\nUser-Agent: curl/8\r\n\r\n"
+        return (
+            b"GET "
+            + random.choice(self.paths)
+            + b" HTTP/1.1\r\nHost: l\r\nUser-Agent: curl/8\r\n\r\n"
+        )
 
     def done(self, code: str, dt: float) -> None:
         self.codes[code] = self.codes.get(code, 0) + 1
@@ -79,13 +83,23 @@ async def run(port: int, paths: list[bytes], concurrency: int, seconds: float) -
     dt = time.perf_counter() - t0
     n = sum(gen.codes.values())
     lat = sorted(gen.lat)
-    return {"requests": n, "per_s": n / dt, "codes": gen.codes,
-            "p99_ms": lat[int(0.99 * (len(lat) - 1))] * 1000 if lat else None}
+    return {
+        "requests": n,
+        "per_s": n / dt,
+        "codes": gen.codes,
+        "p99_ms": lat[int(0.99 * (len(lat) - 1))] * 1000 if lat else None,
+    }
 
 
 def main() -> None:
-    port, concurrency, seconds, pathfile = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
-    paths = [p.encode() for p in open(pathfile).read().split()]
+    port, concurrency, seconds, pathfile = (
+        int(sys.argv[1]),
+        int(sys.argv[2]),
+        float(sys.argv[3]),
+        sys.argv[4],
+    )
+    with open(pathfile) as fh:
+        paths = [p.encode() for p in fh.read().split()]
     try:
         import uvloop
 

@@ -72,8 +72,14 @@ def make_targets(n: int) -> list[str]:
         for i in range(n):
             tok = new_token()
             tokens.append(tok)
-            rec = TargetRecord(id=new_id(), name=f"hb{i}", spec_text=f"heartbeat://hb{i}?every=1h&grace=5m",
-                               kind="heartbeat", interval_s=60.0, token=tok)
+            rec = TargetRecord(
+                id=new_id(),
+                name=f"hb{i}",
+                spec_text=f"heartbeat://hb{i}?every=1h&grace=5m",
+                kind="heartbeat",
+                interval_s=60.0,
+                token=tok,
+            )
             s.add(to_row(store, rec))
         s.commit()
     store.close()
@@ -81,8 +87,20 @@ def make_targets(n: int) -> list[str]:
 
 
 def load(port: int, paths: Path, concurrency: int, seconds: float) -> dict[str, object]:
-    out = subprocess.run([sys.executable, "-m", "tests.perf.loadgen", str(port), str(concurrency), str(seconds), str(paths)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.perf.loadgen",
+            str(port),
+            str(concurrency),
+            str(seconds),
+            str(paths),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
@@ -99,10 +117,18 @@ def main() -> None:
     paths.write_text("\n".join(f"/ping/{t}" for t in tokens))
     port = free_port()
     full_env = {**os.environ, **env, "SYSALERT_LOG_LEVEL": "ERROR"}
-    daemon = subprocess.Popen([sys.executable, "-m", "sysalert_tui", "--daemon", "--listen", f"127.0.0.1:{port}"],
-                              env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "sysalert_tui", "--daemon", "--listen", f"127.0.0.1:{port}"],
+        env=full_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     bport = free_port()
-    bare = subprocess.Popen([sys.executable, "-c", BARE, str(bport)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    bare = subprocess.Popen(
+        [sys.executable, "-c", BARE, str(bport)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     # The two servers take turns under the same load in short slices, so that noise from other
     # processes on the machine hits both alike.
     slices = max(2, int(a.seconds // 2))
@@ -133,12 +159,22 @@ def main() -> None:
     db.close()
     pings_per_s = ok / ours["t"] if ours["t"] else 0.0
     bare_per_s = base["requests"] / base["t"] if base["t"] else 0.0
-    emit({
-        "targets": a.targets, "concurrency": a.concurrency, "slices": slices, "pings_ok": ok,
-        "pings_stored": stored, "durable": stored >= ok, "pings_per_s": round(pings_per_s, 1),
-        "bare_per_s": round(bare_per_s, 1), "ratio": round(pings_per_s / bare_per_s, 3) if bare_per_s else 0.0,
-        "p99_ms": round(ours["p99"], 2), "bare_p99_ms": round(base["p99"], 2),
-    })
+    emit(
+        {
+            "targets": a.targets,
+            "concurrency": a.concurrency,
+            "slices": slices,
+            "pings_ok": ok,
+            "pings_stored": stored,
+            "durable": stored >= ok,
+            "pings_per_s": round(pings_per_s, 1),
+            "bare_per_s": round(bare_per_s, 1),
+            "ratio": round(pings_per_s / bare_per_s, 3) if bare_per_s else 0.0,
+            "p99_ms": round(ours["p99"], 2),
+            "bare_p99_ms": round(base["p99"], 2),
+        }
+    )
+
 
 if __name__ == "__main__":
     main()

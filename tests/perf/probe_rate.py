@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import time
 
 from tests.perf.common import emit, rss_mb, start_listeners, temp_env
@@ -31,15 +32,29 @@ def build_store(n: int, ports: list[int], interval: float) -> tuple[object, obje
     with store.session() as s:
         for i in range(n):
             port = ports[i % len(ports)]
-            rec = TargetRecord(id=new_id(), name=f"t{i}", spec_text=f"tcp://127.0.0.1:{port}", kind="tcp",
-                               interval_s=interval, timeout_s=2.0)
+            rec = TargetRecord(
+                id=new_id(),
+                name=f"t{i}",
+                spec_text=f"tcp://127.0.0.1:{port}",
+                kind="tcp",
+                interval_s=interval,
+                timeout_s=2.0,
+            )
             s.add(to_row(store, rec))
         s.commit()
     return settings, store
 
 
-async def run_engine(settings: object, store: object, n: int, interval: float, sched_s: float, flat_s: float,
-                     ports: list[int], concurrency: int) -> dict[str, float]:
+async def run_engine(
+    settings: object,
+    store: object,
+    n: int,
+    interval: float,
+    sched_s: float,
+    flat_s: float,
+    ports: list[int],
+    concurrency: int,
+) -> dict[str, float]:
     import anyio
 
     from engine.engine import Engine
@@ -52,18 +67,25 @@ async def run_engine(settings: object, store: object, n: int, interval: float, s
         await anyio.sleep(min(interval, sched_s / 3))
         sch = engine.scheduler
         sch.lateness.clear()
-        c0, w0, cpu0, t0 = sch.completed, engine.writer.written, time.process_time(), time.perf_counter()
+        c0, w0, cpu0, t0 = (
+            sch.completed,
+            engine.writer.written,
+            time.process_time(),
+            time.perf_counter(),
+        )
         await anyio.sleep(sched_s)
         dt = time.perf_counter() - t0
         probes = sch.completed - c0
         lat = sch.lateness_percentiles()
-        out.update({
-            "scheduled_probes_per_s": round(probes / dt, 1),
-            "lateness_p50_ms": round(lat["p50_ms"], 2),
-            "lateness_p99_ms": round(lat["p99_ms"], 2),
-            "cpu_s_per_1000": round((time.process_time() - cpu0) / max(probes, 1) * 1000, 4),
-            "results_committed_per_s": round((engine.writer.written - w0) / dt, 1),
-        })
+        out.update(
+            {
+                "scheduled_probes_per_s": round(probes / dt, 1),
+                "lateness_p50_ms": round(lat["p50_ms"], 2),
+                "lateness_p99_ms": round(lat["p99_ms"], 2),
+                "cpu_s_per_1000": round((time.process_time() - cpu0) / max(probes, 1) * 1000, 4),
+                "results_committed_per_s": round((engine.writer.written - w0) / dt, 1),
+            }
+        )
         # Flat out: every target due again the moment it finishes. Engine and bare loop take turns
         # in short slices on the same event loop, so machine noise hits both alike.
         for tid in list(sch.intervals):
@@ -107,10 +129,8 @@ async def bare_loop(ports: list[int], concurrency: int, seconds: float) -> tuple
         nonlocal count
         port = ports[i % len(ports)]
         while time.perf_counter() < stop:
-            try:
+            with contextlib.suppress(OSError):
                 await loop.create_connection(P, "127.0.0.1", port)
-            except OSError:
-                pass
             count += 1
             port = ports[(i + count) % len(ports)]
 
@@ -124,7 +144,9 @@ def main() -> None:
     ap.add_argument("--targets", type=int, default=10_000)
     ap.add_argument("--interval", type=float, default=10.0)
     ap.add_argument("--seconds", type=float, default=30.0)
-    ap.add_argument("--concurrency", type=int, default=500, help="default: the engine's own default")
+    ap.add_argument(
+        "--concurrency", type=int, default=500, help="default: the engine's own default"
+    )
     a = ap.parse_args()
     _, _env = temp_env()
     import os
@@ -148,12 +170,20 @@ def main() -> None:
         except ImportError:
             runner = asyncio.run
             loop_name = "asyncio"
-        res = runner(run_engine(settings, store, a.targets, a.interval, sched_s, flat_s, ports, a.concurrency))
+        res = runner(
+            run_engine(
+                settings, store, a.targets, a.interval, sched_s, flat_s, ports, a.concurrency
+            )
+        )
     finally:
         proc.kill()
     summary = {
-        "targets": a.targets, "interval_s": a.interval, "concurrency": a.concurrency, "loop": loop_name,
-        **res, "ratio": round(res["probes_per_s"] / res["bare_per_s"], 3) if res["bare_per_s"] else 0.0,
+        "targets": a.targets,
+        "interval_s": a.interval,
+        "concurrency": a.concurrency,
+        "loop": loop_name,
+        **res,
+        "ratio": round(res["probes_per_s"] / res["bare_per_s"], 3) if res["bare_per_s"] else 0.0,
     }
     emit(summary)
 
