@@ -239,42 +239,17 @@ class TargetCommands(CommandBase):
                     f"{source}: targets[{i}]: {' '.join(first[1:3]) or first[0]}",
                     "fix that entry and import again",
                 ) from None
-        built = [
-            self.build_target(
-                d.spec,
-                name=d.name or None,
-                interval=d.interval,
-                timeout=d.timeout,
-                tags=d.tags,
-                conditions=d.conditions,
-                options=d.options,
-            )
-            for d in decls
-        ]
+        built = [self.build_target(**_decl_args(d)) for d in decls]
         added = updated = 0
         for rec in built:
             existing = tstore.find(self.store, rec.name)
+            definition = _definition(rec)
+            del definition["declared"]  # an import never changes who owns a target's definition
             if existing:
-                self.edit_target(
-                    existing.id,
-                    spec=rec.spec_text,
-                    interval=rec.interval_s,
-                    timeout=rec.timeout_s,
-                    tags=rec.tags,
-                    conditions=rec.conditions,
-                    options=rec.options,
-                )
+                self.edit_target(existing.id, **definition)
                 updated += 1
             else:
-                self.add_target(
-                    rec.spec_text,
-                    name=rec.name,
-                    interval=rec.interval_s,
-                    timeout=rec.timeout_s,
-                    tags=rec.tags,
-                    conditions=rec.conditions,
-                    options=rec.options,
-                )
+                self.add_target(name=rec.name, **definition)
                 added += 1
         return {"added": added, "updated": updated}
 
@@ -285,61 +260,14 @@ class TargetCommands(CommandBase):
         seen: set[str] = set()
         added = updated = removed = 0
         for d in decls:
-            rec = self.build_target(
-                d.spec,
-                name=d.name or None,
-                interval=d.interval,
-                timeout=d.timeout,
-                tags=d.tags,
-                conditions=d.conditions,
-                options=d.options,
-                declared=True,
-                failure_threshold=d.failure_threshold,
-                recovery_threshold=d.recovery_threshold,
-            )
+            rec = self.build_target(**_decl_args(d), declared=True)
             seen.add(rec.name)
             old = existing.get(rec.name) or tstore.find(self.store, rec.name)
             if old is None:
-                self.add_target(
-                    rec.spec_text,
-                    name=rec.name,
-                    interval=rec.interval_s,
-                    timeout=rec.timeout_s,
-                    tags=rec.tags,
-                    conditions=rec.conditions,
-                    options=rec.options,
-                    declared=True,
-                    failure_threshold=d.failure_threshold,
-                    recovery_threshold=d.recovery_threshold,
-                )
+                self.add_target(name=rec.name, **_definition(rec))
                 added += 1
-            elif (
-                old.spec_text,
-                old.interval_s,
-                old.timeout_s,
-                old.tags,
-                old.conditions,
-                old.options,
-                old.declared,
-            ) != (
-                rec.spec_text,
-                rec.interval_s,
-                rec.timeout_s,
-                rec.tags,
-                rec.conditions,
-                rec.options,
-                True,
-            ):
-                self.edit_target(
-                    old.id,
-                    spec=rec.spec_text,
-                    interval=rec.interval_s,
-                    timeout=rec.timeout_s,
-                    tags=rec.tags,
-                    conditions=rec.conditions,
-                    options=rec.options,
-                    declared=True,
-                )
+            elif _definition(old) != _definition(rec):
+                self.edit_target(old.id, **_definition(rec))
                 updated += 1
         for name, old in existing.items():
             if name not in seen:
@@ -351,6 +279,36 @@ class TargetCommands(CommandBase):
                 if child is not None:
                     self.edit_target(child.id, depends_on=d.depends_on)
         return {"added": added, "updated": updated, "removed": removed}
+
+
+def _decl_args(d: Any) -> dict[str, Any]:
+    """build_target's arguments from a [[targets]] entry (config or import)."""
+    return {
+        "spec": d.spec,
+        "name": d.name or None,
+        "interval": d.interval,
+        "timeout": d.timeout,
+        "tags": d.tags,
+        "conditions": d.conditions,
+        "options": d.options,
+        "failure_threshold": d.failure_threshold,
+        "recovery_threshold": d.recovery_threshold,
+    }
+
+
+def _definition(rec: TargetRecord) -> dict[str, Any]:
+    """What a target is (not what it is doing): compared to decide an update, passed to add/edit."""
+    return {
+        "spec": rec.spec_text,
+        "interval": rec.interval_s,
+        "timeout": rec.timeout_s,
+        "tags": rec.tags,
+        "conditions": rec.conditions,
+        "options": rec.options,
+        "declared": rec.declared,
+        "failure_threshold": rec.failure_threshold,
+        "recovery_threshold": rec.recovery_threshold,
+    }
 
 
 def _toml_str(s: str) -> str:
