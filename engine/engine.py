@@ -47,6 +47,7 @@ class Engine:
         self.commands = Commands(store, settings, hooks=self)
         self.targets: dict[str, TargetRecord] = {}
         self.contexts: dict[str, ProbeContext] = {}
+        self._direct: dict[str, Any] = {}  # kind -> probe callable without wrappers (hot path)
         self.flaps: dict[str, FlapTracker] = {}
         self.shared: dict[str, Any] = {}
         self.scheduler = Scheduler(
@@ -253,12 +254,11 @@ class Engine:
             ctx = make_context(rec.timeout_s, rec.options, rec.conditions, self.shared)
             ctx.bounded_outside = True
             self.contexts[rec.id] = ctx
-            key = ("direct", rec.kind)
-            if key not in self.shared:
+            if rec.kind not in self._direct:
                 from engine.probes import get_probe
 
                 probe = get_probe(rec.kind)
-                self.shared[key] = probe if getattr(probe, "own_timeout", False) else None
+                self._direct[rec.kind] = probe if getattr(probe, "own_timeout", False) else None
         return ctx
 
     def _timed_out(self, target_id: str, limit: float) -> None:
@@ -280,7 +280,7 @@ class Engine:
             return
         ctx = self.contexts.get(target_id) or self._context(rec)
         retries = self.settings.engine.retries
-        direct = ctx.shared.get(("direct", rec.kind)) if retries == 0 else None
+        direct = self._direct.get(rec.kind) if retries == 0 else None
         if direct is not None:  # the hot path: a probe that bounds itself, called without wrappers
             try:
                 res = await direct(rec.spec, ctx)

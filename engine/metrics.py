@@ -39,17 +39,26 @@ class Histogram:
 
 @dataclass
 class EngineMetrics:
-    probes: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    probes_ok: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    probes_fail: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     latency: dict[str, Histogram] = field(default_factory=dict)
     lateness: Histogram = field(default_factory=lambda: Histogram(LATENESS_BUCKETS_S))
     notifications: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     pings: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     last_error: str = ""
 
+    @property
+    def probes(self) -> dict[tuple[str, str], int]:
+        """Checks by (kind, outcome), for the exposition."""
+        out = {(k, "ok"): n for k, n in self.probes_ok.items()}
+        out.update({(k, "fail"): n for k, n in self.probes_fail.items()})
+        return out
+
     def observe_probe(self, kind: str, ok: bool, latency_ms: float | None) -> None:
-        self.probes[(kind, "ok" if ok else "fail")] += 1
+        (self.probes_ok if ok else self.probes_fail)[kind] += 1
         if latency_ms is not None:
             h = self.latency.get(kind)
             if h is None:
                 h = self.latency[kind] = Histogram(LATENCY_BUCKETS_MS)
             h.observe(latency_ms)
+

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 
 from engine.domain import TargetRecord
@@ -19,33 +18,30 @@ class Transition:
 class FlapTracker:
     """Share of state changes among the last `window` checks (Icinga-style, unweighted).
 
-    Kept incrementally (a deque of change flags and their running sum): this runs on every result.
+    The last `window` outcomes are the bits of one int: a flip count is a popcount of
+    `bits ^ (bits >> 1)`. This runs on every result, so it is kept to a few integer operations.
     """
 
-    __slots__ = ("window", "threshold", "changes", "n_changes", "last", "count")
+    __slots__ = ("window", "threshold", "bits", "count", "_mask")
 
     def __init__(self, window: int, threshold: float) -> None:
         self.window = window
         self.threshold = threshold
-        self.changes: deque[bool] = deque()
-        self.n_changes = 0
-        self.last: bool | None = None
+        self.bits = 0
         self.count = 0
+        self._mask = (1 << window) - 1
 
     def add(self, ok: bool) -> None:
-        self.count = min(self.count + 1, self.window)
-        if self.last is not None:
-            flip = ok != self.last
-            self.changes.append(flip)
-            self.n_changes += flip
-            if len(self.changes) > self.window - 1:
-                self.n_changes -= self.changes.popleft()
-        self.last = ok
+        self.bits = ((self.bits << 1) | ok) & self._mask
+        if self.count < self.window:
+            self.count += 1
 
     def ratio(self) -> float:
-        if self.count < 4:
+        n = self.count
+        if n < 4:
             return 0.0
-        return self.n_changes / len(self.changes)
+        pairs = (1 << (n - 1)) - 1
+        return ((self.bits ^ (self.bits >> 1)) & pairs).bit_count() / (n - 1)
 
     def is_flapping(self, currently: bool) -> bool:
         # Hysteresis: start above the threshold, stop below 60% of it, like Icinga's high/low.
