@@ -61,4 +61,3 @@ class EngineMetrics:
             if h is None:
                 h = self.latency[kind] = Histogram(LATENCY_BUCKETS_MS)
             h.observe(latency_ms)
-
