@@ -16,7 +16,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer
+from textual.widgets import DataTable, Footer, Static
 
 from engine.errors import SysAlertError
 from screens.chrome import NavBar, StatusBar
@@ -143,3 +143,35 @@ class EngineScreen(Screen[Any]):
 
     def on_engine_events(self, message: EngineEvents) -> None:
         """Screens that listen override this; the default ignores events."""
+
+
+class ListScreen(EngineScreen):
+    """A screen that is one info line, one table and an empty-state line, reloaded on show."""
+
+    TABLE_ID = ""
+    INFO_ID = ""
+    EMPTY_ID = ""
+    COLUMNS: tuple[str, ...] = ()
+    LOADING = "Loading…"
+
+    def compose_body(self) -> Iterable[Widget]:
+        yield Static(self.LOADING, id=self.INFO_ID, classes="info-line")
+        table: DataTable[Any] = DataTable(id=self.TABLE_ID, cursor_type="row")
+        table.add_columns(*self.COLUMNS)
+        yield table
+        yield Static("", id=self.EMPTY_ID, classes="empty")
+
+    @property
+    def table(self) -> DataTable[Any]:
+        return self.query_one(f"#{self.TABLE_ID}", DataTable)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.table.focus()
+        self.action_reload()
+
+    def on_screen_resume(self) -> None:
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        raise NotImplementedError

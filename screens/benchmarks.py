@@ -6,15 +6,13 @@ then the screen says so instead of failing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from rich.text import Text
-from textual.widget import Widget
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from screens.actions import bindings_for
-from screens.base import EngineScreen, Unavailable
+from screens.base import ListScreen, Unavailable
 from screens.dialogs import ConfirmScreen
 from screens.fmt import ago, error_sentence, sparkline
 from screens.subscribers import owner_labels
@@ -51,7 +49,12 @@ def versus_text(b: dict[str, Any]) -> Text:
     return text
 
 
-class BenchmarksScreen(EngineScreen):
+class BenchmarksScreen(ListScreen):
+    TABLE_ID = "benchmarks"
+    INFO_ID = "bench-info"
+    EMPTY_ID = "bench-empty"
+    COLUMNS = ("Name", "Score", "Baseline", "vs baseline", "Trend", "Last run")
+    LOADING = "Loading benchmarks…"
     SCOPE = "benchmarks"
     LISTENS = False
     BINDINGS = bindings_for("benchmarks")
@@ -62,25 +65,6 @@ class BenchmarksScreen(EngineScreen):
         self.all_items: list[dict[str, Any]] = []
         self.owners: dict[str, str] = {}  # subscriber id -> masked chat id
         self.owner_filter: str | None = None  # None: everyone's; "": the operator's; else an id
-
-    def compose_body(self) -> Iterable[Widget]:
-        yield Static("Loading benchmarks…", id="bench-info", classes="info-line")
-        table: DataTable[Any] = DataTable(id="benchmarks", cursor_type="row")
-        table.add_columns("Name", "Score", "Baseline", "vs baseline", "Trend", "Last run")
-        yield table
-        yield Static("", id="bench-empty", classes="empty")
-
-    @property
-    def table(self) -> DataTable[Any]:
-        return self.query_one("#benchmarks", DataTable)
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.table.focus()
-        self.action_reload()
-
-    def on_screen_resume(self) -> None:
-        self.action_reload()
 
     def action_reload(self) -> None:
         self.call_fn(self._fetch, then=self._loaded, fail=self._failed)

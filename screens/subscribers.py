@@ -8,11 +8,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from rich.text import Text
-from textual.widget import Widget
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from screens.actions import bindings_for
-from screens.base import EngineScreen, Unavailable
+from screens.base import ListScreen, Unavailable
 from screens.dialogs import ConfirmScreen, Field, FieldsDialog, checked
 from screens.fmt import ago, error_sentence
 
@@ -48,7 +47,12 @@ def owner_labels(subscribers: Iterable[dict[str, Any]] | None) -> dict[str, str]
     return {str(s["id"]): str(s.get("chat") or "****") for s in subscribers or () if s.get("id")}
 
 
-class SubscribersScreen(EngineScreen):
+class SubscribersScreen(ListScreen):
+    TABLE_ID = "subscribers"
+    INFO_ID = "subs-info"
+    EMPTY_ID = "subs-empty"
+    COLUMNS = ("Chat", "Role", "Targets", "Bench.", "Last seen", "Added")
+    LOADING = "Loading subscribers…"
     SCOPE = "subscribers"
     NAV = "contacts"
     nav_title = "Subscribers"
@@ -57,25 +61,6 @@ class SubscribersScreen(EngineScreen):
     def __init__(self) -> None:
         super().__init__()
         self.items: list[dict[str, Any]] = []
-
-    def compose_body(self) -> Iterable[Widget]:
-        yield Static("Loading subscribers…", id="subs-info", classes="info-line")
-        table: DataTable[Any] = DataTable(id="subscribers", cursor_type="row")
-        table.add_columns("Chat", "Role", "Targets", "Bench.", "Last seen", "Added")
-        yield table
-        yield Static("", id="subs-empty", classes="empty")
-
-    @property
-    def table(self) -> DataTable[Any]:
-        return self.query_one("#subscribers", DataTable)
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.table.focus()
-        self.action_reload()
-
-    def on_screen_resume(self) -> None:
-        self.action_reload()
 
     def action_reload(self) -> None:
         self.call("list_subscribers", then=self._loaded, fail=self._failed)
