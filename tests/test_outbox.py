@@ -116,6 +116,7 @@ async def test_a_receiver_down_then_up_gets_every_notification_once(
         # Down: nothing listens. Every row is tried, fails, and waits with backoff.
         await run_dispatcher_until(rig, lambda: all(r.attempts >= 2 for r in rows(rig)))
         failed = rig.incidents("firing")[0]["notifications"][0]
+        # Waiting for its next try (a try the stopped dispatcher had claimed is put back).
         assert failed["status"] == "pending" and failed["sent_at"] is None
         assert "ConnectError" in failed["error"]
         assert all(r.next_attempt_at > r.created_at for r in rows(rig))

@@ -83,13 +83,26 @@ class Dispatcher:
                     outbox.claim_due, self.store, self.owner, self.engine.clock()
                 )
                 self.busy = bool(rows)
-                for row in rows:
-                    if self.engine.scheduler.draining:
-                        await anyio.to_thread.run_sync(
-                            outbox.release, self.store, row.id, 0.0, self.engine.clock()
-                        )
-                        continue
-                    await self._deliver(row, ctx)
+                try:
+                    for i, row in enumerate(rows):
+                        if self.engine.scheduler.draining:
+                            await anyio.to_thread.run_sync(
+                                outbox.release, self.store, row.id, 0.0, self.engine.clock()
+                            )
+                            continue
+                        await self._deliver(row, ctx)
+                        rows[i] = None
+                finally:
+                    # Stopped mid-batch: claimed rows not yet delivered go straight back to the
+                    # queue instead of waiting out their lease (the one in flight may be resent;
+                    # idempotent channels drop the duplicate).
+                    left = [r.id for r in rows if r is not None]
+                    if left:
+                        with anyio.CancelScope(shield=True):
+                            for rid in left:
+                                await anyio.to_thread.run_sync(
+                                    outbox.release, self.store, rid, 0.0, self.engine.clock()
+                                )
                 self.busy = False
                 if not rows:
                     with anyio.move_on_after(0.5):
