@@ -60,7 +60,9 @@ def closed_port() -> int:
     return port
 
 
-async def until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
+async def until(
+    predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition"
+) -> Any:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
