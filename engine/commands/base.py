@@ -5,12 +5,29 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from engine.errors import BadInput
 from engine.store.models import AuditEntry
 
 if TYPE_CHECKING:
     from engine.commands import EngineHooks
     from engine.config import Settings
     from engine.store.store import Store
+
+
+NAME_MAX = 80
+
+
+def check_name(name: str, what: str) -> str:
+    """A display name for a target or benchmark: non-empty, printable, not too long."""
+    name = name.strip()
+    if not name:
+        raise BadInput(f"{what} name is empty", "give --name a few letters")
+    if len(name) > NAME_MAX or any(ord(c) < 32 for c in name):
+        raise BadInput(
+            f"{what} name is too long or has control characters",
+            f"keep it under {NAME_MAX} printable characters",
+        )
+    return name
 
 
 class CommandBase:

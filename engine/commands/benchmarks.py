@@ -14,25 +14,16 @@ from engine.benchmarks import store as bstore
 from engine.benchmarks.runner import measure_and_record
 from engine.benchmarks.scoring import delta_pct, fmt, status
 from engine.benchmarks.spec import MIN_INTERVAL, UNITS, parse_bench_spec
-from engine.commands.base import CommandBase
+from engine.commands.base import CommandBase, check_name
 from engine.durations import parse_duration
 from engine.errors import BadInput, NotFound
 
 DEFAULT_INTERVAL = 3600.0
 TREND_RUNS = 10
-_NAME_MAX = 80
 
 
 def _check_name(name: str) -> str:
-    name = name.strip()
-    if not name:
-        raise BadInput("benchmark name is empty", "give --name a few letters")
-    if len(name) > _NAME_MAX or any(ord(c) < 32 for c in name):
-        raise BadInput(
-            "benchmark name is too long or has control characters",
-            f"keep it under {_NAME_MAX} printable characters",
-        )
-    return name
+    return check_name(name, "benchmark")
 
 
 def _threshold(value: str | float) -> float:

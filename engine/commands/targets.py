@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from typing import Any
 
-from engine.commands.base import CommandBase
+from engine.commands.base import CommandBase, check_name
 from engine.domain import TargetRecord
 from engine.durations import parse_duration
 from engine.errors import BadInput, NotFound
@@ -17,19 +17,10 @@ LOCAL_SEEDS = (
     ("system://memory?max=95", "memory"),
     ("system://disk:/?max=95", "disk /"),
 )
-_NAME_MAX = 80
 
 
 def _check_name(name: str) -> str:
-    name = name.strip()
-    if not name:
-        raise BadInput("target name is empty", "give --name a few letters")
-    if len(name) > _NAME_MAX or any(ord(c) < 32 for c in name):
-        raise BadInput(
-            "target name is too long or has control characters",
-            f"keep it under {_NAME_MAX} printable characters",
-        )
-    return name
+    return check_name(name, "target")
 
 
 def validate_conditions(conditions: list[str]) -> list[str]:
