@@ -367,7 +367,6 @@ class Alerting:
         if nb is not None and now >= nb:
             self._reload_maintenance(now)
         self.rules.tick(now)
-        self.heartbeats.tick(now)
         from engine.escalation import escalate_and_resend
 
         escalate_and_resend(self, now)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from engine.config import Settings, load_settings
+from engine.config import Settings
 from engine.crypto import (
     ENV_MASTER_KEY,
     KEY_FILE_NAME,
@@ -97,7 +97,3 @@ def _check_key_matches(store: Store) -> None:
             "the master key does not open this store",
             "use the key file or SYSALERT_MASTER_KEY the store was created with",
         ) from None
-
-
-def load(config: Path | None = None, data_dir: Path | None = None) -> Settings:
-    return load_settings(config, data_dir)

@@ -151,7 +151,3 @@ class HeartbeatRunner:
                 verdict.detail,
             )
             self.engine.process_state(rec, new_state, res, now)
-
-    def tick(self, now: float) -> None:
-        """Nothing periodic beyond the scheduler's evaluation cadence (kept for symmetry)."""
-        return None

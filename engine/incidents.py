@@ -128,9 +128,12 @@ def list_incidents(
     limit: int = 200,
     owner_id: str | None = None,
     target_id: str | None = None,
+    incident_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """Incidents newest first, each with its notifications and their receipts."""
     q = select(Incident)
+    if incident_id is not None:
+        q = q.where(Incident.id == incident_id)
     if state:
         q = q.where(Incident.state == state)
     if owner_id is not None:

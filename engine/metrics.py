@@ -10,7 +10,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 LATENCY_BUCKETS_MS = (1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
-LATENESS_BUCKETS_S = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 5)
 
 
 @dataclass
@@ -42,7 +41,6 @@ class EngineMetrics:
     probes_ok: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     probes_fail: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     latency: dict[str, Histogram] = field(default_factory=dict)
-    lateness: Histogram = field(default_factory=lambda: Histogram(LATENESS_BUCKETS_S))
     notifications: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     pings: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     last_error: str = ""

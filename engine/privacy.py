@@ -56,7 +56,6 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-_configured = False
 _SYSLOG = {
     logging.CRITICAL: 2,
     logging.ERROR: 3,
@@ -78,7 +77,6 @@ class JournaldFormatter(logging.Formatter):
 
 def configure_logging(level: str | int = "INFO", stream=None, journald: bool = False) -> None:
     """The one place logging is set up: a stderr handler with the redacting filter."""
-    global _configured
     root = logging.getLogger()
     for h in list(root.handlers):
         if getattr(h, "_sysalert", False):
@@ -95,11 +93,3 @@ def configure_logging(level: str | int = "INFO", stream=None, journald: bool = F
     root.setLevel(level if isinstance(level, int) else level.upper())
     for noisy in ("telethon", "httpx", "httpcore", "uvicorn.access", "aiosqlite", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
-    _configured = True
-
-
-def install_filter_on_all_handlers() -> None:
-    """Handlers added by libraries after start-up get the filter too."""
-    for h in logging.getLogger().handlers:
-        if not any(isinstance(f, RedactingFilter) for f in h.filters):
-            h.addFilter(RedactingFilter())

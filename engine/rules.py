@@ -86,7 +86,6 @@ class RuleEvaluator:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.rules: list[RuleSpec] = []
-        self.values: dict[str, float] = {}
         self._loaded = False
 
     def load(self) -> None:

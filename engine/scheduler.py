@@ -47,7 +47,6 @@ class Scheduler:
         self.started = 0
         self.completed = 0
         self.lateness: deque[float] = deque(maxlen=20_000)
-        self.lateness_total = 0.0
         self._rate_window: deque[tuple[float, int]] = deque(maxlen=64)
         self.draining = False
 
@@ -131,9 +130,7 @@ class Scheduler:
             heapq.heappop(heap)
             del live[tid]
             if due != NOW_PRIORITY:
-                late = now - due
-                self.lateness.append(late)
-                self.lateness_total += late
+                self.lateness.append(now - due)
             self.inflight += 1
             self.started += 1
             return tid, due

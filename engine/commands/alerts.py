@@ -74,9 +74,9 @@ class AlertCommands(CommandBase):
         return inc
 
     def _incident(self, incident_id: str) -> dict[str, Any]:
-        for i in inc_store.list_incidents(self.store, None, 10_000):
-            if i["id"] == incident_id:
-                return i
+        found = inc_store.list_incidents(self.store, incident_id=incident_id)
+        if found:
+            return found[0]
         raise NotFound(f"no incident {incident_id!r}", "see `sysalert incidents list`")
 
     def _mark_notifications_acked(self, incident_id: str, by: str) -> None:

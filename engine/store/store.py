@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -91,7 +90,3 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
-
-
-def now() -> float:
-    return time.time()

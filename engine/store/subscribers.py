@@ -246,7 +246,3 @@ def _truncate_wal(store: Store) -> None:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     except Exception as exc:  # a busy reader: the next checkpoint overwrites the frames anyway
         log.warning("WAL checkpoint after an erase did not finish: %s", type(exc).__name__)
-
-
-def erased_target_ids(counts: dict[str, Any]) -> int:
-    return int(counts.get("target_ids", 0))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -191,7 +190,3 @@ def save_runtime(store: Store, recs: Iterable[TargetRecord]) -> None:
             .values({k: bindparam(k) for k in _RUNTIME})
         )
         conn.execute(stmt, rows)
-
-
-def tags_json(tags: list[str]) -> str:
-    return json.dumps(sorted(tags))
