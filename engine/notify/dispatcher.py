@@ -71,6 +71,7 @@ class Dispatcher:
         self.failed = 0
         self.busy = False
         self.telegram_sender: Any = None  # set by the Telegram service when a session exists
+        self.telegram_after_sent: Any = None  # applies a read receipt that overtook the send
 
     def wake(self) -> None:
         self._wake.set()
@@ -147,6 +148,8 @@ class Dispatcher:
             self.engine.events.publish(
                 ReceiptEvent(self.engine.clock(), row.id, row.incident_id, "sent", row.channel)
             )
+            if row.channel == "telegram" and self.telegram_after_sent is not None:
+                await self.telegram_after_sent(contact)
             return
         self.failed += 1
         status = await anyio.to_thread.run_sync(

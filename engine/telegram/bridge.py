@@ -57,6 +57,9 @@ class TelegramBridge:
         self.service_options = dict(service_options or {})  # backoff, reconcile_every (tests)
         self.service: TelegramService | None = None
         self.access_requests = AccessRequests()  # outlives sessions: one notice per stranger
+        # The highest read receipt seen per chat, with its time: a receipt can overtake the
+        # dispatcher storing the message id it covers, and must still count once the id is stored.
+        self._read_upto: dict[int, tuple[int, float]] = {}
         self.chat = ChatHandler(self)
         self._version: str | None = None
         self._conf: Any = None
@@ -162,6 +165,7 @@ class TelegramBridge:
         )
         self._down_since = time.monotonic()
         self.engine.alerting.dispatcher.telegram_sender = self.send
+        self.engine.alerting.dispatcher.telegram_after_sent = self._after_sent
         await self.service.start()
         self._watcher = asyncio.create_task(self._watch(self.service), name="telegram-watch")
 
@@ -174,6 +178,7 @@ class TelegramBridge:
         service, self.service = self.service, None
         if service is not None:
             self.engine.alerting.dispatcher.telegram_sender = None
+            self.engine.alerting.dispatcher.telegram_after_sent = None
             await service.stop()
 
     async def _watch(self, service: TelegramService) -> None:
@@ -240,20 +245,33 @@ class TelegramBridge:
 
     # ---- receipts -------------------------------------------------------------------------------
     async def _on_read(self, receipt: ReadReceipt) -> None:
+        at = receipt.at.timestamp()
+        seen = self._read_upto.get(receipt.chat_id)
+        if seen is None or receipt.max_id > seen[0]:
+            self._read_upto[receipt.chat_id] = (receipt.max_id, at)
         contacts = await anyio.to_thread.run_sync(
             bstore.contacts_in_chat, self.store, receipt.chat_id
         )
-        if not contacts:
-            return
-        at = receipt.at.timestamp()
-        marks = await anyio.to_thread.run_sync(
-            bstore.mark_read, self.store, contacts, receipt.max_id, at
-        )
+        if contacts:
+            await self._apply_read(contacts, receipt.chat_id, receipt.max_id, at)
+
+    async def _after_sent(self, contact: ContactRecord) -> None:
+        """A row was just marked sent: a receipt for its chat that came first applies now."""
+        fresh = await anyio.to_thread.run_sync(cstore.find, self.store, contact.id)
+        chat = bstore.chat_id_for(fresh) if fresh is not None else None
+        seen = self._read_upto.get(chat) if chat is not None else None
+        if fresh is not None and chat is not None and seen is not None:
+            await self._apply_read([fresh], chat, seen[0], seen[1])
+
+    async def _apply_read(
+        self, contacts: list[ContactRecord], chat_id: int, max_id: int, at: float
+    ) -> None:
+        marks = await anyio.to_thread.run_sync(bstore.mark_read, self.store, contacts, max_id, at)
         for m in marks:
             self.engine.events.publish(
                 ReceiptEvent(time.time(), m.notification_id, m.incident_id, "read", "telegram")
             )
-        if marks and receipt.chat_id < 0:
+        if marks and chat_id < 0:
             await self._group_readers(contacts, marks)
 
     async def _group_readers(
