@@ -12,6 +12,7 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -64,7 +65,8 @@ class Engine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._stop = anyio.Event()
-        self._commit_waiters: list[asyncio.Future[None]] = []
+        # Called with None once everything recorded before them is committed, or with the error.
+        self._commit_waiters: list[Callable[[Exception | None], None]] = []
         self._unwritten: list[Any] = []
         self._kick = asyncio.Event()
         from engine.alerting import Alerting
@@ -339,10 +341,26 @@ class Engine:
 
     async def committed(self) -> None:
         """Wait until everything recorded so far is committed (group commit within a few ms)."""
-        fut = asyncio.get_running_loop().create_future()
-        self._commit_waiters.append(fut)
-        self._kick.set()
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def done(exc: Exception | None) -> None:
+            if not fut.done():
+                if exc is None:
+                    fut.set_result(None)
+                else:
+                    fut.set_exception(exc)
+
+        self.when_committed(done)
         await fut
+
+    def when_committed(self, callback: Callable[[Exception | None], None]) -> None:
+        """Call `callback(None)` once everything recorded so far is committed, or with the error.
+
+        The ping listener answers through this without a task or future per request (hot path).
+        Event loop thread only.
+        """
+        self._commit_waiters.append(callback)
+        self._kick.set()
 
     # ---- background loops --------------------------------------------------------------------
     async def _flush_loop(self) -> None:
@@ -416,15 +434,19 @@ class Engine:
         if dirty:
             self.alerting.heartbeats.serialize(dirty)
             tstore.save_runtime(self.store, dirty)
+        self.writer.checkpoint()
 
     async def _final_flush(self) -> None:
         try:
             dirty = list(self.targets.values())
             await anyio.to_thread.run_sync(self._write, self.writer.take(), dirty, True)
             self.writer.close()
-            _settle(self._commit_waiters, None)
-        except Exception:
+            waiters, self._commit_waiters = self._commit_waiters, []
+            _settle(waiters, None)
+        except Exception as exc:
             log.exception("final flush failed")
+            waiters, self._commit_waiters = self._commit_waiters, []
+            _settle(waiters, exc)
 
     async def _housekeeping_loop(self) -> None:
         from engine.history import housekeeping
@@ -443,10 +465,9 @@ class Engine:
             await anyio.sleep(r.housekeeping_interval)
 
 
-def _settle(waiters: list[asyncio.Future[None]], exc: Exception | None) -> None:
-    for f in waiters:
-        if not f.done():
-            if exc is None:
-                f.set_result(None)
-            else:
-                f.set_exception(exc)
+def _settle(waiters: list[Callable[[Exception | None], None]], exc: Exception | None) -> None:
+    for done in waiters:
+        try:
+            done(exc)
+        except Exception:  # one broken waiter must not keep the others from their answer
+            log.exception("commit waiter failed")

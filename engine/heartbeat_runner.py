@@ -81,7 +81,15 @@ class HeartbeatRunner:
     async def ping(
         self, token: str, kind: str, exit_status: int | None = None
     ) -> TargetRecord | None:
-        """Record one ping; returns the target, or None for an unknown token (HTTP 404)."""
+        """Record one ping and wait for its commit; the target, or None for an unknown token."""
+        rec = self.record(token, kind, exit_status)
+        if rec is not None:
+            await self.engine.committed()
+        return rec
+
+    def record(self, token: str, kind: str, exit_status: int | None = None) -> TargetRecord | None:
+        """Fold one ping into the target's state and queue its row; durable at the next commit
+        (`Engine.when_committed`). None for an unknown token (HTTP 404)."""
         rec = self.lookup(token)
         if rec is None:
             return None
@@ -113,7 +121,6 @@ class HeartbeatRunner:
                 self._apply(rec, state, now, res)
         else:
             self.engine.writer.add(rec.id, now, ProbeResult(True, None, None, None, ""))
-        await self.engine.committed()
         return rec
 
     def _apply(

@@ -172,3 +172,128 @@ def test_concurrent_pings_all_committed(daemon: Daemon, hb: dict[str, Any]) -> N
     assert len(results(daemon, hb["id"])) == 64
     stats = daemon.unix().get("/api/v1/stats").json()
     assert stats["results_written"] >= 64
+
+
+# ---- the TCP listener's ping fast path, at the HTTP level ------------------------------------------
+# Pings on TCP are answered inside uvicorn's protocol, without ASGI (engine/api/ping_protocol.py).
+# These speak raw HTTP/1.1 to pin what that path must keep: order, keep-alive, close, HEAD.
+
+
+def raw_exchange(d: Daemon, payload: bytes, answers: int, timeout: float = 10.0) -> list[bytes]:
+    """Send `payload` at once on one connection and read `answers` complete HTTP responses."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", d.port), timeout=timeout) as s:
+        s.sendall(payload)
+        buf, out = b"", []
+        while len(out) < answers:
+            head_end = buf.find(b"\r\n\r\n")
+            if head_end >= 0:
+                head = buf[:head_end].decode("latin-1")
+                length = 0
+                for line in head.split("\r\n")[1:]:
+                    name, _, value = line.partition(":")
+                    if name.lower() == "content-length":
+                        length = int(value)
+                if len(buf) >= head_end + 4 + length:
+                    out.append(buf[: head_end + 4 + length])
+                    buf = buf[head_end + 4 + length :]
+                    continue
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        return out
+
+
+def _path(hb: dict[str, Any]) -> bytes:
+    return ("/" + hb["ping_url"].split("/", 3)[3]).encode()
+
+
+def test_pipelined_requests_are_answered_in_order(daemon: Daemon, hb: dict[str, Any]) -> None:
+    """A ping, a second ping, /health, an unknown token and a last ping in one packet: five answers
+    in request order, and every 200 ping stored."""
+    p = _path(hb)
+    req = b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n"
+    payload = (
+        req % p
+        + req % (p + b"/0")
+        + req % b"/health"
+        + req % b"/ping/not-a-real-token"
+        + req % (p + b"/1")
+    )
+    answers = raw_exchange(daemon, payload, 5)
+    codes = [a.split(b" ", 2)[1] for a in answers]
+    assert codes == [b"200", b"200", b"200", b"404", b"200"], answers
+    assert b'"status"' in answers[2]  # /health's JSON sits third, where it was asked
+    assert results(daemon, hb["id"]) == [(1, None, None), (1, 0.0, None), (0, 1.0, "exit")]
+
+
+def test_one_connection_carries_many_pings(daemon: Daemon, hb: dict[str, Any]) -> None:
+    with httpx.Client(timeout=10) as c:
+        for _ in range(50):
+            r = c.get(hb["ping_url"])
+            assert (r.status_code, r.text) == (200, "OK")
+            assert r.headers["content-type"] == "text/plain"
+        assert c.get(daemon.base_url + "/health").status_code == 200  # same connection, via ASGI
+    assert len(results(daemon, hb["id"])) == 50
+
+
+def test_connection_close_and_http_1_0_close_after_the_answer(
+    daemon: Daemon, hb: dict[str, Any]
+) -> None:
+    p = _path(hb)
+    for payload in (
+        b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % p,
+        b"GET %s HTTP/1.0\r\n\r\n" % p,
+    ):
+        (answer,) = raw_exchange(daemon, payload + b"GET /health HTTP/1.1\r\n\r\n", 2)
+        assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(b"\r\n\r\nOK")
+        assert b"connection: close" in answer.lower()
+    assert len(results(daemon, hb["id"])) == 2
+
+
+def test_head_and_post_on_the_fast_path(daemon: Daemon, hb: dict[str, Any]) -> None:
+    p = _path(hb)
+    body = b"x" * 100_000  # a long log excerpt: read and dropped, never stored
+    payload = b"HEAD %s HTTP/1.1\r\nHost: x\r\n\r\n" % p + (
+        b"POST %s/fail HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (p, len(body), body)
+    )
+    import socket
+
+    with socket.create_connection(("127.0.0.1", daemon.port), timeout=10) as s:
+        s.sendall(payload)
+        buf = b""
+        while buf.count(b"HTTP/1.1 ") < 2 or not buf.endswith(b"OK"):
+            chunk = s.recv(65536)
+            assert chunk, buf
+            buf += chunk
+    head_answer, post_answer = buf.split(b"HTTP/1.1 ")[1:]
+    assert head_answer.startswith(b"200 ") and head_answer.endswith(b"\r\n\r\n")  # no body
+    assert b"content-length: 2" in head_answer.lower()
+    assert post_answer.startswith(b"200 ") and post_answer.endswith(b"OK")
+    assert results(daemon, hb["id"]) == [(1, None, None), (0, None, "exit")]
+    assert body not in b"".join(p.read_bytes() for p in daemon.data_dir.glob("sysalert.db*"))
+
+
+def test_a_client_that_leaves_before_the_answer_still_gets_its_ping_stored(
+    daemon: Daemon, hb: dict[str, Any]
+) -> None:
+    import socket
+
+    s = socket.create_connection(("127.0.0.1", daemon.port), timeout=10)
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % _path(hb))
+    s.close()
+    assert wait_for(lambda: len(results(daemon, hb["id"])) == 1)
+    assert curl(hb["ping_url"])[0] == 200  # the daemon is unharmed
+
+
+def test_pings_on_the_unix_socket_take_the_asgi_path(daemon: Daemon, hb: dict[str, Any]) -> None:
+    u = daemon.unix()
+    path = _path(hb).decode()
+    r = u.get(path)
+    assert (r.status_code, r.text) == (200, "OK")
+    assert u.head(path).status_code == 200
+    assert u.get(path + "/256").status_code == 400
+    assert u.get("/ping/not-a-real-token").status_code == 404
+    assert len(results(daemon, hb["id"])) == 2

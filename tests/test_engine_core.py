@@ -214,6 +214,32 @@ def test_results_written_in_one_transaction_per_batch(store, settings: Settings)
     assert b"127.0.0.1:9" not in raw
 
 
+def test_inline_commits_leave_checkpoints_to_the_worker_thread(store, settings: Settings) -> None:
+    """Inline commits (event loop) never copy WAL pages back; `checkpoint` (a worker thread) does,
+    so the WAL is emptied into the database file and does not grow without bound."""
+    from engine.commands import Commands
+
+    rec = Commands(store, settings).add_target("tcp://127.0.0.1:9", name="walled")
+    writer = ResultWriter(store)
+    db = settings.database_url.removeprefix("sqlite:///")
+    for i in range(1200):
+        writer.add(rec.id, 1_000_000.0 + i, ProbeResult(True, 1.0))
+        assert writer.commit_inline(writer.prepare(writer.take()))
+    wal = Path(db + "-wal")
+    # Past SQLite's 1,000-page auto-checkpoint, which would have restarted the WAL long ago.
+    assert writer.inline_commits == 1200 and wal.stat().st_size > 1100 * 4096
+    writer.checkpoint()
+    assert writer.inline_commits == 0
+    writer.add(rec.id, 2_000_000.0, ProbeResult(True, 1.0))
+    assert writer.commit_inline(writer.prepare(writer.take()))
+    probe = sqlite3.connect(db)
+    busy, wal_frames, copied = probe.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert wal_frames < 10, wal_frames  # the WAL started over: everything before was copied back
+    probe.close()
+    writer.close()
+    assert len(recent_results(store, rec.id, 2000)) == 1201
+
+
 def test_retention_keeps_rollups_longer_than_raw(store, settings: Settings) -> None:
     from engine.commands import Commands
 

@@ -37,6 +37,7 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 
 def make_servers(engine: Engine, socket_path: Path | None, listen: str | None) -> list[_Server]:
+    from engine.api.ping_protocol import ping_protocol
     from engine.api.server import build_app
 
     servers = []
@@ -45,7 +46,8 @@ def make_servers(engine: Engine, socket_path: Path | None, listen: str | None) -
         "log_level": "warning",
         "access_log": False,
         "loop": "none",
-        "http": "httptools",
+        # uvicorn's httptools protocol, with heartbeat pings answered before ASGI (hot path).
+        "http": ping_protocol(engine),
         "timeout_graceful_shutdown": 3,
     }
     # Both sockets are bound here, before anything runs: a taken port or a bad socket path is a

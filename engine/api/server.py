@@ -26,10 +26,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route as SRoute
 
+from engine.api.ping_protocol import answer_ping
 from engine.api.routes import FIELD_TYPES, NUMERIC, ROUTES, Route, openapi
 from engine.domain import TargetRecord
 from engine.errors import BadInput, NotFound, SysAlertError
-from engine.heartbeat import parse_ping_path
 from engine.store.db import describe_error
 
 if TYPE_CHECKING:
@@ -334,7 +334,6 @@ class PingFastPath:
     def __init__(self, engine: Engine, app: Any) -> None:
         self.engine = engine
         self.app = app
-        self._last_error_log = 0.0
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"].startswith("/ping/"):
@@ -349,6 +348,8 @@ class PingFastPath:
         await self.app(scope, receive, send)
 
     async def _ping(self, scope: Any, receive: Any, send: Any) -> None:
+        """Pings that reach ASGI: the Unix socket's, and one pipelined behind another request.
+        The TCP listener answers the rest in `ping_protocol` with the same `answer_ping`."""
         method = scope["method"]
         if method not in ("GET", "POST", "HEAD"):
             await _reply(send, 405, b"method not allowed\n")
@@ -358,31 +359,15 @@ class PingFastPath:
             while more:
                 msg = await receive()
                 more = msg.get("more_body", False)
-        try:
-            parsed = parse_ping_path(scope["path"])
-        except BadInput as exc:
-            await _reply(send, 400, (exc.message + "\n").encode(), method == "HEAD")
-            return
-        if parsed is None:
-            await _reply(send, 404, b"not found\n", method == "HEAD")
-            return
-        token, kind, code = parsed
-        try:
-            rec = await self.engine.alerting.heartbeats.ping(token, kind, code)
-        except BadInput as exc:
-            await _reply(send, 400, (exc.message + "\n").encode(), method == "HEAD")
-            return
-        except Exception as exc:
-            now = time.monotonic()
-            if now - self._last_error_log > 10:  # one line per 10 s, not one per ping
-                self._last_error_log = now
-                log.error("pings could not be recorded: %s", describe_error(exc))
-            await _reply(send, 503, b"could not record the ping, try again\n", method == "HEAD")
-            return
-        if rec is None:
-            await _reply(send, 404, b"not found\n", method == "HEAD")
-            return
-        await _reply(send, 200, b"OK", method == "HEAD")
+        answer: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
+
+        def reply(status: int, body: bytes) -> None:
+            if not answer.done():
+                answer.set_result((status, body))
+
+        answer_ping(self.engine, scope["path"], reply)
+        status, body = await answer
+        await _reply(send, status, body, method == "HEAD")
 
 
 _ENCODED_SLASH = re.compile(rb"%2[fF]")

@@ -1,0 +1,170 @@
+"""Heartbeat pings answered inside uvicorn's HTTP protocol, without an ASGI task per request.
+
+A ping is the one request that arrives thousands of times a second. Through ASGI it costs a task,
+a suspended coroutine chain that waits for the group commit, and two `send` messages. Here the
+parsed request is recorded straight from the parser's callback and the whole answer is written
+in one call when the commit that stores it completes. Everything else on the connection (the API,
+/health, /metrics, a pipelined request behind a pending ping) goes through uvicorn as usual, in
+order: a pending ping is the connection's current "cycle", so uvicorn queues what follows it.
+
+`answer_ping` is the ping logic itself (status codes, errors, commit); the ASGI path for the Unix
+socket and for pipelined pings calls the same function.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+import httptools
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from engine.errors import BadInput
+from engine.heartbeat import parse_ping_path
+from engine.store.db import describe_error
+
+if TYPE_CHECKING:
+    from engine.engine import Engine
+
+log = logging.getLogger(__name__)
+
+Reply = Callable[[int, bytes], None]
+_PING_METHODS = (b"GET", b"HEAD", b"POST")
+_last_error_log = [0.0]
+
+
+def answer_ping(engine: Engine, path: str, reply: Reply) -> None:
+    """Record the ping at `path` and call `reply(status, body)` once: at once for 400/404, after
+    the group commit that stores it for 200, with 503 when it could not be recorded."""
+    try:
+        parsed = parse_ping_path(path)
+    except BadInput as exc:
+        reply(400, (exc.message + "\n").encode())
+        return
+    if parsed is None:
+        reply(404, b"not found\n")
+        return
+    token, kind, code = parsed
+    try:
+        rec = engine.alerting.heartbeats.record(token, kind, code)
+    except BadInput as exc:
+        reply(400, (exc.message + "\n").encode())
+        return
+    except Exception as exc:
+        _unrecorded(exc)
+        reply(503, b"could not record the ping, try again\n")
+        return
+    if rec is None:
+        reply(404, b"not found\n")
+        return
+
+    def committed(exc: Exception | None) -> None:
+        if exc is None:
+            reply(200, b"OK")
+        else:
+            _unrecorded(exc)
+            reply(503, b"could not record the ping, try again\n")
+
+    engine.when_committed(committed)
+
+
+def _unrecorded(exc: Exception) -> None:
+    now = time.monotonic()
+    if now - _last_error_log[0] > 10:  # one line per 10 s, not one per ping
+        _last_error_log[0] = now
+        log.error("pings could not be recorded: %s", describe_error(exc))
+
+
+class _PingCycle:
+    """Stands in for uvicorn's RequestResponseCycle while a ping waits for its commit."""
+
+    __slots__ = ("head", "keep_alive", "response_complete", "disconnected", "path")
+
+    def __init__(self, head: bool, keep_alive: bool, path: str) -> None:
+        self.head = head
+        self.keep_alive = keep_alive
+        self.path = path
+        self.response_complete = False
+        self.disconnected = False
+
+    @property
+    def message_event(self) -> _NoEvent:  # uvicorn sets it when the connection is lost
+        return _NO_EVENT
+
+
+class _NoEvent:
+    def set(self) -> None:
+        return None
+
+
+_NO_EVENT = _NoEvent()
+
+
+class PingProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol; `/ping/...` requests skip ASGI (see the module docstring)."""
+
+    engine: Engine  # set on the subclass made by `ping_protocol`
+
+    def on_headers_complete(self) -> None:
+        cycle = self.cycle
+        if (
+            self.url.startswith(b"/ping/")
+            and (cycle is None or cycle.response_complete)
+            and not self.pipeline
+            and not self.flow.write_paused  # a client not reading its answers: ASGI waits on it
+            and self.parser.get_method() in _PING_METHODS
+            and not self.parser.should_upgrade()
+        ):
+            raw = httptools.parse_url(self.url).path.decode("latin-1")
+            self.cycle = _PingCycle(  # type: ignore[assignment]
+                self.parser.get_method() == b"HEAD",
+                self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive(),
+                unquote(raw) if "%" in raw else raw,
+            )
+            return
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if type(self.cycle) is _PingCycle:
+            return  # a POSTed log excerpt: nothing of it is kept
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        cycle = self.cycle
+        if type(cycle) is _PingCycle:
+            answer_ping(
+                self.engine, cycle.path, lambda status, body: self._answer(cycle, status, body)
+            )
+            return
+        super().on_message_complete()
+
+    def _answer(self, cycle: Any, status: int, body: bytes) -> None:
+        if cycle.response_complete:
+            return
+        cycle.response_complete = True
+        transport = self.transport
+        if transport.is_closing():
+            return  # the client left; the ping itself is recorded all the same
+        parts = [STATUS_LINE[status]]
+        for name, value in self.server_state.default_headers:
+            parts += [name, b": ", value, b"\r\n"]
+        parts.append(b"content-type: text/plain\r\ncontent-length: %d\r\n" % len(body))
+        if not cycle.keep_alive:
+            parts.append(b"connection: close\r\n")
+        parts.append(b"\r\n")
+        if not cycle.head:
+            parts.append(body)
+        transport.write(b"".join(parts))
+        if cycle.keep_alive:
+            self.on_response_complete()
+        else:
+            self.server_state.total_requests += 1
+            transport.close()
+
+
+def ping_protocol(engine: Engine) -> type[PingProtocol]:
+    """The protocol class for one engine's TCP listener (uvicorn's `http=` setting)."""
+    return type("EnginePingProtocol", (PingProtocol,), {"engine": engine})
