@@ -68,6 +68,7 @@ class Engine:
         # Called with None once everything recorded before them is committed, or with the error.
         self._commit_waiters: list[Callable[[Exception | None], None]] = []
         self._unwritten: list[Any] = []
+        self._replayed: list[tuple[TargetRecord, Transition]] = []
         self._kick = asyncio.Event()
         from engine.alerting import Alerting
         from engine.benchmarks.runner import BenchmarkRunner
@@ -87,6 +88,7 @@ class Engine:
         sys.setswitchinterval(0.0005)
         self.started_at = self.clock()
         await anyio.to_thread.run_sync(self._load)
+        self._after_replay()
         # Targets, specs and contexts live as long as the engine: keep them out of the cyclic
         # collector's scans, and let short-lived result objects pile up longer between gen-0 runs.
         gc.collect()
@@ -141,6 +143,25 @@ class Engine:
         for rec in tstore.load_all(self.store):
             self._install(rec)
         log.info("engine loaded %d targets", len(self.targets))
+        beats = [r for r in self.targets.values() if r.kind == "heartbeat"]
+        self._replayed = self.alerting.heartbeats.replay(beats, self.clock())
+
+    def _after_replay(self) -> None:
+        """State changes found by replaying heartbeat pings go where a live change goes."""
+        now = self.clock()
+        for rec, tr in self._replayed:
+            self.dirty.add(rec.id)
+            self.events.publish(StateEvent(now, rec.id, tr.old, tr.new, None))
+            res = ProbeResult(tr.new in ("up", "unknown"), None, None, None, "")
+            if not res.ok:
+                st = self.alerting.heartbeats.states.get(rec.id)
+                failed = st is not None and st.last_kind == "fail"
+                res = ProbeResult.failure(
+                    "exit" if failed else "missed",
+                    "ping: fail" if failed else "no ping within the period and grace",
+                )
+            self.alerting.on_transition(rec, tr, res, now)
+        self._replayed = []
 
     def _install(self, rec: TargetRecord) -> None:
         old = self.targets.get(rec.id)
@@ -318,9 +339,12 @@ class Engine:
                 self.events.publish(StateEvent(now, rec.id, tr.old, tr.new, res.error_class))
             self.alerting.on_transition(rec, tr, res, now)
 
-    def process_state(self, rec: TargetRecord, new: str, res: ProbeResult, now: float) -> None:
-        """For kinds whose state is decided by their own rules (heartbeats): no streak thresholds."""
-        self.writer.add(rec.id, now, res)
+    def process_state(
+        self, rec: TargetRecord, new: str, res: ProbeResult, now: float, ping: str | None = None
+    ) -> None:
+        """For kinds whose state is decided by their own rules (heartbeats): no streak thresholds.
+        `ping` names the heartbeat ping the result records (None for a missed deadline)."""
+        self.writer.add(rec.id, now, res, ping)
         self.metrics.observe_probe(rec.kind, res.ok, res.latency_ms)
         rec.last_check_at = now
         rec.last_error_class = res.error_class

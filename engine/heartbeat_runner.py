@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from engine.heartbeat import HeartbeatConfig, HeartbeatState, apply_ping, evaluate, settle
+from engine.history import pings_since
 from engine.probes.base import ProbeResult
+from engine.state import Transition
 
 if TYPE_CHECKING:
     from engine.domain import TargetRecord
@@ -27,6 +29,17 @@ STATUS_TO_STATE = {
     "pending": "pending",
     "down": "down",
 }
+
+
+def ping_code(kind: str, exit_status: int | None) -> str:
+    """How a result row names its ping: success, fail, start, log or exit:N (replay reads it)."""
+    return f"exit:{exit_status}" if kind == "exit" else kind
+
+
+def parse_ping_code(code: str) -> tuple[str, int | None]:
+    if code.startswith("exit:"):
+        return "exit", int(code[5:])
+    return code, None
 
 
 class HeartbeatRunner:
@@ -95,6 +108,7 @@ class HeartbeatRunner:
             return None
         cfg = self.configs.get(rec.id) or HeartbeatConfig.from_spec(rec.spec)
         now = self.engine.clock()
+        code = ping_code(kind, exit_status)
         old = self._state(rec)
         state, outcome = apply_ping(cfg, old, kind, datetime.fromtimestamp(now, UTC), exit_status)
         self._set(rec, state)
@@ -116,22 +130,62 @@ class HeartbeatRunner:
                 else "ping: fail" + (f" exit {exit_status}" if exit_status is not None else ""),
             )
             if ok and rec.state == "up" and not old.started and not state.started:
-                self.engine.process_state(rec, "up", res, now)  # the common case: no verdict needed
+                # The common case: no verdict needed.
+                self.engine.process_state(rec, "up", res, now, code)
             else:
-                self._apply(rec, state, now, res)
+                self._apply(rec, state, now, res, code)
         else:
-            self.engine.writer.add(rec.id, now, ProbeResult(True, None, None, None, ""))
+            self.engine.writer.add(rec.id, now, ProbeResult(True, None, None, None, ""), code)
         return rec
 
     def _apply(
-        self, rec: TargetRecord, state: HeartbeatState, now: float, res: ProbeResult
+        self, rec: TargetRecord, state: HeartbeatState, now: float, res: ProbeResult, code: str
     ) -> None:
         verdict = evaluate(
             self.configs.get(rec.id) or HeartbeatConfig.from_spec(rec.spec),
             state,
             datetime.fromtimestamp(now, UTC),
         )
-        self.engine.process_state(rec, STATUS_TO_STATE.get(verdict.status, "unknown"), res, now)
+        new = STATUS_TO_STATE.get(verdict.status, "unknown")
+        self.engine.process_state(rec, new, res, now, code)
+
+    # ---- after a restart (worker thread, before the engine runs) -----------------------------------
+    def replay(self, recs: list[TargetRecord], now: float) -> list[tuple[TargetRecord, Transition]]:
+        """Fold pings committed after the last runtime-state flush back into each heartbeat's state.
+
+        A 200 is sent once the ping's row is committed, but the state it changed reaches the store
+        with the runtime flush, up to two seconds later. Without this, a daemon killed in between
+        would come back believing the last ping never came, and page for a job that ran.
+        Returns the state changes, for the engine to hand to alerting (idempotent there).
+        """
+        changes: list[tuple[TargetRecord, Transition]] = []
+        for rec in recs:
+            cfg = self.configs.get(rec.id)
+            if cfg is None:
+                continue
+            state = self._state(rec)
+            since = state.last_event_at.timestamp() if state.last_event_at else None
+            rows = pings_since(self.engine.store, rec.id, since)
+            if not rows:
+                continue
+            for ts, code in rows:
+                kind, exit_status = parse_ping_code(code)
+                when = datetime.fromtimestamp(ts, UTC)
+                state, _ = apply_ping(cfg, state, kind, when, exit_status)
+            self.states[rec.id] = state
+            new = STATUS_TO_STATE.get(
+                evaluate(cfg, state, datetime.fromtimestamp(now, UTC)).status, "unknown"
+            )
+            rec.last_check_at = rows[-1][0]
+            if new != rec.state:
+                changes.append((rec, Transition(rec.state, new)))
+                rec.state, rec.state_since = new, rows[-1][0]
+            log.info(
+                "heartbeat %s: %d ping(s) replayed",
+                self.engine.store.ref("target", rec.id),
+                len(rows),
+            )
+        return changes
 
     # ---- clock-driven evaluation (scheduler) -------------------------------------------------------
     def evaluate(self, rec: TargetRecord, now: float) -> None:

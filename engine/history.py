@@ -22,9 +22,10 @@ class PendingResult:
     target_id: str
     ts: float
     result: ProbeResult
+    ping: str | None = None  # heartbeats: which ping the row records
 
 
-_COLS = ("target_id", "ts", "ok", "latency_ms", "value", "error_class", "detail_s")
+_COLS = ("target_id", "ts", "ok", "latency_ms", "value", "error_class", "detail_s", "ping")
 _SQLITE_INSERT = f"INSERT INTO results ({', '.join(_COLS)}) VALUES ({', '.join('?' * len(_COLS))})"
 _SQLITE_UPSERT = (
     "INSERT INTO rollups (target_id, hour, count, ok_count, latency_sum, latency_max) "
@@ -63,8 +64,8 @@ class ResultWriter:
         self.batches = 0
         self.last_batch_size = 0
 
-    def add(self, target_id: str, ts: float, result: ProbeResult) -> None:
-        self.pending.append(PendingResult(target_id, ts, result))
+    def add(self, target_id: str, ts: float, result: ProbeResult, ping: str | None = None) -> None:
+        self.pending.append(PendingResult(target_id, ts, result, ping))
 
     def take(self) -> list[PendingResult]:
         batch, self.pending = self.pending, []
@@ -80,7 +81,9 @@ class ResultWriter:
             detail = None
             if r.detail and not r.ok:
                 detail = seal(r.detail, "results", "detail_s", f"{p.target_id}@{p.ts:.6f}")
-            rows.append((p.target_id, p.ts, r.ok, r.latency_ms, r.value, r.error_class, detail))
+            rows.append(
+                (p.target_id, p.ts, r.ok, r.latency_ms, r.value, r.error_class, detail, p.ping)
+            )
             key = (p.target_id, int(p.ts // 3600))
             agg = roll.get(key)
             if agg is None:
@@ -206,9 +209,30 @@ def recent_results(
                 "value": r.value,
                 "error_class": r.error_class,
                 "detail": detail,
+                "ping": r.ping,
             }
         )
     return out
+
+
+def pings_since(
+    store: Store, target_id: str, since: float | None, limit: int = 1000
+) -> list[tuple[float, str]]:
+    """A heartbeat's committed pings after `since` (oldest first, the newest `limit`).
+
+    `since` comes from a datetime that was made from the same float rounded to the microsecond:
+    the margin keeps the ping it came from out.
+    """
+    q = select(Result.ts, Result.ping).where(
+        Result.target_id == target_id,
+        Result.ping.is_not(None),  # type: ignore[union-attr]
+    )
+    if since is not None:
+        q = q.where(Result.ts > since + 2e-6)
+    q = q.order_by(Result.ts.desc()).limit(limit)  # type: ignore[attr-defined]
+    with store.session() as s:
+        rows = list(s.exec(q).all())  # type: ignore[call-overload]
+    return [(float(ts), str(ping)) for ts, ping in reversed(rows)]
 
 
 def uptime(store: Store, target_id: str, seconds: float, now: float | None = None) -> float | None:

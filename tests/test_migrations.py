@@ -170,9 +170,10 @@ def test_v1_store_upgrades_with_data_intact(v1_store: Store) -> None:
         assert not inspect(conn).has_table("rollups")
     assert migrate(store.engine) == 1
     with store.engine.connect() as conn:
-        assert current_version(conn) == SCHEMA_VERSION == 2
+        assert current_version(conn) == SCHEMA_VERSION == 3
         cols = {c["name"] for c in inspect(conn).get_columns("targets")}
         assert {"flapping", "parent_id", "hb_state"} <= cols
+        assert "ping" in {c["name"] for c in inspect(conn).get_columns("results")}  # v3
         assert inspect(conn).has_table("rollups") and inspect(conn).has_table("benchmark_runs")
         detail = conn.execute(text("SELECT detail_s FROM results")).scalar()
         addr = conn.execute(text("SELECT address_s FROM contacts WHERE id = 'c0000001'")).scalar()

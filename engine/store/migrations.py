@@ -39,7 +39,12 @@ def _v2(conn: Connection) -> None:
     _add_column(conn, "targets", "hb_state", "VARCHAR")
 
 
-MIGRATIONS = {2: _v2}
+def _v3(conn: Connection) -> None:
+    """v3: results remember which heartbeat ping they record (replayed into state at start)."""
+    _add_column(conn, "results", "ping", "VARCHAR(8)")
+
+
+MIGRATIONS = {2: _v2, 3: _v3}
 
 
 def current_version(conn: Connection) -> int | None:

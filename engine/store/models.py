@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _blob(nullable: bool = True) -> Column:
@@ -73,6 +73,9 @@ class Result(SQLModel, table=True):
     value: float | None = None
     error_class: str | None = Field(default=None, max_length=16)
     detail_s: bytes | None = Field(default=None, sa_column=_blob())
+    # Heartbeat pings: success, fail, start, log or exit:N. A restart folds the pings committed
+    # after the last runtime-state flush back into the heartbeat's state (`HeartbeatRunner.replay`).
+    ping: str | None = Field(default=None, max_length=8)
 
 
 class Rollup(SQLModel, table=True):
