@@ -9,6 +9,10 @@ order: a pending ping is the connection's current "cycle", so uvicorn queues wha
 
 `answer_ping` is the ping logic itself (status codes, errors, commit); the ASGI path for the Unix
 socket and for pipelined pings calls the same function.
+
+The subclass leans on uvicorn's protocol internals (`cycle`, `pipeline`, `flow`,
+`on_response_complete`), so pyproject.toml bounds uvicorn's version and tests/test_daemon_pings.py
+pins the behaviour at the HTTP level (order of pipelined answers, keep-alive, close, HEAD, POST).
 """
 
 from __future__ import annotations
