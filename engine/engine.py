@@ -221,6 +221,8 @@ class Engine:
         self.flaps.pop(target_id, None)
         self.scheduler.remove(target_id)
         self.dirty.discard(target_id)
+        self.writer.forget(target_id)
+        self.last_values.pop(target_id, None)
         self.events.publish(TargetsChangedEvent(self.clock(), target_id, removed=True))
 
     def check_now(self, target_id: str) -> None:

@@ -67,6 +67,13 @@ class ResultWriter:
     def add(self, target_id: str, ts: float, result: ProbeResult, ping: str | None = None) -> None:
         self.pending.append(PendingResult(target_id, ts, result, ping))
 
+    def forget(self, target_id: str) -> None:
+        """A removed target: its queued results and roll-up counts are dropped, not written after
+        the rows were deleted (an erased subscriber's targets leave nothing behind)."""
+        self.pending = [p for p in self.pending if p.target_id != target_id]
+        for key in [k for k in self.roll if k[0] == target_id]:
+            del self.roll[key]
+
     def take(self) -> list[PendingResult]:
         batch, self.pending = self.pending, []
         return batch

@@ -42,6 +42,7 @@ def register(sub: Any, add_json: Any) -> None:
         help="probe option KEY=VALUE (http: method, keyword, ...)",
     )
     a.add_argument("--depends-on", help="parent target: its outage holds this one's alerts")
+    _threshold_flags(a)
     add_json(a)
     a.set_defaults(handler=cmd_add)
 
@@ -66,6 +67,7 @@ def register(sub: Any, add_json: Any) -> None:
     e.add_argument("--timeout")
     e.add_argument("--tag", action="append", dest="tags")
     e.add_argument("--condition", action="append", dest="conditions")
+    _threshold_flags(e)
     add_json(e)
     e.set_defaults(handler=cmd_edit)
 
@@ -85,6 +87,21 @@ def register(sub: Any, add_json: Any) -> None:
     im = sub.add_parser("import", help="add or update targets from a TOML file")
     im.add_argument("file", type=Path)
     im.set_defaults(handler=cmd_import)
+
+
+def _threshold_flags(p: Any) -> None:
+    p.add_argument(
+        "--down-after",
+        dest="failure_threshold",
+        metavar="N",
+        help="failed checks in a row before down (default: [engine] failure_threshold)",
+    )
+    p.add_argument(
+        "--up-after",
+        dest="recovery_threshold",
+        metavar="N",
+        help="good checks in a row before a down target is up again",
+    )
 
 
 def _options(pairs: list[str]) -> dict[str, Any]:
@@ -110,6 +127,8 @@ def cmd_add(args: argparse.Namespace) -> int:
             conditions=args.conditions,
             options=_options(args.options),
             depends_on=args.depends_on,
+            failure_threshold=args.failure_threshold,
+            recovery_threshold=args.recovery_threshold,
         )
         pub = rec.public(cmds.ping_base) if hasattr(rec, "public") else rec
     if args.json:
@@ -208,6 +227,8 @@ def cmd_edit(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         tags=args.tags,
         conditions=args.conditions,
+        failure_threshold=args.failure_threshold,
+        recovery_threshold=args.recovery_threshold,
     )
 
 

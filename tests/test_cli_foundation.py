@@ -143,6 +143,14 @@ def test_target_add_list_show_remove(run: Run, initialised: Path) -> None:
     rc, out, err = run("target", "add", "tcp://other:1", "--name", "zebra")
     assert rc == 2 and "already exists" in _one_line_error(err)
 
+    rc, out, err = run("target", "edit", "zebra", "--down-after", "3", "--up-after", "2", "--json")
+    assert rc == 0, err
+    assert (json.loads(out)["failure_threshold"], json.loads(out)["recovery_threshold"]) == (3, 2)
+    rc, out, err = run("target", "edit", "zebra", "--down-after", "0")
+    assert rc == 2 and "failure_threshold '0' must be a whole number from 1 to 100" in err
+    rc, out, _ = run("target", "show", "zebra", "--json")
+    assert json.loads(out)["failure_threshold"] == 3  # the bad edit changed nothing
+
     rc, out, _ = run("target", "remove", "zebra")
     assert rc == 0 and out.startswith(f"removed {added['id']} zebra")
     rc, _, err = run("target", "show", "zebra")

@@ -81,3 +81,35 @@ async def test_attached_console_acknowledges_through_the_daemon(tmp_path: Path) 
             backend.close()
         # No second engine: the daemon still holds the store's lock and is the only prober.
         assert (data_dir / "engine.lock").exists()
+
+
+async def test_attached_console_form_sends_down_and_up_counts(tmp_path: Path) -> None:
+    """The add form's down-after / up-after counts reach the daemon (they were once dropped)."""
+    from screens.target_form import TargetFormScreen
+    from screens.targets import TargetsScreen
+
+    data_dir = tmp_path / "data"
+    init_store(data_dir)
+    with running_daemon(data_dir) as d:
+        settings = load_settings(data_dir / "config.toml", data_dir, env={})
+        remote = connect_if_running(settings)
+        assert remote is not None
+        backend = AttachedBackend(remote)
+        app = make_app(backend)
+        try:
+            async with app.run_test(size=(80, 24)) as pilot:
+                await settle(pilot)
+                await pilot.press("a")
+                await settle(pilot)
+                form = pilot.app.screen
+                assert isinstance(form, TargetFormScreen)
+                form.query_one("#f-spec").value = "tcp://127.0.0.1:6553"
+                form.query_one("#f-name").value = "counted"
+                form.query_one("#f-fail").value = "4"
+                form.query_one("#f-recover").value = "2"
+                await pilot.press("ctrl+s")
+                await wait_until(pilot, lambda: isinstance(pilot.app.screen, TargetsScreen), 10)
+        finally:
+            backend.close()
+        t = d.unix().get("/api/v1/targets/counted").json()
+        assert (t["failure_threshold"], t["recovery_threshold"]) == (4, 2)

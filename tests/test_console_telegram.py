@@ -79,3 +79,48 @@ async def test_cancelling_the_login_stores_nothing(
             await settle(pilot)
             assert isinstance(pilot.app.screen, ContactsScreen)
             assert not w.engine.commands.telegram_status()["logged_in"]
+
+
+async def test_login_from_a_console_attached_to_a_daemon(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attached over the data directory's socket, the console logs in against the store (as the
+    CLI does), and the running daemon finds the sealed session there."""
+    from engine.api.client import connect_if_running
+    from engine.bootstrap import open_store
+    from engine.config import load_settings
+    from engine.facade import AttachedBackend
+    from engine.telegram import session_store
+    from tests.daemon_harness import running_daemon
+    from tests.telegram_harness import SETTINGS
+
+    server = FakeTelegram()
+    use_fake_telegram(monkeypatch, server)
+    data_dir = tmp_path / "data"
+    config = f'[telegram]\napi_id = {SETTINGS.api_id}\napi_hash = "{SETTINGS.api_hash}"\n'
+    with running_daemon(data_dir, config):
+        settings = load_settings(data_dir / "config.toml", data_dir, env={})
+        remote = connect_if_running(settings)
+        assert remote is not None
+        backend = AttachedBackend(remote)
+        try:
+            async with make_app(backend).run_test(size=(80, 24)) as pilot:
+                await settle(pilot)
+                assert backend.mode == "attached"
+                await pilot.press("6")
+                await settle(pilot)
+                await pilot.press("l")
+                await _answer(pilot, "Phone", "+44 7700 900001")
+                await _answer(pilot, "Login code", server.code)
+                await wait_until(pilot, lambda: "logged in as ****" in _notes(pilot))
+        finally:
+            backend.close()
+        store = open_store(settings)
+        try:
+            assert session_store.load(store)  # sealed in the store the daemon reads
+        finally:
+            store.close()
+
+
+def _notes(pilot: Any) -> str:
+    return " ".join(str(n.message) for n in pilot.app._notifications)

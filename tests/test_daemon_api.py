@@ -192,6 +192,21 @@ def test_target_lifecycle_over_tcp(api: httpx.Client) -> None:
     _assert_error(api.get("/api/v1/targets/api-t2"), 404, "no target")
 
 
+def test_down_after_and_up_after_counts_over_the_api(api: httpx.Client) -> None:
+    """The console's form sends these in attached mode, the CLI as --down-after/--up-after."""
+    r = api.post(
+        "/api/v1/targets",
+        json={"spec": "tcp://127.0.0.1:9", "name": "counts", "failure_threshold": 4},
+    )
+    assert r.status_code == 200, r.text
+    t = r.json()
+    assert (t["failure_threshold"], t["recovery_threshold"]) == (4, None)
+    r = api.patch("/api/v1/targets/counts", json={"recovery_threshold": "3"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["failure_threshold"], r.json()["recovery_threshold"]) == (4, 3)
+    assert api.delete("/api/v1/targets/counts").status_code == 200
+
+
 def test_a_name_with_a_slash_is_one_path_segment(api: httpx.Client, daemon: Daemon) -> None:
     """`disk /` is what `sysalert init` seeds; it must be reachable by name over the API and CLI."""
     assert (
@@ -236,6 +251,9 @@ def test_import_targets(api: httpx.Client) -> None:
         ({"spec": "tcp://127.0.0.1:9", "tags": "web"}, ("tags", "array")),
         ({"spec": "tcp://127.0.0.1:9", "conditions": ["[STATUS] =="]}, ()),
         ([{"spec": "tcp://127.0.0.1:9"}], ("JSON object",)),
+        ({"spec": "tcp://127.0.0.1:9", "failure_threshold": 0}, ("failure_threshold", "1 to 100")),
+        ({"spec": "tcp://127.0.0.1:9", "recovery_threshold": "two"}, ("recovery_threshold",)),
+        ({"spec": "tcp://127.0.0.1:9", "failure_threshold": 2.5}, ("failure_threshold",)),
     ],
 )
 def test_bad_target_bodies_get_a_clear_400(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from sqlmodel import select
 
 from engine.bootstrap import open_store
 from engine.config import Settings
@@ -238,6 +239,29 @@ def test_inline_commits_leave_checkpoints_to_the_worker_thread(store, settings: 
     probe.close()
     writer.close()
     assert len(recent_results(store, rec.id, 2000)) == 1201
+
+
+def test_a_removed_target_leaves_no_queued_rows_or_rollups(store, settings: Settings) -> None:
+    from engine.commands import Commands
+    from engine.store.models import Result, Rollup
+
+    cmds = Commands(store, settings)
+    gone = cmds.add_target("tcp://127.0.0.1:9", name="gone")
+    kept = cmds.add_target("tcp://127.0.0.1:10", name="kept")
+    writer = ResultWriter(store)
+    for i in range(3):
+        writer.add(gone.id, 1_000_000.0 + i, ProbeResult(True, 1.0))
+        writer.add(kept.id, 1_000_000.0 + i, ProbeResult(True, 1.0))
+    batch = writer.take()
+    writer.commit(writer.prepare(batch[:2]), rollups=False)  # counted, not yet upserted
+    writer.pending = batch[2:]  # still queued when the target is removed
+    writer.forget(gone.id)
+    assert writer.flush() == 2  # the rest of `kept`'s rows; none of `gone`'s
+    with store.session() as s:
+        ids = {r.target_id for r in s.exec(select(Result))}
+        rolled = {r.target_id for r in s.exec(select(Rollup))}
+    assert rolled == {kept.id}  # `gone`'s one committed row was counted: forgotten with it
+    assert ids == {gone.id, kept.id}  # rows committed before the removal are its delete's job
 
 
 def test_retention_keeps_rollups_longer_than_raw(store, settings: Settings) -> None:

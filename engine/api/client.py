@@ -21,6 +21,11 @@ from engine.api.routes import BY_COMMAND, route_for
 from engine.config import Settings
 from engine.errors import BadInput, NotFound, SysAlertError
 
+# Arguments that only an in-process call carries: the owner scope and audit actor of a local caller,
+# the console's own clock, an import's file label. Over the API the daemon decides these itself
+# (routes that record a person, like ack, take `by` in their body). Anything else unknown is a bug.
+_LOCAL_ONLY = frozenset({"owner_id", "actor", "by", "now", "source"})
+
 
 class RemoteCommands:
     mode = "attached"
@@ -40,6 +45,8 @@ class RemoteCommands:
         self.transport = transport
         self.api_key = api_key
         self.ping_base = ping_base
+        # Set when attached over the data directory's socket: this machine holds the store too.
+        self.local_settings: Settings | None = None
 
     def close(self) -> None:
         self.http.close()
@@ -68,8 +75,11 @@ class RemoteCommands:
             if value is not None:
                 kwargs.setdefault(name, value)
         unknown = set(kwargs) - set(route.body)
-        for k in unknown:
+        for k in unknown & _LOCAL_ONLY:
             kwargs.pop(k)  # local-only arguments (owner_id on an operator call) are dropped
+        if unknown - _LOCAL_ONLY:
+            # Never drop an argument silently: the route table must carry it (a bug of ours).
+            raise TypeError(f"{command} over the API has no field {sorted(unknown - _LOCAL_ONLY)}")
         try:
             if route.method == "GET":
                 r = self.http.request("GET", path, params=kwargs)
@@ -98,6 +108,30 @@ class RemoteCommands:
         if name in BY_COMMAND:
             return lambda *a, **kw: self.call(name, *a, **kw)
         raise AttributeError(name)
+
+    async def telegram_login(self, prompts: Any, by: str = "operator") -> dict[str, Any]:
+        """The console's Telegram login while a daemon runs, as `sysalert telegram login` does it.
+
+        The login is interactive and ends by sealing the session into the store, where the daemon
+        picks it up within seconds; so on the daemon's own machine it runs right here against the
+        store. Over --connect the store is elsewhere: the login must run on that machine.
+        """
+        if self.local_settings is None:
+            raise SysAlertError(
+                "Telegram login cannot run over --connect: the session is sealed into the store",
+                "run `sysalert telegram login` on the machine that runs the daemon",
+            )
+        import anyio
+
+        from engine.bootstrap import open_store
+        from engine.commands import Commands
+
+        settings = self.local_settings
+        store = await anyio.to_thread.run_sync(open_store, settings)
+        try:
+            return await Commands(store, settings).telegram_login(prompts, by=by)
+        finally:
+            store.close()
 
     def notify_test_sync(self, ref: str) -> dict[str, Any]:
         return dict(self.call("notify_test", ref))
@@ -171,4 +205,5 @@ def connect_if_running(
         return None  # a stale socket from a daemon that died
     if not ping_base:
         client.ping_base = "http://" + (settings.api.listen or "127.0.0.1:8787")
+    client.local_settings = settings
     return client

@@ -23,6 +23,19 @@ def _check_name(name: str) -> str:
     return check_name(name, "target")
 
 
+def check_threshold(value: int | str | None, what: str) -> int | None:
+    """A per-target down-after / up-after count: a whole number 1-100, or None for the default."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or not 1 <= int(text) <= 100:
+        raise BadInput(
+            f"{what} {value!r} must be a whole number from 1 to 100",
+            f"e.g. {what}=3 (checks in a row); leave it out for the [engine] default",
+        )
+    return int(text)
+
+
 def validate_conditions(conditions: list[str]) -> list[str]:
     if not conditions:
         return []
@@ -44,8 +57,8 @@ class TargetCommands(CommandBase):
         options: dict[str, Any] | None = None,
         owner_id: str | None = None,
         depends_on: str | None = None,
-        failure_threshold: int | None = None,
-        recovery_threshold: int | None = None,
+        failure_threshold: int | str | None = None,
+        recovery_threshold: int | str | None = None,
         declared: bool = False,
     ) -> TargetRecord:
         """Validate everything and return an unsaved record; nothing is stored on error."""
@@ -81,8 +94,8 @@ class TargetCommands(CommandBase):
             token=token,
             owner_id=owner_id,
             parent_id=parent_id,
-            failure_threshold=failure_threshold,
-            recovery_threshold=recovery_threshold,
+            failure_threshold=check_threshold(failure_threshold, "failure_threshold"),
+            recovery_threshold=check_threshold(recovery_threshold, "recovery_threshold"),
             declared=declared,
             _spec=parsed,
         )
