@@ -141,14 +141,19 @@ class TargetDetailScreen(EngineScreen):
         text = Text()
         for r in results:
             text.append(f" {when(r['ts'], tz, now):>16} ")
-            if r.get("ok"):
-                text.append("✔ ok       ", style="green")
+            if r.get("ping"):
+                label, note = _ping_row(r)
+                text.append(f"{label:<11}", style="green" if r.get("ok") else "red")
+                text.append(f"{'':>9}{note}")
             else:
-                text.append(f"✖ {r.get('error_class') or 'failed':<9}", style="red")
-            text.append(f"{ms(r.get('latency_ms')):>9}")
-            if r.get("value") is not None:
-                text.append(f"  value {r['value']:g}")
-            if r.get("detail") and not r.get("ok"):
+                if r.get("ok"):
+                    text.append("✔ ok       ", style="green")
+                else:
+                    text.append(f"✖ {r.get('error_class') or 'failed':<9}", style="red")
+                text.append(f"{ms(r.get('latency_ms')):>9}")
+                if r.get("value") is not None:
+                    text.append(f"  value {r['value']:g}")
+            if r.get("detail") and not r.get("ok") and not r.get("ping"):
                 text.append(f"  {r['detail'][:60]}", style="bright_black")
             text.append("\n")
         text.rstrip()
@@ -229,3 +234,16 @@ class TargetDetailScreen(EngineScreen):
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+
+def _ping_row(r: dict[str, Any]) -> tuple[str, str]:
+    """A heartbeat's row says which ping it was: start, log, success, fail or an exit status,
+    with the run time when a /start came first."""
+    ping, value = str(r["ping"]), r.get("value")
+    if ping in ("start", "log"):
+        return ("▶ start" if ping == "start" else "· log"), ""
+    label = ("✔ " if r.get("ok") else "✖ ") + ping.replace(":", " ")
+    code = int(ping[5:]) if ping.startswith("exit:") else None
+    if value is not None and not (code is not None and value == code):
+        return label, f"  ran {value:g}s"
+    return label, ""

@@ -233,3 +233,33 @@ async def test_detail_ranges_and_back(tmp_path: Path) -> None:
             assert "inquokka" in str(detail.query_one("#detail-incidents").render())
             await pilot.press("escape")
             assert isinstance(pilot.app.screen, TargetsScreen)
+
+
+async def test_detail_names_each_heartbeat_ping(tmp_path: Path) -> None:
+    """A heartbeat's history says start, log, success with its run time, and the exit status."""
+    from engine.history import ResultWriter
+    from engine.probes.base import ProbeResult
+    from tests.console_world import FIXED_NOW
+
+    with fresh_world(tmp_path) as w:
+        writer = ResultWriter(w.store)
+        rows = [
+            ("start", ProbeResult(True)),
+            ("log", ProbeResult(True)),
+            ("success", ProbeResult(True, None, 754.0)),
+            ("exit:3", ProbeResult(False, None, 3.0, "exit", "ping: fail exit 3")),
+        ]
+        for i, (ping, res) in enumerate(rows):
+            writer.add("tnightly", FIXED_NOW - 3600 + i * 60, res, ping)
+        writer.flush()
+        writer.close()
+        async with make_app(w.backend).run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            pilot.app.push_screen(TargetDetailScreen("tnightly", "nightly-backup"))
+            await settle(pilot)
+            detail = pilot.app.screen
+            shown = str(detail.query_one("#detail-results").render())
+            lines = [ln for ln in shown.splitlines() if ln.strip()]
+            assert "✖ exit 3" in lines[0] and "ran" not in lines[0]  # newest first
+            assert "✔ success" in lines[1] and "ran 754s" in lines[1]
+            assert "· log" in lines[2] and "▶ start" in lines[3]
