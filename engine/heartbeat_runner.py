@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from engine.heartbeat import HeartbeatConfig, HeartbeatState, apply_ping, evaluate, settle
-from engine.history import pings_since
+from engine.history import SINCE_MARGIN_S, latest_result_ts, pings_since
 from engine.probes.base import ProbeResult
 from engine.state import Transition
 
@@ -159,12 +159,15 @@ class HeartbeatRunner:
         Returns the state changes, for the engine to hand to alerting (idempotent there).
         """
         changes: list[tuple[TargetRecord, Transition]] = []
+        latest = latest_result_ts(self.engine.store, [r.id for r in recs])
         for rec in recs:
             cfg = self.configs.get(rec.id)
-            if cfg is None:
+            if cfg is None or rec.id not in latest:
                 continue
             state = self._state(rec)
             since = state.last_event_at.timestamp() if state.last_event_at else None
+            if since is not None and latest[rec.id] <= since + SINCE_MARGIN_S:
+                continue  # nothing newer than the stored state: the common case
             rows = pings_since(self.engine.store, rec.id, since)
             if not rows:
                 continue

@@ -222,24 +222,42 @@ def recent_results(
     return out
 
 
+# A heartbeat state's times are datetimes made from result floats, rounded to the microsecond.
+SINCE_MARGIN_S = 2e-6
+
+
 def pings_since(
     store: Store, target_id: str, since: float | None, limit: int = 1000
 ) -> list[tuple[float, str]]:
     """A heartbeat's committed pings after `since` (oldest first, the newest `limit`).
 
-    `since` comes from a datetime that was made from the same float rounded to the microsecond:
-    the margin keeps the ping it came from out.
+    `since` comes from a datetime made from the same float (SINCE_MARGIN_S keeps that ping out).
     """
     q = select(Result.ts, Result.ping).where(
         Result.target_id == target_id,
         Result.ping.is_not(None),  # type: ignore[union-attr]
     )
     if since is not None:
-        q = q.where(Result.ts > since + 2e-6)
+        q = q.where(Result.ts > since + SINCE_MARGIN_S)
     q = q.order_by(Result.ts.desc()).limit(limit)  # type: ignore[attr-defined]
     with store.session() as s:
         rows = list(s.exec(q).all())  # type: ignore[call-overload]
     return [(float(ts), str(ping)) for ts, ping in reversed(rows)]
+
+
+def latest_result_ts(store: Store, target_ids: list[str]) -> dict[str, float]:
+    """Each target's newest result time (targets without results are absent): one index seek per
+    target, 500 targets per query, so a restart with 10,000 heartbeats asks little of the store."""
+    out: dict[str, float] = {}
+    with store.engine.connect() as conn:
+        for i in range(0, len(target_ids), 500):
+            q = (
+                select(_RESULTS.c.target_id, func.max(_RESULTS.c.ts))
+                .where(_RESULTS.c.target_id.in_(target_ids[i : i + 500]))
+                .group_by(_RESULTS.c.target_id)
+            )
+            out.update({str(t): float(m) for t, m in conn.execute(q)})
+    return out
 
 
 def uptime(store: Store, target_id: str, seconds: float, now: float | None = None) -> float | None:
