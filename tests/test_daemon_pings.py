@@ -297,3 +297,29 @@ def test_pings_on_the_unix_socket_take_the_asgi_path(daemon: Daemon, hb: dict[st
     assert u.get(path + "/256").status_code == 400
     assert u.get("/ping/not-a-real-token").status_code == 404
     assert len(results(daemon, hb["id"])) == 2
+
+
+def test_expect_100_continue_is_answered_before_the_body(
+    daemon: Daemon, hb: dict[str, Any]
+) -> None:
+    """curl sends a large POST body (a job's log) only after `100 Continue`, or after waiting a
+    second for it: the fast path answers it at once, then takes the body and the ping."""
+    import socket
+
+    body = b"line of output\n" * 2000
+    with socket.create_connection(("127.0.0.1", daemon.port), timeout=5) as s:
+        s.sendall(
+            b"POST %s HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n"
+            % (_path(hb), len(body))
+        )
+        s.settimeout(0.5)  # well under curl's one-second wait
+        assert s.recv(1024).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        s.settimeout(5)
+        s.sendall(body)
+        answer = b""
+        while not answer.endswith(b"OK"):
+            chunk = s.recv(65536)
+            assert chunk, answer
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert results(daemon, hb["id"]) == [(1, None, None)]

@@ -128,6 +128,8 @@ class PingProtocol(HttpToolsProtocol):
                 self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive(),
                 unquote(raw) if "%" in raw else raw,
             )
+            if self.expect_100_continue:  # curl waits a second for this before a large POST body
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             return
         super().on_headers_complete()
 
