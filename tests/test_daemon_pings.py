@@ -175,7 +175,7 @@ def test_concurrent_pings_all_committed(daemon: Daemon, hb: dict[str, Any]) -> N
 
 
 # ---- the TCP listener's ping fast path, at the HTTP level ------------------------------------------
-# Pings on TCP are answered inside uvicorn's protocol, without ASGI (engine/api/ping_protocol.py).
+# Pings are answered inside uvicorn's protocol, without ASGI (engine/api/ping_protocol.py).
 # These speak raw HTTP/1.1 to pin what that path must keep: order, keep-alive, close, HEAD.
 
 
@@ -288,7 +288,7 @@ def test_a_client_that_leaves_before_the_answer_still_gets_its_ping_stored(
     assert curl(hb["ping_url"])[0] == 200  # the daemon is unharmed
 
 
-def test_pings_on_the_unix_socket_take_the_asgi_path(daemon: Daemon, hb: dict[str, Any]) -> None:
+def test_pings_on_the_unix_socket_too(daemon: Daemon, hb: dict[str, Any]) -> None:
     u = daemon.unix()
     path = _path(hb).decode()
     r = u.get(path)

@@ -172,5 +172,5 @@ class PingProtocol(HttpToolsProtocol):
 
 
 def ping_protocol(engine: Engine) -> type[PingProtocol]:
-    """The protocol class for one engine's TCP listener (uvicorn's `http=` setting)."""
+    """The protocol class for one engine's listeners, TCP and Unix socket (uvicorn's `http=`)."""
     return type("EnginePingProtocol", (PingProtocol,), {"engine": engine})

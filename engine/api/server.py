@@ -348,8 +348,9 @@ class PingFastPath:
         await self.app(scope, receive, send)
 
     async def _ping(self, scope: Any, receive: Any, send: Any) -> None:
-        """Pings that reach ASGI: the Unix socket's, and one pipelined behind another request.
-        The TCP listener answers the rest in `ping_protocol` with the same `answer_ping`."""
+        """Pings that reach ASGI: one pipelined behind another request, or on a connection whose
+        client does not read its answers. The listeners answer the rest in `ping_protocol` with
+        the same `answer_ping`."""
         method = scope["method"]
         if method not in ("GET", "POST", "HEAD"):
             await _reply(send, 405, b"method not allowed\n")
