@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from engine.errors import BadInput, NotFound
 from engine.store.models import Contact, Incident, Notification, Target
-from engine.store.store import Store, new_id
+from engine.store.store import Store
 
 OPEN_STATES = ("firing", "acknowledged", "silenced")
 INC = "incidents"
@@ -49,7 +49,7 @@ def open_incident(
     existing = find_open(store, dedup_key)
     if existing is not None:
         return existing, False
-    iid = new_id()
+    iid = store.fresh_id(Incident)
     inc = Incident(
         id=iid,
         dedup_key=dedup_key,

@@ -18,7 +18,7 @@ from engine.domain import TargetRecord
 from engine.errors import BadInput
 from engine.schedules import WindowSchedule, describe, is_active, next_change
 from engine.store.models import MaintenanceWindow
-from engine.store.store import Store, new_id
+from engine.store.store import Store
 
 M = "maintenance"
 
@@ -70,7 +70,7 @@ class Window:
 
 
 def insert(store: Store, w: Window) -> Window:
-    w.id = w.id or new_id()
+    w.id = w.id or store.fresh_id(MaintenanceWindow)
     row = MaintenanceWindow(
         id=w.id,
         scope=w.scope,

@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 
 from engine.rules import RuleSpec
 from engine.store.models import Rule
-from engine.store.store import Store, new_id
+from engine.store.store import Store
 
 if TYPE_CHECKING:
     from engine.engine import Engine
@@ -66,7 +66,7 @@ def load_rules(engine: Engine) -> list[RuleSpec]:
 
 
 def insert(store: Store, spec: RuleSpec, target_id: str | None) -> RuleSpec:
-    spec.id = spec.id or new_id()
+    spec.id = spec.id or store.fresh_id(Rule)
     extra = {"channels": spec.channels, "subject": "" if target_id else spec.target}
     row = Rule(
         id=spec.id,

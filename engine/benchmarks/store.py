@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 
 from engine.errors import BadInput
 from engine.store.models import Benchmark, BenchmarkRun
-from engine.store.store import Store, new_id
+from engine.store.store import Store
 
 B = "benchmarks"
 NAME_FP = "bench.name"  # the purpose key rotation recomputes (engine.store.models.FINGERPRINTS)
@@ -71,7 +71,7 @@ def _name_taken(store: Store, s: Any, name: str, owner_id: str | None, skip_id: 
 
 
 def insert(store: Store, rec: BenchRecord) -> BenchRecord:
-    rec.id = rec.id or new_id()
+    rec.id = rec.id or store.fresh_id(Benchmark)
     rec.created_at = rec.created_at or time.time()
     row = Benchmark(
         id=rec.id,

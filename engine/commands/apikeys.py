@@ -16,7 +16,6 @@ from sqlalchemy import select
 from engine.commands.base import CommandBase
 from engine.errors import BadInput, NotFound
 from engine.store.models import ApiKey
-from engine.store.store import new_id
 
 KEY_PREFIX = "sak_"
 _LABEL_MAX = 80
@@ -37,7 +36,9 @@ class ApiKeyCommands(CommandBase):
                 f"keep it under {_LABEL_MAX} printable characters",
             )
         key = KEY_PREFIX + secrets.token_urlsafe(32)
-        row = ApiKey(id=new_id("k"), key_hash=hash_api_key(key), created_at=time.time())
+        row = ApiKey(
+            id=self.store.fresh_id(ApiKey, "k"), key_hash=hash_api_key(key), created_at=time.time()
+        )
         row.label_s = self.store.seal("api_keys", "label_s", row.id, label)
         with self.store.session() as s:
             s.add(row)

@@ -47,7 +47,7 @@ def enqueue(
     now: float | None = None,
 ) -> str:
     now = now or time.time()
-    nid = new_id()
+    nid = new_id(length=14)  # internal, made by the million: never typed, so long
     row = Notification(
         id=nid,
         incident_id=incident_id,

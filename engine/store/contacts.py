@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.domain import ContactRecord
 from engine.errors import BadInput
 from engine.store.models import Contact, Notification, Receipt
-from engine.store.store import Store, new_id
+from engine.store.store import Store
 
 C = "contacts"
 
@@ -32,7 +32,7 @@ def from_row(store: Store, r: Contact) -> ContactRecord:
 def insert(
     store: Store, name: str, channel: str, address: str, level: int = 1, owner_id: str | None = None
 ) -> ContactRecord:
-    cid = new_id()
+    cid = store.fresh_id(Contact)
     row = Contact(
         id=cid,
         name_fp=store.fp("contact.name", name),

@@ -26,7 +26,7 @@ from engine.store.models import (
     Subscriber,
     Target,
 )
-from engine.store.store import Store, new_id
+from engine.store.store import Store
 
 S = "subscribers"
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def insert(store: Store, chat_id: int, role: str = "subscriber") -> SubscriberRe
         raise BadInput(
             f"chat {mask_id(chat_id)} is already a subscriber", "remove it first to change it"
         )
-    sid = new_id()
+    sid = store.fresh_id(Subscriber)
     row = Subscriber(
         id=sid,
         chat_fp=store.fp("chat", str(chat_id)),

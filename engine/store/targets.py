@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.domain import TargetRecord
 from engine.errors import BadInput
 from engine.store.models import Target
-from engine.store.store import Store, new_id
+from engine.store.store import Store
 
 T = "targets"
 _RUNTIME = (
@@ -87,7 +87,7 @@ def from_row(store: Store, row: Target) -> TargetRecord:
 
 def insert(store: Store, rec: TargetRecord) -> TargetRecord:
     if not rec.id:
-        rec.id = new_id()
+        rec.id = store.fresh_id(Target)
     rec.created_at = rec.created_at or time.time()
     with store.session() as s:
         if s.exec(

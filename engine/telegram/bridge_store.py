@@ -86,7 +86,7 @@ def mark_read(
                 continue
             n.read_at = at
             s.add(n)
-            rid = new_id()
+            rid = new_id(length=14)
             reader = store.seal("receipts", "reader_s", rid, names[n.contact_id])
             s.add(Receipt(id=rid, notification_id=n.id, reader_s=reader, read_at=at))
             marks.append(ReadMark(n.id, n.incident_id, n.contact_id, mid))
@@ -96,7 +96,7 @@ def mark_read(
 
 def add_reader(store: Store, notification_id: str, reader: str, at: float) -> None:
     """One more named reader of a group message (read participants)."""
-    rid = new_id()
+    rid = new_id(length=14)
     with store.session() as s:
         s.add(
             Receipt(

@@ -66,3 +66,14 @@ def emit(summary: dict[str, object]) -> None:
 
 def now() -> float:
     return time.perf_counter()
+
+
+def unique_ids(n: int) -> list[str]:
+    """n distinct target ids. 8 random letters collide by chance at this scale (100,000 of them
+    about once in sixteen tries), and a bulk insert does not go through `Store.fresh_id`."""
+    from engine.store.store import new_id
+
+    ids: set[str] = set()
+    while len(ids) < n:
+        ids.add(new_id())
+    return list(ids)

@@ -30,7 +30,7 @@ import sys
 import time
 from typing import Any
 
-from tests.perf.common import rss_mb, temp_env
+from tests.perf.common import rss_mb, temp_env, unique_ids
 
 RATE = 1000  # results per second
 TICK = 0.05  # feed in slices of RATE * TICK results
@@ -41,13 +41,14 @@ def build_store(n: int) -> None:
     from engine.config import load_settings
     from engine.crypto import load_key_ring
     from engine.domain import TargetRecord
-    from engine.store.store import Store, new_id
+    from engine.store.store import Store
     from engine.store.targets import to_row
 
     settings = load_settings()
     store = Store.open(settings.database_url, load_key_ring(settings.data_dir))
     kinds = ("tcp", "http", "icmp")
     with store.session() as s:
+        ids = unique_ids(n)
         for i in range(n):
             kind = kinds[i % 3]
             spec = {
@@ -56,7 +57,7 @@ def build_store(n: int) -> None:
                 "icmp": "icmp://127.0.0.1",
             }[kind]
             rec = TargetRecord(
-                id=new_id(),
+                id=ids[i],
                 name=f"target-{i:05d}",
                 spec_text=spec,
                 kind=kind,

@@ -21,7 +21,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.perf.common import emit, temp_env
+from tests.perf.common import emit, temp_env, unique_ids
 
 BARE = r"""
 import sys, uvicorn
@@ -62,18 +62,19 @@ def make_targets(n: int) -> list[str]:
     from engine.crypto import load_key_ring
     from engine.domain import TargetRecord
     from engine.heartbeat import new_token
-    from engine.store.store import Store, new_id
+    from engine.store.store import Store
     from engine.store.targets import to_row
 
     settings = load_settings()
     store = Store.open(settings.database_url, load_key_ring(settings.data_dir))
     tokens = []
     with store.session() as s:
+        ids = unique_ids(n)
         for i in range(n):
             tok = new_token()
             tokens.append(tok)
             rec = TargetRecord(
-                id=new_id(),
+                id=ids[i],
                 name=f"hb{i}",
                 spec_text=f"heartbeat://hb{i}?every=1h&grace=5m",
                 kind="heartbeat",

@@ -17,23 +17,24 @@ import asyncio
 import contextlib
 import time
 
-from tests.perf.common import emit, rss_mb, start_listeners, temp_env
+from tests.perf.common import emit, rss_mb, start_listeners, temp_env, unique_ids
 
 
 def build_store(n: int, ports: list[int], interval: float) -> tuple[object, object]:
     from engine.config import load_settings
     from engine.crypto import load_key_ring
     from engine.domain import TargetRecord
-    from engine.store.store import Store, new_id
+    from engine.store.store import Store
     from engine.store.targets import to_row
 
     settings = load_settings()
     store = Store.open(settings.database_url, load_key_ring(settings.data_dir))
     with store.session() as s:
+        ids = unique_ids(n)
         for i in range(n):
             port = ports[i % len(ports)]
             rec = TargetRecord(
-                id=new_id(),
+                id=ids[i],
                 name=f"t{i}",
                 spec_text=f"tcp://127.0.0.1:{port}",
                 kind="tcp",
