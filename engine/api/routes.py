@@ -20,6 +20,19 @@ class Route:
 
 
 R = Route
+# What add and edit accept for a target: the command layer's build_target arguments.
+_TARGET_FIELDS = (
+    "spec",
+    "name",
+    "interval",
+    "timeout",
+    "tags",
+    "conditions",
+    "options",
+    "depends_on",
+    "failure_threshold",
+    "recovery_threshold",
+)
 ROUTES: tuple[Route, ...] = (
     R("GET", "/api/v1/targets", "list_targets", "List targets"),
     R(
@@ -27,18 +40,7 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/targets",
         "add_target",
         "Add a target",
-        body=(
-            "spec",
-            "name",
-            "interval",
-            "timeout",
-            "tags",
-            "conditions",
-            "options",
-            "depends_on",
-            "failure_threshold",
-            "recovery_threshold",
-        ),
+        body=_TARGET_FIELDS,
         required=("spec",),
     ),
     R("GET", "/api/v1/targets/{ref}", "get_target", "One target", "ref"),
@@ -48,18 +50,7 @@ ROUTES: tuple[Route, ...] = (
         "edit_target",
         "Change a target",
         "ref",
-        body=(
-            "spec",
-            "name",
-            "interval",
-            "timeout",
-            "tags",
-            "conditions",
-            "options",
-            "depends_on",
-            "failure_threshold",
-            "recovery_threshold",
-        ),
+        body=_TARGET_FIELDS,
     ),
     R("DELETE", "/api/v1/targets/{ref}", "remove_target", "Delete a target and its history", "ref"),
     R(
