@@ -68,6 +68,9 @@ class Engine:
         # Called with None once everything recorded before them is committed, or with the error.
         self._commit_waiters: list[Callable[[Exception | None], None]] = []
         self._unwritten: list[Any] = []
+        # Removed targets whose rows a write already in the worker thread may still add: deleted
+        # again by the next write, which runs after that one (writes never overlap).
+        self._purge: set[str] = set()
         self._replayed: list[tuple[TargetRecord, Transition]] = []
         self._done: list[Any] = []
         self._kick = asyncio.Event()
@@ -223,6 +226,7 @@ class Engine:
         self.scheduler.remove(target_id)
         self.dirty.discard(target_id)
         self.writer.forget(target_id)
+        self._purge.add(target_id)
         self.last_values.pop(target_id, None)
         self.events.publish(TargetsChangedEvent(self.clock(), target_id, removed=True))
 
@@ -433,7 +437,8 @@ class Engine:
         if runtime and self.dirty:
             dirty = [self.targets[t] for t in self.dirty if t in self.targets]
             self.dirty = set()
-        if not batch and not dirty and not self._unwritten:
+        purge, self._purge = self._purge, set()
+        if not batch and not dirty and not self._unwritten and not purge:
             _settle(waiters, None)
             return
         # Small SQLite group commits (heartbeat pings waiting for their answer) happen right here in
@@ -443,6 +448,7 @@ class Engine:
             len(batch) <= 256
             and not dirty
             and not self._unwritten
+            and not purge
             and self.store.sqlite
             and not self.writer.rollups_due()
         ):
@@ -454,7 +460,7 @@ class Engine:
             self._unwritten = rows
             batch = []
         try:
-            await anyio.to_thread.run_sync(self._write, batch, dirty)
+            await anyio.to_thread.run_sync(self._write, batch, dirty, False, purge)
             self.store_error = None
             _settle(waiters, None)
         except Exception as exc:
@@ -465,10 +471,21 @@ class Engine:
             self.metrics.last_error = f"store: {self.store_error}"
             log.error("store write failed: %s", self.store_error)
             self.dirty.update(r.id for r in dirty)
+            self._purge.update(purge)
 
-    def _write(self, batch: list[Any], dirty: list[TargetRecord], final: bool = False) -> None:
+    def _write(
+        self,
+        batch: list[Any],
+        dirty: list[TargetRecord],
+        final: bool = False,
+        purge: set[str] | frozenset[str] = frozenset(),
+    ) -> None:
         """Worker thread: results in one transaction, then the runtime state of changed targets.
-        Rows that fail to commit are kept, already prepared, for the next flush (bounded)."""
+        Rows that fail to commit are kept, already prepared, for the next flush (bounded).
+
+        `purge` names targets removed since the last write: a batch that was already in this
+        thread when one was deleted can have landed after the delete, and would stay behind as
+        rows of a target that no longer exists (after a subscriber's erase, too)."""
         rows = self._unwritten + self.writer.prepare(batch)
         self._unwritten = []
         try:
@@ -477,6 +494,10 @@ class Engine:
         except Exception:
             self._unwritten = rows[-50_000:]
             raise
+        if purge:
+            from engine.history import purge_targets
+
+            purge_targets(self.store, purge)
         if dirty:
             self.alerting.heartbeats.serialize(dirty)
             tstore.save_runtime(self.store, dirty)
@@ -486,7 +507,8 @@ class Engine:
         self._drain_done()  # results of checks that finished in the last loop iteration
         try:
             dirty = list(self.targets.values())
-            await anyio.to_thread.run_sync(self._write, self.writer.take(), dirty, True)
+            purge, self._purge = self._purge, set()
+            await anyio.to_thread.run_sync(self._write, self.writer.take(), dirty, True, purge)
             self.writer.close()
             waiters, self._commit_waiters = self._commit_waiters, []
             _settle(waiters, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -316,6 +317,16 @@ def latency_series(
         b["latency_ms"] = b["lat"] / b["n"] if b["n"] else None
         b["availability"] = b["ok"] / b["n"] if b["n"] else None
     return out
+
+
+def purge_targets(store: Store, target_ids: Iterable[str]) -> None:
+    """Results and roll-ups of removed targets, in one transaction (a late batch's leftovers)."""
+    ids = list(target_ids)
+    with store.engine.begin() as conn:
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            conn.execute(delete(_RESULTS).where(_RESULTS.c.target_id.in_(chunk)))
+            conn.execute(delete(Rollup.__table__).where(Rollup.__table__.c.target_id.in_(chunk)))  # type: ignore[attr-defined]
 
 
 def housekeeping(

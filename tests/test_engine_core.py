@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -262,6 +263,54 @@ def test_a_removed_target_leaves_no_queued_rows_or_rollups(store, settings: Sett
         rolled = {r.target_id for r in s.exec(select(Rollup))}
     assert rolled == {kept.id}  # `gone`'s one committed row was counted: forgotten with it
     assert ids == {gone.id, kept.id}  # rows committed before the removal are its delete's job
+
+
+async def test_rows_a_late_batch_adds_after_a_removal_are_purged(store, settings: Settings) -> None:
+    """A batch already in the writer thread when its target is deleted commits after the delete;
+    the engine's next write removes what it left, and leaves other targets' rows alone."""
+    from engine.store.models import Result, Rollup
+
+    engine = Engine(settings, store)
+    gone = engine.commands.add_target("tcp://127.0.0.1:9", name="gone", interval="1h")
+    kept = engine.commands.add_target("tcp://127.0.0.1:10", name="kept", interval="1h")
+
+    def rows() -> tuple[set[str], set[str]]:
+        with store.session() as s:
+            return (
+                {r.target_id for r in s.exec(select(Result))},
+                {r.target_id for r in s.exec(select(Rollup))},
+            )
+
+    # The writer thread's commit waits at a gate, so the delete lands while its batch is in hand.
+    gate = threading.Event()
+    commit = engine.writer.commit
+
+    def gated_commit(rows_: list, rollups: bool | None = None) -> int:
+        gate.wait(10)
+        return commit(rows_, rollups=True)
+
+    engine.writer.commit = gated_commit  # type: ignore[method-assign]
+    async with anyio.create_task_group() as tg:
+        await tg.start(engine.run)
+        for i in range(300):  # more than an inline commit takes: the batch goes to the thread
+            engine.writer.add(gone.id, 1_000_000.0 + i, ProbeResult(True, 1.0))
+            engine.writer.add(kept.id, 1_000_000.0 + i, ProbeResult(True, 1.0))
+        first = asyncio.ensure_future(engine.committed())
+        with anyio.fail_after(5):
+            while engine.writer.pending:
+                await anyio.sleep(0.01)
+        await anyio.to_thread.run_sync(lambda: engine.commands.remove_target(gone.id))
+        await anyio.sleep(0.05)  # the removal reaches the engine while the batch is still held
+        gate.set()
+        await first
+        assert gone.id in rows()[0]  # the race's leftovers, until the next write
+        with anyio.fail_after(5):
+            while gone.id in rows()[0] | rows()[1]:
+                await engine.committed()
+        engine.stop()
+    results, rollups = rows()
+    assert gone.id not in results and gone.id not in rollups
+    assert kept.id in results and kept.id in rollups
 
 
 def test_retention_keeps_rollups_longer_than_raw(store, settings: Settings) -> None:
