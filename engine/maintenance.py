@@ -115,11 +115,14 @@ def load_all(store: Store) -> list[Window]:
     return out
 
 
-def remove(store: Store, window_ids: list[str]) -> None:
-    if window_ids:
-        with store.session() as s:
-            s.exec(delete(MaintenanceWindow).where(MaintenanceWindow.id.in_(window_ids)))  # type: ignore[attr-defined]
-            s.commit()
+def remove(store: Store, window_ids: list[str]) -> int:
+    """Delete windows by id; returns how many existed."""
+    if not window_ids:
+        return 0
+    with store.session() as s:
+        res = s.exec(delete(MaintenanceWindow).where(MaintenanceWindow.id.in_(window_ids)))  # type: ignore[attr-defined]
+        s.commit()
+    return int(res.rowcount or 0)
 
 
 @dataclass

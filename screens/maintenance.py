@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -10,6 +11,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from engine.durations import parse_duration
+from engine.errors import NotFound
 from engine.schedules import parse_window
 from screens.actions import bindings_for
 from screens.base import EngineScreen
@@ -183,7 +185,8 @@ class MaintenanceScreen(EngineScreen):
             reason=v["reason"],
         )
         if replaces:
-            cmds.remove_window(replaces)
+            with contextlib.suppress(NotFound):  # it ended while the form was open
+                cmds.remove_window(replaces)
             return f"Maintenance window for {v['what']} changed."
         return f"Maintenance window added for {v['what']}."
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import getpass
 import logging
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
 import screens
+from engine.commands.acting import ActingAs, login_name
 from engine.errors import SysAlertError
 from engine.facade import ConsoleBackend
 from screens.actions import bindings_for
@@ -85,10 +85,13 @@ class SysAlertApp(App[int]):
         cursor_blink: bool = True,
     ) -> None:
         super().__init__()
+        self.operator = operator or login_name()
+        # Every audited change made from this console is recorded as its operator.
+        if not isinstance(backend.commands, ActingAs):
+            backend.commands = ActingAs(backend.commands, self.operator)
         self.backend = backend
         self.clock = clock
         self.tz = tz or UTC
-        self.operator = operator or _whoami()
         self.runtime = runtime
         self.stats_every = stats_every
         self.flush_every = flush_every
@@ -187,10 +190,3 @@ class SysAlertApp(App[int]):
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(worker.wait(), 1.0)
         self.exit(0)
-
-
-def _whoami() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "operator"

@@ -23,7 +23,7 @@ def register(sub: Any, add_json: Any) -> None:
     ls.set_defaults(handler=cmd_inc_list)
     ack = isub.add_parser("ack", help="acknowledge: stops reminders and escalation")
     ack.add_argument("id")
-    ack.add_argument("--by", default="operator", help="who acknowledges (audit log)")
+    ack.add_argument("--by", help="who acknowledges (audit log; default: your login name)")
     add_json(ack)
     ack.set_defaults(handler=cmd_inc_ack)
     res = isub.add_parser("resolve", help="mark resolved")

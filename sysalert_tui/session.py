@@ -12,7 +12,9 @@ from engine.config import Settings
 
 @contextmanager
 def open_commands(args: argparse.Namespace, prefer_daemon: bool = True) -> Iterator[Any]:
-    """Yield an object with the command layer's methods (local Commands or the API client)."""
+    """Yield an object with the command layer's methods (local Commands or the API client), acting
+    as this process's user so the audit log says who made each change."""
+    from engine.commands.acting import ActingAs, login_name
     from sysalert_tui.cli import load_settings
 
     settings: Settings = load_settings(args)
@@ -20,7 +22,7 @@ def open_commands(args: argparse.Namespace, prefer_daemon: bool = True) -> Itera
         remote = _remote(args, settings)
         if remote is not None:
             try:
-                yield remote
+                yield ActingAs(remote, login_name())
             finally:
                 remote.close()
             return
@@ -29,7 +31,7 @@ def open_commands(args: argparse.Namespace, prefer_daemon: bool = True) -> Itera
 
     store = open_store(settings)
     try:
-        yield Commands(store, settings)
+        yield ActingAs(Commands(store, settings), login_name())
     finally:
         store.close()
 

@@ -157,6 +157,21 @@ def test_target_add_list_show_remove(run: Run, initialised: Path) -> None:
     assert rc == 2 and "no target 'zebra'" in _one_line_error(err)
     rc, out, _ = run("target", "list", "--json")
     assert "zebra" not in {t["name"] for t in json.loads(out)}
+    # Every change is in the audit log under the login name of who ran the CLI.
+    from engine.bootstrap import open_store
+    from engine.commands import Commands
+    from engine.commands.acting import login_name
+    from engine.config import load_settings
+
+    settings = load_settings(None, initialised, env={"SYSALERT_DATA_DIR": str(initialised)})
+    store = open_store(settings)
+    try:
+        history = Commands(store, settings).history(limit=50)
+    finally:
+        store.close()
+    actors = [h["actor"] for h in history if h["action"].startswith("target.")]
+    assert sorted(set(actors)) == sorted({login_name(), "seed"})  # init seeds cpu, memory, disk
+    assert actors.count("seed") == 3
 
 
 def test_bad_spec_exits_2_with_one_line_as_a_process(initialised: Path) -> None:

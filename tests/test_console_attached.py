@@ -113,3 +113,38 @@ async def test_attached_console_form_sends_down_and_up_counts(tmp_path: Path) ->
             backend.close()
         t = d.unix().get("/api/v1/targets/counted").json()
         assert (t["failure_threshold"], t["recovery_threshold"]) == (4, 2)
+        # The daemon's audit log names the console's operator, not a default actor.
+        added = [h for h in d.unix().get("/api/v1/history").json() if h["action"] == "target.add"]
+        assert [h["actor"] for h in added] == ["tester"]
+
+
+async def test_attached_console_maintenance_is_recorded_as_its_operator(tmp_path: Path) -> None:
+    """A toggle from an attached console reaches the daemon with the operator's name."""
+    from screens.targets import TargetsScreen
+
+    data_dir = tmp_path / "data"
+    init_store(data_dir)
+    _down_target(data_dir)
+    with running_daemon(data_dir) as d:
+        settings = load_settings(data_dir / "config.toml", data_dir, env={})
+        remote = connect_if_running(settings)
+        assert remote is not None
+        backend = AttachedBackend(remote)
+        app = make_app(backend)
+        try:
+            async with app.run_test(size=(80, 24)) as pilot:
+                await settle(pilot)
+                screen = pilot.app.screen
+                assert isinstance(screen, TargetsScreen)
+                await wait_until(pilot, lambda: screen.table.cursor_key is not None, 10)
+                await pilot.press("m")
+                await settle(pilot)
+                wait_for(lambda: d.unix().get("/api/v1/maintenance").json(), 10)
+                await pilot.press("m")
+                await settle(pilot)
+                wait_for(lambda: not d.unix().get("/api/v1/maintenance").json() or None, 10)
+        finally:
+            backend.close()
+        history = d.unix().get("/api/v1/history").json()
+        acts = [(h["action"], h["actor"]) for h in history if h["action"].startswith("maint")]
+        assert sorted(acts) == [("maintenance.off", "tester"), ("maintenance.on", "tester")]

@@ -323,6 +323,12 @@ def test_maintenance_on_list_off(api: httpx.Client) -> None:
     on = api.post("/api/v1/maintenance/on", json={"what": "mnt-t"}).json()
     assert api.delete(f"/api/v1/maintenance/{on['windows'][0]['id']}").json() == {"removed": 1}
     assert not [x for x in api.get("/api/v1/maintenance").json() if x["target"] == "mnt-t"]
+    _assert_error(api.delete("/api/v1/maintenance/nope1234"), 404, "no maintenance window")
+    # An API key's caller who names no one is recorded as "api"; one who does, by that name.
+    api.post("/api/v1/maintenance/on", json={"what": "mnt-t"}, headers={"X-SysAlert-Actor": "eve"})
+    audit = [(h["action"], h["actor"]) for h in api.get("/api/v1/history").json()]
+    assert ("maintenance.remove", "api") in audit and ("maintenance.off", "api") in audit
+    assert ("maintenance.on", "eve") in audit
     api.delete(f"/api/v1/targets/{t['id']}")
 
 

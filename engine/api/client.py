@@ -18,13 +18,15 @@ from urllib.parse import quote
 import httpx
 
 from engine.api.routes import BY_COMMAND, route_for
+from engine.commands.acting import ACTOR_HEADER
 from engine.config import Settings
 from engine.errors import BadInput, NotFound, SysAlertError
 
-# Arguments that only an in-process call carries: the owner scope and audit actor of a local caller,
-# the console's own clock, an import's file label. Over the API the daemon decides these itself
-# (routes that record a person, like ack, take `by` in their body). Anything else unknown is a bug.
-_LOCAL_ONLY = frozenset({"owner_id", "actor", "by", "now", "source"})
+# Arguments that only an in-process call carries: the owner scope of a local caller, the console's
+# own clock, an import's file label. Over the API the daemon decides these itself. The audit actor
+# (`by`) travels in the X-SysAlert-Actor header where a route has no `by` field of its own.
+# Anything else unknown is a bug.
+_LOCAL_ONLY = frozenset({"owner_id", "now", "source"})
 
 
 class RemoteCommands:
@@ -74,6 +76,8 @@ class RemoteCommands:
         ):
             if value is not None:
                 kwargs.setdefault(name, value)
+        by = kwargs.pop("by", None) if "by" not in route.body else None
+        headers = {ACTOR_HEADER: quote(str(by), safe="")} if by else None
         unknown = set(kwargs) - set(route.body)
         for k in unknown & _LOCAL_ONLY:
             kwargs.pop(k)  # local-only arguments (owner_id on an operator call) are dropped
@@ -82,9 +86,9 @@ class RemoteCommands:
             raise TypeError(f"{command} over the API has no field {sorted(unknown - _LOCAL_ONLY)}")
         try:
             if route.method == "GET":
-                r = self.http.request("GET", path, params=kwargs)
+                r = self.http.request("GET", path, params=kwargs, headers=headers)
             else:
-                r = self.http.request(route.method, path, json=kwargs)
+                r = self.http.request(route.method, path, json=kwargs, headers=headers)
         except httpx.TransportError as exc:
             raise SysAlertError(
                 f"cannot reach the daemon: {type(exc).__name__}", "is `sysalert --daemon` running?"

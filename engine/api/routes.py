@@ -335,6 +335,8 @@ def route_for(command: str, kwargs: dict[str, Any]) -> Route:
 
 
 def openapi() -> dict[str, Any]:
+    from engine.commands.acting import ACTOR_HEADER, takes_by
+
     paths: dict[str, Any] = {}
     for r in ROUTES:
         op: dict[str, Any] = {
@@ -379,6 +381,16 @@ def openapi() -> dict[str, Any]:
                     }
                 },
             }
+        if takes_by(r.command):
+            params.append(
+                {
+                    "name": ACTOR_HEADER,
+                    "in": "header",
+                    "required": False,
+                    "description": "who makes the change, for the audit log (URL-encoded)",
+                    "schema": {"type": "string"},
+                }
+            )
         if params:
             op["parameters"] = params
         paths.setdefault(r.path, {})[r.method.lower()] = op

@@ -28,6 +28,7 @@ from starlette.routing import Route as SRoute
 
 from engine.api.ping_protocol import answer_ping
 from engine.api.routes import FIELD_TYPES, NUMERIC, ROUTES, Route, openapi
+from engine.commands.acting import ACTOR_HEADER, takes_by
 from engine.domain import TargetRecord
 from engine.errors import BadInput, NotFound, SysAlertError
 from engine.store.db import describe_error
@@ -127,6 +128,14 @@ def _is_number(v: Any) -> bool:
 
 def _is_int(v: Any) -> bool:
     return isinstance(v, str) and re.fullmatch(r"-?\d{1,12}", v.strip()) is not None
+
+
+def _actor(request: Request, trusted: bool) -> str:
+    """Who a change is recorded as: the person the client names (the console's or CLI's login),
+    else "operator" on the trusted socket and "api" for an API key's caller."""
+    raw = unquote(request.headers.get(ACTOR_HEADER, ""))
+    name = "".join(c for c in raw if c.isprintable()).strip()[:64]
+    return name or ("operator" if trusted else "api")
 
 
 def hash_key(key: str) -> str:
@@ -242,6 +251,8 @@ def build_app(engine: Engine, trusted: bool) -> Any:
                     400,
                 )
             kwargs.update(params)
+            if takes_by(route.command) and not kwargs.get("by"):
+                kwargs["by"] = _actor(request, trusted)
             # A slash inside a name arrives as NUL (see PingFastPath.__call__).
             args = (
                 [request.path_params[route.path_arg].replace("\0", "/")] if route.path_arg else []

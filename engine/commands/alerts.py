@@ -169,8 +169,12 @@ class AlertCommands(CommandBase):
         names = {t.id: t.name for t in self.list_targets()}  # type: ignore[attr-defined]
         return [w.public(names) for w in mstore.load_all(self.store) if not w.expired(time.time())]
 
-    def remove_window(self, window_id: str) -> dict[str, Any]:
-        mstore.remove(self.store, [window_id])
+    def remove_window(self, window_id: str, by: str = "operator") -> dict[str, Any]:
+        if not mstore.remove(self.store, [window_id.strip()]):
+            raise NotFound(
+                f"no maintenance window {window_id!r}", "see `sysalert maintenance list`"
+            )
+        self.audit("maintenance.remove", self.store.ref("maintenance", window_id), by)
         self._notify("maintenance_changed")
         return {"removed": 1}
 

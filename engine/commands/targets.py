@@ -101,11 +101,10 @@ class TargetCommands(CommandBase):
         )
         return rec
 
-    def add_target(self, spec: str, **kw: Any) -> TargetRecord:
-        actor = kw.pop("actor", "operator")
+    def add_target(self, spec: str, *, by: str = "operator", **kw: Any) -> TargetRecord:
         self.check_quota("targets", kw.get("owner_id"))  # type: ignore[attr-defined]
         rec = tstore.insert(self.store, self.build_target(spec, **kw))
-        self.audit("target.add", self.store.ref("target", rec.id), actor)
+        self.audit("target.add", self.store.ref("target", rec.id), by)
         self._notify("target_changed", rec.id)
         return rec
 
@@ -121,7 +120,7 @@ class TargetCommands(CommandBase):
         return rec
 
     def edit_target(
-        self, ref: str, owner_id: str | None = None, actor: str = "operator", **changes: Any
+        self, ref: str, owner_id: str | None = None, by: str = "operator", **changes: Any
     ) -> TargetRecord:
         old = self.get_target(ref, owner_id)
         args: dict[str, Any] = {
@@ -169,28 +168,28 @@ class TargetCommands(CommandBase):
                 self.get_target(changes["depends_on"]).id if changes["depends_on"] else None
             )
         tstore.save(self.store, new)
-        self.audit("target.edit", self.store.ref("target", new.id), actor)
+        self.audit("target.edit", self.store.ref("target", new.id), by)
         self._notify("target_changed", new.id)
         return new
 
     def remove_target(
-        self, ref: str, owner_id: str | None = None, actor: str = "operator"
+        self, ref: str, owner_id: str | None = None, by: str = "operator"
     ) -> TargetRecord:
         rec = self.get_target(ref, owner_id)
         tstore.delete_target(self.store, rec.id)
-        self.audit("target.remove", self.store.ref("target", rec.id), actor)
+        self.audit("target.remove", self.store.ref("target", rec.id), by)
         self._notify("target_removed", rec.id)
         return rec
 
     def pause_target(
-        self, ref: str, paused: bool = True, owner_id: str | None = None, actor: str = "operator"
+        self, ref: str, paused: bool = True, owner_id: str | None = None, by: str = "operator"
     ) -> TargetRecord:
         rec = self.get_target(ref, owner_id)
         rec.paused = paused
         rec.state = "paused" if paused else "unknown"
         tstore.save(self.store, rec)
         self.audit(
-            "target.pause" if paused else "target.resume", self.store.ref("target", rec.id), actor
+            "target.pause" if paused else "target.resume", self.store.ref("target", rec.id), by
         )
         self._notify("target_changed", rec.id)
         return rec
@@ -199,7 +198,10 @@ class TargetCommands(CommandBase):
         """First run: this machine's cpu, memory and disk, so the console shows live data at once."""
         if tstore.load_all(self.store):
             return []
-        return [self.add_target(spec, name=name, interval="15s").name for spec, name in LOCAL_SEEDS]
+        return [
+            self.add_target(spec, name=name, interval="15s", by="seed").name
+            for spec, name in LOCAL_SEEDS
+        ]
 
     # ---- targets as code ----------------------------------------------------------------------
     def export_targets(self) -> str:
@@ -275,7 +277,7 @@ class TargetCommands(CommandBase):
                 updated += 1
         for name, old in existing.items():
             if name not in seen:
-                self.remove_target(old.id, actor="config")
+                self.remove_target(old.id, by="config")
                 removed += 1
         for d in decls:
             if d.depends_on:

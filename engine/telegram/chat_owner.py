@@ -68,7 +68,7 @@ def over_quota(cmds: Commands, exc: QuotaExceeded, owner_id: str | None) -> str:
 def add_target(cmds: Commands, who: Caller, cmd: ChatCommand) -> str:
     assert cmd.spec is not None
     try:
-        rec = cmds.add_target(cmd.spec.raw, name=cmd.label, owner_id=who.owner_id, actor=who.actor)
+        rec = cmds.add_target(cmd.spec.raw, name=cmd.label, owner_id=who.owner_id, by=who.actor)
     except QuotaExceeded as exc:
         return over_quota(cmds, exc, who.owner_id)
     lines = [f"Added {rec.name} ({rec.kind}), checked every {rec.interval_s:g} s."]
@@ -79,7 +79,7 @@ def add_target(cmds: Commands, who: Caller, cmd: ChatCommand) -> str:
 
 
 def remove_target(cmds: Commands, who: Caller, cmd: ChatCommand) -> str:
-    rec = cmds.remove_target(cmd.target or "", owner_id=who.owner_id, actor=who.actor)
+    rec = cmds.remove_target(cmd.target or "", owner_id=who.owner_id, by=who.actor)
     return f"Removed {rec.name}; its history is gone with it.\n{_use_line(cmds, who.owner_id)}"
 
 
