@@ -85,6 +85,9 @@ COMMANDS: tuple[Command, ...] = (
     C("maintenance", "e", "edit_window", "Edit", "Change the selected window (what, length, schedule)"),
     C("maintenance", "x", "remove_window", "Remove", "Remove the selected window (asks first)"),
     C("maintenance", "m", "toggle_all", "All", "Toggle maintenance for every target"),
+    C("benchmarks", "a", "add_benchmark", "Add", "Add a benchmark (cpu, https:// URL, host:port, cmd:…)"),
+    C("benchmarks", "r", "run_benchmark", "Run", "Measure the selected benchmark now"),
+    C("benchmarks", "x", "remove_benchmark", "Remove", "Remove the selected benchmark and its runs (asks first)"),
     C("benchmarks", "b", "set_baseline", "Baseline", "Set the baseline to the current score"),
     C("benchmarks", "g", "reload", "Reload", "Reload benchmarks"),
     C("benchmarks", "o", "cycle_owner", "Owner", "Show every owner's, the operator's or one "

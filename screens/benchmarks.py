@@ -11,13 +11,16 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+from engine.benchmarks.scoring import fmt
+from engine.benchmarks.spec import parse_bench_spec, parse_threshold
+from engine.durations import parse_duration
 from screens.actions import bindings_for
 from screens.base import ListScreen, Unavailable
-from screens.dialogs import ConfirmScreen
+from screens.dialogs import ConfirmScreen, Field, FieldsDialog, checked
 from screens.fmt import ago, error_sentence, sparkline
 from screens.subscribers import owner_labels
 
-EMPTY = "No benchmarks yet. Add one with `sysalert bench add cpu` (or an https:// URL, host:port, cmd:…)."
+EMPTY = "No benchmarks yet. Press a to add one: cpu, an https:// URL, host:port or cmd:…"
 MISSING = "Benchmarks are not available from this engine yet."
 
 
@@ -115,15 +118,14 @@ class BenchmarksScreen(ListScreen):
         for b in self.items:
             score = _num(b, "score", "last_score")
             base = _num(b, "baseline")
-            unit = f" {b['unit']}" if b.get("unit") else ""
             trend = [(_num(t, "score") if isinstance(t, dict) else t) for t in b.get("trend") or []]
             name = Text(str(b.get("name", "?")))
             if b.get("owner_id"):  # a subscriber's: their masked chat id after the name
                 name.append(f" · {self.owners.get(b['owner_id'], '****')}", style="cyan")
             table.add_row(
                 name,
-                "—" if score is None else f"{score:.4g}{unit}",
-                "—" if base is None else f"{base:.4g}{unit}",
+                "—" if score is None else fmt(score, b.get("unit") or ""),
+                "—" if base is None else fmt(base, b.get("unit") or ""),
                 versus_text(b),
                 sparkline(
                     [v if isinstance(v, int | float) else None for v in trend], 16, relative=True
@@ -145,11 +147,100 @@ class BenchmarksScreen(ListScreen):
             f" {n} benchmark{'s' if n != 1 else ''}{owners} · b sets the baseline to the current score"
         )
 
-    def action_set_baseline(self) -> None:
+    def _selected(self) -> dict[str, Any] | None:
         if not self.items:
-            self.notify("No benchmark selected.", severity="warning")
+            self.notify("No benchmark selected. Press a to add one.", severity="warning")
+            return None
+        return self.items[min(self.table.cursor_row, len(self.items) - 1)]
+
+    def action_add_benchmark(self) -> None:
+        dialog = FieldsDialog(
+            "Add a benchmark",
+            [
+                Field(
+                    "spec",
+                    "What:",
+                    "",
+                    "cpu, https://example.org/, db:5432, cmd:./score.sh",
+                    checked(parse_bench_spec, optional=False),
+                    required=True,
+                ),
+                Field("name", "Name:", "", "(from what it measures)"),
+                Field(
+                    "interval",
+                    "Every:",
+                    "",
+                    "1h (default from the kind)",
+                    checked(lambda v: parse_duration(v, "interval")),
+                ),
+                Field("threshold", "Threshold %:", "", "20", checked(parse_threshold)),
+            ],
+            hint="A run worse than the baseline by more than the threshold opens an incident.",
+        )
+
+        def answered(values: dict[str, str] | None) -> None:
+            if values:
+                self.call(
+                    "add_benchmark",
+                    values["spec"].strip(),
+                    name=values["name"].strip() or None,
+                    interval=values["interval"].strip() or None,
+                    threshold=values["threshold"].strip() or None,
+                    then=self._added,
+                )
+
+        self.app.push_screen(dialog, answered)
+
+    def _added(self, b: Any) -> None:
+        name = b.get("name") if isinstance(b, dict) else getattr(b, "name", "")
+        self.notify(f"Benchmark {name} added; its first runs set the baseline.")
+        self.action_reload()
+
+    def action_run_benchmark(self) -> None:
+        b = self._selected()
+        if b is None:
             return
-        b = self.items[min(self.table.cursor_row, len(self.items) - 1)]
+        self.notify(f"Measuring {b.get('name')}…")
+        self.call("run_benchmark", str(b.get("id") or b.get("name")), then=self._ran)
+
+    def _ran(self, out: Any) -> None:
+        out = out if isinstance(out, dict) else {}
+        name, score = out.get("name", "the benchmark"), _num(out, "score")
+        if not out.get("ok") or score is None:
+            why = out.get("detail") or out.get("error_class") or "no score"
+            self.notify(f"Run of {name} failed: {why}", severity="error", timeout=6)
+        else:
+            delta = _num(out, "delta_pct")
+            versus = "" if delta is None else f" ({delta:+.1f}% vs baseline, {out.get('status')})"
+            self.notify(f"{name}: {fmt(score, out.get('unit') or '')}{versus}")
+        self.action_reload()
+
+    def action_remove_benchmark(self) -> None:
+        b = self._selected()
+        if b is None:
+            return
+        ref = str(b.get("id") or b.get("name"))
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.call(
+                    "remove_benchmark",
+                    ref,
+                    then=lambda _: self._removed(str(b.get("name"))),
+                )
+
+        self.app.push_screen(
+            ConfirmScreen(f"Remove {b.get('name')!r} and all its runs?", "Remove"), answered
+        )
+
+    def _removed(self, name: str) -> None:
+        self.notify(f"Removed {name}.")
+        self.action_reload()
+
+    def action_set_baseline(self) -> None:
+        b = self._selected()
+        if b is None:
+            return
         ref = str(b.get("id") or b.get("name"))
 
         def answered(yes: bool | None) -> None:

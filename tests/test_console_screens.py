@@ -160,6 +160,59 @@ async def test_benchmarks_set_baseline(tmp_path: Path) -> None:
             assert bench["baseline"] == 210.0 and bench["status"] == "ok"
 
 
+async def test_benchmarks_add_run_and_remove(tmp_path: Path) -> None:
+    """Add validates in the dialog, run measures a real local listener, remove asks first."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    port = listener.getsockname()[1]
+    try:
+        with fresh_world(tmp_path) as w:
+            async with make_app(w.backend).run_test(size=(80, 24)) as pilot:
+                screen = await _go(pilot, "5")
+                await pilot.press("a")
+                await settle(pilot)
+                await _fill(pilot, {"spec": "ftp://nope", "threshold": "0"})
+                dialog = pilot.app.screen
+                assert isinstance(dialog, FieldsDialog)  # nothing saved while a field is wrong
+                assert (
+                    dialog.query_one("#e-spec").display and dialog.query_one("#e-threshold").display
+                )
+                await _fill(
+                    pilot,
+                    {
+                        "spec": f"tcp://127.0.0.1:{port}",
+                        "name": "pg-connect",
+                        "interval": "30m",
+                        "threshold": "25",
+                    },
+                )
+                await wait_until(pilot, lambda: "pg-connect" in [b["name"] for b in screen.items])
+                (b,) = [b for b in w.engine.commands.list_benchmarks() if b["name"] == "pg-connect"]
+                assert (b["interval_s"], b["threshold_pct"]) == (1800.0, 25.0)
+                while screen.items[screen.table.cursor_row]["name"] != "pg-connect":
+                    await pilot.press("down")
+                await pilot.press("r")
+                await wait_until(
+                    pilot,
+                    lambda: any(
+                        x["name"] == "pg-connect" and x.get("last_run_at") for x in screen.items
+                    ),
+                )
+                await pilot.press("x")
+                await settle(pilot)
+                assert isinstance(pilot.app.screen, ConfirmScreen)
+                await pilot.press("y")
+                await wait_until(
+                    pilot, lambda: "pg-connect" not in [b["name"] for b in screen.items]
+                )
+                assert "pg-connect" not in [b["name"] for b in w.engine.commands.list_benchmarks()]
+    finally:
+        listener.close()
+
+
 async def test_contacts_add_validates_and_remove_asks(tmp_path: Path) -> None:
     with fresh_world(tmp_path) as w:
         cmds = w.engine.commands

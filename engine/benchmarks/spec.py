@@ -223,3 +223,19 @@ def _parse_command(raw: str) -> BenchSpec:
     target = _target(raw, "cmd:" + shlex.join(words))
     opts = _options(raw, "command", parse_qsl(query, keep_blank_values=True))
     return _build(raw, "command", target, opts)
+
+
+def parse_threshold(value: str | float) -> float:
+    """A regression threshold in percent ("20" or "20%"), above 0 and at most 1000."""
+    text = str(value).strip().removesuffix("%")
+    try:
+        pct = float(text)
+    except ValueError:
+        raise BadInput(
+            f"threshold {value!r} is not a number", "a percent, e.g. --threshold 20"
+        ) from None
+    if not 0 < pct <= 1000:
+        raise BadInput(
+            f"threshold {pct:g}% is out of range", "use a percent above 0 and at most 1000"
+        )
+    return pct

@@ -13,7 +13,7 @@ from engine import quotas
 from engine.benchmarks import store as bstore
 from engine.benchmarks.runner import measure_and_record
 from engine.benchmarks.scoring import delta_pct, fmt, status
-from engine.benchmarks.spec import MIN_INTERVAL, UNITS, parse_bench_spec
+from engine.benchmarks.spec import MIN_INTERVAL, UNITS, parse_bench_spec, parse_threshold
 from engine.commands.base import CommandBase, check_name
 from engine.durations import parse_duration
 from engine.errors import BadInput, NotFound
@@ -24,21 +24,6 @@ TREND_RUNS = 10
 
 def _check_name(name: str) -> str:
     return check_name(name, "benchmark")
-
-
-def _threshold(value: str | float) -> float:
-    text = str(value).strip().removesuffix("%")
-    try:
-        pct = float(text)
-    except ValueError:
-        raise BadInput(
-            f"threshold {value!r} is not a number", "a percent, e.g. --threshold 20"
-        ) from None
-    if not 0 < pct <= 1000:
-        raise BadInput(
-            f"threshold {pct:g}% is out of range", "use a percent above 0 and at most 1000"
-        )
-    return pct
 
 
 class BenchmarkCommands(CommandBase):
@@ -76,7 +61,7 @@ class BenchmarkCommands(CommandBase):
                 "use at least 1s; benchmarks load what they measure",
             )
         pct = (
-            _threshold(threshold)
+            parse_threshold(threshold)
             if threshold is not None
             else (parsed.threshold_pct or parsed.default_threshold)
         )
