@@ -147,6 +147,9 @@ class Engine:
         for rec in tstore.load_all(self.store):
             self._install(rec)
         log.info("engine loaded %d targets", len(self.targets))
+        # Audit rows name targets by keyed ref: compute them here, in the loading thread, so the
+        # console's first history page does not (about 0.2 s at 100,000 targets).
+        self.store.refs_of("target", self.targets)
         beats = [r for r in self.targets.values() if r.kind == "heartbeat"]
         self._replayed = self.alerting.heartbeats.replay(beats, self.clock())
 

@@ -57,6 +57,26 @@ def test_down_opens_one_incident_and_recovery_resolves_it_with_a_notice(rig: Rig
     assert states[:3] == ["up -> pending (refused)", "pending -> down (refused)", "down -> up"]
 
 
+def test_history_names_an_incidents_target_and_a_target_filter_includes_its_incidents(
+    rig: Rig,
+) -> None:
+    db, web = rig.target("db"), rig.target("web")
+    for t in (0, 10, 20):
+        rig.result(db, False, t)
+        rig.result(web, False, t)
+    (inc,) = [i for i in rig.incidents() if i["target"] == "db"]
+    rig.commands.ack_incident(inc["id"], by="alice")
+    page = rig.commands.history(limit=100)
+    opened = {h["ref"]: h["target"] for h in page if h["action"] == "incident.open"}
+    assert sorted(opened.values()) == ["db", "web"] and opened[f"incident:{inc['id']}"] == "db"
+    own = rig.commands.history(target="db")
+    assert {h["target"] for h in own} == {"db"}
+    assert {"target.add", "state.down", "incident.open", "incident.ack"} <= {
+        h["action"] for h in own
+    }
+    assert rig.commands.history(target="db", kind="incident")[0]["actor"] == "alice"
+
+
 def test_ack_resolve_silence_record_who_and_when(rig: Rig) -> None:
     rig.contact("oncall")
     web, api = rig.target("web"), rig.target("api")

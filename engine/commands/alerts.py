@@ -166,8 +166,10 @@ class AlertCommands(CommandBase):
         return {"removed": len(gone)}
 
     def list_maintenance(self) -> list[dict[str, Any]]:
-        names = {t.id: t.name for t in self.list_targets()}  # type: ignore[attr-defined]
-        return [w.public(names) for w in mstore.load_all(self.store) if not w.expired(time.time())]
+        now = time.time()
+        windows = [w for w in mstore.load_all(self.store) if not w.expired(now)]
+        names = self.target_names(w.target_id for w in windows if w.target_id)  # type: ignore[attr-defined]
+        return [w.public(names) for w in windows]
 
     def remove_window(self, window_id: str, by: str = "operator") -> dict[str, Any]:
         if not mstore.remove(self.store, [window_id.strip()]):

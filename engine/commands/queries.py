@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal, or_, select
 
 from engine import history as hist
 from engine.commands.base import CommandBase
 from engine.errors import BadInput
-from engine.store.models import AuditEntry
+from engine.store.models import AuditEntry, Incident
 
 HISTORY_KINDS = (
     "state",
@@ -91,11 +91,18 @@ class QueryCommands(CommandBase):
                 f"history kind {kind!r} is unknown", f"use one of {', '.join(HISTORY_KINDS)}"
             )
         q = select(AuditEntry)
-        targets = self.list_targets()  # type: ignore[attr-defined]
-        names = {self.store.ref("target", t.id): t.name for t in targets}
         if target:
+            # The target's own entries and those of its incidents (opened, acked, resolved...).
             rec = self.get_target(target)  # type: ignore[attr-defined]
-            q = q.where(AuditEntry.object_ref == self.store.ref("target", rec.id))
+            its_incidents = select(literal("incident:") + Incident.id).where(
+                Incident.target_id == rec.id
+            )
+            q = q.where(
+                or_(
+                    AuditEntry.object_ref == self.store.ref("target", rec.id),
+                    AuditEntry.object_ref.in_(its_incidents),  # type: ignore[union-attr]
+                )
+            )
         if kind:
             q = q.where(AuditEntry.action.startswith(kind + "."))  # type: ignore[union-attr]
         if before:
@@ -103,6 +110,26 @@ class QueryCommands(CommandBase):
         q = q.order_by(AuditEntry.ts.desc()).limit(max(1, min(int(limit), 1000)))  # type: ignore[attr-defined]
         with self.store.session() as s:
             rows = list(s.exec(q).scalars())
+            incident_ids = {
+                r.object_ref[9:] for r in rows if (r.object_ref or "").startswith("incident:")
+            }
+            incident_target = (
+                dict(
+                    s.exec(
+                        select(Incident.id, Incident.target_id).where(
+                            Incident.id.in_(sorted(incident_ids))  # type: ignore[attr-defined]
+                        )
+                    ).all()
+                )
+                if incident_ids
+                else {}
+            )
+        # Names for this page only: opening every target's name took 4 s at 100,000 targets.
+        names = self.target_ref_names(r.object_ref or "" for r in rows)  # type: ignore[attr-defined]
+        by_id = self.target_names(t for t in incident_target.values() if t)  # type: ignore[attr-defined]
+        for iid, tid in incident_target.items():
+            if tid in by_id:
+                names[f"incident:{iid}"] = by_id[tid]
         out = []
         for r in rows:
             row = f"{r.ts:.6f}:{r.action}"

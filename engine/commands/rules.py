@@ -65,9 +65,11 @@ class RuleCommands(CommandBase):
         return self._public(spec, False, {target_id: target} if target_id and target else None)
 
     def list_rules(self) -> list[dict[str, Any]]:
-        names = {t.id: t.name for t in self.list_targets()}  # type: ignore[attr-defined]
-        out = [self._public(r, True, names) for r in rules_store.declared_rules(self.settings)]
-        out += [self._public(r, False, names) for r in rules_store.stored_rules(self.store)]
+        declared = rules_store.declared_rules(self.settings)
+        stored = rules_store.stored_rules(self.store)
+        names = self.target_names(r.target for r in [*declared, *stored] if r.target)  # type: ignore[attr-defined]
+        out = [self._public(r, True, names) for r in declared]
+        out += [self._public(r, False, names) for r in stored]
         return out
 
     def set_rule_enabled(

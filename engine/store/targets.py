@@ -133,6 +133,23 @@ def load_all(store: Store, owner_id: str | None = None) -> list[TargetRecord]:
         return [from_row(store, r) for r in s.exec(q).scalars()]  # type: ignore[call-overload]
 
 
+def all_ids(store: Store) -> list[str]:
+    with store.session() as s:
+        return list(s.exec(select(Target.id)).scalars())  # type: ignore[call-overload]
+
+
+def names_of(store: Store, target_ids: Iterable[str]) -> dict[str, str]:
+    """id -> name for just these targets: only their name column is read and opened."""
+    ids = sorted(set(target_ids))
+    out: dict[str, str] = {}
+    with store.session() as s:
+        for i in range(0, len(ids), 500):
+            q = select(Target.id, Target.name_s).where(Target.id.in_(ids[i : i + 500]))  # type: ignore[attr-defined]
+            for tid, name_s in s.exec(q):  # type: ignore[call-overload]
+                out[tid] = store.open_(T, "name_s", tid, name_s) or ""
+    return out
+
+
 def get(store: Store, target_id: str) -> TargetRecord | None:
     with store.session() as s:
         row = s.get(Target, target_id)
