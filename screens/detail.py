@@ -62,7 +62,7 @@ class TargetDetailScreen(EngineScreen):
     def _fetch(self, rng: str) -> dict[str, Any]:
         cmds, tid = self.commands, self.target_id
         rec = cmds.get_target(tid)
-        shown = (self.optional("target_states") or {}).get(tid)
+        shown = (self.optional("target_states", target=tid) or {}).get(tid)
         # no more buckets than checks in the range, so a bucket is empty only when a check was missed
         buckets = max(
             10, min(BUCKETS, int(RANGES[rng] / max(1.0, field(rec, "interval_s") or 30.0)))

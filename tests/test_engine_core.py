@@ -406,6 +406,9 @@ async def test_add_and_pause_reach_a_running_engine(store, settings: Settings) -
         with anyio.fail_after(5):
             while engine.display_state(engine.targets[rec.id]) != "paused":
                 await anyio.sleep(0.05)
+        # One target's shown state, by name or id, without computing every target's.
+        assert engine.commands.target_states(target="late") == {rec.id: "paused"}
+        assert engine.commands.target_states(target=rec.id) == {rec.id: "paused"}
         done = engine.scheduler.completed
         await anyio.sleep(0.5)
         assert engine.scheduler.completed - done <= 1
