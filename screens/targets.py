@@ -54,6 +54,9 @@ class TargetsScreen(EngineScreen):
         self.reload()
         self.set_interval(1.0, self._tick)
         self.set_interval(60.0, self._reload_uptimes)
+        # A fresh store has no roll-ups at start (they are written every 10 s): the first minute
+        # would show "—" everywhere without this early look.
+        self.set_timer(15.0, self._reload_uptimes)
 
     # ---- loading ----------------------------------------------------------------------------------
     def reload(self) -> None:
