@@ -290,21 +290,28 @@ def uptime_many(store: Store, seconds: float, now: float | None = None) -> dict[
 def latency_series(
     store: Store, target_id: str, seconds: float, buckets: int, now: float | None = None
 ) -> list[dict[str, Any]]:
-    """Bucketed latency and availability for charts: raw rows when recent, roll-ups beyond."""
+    """Bucketed latency, availability and mean value (a system metric's percent, a command's
+    number) for charts: raw rows when recent, roll-ups beyond (they keep no value)."""
     now = now or time.time()
     start = now - seconds
     width = seconds / buckets
-    out = [{"t": start + i * width, "n": 0, "ok": 0, "lat": 0.0} for i in range(buckets)]
+    out = [
+        {"t": start + i * width, "n": 0, "ok": 0, "lat": 0.0, "vn": 0, "vsum": 0.0}
+        for i in range(buckets)
+    ]
     if seconds <= 86400 * 2:
-        q = select(Result.ts, Result.ok, Result.latency_ms).where(
+        q = select(Result.ts, Result.ok, Result.latency_ms, Result.value).where(
             Result.target_id == target_id, Result.ts >= start
         )
         with store.session() as s:
-            for ts, ok, lat in s.exec(q).all():  # type: ignore[call-overload]
+            for ts, ok, lat, value in s.exec(q).all():  # type: ignore[call-overload]
                 b = out[min(buckets - 1, int((ts - start) / width))]
                 b["n"] += 1
                 b["ok"] += 1 if ok else 0
                 b["lat"] += lat or 0.0
+                if value is not None:
+                    b["vn"] += 1
+                    b["vsum"] += value
     else:
         q2 = select(Rollup).where(Rollup.target_id == target_id, Rollup.hour >= int(start // 3600))
         with store.session() as s:
@@ -316,6 +323,8 @@ def latency_series(
     for b in out:
         b["latency_ms"] = b["lat"] / b["n"] if b["n"] else None
         b["availability"] = b["ok"] / b["n"] if b["n"] else None
+        b["value"] = b.pop("vsum") / b["vn"] if b["vn"] else None
+        del b["vn"]
     return out
 
 

@@ -1,11 +1,13 @@
 """A latency and availability chart drawn with block characters, for any terminal and 16 colours.
 
-Latency is a bar chart (eighth blocks); under it, one availability mark per column: █ all checks
-ok, ▒ some failed, ✖ all failed, · no data, so the chart reads without colour too.
+Latency (or, for a system metric, its value) is a bar chart (eighth blocks); under it, one
+availability mark per column: █ all checks ok, ▒ some failed, ✖ all failed, · no data, so the
+chart reads without colour too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
@@ -34,9 +36,18 @@ class LatencyChart(Widget):
         super().__init__(id=id)
         self.series: list[dict[str, Any]] = []
         self.label = "1h"
+        self.metric = "latency_ms"
+        self.fmt: Callable[[float], str] = ms
 
-    def show(self, series: list[dict[str, Any]], label: str) -> None:
-        self.series, self.label = series, label
+    def show(
+        self,
+        series: list[dict[str, Any]],
+        label: str,
+        metric: str = "latency_ms",
+        fmt: Callable[[float], str] = ms,
+    ) -> None:
+        """Plot `metric` of each bucket ("latency_ms", or "value" for a system metric)."""
+        self.series, self.label, self.metric, self.fmt = series, label, metric, fmt
         self.refresh()
 
     def render(self) -> Text:
@@ -46,11 +57,11 @@ class LatencyChart(Widget):
         if n == 0:
             return Text("  no data in this range yet", style="italic bright_black")
         cols = [self.series[min(n - 1, c * n // width)] for c in range(width)]
-        lats = [b.get("latency_ms") for b in cols]
+        lats = [b.get(self.metric) for b in cols]
         top = max([v for v in lats if v is not None] or [0.0])
         lines = []
         for r in range(bars):
-            label = ms(top) if r == 0 and top else ("0" if r == bars - 1 else "")
+            label = self.fmt(top) if r == 0 and top else ("0" if r == bars - 1 else "")
             line = Text(f"{label:>{AXIS - 1}} ", style="bright_black")
             floor = (bars - 1 - r) * 8
             for v in lats:

@@ -22,6 +22,10 @@ RANGES = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0}
 BUCKETS = 120
 
 
+def percent(v: float) -> str:
+    return f"{v:.0f}%" if v >= 10 else f"{v:.1f}%"
+
+
 class TargetDetailScreen(EngineScreen):
     SCOPE = "detail"
     NAV = "targets"
@@ -92,17 +96,25 @@ class TargetDetailScreen(EngineScreen):
         self.record = d["rec"]
         self._show_head(d["rec"], d["shown"])
         series = d["series"]
-        self.query_one("#chart", LatencyChart).show(series.get("series") or [], d["range"])
-        lat = [
-            b["latency_ms"] for b in series.get("series") or [] if b.get("latency_ms") is not None
-        ]
-        avg = sum(lat) / len(lat) if lat else None
+        buckets = series.get("series") or []
+        # A system target's latency is the cost of a psutil call: chart the metric itself.
+        metric = "value" if field(d["rec"], "kind") == "system" else "latency_ms"
+        self.query_one("#chart", LatencyChart).show(
+            buckets, d["range"], metric, percent if metric == "value" else ms
+        )
+        points = [b[metric] for b in buckets if b.get(metric) is not None]
+        avg = sum(points) / len(points) if points else None
         rng = Text(" range: ")
         for key, name in (("h", "1h"), ("d", "24h"), ("w", "7d")):
             style = "bold reverse" if name == d["range"] else ""
             rng.append(f"[{key}] {name}", style=style)
             rng.append(" ")
-        rng.append(f"· uptime {pct(series.get('uptime'))} · mean latency {ms(avg)}")
+        mean = (
+            f"mean {percent(avg)}"
+            if metric == "value" and avg is not None
+            else f"mean latency {ms(avg)}"
+        )
+        rng.append(f"· uptime {pct(series.get('uptime'))} · {mean}")
         self.query_one("#detail-range", Static).update(rng)
         self._show_results(d["results"])
         self._show_incidents(d["incidents"])
@@ -152,7 +164,8 @@ class TargetDetailScreen(EngineScreen):
                     text.append(f"✖ {r.get('error_class') or 'failed':<9}", style="red")
                 text.append(f"{ms(r.get('latency_ms')):>9}")
                 if r.get("value") is not None:
-                    text.append(f"  value {r['value']:g}")
+                    system = field(self.record, "kind") == "system"
+                    text.append(f"  {percent(r['value'])}" if system else f"  value {r['value']:g}")
             if r.get("detail") and not r.get("ok") and not r.get("ping"):
                 text.append(f"  {r['detail'][:60]}", style="bright_black")
             text.append("\n")

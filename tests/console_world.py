@@ -103,10 +103,12 @@ def _results(store: Store) -> None:
                 or (tid == "twebfront" and k == 60)
             )
             lat = round(base * (0.6 + ((k * 7) % 9) / 10), 2)
+            # The cpu target carries its metric, as system probes do: a percent per check.
+            value = float(20 + (k * 13) % 60) if tid == "tcpuload" else None
             res = (
                 ProbeResult.failure(error or "status", "connection refused", lat)
                 if failed
-                else ProbeResult(True, lat)
+                else ProbeResult(True, lat, value)
             )
             batch.append(PendingResult(tid, ts, res))
     ResultWriter(store).write(batch, rollups=True)

@@ -235,6 +235,26 @@ async def test_detail_ranges_and_back(tmp_path: Path) -> None:
             assert isinstance(pilot.app.screen, TargetsScreen)
 
 
+async def test_detail_of_a_system_target_charts_its_metric(tmp_path: Path) -> None:
+    """A cpu target's latency is the cost of a psutil call: its chart and mean are the percent."""
+    with fresh_world(tmp_path) as w:
+        async with make_app(w.backend).run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            pilot.app.push_screen(TargetDetailScreen("tcpuload", "cpu"))
+            await settle(pilot)
+            detail = pilot.app.screen
+            chart = detail.query_one("#chart")
+            assert chart.metric == "value"
+            drawn = str(chart.render())
+            assert drawn.splitlines()[0].strip().startswith("79%")  # the top of 20..79 %
+            assert "mean 50%" in str(detail.query_one("#detail-range").render())
+            await pilot.press("escape")
+            await settle(pilot)
+            await pilot.press("enter")  # a tcp target keeps the latency chart
+            await settle(pilot)
+            assert pilot.app.screen.query_one("#chart").metric == "latency_ms"
+
+
 async def test_detail_names_each_heartbeat_ping(tmp_path: Path) -> None:
     """A heartbeat's history says start, log, success with its run time, and the exit status."""
     from engine.history import ResultWriter

@@ -17,6 +17,7 @@ SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
 SCREENS: dict[str, tuple[str, ...]] = {
     "targets": (),
     "detail": ("enter",),
+    "detail_system": (),  # the cpu target's detail: its chart is the metric, not the latency
     "form": ("a",),
     "alerts": ("2",),
     "history": ("3",),
@@ -30,6 +31,11 @@ SCREENS: dict[str, tuple[str, ...]] = {
 def _steps(keys: tuple[str, ...], screen: str) -> Any:
     async def run_before(pilot: Any) -> None:
         await settle(pilot)
+        if screen == "detail_system":
+            from screens.detail import TargetDetailScreen
+
+            pilot.app.push_screen(TargetDetailScreen("tcpuload", "cpu"))
+            await settle(pilot)
         for key in keys:
             await pilot.press(key)
             await settle(pilot)
