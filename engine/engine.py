@@ -362,7 +362,9 @@ class Engine:
         self.dirty.add(rec.id)
         if events.subscribers:
             shown = self.display_state(rec)
-            events.publish(ResultEvent(now, rec.id, res.ok, res.latency_ms, res.error_class, shown))
+            events.publish(
+                ResultEvent(now, rec.id, res.ok, res.latency_ms, res.error_class, shown, res.value)
+            )
         if tr is not None:
             if tr.old != tr.new:
                 self.events.publish(StateEvent(now, rec.id, tr.old, tr.new, res.error_class))
@@ -385,7 +387,13 @@ class Engine:
         if events.subscribers:
             events.publish(
                 ResultEvent(
-                    now, rec.id, res.ok, res.latency_ms, res.error_class, self.display_state(rec)
+                    now,
+                    rec.id,
+                    res.ok,
+                    res.latency_ms,
+                    res.error_class,
+                    self.display_state(rec),
+                    res.value,
                 )
             )
         if new != old:

@@ -34,6 +34,7 @@ class ResultEvent(Event):
     latency_ms: float | None
     error_class: str | None
     state: str
+    value: float | None = None  # a system metric's percent, a command's number, ...
 
 
 @dataclass(slots=True)

@@ -15,15 +15,11 @@ from screens.actions import bindings_for
 from screens.base import EngineScreen
 from screens.chart import LatencyChart
 from screens.context import field
-from screens.fmt import ago, incident_text, ms, pct, severity_text, state_text, when
+from screens.fmt import ago, incident_text, ms, pct, percent, severity_text, state_text, when
 from screens.messages import EngineEvents
 
 RANGES = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0}
 BUCKETS = 120
-
-
-def percent(v: float) -> str:
-    return f"{v:.0f}%" if v >= 10 else f"{v:.1f}%"
 
 
 class TargetDetailScreen(EngineScreen):

@@ -93,6 +93,13 @@ def pct(value: float | None) -> str:
     return f"{value * 100:.1f}%"
 
 
+def percent(value: float | None) -> str:
+    """A system metric, already in percent: 7.5%, 42%."""
+    if value is None:
+        return "—"
+    return f"{value:.0f}%" if value >= 10 else f"{value:.1f}%"
+
+
 def when(ts: float | None, tz: tzinfo, now: float | None = None) -> str:
     """A timestamp: time only when it is today, date and time otherwise."""
     if not ts:

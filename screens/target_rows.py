@@ -15,7 +15,7 @@ from typing import Any
 from rich.text import Text
 
 from screens.context import field
-from screens.fmt import ago, ms, pct, sparkline, state_text
+from screens.fmt import ago, ms, pct, percent, sparkline, state_text
 from screens.virtual_table import Column
 
 SPARK = 12
@@ -48,6 +48,7 @@ class Row:
     state: str = "unknown"  # what is shown (maintenance and pause applied)
     probe_state: str = "unknown"  # what the probes say
     latency: float | None = None
+    value: float | None = None  # a system target's metric (percent): shown instead of latency
     checked: float | None = None
     error: str | None = None
     uptime: float | None = None
@@ -115,7 +116,12 @@ class TargetRows:
 
     def row_cells(self, index: int) -> Sequence[str | Text]:
         r = self.view[index]
-        latency = Text(ms(r.latency)) if r.error is None else Text(r.error, style="red")
+        if r.error is not None:
+            latency = Text(r.error, style="red")
+        elif r.kind == "system":  # the metric: a psutil call's latency says nothing
+            latency = Text(percent(r.value))
+        else:
+            latency = Text(ms(r.latency))
         name: str | Text = r.name
         if r.owner:  # a subscriber's target: their masked chat id after the name
             name = Text(r.name)
@@ -173,10 +179,14 @@ class TargetRows:
         if row is None:
             return
         row.spark_loaded = True
+        metric = "value" if row.kind == "system" else "latency_ms"
         older = [
-            None if not field(r, "ok") else (field(r, "latency_ms") or 0.0)
-            for r in reversed(results)
+            None if not field(r, "ok") else (field(r, metric) or 0.0) for r in reversed(results)
         ]
+        if row.value is None and metric == "value":
+            row.value = next(
+                (field(r, "value") for r in results if field(r, "value") is not None), None
+            )
         row.spark = deque([*older, *row.spark][-SPARK:], maxlen=SPARK)
         row.touch()
 
@@ -203,9 +213,12 @@ class TargetRows:
                     continue
                 ok = ev.get("ok")
                 row.latency = ev.get("latency_ms")
+                if ev.get("value") is not None:
+                    row.value = ev["value"]
                 row.checked = ev.get("ts")
                 row.error = None if ok else ev.get("error_class")
-                row.spark.append((row.latency or 0.0) if ok else None)
+                point = row.value if row.kind == "system" else row.latency
+                row.spark.append((point or 0.0) if ok else None)
                 if ev.get("state") and ev["state"] != row.state:
                     row.state = ev["state"]
                     resort = True

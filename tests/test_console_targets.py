@@ -11,6 +11,7 @@ from engine.errors import BadInput
 from engine.specs import parse_spec
 from screens.detail import TargetDetailScreen
 from screens.dialogs import ConfirmScreen
+from screens.fmt import percent
 from screens.target_form import TargetFormScreen
 from screens.targets import TargetsScreen
 from sysalert_tui.console import EmbeddedRuntime
@@ -211,6 +212,25 @@ async def test_check_now_probes_the_target(tmp_path: Path) -> None:
             # a new result arrives, stamped now (the fixture's own results end at FIXED_NOW)
             await wait_until(pilot, lambda: (row.checked or 0) > FIXED_NOW)
             assert row.error == "refused"
+            await pilot.press("q")
+
+
+async def test_a_system_target_shows_its_live_metric_not_latency(tmp_path: Path) -> None:
+    """The cpu row's cell is the percent psutil measured just now, carried by the result event."""
+    with fresh_world(tmp_path, live=True) as w:
+        app = make_app(w.backend, runtime=EmbeddedRuntime(w.engine, None))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: w.engine.running)
+            await settle(pilot)
+            screen = _targets(app)
+            row = screen.rows.rows["tcpuload"]
+            _select(app, "cpu")
+            await pilot.press("r")
+            await wait_until(pilot, lambda: (row.checked or 0) > FIXED_NOW, 10)
+            live = w.engine.last_values["tcpuload"]
+            assert row.value == live and 0.0 <= live <= 100.0
+            cell = screen.rows.row_cells(screen.rows.index_of["tcpuload"])[3]
+            assert str(cell) == percent(live)
             await pilot.press("q")
 
 

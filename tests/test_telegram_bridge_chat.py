@@ -5,6 +5,7 @@ effects checked in the store."""
 from __future__ import annotations
 
 import logging
+import re
 import socket
 
 import anyio
@@ -118,6 +119,12 @@ async def test_status_get_and_history(world):
         assert got.startswith("api: up, ") and " ms" in got
         missing = await w.reply_text(await w.say(ALICE, "/get nosuch"))
         assert missing == "No target 'nosuch'."
+        # A system target answers with its metric (psutil's percent), not a call's latency.
+        await anyio.to_thread.run_sync(
+            lambda: w.commands.add_target("system://memory", name="mem", interval="1h")
+        )
+        mem = await w.reply_text(await w.say(ALICE, "/get mem"))
+        assert re.fullmatch(r"mem: up, \d+%, checked .+", mem), mem
         hist = await w.reply_text(await w.say(ALICE, "/history web"))
         assert hist.startswith("Recent events for web:") and "state.down web" in hist
         everything = await w.reply_text(await w.say(ALICE, "/history"))

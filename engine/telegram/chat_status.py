@@ -36,10 +36,24 @@ def _live(engine: Engine, rec: TargetRecord) -> TargetRecord:
     return engine.targets.get(rec.id, rec)
 
 
+def _targets_of(engine: Engine, owner_id: str | None) -> list[TargetRecord]:
+    """The engine's own records (every target is loaded; opening 100,000 sealed names again from
+    the store took seconds). The loop may change the dict while this thread copies it."""
+    for _ in range(3):
+        try:
+            recs = list(engine.targets.values())
+            break
+        except RuntimeError:
+            continue
+    else:
+        return [_live(engine, t) for t in engine.commands.list_targets(owner_id)]
+    return [t for t in recs if owner_id is None or t.owner_id == owner_id]
+
+
 def status_reply(engine: Engine, owner_id: str | None) -> str:
     """Targets that are not up, then open incidents (worker thread: it reads the store)."""
     cmds = engine.commands
-    targets = [_live(engine, t) for t in cmds.list_targets(owner_id)]
+    targets = _targets_of(engine, owner_id)
     states = [(t, engine.display_state(t)) for t in targets]
     up = sum(1 for _, s in states if s == "up")
     lines = [f"{up} of {len(targets)} targets up."]
@@ -68,7 +82,10 @@ def describe(engine: Engine, rec: TargetRecord) -> str:
     t = _live(engine, rec)
     state = engine.display_state(t)
     parts = [f"{t.name}: {state}"]
-    if t.last_latency_ms is not None and state != "down":
+    value = engine.last_values.get(t.id)
+    if t.kind == "system" and value is not None:
+        parts.append(f"{value:.0f}%")  # the metric; a psutil call's latency says nothing
+    elif t.last_latency_ms is not None and state != "down":
         parts.append(f"{t.last_latency_ms:.0f} ms")
     if t.last_error_class and state != "up":
         parts.append(t.last_error_class)
