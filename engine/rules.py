@@ -7,6 +7,7 @@ targets give cpu/memory/disk/load percent, tls targets certificate days left, be
 from __future__ import annotations
 
 import operator
+import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,17 @@ METRICS = (
     "cert_days",
     "benchmark.score",
 )
+
+
+_WHEN = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
+
+
+def parse_when(text: str) -> tuple[str, float]:
+    """`> 90`, `<= 14`: a comparison and a threshold, as the CLI's --when and the console take it."""
+    m = _WHEN.match(text or "")
+    if not m:
+        raise BadInput(f"{text!r} is not a comparison", "write an operator and a number: '> 90'")
+    return m.group(1), float(m.group(2))
 
 
 @dataclass

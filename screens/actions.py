@@ -35,9 +35,19 @@ SCOPES: dict[str, str] = {
     "benchmarks": "Benchmarks",
     "contacts": "Contacts & Telegram",
     "subscribers": "Subscribers",
+    "rules": "Alert rules",
 }
 # Scopes that are App modes (reached with a number key); the others are pushed screens.
-MODES = ("targets", "alerts", "history", "maintenance", "benchmarks", "contacts", "subscribers")
+MODES = (
+    "targets",
+    "alerts",
+    "history",
+    "maintenance",
+    "benchmarks",
+    "contacts",
+    "subscribers",
+    "rules",
+)
 
 C = Command
 # One command a line reads as a table: keep the formatter out of it.
@@ -50,6 +60,7 @@ COMMANDS: tuple[Command, ...] = (
     C("global", "5", "switch_mode('benchmarks')", "Bench", "Show benchmarks", show=False),
     C("global", "6", "switch_mode('contacts')", "Contacts", "Show contacts and Telegram", show=False),
     C("global", "7", "switch_mode('subscribers')", "Subs", "Show Telegram subscribers", show=False),
+    C("global", "8", "switch_mode('rules')", "Rules", "Show metric alert rules", show=False),
     C("global", "question_mark", "help", "Help", "List every key"),
     C("global", "ctrl+p", "command_palette", "Palette", "Search every action by name", show=False,
       bind=False),
@@ -96,6 +107,9 @@ COMMANDS: tuple[Command, ...] = (
     C("contacts", "x", "remove_contact", "Remove", "Remove the selected contact (asks first)"),
     C("contacts", "t", "test_contact", "Test", "Send a test notification to the selected contact"),
     C("contacts", "l", "telegram_login", "Login", "Log in to Telegram (phone, code, 2FA)"),
+    C("rules", "a", "add_rule", "Add", "Add a metric alert rule (metric, comparison, for how long)"),
+    C("rules", "t", "toggle_rule", "On/off", "Switch the selected rule on or off"),
+    C("rules", "x", "remove_rule", "Remove", "Remove the selected rule (asks first)"),
     C("subscribers", "a", "add_subscriber", "Add", "Add a subscriber by Telegram chat id"),
     C("subscribers", "x", "remove_subscriber", "Remove",
       "Remove the selected subscriber and erase everything they own (asks first)"),

@@ -18,7 +18,7 @@ from screens.dialogs import Field, FieldsDialog, checked
 from screens.fmt import ago, incident_text, severity_text, when
 from screens.messages import EngineEvents
 
-EMPTY = "No open alerts. Everything is quiet (press v to see resolved ones)."
+EMPTY = "No open alerts: everything is quiet (v shows resolved ones)."
 STATE_ORDER = {"firing": 0, "acknowledged": 1, "silenced": 2, "resolved": 3}
 RELOAD_ON = {"incident", "receipt", "state"}
 
@@ -106,7 +106,9 @@ class AlertsScreen(EngineScreen):
             counts[inc["state"]] = counts.get(inc["state"], 0) + 1
         info = " · ".join(f"{n} {s}" for s, n in counts.items()) or EMPTY
         self.query_one("#alerts-info", Static).update(
-            f" {info}" + ("  (resolved shown, v hides)" if self.show_resolved else "")
+            f" {info}"
+            + ("  (resolved shown, v hides)" if self.show_resolved else "")
+            + " · 8 rules"
         )
         self._show_receipts()
 

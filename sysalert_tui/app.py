@@ -34,6 +34,7 @@ from screens.history import HistoryScreen
 from screens.maintenance import MaintenanceScreen
 from screens.messages import EngineEvents
 from screens.palette import ActionsProvider
+from screens.rules import RulesScreen
 from screens.subscribers import SubscribersScreen
 from screens.targets import TargetsScreen
 
@@ -68,6 +69,7 @@ class SysAlertApp(App[int]):
         "benchmarks": BenchmarksScreen,
         "contacts": ContactsScreen,
         "subscribers": SubscribersScreen,
+        "rules": RulesScreen,
     }
 
     stats: reactive[dict[str, Any]] = reactive(dict, always_update=True)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import re
 from typing import Any
 
 from engine.errors import BadInput
+from engine.rules import parse_when
 from sysalert_tui.output import print_json, print_table
 from sysalert_tui.session import open_commands
-
-_WHEN = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
 
 
 def register(sub: Any, add_json: Any) -> None:
@@ -47,17 +45,16 @@ def register(sub: Any, add_json: Any) -> None:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    m = _WHEN.match(args.when)
-    if not m:
-        raise BadInput(
-            f"--when {args.when!r} is not a comparison", "write an operator and a number: '> 90'"
-        )
+    try:
+        comparison, threshold = parse_when(args.when)
+    except BadInput as exc:
+        raise BadInput(f"--when {exc.message}", exc.hint) from None
     with open_commands(args) as cmds:
         r = cmds.add_rule(
             args.name,
             args.metric,
-            m.group(1),
-            float(m.group(2)),
+            comparison,
+            threshold,
             args.duration,
             args.severity,
             args.channels,

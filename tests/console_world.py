@@ -233,6 +233,20 @@ def _windows(store: Store) -> None:
     )
 
 
+def _rules(store: Store) -> None:
+    """Two run-time rules with fixed ids (no audit rows: the History snapshot stays as it is)."""
+    from engine import rules_store
+    from engine.rules import RuleSpec
+
+    rules_store.insert(
+        store, RuleSpec("rcpuhot", "cpu hot", "system.cpu", ">", 90.0, 300.0, "high"), None
+    )
+    slow = RuleSpec(
+        "rapislow", "api slow", "latency", ">", 800.0, 120.0, "medium", [], "tquokka", False
+    )
+    rules_store.insert(store, slow, "tquokka")
+
+
 def _benchmarks(store: Store) -> None:
     from engine.benchmarks import store as bstore
 
@@ -346,5 +360,6 @@ def build_world(data_dir: Path) -> tuple[Settings, Store]:
     _incidents(store, contacts)
     _windows(store)
     _benchmarks(store)
+    _rules(store)
     _audit(cmds)
     return settings, store

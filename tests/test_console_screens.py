@@ -213,6 +213,38 @@ async def test_benchmarks_add_run_and_remove(tmp_path: Path) -> None:
         listener.close()
 
 
+async def test_rules_add_toggle_and_remove(tmp_path: Path) -> None:
+    with fresh_world(tmp_path) as w:
+        cmds = w.engine.commands
+        async with make_app(w.backend).run_test(size=(80, 24)) as pilot:
+            screen = await _go(pilot, "8")
+            assert [r["name"] for r in screen.items] == ["cpu hot", "api slow"]
+            await pilot.press("a")
+            await settle(pilot)
+            await _fill(pilot, {"name": "disk full", "metric": "system.dsk", "when": "over 90"})
+            dialog = pilot.app.screen
+            assert isinstance(dialog, FieldsDialog)  # nothing saved while a field is wrong
+            assert dialog.query_one("#e-metric").display and dialog.query_one("#e-when").display
+            await _fill(pilot, {"metric": "system.disk", "when": ">= 95", "duration": "10m"})
+            await wait_until(pilot, lambda: "disk full" in [r["name"] for r in screen.items])
+            rule = {r["name"]: r for r in cmds.list_rules()}["disk full"]
+            assert (rule["comparison"], rule["threshold"], rule["duration_s"]) == (">=", 95.0, 600)
+            assert rule["enabled"] and rule["severity"] == "medium"
+            screen.table.move_cursor(row=[r["name"] for r in screen.items].index("disk full"))
+            await pilot.press("t")
+            await wait_until(
+                pilot, lambda: not {r["name"]: r for r in cmds.list_rules()}["disk full"]["enabled"]
+            )
+            await pilot.press("x")
+            await settle(pilot)
+            assert isinstance(pilot.app.screen, ConfirmScreen)
+            await pilot.press("y")
+            await wait_until(pilot, lambda: "disk full" not in [r["name"] for r in screen.items])
+            assert "disk full" not in [r["name"] for r in cmds.list_rules()]
+            audit = [h["action"] for h in cmds.history(limit=20)]
+            assert {"rule.add", "rule.disable", "rule.remove"} <= set(audit)
+
+
 async def test_contacts_add_validates_and_remove_asks(tmp_path: Path) -> None:
     with fresh_world(tmp_path) as w:
         cmds = w.engine.commands

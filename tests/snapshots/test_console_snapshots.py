@@ -24,6 +24,7 @@ SCREENS: dict[str, tuple[str, ...]] = {
     "maintenance": ("4",),
     "benchmarks": ("5",),
     "contacts": ("6",),
+    "rules": ("8",),
     "help": ("question_mark",),
 }
 
