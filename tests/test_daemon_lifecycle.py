@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -239,7 +240,18 @@ def test_sigterm_drains_and_exits_0_with_nothing_lost(data_dir: Path, listener: 
         for _ in range(5):
             assert httpx.get(hb["ping_url"]).status_code == 200
         u.post(f"/api/v1/targets/{slow['id']}/check")
-        time.sleep(0.2)  # the slow check is in flight now
+
+        def slow_check_running() -> bool:
+            for kid in psutil.Process(d.proc.pid).children(recursive=True):
+                try:
+                    if "time.sleep(0.7)" in " ".join(kid.cmdline()):
+                        return True
+                except psutil.Error:  # it exited while we looked
+                    continue
+            return False
+
+        # In flight now: its process runs (a fixed pause was too short on a loaded machine).
+        assert wait_for(slow_check_running, timeout=10, step=0.01)
         seen = len(u.get(f"/api/v1/targets/{web['id']}/results", params={"limit": 1000}).json())
         # an attached console's event stream is open: it must end, not hold the exit up
         stream_ended = threading.Event()
