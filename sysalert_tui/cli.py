@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         cli_alerts,
         cli_apikeys,
         cli_bench,
+        cli_history,
         cli_rules,
         cli_subscribers,
         cli_targets,
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_targets.register(sub, _add_json)
     cli_alerts.register(sub, _add_json)
+    cli_history.register(sub, _add_json)
     cli_subscribers.register(sub, _add_json)
     cli_rules.register(sub, _add_json)
     cli_bench.register(sub, _add_json)

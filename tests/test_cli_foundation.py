@@ -174,6 +174,32 @@ def test_target_add_list_show_remove(run: Run, initialised: Path) -> None:
     assert actors.count("seed") == 3
 
 
+def test_history_lists_who_changed_what_and_checks_its_arguments(
+    run: Run, initialised: Path
+) -> None:
+    assert run("target", "add", "tcp://127.0.0.1:9", "--name", "gnu")[0] == 0
+    assert run("maintenance", "on", "gnu", "--for", "1h")[0] == 0
+    assert run("bench", "add", "cpu", "--name", "cpu-score")[0] == 0
+    assert run("contacts", "add", "oncall", "webhook:http://127.0.0.1:9/hook")[0] == 0
+    rc, out, err = run("history", "--json")
+    assert rc == 0, err
+    seen = {(h["action"], h["target"]) for h in json.loads(out)}
+    assert {
+        ("target.add", "gnu"),
+        ("maintenance.on", "gnu"),
+        ("benchmark.add", "cpu-score"),
+        ("contact.add", "oncall"),
+    } <= seen
+    rc, out, _ = run("history", "--target", "gnu", "--kind", "maintenance")
+    lines = out.splitlines()
+    assert rc == 0 and lines[0].split()[:3] == ["TIME", "(UTC)", "EVENT"]
+    assert len(lines) == 2 and "maintenance.on" in lines[1] and " gnu " in lines[1]
+    rc, _, err = run("history", "--limit", "0")
+    assert rc == 2 and "'0' is not a number from 1 to 1000" in err
+    rc, _, err = run("history", "--target", "nope")
+    assert rc == 2 and "no target 'nope'" in _one_line_error(err)
+
+
 def test_bad_spec_exits_2_with_one_line_as_a_process(initialised: Path) -> None:
     r = subprocess.run(
         [SA, "target", "add", "tcp://nohost"],

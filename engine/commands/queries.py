@@ -134,6 +134,7 @@ class QueryCommands(CommandBase):
         for iid, tid in incident_target.items():
             if tid in by_id:
                 names[f"incident:{iid}"] = by_id[tid]
+        names.update(self._few_names({r.object_ref or "" for r in rows}))
         out = []
         for r in rows:
             row = f"{r.ts:.6f}:{r.action}"
@@ -148,6 +149,19 @@ class QueryCommands(CommandBase):
                     "detail": self.store.open_("audit", "detail_s", row, r.detail_s),
                 }
             )
+        return out
+
+    def _few_names(self, refs: set[str]) -> dict[str, str]:
+        """Benchmarks and contacts by their keyed refs: there are few of them, so all are read,
+        and only when the page names one."""
+        from engine.benchmarks import store as bstore
+        from engine.store import contacts as cstore
+
+        out: dict[str, str] = {}
+        for kind, load in (("bench", bstore.load_all), ("contact", cstore.load_all)):
+            if any(r.startswith(kind + ":") for r in refs):
+                for rec in load(self.store):
+                    out[self.store.ref(kind, rec.id)] = rec.name
         return out
 
     def engine_stats(self) -> dict[str, Any]:
