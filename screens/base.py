@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from textual import on, work
@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Footer, Static
 from engine.errors import SysAlertError
 from screens.chrome import NavBar, StatusBar
 from screens.context import ConsoleContext, context
+from screens.dialogs import ConfirmScreen
 from screens.fmt import error_sentence
 from screens.messages import EngineEvents, Failed, Reply
 
@@ -144,15 +145,43 @@ class EngineScreen(Screen[Any]):
     def on_engine_events(self, message: EngineEvents) -> None:
         """Screens that listen override this; the default ignores events."""
 
+    # ---- the confirm, act, say-so-and-reload pattern of every list ------------------------------
+    def ask_then_call(self, question: str, verb: str, method: str, *args: Any, done: str) -> None:
+        """Ask first; on yes run `method(*args)` in a worker, then say `done` and reload."""
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.call(method, *args, then=lambda _: self.done(done))
+
+        self.app.push_screen(ConfirmScreen(question, verb), answered)
+
+    def done(self, text: str) -> None:
+        self.notify(text)
+        self.reload_data()
+
+    def reload_data(self) -> None:
+        """Fetch what the screen shows again (after a change made from it)."""
+
 
 class ListScreen(EngineScreen):
-    """A screen that is one info line, one table and an empty-state line, reloaded on show."""
+    """A screen that is one info line, one table and an empty-state line, reloaded on show.
+
+    A subclass names its list command, its texts and how an item becomes cells; loading,
+    failures, the cursor, the empty state and "which row is selected" are done here once."""
 
     TABLE_ID = ""
     INFO_ID = ""
     EMPTY_ID = ""
     COLUMNS: tuple[str, ...] = ()
     LOADING = "Loading…"
+    LIST_COMMAND = ""  # the command layer's list method
+    EMPTY = ""  # the empty state's sentence: what to press to add one
+    MISSING = ""  # when the engine in use does not offer LIST_COMMAND
+    NOUN = "row"  # "No rule selected."
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: list[dict[str, Any]] = []
 
     def compose_body(self) -> Iterable[Widget]:
         yield Static(self.LOADING, id=self.INFO_ID, classes="info-line")
@@ -173,5 +202,43 @@ class ListScreen(EngineScreen):
     def on_screen_resume(self) -> None:
         self.action_reload()
 
+    def reload_data(self) -> None:
+        self.action_reload()
+
     def action_reload(self) -> None:
+        self.call(self.LIST_COMMAND, then=self._loaded, fail=self._failed)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.items = []
+        self._fill(self.MISSING if isinstance(exc, Unavailable) else error_sentence(exc))
+
+    def _loaded(self, items: Any) -> None:
+        self.items = [dict(i) for i in items or []]
+        self._fill(self.EMPTY)
+
+    def cells(self, item: dict[str, Any]) -> Sequence[Any]:
         raise NotImplementedError
+
+    def info(self) -> str:
+        return ""
+
+    def _fill(self, empty_text: str) -> None:
+        table = self.table
+        row = table.cursor_row
+        table.clear()
+        for item in self.items:
+            table.add_row(*self.cells(item), key=str(item.get("id") or item.get("name")))
+        if self.items:
+            table.move_cursor(row=min(row, len(self.items) - 1), animate=False)
+        empty = self.query_one(f"#{self.EMPTY_ID}", Static)
+        empty.update(empty_text)
+        empty.display = not self.items
+        table.display = bool(self.items)
+        self.query_one(f"#{self.INFO_ID}", Static).update(self.info())
+
+    def selected(self) -> dict[str, Any] | None:
+        """The item under the cursor, or a warning that there is none."""
+        if not self.items:
+            self.notify(f"No {self.NOUN} selected.", severity="warning")
+            return None
+        return self.items[min(self.table.cursor_row, len(self.items) - 1)]

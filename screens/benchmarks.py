@@ -9,15 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
-from textual.widgets import Static
 
 from engine.benchmarks.scoring import fmt
 from engine.benchmarks.spec import parse_bench_spec, parse_threshold
 from engine.durations import parse_duration
 from screens.actions import bindings_for
 from screens.base import ListScreen, Unavailable
-from screens.dialogs import ConfirmScreen, Field, FieldsDialog, checked
-from screens.fmt import ago, error_sentence, sparkline
+from screens.dialogs import Field, FieldsDialog, checked
+from screens.fmt import ago, sparkline
 from screens.subscribers import owner_labels
 
 EMPTY = "No benchmarks yet. Press a to add one: cpu, an https:// URL, host:port or cmd:…"
@@ -58,14 +57,16 @@ class BenchmarksScreen(ListScreen):
     EMPTY_ID = "bench-empty"
     COLUMNS = ("Name", "Score", "Baseline", "vs baseline", "Trend", "Last run")
     LOADING = "Loading benchmarks…"
+    EMPTY = EMPTY
+    MISSING = MISSING
+    NOUN = "benchmark"
     SCOPE = "benchmarks"
     LISTENS = False
     BINDINGS = bindings_for("benchmarks")
 
     def __init__(self) -> None:
         super().__init__()
-        self.items: list[dict[str, Any]] = []  # the rows shown (after the owner filter)
-        self.all_items: list[dict[str, Any]] = []
+        self.all_items: list[dict[str, Any]] = []  # `items` are the rows shown (owner filter)
         self.owners: dict[str, str] = {}  # subscriber id -> masked chat id
         self.owner_filter: str | None = None  # None: everyone's; "": the operator's; else an id
 
@@ -79,8 +80,8 @@ class BenchmarksScreen(ListScreen):
         return fn(), owner_labels(self.optional("list_subscribers"))
 
     def _failed(self, exc: BaseException) -> None:
-        self.items = self.all_items = []
-        self._fill(MISSING if isinstance(exc, Unavailable) else error_sentence(exc))
+        self.all_items = []
+        super()._failed(exc)
 
     def _loaded(self, value: tuple[Any, dict[str, str]]) -> None:
         items, self.owners = value
@@ -110,48 +111,30 @@ class BenchmarksScreen(ListScreen):
         self._fill(EMPTY)
         self.notify(f"Showing the benchmarks of {self._owner_name(self.owner_filter)}.")
 
-    def _fill(self, empty_text: str) -> None:
-        table = self.table
-        row = table.cursor_row
-        table.clear()
-        now = self.ctx.clock()
-        for b in self.items:
-            score = _num(b, "score", "last_score")
-            base = _num(b, "baseline")
-            trend = [(_num(t, "score") if isinstance(t, dict) else t) for t in b.get("trend") or []]
-            name = Text(str(b.get("name", "?")))
-            if b.get("owner_id"):  # a subscriber's: their masked chat id after the name
-                name.append(f" · {self.owners.get(b['owner_id'], '****')}", style="cyan")
-            table.add_row(
-                name,
-                "—" if score is None else fmt(score, b.get("unit") or ""),
-                "—" if base is None else fmt(base, b.get("unit") or ""),
-                versus_text(b),
-                sparkline(
-                    [v if isinstance(v, int | float) else None for v in trend], 16, relative=True
-                ),
-                ago(_num(b, "last_run_at"), now),
-                key=str(b.get("id") or b.get("name")),
-            )
-        if self.items:
-            table.move_cursor(row=min(row, len(self.items) - 1), animate=False)
-        empty = self.query_one("#bench-empty", Static)
-        empty.update(empty_text)
-        empty.display = not self.items
-        table.display = bool(self.items)
+    def info(self) -> str:
         n = len(self.items)
         owners = ""
         if self.owners or self.owner_filter is not None:
             owners = f" · owner: {self._owner_name(self.owner_filter)} (o)"
-        self.query_one("#bench-info", Static).update(
-            f" {n} benchmark{'s' if n != 1 else ''}{owners} · b sets the baseline to the current score"
-        )
+        return f" {n} benchmark{'s' if n != 1 else ''}{owners} · b sets the baseline to the current score"
 
-    def _selected(self) -> dict[str, Any] | None:
-        if not self.items:
-            self.notify("No benchmark selected. Press a to add one.", severity="warning")
-            return None
-        return self.items[min(self.table.cursor_row, len(self.items) - 1)]
+    def cells(self, b: dict[str, Any]) -> tuple[Any, ...]:
+        score = _num(b, "score", "last_score")
+        base = _num(b, "baseline")
+        trend = [(_num(t, "score") if isinstance(t, dict) else t) for t in b.get("trend") or []]
+        name = Text(str(b.get("name", "?")))
+        if b.get("owner_id"):  # a subscriber's: their masked chat id after the name
+            name.append(f" · {self.owners.get(b['owner_id'], '****')}", style="cyan")
+        return (
+            name,
+            "—" if score is None else fmt(score, b.get("unit") or ""),
+            "—" if base is None else fmt(base, b.get("unit") or ""),
+            versus_text(b),
+            sparkline(
+                [v if isinstance(v, int | float) else None for v in trend], 16, relative=True
+            ),
+            ago(_num(b, "last_run_at"), self.ctx.clock()),
+        )
 
     def action_add_benchmark(self) -> None:
         dialog = FieldsDialog(
@@ -193,11 +176,10 @@ class BenchmarksScreen(ListScreen):
 
     def _added(self, b: Any) -> None:
         name = b.get("name") if isinstance(b, dict) else getattr(b, "name", "")
-        self.notify(f"Benchmark {name} added; its first runs set the baseline.")
-        self.action_reload()
+        self.done(f"Benchmark {name} added; its first runs set the baseline.")
 
     def action_run_benchmark(self) -> None:
-        b = self._selected()
+        b = self.selected()
         if b is None:
             return
         self.notify(f"Measuring {b.get('name')}…")
@@ -216,42 +198,23 @@ class BenchmarksScreen(ListScreen):
         self.action_reload()
 
     def action_remove_benchmark(self) -> None:
-        b = self._selected()
-        if b is None:
-            return
-        ref = str(b.get("id") or b.get("name"))
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.call(
-                    "remove_benchmark",
-                    ref,
-                    then=lambda _: self._removed(str(b.get("name"))),
-                )
-
-        self.app.push_screen(
-            ConfirmScreen(f"Remove {b.get('name')!r} and all its runs?", "Remove"), answered
-        )
-
-    def _removed(self, name: str) -> None:
-        self.notify(f"Removed {name}.")
-        self.action_reload()
+        b = self.selected()
+        if b is not None:
+            self.ask_then_call(
+                f"Remove {b.get('name')!r} and all its runs?",
+                "Remove",
+                "remove_benchmark",
+                str(b.get("id") or b.get("name")),
+                done=f"Removed {b.get('name')}.",
+            )
 
     def action_set_baseline(self) -> None:
-        b = self._selected()
-        if b is None:
-            return
-        ref = str(b.get("id") or b.get("name"))
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.call("set_baseline", ref, then=lambda _: self._baseline_set(b))
-
-        self.app.push_screen(
-            ConfirmScreen(f"Set the baseline of {b.get('name')!r} to its current score?", "Set"),
-            answered,
-        )
-
-    def _baseline_set(self, b: dict[str, Any]) -> None:
-        self.notify(f"Baseline of {b.get('name')} set to its current score.")
-        self.action_reload()
+        b = self.selected()
+        if b is not None:
+            self.ask_then_call(
+                f"Set the baseline of {b.get('name')!r} to its current score?",
+                "Set",
+                "set_baseline",
+                str(b.get("id") or b.get("name")),
+                done=f"Baseline of {b.get('name')} set to its current score.",
+            )

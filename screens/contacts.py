@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Static
 from engine.domain import mask_address
 from screens.actions import bindings_for
 from screens.base import EngineScreen
-from screens.dialogs import ConfirmScreen, Field, FieldsDialog
+from screens.dialogs import Field, FieldsDialog
 from screens.telegram_login import start_login
 
 EMPTY = "No contacts yet. Press a to add one (e.g. telegram:@oncall or email:ops@example.com)."
@@ -162,28 +162,21 @@ class ContactsScreen(EngineScreen):
                     name=values["name"],
                     address=values["address"],
                     level=int(values["level"] or 1),
-                    then=lambda _: self._done(f"Contact {values['name']} added."),
+                    then=lambda _: self.done(f"Contact {values['name']} added."),
                 )
 
         self.app.push_screen(dialog, answered)
 
     def action_remove_contact(self) -> None:
         c = self._selected()
-        if c is None:
-            return
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.call(
-                    "remove_contact", c["id"], then=lambda _: self._done(f"Removed {c['name']}.")
-                )
-
-        self.app.push_screen(
-            ConfirmScreen(
-                f"Remove {c['name']!r}? Its notifications and receipts are erased too.", "Remove"
-            ),
-            answered,
-        )
+        if c is not None:
+            self.ask_then_call(
+                f"Remove {c['name']!r}? Its notifications and receipts are erased too.",
+                "Remove",
+                "remove_contact",
+                c["id"],
+                done=f"Removed {c['name']}.",
+            )
 
     def action_test_contact(self) -> None:
         c = self._selected()
@@ -201,6 +194,5 @@ class ContactsScreen(EngineScreen):
     def action_telegram_login(self) -> None:
         start_login(self, self.reload)
 
-    def _done(self, text: str) -> None:
-        self.notify(text)
+    def reload_data(self) -> None:
         self.reload()

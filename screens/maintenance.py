@@ -15,7 +15,7 @@ from engine.errors import NotFound
 from engine.schedules import parse_window
 from screens.actions import bindings_for
 from screens.base import EngineScreen
-from screens.dialogs import ConfirmScreen, Field, FieldsDialog, checked
+from screens.dialogs import Field, FieldsDialog, checked
 from screens.fmt import when
 from screens.messages import EngineEvents
 
@@ -172,7 +172,7 @@ class MaintenanceScreen(EngineScreen):
 
         def answered(v: dict[str, str] | None) -> None:
             if v:
-                self.call_fn(self._save_window, v, replaces, then=self._done)
+                self.call_fn(self._save_window, v, replaces, then=self.done)
 
         self.app.push_screen(dialog, answered)
 
@@ -196,14 +196,16 @@ class MaintenanceScreen(EngineScreen):
             self.notify("No window selected.", severity="warning")
             return
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.call("remove_window", w["id"], then=lambda _: self._done("Window removed."))
-
-        self.app.push_screen(ConfirmScreen("Remove this maintenance window?", "Remove"), answered)
+        self.ask_then_call(
+            "Remove this maintenance window?",
+            "Remove",
+            "remove_window",
+            w["id"],
+            done="Window removed.",
+        )
 
     def action_toggle_all(self) -> None:
-        self.call_fn(self._toggle_all, then=self._done)
+        self.call_fn(self._toggle_all, then=self.done)
 
     def _toggle_all(self) -> str:
         cmds = self.commands
@@ -215,6 +217,5 @@ class MaintenanceScreen(EngineScreen):
         cmds.maintenance_on(what="all", reason="all targets, from the console")
         return "Every target is in maintenance: no alerts until you press m again."
 
-    def _done(self, text: str) -> None:
-        self.notify(text)
+    def reload_data(self) -> None:
         self.reload()

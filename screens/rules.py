@@ -9,17 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
-from textual.widgets import Static
 
 from engine.durations import parse_duration
 from engine.rules import METRICS, SEVERITIES, parse_when
 from screens.actions import bindings_for
-from screens.base import ListScreen, Unavailable
-from screens.dialogs import ConfirmScreen, Field, FieldsDialog, checked
-from screens.fmt import error_sentence, span
+from screens.base import ListScreen
+from screens.dialogs import Field, FieldsDialog, checked
+from screens.fmt import span
 
-EMPTY = "No alert rules yet. Press a to add one, e.g. system.cpu > 90 for 5m."
-MISSING = "Alert rules are not available from this engine yet."
 SEVERITY_STYLES = {"critical": "bold red", "high": "red", "medium": "yellow", "low": ""}
 
 
@@ -45,61 +42,35 @@ class RulesScreen(ListScreen):
     EMPTY_ID = "rules-empty"
     COLUMNS = ("Name", "When", "For", "Target", "Sev.", "On")
     LOADING = "Loading rules…"
+    LIST_COMMAND = "list_rules"
+    EMPTY = "No alert rules yet. Press a to add one, e.g. system.cpu > 90 for 5m."
+    MISSING = "Alert rules are not available from this engine yet."
+    NOUN = "rule"
     SCOPE = "rules"
     NAV = "alerts"
     nav_title = "Rules"
     BINDINGS = bindings_for("rules")
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: list[dict[str, Any]] = []
-
-    def action_reload(self) -> None:
-        self.call("list_rules", then=self._loaded, fail=self._failed)
-
-    def _failed(self, exc: BaseException) -> None:
-        self.items = []
-        self._fill(MISSING if isinstance(exc, Unavailable) else error_sentence(exc))
-
-    def _loaded(self, items: Any) -> None:
-        self.items = [dict(i) for i in items or []]
-        self._fill(EMPTY)
-
-    def _fill(self, empty_text: str) -> None:
-        table = self.table
-        row = table.cursor_row
-        table.clear()
-        for r in self.items:
-            on = Text("yes" if r.get("enabled") else "no", style="" if r.get("enabled") else "dim")
-            if r.get("declared"):
-                on.append(" · config", style="bright_black")
-            sev = str(r.get("severity") or "")
-            table.add_row(
-                str(r.get("name") or ""),
-                when_text(r),
-                span(float(r.get("duration_s") or 0)) if r.get("duration_s") else "at once",
-                str(r.get("target") or "—"),
-                Text(sev, style=SEVERITY_STYLES.get(sev, "")),
-                on,
-                key=str(r.get("id")),
-            )
-        if self.items:
-            table.move_cursor(row=min(row, len(self.items) - 1), animate=False)
-        empty = self.query_one("#rules-empty", Static)
-        empty.update(empty_text)
-        empty.display = not self.items
-        table.display = bool(self.items)
-        n = len(self.items)
-        off = sum(1 for r in self.items if not r.get("enabled"))
-        self.query_one("#rules-info", Static).update(
-            f" {n} rule{'s' if n != 1 else ''} ({off} off) · a adds · t switches on/off · x removes"
+    def cells(self, r: dict[str, Any]) -> tuple[Any, ...]:
+        on = Text("yes" if r.get("enabled") else "no", style="" if r.get("enabled") else "dim")
+        if r.get("declared"):
+            on.append(" · config", style="bright_black")
+        sev = str(r.get("severity") or "")
+        return (
+            str(r.get("name") or ""),
+            when_text(r),
+            span(float(r.get("duration_s") or 0)) if r.get("duration_s") else "at once",
+            str(r.get("target") or "—"),
+            Text(sev, style=SEVERITY_STYLES.get(sev, "")),
+            on,
         )
 
-    def _selected(self) -> dict[str, Any] | None:
-        if not self.items:
-            self.notify("No rule selected. Press a to add one.", severity="warning")
-            return None
-        return self.items[min(self.table.cursor_row, len(self.items) - 1)]
+    def info(self) -> str:
+        n = len(self.items)
+        off = sum(1 for r in self.items if not r.get("enabled"))
+        return (
+            f" {n} rule{'s' if n != 1 else ''} ({off} off) · a adds · t switches on/off · x removes"
+        )
 
     def action_add_rule(self) -> None:
         dialog = FieldsDialog(
@@ -135,13 +106,13 @@ class RulesScreen(ListScreen):
                     duration=values["duration"].strip() or 0,
                     severity=(values["severity"].strip() or "medium").lower(),
                     target=values["target"].strip() or None,
-                    then=lambda r: self._done(f"Rule {r.get('name')} added."),
+                    then=lambda r: self.done(f"Rule {r.get('name')} added."),
                 )
 
         self.app.push_screen(dialog, answered)
 
     def action_toggle_rule(self) -> None:
-        r = self._selected()
+        r = self.selected()
         if r is None:
             return
         on = not r.get("enabled")
@@ -149,24 +120,16 @@ class RulesScreen(ListScreen):
             "set_rule_enabled",
             str(r["id"]),
             enabled=on,
-            then=lambda _: self._done(f"Rule {r.get('name')} {'on' if on else 'off'}."),
+            then=lambda _: self.done(f"Rule {r.get('name')} {'on' if on else 'off'}."),
         )
 
     def action_remove_rule(self) -> None:
-        r = self._selected()
-        if r is None:
-            return
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.call(
-                    "remove_rule",
-                    str(r["id"]),
-                    then=lambda _: self._done(f"Removed rule {r.get('name')}."),
-                )
-
-        self.app.push_screen(ConfirmScreen(f"Remove rule {r.get('name')!r}?", "Remove"), answered)
-
-    def _done(self, text: str) -> None:
-        self.notify(text)
-        self.action_reload()
+        r = self.selected()
+        if r is not None:
+            self.ask_then_call(
+                f"Remove rule {r.get('name')!r}?",
+                "Remove",
+                "remove_rule",
+                str(r["id"]),
+                done=f"Removed rule {r.get('name')}.",
+            )

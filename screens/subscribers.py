@@ -8,12 +8,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from rich.text import Text
-from textual.widgets import Static
 
 from screens.actions import bindings_for
-from screens.base import ListScreen, Unavailable
-from screens.dialogs import ConfirmScreen, Field, FieldsDialog, checked
-from screens.fmt import ago, error_sentence
+from screens.base import ListScreen
+from screens.dialogs import Field, FieldsDialog, checked
+from screens.fmt import ago
 
 EMPTY = (
     "No subscribers yet. Press a to add one by Telegram chat id; they then use SysAlert from the chat "
@@ -53,59 +52,31 @@ class SubscribersScreen(ListScreen):
     EMPTY_ID = "subs-empty"
     COLUMNS = ("Chat", "Role", "Targets", "Bench.", "Last seen", "Added")
     LOADING = "Loading subscribers…"
+    LIST_COMMAND = "list_subscribers"
+    EMPTY = EMPTY
+    MISSING = MISSING
+    NOUN = "subscriber"
     SCOPE = "subscribers"
     NAV = "contacts"
     nav_title = "Subscribers"
     BINDINGS = bindings_for("subscribers")
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: list[dict[str, Any]] = []
-
-    def action_reload(self) -> None:
-        self.call("list_subscribers", then=self._loaded, fail=self._failed)
-
-    def _failed(self, exc: BaseException) -> None:
-        self.items = []
-        self._fill(MISSING if isinstance(exc, Unavailable) else error_sentence(exc))
-
-    def _loaded(self, items: Any) -> None:
-        self.items = [dict(i) for i in items or []]
-        self._fill(EMPTY)
-
-    def _fill(self, empty_text: str) -> None:
-        table = self.table
-        row = table.cursor_row
-        table.clear()
+    def cells(self, s: dict[str, Any]) -> tuple[Any, ...]:
         now = self.ctx.clock()
-        for s in self.items:
-            role = str(s.get("role") or "subscriber")
-            table.add_row(
-                str(s.get("chat") or "****"),
-                Text(role, style=ROLE_STYLES.get(role, "")),
-                use_text(s, "targets"),
-                use_text(s, "benchmarks"),
-                ago(s.get("last_seen_at"), now) if s.get("last_seen_at") else "never",
-                ago(s.get("created_at"), now),
-                key=str(s.get("id")),
-            )
-        if self.items:
-            table.move_cursor(row=min(row, len(self.items) - 1), animate=False)
-        empty = self.query_one("#subs-empty", Static)
-        empty.update(empty_text)
-        empty.display = not self.items
-        table.display = bool(self.items)
-        n = len(self.items)
-        admins = sum(1 for s in self.items if s.get("role") == "admin")
-        self.query_one("#subs-info", Static).update(
-            f" Subscribers: {n} ({admins} admin) · Targets/Bench. are used/limit · a adds · x removes"
+        role = str(s.get("role") or "subscriber")
+        return (
+            str(s.get("chat") or "****"),
+            Text(role, style=ROLE_STYLES.get(role, "")),
+            use_text(s, "targets"),
+            use_text(s, "benchmarks"),
+            ago(s.get("last_seen_at"), now) if s.get("last_seen_at") else "never",
+            ago(s.get("created_at"), now),
         )
 
-    def _selected(self) -> dict[str, Any] | None:
-        if not self.items:
-            self.notify("No subscriber selected.", severity="warning")
-            return None
-        return self.items[min(self.table.cursor_row, len(self.items) - 1)]
+    def info(self) -> str:
+        n = len(self.items)
+        admins = sum(1 for s in self.items if s.get("role") == "admin")
+        return f" Subscribers: {n} ({admins} admin) · Targets/Bench. are used/limit · a adds · x removes"
 
     def action_add_subscriber(self) -> None:
         dialog = FieldsDialog(
@@ -134,10 +105,10 @@ class SubscribersScreen(ListScreen):
         self.app.push_screen(dialog, answered)
 
     def _added(self, rec: dict[str, Any]) -> None:
-        self._done(f"Subscriber {rec.get('chat')} added ({rec.get('role')}).")
+        self.done(f"Subscriber {rec.get('chat')} added ({rec.get('role')}).")
 
     def action_remove_subscriber(self) -> None:
-        s = self._selected()
+        s = self.selected()
         if s is None:
             return
         chat = s.get("chat") or "****"
@@ -145,15 +116,6 @@ class SubscribersScreen(ListScreen):
             f"Remove subscriber {chat}? Their {use_text(s, 'targets').split('/')[0]} targets, "
             "benchmarks, contacts and alerts are erased, and their probes stop."
         )
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.call(
-                    "remove_subscriber", str(s["id"]), then=lambda _: self._done(f"Removed {chat}.")
-                )
-
-        self.app.push_screen(ConfirmScreen(question, "Remove"), answered)
-
-    def _done(self, text: str) -> None:
-        self.notify(text)
-        self.action_reload()
+        self.ask_then_call(
+            question, "Remove", "remove_subscriber", str(s["id"]), done=f"Removed {chat}."
+        )

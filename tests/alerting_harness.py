@@ -39,6 +39,17 @@ class Clock:
         return self.t
 
 
+def drain_alerting(engine: Any) -> None:
+    """Run every queued alerting step here, in order: the engine's loop is not running."""
+    al = engine.alerting
+    while True:
+        try:
+            item = al._recv.receive_nowait()
+        except anyio.WouldBlock:
+            return
+        al._handle(item)
+
+
 @dataclass
 class Rig:
     engine: Engine
@@ -99,13 +110,7 @@ class Rig:
 
     def drain(self) -> None:
         """Run every queued alerting step (transitions, maintenance changes) in order."""
-        al = self.engine.alerting
-        while True:
-            try:
-                item = al._recv.receive_nowait()
-            except anyio.WouldBlock:
-                return
-            al._handle(item)
+        drain_alerting(self.engine)
 
     def go_live(self) -> None:
         """From here on the engine reads the real clock (the dispatcher's real sends and retries)."""

@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,48 +40,54 @@ def _down_target(data_dir: Path) -> None:
         store.close()
 
 
+@contextmanager
+def _attached_console(data_dir: Path) -> Iterator[tuple[Any, AttachedBackend, Any]]:
+    """A real daemon on the store, and a console app attached to it over the local socket."""
+    with running_daemon(data_dir) as d:
+        settings = load_settings(data_dir / "config.toml", data_dir, env={})
+        remote = connect_if_running(settings)
+        assert remote is not None, "the console must find the running daemon"
+        backend = AttachedBackend(remote)
+        try:
+            yield d, backend, make_app(backend)
+        finally:
+            backend.close()
+
+
 async def test_attached_console_acknowledges_through_the_daemon(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     init_store(data_dir)
     _down_target(data_dir)
-    with running_daemon(data_dir) as d:
+    with _attached_console(data_dir) as (d, backend, app):
         api = d.unix()
         firing = wait_for(
             lambda: [i for i in api.get("/api/v1/incidents", params={"state": "firing"}).json()], 20
         )
         iid = firing[0]["id"]
-        settings = load_settings(data_dir / "config.toml", data_dir, env={})
-        remote = connect_if_running(settings)
-        assert remote is not None, "the console must find the running daemon"
-        backend = AttachedBackend(remote)
-        app = make_app(backend)
-        try:
-            async with app.run_test(size=(80, 24)) as pilot:
-                await settle(pilot)
-                assert backend.mode == "attached"
-                await pilot.press("2")
-                await settle(pilot)
-                screen = pilot.app.screen
-                assert isinstance(screen, AlertsScreen)
-                await wait_until(pilot, lambda: any(i["id"] == iid for i in screen.incidents), 10)
-                while screen._selected_id() != iid:
-                    await pilot.press("down")
-                await pilot.press("a")
-                await settle(pilot)
-                inc = wait_for(
-                    lambda: next(
-                        (
-                            i
-                            for i in api.get("/api/v1/incidents").json()
-                            if i["id"] == iid and i["state"] == "acknowledged"
-                        ),
-                        None,
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert backend.mode == "attached"
+            await pilot.press("2")
+            await settle(pilot)
+            screen = pilot.app.screen
+            assert isinstance(screen, AlertsScreen)
+            await wait_until(pilot, lambda: any(i["id"] == iid for i in screen.incidents), 10)
+            while screen._selected_id() != iid:
+                await pilot.press("down")
+            await pilot.press("a")
+            await settle(pilot)
+            inc = wait_for(
+                lambda: next(
+                    (
+                        i
+                        for i in api.get("/api/v1/incidents").json()
+                        if i["id"] == iid and i["state"] == "acknowledged"
                     ),
-                    10,
-                )
-                assert inc["acked_by"] == "tester"
-        finally:
-            backend.close()
+                    None,
+                ),
+                10,
+            )
+            assert inc["acked_by"] == "tester"
         # No second engine: the daemon still holds the store's lock and is the only prober.
         assert (data_dir / "engine.lock").exists()
 
@@ -90,27 +99,19 @@ async def test_attached_console_form_sends_down_and_up_counts(tmp_path: Path) ->
 
     data_dir = tmp_path / "data"
     init_store(data_dir)
-    with running_daemon(data_dir) as d:
-        settings = load_settings(data_dir / "config.toml", data_dir, env={})
-        remote = connect_if_running(settings)
-        assert remote is not None
-        backend = AttachedBackend(remote)
-        app = make_app(backend)
-        try:
-            async with app.run_test(size=(80, 24)) as pilot:
-                await settle(pilot)
-                await pilot.press("a")
-                await settle(pilot)
-                form = pilot.app.screen
-                assert isinstance(form, TargetFormScreen)
-                form.query_one("#f-spec").value = "tcp://127.0.0.1:6553"
-                form.query_one("#f-name").value = "counted"
-                form.query_one("#f-fail").value = "4"
-                form.query_one("#f-recover").value = "2"
-                await pilot.press("ctrl+s")
-                await wait_until(pilot, lambda: isinstance(pilot.app.screen, TargetsScreen), 10)
-        finally:
-            backend.close()
+    with _attached_console(data_dir) as (d, _backend, app):
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("a")
+            await settle(pilot)
+            form = pilot.app.screen
+            assert isinstance(form, TargetFormScreen)
+            form.query_one("#f-spec").value = "tcp://127.0.0.1:6553"
+            form.query_one("#f-name").value = "counted"
+            form.query_one("#f-fail").value = "4"
+            form.query_one("#f-recover").value = "2"
+            await pilot.press("ctrl+s")
+            await wait_until(pilot, lambda: isinstance(pilot.app.screen, TargetsScreen), 10)
         t = d.unix().get("/api/v1/targets/counted").json()
         assert (t["failure_threshold"], t["recovery_threshold"]) == (4, 2)
         # The daemon's audit log names the console's operator, not a default actor.
@@ -125,26 +126,18 @@ async def test_attached_console_maintenance_is_recorded_as_its_operator(tmp_path
     data_dir = tmp_path / "data"
     init_store(data_dir)
     _down_target(data_dir)
-    with running_daemon(data_dir) as d:
-        settings = load_settings(data_dir / "config.toml", data_dir, env={})
-        remote = connect_if_running(settings)
-        assert remote is not None
-        backend = AttachedBackend(remote)
-        app = make_app(backend)
-        try:
-            async with app.run_test(size=(80, 24)) as pilot:
-                await settle(pilot)
-                screen = pilot.app.screen
-                assert isinstance(screen, TargetsScreen)
-                await wait_until(pilot, lambda: screen.table.cursor_key is not None, 10)
-                await pilot.press("m")
-                await settle(pilot)
-                wait_for(lambda: d.unix().get("/api/v1/maintenance").json(), 10)
-                await pilot.press("m")
-                await settle(pilot)
-                wait_for(lambda: not d.unix().get("/api/v1/maintenance").json() or None, 10)
-        finally:
-            backend.close()
+    with _attached_console(data_dir) as (d, _backend, app):
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = pilot.app.screen
+            assert isinstance(screen, TargetsScreen)
+            await wait_until(pilot, lambda: screen.table.cursor_key is not None, 10)
+            await pilot.press("m")
+            await settle(pilot)
+            wait_for(lambda: d.unix().get("/api/v1/maintenance").json(), 10)
+            await pilot.press("m")
+            await settle(pilot)
+            wait_for(lambda: not d.unix().get("/api/v1/maintenance").json() or None, 10)
         history = d.unix().get("/api/v1/history").json()
         acts = [(h["action"], h["actor"]) for h in history if h["action"].startswith("maint")]
         assert sorted(acts) == [("maintenance.off", "tester"), ("maintenance.on", "tester")]

@@ -30,19 +30,6 @@ def median_ms(fn: Callable[[], Any], repeat: int) -> float:
     return statistics.median(times)
 
 
-def drain_alerting(engine: Any) -> None:
-    """Run the queued alerting steps here, as tests/alerting_harness.py does (no loop running)."""
-    import anyio
-
-    al = engine.alerting
-    while True:
-        try:
-            item = al._recv.receive_nowait()
-        except anyio.WouldBlock:
-            return
-        al._handle(item)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--targets", type=int, default=100_000)
@@ -53,6 +40,7 @@ def main() -> None:
     from engine.config import load_settings
     from engine.engine import Engine
     from engine.probes.base import ProbeResult
+    from tests.alerting_harness import drain_alerting
     from tests.perf.console import build_store
 
     build_store(a.targets)
