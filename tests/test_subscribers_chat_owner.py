@@ -79,8 +79,13 @@ async def test_subscriber_cannot_see_or_change_another_subscribers_targets(
                 assert await ask(w, DAVE, text) == f"No target '{carol_id}'."
             status = await ask(w, DAVE, "/status")
             assert status.splitlines()[0].endswith("of 1 targets up.") and "carol" not in status
+            # Someone else's benchmark named like Dave's target is not Dave's event.
+            await anyio.to_thread.run_sync(
+                lambda: w.commands.add_benchmark("cpu", name="dave-web", interval="1h")
+            )
             everything = await ask(w, DAVE, "/history")
-            assert "carol" not in everything
+            assert "carol" not in everything and "benchmark" not in everything
+            assert "target.add dave-web" in everything
             # Dave's "all" is his own targets only.
             on = await ask(w, DAVE, "/mode maintenance all")
             assert on.startswith("Maintenance on for all your targets")

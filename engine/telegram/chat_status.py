@@ -124,7 +124,13 @@ def history_reply(engine: Engine, target: str | None, owner_id: str | None) -> s
         entries = cmds.history(limit=200)
         if owner_id is not None:
             own = {t.name for t in cmds.list_targets(owner_id)}
-            entries = [e for e in entries if e.get("target") in own]
+            # Their targets' events and their incidents' (a benchmark may share a target's name).
+            entries = [
+                e
+                for e in entries
+                if e.get("target") in own
+                and str(e.get("ref") or "").startswith(("target:", "incident:"))
+            ]
         entries = entries[:10]
         title = "Recent events:"
     if not entries:
