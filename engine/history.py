@@ -328,14 +328,23 @@ def latency_series(
     return out
 
 
+def history_deletes(target_ids: list[str]) -> list[Any]:
+    """The statements that delete targets' results and roll-ups: a target's removal and the purge
+    of a late batch's leftovers run the same ones."""
+    rollups = Rollup.__table__  # type: ignore[attr-defined]
+    return [
+        delete(_RESULTS).where(_RESULTS.c.target_id.in_(target_ids)),
+        delete(rollups).where(rollups.c.target_id.in_(target_ids)),
+    ]
+
+
 def purge_targets(store: Store, target_ids: Iterable[str]) -> None:
     """Results and roll-ups of removed targets, in one transaction (a late batch's leftovers)."""
     ids = list(target_ids)
     with store.engine.begin() as conn:
         for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            conn.execute(delete(_RESULTS).where(_RESULTS.c.target_id.in_(chunk)))
-            conn.execute(delete(Rollup.__table__).where(Rollup.__table__.c.target_id.in_(chunk)))  # type: ignore[attr-defined]
+            for stmt in history_deletes(ids[i : i + 500]):
+                conn.execute(stmt)
 
 
 def housekeeping(

@@ -39,10 +39,6 @@ class ActingAs:
         self.__dict__["_commands"] = commands
         self.__dict__["_by"] = by
 
-    @property
-    def wrapped(self) -> Any:
-        return self._commands
-
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._commands, name)
         if not takes_by(name):

@@ -17,6 +17,18 @@ if TYPE_CHECKING:
 NAME_MAX = 80
 
 
+def live_records(hooks: Any) -> list[Any] | None:
+    """The running engine's target records, copied from a worker thread while the engine's loop
+    may change the dict (a copy that meets a change is tried again); None without an engine."""
+    live = getattr(hooks, "targets", None)
+    for _ in range(3 if live is not None else 0):
+        try:
+            return list(live.values())  # type: ignore[union-attr]
+        except RuntimeError:
+            continue
+    return None
+
+
 def check_name(name: str, what: str) -> str:
     """A display name for a target or benchmark: non-empty, printable, not too long."""
     name = name.strip()

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import literal, or_, select
 
 from engine import history as hist
-from engine.commands.base import CommandBase
+from engine.commands.base import CommandBase, live_records
 from engine.errors import BadInput
 from engine.store.models import AuditEntry, Incident
 
@@ -75,12 +75,7 @@ class QueryCommands(CommandBase):
         if target:
             rec = live.get(target) or live.get(self.get_target(target).id)  # type: ignore[attr-defined]
             return {rec.id: shown(rec)} if rec is not None else {}
-        for _ in range(3):  # the engine's loop may change the dict while this thread reads it
-            try:
-                return {tid: shown(rec) for tid, rec in list(live.items())}
-            except RuntimeError:
-                continue
-        return {}
+        return {rec.id: shown(rec) for rec in live_records(self.hooks) or ()}
 
     def history(
         self,
@@ -129,12 +124,13 @@ class QueryCommands(CommandBase):
                 else {}
             )
         # Names for this page only: opening every target's name took 4 s at 100,000 targets.
-        names = self.target_ref_names(r.object_ref or "" for r in rows)  # type: ignore[attr-defined]
+        refs = {r.object_ref or "" for r in rows}
+        names = self.target_ref_names(refs)  # type: ignore[attr-defined]
         by_id = self.target_names(t for t in incident_target.values() if t)  # type: ignore[attr-defined]
         for iid, tid in incident_target.items():
             if tid in by_id:
                 names[f"incident:{iid}"] = by_id[tid]
-        names.update(self._few_names({r.object_ref or "" for r in rows}))
+        names.update(self._few_names(refs))
         out = []
         for r in rows:
             row = f"{r.ts:.6f}:{r.action}"

@@ -6,7 +6,7 @@ import tomllib
 from collections.abc import Iterable
 from typing import Any
 
-from engine.commands.base import CommandBase, check_name
+from engine.commands.base import CommandBase, check_name, live_records
 from engine.domain import TargetRecord
 from engine.durations import parse_duration
 from engine.errors import BadInput, NotFound
@@ -131,15 +131,9 @@ class TargetCommands(CommandBase):
         return out
 
     def _live_ids(self) -> list[str]:
-        """Every target id: the running engine's (its loop may change the dict while this thread
-        copies it: try again), else the store's id column."""
-        live = getattr(self.hooks, "targets", None)
-        for _ in range(3 if live is not None else 0):
-            try:
-                return list(live)  # type: ignore[arg-type]
-            except RuntimeError:
-                continue
-        return tstore.all_ids(self.store)
+        """Every target id: the running engine's, else the store's id column."""
+        recs = live_records(self.hooks)
+        return [r.id for r in recs] if recs is not None else tstore.all_ids(self.store)
 
     def target_ref_names(self, refs: Iterable[str]) -> dict[str, str]:
         """Keyed target ref (`target:3f9a1c2e`, as audit rows name a target) -> name. A ref is an

@@ -177,11 +177,13 @@ def find_by_token(store: Store, token: str) -> TargetRecord | None:
 
 
 def delete_target(store: Store, target_id: str) -> None:
-    from engine.store.models import MaintenanceWindow, Result, Rollup
+    """The target, its history and its windows, in one transaction."""
+    from engine.history import history_deletes
+    from engine.store.models import MaintenanceWindow
 
     with store.session() as s:
-        s.exec(delete(Result).where(Result.target_id == target_id))  # type: ignore[call-overload]
-        s.exec(delete(Rollup).where(Rollup.target_id == target_id))  # type: ignore[call-overload]
+        for stmt in history_deletes([target_id]):
+            s.exec(stmt)  # type: ignore[call-overload]
         s.exec(delete(MaintenanceWindow).where(MaintenanceWindow.target_id == target_id))  # type: ignore[call-overload]
         s.exec(delete(Target).where(Target.id == target_id))  # type: ignore[call-overload]
         s.commit()

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from engine.commands.base import live_records
 from engine.events import ResultEvent
 
 if TYPE_CHECKING:
@@ -38,14 +39,9 @@ def _live(engine: Engine, rec: TargetRecord) -> TargetRecord:
 
 def _targets_of(engine: Engine, owner_id: str | None) -> list[TargetRecord]:
     """The engine's own records (every target is loaded; opening 100,000 sealed names again from
-    the store took seconds). The loop may change the dict while this thread copies it."""
-    for _ in range(3):
-        try:
-            recs = list(engine.targets.values())
-            break
-        except RuntimeError:
-            continue
-    else:
+    the store took seconds)."""
+    recs = live_records(engine)
+    if recs is None:
         return [_live(engine, t) for t in engine.commands.list_targets(owner_id)]
     return [t for t in recs if owner_id is None or t.owner_id == owner_id]
 
