@@ -15,7 +15,17 @@ from screens.actions import bindings_for
 from screens.base import EngineScreen
 from screens.chart import LatencyChart
 from screens.context import field
-from screens.fmt import ago, incident_text, ms, pct, percent, severity_text, state_text, when
+from screens.fmt import (
+    ago,
+    incident_text,
+    metric_of,
+    ms,
+    pct,
+    percent,
+    severity_text,
+    state_text,
+    when,
+)
 from screens.messages import EngineEvents
 
 RANGES = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0}
@@ -93,8 +103,7 @@ class TargetDetailScreen(EngineScreen):
         self._show_head(d["rec"], d["shown"])
         series = d["series"]
         buckets = series.get("series") or []
-        # A system target's latency is the cost of a psutil call: chart the metric itself.
-        metric = "value" if field(d["rec"], "kind") == "system" else "latency_ms"
+        metric = metric_of(field(d["rec"], "kind"))
         self.query_one("#chart", LatencyChart).show(
             buckets, d["range"], metric, percent if metric == "value" else ms
         )
@@ -105,11 +114,7 @@ class TargetDetailScreen(EngineScreen):
             style = "bold reverse" if name == d["range"] else ""
             rng.append(f"[{key}] {name}", style=style)
             rng.append(" ")
-        mean = (
-            f"mean {percent(avg)}"
-            if metric == "value" and avg is not None
-            else f"mean latency {ms(avg)}"
-        )
+        mean = f"mean {percent(avg)}" if metric == "value" else f"mean latency {ms(avg)}"
         rng.append(f"· uptime {pct(series.get('uptime'))} · {mean}")
         self.query_one("#detail-range", Static).update(rng)
         self._show_results(d["results"])
@@ -160,7 +165,7 @@ class TargetDetailScreen(EngineScreen):
                     text.append(f"✖ {r.get('error_class') or 'failed':<9}", style="red")
                 text.append(f"{ms(r.get('latency_ms')):>9}")
                 if r.get("value") is not None:
-                    system = field(self.record, "kind") == "system"
+                    system = metric_of(field(self.record, "kind")) == "value"
                     text.append(f"  {percent(r['value'])}" if system else f"  value {r['value']:g}")
             if r.get("detail") and not r.get("ok") and not r.get("ping"):
                 text.append(f"  {r['detail'][:60]}", style="bright_black")

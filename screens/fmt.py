@@ -93,6 +93,12 @@ def pct(value: float | None) -> str:
     return f"{value * 100:.1f}%"
 
 
+def metric_of(kind: str) -> str:
+    """What a target's charts and cells show: a system target's metric ("value", a percent),
+    since the latency of a psutil call says nothing; every other kind's latency."""
+    return "value" if kind == "system" else "latency_ms"
+
+
 def percent(value: float | None) -> str:
     """A system metric, already in percent: 7.5%, 42%."""
     if value is None:

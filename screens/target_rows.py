@@ -15,7 +15,7 @@ from typing import Any
 from rich.text import Text
 
 from screens.context import field
-from screens.fmt import ago, ms, pct, percent, sparkline, state_text
+from screens.fmt import ago, metric_of, ms, pct, percent, sparkline, state_text
 from screens.virtual_table import Column
 
 SPARK = 12
@@ -118,7 +118,7 @@ class TargetRows:
         r = self.view[index]
         if r.error is not None:
             latency = Text(r.error, style="red")
-        elif r.kind == "system":  # the metric: a psutil call's latency says nothing
+        elif metric_of(r.kind) == "value":
             latency = Text(percent(r.value))
         else:
             latency = Text(ms(r.latency))
@@ -179,7 +179,7 @@ class TargetRows:
         if row is None:
             return
         row.spark_loaded = True
-        metric = "value" if row.kind == "system" else "latency_ms"
+        metric = metric_of(row.kind)
         older = [
             None if not field(r, "ok") else (field(r, metric) or 0.0) for r in reversed(results)
         ]
@@ -217,7 +217,7 @@ class TargetRows:
                     row.value = ev["value"]
                 row.checked = ev.get("ts")
                 row.error = None if ok else ev.get("error_class")
-                point = row.value if row.kind == "system" else row.latency
+                point = row.value if metric_of(row.kind) == "value" else row.latency
                 row.spark.append((point or 0.0) if ok else None)
                 if ev.get("state") and ev["state"] != row.state:
                     row.state = ev["state"]
