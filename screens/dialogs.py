@@ -101,7 +101,9 @@ class FieldsDialog(ModalScreen[dict[str, str] | None]):
         self.hint = hint
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        # Six fields and more sit without blank lines between them, so that each one's error
+        # line still fits at 80x24.
+        with Vertical(classes="dialog compact" if len(self.fields) >= 6 else "dialog"):
             yield Static(self.title_text, classes="dialog-title")
             for f in self.fields:
                 with Horizontal(classes="field-row"):

@@ -73,6 +73,18 @@ class RulesScreen(ListScreen):
         )
 
     def action_add_rule(self) -> None:
+        # The contact names first, so the dialog can say at once that one does not exist.
+        self.call("list_contacts", then=self._add_rule_dialog)
+
+    def _add_rule_dialog(self, contacts: Any) -> None:
+        known = {str(c.get("name") if isinstance(c, dict) else c.name) for c in contacts or []}
+
+        def channels(value: str) -> str | None:
+            wrong = [c.strip() for c in value.split(",") if c.strip() and c.strip() not in known]
+            if wrong:
+                return f"no contact named {wrong[0]!r} (add it on screen 6)"
+            return None
+
         dialog = FieldsDialog(
             "Add an alert rule",
             [
@@ -90,8 +102,11 @@ class RulesScreen(ListScreen):
                 ),
                 Field("target", "Target:", "", "(latency, up, value, cert_days need one)"),
                 Field("severity", "Severity:", "medium", "low, medium, high, critical", _severity),
+                Field(
+                    "channels", "Contacts:", "", "(all, by level) or names: oncall, ops", channels
+                ),
             ],
-            hint="Alerts go to the contacts, like an outage; channels are set with the CLI.",
+            hint="A rule that holds opens an incident and alerts like an outage.",
         )
 
         def answered(values: dict[str, str] | None) -> None:
@@ -106,6 +121,7 @@ class RulesScreen(ListScreen):
                     duration=values["duration"].strip() or 0,
                     severity=(values["severity"].strip() or "medium").lower(),
                     target=values["target"].strip() or None,
+                    channels=[c.strip() for c in values["channels"].split(",") if c.strip()],
                     then=lambda r: self.done(f"Rule {r.get('name')} added."),
                 )
 

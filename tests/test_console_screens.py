@@ -221,14 +221,27 @@ async def test_rules_add_toggle_and_remove(tmp_path: Path) -> None:
             assert [r["name"] for r in screen.items] == ["cpu hot", "api slow"]
             await pilot.press("a")
             await settle(pilot)
-            await _fill(pilot, {"name": "disk full", "metric": "system.dsk", "when": "over 90"})
+            await _fill(
+                pilot,
+                {"name": "disk full", "metric": "system.dsk", "when": "over 90", "channels": "bob"},
+            )
             dialog = pilot.app.screen
             assert isinstance(dialog, FieldsDialog)  # nothing saved while a field is wrong
             assert dialog.query_one("#e-metric").display and dialog.query_one("#e-when").display
-            await _fill(pilot, {"metric": "system.disk", "when": ">= 95", "duration": "10m"})
+            assert "no contact named 'bob'" in str(dialog.query_one("#e-channels").render())
+            await _fill(
+                pilot,
+                {
+                    "metric": "system.disk",
+                    "when": ">= 95",
+                    "duration": "10m",
+                    "channels": "ops-mail, team-hook",
+                },
+            )
             await wait_until(pilot, lambda: "disk full" in [r["name"] for r in screen.items])
             rule = {r["name"]: r for r in cmds.list_rules()}["disk full"]
             assert (rule["comparison"], rule["threshold"], rule["duration_s"]) == (">=", 95.0, 600)
+            assert rule["channels"] == ["ops-mail", "team-hook"]
             assert rule["enabled"] and rule["severity"] == "medium"
             screen.table.move_cursor(row=[r["name"] for r in screen.items].index("disk full"))
             await pilot.press("t")
