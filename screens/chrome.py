@@ -19,6 +19,12 @@ NAV = (
     ("5", "benchmarks", "Bench.", "Benchmarks"),
     ("6", "contacts", "Contacts", "Contacts"),
 )
+# Shown only on a wide terminal; on a narrow one their screen highlights its neighbour's entry.
+NAV_WIDE = (
+    ("7", "subscribers", "Subs", "Subscribers", "contacts"),
+    ("8", "rules", "Rules", "Rules", "alerts"),
+)
+WIDE = 110
 
 
 class NavBar(Static):
@@ -33,16 +39,23 @@ class NavBar(Static):
 
     def render(self) -> Text:
         wide = self.size.width >= 100
+        entries = list(NAV)
+        current = self.current
+        if self.size.width >= WIDE:
+            entries += [(key, mode, short, long) for key, mode, short, long, _ in NAV_WIDE]
+        else:
+            current = next((n for _k, m, _s, _l, n in NAV_WIDE if m == current), current)
         text = Text(" SysAlert ", style="bold")
-        for key, mode, short, long in NAV:
+        for key, mode, short, long in entries:
             label = long if wide else short
-            if mode == self.current:
+            if mode == current:
                 text.append(f"[{key} {label}]", style="bold reverse")
             else:
                 text.append(f" {key} ", style="bold")
                 text.append(label)
                 text.append(" ")
-        if self.title:
+        shown = {lbl for _k, m, short, long in entries if m == current for lbl in (short, long)}
+        if self.title and self.title not in shown:  # "[8 Rules]  Rules" says it twice
             text.append(f"  {self.title}", style="italic")
         help_hint = "  ? help"
         if text.cell_len + len(help_hint) <= self.size.width:

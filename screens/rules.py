@@ -47,7 +47,6 @@ class RulesScreen(ListScreen):
     MISSING = "Alert rules are not available from this engine yet."
     NOUN = "rule"
     SCOPE = "rules"
-    NAV = "alerts"
     nav_title = "Rules"
     BINDINGS = bindings_for("rules")
 

@@ -57,7 +57,6 @@ class SubscribersScreen(ListScreen):
     MISSING = MISSING
     NOUN = "subscriber"
     SCOPE = "subscribers"
-    NAV = "contacts"
     nav_title = "Subscribers"
     BINDINGS = bindings_for("subscribers")
 
