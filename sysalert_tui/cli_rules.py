@@ -76,7 +76,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print_json(items)
     else:
         print_table(
-            ["id", "name", "when", "for", "severity", "target", "on", "from"],
+            ["id", "name", "when", "for", "severity", "target", "contacts", "on", "from"],
             [
                 [
                     r["id"],
@@ -85,6 +85,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                     f"{r['duration_s']:g}s",
                     r["severity"],
                     r["target"] or "-",
+                    ",".join(r.get("channels") or []) or "(all)",
                     "yes" if r["enabled"] else "no",
                     "config" if r["declared"] else "runtime",
                 ]

@@ -81,7 +81,28 @@ def test_rules_cli(data_dir, capsys) -> None:
         == 0
     )
     assert main(["rules", "add", "bad", "--metric", "system.disk", "--when", "more than 9"]) == 2
+    assert "--when 'more than 9' is not a comparison" in capsys.readouterr().err
+    assert main(["contacts", "add", "oncall", "webhook:http://127.0.0.1:9/h"]) == 0
+    assert (
+        main(
+            [
+                "rules",
+                "add",
+                "load",
+                "--metric",
+                "system.load",
+                "--when",
+                ">= 2",
+                "--channel",
+                "oncall",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
+    assert main(["rules", "list"]) == 0
+    table = {ln.split()[1]: ln for ln in capsys.readouterr().out.splitlines()[1:]}
+    assert " oncall " in table["load"] and " (all) " in table["disk"]
     assert main(["rules", "list", "--json"]) == 0
     out = capsys.readouterr().out
     assert '"disk full"' in out and '"system.disk"' in out
