@@ -231,3 +231,32 @@ def test_cli_maintenance_on_and_off(data_dir: Path, settings) -> None:
         rig.drain()
         assert rig.engine.display_state(db) == "unknown"
         assert [w["scope"] for w in rig.commands.list_maintenance()] == ["tag"]
+
+
+def test_state_counts_agree_with_each_targets_shown_state(rig: Rig) -> None:
+    """The status bar's counts (a fast pass) match display_state target by target, with no
+    window, a target's, a tag's and everything in maintenance, and paused targets."""
+    from collections import Counter
+
+    db, web = rig.target("db"), rig.target("web", tags=["edge"])
+    rig.target("api", tags=["edge"])
+    rig.results(db, "xx", 0)
+    rig.commands.pause_target("api")
+
+    def agree() -> dict[str, int]:
+        counts = rig.engine.state_counts()
+        shown = Counter(rig.engine.display_state(r) for r in rig.engine.targets.values())
+        assert counts == dict(shown)
+        return counts
+
+    assert agree() == {"down": 1, "unknown": 1, "paused": 1}
+    for what in ("db", "tag:edge", "all"):
+        on = rig.commands.maintenance_on(what)
+        rig.drain()
+        counts = agree()
+        assert counts.get("maintenance") == {"db": 1, "tag:edge": 1, "all": 2}[what]
+        for w in on["windows"]:
+            rig.commands.remove_window(w["id"])
+        rig.drain()
+    assert agree() == {"down": 1, "unknown": 1, "paused": 1}
+    assert web.state == "unknown"
