@@ -29,8 +29,8 @@ def engine(settings: Settings):
     store.close()
 
 
-def _row(engine: Engine, contact_id: str) -> str:
-    msg = OutgoingMessage(
+def _message() -> OutgoingMessage:
+    return OutgoingMessage(
         kind="alert",
         incident_id="inc",
         severity="high",
@@ -39,7 +39,10 @@ def _row(engine: Engine, contact_id: str) -> str:
         state="down",
         since=datetime.now(UTC),
     )
-    return outbox.enqueue(engine.store, contact_id, "telegram", msg, None)
+
+
+def _row(engine: Engine, contact_id: str) -> str:
+    return outbox.enqueue(engine.store, contact_id, "telegram", _message(), None)
 
 
 def _read_at(engine: Engine, nid: str) -> float | None:
@@ -61,3 +64,52 @@ async def test_telegram_receipt_that_overtakes_mark_sent_still_counts(engine: En
     await bridge._after_sent(cstore.find(engine.store, contact["id"]))
     assert _read_at(engine, early) == at.timestamp()
     assert _read_at(engine, late) is None  # 43 was not covered by the receipt
+
+
+async def test_two_receipts_applied_at_once_mark_each_alert_once(db_url: str, keyring) -> None:
+    """A push and a poll (or `_after_sent`) for one chat run `mark_read` in two threads. The
+    second runs, whole, between the first's read of unread rows and its write: the row must be
+    marked once, with one Receipt, whichever database."""
+    import threading
+
+    from sqlalchemy import event, func, select
+
+    from engine.store.models import Receipt
+    from engine.store.store import Store
+    from engine.telegram import bridge_store as bstore
+
+    store = Store.open(db_url, keyring)
+    try:
+        contact = cstore.insert(store, "alice", "telegram", str(ALICE))
+        nid = outbox.enqueue(store, contact.id, "telegram", _message(), None)
+        outbox.mark_sent(store, nid, "42")
+        other: list[list[bstore.ReadMark]] = []
+        first_thread = threading.get_ident()
+
+        def before(_conn, _cursor, statement: str, *_args) -> None:
+            if (
+                statement.lstrip().upper().startswith("UPDATE NOTIFICATIONS")
+                and threading.get_ident() == first_thread
+                and not other
+            ):
+                racer = threading.Thread(
+                    target=lambda: other.append(bstore.mark_read(store, [contact], 42, 2.0))
+                )
+                racer.start()
+                racer.join(10)
+
+        event.listen(store.engine, "before_cursor_execute", before)
+        try:
+            mine = bstore.mark_read(store, [contact], 42, 1.0)
+        finally:
+            event.remove(store.engine, "before_cursor_execute", before)
+        assert len(other) == 1, "the racing receipt did not run"
+        assert len(mine) + len(other[0]) == 1  # one of the two marked it, not both
+        with store.session() as s:
+            receipts = s.exec(select(func.count()).select_from(Receipt)).scalar_one()
+            read_at = s.get(Notification, nid).read_at
+        assert receipts == 1
+        assert read_at == (1.0 if mine else 2.0)
+        assert bstore.mark_read(store, [contact], 42, 3.0) == []  # and again: nothing
+    finally:
+        store.close()

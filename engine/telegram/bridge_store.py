@@ -9,7 +9,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from engine.domain import ContactRecord
 from engine.store import contacts as cstore
@@ -64,32 +64,46 @@ def mark_read(
 ) -> list[ReadMark]:
     """Everything we sent these contacts up to `max_id` and not yet read is read now.
 
-    Idempotent: a receipt that arrives twice (pushed, then polled) marks nothing the second time.
-    Each newly read notification gets a Receipt row whose reader (the contact's name) is sealed.
+    Idempotent, also when two receipts for one chat are applied at once (a push and the poll
+    after a reconnect, or a push and the dispatcher's `_after_sent`, each in its own thread): a
+    row is marked by a conditional UPDATE, and only the marker that changed it writes the
+    Receipt row. Each newly read notification gets one Receipt whose reader (the contact's name)
+    is sealed.
     """
     names = {c.id: c.name for c in contacts}
     if not names:
         return []
     marks: list[ReadMark] = []
+    t = Notification.__table__  # type: ignore[attr-defined]
     with store.session() as s:
         rows = s.exec(
-            select(Notification).where(
+            select(
+                Notification.id,
+                Notification.incident_id,
+                Notification.contact_id,
+                Notification.message_id,
+            ).where(
                 Notification.contact_id.in_(list(names)),  # type: ignore[attr-defined]
                 Notification.channel == "telegram",
                 Notification.read_at.is_(None),  # type: ignore[union-attr]
                 Notification.message_id.is_not(None),  # type: ignore[union-attr]
             )
-        ).scalars()
-        for n in rows:
-            mid = _int(n.message_id)
+        ).all()
+        for nid, incident_id, contact_id, message_id in rows:
+            mid = _int(message_id)
             if mid is None or mid > max_id:
                 continue
-            n.read_at = at
-            s.add(n)
+            changed = (
+                s.connection()
+                .execute(update(t).where(t.c.id == nid, t.c.read_at.is_(None)).values(read_at=at))
+                .rowcount
+            )
+            if changed != 1:
+                continue  # another receipt marked it between our read and this write
             rid = new_id(length=14)
-            reader = store.seal("receipts", "reader_s", rid, names[n.contact_id])
-            s.add(Receipt(id=rid, notification_id=n.id, reader_s=reader, read_at=at))
-            marks.append(ReadMark(n.id, n.incident_id, n.contact_id, mid))
+            reader = store.seal("receipts", "reader_s", rid, names[contact_id])
+            s.add(Receipt(id=rid, notification_id=nid, reader_s=reader, read_at=at))
+            marks.append(ReadMark(nid, incident_id, contact_id, mid))
         s.commit()
     return marks
 
