@@ -62,6 +62,9 @@ class Engine:
         self.started_at = 0.0
         self.loop_heartbeat = 0.0
         self.housekeeping_heartbeat = 0.0
+        # "HOST:PORT" of the TCP listener serving /ping, when one runs (the embedded console and a
+        # daemon without --listen serve the Unix socket only).
+        self.ping_listener: str | None = None
         self.store_error: str | None = None
         self.running = False
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import shlex
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -83,6 +84,12 @@ class HeartbeatConfig:
             cron=cron,
             tz=spec.params.get("tz") or "UTC",
             schedule=spec.params.get("schedule") or "always",
+        )
+
+    def short(self) -> str:
+        """For a table column: '1m+30s', 'cron+1h'."""
+        return f"{'cron' if self.cron else format_duration(self.every_s or 0)}+" + format_duration(
+            self.grace_s
         )
 
     def describe(self) -> str:
@@ -300,3 +307,37 @@ def parse_ping_path(path: str) -> tuple[str, str, int | None] | None:
 def new_token() -> str:
     """A url-safe ping token: 32 characters carrying 192 bits of randomness."""
     return secrets.token_urlsafe(24)
+
+
+def _ts(t: datetime | None) -> float | None:
+    return t.timestamp() if t is not None else None
+
+
+def summary(cfg: HeartbeatConfig, state: HeartbeatState, now: datetime) -> dict[str, Any]:
+    """What a heartbeat expects and has seen, as plain JSON (epoch seconds): the console's
+    detail, `target show` and the API read this instead of a probe interval, which means
+    nothing for a push check."""
+    verdict = evaluate(cfg, state, now)
+    return {
+        "expects": cfg.describe(),
+        "status": verdict.status,
+        "detail": verdict.detail,
+        "last_ping_at": _ts(state.last_ping_at),
+        "last_kind": state.last_kind,
+        "last_exit_status": state.last_exit_status,
+        "last_duration_s": state.last_duration_s,
+        "running_since": _ts(state.last_start_at),
+        "expected_at": _ts(verdict.expected_at),
+        "down_at": _ts(verdict.down_at),
+        "pings": state.n_pings,
+    }
+
+
+def no_listener_hint(name: str) -> str:
+    """What to tell someone holding a ping URL that nothing answers yet: the engine serves only
+    its Unix socket until a TCP listener is configured."""
+    return (
+        f"nothing listens on TCP for pings yet: on this machine `sysalert ping {shlex.quote(name)}`"
+        " reaches the engine; for other hosts run `sysalert --daemon --listen 0.0.0.0:8787`"
+        " (or set [api] listen)"
+    )

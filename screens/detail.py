@@ -22,6 +22,7 @@ from screens.fmt import (
     ms,
     pct,
     percent,
+    run_time,
     severity_text,
     state_text,
     when,
@@ -77,6 +78,7 @@ class TargetDetailScreen(EngineScreen):
         buckets = max(
             10, min(BUCKETS, int(RANGES[rng] / max(1.0, field(rec, "interval_s") or 30.0)))
         )
+        beat = self.optional("heartbeat_info", tid) if field(rec, "kind") == "heartbeat" else None
         series = cmds.target_series(tid, RANGES[rng], buckets, now=self.ctx.clock())
         results = cmds.target_results(tid, limit=15)
         incidents = cmds.list_incidents(target=tid, limit=10)
@@ -91,6 +93,7 @@ class TargetDetailScreen(EngineScreen):
         return {
             "rec": rec,
             "shown": shown,
+            "beat": beat,
             "series": series,
             "range": rng,
             "results": results,
@@ -100,7 +103,7 @@ class TargetDetailScreen(EngineScreen):
 
     def _loaded(self, d: dict[str, Any]) -> None:
         self.record = d["rec"]
-        self._show_head(d["rec"], d["shown"])
+        self._show_head(d["rec"], d["shown"], d["beat"])
         series = d["series"]
         buckets = series.get("series") or []
         metric = metric_of(field(d["rec"], "kind"))
@@ -114,26 +117,36 @@ class TargetDetailScreen(EngineScreen):
             style = "bold reverse" if name == d["range"] else ""
             rng.append(f"[{key}] {name}", style=style)
             rng.append(" ")
-        mean = f"mean {percent(avg)}" if metric == "value" else f"mean latency {ms(avg)}"
-        rng.append(f"· uptime {pct(series.get('uptime'))} · {mean}")
+        rng.append(f"· uptime {pct(series.get('uptime'))}")
+        if d["beat"] is None:  # a heartbeat has no latency of ours to average
+            rng.append(
+                f" · mean {percent(avg)}" if metric == "value" else f" · mean latency {ms(avg)}"
+            )
         self.query_one("#detail-range", Static).update(rng)
         self._show_results(d["results"])
         self._show_incidents(d["incidents"])
         self._show_windows(d["windows"])
 
-    def _show_head(self, rec: Any, shown: str | None) -> None:
+    def _show_head(self, rec: Any, shown: str | None, beat: dict[str, Any] | None) -> None:
         now = self.ctx.clock()
         state = shown or ("paused" if field(rec, "paused") else field(rec, "state", "unknown"))
         text = state_text(state)
         text.append(f"  {field(rec, 'name')}", style="bold")
-        text.append(
-            f"  {field(rec, 'kind')} · every {field(rec, 'interval_s'):g}s · "
-            f"timeout {field(rec, 'timeout_s'):g}s"
-        )
+        if beat is not None:
+            text.append(f"  heartbeat · expects a ping {beat['expects']}")
+        else:
+            text.append(
+                f"  {field(rec, 'kind')} · every {field(rec, 'interval_s'):g}s · "
+                f"timeout {field(rec, 'timeout_s'):g}s"
+            )
         tags = field(rec, "tags") or []
         if tags:
             text.append(" · tags " + ", ".join(tags))
         text.append(f"\n{field(rec, 'spec_text')}", style="bright_black")
+        if beat is not None:
+            self._show_beat(text, beat, state, now)
+            self.query_one("#detail-head", Static).update(text)
+            return
         text.append(f"\nlast check {ago(field(rec, 'last_check_at'), now)}")
         text.append(f" · {ms(field(rec, 'last_latency_ms'))}")
         if field(rec, "last_error_class"):
@@ -143,6 +156,24 @@ class TargetDetailScreen(EngineScreen):
         if conditions:
             text.append("\nconditions: " + " and ".join(conditions), style="bright_black")
         self.query_one("#detail-head", Static).update(text)
+
+    def _show_beat(self, text: Text, beat: dict[str, Any], state: str, now: float) -> None:
+        """A push check's facts: its own verdict, the next deadline and where to ping it."""
+        text.append(f"\n{beat['detail']}")
+        if beat.get("last_duration_s") is not None:
+            text.append(f" · last run {run_time(beat['last_duration_s'])}")
+        tz = self.ctx.tz
+        if beat.get("expected_at") and state not in ("down", "paused", "maintenance"):
+            text.append(f"\nnext ping by {when(beat['expected_at'], tz, now)}")
+            if beat.get("down_at"):
+                text.append(f" · down after {when(beat['down_at'], tz, now)}")
+        text.append(f"\nping {beat['ping_url']}")
+        if not beat.get("listening"):
+            name = field(self.record, "name")
+            text.append(
+                f"\nno TCP listener: here `sysalert ping {name}`; --listen for other hosts",
+                style="yellow",
+            )
 
     def _show_results(self, results: list[dict[str, Any]]) -> None:
         now, tz = self.ctx.clock(), self.ctx.tz
@@ -259,5 +290,5 @@ def _ping_row(r: dict[str, Any]) -> tuple[str, str]:
     label = ("✔ " if r.get("ok") else "✖ ") + ping.replace(":", " ")
     code = int(ping[5:]) if ping.startswith("exit:") else None
     if value is not None and not (code is not None and value == code):
-        return label, f"  ran {value:g}s"
+        return label, f"  ran {run_time(value)}"
     return label, ""

@@ -12,6 +12,7 @@ from datetime import datetime, tzinfo
 from rich.text import Text
 
 from engine.domain import STATE_SYMBOLS
+from engine.durations import format_duration
 from engine.errors import SysAlertError
 
 STATE_STYLES = {
@@ -73,6 +74,11 @@ def span(seconds: float) -> str:
     if s < 86400 * 2:
         return f"{int(s // 3600)}h"
     return f"{int(s // 86400)}d"
+
+
+def run_time(seconds: float) -> str:
+    """How long a job ran (a heartbeat's /start to its end): 0.4s, 12s, 2m5s, 1h10m."""
+    return f"{seconds:.1f}s" if seconds < 10 else format_duration(seconds)
 
 
 def ms(value: float | None) -> str:

@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         cli_apikeys,
         cli_bench,
         cli_history,
+        cli_ping,
         cli_rules,
         cli_subscribers,
         cli_targets,
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.set_defaults(handler=cmd_init)
 
     cli_targets.register(sub, _add_json)
+    cli_ping.register(sub, _add_json)
     cli_alerts.register(sub, _add_json)
     cli_history.register(sub, _add_json)
     cli_subscribers.register(sub, _add_json)

@@ -131,12 +131,16 @@ def cmd_add(args: argparse.Namespace) -> int:
             recovery_threshold=args.recovery_threshold,
         )
         pub = rec.public(cmds.ping_base) if hasattr(rec, "public") else rec
+        beat = cmds.heartbeat_info(pub["id"]) if pub["kind"] == "heartbeat" else None
     if args.json:
         print_json(pub)
+    elif beat is not None:
+        print(f"added {pub['id']} {pub['name']} (heartbeat, expects a ping {beat['expects']})")
+        print(f"ping URL: {beat['ping_url']}")
+        if beat["hint"]:
+            print(f"note: {beat['hint']}")
     else:
         print(f"added {pub['id']} {pub['name']} ({pub['kind']}, every {pub['interval_s']:g}s)")
-        if pub.get("ping_url"):
-            print(f"ping URL: {pub['ping_url']}")
     return 0
 
 
@@ -158,7 +162,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                     f"{STATE_SYMBOLS.get(r['state'], '?')} {r['state']}",
                     r["name"],
                     r["kind"],
-                    f"{r['interval_s']:g}s",
+                    _every(r),
                     ms(r["last_latency_ms"]),
                     ago(r["last_check_at"]),
                 ]
@@ -169,12 +173,31 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _every(r: dict[str, Any]) -> str:
+    """How often a target is checked; for a heartbeat, how often a ping is expected."""
+    if r["kind"] != "heartbeat":
+        return f"{r['interval_s']:g}s"
+    from engine.heartbeat import HeartbeatConfig
+    from engine.specs import parse_spec
+
+    return HeartbeatConfig.from_spec(parse_spec(r["spec"])).short()
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     with open_commands(args) as cmds:
         r = _pub(cmds, cmds.get_target(args.ref))
+        if r["kind"] == "heartbeat":
+            r["heartbeat"] = cmds.heartbeat_info(r["id"])
     if args.json:
         print_json(r)
     else:
+        beat = r.get("heartbeat")
+        if beat is not None:  # a push check: no interval or latency of ours, its schedule instead
+            r = {k: v for k, v in r.items() if k not in ("interval_s", "timeout_s")}
+            r["expects"] = f"a ping {beat['expects']}"
+            r["heartbeat"] = beat["detail"]
+            r["ping_url"] = beat["ping_url"]
+            r["note"] = beat["hint"]
         for k in (
             "id",
             "name",
@@ -187,7 +210,10 @@ def cmd_show(args: argparse.Namespace) -> int:
             "conditions",
             "last_latency_ms",
             "last_error_class",
+            "expects",
+            "heartbeat",
             "ping_url",
+            "note",
         ):
             if r.get(k) not in (None, [], ""):
                 print(f"{k:>16}: {r[k]}")

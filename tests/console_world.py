@@ -344,6 +344,8 @@ def build_world(data_dir: Path) -> tuple[Settings, Store]:
             conditions=conditions,
         )
         rec.id, rec.created_at = tid, FIXED_NOW - 86400
+        if rec.token:  # a heartbeat's ping URL is on screen: the same one every run
+            rec.token = f"fixture-ping-token-{tid}"
         rec.paused = state == "paused"
         rec.state, rec.state_since = state, FIXED_NOW - 300 - ago
         rec.last_latency_ms, rec.last_error_class = latency, error

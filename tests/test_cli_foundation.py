@@ -200,6 +200,33 @@ def test_history_lists_who_changed_what_and_checks_its_arguments(
     assert rc == 2 and "no target 'nope'" in _one_line_error(err)
 
 
+def test_heartbeat_shows_its_schedule_and_how_to_ping_it(run: Run, initialised: Path) -> None:
+    """A push check has no probe interval of ours: the CLI names the expected period and grace,
+    and says that the ping URL needs a TCP listener, which no engine here has yet."""
+    rc, out, err = run("target", "add", "heartbeat://backup?every=1h&grace=10m")
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert lines[0].endswith("backup (heartbeat, expects a ping every 1h with 10m grace)")
+    assert lines[1].startswith("ping URL: http://127.0.0.1:8787/ping/")
+    assert lines[2].startswith("note: nothing listens on TCP for pings yet")
+    assert "`sysalert ping backup`" in lines[2] and "--listen" in lines[2]
+    rc, out, _ = run("target", "show", "backup")
+    shown = dict(line.strip().split(": ", 1) for line in out.splitlines())
+    assert shown["expects"] == "a ping every 1h with 10m grace"
+    assert shown["heartbeat"] == "never pinged, expected every 1h with 10m grace"
+    assert "interval_s" not in shown and shown["ping_url"] == lines[1].split(": ", 1)[1]
+    rc, out, _ = run("target", "show", "backup", "--json")
+    beat = json.loads(out)["heartbeat"]
+    assert (beat["status"], beat["listening"], beat["last_ping_at"]) == ("unknown", False, None)
+    rc, out, _ = run("target", "list")
+    row = next(line for line in out.splitlines() if " backup " in line)
+    assert " 1h+10m " in row  # the expected period and grace, not the evaluation tick
+    rc, _, err = run("ping", "backup")  # no daemon, no console: nobody keeps the deadline
+    assert rc != 0 and "no SysAlert engine is running here to take the ping" in _one_line_error(err)
+    rc, _, err = run("ping", "backup", "later")
+    assert rc == 2 and "'later' is not a ping" in _one_line_error(err)
+
+
 def test_bad_spec_exits_2_with_one_line_as_a_process(initialised: Path) -> None:
     r = subprocess.run(
         [SA, "target", "add", "tcp://nohost"],

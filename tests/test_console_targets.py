@@ -301,5 +301,34 @@ async def test_detail_names_each_heartbeat_ping(tmp_path: Path) -> None:
             shown = str(detail.query_one("#detail-results").render())
             lines = [ln for ln in shown.splitlines() if ln.strip()]
             assert "✖ exit 3" in lines[0] and "ran" not in lines[0]  # newest first
-            assert "✔ success" in lines[1] and "ran 754s" in lines[1]
+            assert "✔ success" in lines[1] and "ran 12m34s" in lines[1]
             assert "· log" in lines[2] and "▶ start" in lines[3]
+
+
+async def test_heartbeat_detail_follows_its_pings(tmp_path: Path) -> None:
+    """A push check's detail names its schedule, its last ping and next deadline, and where to
+    ping it; a ping arriving while it is open shows there (the engine's event stream)."""
+    with fresh_world(tmp_path, live=True) as w:
+        app = make_app(w.backend, runtime=EmbeddedRuntime(w.engine, None))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: w.engine.running)
+            await settle(pilot)
+            app.push_screen(TargetDetailScreen("tnightly", "nightly-backup"))
+            await settle(pilot)
+
+            def head() -> str:
+                return str(app.screen.query_one("#detail-head").render())
+
+            assert "expects a ping every 1d with 1h grace" in head()
+            assert "never pinged" in head() and "every 30s" not in head()  # no probe interval
+            assert "/ping/fixture-ping-token-tnightly" in head()
+            assert "`sysalert ping nightly-backup`" in head()  # no TCP listener in the console
+            runner = w.engine.alerting.heartbeats
+            assert await runner.ping("fixture-ping-token-tnightly", "start") is not None
+            assert await runner.ping("fixture-ping-token-tnightly", "success") is not None
+            await wait_until(pilot, lambda: "last ping" in head(), 6)
+            assert "next ping by" in head() and "down after" in head()
+            assert "last run 0." in head()  # the /start to success time, under a second
+            results = str(app.screen.query_one("#detail-results").render())
+            assert "✔ success" in results and "▶ start" in results
+            await pilot.press("q")

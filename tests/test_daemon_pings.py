@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.daemon_harness import Daemon, init_store, start_daemon, wait_for
+from tests.daemon_harness import Daemon, cli, init_store, start_daemon, wait_for
 
 CURL = shutil.which("curl")
 pytestmark = pytest.mark.skipif(CURL is None, reason="curl is not installed")
@@ -323,3 +323,57 @@ def test_expect_100_continue_is_answered_before_the_body(
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 200 ")
     assert results(daemon, hb["id"]) == [(1, None, None)]
+
+
+def test_heartbeat_facts_name_the_schedule_last_ping_and_deadline(
+    daemon: Daemon, hb: dict[str, Any]
+) -> None:
+    u = daemon.unix()
+    info = u.get(f"/api/v1/targets/{hb['id']}/heartbeat").json()
+    assert info["expects"] == "every 1h with 5m grace"
+    assert (info["status"], info["last_ping_at"], info["expected_at"]) == ("unknown", None, None)
+    assert info["detail"].startswith("never pinged")
+    assert info["ping_url"] == hb["ping_url"]
+    assert info["listening"] is True and info["hint"] is None  # this daemon runs --listen
+    before = time.time()
+    assert curl(hb["ping_url"])[0] == 200
+    info = u.get(f"/api/v1/targets/{hb['id']}/heartbeat").json()
+    assert info["status"] == "up" and before - 1 <= info["last_ping_at"] <= time.time()
+    assert info["expected_at"] == info["last_ping_at"] + 3600
+    assert info["down_at"] == info["expected_at"] + 300
+    assert info["pings"] == 1 and info["detail"].startswith("last ping")
+
+
+def test_heartbeat_facts_of_a_probe_target_are_a_clear_400(daemon: Daemon) -> None:
+    u = daemon.unix()
+    t = u.post("/api/v1/targets", json={"spec": "tcp://127.0.0.1:9", "name": "not-a-beat"}).json()
+    try:
+        r = u.get(f"/api/v1/targets/{t['id']}/heartbeat")
+        assert r.status_code == 400
+        assert "is a tcp check, not a heartbeat" in r.json()["error"]
+    finally:
+        u.delete(f"/api/v1/targets/{t['id']}")
+
+
+def test_cli_ping_goes_to_the_daemon_over_its_socket(daemon: Daemon, hb: dict[str, Any]) -> None:
+    """`backup.sh; sysalert ping backup $?` on the daemon's host: no URL, no TCP needed."""
+    name = hb["name"]
+    rc, out, err = cli(daemon.data_dir, "ping", name, "start")
+    assert rc == 0, err
+    assert out.startswith(f"pinged {name} (start): ") and "run started" in out
+    time.sleep(0.2)
+    rc, out, err = cli(daemon.data_dir, "ping", name, "0")
+    assert rc == 0 and "last ping" in out, err
+    rows = results(daemon, hb["id"])  # committed before the CLI returned
+    assert len(rows) == 2 and rows[1][0] == 1 and 0.15 < rows[1][1] < 5.0, rows
+    assert state(daemon, hb["id"]) == "up"
+    assert cli(daemon.data_dir, "ping", name, "fail")[0] == 0
+    assert state(daemon, hb["id"]) == "down"
+    rc, out, err = cli(daemon.data_dir, "ping", name, "--json")
+    assert rc == 0 and '"status": "up"' in out, err
+    assert state(daemon, hb["id"]) == "up"
+    rc, _, err = cli(daemon.data_dir, "ping", name, "256")
+    assert rc == 2 and "'256' is not a ping" in err
+    rc, _, err = cli(daemon.data_dir, "ping", "no-such-beat")
+    assert rc != 0 and "no target 'no-such-beat'" in err
+    assert len(results(daemon, hb["id"])) == 4  # the refused ones recorded nothing

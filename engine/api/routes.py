@@ -45,6 +45,13 @@ ROUTES: tuple[Route, ...] = (
     ),
     R("GET", "/api/v1/targets/{ref}", "get_target", "One target", "ref"),
     R(
+        "GET",
+        "/api/v1/targets/{ref}/heartbeat",
+        "heartbeat_info",
+        "A heartbeat's schedule, last ping, next deadline and ping URL",
+        "ref",
+    ),
+    R(
         "PATCH",
         "/api/v1/targets/{ref}",
         "edit_target",

@@ -67,6 +67,7 @@ def make_servers(engine: Engine, socket_path: Path | None, listen: str | None) -
             )
             server.sock = bound[-1]
             servers.append(server)
+            engine.ping_listener = f"{host}:{port}"  # heartbeats can be pinged over the network
     except BaseException:
         for sock in bound:
             sock.close()

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import time
 import tomllib
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from engine.commands.base import CommandBase, check_name, live_records
 from engine.domain import TargetRecord
 from engine.durations import parse_duration
 from engine.errors import BadInput, NotFound
+from engine.heartbeat import HeartbeatConfig, HeartbeatState, no_listener_hint
+from engine.heartbeat import summary as hb_summary
 from engine.specs import parse_spec
 from engine.store import targets as tstore
 
@@ -152,6 +157,30 @@ class TargetCommands(CommandBase):
         if rec is None or (owner_id is not None and rec.owner_id != owner_id):
             raise NotFound(f"no target {ref!r}", "see `sysalert target list` for ids and names")
         return rec
+
+    def heartbeat_info(self, ref: str, owner_id: str | None = None) -> dict[str, Any]:
+        """A heartbeat's schedule, its last ping and next deadline, and where to ping it: for a
+        push check the probe interval means nothing, so the console and `target show` read this.
+        `listening` says whether the running engine takes pings over the network at all."""
+        rec = self.get_target(ref, owner_id)
+        if rec.kind != "heartbeat":
+            raise BadInput(
+                f"target {rec.name!r} is a {rec.kind} check, not a heartbeat",
+                "only heartbeat:// targets take pings and have a ping schedule",
+            )
+        runner = getattr(getattr(self.hooks, "alerting", None), "heartbeats", None)
+        state = runner.states.get(rec.id) if runner is not None else None
+        if state is None:
+            state = HeartbeatState.from_dict(json.loads(rec.hb_state or "{}"))
+        now = getattr(self.hooks, "clock", time.time)()
+        info = hb_summary(
+            HeartbeatConfig.from_spec(rec.spec), state, datetime.fromtimestamp(now, UTC)
+        )
+        listener = getattr(self.hooks, "ping_listener", None)
+        info["ping_url"] = rec.public(self.ping_base).get("ping_url")
+        info["listening"] = bool(listener or self.settings.api.public_url)
+        info["hint"] = None if info["listening"] else no_listener_hint(rec.name)
+        return info
 
     def edit_target(
         self, ref: str, owner_id: str | None = None, by: str = "operator", **changes: Any

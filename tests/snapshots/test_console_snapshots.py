@@ -18,6 +18,7 @@ SCREENS: dict[str, tuple[str, ...]] = {
     "targets": (),
     "detail": ("enter",),
     "detail_system": (),  # the cpu target's detail: its chart is the metric, not the latency
+    "detail_heartbeat": (),  # a push check: its schedule, deadline and ping URL, not an interval
     "form": ("a",),
     "alerts": ("2",),
     "history": ("3",),
@@ -28,14 +29,17 @@ SCREENS: dict[str, tuple[str, ...]] = {
     "help": ("question_mark",),
 }
 
+# Detail screens opened directly: (target id, name).
+DIRECT = {"detail_system": ("tcpuload", "cpu"), "detail_heartbeat": ("tnightly", "nightly-backup")}
+
 
 def _steps(keys: tuple[str, ...], screen: str) -> Any:
     async def run_before(pilot: Any) -> None:
         await settle(pilot)
-        if screen == "detail_system":
+        if screen in DIRECT:
             from screens.detail import TargetDetailScreen
 
-            pilot.app.push_screen(TargetDetailScreen("tcpuload", "cpu"))
+            pilot.app.push_screen(TargetDetailScreen(*DIRECT[screen]))
             await settle(pilot)
         for key in keys:
             await pilot.press(key)
