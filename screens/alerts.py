@@ -108,7 +108,7 @@ class AlertsScreen(EngineScreen):
         self.query_one("#alerts-info", Static).update(
             f" {info}"
             + ("  (resolved shown, v hides)" if self.show_resolved else "")
-            + " · 8 rules"
+            + " · alert rules on 8"
         )
         self._show_receipts()
 

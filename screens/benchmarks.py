@@ -46,7 +46,7 @@ def versus_text(b: dict[str, Any]) -> Text:
     if delta is None and score is not None and base:
         delta = (score - base) / abs(base) * 100
     symbol, style = STATUS.get(str(b.get("status", "")), ("", ""))
-    text = Text("—" if delta is None else f"{delta:+.1f}% ", style=style)
+    text = Text("— " if delta is None else f"{delta:+.1f}% ", style=style)
     text.append(symbol, style=style)
     return text
 
