@@ -21,10 +21,10 @@ from screens.fmt import (
     metric_of,
     ms,
     pct,
-    percent,
     run_time,
     severity_text,
     state_text,
+    value_text,
     when,
 )
 from screens.messages import EngineEvents
@@ -106,10 +106,10 @@ class TargetDetailScreen(EngineScreen):
         self._show_head(d["rec"], d["shown"], d["beat"])
         series = d["series"]
         buckets = series.get("series") or []
-        metric = metric_of(field(d["rec"], "kind"))
-        self.query_one("#chart", LatencyChart).show(
-            buckets, d["range"], metric, percent if metric == "value" else ms
-        )
+        kind = field(d["rec"], "kind")
+        metric = metric_of(kind)
+        axis = days if kind == "tls" else value_text(kind)
+        self.query_one("#chart", LatencyChart).show(buckets, d["range"], metric, axis)
         points = [b[metric] for b in buckets if b.get(metric) is not None]
         avg = sum(points) / len(points) if points else None
         rng = Text(" range: ")
@@ -118,10 +118,12 @@ class TargetDetailScreen(EngineScreen):
             rng.append(f"[{key}] {name}", style=style)
             rng.append(" ")
         rng.append(f"· uptime {pct(series.get('uptime'))}")
-        if d["beat"] is None:  # a heartbeat has no latency of ours to average
-            rng.append(
-                f" · mean {percent(avg)}" if metric == "value" else f" · mean latency {ms(avg)}"
-            )
+        if kind == "tls":  # what matters is how long the certificate has left, not a mean
+            rng.append(f" · certificate {value_text(kind)(points[-1] if points else None)}")
+        elif metric == "value":
+            rng.append(f" · mean {value_text(kind)(avg)}")
+        elif d["beat"] is None:  # a heartbeat has no latency of ours to average
+            rng.append(f" · mean latency {ms(avg)}")
         self.query_one("#detail-range", Static).update(rng)
         self._show_results(d["results"])
         self._show_incidents(d["incidents"])
@@ -196,8 +198,12 @@ class TargetDetailScreen(EngineScreen):
                     text.append(f"✖ {r.get('error_class') or 'failed':<9}", style="red")
                 text.append(f"{ms(r.get('latency_ms')):>9}")
                 if r.get("value") is not None:
-                    system = metric_of(field(self.record, "kind")) == "value"
-                    text.append(f"  {percent(r['value'])}" if system else f"  value {r['value']:g}")
+                    kind = field(self.record, "kind")
+                    text.append(
+                        f"  {value_text(kind)(r['value'])}"
+                        if metric_of(kind) == "value"
+                        else f"  value {r['value']:g}"
+                    )
             if r.get("detail") and not r.get("ok") and not r.get("ping"):
                 text.append(f"  {r['detail'][:60]}", style="bright_black")
             text.append("\n")
@@ -279,6 +285,11 @@ class TargetDetailScreen(EngineScreen):
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+
+def days(value: float) -> str:
+    """The chart axis of a TLS target: whole days."""
+    return f"{value:.0f}d"
 
 
 def _ping_row(r: dict[str, Any]) -> tuple[str, str]:

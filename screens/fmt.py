@@ -6,7 +6,7 @@ and a word, so nothing is told by colour alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, tzinfo
 
 from rich.text import Text
@@ -100,9 +100,10 @@ def pct(value: float | None) -> str:
 
 
 def metric_of(kind: str) -> str:
-    """What a target's charts and cells show: a system target's metric ("value", a percent),
-    since the latency of a psutil call says nothing; every other kind's latency."""
-    return "value" if kind == "system" else "latency_ms"
+    """What a target's charts and cells show: the probe's own value where it means more than the
+    latency (a system target's percent: the latency of a psutil call says nothing; a TLS
+    target's days until its certificate expires), every other kind's latency."""
+    return "value" if kind in _VALUE_TEXT else "latency_ms"
 
 
 def percent(value: float | None) -> str:
@@ -110,6 +111,23 @@ def percent(value: float | None) -> str:
     if value is None:
         return "—"
     return f"{value:.0f}%" if value >= 10 else f"{value:.1f}%"
+
+
+def days_left(value: float | None) -> str:
+    """A certificate's remaining validity, in days: 23d left, 5h left, expired."""
+    if value is None:
+        return "—"
+    if value <= 0:
+        return "expired"
+    return f"{value:.0f}d left" if value >= 1 else f"{value * 24:.0f}h left"
+
+
+_VALUE_TEXT = {"system": percent, "tls": days_left}
+
+
+def value_text(kind: str) -> Callable[[float | None], str]:
+    """The formatter of a kind's value (see metric_of); latency in ms for the rest."""
+    return _VALUE_TEXT.get(kind, ms)
 
 
 def when(ts: float | None, tz: tzinfo, now: float | None = None) -> str:

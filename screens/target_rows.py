@@ -15,7 +15,7 @@ from typing import Any
 from rich.text import Text
 
 from screens.context import field
-from screens.fmt import ago, metric_of, ms, pct, percent, sparkline, state_text
+from screens.fmt import ago, metric_of, ms, pct, sparkline, state_text, value_text
 from screens.virtual_table import Column
 
 SPARK = 12
@@ -48,7 +48,7 @@ class Row:
     state: str = "unknown"  # what is shown (maintenance and pause applied)
     probe_state: str = "unknown"  # what the probes say
     latency: float | None = None
-    value: float | None = None  # a system target's metric (percent): shown instead of latency
+    value: float | None = None  # system percent, TLS days left: shown instead of latency
     checked: float | None = None
     error: str | None = None
     uptime: float | None = None
@@ -116,10 +116,11 @@ class TargetRows:
 
     def row_cells(self, index: int) -> Sequence[str | Text]:
         r = self.view[index]
-        if r.error is not None:
+        shows_value = metric_of(r.kind) == "value"
+        if r.error is not None and not (r.error == "threshold" and shows_value):
             latency = Text(r.error, style="red")
-        elif metric_of(r.kind) == "value":
-            latency = Text(percent(r.value))
+        elif shows_value:  # over its threshold, the value itself says most: 97% or 5d left
+            latency = Text(value_text(r.kind)(r.value), style="red" if r.error else "")
         else:
             latency = Text(ms(r.latency))
         name: str | Text = r.name

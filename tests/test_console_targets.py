@@ -3,7 +3,9 @@ and the engine, not on pixels."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -229,8 +231,24 @@ async def test_a_system_target_shows_its_live_metric_not_latency(tmp_path: Path)
             await wait_until(pilot, lambda: (row.checked or 0) > FIXED_NOW, 10)
             live = w.engine.last_values["tcpuload"]
             assert row.value == live and 0.0 <= live <= 100.0
-            cell = screen.rows.row_cells(screen.rows.index_of["tcpuload"])[3]
-            assert str(cell) == percent(live)
+            first = screen.rows.row_cells(screen.rows.index_of["tcpuload"])[3]
+            assert str(first) == percent(live)  # over its max too (a busy machine): then in red
+            assert (first.style == "red") == (row.error == "threshold")
+            w.engine.commands.edit_target("cpu", spec="system://cpu?min=101")  # always under
+            await wait_until(pilot, lambda: w.engine.targets["tcpuload"].spec_text.endswith("101"))
+
+            def now_row() -> Any:  # an edit replaces the row: look it up each time
+                return screen.rows.rows["tcpuload"]
+
+            def cell() -> Any:  # and it may move as its state changes
+                return screen.rows.row_cells(screen.rows.index_of["tcpuload"])[3]
+
+            _select(app, "cpu")
+            await pilot.press("r")
+            await wait_until(pilot, lambda: now_row().error == "threshold", 10)
+            await wait_until(pilot, lambda: cell().style == "red")
+            assert str(cell()) == percent(now_row().value)  # the value, not a word
+            assert now_row().value == w.engine.last_values["tcpuload"]
             await pilot.press("q")
 
 
@@ -332,3 +350,35 @@ async def test_heartbeat_detail_follows_its_pings(tmp_path: Path) -> None:
             results = str(app.screen.query_one("#detail-results").render())
             assert "✔ success" in results and "▶ start" in results
             await pilot.press("q")
+
+
+async def test_a_tls_target_shows_the_days_its_certificate_has_left(tmp_path: Path) -> None:
+    """For a TLS check the handshake latency matters less than the certificate's expiry: the row,
+    the detail's range line and its results say how many days are left."""
+    import trustme
+
+    from tests.test_probe_tls import NOW, tls_server
+
+    cert = trustme.CA().issue_cert("127.0.0.1", not_after=NOW + timedelta(days=30, hours=1))
+    async with tls_server(cert) as port:
+        with fresh_world(tmp_path, live=True) as w:
+            app = make_app(w.backend, runtime=EmbeddedRuntime(w.engine, None))
+            async with app.run_test(size=(80, 24)) as pilot:
+                await wait_until(pilot, lambda: w.engine.running)
+                rec = w.engine.commands.add_target(f"tls://127.0.0.1:{port}", name="cert")
+                await wait_until(pilot, lambda: rec.id in _targets(app).rows.rows)
+                _select(app, "cert")
+                await pilot.press("r")
+                row = _targets(app).rows.rows[rec.id]
+                await wait_until(pilot, lambda: row.value is not None, 10)
+                screen = _targets(app)
+                cell = screen.rows.row_cells(screen.rows.index_of[rec.id])[3]
+                assert str(cell) == "30d left"
+                await pilot.press("enter")
+                await wait_until(pilot, lambda: isinstance(app.screen, TargetDetailScreen))
+                await settle(pilot)
+                rng = str(app.screen.query_one("#detail-range").render())
+                assert "certificate 30d left" in rng and "mean latency" not in rng
+                results = str(app.screen.query_one("#detail-results").render())
+                assert "30d left" in results
+                await pilot.press("q")

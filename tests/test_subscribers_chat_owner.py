@@ -40,10 +40,15 @@ async def test_subscriber_addtarget_takes_the_cli_spec_forms_and_refuses_local_k
             text = await ask(w, CAROL, f"/addtarget http://127.0.0.1:{port}/health")
             assert text.startswith("Added 127.0.0.1 (http)")
             text = await ask(w, CAROL, "/addtarget heartbeat://nightly?every=1d")
+            assert text.startswith("Added nightly (heartbeat), expects a ping every 1d with 1h")
             assert "Ping URL: http" in text and "/ping/" in text
+            assert "takes no pings over the network yet" in text  # no TCP listener here
+            w.engine.ping_listener = "127.0.0.1:8787"
+            text = await ask(w, CAROL, "/addtarget heartbeat://weekly?every=7d")
+            assert "Ping URL: http" in text and "takes no pings" not in text
         mine = {t.name: (t.kind, t.spec_text) for t in owned_targets(w, CAROL)}
         assert mine["web"] == ("tcp", f"tcp://127.0.0.1:{port}")
-        assert set(mine) == {"web", "127.0.0.1", "nightly"}
+        assert set(mine) == {"web", "127.0.0.1", "nightly", "weekly"}
         refusals = {
             "/addtarget cmd:/bin/true": "Commands can only be added from the console or CLI.",
             "/addtarget system://cpu": "Local system metrics can only be added from the console",
@@ -55,7 +60,7 @@ async def test_subscriber_addtarget_takes_the_cli_spec_forms_and_refuses_local_k
         for text, expected in refusals.items():
             assert expected in await ask(w, CAROL, text), text
         assert "already exists" in await ask(w, CAROL, "/addtarget 127.0.0.1:7 web")
-        assert len(owned_targets(w, CAROL)) == 3 and target_rows(w) == 3
+        assert len(owned_targets(w, CAROL)) == 4 and target_rows(w) == 4
 
 
 @pytest.mark.anyio
@@ -111,6 +116,10 @@ async def test_subscriber_get_status_and_history_of_their_own_target(
             hist = await ask(w, CAROL, "/history web")
             assert hist.startswith("Recent events for web:") and "target.add web" in hist
             assert await ask(w, CAROL, "/get nosuch") == "No target 'nosuch'."
+            await ask(w, CAROL, "/addtarget heartbeat://nightly?every=1d&grace=2h")
+            got = await ask(w, CAROL, "/get nightly")
+            assert got.splitlines()[-1] == "never pinged, expected every 1d with 2h grace"
+            await ask(w, CAROL, "/rmtarget nightly")
             removed = await ask(w, CAROL, "/rmtarget web")
             assert removed.startswith("Removed web;") and owned_targets(w, CAROL) == []
 

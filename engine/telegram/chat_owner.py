@@ -71,9 +71,17 @@ def add_target(cmds: Commands, who: Caller, cmd: ChatCommand) -> str:
         rec = cmds.add_target(cmd.spec.raw, name=cmd.label, owner_id=who.owner_id, by=who.actor)
     except QuotaExceeded as exc:
         return over_quota(cmds, exc, who.owner_id)
-    lines = [f"Added {rec.name} ({rec.kind}), checked every {rec.interval_s:g} s."]
-    if rec.kind == "heartbeat" and rec.token:
-        lines.append(f"Ping URL: {cmds.ping_base.rstrip('/')}/ping/{rec.token}")
+    if rec.kind == "heartbeat":
+        beat = cmds.heartbeat_info(rec.id, owner_id=who.owner_id)
+        lines = [f"Added {rec.name} (heartbeat), expects a ping {beat['expects']}."]
+        lines.append(f"Ping URL: {beat['ping_url']}")
+        if not beat["listening"]:
+            lines.append(
+                "Note: this SysAlert takes no pings over the network yet; "
+                "its admin turns that on with [api] listen."
+            )
+    else:
+        lines = [f"Added {rec.name} ({rec.kind}), checked every {rec.interval_s:g} s."]
     lines.append(_use_line(cmds, who.owner_id))
     return "\n".join(lines)
 

@@ -94,8 +94,11 @@ async def get_reply(engine: Engine, target: str, owner_id: str | None) -> str:
     """Check one target now and answer with that check's result (or the state, if it is slow)."""
     cmds = engine.commands
     rec = await anyio.to_thread.run_sync(lambda: cmds.get_target(target, owner_id))
-    if rec.kind == "heartbeat" or rec.paused:
-        return describe(engine, rec)  # nothing to probe: pings decide, or it is paused
+    if rec.kind == "heartbeat":  # nothing to probe: pings decide; say when the next is due
+        info = await anyio.to_thread.run_sync(lambda: cmds.heartbeat_info(rec.id, owner_id))
+        return f"{describe(engine, rec)}\n{info['detail']}"
+    if rec.paused:
+        return describe(engine, rec)
     sub = engine.events.subscribe(maxlen=1000, types={"result"})
     wait = rec.timeout_s * (engine.settings.engine.retries + 1) + 5.0
     try:
