@@ -221,6 +221,14 @@ def build_app(engine: Engine, trusted: bool) -> Any:
                         },
                         400,
                     )
+                except UnicodeDecodeError as exc:  # json.loads of bytes that are not UTF-8/16/32
+                    return JSONResponse(
+                        {
+                            "error": f"body is not JSON: not UTF-8 at byte {exc.start}",
+                            "hint": "send a JSON object encoded as UTF-8",
+                        },
+                        400,
+                    )
                 if not isinstance(params, dict):
                     return JSONResponse(
                         {
