@@ -12,7 +12,14 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from engine.heartbeat import HeartbeatConfig, HeartbeatState, apply_ping, evaluate, settle
+from engine.heartbeat import (
+    HeartbeatConfig,
+    HeartbeatState,
+    PingOutcome,
+    apply_ping,
+    evaluate,
+    settle,
+)
 from engine.history import SINCE_MARGIN_S, latest_result_ts, pings_since
 from engine.probes.base import ProbeResult
 from engine.state import Transition
@@ -40,6 +47,24 @@ def parse_ping_code(code: str) -> tuple[str, int | None]:
     if code.startswith("exit:"):
         return "exit", int(code[5:])
     return code, None
+
+
+def ping_result(outcome: PingOutcome, exit_status: int | None) -> ProbeResult:
+    """The result row a ping leaves: ok for a success, an `exit` failure otherwise; the value is
+    the run time when a /start came first, else the exit status. /start and /log rows are ok
+    markers that decide nothing."""
+    if outcome.kind not in ("success", "fail"):
+        return ProbeResult(True, None, None, None, "")
+    ok = outcome.kind == "success"
+    value = (
+        outcome.duration_s
+        if outcome.duration_s is not None
+        else (float(exit_status) if exit_status is not None else None)
+    )
+    detail = (
+        "" if ok else "ping: fail" + (f" exit {exit_status}" if exit_status is not None else "")
+    )
+    return ProbeResult(ok, None, value, None if ok else "exit", detail)
 
 
 class HeartbeatRunner:
@@ -113,29 +138,15 @@ class HeartbeatRunner:
         state, outcome = apply_ping(cfg, old, kind, datetime.fromtimestamp(now, UTC), exit_status)
         self._set(rec, state)
         self.engine.metrics.pings[outcome.kind] += 1
+        res = ping_result(outcome, exit_status)
         if outcome.kind in ("success", "fail"):
-            ok = outcome.kind == "success"
-            value = (
-                outcome.duration_s
-                if outcome.duration_s is not None
-                else (float(exit_status) if exit_status is not None else None)
-            )
-            res = ProbeResult(
-                ok,
-                None,
-                value,
-                None if ok else "exit",
-                ""
-                if ok
-                else "ping: fail" + (f" exit {exit_status}" if exit_status is not None else ""),
-            )
-            if ok and rec.state == "up" and not old.started and not state.started:
+            if res.ok and rec.state == "up" and not old.started and not state.started:
                 # The common case: no verdict needed.
                 self.engine.process_state(rec, "up", res, now, code)
             else:
                 self._apply(rec, state, now, res, code)
         else:
-            self.engine.writer.add(rec.id, now, ProbeResult(True, None, None, None, ""), code)
+            self.engine.writer.add(rec.id, now, res, code)
         return rec
 
     def _apply(

@@ -3,7 +3,8 @@
 A cron job on the engine's own host needs no TCP listener and no URL in its crontab:
 `backup.sh; sysalert ping backup $?`. The ping goes to the running engine over the data
 directory's socket (or `--connect`) as the same Healthchecks-shaped request a remote host sends,
-and is acknowledged only once it is stored.
+and is acknowledged only once it is stored. While no engine runs (a restart, an upgrade) the ping
+is stored directly and counts when the engine starts, so a job that ran meanwhile is not missed.
 """
 
 from __future__ import annotations
@@ -36,35 +37,77 @@ def register(sub: Any, add_json: Any) -> None:
     p.set_defaults(handler=cmd_ping)
 
 
-def ping_suffix(what: str) -> str:
-    """The Healthchecks URL suffix for `what`: '' for a success, '/start', '/0'..'/255'."""
+def parse_what(what: str) -> tuple[str, int | None]:
+    """(kind, exit status) for `what`: ("success", None), ("start", None), ("exit", 3)..."""
     what = what.strip().lower()
     if not _WHAT.match(what) or (what.isdigit() and int(what) > 255):
         raise BadInput(
             f"{what!r} is not a ping: use start, fail, log, success or an exit status 0-255",
             "e.g. `sysalert ping backup start`, then `sysalert ping backup $?`",
         )
-    return "" if what == "success" else f"/{int(what) if what.isdigit() else what}"
+    return ("exit", int(what)) if what.isdigit() else (what, None)
 
 
 def cmd_ping(args: argparse.Namespace) -> int:
-    suffix = ping_suffix(args.what)
+    kind, exit_status = parse_what(args.what)
+    suffix = "" if kind == "success" else f"/{exit_status if kind == 'exit' else kind}"
     with open_commands(args) as cmds:
-        if getattr(cmds, "mode", "local") != "attached":
-            raise SysAlertError(
-                "no SysAlert engine is running here to take the ping",
-                "start `sysalert --daemon` (or the console): the engine keeps the deadline",
-            )
-        info = cmds.heartbeat_info(args.ref)
-        token = (info.get("ping_url") or "").rstrip("/").rsplit("/", 1)[-1]
-        r = cmds.http.get(f"/ping/{token}{suffix}")
-        if r.status_code == 404:
-            raise NotFound(f"the engine does not know the heartbeat {args.ref!r}", "")
-        if r.status_code != 200:
-            raise SysAlertError(f"the engine refused the ping: {r.text.strip()[:200]}", "")
-        info = cmds.heartbeat_info(args.ref)
+        if getattr(cmds, "mode", "local") == "attached":
+            info = _send(cmds, args.ref, suffix)
+        else:
+            info = _store_while_no_engine(args, cmds, kind, exit_status, suffix)
+    label = args.what.strip().lower()
     if args.json:
         print_json(info)
+    elif info.get("stored_for_replay"):
+        print(
+            f"stored ping of {args.ref} ({label}): no engine runs now; it counts when SysAlert "
+            "starts (`sysalert --daemon` or the console)"
+        )
     else:
-        print(f"pinged {args.ref} ({args.what.strip().lower()}): {info['detail']}")
+        print(f"pinged {args.ref} ({label}): {info['detail']}")
     return 0
+
+
+def _send(cmds: Any, ref: str, suffix: str) -> dict[str, Any]:
+    """The Healthchecks-shaped request a remote host sends, over the attach client's transport;
+    the engine answers 200 once the ping is stored."""
+    info = cmds.heartbeat_info(ref)
+    token = (info.get("ping_url") or "").rstrip("/").rsplit("/", 1)[-1]
+    r = cmds.http.get(f"/ping/{token}{suffix}")
+    if r.status_code == 404:
+        raise NotFound(f"the engine does not know the heartbeat {ref!r}", "")
+    if r.status_code != 200:
+        raise SysAlertError(f"the engine refused the ping: {r.text.strip()[:200]}", "")
+    return dict(cmds.heartbeat_info(ref))
+
+
+def _store_while_no_engine(
+    args: argparse.Namespace, cmds: Any, kind: str, exit_status: int | None, suffix: str
+) -> dict[str, Any]:
+    """No engine answers: hold the engine lock so none starts (and replays) halfway, and store
+    the ping for the next start. If the lock is held, an engine is starting: send it there."""
+    from engine.errors import StoreBusy
+    from sysalert_tui.cli import load_settings
+    from sysalert_tui.console import _wait_for_daemon
+    from sysalert_tui.daemon import InstanceLock
+
+    settings = load_settings(args)
+    lock = InstanceLock(settings.data_dir / "engine.lock")
+    try:
+        lock.acquire()
+    except StoreBusy:
+        remote = _wait_for_daemon(settings)
+        if remote is None:
+            raise SysAlertError(
+                "a SysAlert engine holds this store but does not answer on its socket",
+                "check `systemctl status sysalert` or the daemon's log, then ping again",
+            ) from None
+        try:
+            return _send(remote, args.ref, suffix)
+        finally:
+            remote.close()
+    try:
+        return dict(cmds.store_ping(args.ref, kind, exit_status))
+    finally:
+        lock.release()

@@ -221,8 +221,12 @@ def test_heartbeat_shows_its_schedule_and_how_to_ping_it(run: Run, initialised: 
     rc, out, _ = run("target", "list")
     row = next(line for line in out.splitlines() if " backup " in line)
     assert " 1h+10m " in row  # the expected period and grace, not the evaluation tick
-    rc, _, err = run("ping", "backup")  # no daemon, no console: nobody keeps the deadline
-    assert rc != 0 and "no SysAlert engine is running here to take the ping" in _one_line_error(err)
+    rc, out, err = run("ping", "backup")  # no daemon, no console: kept for the next start
+    assert rc == 0 and out.startswith("stored ping of backup (success): no engine runs now"), err
+    rc, out, _ = run("ping", "backup", "--json")
+    assert json.loads(out)["stored_for_replay"] is True
+    rc, _, err = run("ping", "cpu")
+    assert rc == 2 and "'cpu' is a system check, not a heartbeat" in _one_line_error(err)
     rc, _, err = run("ping", "backup", "later")
     assert rc == 2 and "'later' is not a ping" in _one_line_error(err)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.daemon_harness import Daemon, init_store, start_daemon, wait_for
+from tests.daemon_harness import Daemon, cli, init_store, start_daemon, wait_for
 
 CURL = shutil.which("curl")
 pytestmark = pytest.mark.skipif(CURL is None, reason="curl is not installed")
@@ -133,5 +133,48 @@ def test_a_run_started_and_finished_before_a_kill_keeps_its_duration(data_dir: P
     try:
         again = json.loads(d.unix().get(f"/api/v1/targets/{hb['id']}").json()["hb_state"])
         assert again["n_pings"] == hb_state["n_pings"] == 2
+    finally:
+        d.stop()
+
+
+def test_cli_pings_while_no_engine_runs_count_when_it_starts(data_dir: Path) -> None:
+    """`sysalert ping` during a restart: nobody answers on the socket, so the CLI takes the engine
+    lock, stores the pings, and the next start folds them in (and opens the incident a failed
+    run calls for). Once a daemon runs, the same command goes to it."""
+    d = start_daemon(data_dir)
+    try:
+        hb = _add_heartbeat(d, "restart-window")
+        assert curl(hb["ping_url"]) == 200
+        assert wait_for(lambda: _flushed(d, hb["id"], "up"), timeout=10)
+    finally:
+        d.stop()  # SIGTERM: the state is flushed, the socket gone
+    rc, out, err = cli(data_dir, "ping", "restart-window", "start")
+    assert rc == 0, err
+    assert out.startswith("stored ping of restart-window (start): no engine runs now")
+    rc, out, err = cli(data_dir, "ping", "restart-window", "3")
+    assert rc == 0 and "it counts when SysAlert starts" in out, err
+    assert stored(d, hb["id"])[0] == "up"  # nothing but the rows changed yet
+    with d.db() as db:
+        pings = db.execute(
+            "SELECT ping, ok FROM results WHERE target_id = ? ORDER BY ts", (hb["id"],)
+        ).fetchall()
+    assert pings == [("success", 1), ("start", 1), ("exit:3", 0)]
+    d = start_daemon(data_dir)
+    try:
+        u = d.unix()
+        t = u.get(f"/api/v1/targets/{hb['id']}").json()
+        hb_state = json.loads(t["hb_state"])
+        assert t["state"] == "down" and hb_state["last_exit_status"] == 3
+        assert hb_state["n_pings"] == 3 and hb_state["last_duration_s"] is not None
+        inc = wait_for(
+            lambda: u.get(
+                "/api/v1/incidents", params={"target": hb["name"], "state": "firing"}
+            ).json()
+        )
+        assert inc and inc[0]["error_class"] == "exit"
+        assert "2 ping(s) replayed" in d.log()
+        rc, out, err = cli(data_dir, "ping", "restart-window")  # a daemon runs: sent to it
+        assert rc == 0 and out.startswith("pinged restart-window (success): last ping"), err
+        assert u.get(f"/api/v1/targets/{hb['id']}").json()["state"] == "up"
     finally:
         d.stop()

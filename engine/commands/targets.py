@@ -182,6 +182,36 @@ class TargetCommands(CommandBase):
         info["hint"] = None if info["listening"] else no_listener_hint(rec.name)
         return info
 
+    def store_ping(
+        self, ref: str, kind: str = "success", exit_status: int | None = None
+    ) -> dict[str, Any]:
+        """A ping taken while no engine runs (`sysalert ping` during a restart or before the
+        first start): its row is committed now and folded into the heartbeat's state when the
+        engine starts (the same replay that covers a crash after a 200), so a cron job that ran
+        meanwhile is not reported missing. The caller holds the engine lock meanwhile."""
+        if self.hooks is not None:
+            raise BadInput("a running engine takes pings itself", "send it to the ping URL")
+        rec = self.get_target(ref)
+        if rec.kind != "heartbeat" or not rec.token:
+            raise BadInput(
+                f"target {rec.name!r} is a {rec.kind} check, not a heartbeat",
+                "only heartbeat:// targets take pings and have a ping schedule",
+            )
+        from engine.heartbeat import apply_ping
+        from engine.heartbeat_runner import ping_code, ping_result
+        from engine.history import ResultWriter
+
+        cfg = HeartbeatConfig.from_spec(rec.spec)
+        state = HeartbeatState.from_dict(json.loads(rec.hb_state or "{}"))
+        now = time.time()
+        new, outcome = apply_ping(cfg, state, kind, datetime.fromtimestamp(now, UTC), exit_status)
+        writer = ResultWriter(self.store)
+        writer.add(rec.id, now, ping_result(outcome, exit_status), ping_code(kind, exit_status))
+        writer.commit(writer.prepare(writer.take()), rollups=True)
+        info = hb_summary(cfg, new, datetime.fromtimestamp(now, UTC))
+        info["stored_for_replay"] = True
+        return info
+
     def edit_target(
         self, ref: str, owner_id: str | None = None, by: str = "operator", **changes: Any
     ) -> TargetRecord:
