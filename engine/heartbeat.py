@@ -333,11 +333,20 @@ def summary(cfg: HeartbeatConfig, state: HeartbeatState, now: datetime) -> dict[
     }
 
 
-def no_listener_hint(name: str) -> str:
-    """What to tell someone holding a ping URL that nothing answers yet: the engine serves only
-    its Unix socket until a TCP listener is configured."""
-    return (
-        f"nothing listens on TCP for pings yet: on this machine `sysalert ping {shlex.quote(name)}`"
-        " reaches the engine; for other hosts run `sysalert --daemon --listen 0.0.0.0:8787`"
-        " (or set [api] listen)"
-    )
+def no_listener_hint(name: str, listener: str | None, proxied: bool = False) -> str | None:
+    """What to tell someone holding a ping URL that may answer nowhere: without a TCP listener
+    the engine serves only its Unix socket; on a loopback one (and no proxy in front, `proxied`
+    by [api] public_url), only this host reaches it."""
+    here = f"`sysalert ping {shlex.quote(name)}`"
+    if listener is None:
+        return (
+            f"nothing listens on TCP for pings yet: on this machine {here} reaches the engine;"
+            " for other hosts run `sysalert --daemon --listen 0.0.0.0:8787` (or set [api] listen)"
+        )
+    host = listener.rpartition(":")[0].strip("[]")
+    if not proxied and host in ("127.0.0.1", "::1", "localhost") or host.startswith("127."):
+        return (
+            f"pings are taken on {listener}, which only this machine reaches; other hosts need"
+            " a listener on a reachable address (--listen 0.0.0.0:8787) or a proxy ([api] public_url)"
+        )
+    return None

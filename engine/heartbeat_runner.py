@@ -27,6 +27,7 @@ from engine.state import Transition
 if TYPE_CHECKING:
     from engine.domain import TargetRecord
     from engine.engine import Engine
+    from engine.store.store import Store
 
 log = logging.getLogger(__name__)
 STATUS_TO_STATE = {
@@ -38,6 +39,15 @@ STATUS_TO_STATE = {
 }
 
 
+def target_state(status: str, current: str) -> str:
+    """The target state a verdict gives. A run in progress ("started") keeps the current state:
+    a /start alone decides nothing, whether the deadline check or a replay sees it first (a
+    never-pinged heartbeat stays unknown until its first run ends)."""
+    if status == "started" and current in ("unknown", "pending"):
+        return current
+    return STATUS_TO_STATE.get(status, "unknown")
+
+
 def ping_code(kind: str, exit_status: int | None) -> str:
     """How a result row names its ping: success, fail, start, log or exit:N (replay reads it)."""
     return f"exit:{exit_status}" if kind == "exit" else kind
@@ -47,6 +57,19 @@ def parse_ping_code(code: str) -> tuple[str, int | None]:
     if code.startswith("exit:"):
         return "exit", int(code[5:])
     return code, None
+
+
+def fold_stored_pings(
+    store: Store, target_id: str, cfg: HeartbeatConfig, state: HeartbeatState
+) -> tuple[HeartbeatState, list[tuple[float, str]]]:
+    """The state with every committed ping newer than it folded in, and those pings: rows a
+    crash or an engine-less `sysalert ping` left ahead of the stored state."""
+    since = state.last_event_at.timestamp() if state.last_event_at else None
+    rows = pings_since(store, target_id, since)
+    for ts, code in rows:
+        kind, exit_status = parse_ping_code(code)
+        state, _ = apply_ping(cfg, state, kind, datetime.fromtimestamp(ts, UTC), exit_status)
+    return state, rows
 
 
 def ping_result(outcome: PingOutcome, exit_status: int | None) -> ProbeResult:
@@ -179,16 +202,12 @@ class HeartbeatRunner:
             since = state.last_event_at.timestamp() if state.last_event_at else None
             if since is not None and latest[rec.id] <= since + SINCE_MARGIN_S:
                 continue  # nothing newer than the stored state: the common case
-            rows = pings_since(self.engine.store, rec.id, since)
+            state, rows = fold_stored_pings(self.engine.store, rec.id, cfg, state)
             if not rows:
                 continue
-            for ts, code in rows:
-                kind, exit_status = parse_ping_code(code)
-                when = datetime.fromtimestamp(ts, UTC)
-                state, _ = apply_ping(cfg, state, kind, when, exit_status)
             self.states[rec.id] = state
-            new = STATUS_TO_STATE.get(
-                evaluate(cfg, state, datetime.fromtimestamp(now, UTC)).status, "unknown"
+            new = target_state(
+                evaluate(cfg, state, datetime.fromtimestamp(now, UTC)).status, rec.state
             )
             rec.last_check_at = rows[-1][0]
             if new != rec.state:
@@ -216,7 +235,7 @@ class HeartbeatRunner:
         if state != old:
             self._set(rec, state)
         verdict = evaluate(cfg, state, when)
-        new_state = STATUS_TO_STATE.get(verdict.status, "unknown")
+        new_state = target_state(verdict.status, rec.state)
         if new_state != rec.state:
             res = ProbeResult(
                 new_state in ("up", "unknown"),

@@ -3,6 +3,7 @@ incidents and the maintenance windows that cover it."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable
 from typing import Any
 
@@ -119,7 +120,8 @@ class TargetDetailScreen(EngineScreen):
             rng.append(" ")
         rng.append(f"· uptime {pct(series.get('uptime'))}")
         if kind == "tls":  # what matters is how long the certificate has left, not a mean
-            rng.append(f" · certificate {value_text(kind)(points[-1] if points else None)}")
+            latest = next((r["value"] for r in d["results"] if r.get("value") is not None), None)
+            rng.append(f" · certificate {value_text(kind)(latest)}")
         elif metric == "value":
             rng.append(f" · mean {value_text(kind)(avg)}")
         elif d["beat"] is None:  # a heartbeat has no latency of ours to average
@@ -173,7 +175,7 @@ class TargetDetailScreen(EngineScreen):
         if not beat.get("listening"):
             name = field(self.record, "name")
             text.append(
-                f"\nno TCP listener: here `sysalert ping {name}`; --listen for other hosts",
+                f"\nno TCP listener: here `sysalert ping {shlex.quote(name)}`; --listen for other hosts",
                 style="yellow",
             )
 

@@ -119,7 +119,8 @@ def days_left(value: float | None) -> str:
         return "—"
     if value <= 0:
         return "expired"
-    return f"{value:.0f}d left" if value >= 1 else f"{value * 24:.0f}h left"
+    # Rounded down: a certificate with 1.9 days left has 1 full day, not 2.
+    return f"{int(value)}d left" if value >= 1 else f"{max(1, int(value * 24))}h left"
 
 
 _VALUE_TEXT = {"system": percent, "tls": days_left}

@@ -117,7 +117,8 @@ class TargetRows:
     def row_cells(self, index: int) -> Sequence[str | Text]:
         r = self.view[index]
         shows_value = metric_of(r.kind) == "value"
-        if r.error is not None and not (r.error == "threshold" and shows_value):
+        over = r.error == "threshold" and shows_value and r.value is not None
+        if r.error is not None and not over:
             latency = Text(r.error, style="red")
         elif shows_value:  # over its threshold, the value itself says most: 97% or 5d left
             latency = Text(value_text(r.kind)(r.value), style="red" if r.error else "")
@@ -159,6 +160,15 @@ class TargetRows:
         if old is not None:
             row.spark, row.spark_loaded, row.uptime = old.spark, old.spark_loaded, old.uptime
             row.version = old.version + 1
+            if old.kind == row.kind and row.value is None:
+                row.value = old.value  # records carry no value; the last result event did
+            if old.checked is not None and (row.checked is None or old.checked > row.checked):
+                # A result event overtook this fetch (read in a worker thread): keep the newer
+                # check, or the row would show the state before it until the next one.
+                row.latency, row.checked, row.error = old.latency, old.checked, old.error
+                row.probe_state = old.probe_state
+                if row.state not in ("paused", "maintenance"):
+                    row.state = old.state
             if old.state == "maintenance" and row.state != "paused":
                 row.state = "maintenance"
         self.rows[row.id] = row

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import argparse
 import re
+import time
 from typing import Any
+
+import httpx
 
 from engine.errors import BadInput, NotFound, SysAlertError
 from sysalert_tui.output import print_json
 from sysalert_tui.session import open_commands
 
+PING_WAIT_S = 15.0  # an engine that holds the lock this long without answering is stuck
 _WHAT = re.compile(r"^(start|fail|log|success|\d{1,3})$")
 
 
@@ -74,7 +78,12 @@ def _send(cmds: Any, ref: str, suffix: str) -> dict[str, Any]:
     the engine answers 200 once the ping is stored."""
     info = cmds.heartbeat_info(ref)
     token = (info.get("ping_url") or "").rstrip("/").rsplit("/", 1)[-1]
-    r = cmds.http.get(f"/ping/{token}{suffix}")
+    try:
+        r = cmds.http.get(f"/ping/{token}{suffix}")
+    except httpx.TransportError as exc:
+        raise SysAlertError(
+            f"the engine did not take the ping: {type(exc).__name__}", "ping again"
+        ) from None
     if r.status_code == 404:
         raise NotFound(f"the engine does not know the heartbeat {ref!r}", "")
     if r.status_code != 200:
@@ -86,27 +95,34 @@ def _store_while_no_engine(
     args: argparse.Namespace, cmds: Any, kind: str, exit_status: int | None, suffix: str
 ) -> dict[str, Any]:
     """No engine answers: hold the engine lock so none starts (and replays) halfway, and store
-    the ping for the next start. If the lock is held, an engine is starting: send it there."""
+    the ping for the next start. The lock is busy while another `sysalert ping` stores its own
+    (cron jobs fire together) or while an engine starts: try again, and send the ping to the
+    engine as soon as its socket answers."""
+    from engine.api.client import connect_if_running
     from engine.errors import StoreBusy
     from sysalert_tui.cli import load_settings
-    from sysalert_tui.console import _wait_for_daemon
     from sysalert_tui.daemon import InstanceLock
 
     settings = load_settings(args)
     lock = InstanceLock(settings.data_dir / "engine.lock")
-    try:
-        lock.acquire()
-    except StoreBusy:
-        remote = _wait_for_daemon(settings)
-        if remote is None:
-            raise SysAlertError(
-                "a SysAlert engine holds this store but does not answer on its socket",
-                "check `systemctl status sysalert` or the daemon's log, then ping again",
-            ) from None
+    deadline = time.monotonic() + PING_WAIT_S
+    while True:
         try:
-            return _send(remote, args.ref, suffix)
-        finally:
-            remote.close()
+            lock.acquire()
+            break
+        except StoreBusy:
+            remote = connect_if_running(settings)
+            if remote is not None:
+                try:
+                    return _send(remote, args.ref, suffix)
+                finally:
+                    remote.close()
+            if time.monotonic() > deadline:
+                raise SysAlertError(
+                    "a SysAlert engine holds this store but does not answer on its socket",
+                    "check `systemctl status sysalert` or the daemon's log, then ping again",
+                ) from None
+            time.sleep(0.05)
     try:
         return dict(cmds.store_ping(args.ref, kind, exit_status))
     finally:

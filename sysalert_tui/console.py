@@ -66,12 +66,12 @@ def run_console(args: argparse.Namespace) -> int:
     )
     if remote is not None:
         return _run_attached(remote, settings)
-    from sysalert_tui.daemon import InstanceLock
+    from sysalert_tui.daemon import LOCK_WAIT_S, InstanceLock
 
     _first_run(settings)
     lock = InstanceLock(settings.data_dir / "engine.lock")
     try:
-        lock.acquire()
+        lock.acquire(wait=LOCK_WAIT_S)
     except StoreBusy:
         remote = _wait_for_daemon(settings)
         if remote is None:

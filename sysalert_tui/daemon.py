@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,11 @@ from engine.errors import StoreBusy, SysAlertError
 log = logging.getLogger("sysalert.daemon")
 
 
+# How long an engine starting waits for the lock: a `sysalert ping` stored while no engine ran
+# holds it for milliseconds; another engine holds it for good.
+LOCK_WAIT_S = 3.0
+
+
 class InstanceLock:
     """One engine per store: an exclusive lock file in the data directory."""
 
@@ -26,12 +32,20 @@ class InstanceLock:
         self.path = path
         self.fd: int | None = None
 
-    def acquire(self) -> None:
+    def acquire(self, wait: float = 0.0) -> None:
+        """Take the lock, trying again for up to `wait` seconds: `sysalert ping` holds it for a
+        moment while no engine runs, and an engine starting then should not be refused."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
             os.close(fd)
             raise StoreBusy(
                 f"another SysAlert engine already runs on this store (lock {self.path.name} is held)",
@@ -69,7 +83,7 @@ async def _main(args: argparse.Namespace, settings: Any) -> int:
     from engine.engine import Engine
 
     lock = InstanceLock(settings.data_dir / "engine.lock")
-    lock.acquire()
+    lock.acquire(wait=LOCK_WAIT_S)
     store = None
     try:  # from here on the lock, the store and the socket file are released on any exit
         store = open_store(settings)

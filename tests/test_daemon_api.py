@@ -271,6 +271,7 @@ def test_non_json_bodies_and_bad_query_values(api: httpx.Client) -> None:
     for junk in (b"\xcd", b"\x92{}", '{"spec": "é"}'.encode("latin-1")):  # not UTF-8
         for path in ("/api/v1/targets", "/api/v1/contacts", "/api/v1/targets/import"):
             _assert_error(api.post(path, content=junk), 400, "not JSON", "UTF-8")
+    _assert_error(api.post("/api/v1/targets", content=b"[" * 200_000), 400, "nested too deeply")
     for limit in ("lots", "1e3", "2.5"):
         _assert_error(api.get("/api/v1/history", params={"limit": limit}), 400, "limit", "integer")
     _assert_error(api.get("/api/v1/targets/x/series", params={"seconds": "nan"}), 400, "number")

@@ -32,6 +32,33 @@ def store(settings: Settings):
     st.close()
 
 
+async def test_a_start_alone_decides_nothing_whoever_looks_first(store, settings: Settings) -> None:
+    """A /start on a never-pinged (or late) heartbeat leaves its state as it was, whether the
+    deadline check runs before the run ends or not; the run's end decides. A run that never
+    ends goes down after the grace."""
+    clock = Clock(1_800_000_000.0)
+    engine = Engine(settings, store, clock=clock)
+    rec = engine.commands.add_target("heartbeat://job?every=1h&grace=5m", name="job")
+    async with anyio.create_task_group() as tg:
+        await tg.start(engine.run)
+        hb, live = engine.alerting.heartbeats, engine.targets[rec.id]
+        await hb.ping(rec.token, "start")
+        hb.evaluate(live, clock.t + 1)  # the scheduler's deadline check, mid-run
+        assert live.state == "unknown"
+        clock.t += 30
+        await hb.ping(rec.token, "success")
+        assert live.state == "up"
+        clock.t += 3600 + 60  # late: pending
+        hb.evaluate(live, clock.t)
+        assert live.state == "pending"
+        await hb.ping(rec.token, "start")
+        hb.evaluate(live, clock.t + 1)
+        assert live.state == "pending"  # started late is still late, until it ends
+        hb.evaluate(live, clock.t + 5 * 60 + 2)  # the run never ended within the grace
+        assert live.state == "down"
+        engine.stop()
+
+
 async def test_ping_lifecycle_with_a_controlled_clock(store, settings: Settings) -> None:
     clock = Clock(1_800_000_000.0)
     engine = Engine(settings, store, clock=clock)

@@ -12,12 +12,21 @@ import json
 import shutil
 import signal
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.daemon_harness import Daemon, cli, init_store, start_daemon, wait_for
+from tests.daemon_harness import (
+    ROOT,
+    Daemon,
+    child_env,
+    cli,
+    init_store,
+    start_daemon,
+    wait_for,
+)
 
 CURL = shutil.which("curl")
 pytestmark = pytest.mark.skipif(CURL is None, reason="curl is not installed")
@@ -156,16 +165,19 @@ def test_cli_pings_while_no_engine_runs_count_when_it_starts(data_dir: Path) -> 
     assert stored(d, hb["id"])[0] == "up"  # nothing but the rows changed yet
     with d.db() as db:
         pings = db.execute(
-            "SELECT ping, ok FROM results WHERE target_id = ? ORDER BY ts", (hb["id"],)
+            "SELECT ping, ok, value FROM results WHERE target_id = ? ORDER BY ts", (hb["id"],)
         ).fetchall()
-    assert pings == [("success", 1), ("start", 1), ("exit:3", 0)]
+    assert [p[:2] for p in pings] == [("success", 1), ("start", 1), ("exit:3", 0)]
+    assert pings[2][2] is not None and pings[2][2] < 2.5  # the run time since the stored /start
+    rc, out, err = cli(data_dir, "target", "show", "restart-window")
+    assert "last ping was a failure" in out, out  # what the next start will see, not "up"
     d = start_daemon(data_dir)
     try:
         u = d.unix()
         t = u.get(f"/api/v1/targets/{hb['id']}").json()
         hb_state = json.loads(t["hb_state"])
         assert t["state"] == "down" and hb_state["last_exit_status"] == 3
-        assert hb_state["n_pings"] == 3 and hb_state["last_duration_s"] is not None
+        assert hb_state["n_pings"] == 3 and hb_state["last_duration_s"] == pings[2][2]
         inc = wait_for(
             lambda: u.get(
                 "/api/v1/incidents", params={"target": hb["name"], "state": "firing"}
@@ -178,3 +190,33 @@ def test_cli_pings_while_no_engine_runs_count_when_it_starts(data_dir: Path) -> 
         assert u.get(f"/api/v1/targets/{hb['id']}").json()["state"] == "up"
     finally:
         d.stop()
+
+
+def test_cli_pings_that_race_while_no_engine_runs_are_all_stored(data_dir: Path) -> None:
+    """Cron fires several jobs in the same second: each `sysalert ping` waits its turn for the
+    engine lock instead of failing, and none is lost."""
+    d = start_daemon(data_dir)
+    try:
+        names = [f"job-{i}" for i in range(4)]
+        ids = [_add_heartbeat(d, n)["id"] for n in names]
+    finally:
+        d.stop()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "sysalert_tui", "ping", name],
+            env=child_env(data_dir),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        for name in names
+    ]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, outs
+    assert all(o.startswith("stored ping of job-") for o, _ in outs), outs
+    with d.db() as db:
+        stored_ids = {
+            r[0] for r in db.execute("SELECT target_id FROM results WHERE ping = 'success'")
+        }
+    assert stored_ids == set(ids)

@@ -221,6 +221,14 @@ def build_app(engine: Engine, trusted: bool) -> Any:
                         },
                         400,
                     )
+                except RecursionError:  # [[[[… nested deeper than the parser's stack
+                    return JSONResponse(
+                        {
+                            "error": "body is not JSON: nested too deeply",
+                            "hint": "send a JSON object",
+                        },
+                        400,
+                    )
                 except UnicodeDecodeError as exc:  # json.loads of bytes that are not UTF-8/16/32
                     return JSONResponse(
                         {

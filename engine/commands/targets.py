@@ -168,19 +168,26 @@ class TargetCommands(CommandBase):
                 f"target {rec.name!r} is a {rec.kind} check, not a heartbeat",
                 "only heartbeat:// targets take pings and have a ping schedule",
             )
+        cfg = HeartbeatConfig.from_spec(rec.spec)
         runner = getattr(getattr(self.hooks, "alerting", None), "heartbeats", None)
         state = runner.states.get(rec.id) if runner is not None else None
-        if state is None:
-            state = HeartbeatState.from_dict(json.loads(rec.hb_state or "{}"))
+        if state is None:  # no engine has it in memory: the stored state and pings since
+            state = self._stored_beat(rec, cfg)
         now = getattr(self.hooks, "clock", time.time)()
-        info = hb_summary(
-            HeartbeatConfig.from_spec(rec.spec), state, datetime.fromtimestamp(now, UTC)
-        )
+        info = hb_summary(cfg, state, datetime.fromtimestamp(now, UTC))
         listener = getattr(self.hooks, "ping_listener", None)
         info["ping_url"] = rec.public(self.ping_base).get("ping_url")
-        info["listening"] = bool(listener or self.settings.api.public_url)
-        info["hint"] = None if info["listening"] else no_listener_hint(rec.name)
+        info["listening"] = listener is not None
+        info["hint"] = no_listener_hint(rec.name, listener, bool(self.settings.api.public_url))
         return info
+
+    def _stored_beat(self, rec: TargetRecord, cfg: HeartbeatConfig) -> HeartbeatState:
+        """A heartbeat's state as the next engine start will see it: the stored state with the
+        pings committed after it (a crash, or `sysalert ping` while no engine ran) folded in."""
+        from engine.heartbeat_runner import fold_stored_pings
+
+        stored = HeartbeatState.from_dict(json.loads(rec.hb_state or "{}"))
+        return fold_stored_pings(self.store, rec.id, cfg, stored)[0]
 
     def store_ping(
         self, ref: str, kind: str = "success", exit_status: int | None = None
@@ -202,7 +209,7 @@ class TargetCommands(CommandBase):
         from engine.history import ResultWriter
 
         cfg = HeartbeatConfig.from_spec(rec.spec)
-        state = HeartbeatState.from_dict(json.loads(rec.hb_state or "{}"))
+        state = self._stored_beat(rec, cfg)  # a /start stored a minute ago times this run
         now = time.time()
         new, outcome = apply_ping(cfg, state, kind, datetime.fromtimestamp(now, UTC), exit_status)
         writer = ResultWriter(self.store)

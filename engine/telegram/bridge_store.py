@@ -82,12 +82,16 @@ def mark_read(
                 Notification.incident_id,
                 Notification.contact_id,
                 Notification.message_id,
-            ).where(
+            )
+            .where(
                 Notification.contact_id.in_(list(names)),  # type: ignore[attr-defined]
                 Notification.channel == "telegram",
                 Notification.read_at.is_(None),  # type: ignore[union-attr]
                 Notification.message_id.is_not(None),  # type: ignore[union-attr]
             )
+            # One order for every marker: two transactions locking rows in opposite orders
+            # would deadlock on PostgreSQL.
+            .order_by(Notification.id)
         ).all()
         for nid, incident_id, contact_id, message_id in rows:
             mid = _int(message_id)
