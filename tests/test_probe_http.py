@@ -344,3 +344,60 @@ async def test_certificate_expiration_condition(tls_base: str) -> None:
         verify_tls=False,
     )
     assert soon.error_class == "condition"
+
+
+@pytest.mark.anyio
+async def test_options_given_as_cli_strings_mean_what_they_say(
+    base: str, tmp_path: Any, settings: Any
+) -> None:
+    """`--option follow_redirects=false` arrives as the string "false": built into a target it is
+    false (it used to be truthy and the redirect was followed); headers come as header.NAME;
+    a misspelt key or a bad value is a clear error that stores nothing."""
+    from engine.commands import Commands
+    from engine.crypto import KeyRing
+    from engine.errors import BadInput
+    from engine.store.store import Store
+    from tests.console_world import MASTER
+
+    store = Store.open(f"sqlite:///{tmp_path / 's.db'}", KeyRing.from_masters([MASTER]))
+    try:
+        cmds = Commands(store, settings)
+        rec = cmds.build_target(
+            base + "/redirect",
+            options={"follow_redirects": "false", "expect_status": "302"},
+        )
+        assert rec.options == {"follow_redirects": False, "expect_status": "302"}
+        kept = await check(base + "/redirect", **rec.options)
+        assert kept.ok and kept.facts["status"] == 302, kept.detail
+        posted = cmds.build_target(
+            base + "/echo",
+            options={"method": "post", "header.X-Token": "s3cret", "body": '{"ping": 1}'},
+        )
+        assert posted.options["headers"] == {"X-Token": "s3cret"}
+        assert (await check(base + "/echo", keyword="echo ok", **posted.options)).ok
+        for options, says in (
+            ({"follow_redirect": "false"}, "did you mean 'follow_redirects'?"),
+            ({"verify_tls": "maybe"}, "is not true or false"),
+            ({"max_latency_ms": "fast"}, "is not a number"),
+            ({"method": "FETCH"}, "is not an HTTP method"),
+            ({"regex": "(unclosed"}, "does not compile"),
+            ({"json_equals": "UP"}, "json_equals needs json_path"),
+            ({"expect_status": "teapot"}, "expect_status"),
+        ):
+            with pytest.raises(BadInput) as err:
+                cmds.add_target(base + "/ok", options=options)
+            assert says in str(err.value) + " " + str(err.value.hint), (options, err.value)
+        with pytest.raises(BadInput, match="tcp targets take no options"):
+            cmds.add_target("tcp://127.0.0.1:9", options={"verify_tls": "false"})
+        assert cmds.list_targets() == []
+    finally:
+        store.close()
+
+
+def test_a_boolean_stored_as_text_before_options_were_checked_reads_as_meant() -> None:
+    from engine.probe_options import flag
+
+    assert flag({"follow_redirects": "false"}, "follow_redirects", True) is False
+    assert flag({"follow_redirects": "0"}, "follow_redirects", True) is False
+    assert flag({"verify_tls": "yes"}, "verify_tls", False) is True
+    assert flag({}, "verify_tls", False) is False and flag({}, "x", True) is True

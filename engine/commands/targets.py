@@ -15,6 +15,7 @@ from engine.durations import parse_duration
 from engine.errors import BadInput, NotFound
 from engine.heartbeat import HeartbeatConfig, HeartbeatState, no_listener_hint
 from engine.heartbeat import summary as hb_summary
+from engine.probe_options import check_options
 from engine.specs import parse_spec
 from engine.store import targets as tstore
 
@@ -96,7 +97,7 @@ class TargetCommands(CommandBase):
             timeout_s=to,
             tags=[t.strip() for t in (tags or []) if t.strip()],
             conditions=validate_conditions(conditions or []),
-            options=dict(options or {}),
+            options=check_options(parsed.kind, options),
             token=token,
             owner_id=owner_id,
             parent_id=parent_id,

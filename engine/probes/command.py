@@ -14,6 +14,7 @@ import os
 import signal
 import time
 
+from engine.probe_options import flag
 from engine.probes.base import ProbeContext, ProbeResult
 from engine.specs import TargetSpec
 
@@ -237,7 +238,7 @@ def _judge(
             False,
             facts,
         )
-    nagios = bool(ctx.options.get("nagios"))
+    nagios = flag(ctx.options, "nagios", False)
     degraded = nagios and code == 1
     if code != 0 and not degraded:
         value = number if number is not None else float(code)

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from engine.errors import BadInput
+from engine.probe_options import flag
 from engine.probes.base import ProbeContext, ProbeResult
 from engine.probes.tcp import check_conditions, classify_error, conditions_use
 from engine.specs import TargetSpec
@@ -227,7 +228,7 @@ def _request_args(opts: dict[str, Any]) -> dict[str, Any]:
     return {
         "headers": headers,
         "content": body.encode() if isinstance(body, str) else body,
-        "follow_redirects": bool(opts.get("follow_redirects", True)),
+        "follow_redirects": flag(opts, "follow_redirects", True),
     }
 
 
@@ -254,7 +255,7 @@ async def probe(spec: TargetSpec, ctx: ProbeContext) -> ProbeResult:
     )
     max_latency = _max_latency(opts)
     args = _request_args(opts)
-    client = get_client(ctx.shared, bool(opts.get("verify_tls", True)))
+    client = get_client(ctx.shared, flag(opts, "verify_tls", True))
     want_text = _needs_text(opts, ctx)
     want_cert = url[:6].lower() == "https:" and conditions_use(ctx, "[CERTIFICATE_EXPIRATION]")
     start = perf_counter()

@@ -19,6 +19,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from engine.probe_options import flag
 from engine.probes.base import ProbeContext, ProbeResult
 from engine.probes.tcp import check_conditions, classify_error, describe_error
 from engine.specs import TargetSpec
@@ -121,7 +122,7 @@ async def probe(spec: TargetSpec, ctx: ProbeContext) -> ProbeResult:
     port = spec.port or 443
     servername = spec.params.get("servername") or host
     min_days = _min_days(spec, ctx)
-    context = _context(bool(ctx.options.get("verify_tls", False)))
+    context = _context(flag(ctx.options, "verify_tls", False))
     loop = asyncio.get_running_loop()
     start = perf_counter()
     try:

@@ -1,0 +1,146 @@
+"""Probe options (`--option KEY=VALUE`, `options = {...}` in config and imports): which options a
+kind takes and of what type, checked once when a target is built.
+
+From the command line every value is a string, so `follow_redirects=false` must be read as false
+here (a probe's `bool("false")` is True), and a mistyped key must be an error instead of an option
+that silently does nothing. `header.NAME=VALUE` builds the `headers` table, which the CLI cannot
+write as a table.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from typing import Any
+
+from engine.errors import BadInput
+
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+
+def _bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise BadInput(f"option {key}={value!r} is not true or false", f"e.g. {key}=false")
+
+
+def _number(key: str, value: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        raise BadInput(f"option {key}={value!r} is not a number", f"e.g. {key}=500") from None
+
+
+def _text(key: str, value: Any) -> str:
+    if isinstance(value, dict | list):
+        raise BadInput(f"option {key} must be text, not a table or list", f"e.g. {key}=ok")
+    return str(value)
+
+
+def _regex(key: str, value: Any) -> str:
+    text = _text(key, value)
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise BadInput(
+            f"option {key}={text!r} does not compile: {exc}", "check the pattern"
+        ) from None
+    return text
+
+
+def _method(key: str, value: Any) -> str:
+    method = _text(key, value).strip().upper()
+    if method not in _METHODS:
+        raise BadInput(f"option method={value!r} is not an HTTP method", "e.g. method=POST")
+    return method
+
+
+def _headers(key: str, value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise BadInput(
+            "option headers must be a table of name = value",
+            "on the command line: --option header.Authorization='Bearer …'",
+        )
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def _expect_status(key: str, value: Any) -> Any:
+    from engine.probes.http import parse_expect_status
+
+    parse_expect_status(value)  # raises BadInput with its own example
+    return value
+
+
+def _as_is(key: str, value: Any) -> Any:
+    return value
+
+
+_HTTP: dict[str, Callable[[str, Any], Any]] = {
+    "method": _method,
+    "headers": _headers,
+    "body": _as_is,  # text, or a table/list sent as JSON
+    "expect_status": _expect_status,
+    "keyword": _text,
+    "keyword_absent": _text,
+    "regex": _regex,
+    "json_path": _text,
+    "json_equals": _as_is,
+    "max_latency_ms": _number,
+    "follow_redirects": _bool,
+    "verify_tls": _bool,
+}
+SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
+    "http": _HTTP,
+    "tls": {"verify_tls": _bool, "min_days": _number},
+    "command": {"nagios": _bool, "max": _number, "min": _number},
+    "system": {"max": _number, "min": _number},
+}
+
+
+def flag(options: dict[str, Any], key: str, default: bool) -> bool:
+    """A boolean option as a probe reads it: also a string stored before options were checked
+    (`"false"` is false)."""
+    value = options.get(key, default)
+    return value if isinstance(value, bool) else str(value).strip().lower() not in _FALSE
+
+
+def check_options(kind: str, options: dict[str, Any] | None) -> dict[str, Any]:
+    """The options with their values read as their types; BadInput names a bad key or value."""
+    if not options:
+        return {}
+    known = SCHEMA.get(kind, {})
+    out: dict[str, Any] = {}
+    headers: dict[str, str] = {}
+    for key, value in options.items():
+        key = str(key).strip()
+        if key.lower().startswith("header.") and "headers" in known:
+            name = key[7:].strip()
+            if not name:
+                raise BadInput("option header. needs a header name", "e.g. header.Accept=*/*")
+            headers[name] = str(value)
+            continue
+        check = known.get(key)
+        if check is None:
+            if not known:
+                raise BadInput(f"{kind} targets take no options (got {key!r})", "remove the option")
+            close = difflib.get_close_matches(key, list(known), n=1)
+            raise BadInput(
+                f"{kind} targets have no option {key!r}",
+                f"did you mean {close[0]!r}?" if close else f"options: {', '.join(known)}",
+            )
+        out[key] = check(key, value)
+    if headers:
+        out["headers"] = {**out.get("headers", {}), **headers}
+    if "json_equals" in out and "json_path" not in out:
+        raise BadInput("option json_equals needs json_path", "e.g. json_path=status json_equals=UP")
+    return out
