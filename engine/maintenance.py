@@ -52,9 +52,14 @@ class Window:
                 return t
         return None
 
-    def public(self, target_names: dict[str, str] | None = None) -> dict[str, Any]:
+    def public(
+        self, target_names: dict[str, str] | None = None, now: float | None = None
+    ) -> dict[str, Any]:
+        now = time.time() if now is None else now
         return {
             "id": self.id,
+            "active": self.active(now),
+            "endable": self.endable(now),  # what `maintenance off` would end now
             "scope": self.scope,
             "kind": self.kind,
             "target": (target_names or {}).get(self.target_id or "", self.target_id),
@@ -64,6 +69,11 @@ class Window:
             "schedule": describe(self.schedule) if self.schedule else None,
             "reason": self.reason,
         }
+
+    def endable(self, now: float) -> bool:
+        """What `maintenance off` ends: a toggle, or a one-off window running now. Recurring
+        windows and one-offs still to come are plans; `maintenance remove ID` deletes those."""
+        return self.schedule is None or (self.kind == "oneoff" and self.active(now))
 
     def expired(self, now: float) -> bool:
         return self.schedule is None and self.ends_at is not None and self.ends_at <= now

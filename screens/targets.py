@@ -270,13 +270,19 @@ class TargetsScreen(EngineScreen):
         own = [
             w
             for w in cmds.list_maintenance()
-            if w.get("scope") == "target" and w.get("target") in (name, key)
+            if w.get("scope") == "target"
+            and w.get("target") in (name, key)
+            and w.get("endable", w.get("kind") == "toggle")
         ]
-        if own:
-            cmds.maintenance_off(what=key)
+        row = self.rows.rows.get(key)
+        if own or (row is not None and row.state == "maintenance"):
+            res = cmds.maintenance_off(what=key)
+            note = res.get("note")
+            if note and res.get("removed"):
+                return f"Maintenance off for {name}, but {note}."
+            if note:  # a recurring, tag or all window holds it: nothing of its own to end
+                return f"{note[:1].upper()}{note[1:]} (Maintenance, 4)."
             return f"Maintenance off for {name}."
-        if self.rows.rows.get(key) and self.rows.rows[key].state == "maintenance":
-            return f"{name} is in maintenance through an 'all' or tag window: see Maintenance (4)."
         cmds.maintenance_on(what=key, reason="set from the console")
         return f"Maintenance on for {name}: no alerts for it until you press m again."
 

@@ -48,13 +48,17 @@ def register(sub: Any, add_json: Any) -> None:
     )
     add_json(on)
     on.set_defaults(handler=cmd_m_on)
-    off = msub.add_parser("off", help="end maintenance now")
+    off = msub.add_parser("off", help="end maintenance now (schedules stay: see remove)")
     off.add_argument("what", metavar="TARGET|tag:T|all")
     add_json(off)
     off.set_defaults(handler=cmd_m_off)
     mls = msub.add_parser("list", help="windows")
     add_json(mls)
     mls.set_defaults(handler=cmd_m_list)
+    mrm = msub.add_parser("remove", help="delete a window, recurring ones too: remove ID")
+    mrm.add_argument("window_id", metavar="ID", help="from `maintenance list`")
+    add_json(mrm)
+    mrm.set_defaults(handler=cmd_m_remove)
 
     c = sub.add_parser("contacts", help="who gets alerts: add NAME CHANNEL:ADDRESS, list, remove")
     csub = c.add_subparsers(dest="c_cmd", metavar="ACTION", required=True)
@@ -156,6 +160,8 @@ def cmd_m_off(args: argparse.Namespace) -> int:
         print_json(res)
     else:
         print(f"maintenance off for {args.what} ({res['removed']} window(s) ended)")
+        if res.get("note"):
+            print(f"note: {res['note']}")
     return 0
 
 
@@ -166,7 +172,7 @@ def cmd_m_list(args: argparse.Namespace) -> int:
         print_json(items)
     else:
         print_table(
-            ["id", "scope", "target", "kind", "schedule", "reason"],
+            ["id", "scope", "target", "kind", "schedule", "active", "reason"],
             [
                 [
                     w["id"],
@@ -174,12 +180,23 @@ def cmd_m_list(args: argparse.Namespace) -> int:
                     w.get("target") or w.get("tag") or "all",
                     w["kind"],
                     w.get("schedule") or "-",
+                    "yes" if w.get("active") else "no",
                     w.get("reason") or "",
                 ]
                 for w in items
             ],
             empty="no maintenance windows",
         )
+    return 0
+
+
+def cmd_m_remove(args: argparse.Namespace) -> int:
+    with open_commands(args) as cmds:
+        res = cmds.remove_window(args.window_id)
+    if args.json:
+        print_json(res)
+    else:
+        print(f"removed maintenance window {args.window_id}")
     return 0
 
 

@@ -231,6 +231,15 @@ def test_cli_maintenance_on_and_off(data_dir: Path, settings) -> None:
         rig.drain()
         assert rig.engine.display_state(db) == "unknown"
         assert [w["scope"] for w in rig.commands.list_maintenance()] == ["tag"]
+        wid = rig.commands.list_maintenance()[0]["id"]
+        off = sysalert("maintenance", "off", "tag:web", env=env)  # a schedule: kept, said so
+        assert off.returncode == 0 and "0 window(s) ended" in off.stdout
+        assert "note: 1 scheduled window(s) kept" in off.stdout or "still in" in off.stdout
+        gone = sysalert("maintenance", "remove", wid, env=env)
+        assert gone.returncode == 0 and f"removed maintenance window {wid}" in gone.stdout
+        assert rig.commands.list_maintenance() == []
+        again = sysalert("maintenance", "remove", wid, env=env)
+        assert again.returncode == 2 and f"no maintenance window '{wid}'" in again.stderr
 
 
 def test_state_counts_agree_with_each_targets_shown_state(rig: Rig) -> None:
@@ -260,3 +269,32 @@ def test_state_counts_agree_with_each_targets_shown_state(rig: Rig) -> None:
         rig.drain()
     assert agree() == {"down": 1, "unknown": 1, "paused": 1}
     assert web.state == "unknown"
+
+
+def test_maintenance_off_ends_what_runs_now_and_keeps_the_plans(rig: Rig) -> None:
+    """`maintenance off` (CLI, API, Telegram /mode active, the console's m) ends toggles and a
+    one-off running now; recurring windows and one-offs still to come are plans and stay, and
+    the answer says when the target stays in maintenance anyway and what to remove for that."""
+    cmds = rig.commands
+    db = cmds.add_target("tcp://127.0.0.1:9", name="db", tags=["nightly"])
+    cmds.maintenance_on("db", reason="reboot")
+    cmds.maintenance_on("db", schedule="cron 0 3 * * * for 1h UTC")
+    cmds.maintenance_on("db", schedule="2099-01-01 02:00 for 2h UTC")
+    res = cmds.maintenance_off("db")
+    assert res["removed"] == 1 and sorted(w["kind"] for w in res["kept"]) == ["cron", "oneoff"]
+    assert all(not w["endable"] for w in res["kept"])
+    left = [w for w in cmds.list_maintenance() if w["target"] == "db"]
+    assert sorted(w["kind"] for w in left) == ["cron", "oneoff"]
+    if not any(w["active"] for w in res["kept"]):  # 03:00-04:00 UTC would hold it now
+        assert res["note"] == "2 scheduled window(s) kept for later (`sysalert maintenance list`)"
+    # A tag window that covers db now: ending db's own maintenance says it is still held.
+    tag = cmds.maintenance_on("tag:nightly")["windows"][0]
+    res = cmds.maintenance_off("db")
+    assert res["removed"] == 0
+    assert res["note"].startswith("db is still in maintenance through window ")
+    assert tag["id"] in res["note"] and "`sysalert maintenance remove " in res["note"]
+    # `off all` ends every toggle of every scope, and keeps the plans.
+    res = cmds.maintenance_off("all")
+    assert res["removed"] == 1  # the tag toggle
+    assert sorted(w["kind"] for w in cmds.list_maintenance()) == ["cron", "oneoff"]
+    assert db.id

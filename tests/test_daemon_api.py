@@ -323,7 +323,8 @@ def test_maintenance_on_list_off(api: httpx.Client) -> None:
         api.get("/api/v1/targets").json()
         and api.get("/api/v1/stats").json()["states"].get("maintenance") == 1
     )
-    assert api.post("/api/v1/maintenance/off", json={"what": "mnt-t"}).json() == {"removed": 1}
+    off = api.post("/api/v1/maintenance/off", json={"what": "mnt-t"}).json()
+    assert off == {"removed": 1, "kept": [], "note": None}
     on = api.post("/api/v1/maintenance/on", json={"what": "mnt-t"}).json()
     assert api.delete(f"/api/v1/maintenance/{on['windows'][0]['id']}").json() == {"removed": 1}
     assert not [x for x in api.get("/api/v1/maintenance").json() if x["target"] == "mnt-t"]

@@ -150,20 +150,43 @@ class AlertCommands(CommandBase):
     def maintenance_off(
         self, what: str, by: str = "operator", owner_id: str | None = None
     ) -> dict[str, Any]:
+        """End maintenance now for a target, a tag or all. Recurring and future windows are plans
+        and stay (the answer lists them); `note` says when the scope stays in maintenance anyway,
+        and which window to remove for that."""
         scope, ref = mstore.parse_scope(what)
         windows = mstore.load_all(self.store)
+        now = time.time()
+        rec = None
         if scope == "all":
             own = {t.id for t in self.list_targets(owner_id)} if owner_id is not None else None  # type: ignore[attr-defined]
-            gone = [w.id for w in windows if own is None or w.target_id in own]
+            mine = [w for w in windows if own is None or w.target_id in own]
         elif scope == "tag":
-            gone = [w.id for w in windows if w.scope == "tag" and w.tag == ref]
+            mine = [w for w in windows if w.scope == "tag" and w.tag == ref]
         else:
-            tid = self.get_target(ref or "", owner_id).id  # type: ignore[attr-defined]
-            gone = [w.id for w in windows if w.target_id == tid]
+            rec = self.get_target(ref or "", owner_id)  # type: ignore[attr-defined]
+            mine = [w for w in windows if w.target_id == rec.id]
+        gone = [w.id for w in mine if w.endable(now)]
+        kept = [w for w in mine if not w.endable(now)]
         mstore.remove(self.store, gone)
         self.audit("maintenance.off", scope, by)
         self._notify("maintenance_changed")
-        return {"removed": len(gone)}
+        # Still in maintenance now: a kept recurring window, or (for a target) a tag/all window.
+        holding = [w for w in kept if w.active(now)]
+        if rec is not None:
+            holding += [
+                w
+                for w in windows
+                if w.active(now)
+                and w.id not in gone
+                and w not in holding
+                and (w.scope == "all" or (w.scope == "tag" and w.tag in rec.tags))
+            ]
+        names = self.target_names(w.target_id for w in kept if w.target_id)  # type: ignore[attr-defined]
+        return {
+            "removed": len(gone),
+            "kept": [w.public(names) for w in kept],
+            "note": _still_in_maintenance(what, holding, len(kept)),
+        }
 
     def list_maintenance(self) -> list[dict[str, Any]]:
         now = time.time()
@@ -261,3 +284,16 @@ class AlertCommands(CommandBase):
             "channel": c.channel,
             "message_id": out.message_id,
         }
+
+
+def _still_in_maintenance(what: str, holding: list[mstore.Window], kept: int) -> str | None:
+    """The sentence after `maintenance off` when it did not end everything."""
+    if holding:
+        ids = ", ".join(f"{w.id} ({w.public()['schedule'] or w.scope})" for w in holding[:3])
+        return (
+            f"{what} is still in maintenance through window {ids}; "
+            f"`sysalert maintenance remove {holding[0].id}` deletes it"
+        )
+    if kept:
+        return f"{kept} scheduled window(s) kept for later (`sysalert maintenance list`)"
+    return None

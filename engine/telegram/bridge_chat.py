@@ -293,7 +293,8 @@ class ChatHandler:
             cmds.maintenance_on(target, by=who.actor, owner_id=who.owner_id)
             return f"Maintenance on for {label}: no alerts until /mode active {cmd.target}."
         res = cmds.maintenance_off(target, by=who.actor, owner_id=who.owner_id)
-        return f"Maintenance off for {label} ({res.get('removed', 0)} window(s) ended)."
+        text = f"Maintenance off for {label} ({res.get('removed', 0)} window(s) ended)."
+        return text + (f"\nNote: {res['note']}." if res.get("note") else "")
 
     def _contact_whoami(self, who: Caller) -> str:
         c = who.contact
