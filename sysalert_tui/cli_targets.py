@@ -317,15 +317,29 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    """Exit 1 when a target is down; one in maintenance or paused is shown so and does not count
+    (its outage was planned), as the console and the engine's own counts do."""
     with open_commands(args) as cmds:
         recs = [_pub(cmds, r) for r in cmds.list_targets()]
+        shown = cmds.target_states()
+    for r in recs:
+        r["probe_state"] = r["state"]
+        r["state"] = shown.get(r["id"], r["state"])
     if args.json:
         print_json(
             {
                 "targets": [
                     {
                         k: r[k]
-                        for k in ("id", "name", "kind", "state", "state_since", "last_check_at")
+                        for k in (
+                            "id",
+                            "name",
+                            "kind",
+                            "state",
+                            "probe_state",
+                            "state_since",
+                            "last_check_at",
+                        )
                     }
                     for r in recs
                 ],

@@ -351,3 +351,35 @@ def test_config_error_exits_2_with_file_and_line(run: Run, initialised: Path) ->
     cfg.write_text("[engine\n")
     rc, _, err = run("target", "list")
     assert rc == 2 and "line 1" in _one_line_error(err) and str(cfg) in err
+
+
+def test_status_exits_1_for_a_down_target_unless_its_outage_is_planned(
+    run: Run, initialised: Path
+) -> None:
+    """`sysalert status` in a script: a down target fails it; in maintenance or paused, the same
+    target is shown so and does not (without an engine, from the store and the windows)."""
+    from engine.bootstrap import open_store
+    from engine.config import load_settings
+    from engine.store import targets as tstore
+
+    assert run("target", "add", "tcp://127.0.0.1:9", "--name", "db")[0] == 0
+    settings = load_settings(None, initialised, env={"SYSALERT_DATA_DIR": str(initialised)})
+    store = open_store(settings)
+    try:
+        rec = tstore.find(store, "db")
+        rec.state = "down"  # what an engine left in the store
+        tstore.save(store, rec)
+    finally:
+        store.close()
+    rc, out, _ = run("status")
+    assert rc == 1 and "✖ down" in next(line for line in out.splitlines() if " db " in line)
+    assert run("maintenance", "on", "db", "--for", "1h")[0] == 0
+    rc, out, _ = run("status", "--json")
+    db = next(t for t in json.loads(out)["targets"] if t["name"] == "db")
+    assert rc == 0 and (db["state"], db["probe_state"]) == ("maintenance", "down")
+    assert json.loads(out)["down"] == 0
+    assert run("maintenance", "off", "db")[0] == 0
+    assert run("status")[0] == 1
+    assert run("target", "pause", "db")[0] == 0
+    rc, out, _ = run("status")
+    assert rc == 0 and "paused" in next(line for line in out.splitlines() if " db " in line)

@@ -67,15 +67,32 @@ class QueryCommands(CommandBase):
     def target_states(self, target: str | None = None) -> dict[str, str]:
         """Each target's shown state as the running engine sees it (maintenance and pause applied),
         or only `target`'s (the detail screen: all of them take 60 ms and more at 100,000).
-        The store holds only the probe state, saved every few seconds; without an engine: {}."""
+        The store holds only the probe state, saved every few seconds; without an engine the
+        stored state with pause and the maintenance windows of now applied (`sysalert status`)."""
         live = getattr(self.hooks, "targets", None)
         shown = getattr(self.hooks, "display_state", None)
         if live is None or shown is None:
-            return {}
+            return self._stored_states(target)
         if target:
             rec = live.get(target) or live.get(self.get_target(target).id)  # type: ignore[attr-defined]
             return {rec.id: shown(rec)} if rec is not None else {}
         return {rec.id: shown(rec) for rec in live_records(self.hooks) or ()}
+
+    def _stored_states(self, target: str | None) -> dict[str, str]:
+        from engine import maintenance as mstore
+
+        now = time.time()
+        index = mstore.MaintenanceIndex()
+        index.rebuild(mstore.load_all(self.store), now)
+        recs = (
+            [self.get_target(target)]  # type: ignore[attr-defined]
+            if target
+            else self.list_targets()  # type: ignore[attr-defined]
+        )
+        return {
+            r.id: "paused" if r.paused else "maintenance" if index.covers(r) else r.state
+            for r in recs
+        }
 
     def history(
         self,
