@@ -33,7 +33,13 @@ if TYPE_CHECKING:
     from engine.probes.base import ProbeResult
 
 log = logging.getLogger(__name__)
-SEVERITY_BY_KIND = {"down": "high", "flapping": "medium", "heartbeat": "high", "telegram": "high"}
+SEVERITY_BY_KIND = {
+    "down": "high",
+    "flapping": "medium",
+    "heartbeat": "high",
+    "telegram": "high",
+    "delivery": "high",
+}
 
 
 class Alerting:
@@ -327,6 +333,18 @@ class Alerting:
         else:
             named = names or (self.rules.channels_for(inc) if level == 1 else None)
             contacts = self.contacts_for(level, inc.owner_id, named)
+            if not contacts and not named and kind == "alert":
+                # Nobody usable at this level (all blocked, or none set): the next level that has
+                # someone gets the alert, rather than nobody; escalation continues from there.
+                for up in range(level + 1, 10):
+                    contacts = self.contacts_for(up, inc.owner_id)
+                    if contacts:
+                        level = up
+                        from engine.escalation import _set
+
+                        _set(self.store, inc.id, escalation_level=up)
+                        inc.escalation_level = up
+                        break
         msg = self.message(inc, rec, kind, level)
         if seq is not None:
             msg.extra["seq"] = seq

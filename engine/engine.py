@@ -287,9 +287,17 @@ class Engine:
         from engine.notify.dispatcher import channel_context
 
         async with httpx.AsyncClient(timeout=15.0) as http:
-            return await self.alerting.dispatcher.send(
+            out = await self.alerting.dispatcher.send(
                 contact, msg, channel_context(self.settings, http)
             )
+        if out.ok:  # a contact that works again: its delivery incident is over
+            from engine.notify import trouble
+
+            await anyio.to_thread.run_sync(trouble.clear_trouble, self.alerting, contact.id)
+            dispatcher = self.alerting.dispatcher
+            if dispatcher.troubled is not None:
+                dispatcher.troubled.discard(contact.id)
+        return out
 
     def display_state(self, rec: TargetRecord) -> str:
         if rec.paused:

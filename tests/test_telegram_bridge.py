@@ -106,7 +106,13 @@ async def test_blocked_user_marks_the_contact_and_others_still_get_it(
         assert by_name["alice"]["status"] == "blocked"
         assert "blocked the SysAlert account" in by_name["alice"]["status_detail"]
         assert by_name["bob"]["status"] == "ok"
-        assert [m.peer_id.user_id for m in w.server.sent] == [BOB]
+        # Bob gets the alert, then word that alice cannot be reached (a delivery incident).
+        told = await until(
+            lambda: [m for m in w.server.sent if "cannot reach contact alice" in m.message],
+            what="delivery incident",
+        )
+        assert {m.peer_id.user_id for m in w.server.sent} == {BOB} and len(told) == 1
+        assert "blocked" in told[0].message.lower()
         assert "telegram" in (w.engine.metrics.last_error or "")
 
 

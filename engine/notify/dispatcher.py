@@ -11,7 +11,7 @@ import httpx
 
 from engine.events import ReceiptEvent
 from engine.faults import crash_point
-from engine.notify import outbox
+from engine.notify import outbox, trouble
 from engine.notify.channels import send as channel_send
 from engine.notify.message import ChannelContext, OutgoingMessage, SendOutcome, SmtpSettings
 from engine.store import contacts as cstore
@@ -72,11 +72,14 @@ class Dispatcher:
         self.busy = False
         self.telegram_sender: Any = None  # set by the Telegram service when a session exists
         self.telegram_after_sent: Any = None  # applies a read receipt that overtook the send
+        # Contacts with an open delivery incident: their next successful send resolves it.
+        self.troubled: set[str] | None = None
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self) -> None:
+        self.troubled = await anyio.to_thread.run_sync(trouble.troubled_contacts, self.store)
         async with httpx.AsyncClient(timeout=10.0) as http:
             ctx = channel_context(self.engine.settings, http)
             while True:
@@ -150,6 +153,7 @@ class Dispatcher:
             )
             if row.channel == "telegram" and self.telegram_after_sent is not None:
                 await self.telegram_after_sent(contact)
+            await self.delivered(contact.id)
             return
         self.failed += 1
         status = await anyio.to_thread.run_sync(
@@ -171,9 +175,22 @@ class Dispatcher:
             await anyio.to_thread.run_sync(
                 cstore.set_status, self.store, contact.id, "blocked", outcome.error
             )
+        if (outcome.permanent or status == "dead") and row.kind != "test":
+            # Nobody may be hearing about an incident: tell the other contacts.
+            opened = await anyio.to_thread.run_sync(
+                trouble.raise_trouble, self.engine.alerting, contact, row.channel, outcome.error
+            )
+            if opened is not None and self.troubled is not None:
+                self.troubled.add(contact.id)
         self.engine.events.publish(
             ReceiptEvent(self.engine.clock(), row.id, row.incident_id, "failed", row.channel)
         )
+
+    async def delivered(self, contact_id: str) -> None:
+        """A send to this contact worked: a delivery incident about it is over."""
+        if self.troubled is not None and contact_id in self.troubled:
+            self.troubled.discard(contact_id)
+            await anyio.to_thread.run_sync(trouble.clear_trouble, self.engine.alerting, contact_id)
 
     async def send(
         self, contact: Any, msg: OutgoingMessage, ctx: ChannelContext, row: Any = None

@@ -1,0 +1,71 @@
+"""Delivery trouble: when alerts cannot reach a contact, somebody else must hear of it.
+
+A permanent failure (a blocked Telegram account, a refused address) or a notification that ran out
+of attempts opens one local incident per contact (deduplicated, so a failing contact cannot start
+a loop); it goes to the other contacts like any alert. A successful send to that contact again
+(a later alert, or `notify test`) or its removal resolves it, and a blocked contact is usable
+again. Plain synchronous functions: callers run them in worker threads.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from engine import incidents as inc_store
+from engine.store import contacts as cstore
+
+if TYPE_CHECKING:
+    from engine.alerting import Alerting
+    from engine.store.store import Store
+
+KIND = "delivery"
+PREFIX = "delivery:"
+
+
+def key(contact_id: str) -> str:
+    return PREFIX + contact_id
+
+
+def raise_trouble(alerting: Alerting, contact: Any, channel: str, error: str) -> str | None:
+    """Open the contact's delivery incident; its id, or None when one is open already."""
+    summary = (
+        f"Alerts cannot reach contact {contact.name} over {channel}: {error[:200]}. "
+        f"`sysalert notify test {contact.name}` shows the error; fix the address or the "
+        "channel's settings, or remove the contact"
+    )
+    return alerting.open_local_incident(key(contact.id), KIND, summary)
+
+
+def clear_trouble(alerting: Alerting, contact_id: str) -> bool:
+    """The contact works again: resolve its delivery incident, and unblock it."""
+    contact = cstore.find(alerting.store, contact_id)
+    if contact is not None and contact.status != "ok":
+        cstore.set_status(alerting.store, contact_id, "ok", None)
+    return alerting.resolve_local_incident(key(contact_id))
+
+
+def troubled_contacts(store: Store) -> set[str]:
+    """Contacts with an open delivery incident (the dispatcher watches their next success)."""
+    from sqlalchemy import select
+
+    from engine.store.models import Incident
+
+    with store.session() as s:
+        keys = s.exec(
+            select(Incident.dedup_key).where(
+                Incident.dedup_key.startswith(PREFIX),  # type: ignore[union-attr]
+                Incident.state.in_(inc_store.OPEN_STATES),  # type: ignore[attr-defined]
+            )
+        ).scalars()
+        return {k[len(PREFIX) :] for k in keys}
+
+
+def close_for_removed(store: Store, alerting: Alerting | None, contact_id: str) -> None:
+    """A removed contact's delivery incident ends with it (quietly when no engine runs)."""
+    if alerting is not None:
+        alerting.resolve_local_incident(key(contact_id))
+        return
+    inc = inc_store.find_open(store, key(contact_id))
+    if inc is not None:
+        inc_store.resolve(store, inc.id, time.time())
