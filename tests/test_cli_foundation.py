@@ -312,6 +312,27 @@ def test_export_import_round_trip(
         == 0
     )
     assert run("target", "add", "cmd:/opt/check --warn 80", "--name", "checker")[0] == 0
+    rc, _, err = run(
+        "target",
+        "add",
+        "https://api.example.org/v1",
+        "--name",
+        "api",
+        "--option",
+        "follow_redirects=false",
+        "--option",
+        "header.X-Token=s3cret",
+        "--option",
+        "expect_status=2xx,301",
+        "--depends-on",
+        "checker",
+        "--down-after",
+        "3",
+        "--up-after",
+        "2",
+    )
+    assert rc == 0, err
+    assert run("target", "add", "heartbeat://nightly?every=1d&grace=2h")[0] == 0
     rc, exported, _ = run("export")
     assert rc == 0 and "[[targets]]" in exported
     _, listed, _ = run("target", "list", "--json")
@@ -326,16 +347,37 @@ def test_export_import_round_trip(
     assert run("init")[0] == 0
     rc, out, err = run("import", str(path))
     assert rc == 0, err
-    assert out.strip() == "imported: 5 added, 0 updated"
+    assert out.strip() == "imported: 7 added, 0 updated"
     _, relisted, _ = run("target", "list", "--json")
 
     def shape(text: str) -> list[tuple]:
-        keys = ("name", "spec", "kind", "interval_s", "timeout_s", "tags", "conditions")
-        return sorted(tuple(json.dumps(t[k]) for k in keys) for t in json.loads(text))
+        keys = (
+            "name",
+            "spec",
+            "kind",
+            "interval_s",
+            "timeout_s",
+            "tags",
+            "conditions",
+            "options",
+            "failure_threshold",
+            "recovery_threshold",
+        )
+        targets = json.loads(text)
+        names = {t["id"]: t["name"] for t in targets}
+        return sorted(
+            (*(json.dumps(t[k]) for k in keys), names.get(t["parent_id"])) for t in targets
+        )
 
     assert shape(relisted) == shape(listed)
     rc, out, _ = run("import", str(path))
-    assert rc == 0 and out.strip() == "imported: 0 added, 5 updated"
+    assert rc == 0 and out.strip() == "imported: 0 added, 7 updated"
+    api = next(t for t in json.loads(relisted) if t["name"] == "api")
+    assert api["options"] == {
+        "follow_redirects": False,
+        "headers": {"X-Token": "s3cret"},
+        "expect_status": "2xx,301",
+    }
     path.write_text("[[targets]]\nspec = 'tcp://nohost'\n")
     rc, _, err = run("import", str(path))
     assert rc == 2 and "targets[0]" in _one_line_error(err)

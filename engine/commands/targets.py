@@ -308,16 +308,26 @@ class TargetCommands(CommandBase):
     def export_targets(self) -> str:
         """TOML that `import` reads back: targets as code."""
         lines = ["# sysalert export: targets as code (contains addresses: keep it private)", ""]
-        for r in self.list_targets():
+        recs = self.list_targets()
+        names = {r.id: r.name for r in recs}
+        for r in recs:
             lines.append("[[targets]]")
             lines.append(f"spec = {_toml_str(r.spec_text)}")
             lines.append(f"name = {_toml_str(r.name)}")
-            lines.append(f'interval = "{r.interval_s:g}s"')
-            lines.append(f'timeout = "{r.timeout_s:g}s"')
+            if r.kind != "heartbeat":  # a heartbeat's cadence follows from its period and grace
+                lines.append(f'interval = "{r.interval_s:g}s"')
+                lines.append(f'timeout = "{r.timeout_s:g}s"')
             if r.tags:
-                lines.append("tags = [" + ", ".join(_toml_str(t) for t in r.tags) + "]")
+                lines.append(f"tags = {_toml_value(r.tags)}")
             if r.conditions:
-                lines.append("conditions = [" + ", ".join(_toml_str(c) for c in r.conditions) + "]")
+                lines.append(f"conditions = {_toml_value(r.conditions)}")
+            if r.options:
+                lines.append(f"options = {_toml_value(r.options)}")
+            if r.parent_id and r.parent_id in names:
+                lines.append(f"depends_on = {_toml_str(names[r.parent_id])}")
+            for key in ("failure_threshold", "recovery_threshold"):
+                if getattr(r, key) is not None:
+                    lines.append(f"{key} = {getattr(r, key)}")
             lines.append("")
         return "\n".join(lines)
 
@@ -358,6 +368,9 @@ class TargetCommands(CommandBase):
             else:
                 self.add_target(name=rec.name, **definition)
                 added += 1
+        for d, rec in zip(decls, built, strict=True):  # a parent may come later in the file
+            if d.depends_on:
+                self.edit_target(rec.name, depends_on=d.depends_on)
         return {"added": added, "updated": updated}
 
     def reconcile_declared(self) -> dict[str, int]:
@@ -419,4 +432,18 @@ def _definition(rec: TargetRecord) -> dict[str, Any]:
 
 
 def _toml_str(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return json.dumps(s, ensure_ascii=False)  # a JSON string is a TOML basic string
+
+
+def _toml_value(v: Any) -> str:
+    """A value for `export`: strings, numbers, booleans, arrays and inline tables."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, dict):
+        items = ", ".join(f"{_toml_str(str(k))} = {_toml_value(x)}" for k, x in v.items())
+        return "{ " + items + " }" if items else "{}"
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return _toml_str(str(v))
