@@ -65,12 +65,10 @@ def apply_result(
     if res.ok:
         rec.ok_streak += 1
         rec.fail_streak = 0
-        if res.degraded:
-            new = "degraded"
-        elif old != "down" or rec.ok_streak >= ok_m:  # only a real outage waits for M successes
-            new = "up"
+        if old == "down" and rec.ok_streak < ok_m:
+            new = old  # only a real outage waits for M successes (a degraded one counts too)
         else:
-            new = old
+            new = "degraded" if res.degraded else "up"
     else:
         rec.fail_streak += 1
         rec.ok_streak = 0

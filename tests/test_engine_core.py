@@ -138,6 +138,17 @@ def test_pending_recovers_on_one_success_and_degraded_results() -> None:
     assert apply_result(rec, ProbeResult(True, 1.0, degraded=True), 3, 2, 3, None).new == "degraded"
 
 
+def test_a_down_target_needs_m_successes_degraded_ones_included() -> None:
+    """A degraded answer is a success, not a recovery of its own: down stays down until M
+    successes in a row (it resolved the incident at once before), then shows degraded."""
+    rec = _rec("down")
+    slow = ProbeResult(True, 900.0, degraded=True)
+    assert apply_result(rec, slow, 1, 2, 3, None) is None and rec.state == "down"
+    assert apply_result(rec, slow, 2, 2, 3, None) is None and rec.state == "down"
+    assert apply_result(rec, slow, 3, 2, 3, None).new == "degraded"
+    assert apply_result(rec, ProbeResult(True, 1.0), 4, 2, 3, None).new == "up"
+
+
 def test_flap_tracker_with_hysteresis() -> None:
     flap = FlapTracker(window=10, threshold=0.5)
     rec = _rec("up")
