@@ -154,5 +154,9 @@ def _log_to_file(settings: Settings, debug: bool) -> None:
             f"cannot write the console log in {path.parent}: {exc.strerror}",
             "check the data directory's owner and mode",
         ) from None
-    level = "DEBUG" if debug else os.environ.get("SYSALERT_LOG_LEVEL", "INFO")
+    level = (
+        "DEBUG"
+        if debug
+        else os.environ.get("SYSALERT_LOG_LEVEL", settings.general.log_level.upper())
+    )
     configure_logging(level, stream)

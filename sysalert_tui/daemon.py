@@ -62,12 +62,24 @@ class InstanceLock:
             self.fd = None
 
 
+def apply_log_level(settings: Any, args: argparse.Namespace) -> None:
+    """[general] log_level, unless --debug or SYSALERT_LOG_LEVEL says otherwise (they win, so a
+    unit file or a shell can turn on debug without editing the config). SIGHUP applies it again."""
+    if getattr(args, "debug", False) or os.environ.get("SYSALERT_LOG_LEVEL"):
+        return
+    root = logging.getLogger()
+    root.setLevel(settings.general.log_level.upper())
+    for noisy in ("telethon", "httpx", "httpcore", "uvicorn.access", "aiosqlite", "asyncio"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
 def run_daemon(args: argparse.Namespace) -> int:
     from sysalert_tui.cli import load_settings
 
     settings = load_settings(args)
     if args.listen:
         settings.api.listen = args.listen
+    apply_log_level(settings, args)
     try:
         import uvloop  # noqa: F401
 
@@ -131,6 +143,7 @@ def _reload(engine: Any, args: argparse.Namespace) -> None:
         log.error("config reload rejected, keeping the running config: %s", problem)
         return
     old = engine.settings
+    apply_log_level(new, args)
     try:
         engine.reload_settings(new)
     except SysAlertError as exc:

@@ -224,3 +224,37 @@ def test_every_settings_key_is_documented_in_the_example() -> None:
             if key not in documented.get(section, set()):
                 missing.append(f"{section}.{key}")
     assert not missing, f"undocumented in config.toml.example: {missing}"
+
+
+def test_general_log_level_sets_the_daemon_and_console_level(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`[general] log_level` was documented and read by nothing; --debug and SYSALERT_LOG_LEVEL
+    still win over it."""
+    import argparse
+    import logging
+
+    from sysalert_tui.daemon import apply_log_level
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[general]\nlog_level = "error"\n')
+    settings = load_settings(cfg, tmp_path, env={})
+    root = logging.getLogger()
+    noisy = ("telethon", "httpx", "httpcore", "uvicorn.access", "aiosqlite", "asyncio")
+    before = root.level, {n: logging.getLogger(n).level for n in noisy}
+    try:
+        monkeypatch.delenv("SYSALERT_LOG_LEVEL", raising=False)
+        root.setLevel(logging.INFO)
+        apply_log_level(settings, argparse.Namespace(debug=True))
+        assert root.level == logging.INFO
+        apply_log_level(settings, argparse.Namespace(debug=False))
+        assert root.level == logging.ERROR
+        assert logging.getLogger("httpx").level == logging.ERROR
+        monkeypatch.setenv("SYSALERT_LOG_LEVEL", "DEBUG")
+        root.setLevel(logging.DEBUG)
+        apply_log_level(settings, argparse.Namespace(debug=False))
+        assert root.level == logging.DEBUG
+    finally:
+        root.setLevel(before[0])
+        for name, level in before[1].items():
+            logging.getLogger(name).setLevel(level)
