@@ -87,7 +87,8 @@ class RuleSpec:
             and not self.target
         ):
             raise BadInput(
-                f"rule {self.name!r}: metric {self.metric} needs a target", 'add target = "NAME"'
+                f"rule {self.name!r}: metric {self.metric} needs a target",
+                'name it: --target NAME (CLI) or target = "NAME" (config)',
             )
 
     def holds(self, value: float) -> bool:

@@ -19,6 +19,7 @@ def register(sub: Any, add_json: Any) -> None:
     )
     ls.add_argument("--state", choices=["firing", "acknowledged", "silenced", "resolved"])
     ls.add_argument("--target", help="only this target's")
+    ls.add_argument("--limit", default=200, help="how many, newest first (1-1000, default 200)")
     add_json(ls)
     ls.set_defaults(handler=cmd_inc_list)
     ack = isub.add_parser("ack", help="acknowledge: stops reminders and escalation")
@@ -68,7 +69,7 @@ def register(sub: Any, add_json: Any) -> None:
     ca.add_argument("--level", type=int, default=1, help="escalation level (1 first)")
     add_json(ca)
     ca.set_defaults(handler=cmd_c_add)
-    cl = csub.add_parser("list")
+    cl = csub.add_parser("list", help="contacts, their level and whether alerts reach them")
     add_json(cl)
     cl.set_defaults(handler=cmd_c_list)
     cr = csub.add_parser("remove", help="remove a contact and its delivery records")
@@ -77,7 +78,7 @@ def register(sub: Any, add_json: Any) -> None:
 
     n = sub.add_parser("notify", help="notify test CONTACT: send a test message now")
     nsub = n.add_subparsers(dest="n_cmd", metavar="ACTION", required=True)
-    nt = nsub.add_parser("test")
+    nt = nsub.add_parser("test", help="send CONTACT a test message now and show the outcome")
     nt.add_argument("contact")
     add_json(nt)
     nt.set_defaults(handler=cmd_notify_test)
@@ -94,7 +95,7 @@ def _receipts(i: dict[str, Any]) -> str:
 
 def cmd_inc_list(args: argparse.Namespace) -> int:
     with open_commands(args) as cmds:
-        items = cmds.list_incidents(state=args.state, target=args.target)
+        items = cmds.list_incidents(state=args.state, target=args.target, limit=args.limit)
     if args.json:
         print_json(items)
     else:

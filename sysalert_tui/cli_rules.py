@@ -34,11 +34,15 @@ def register(sub: Any, add_json: Any) -> None:
     a.add_argument("--target", help="target (or benchmark) the metric belongs to")
     add_json(a)
     a.set_defaults(handler=cmd_add)
-    ls = ps.add_parser("list")
+    ls = ps.add_parser("list", help="rules from the config and added at run time")
     add_json(ls)
     ls.set_defaults(handler=cmd_list)
-    for name, fn in (("enable", cmd_enable), ("disable", cmd_disable), ("remove", cmd_remove)):
-        s = ps.add_parser(name)
+    for name, fn, text in (
+        ("enable", cmd_enable, "turn a rule on"),
+        ("disable", cmd_disable, "turn a rule off (kept)"),
+        ("remove", cmd_remove, "delete a run-time rule"),
+    ):
+        s = ps.add_parser(name, help=text)
         s.add_argument("ref", metavar="ID|NAME")
         add_json(s)
         s.set_defaults(handler=fn)

@@ -67,6 +67,14 @@ def register(sub: Any, add_json: Any) -> None:
     e.add_argument("--timeout")
     e.add_argument("--tag", action="append", dest="tags")
     e.add_argument("--condition", action="append", dest="conditions")
+    e.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        dest="options",
+        help="probe option KEY=VALUE, merged into the target's (KEY= removes one)",
+    )
+    e.add_argument("--depends-on", help="parent target ('' to remove the dependency)")
     _threshold_flags(e)
     add_json(e)
     e.set_defaults(handler=cmd_edit)
@@ -243,6 +251,18 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
+    changes: dict[str, Any] = {}
+    if args.options:
+        with open_commands(args) as cmds:
+            current = dict(_pub(cmds, cmds.get_target(args.ref)).get("options") or {})
+        for key, value in _options(args.options).items():
+            if value == "":
+                current.pop(key, None)
+            else:
+                current[key] = value
+        changes["options"] = current
+    if args.depends_on is not None:
+        changes["depends_on"] = args.depends_on
     return _simple(
         args,
         "edit_target",
@@ -255,6 +275,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
         conditions=args.conditions,
         failure_threshold=args.failure_threshold,
         recovery_threshold=args.recovery_threshold,
+        **changes,
     )
 
 

@@ -425,3 +425,45 @@ def test_status_exits_1_for_a_down_target_unless_its_outage_is_planned(
     assert run("target", "pause", "db")[0] == 0
     rc, out, _ = run("status")
     assert rc == 0 and "paused" in next(line for line in out.splitlines() if " db " in line)
+
+
+def test_edit_merges_options_and_sets_or_clears_a_parent(run: Run, initialised: Path) -> None:
+    assert run("target", "add", "tcp://127.0.0.1:9", "--name", "router")[0] == 0
+    assert run("target", "add", "https://example.org/", "--name", "web")[0] == 0
+    rc, out, err = run(
+        "target", "edit", "web", "--option", "keyword=ok", "--option", "verify_tls=false"
+    )
+    assert rc == 0, err
+    rc, out, err = run(
+        "target", "edit", "web", "--option", "keyword=", "--depends-on", "router", "--json"
+    )
+    assert rc == 0, err
+    web = json.loads(out)
+    assert web["options"] == {"verify_tls": False}  # merged, then keyword= removed it
+    router_id = json.loads(run("target", "show", "router", "--json")[1])["id"]
+    assert web["parent_id"] == router_id
+    rc, _, err = run("target", "edit", "router", "--depends-on", "web")
+    assert rc == 2 and "cannot depend on a target that depends on it" in _one_line_error(err)
+    rc, _, err = run("target", "edit", "web", "--depends-on", "web")
+    assert rc == 2 and "cannot depend" in err
+    rc, out, _ = run("target", "edit", "web", "--depends-on", "", "--json")
+    assert json.loads(out)["parent_id"] is None
+    rc, _, err = run("target", "edit", "web", "--option", "follow_redirect=false")
+    assert rc == 2 and "did you mean 'follow_redirects'?" in err
+
+
+def test_list_commands_take_limits_and_every_audited_kind(run: Run, initialised: Path) -> None:
+    rc, _, err = run("incidents", "list", "--limit", "0")
+    assert rc == 2 and "limit 0 is out of range" in _one_line_error(err)
+    rc, _, err = run("incidents", "list", "--limit", "many")
+    assert rc == 2 and "not a whole number" in err
+    assert run("incidents", "list", "--limit", "5", "--json") == (0, "[]\n", "")
+    rc, _, err = run(
+        "rules", "add", "hot", "--metric", "system.cpu", "--when", "> 90", "--target", "cpu"
+    )
+    assert rc == 0, err
+    rc, out, _ = run("history", "--kind", "rule", "--json")
+    assert rc == 0 and [h["action"] for h in json.loads(out)] == ["rule.add"]
+    for cmd, words in (("contacts", "list"), ("notify", "test"), ("rules", "disable")):
+        rc, out, _ = run(cmd, "--help")
+        assert rc == 0 and words in out

@@ -23,8 +23,14 @@ class AlertCommands(CommandBase):
         state: str | None = None,
         owner_id: str | None = None,
         target: str | None = None,
-        limit: int = 200,
+        limit: int | str = 200,
     ) -> list[dict[str, Any]]:
+        try:
+            limit = int(limit)
+        except (TypeError, ValueError):
+            raise BadInput(f"limit {limit!r} is not a whole number", "e.g. --limit 50") from None
+        if not 1 <= limit <= 1000:
+            raise BadInput(f"limit {limit} is out of range", "give 1 to 1000")
         if state and state not in ("firing", "acknowledged", "resolved", "silenced"):
             raise BadInput(
                 f"state {state!r} is unknown", "use firing, acknowledged, silenced or resolved"

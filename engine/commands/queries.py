@@ -22,6 +22,8 @@ HISTORY_KINDS = (
     "subscriber",
     "telegram",
     "benchmark",
+    "rule",
+    "apikey",
 )
 
 

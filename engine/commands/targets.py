@@ -268,10 +268,25 @@ class TargetCommands(CommandBase):
             new.parent_id = (
                 self.get_target(changes["depends_on"]).id if changes["depends_on"] else None
             )
+            self._check_no_cycle(new)
         tstore.save(self.store, new)
         self.audit("target.edit", self.store.ref("target", new.id), by)
         self._notify("target_changed", new.id)
         return new
+
+    def _check_no_cycle(self, rec: TargetRecord) -> None:
+        """A target may not depend on itself, directly or through its parents: an outage would
+        hold its own alerts forever."""
+        seen, pid = {rec.id}, rec.parent_id
+        while pid:
+            if pid in seen:
+                raise BadInput(
+                    f"{rec.name!r} cannot depend on a target that depends on it",
+                    "pick a parent outside its own chain, or --depends-on '' to remove it",
+                )
+            seen.add(pid)
+            parent = tstore.find(self.store, pid)
+            pid = parent.parent_id if parent is not None else None
 
     def remove_target(
         self, ref: str, owner_id: str | None = None, by: str = "operator"
