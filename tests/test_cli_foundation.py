@@ -467,3 +467,13 @@ def test_list_commands_take_limits_and_every_audited_kind(run: Run, initialised:
     for cmd, words in (("contacts", "list"), ("notify", "test"), ("rules", "disable")):
         rc, out, _ = run(cmd, "--help")
         assert rc == 0 and words in out
+
+
+def test_a_gatus_condition_no_probe_can_fill_is_refused_with_the_reason(
+    run: Run, initialised: Path
+) -> None:
+    rc, _, err = run(
+        "target", "add", "https://example.org/", "--condition", "[DOMAIN_EXPIRATION] > 720h"
+    )
+    assert rc == 2 and "does not look up domain registrations" in _one_line_error(err)
+    assert "[CERTIFICATE_EXPIRATION] > 720h" in err

@@ -49,6 +49,15 @@ def validate_conditions(conditions: list[str]) -> list[str]:
     from engine.conditions import parse_conditions
 
     parse_conditions(list(conditions))
+    for text in conditions:
+        if "[DOMAIN_EXPIRATION]" in text.upper():
+            # Gatus fills it from a WHOIS/RDAP lookup; no probe here does, so it would read 0 and
+            # fail every check for a reason nobody could see.
+            raise BadInput(
+                f"condition {text!r}: SysAlert does not look up domain registrations, so "
+                "[DOMAIN_EXPIRATION] has no value",
+                "drop it, or watch the certificate with [CERTIFICATE_EXPIRATION] > 720h",
+            )
     return list(conditions)
 
 
