@@ -65,6 +65,7 @@ class EngineSettings(_Section):
 class RetentionSettings(_Section):
     raw_days: int = Field(7, ge=1)
     rollup_days: int = Field(90, ge=1)
+    history_days: int = Field(365, ge=1)
     housekeeping_interval: float = 600.0
 
     _d = field_validator("housekeeping_interval", mode="before")(_dur)

@@ -7,6 +7,7 @@ layer calls so a change made anywhere (console, CLI via API, Telegram) reaches t
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 import sys
@@ -62,6 +63,7 @@ class Engine:
         self.started_at = 0.0
         self.loop_heartbeat = 0.0
         self.housekeeping_heartbeat = 0.0
+        self.housekeeping_error: str | None = None  # the last round's failure, None when fine
         # "HOST:PORT" of the TCP listener serving /ping, when one runs (the embedded console and a
         # daemon without --listen serve the Unix socket only).
         self.ping_listener: str | None = None
@@ -557,16 +559,25 @@ class Engine:
     async def _housekeeping_loop(self) -> None:
         from engine.history import housekeeping
 
-        r = self.settings.retention
         while True:
+            r = self.settings.retention  # read each round: SIGHUP may have changed it
             self.housekeeping_heartbeat = self.clock()
             try:
                 removed = await anyio.to_thread.run_sync(
-                    housekeeping, self.store, r.raw_days, r.rollup_days
+                    functools.partial(
+                        housekeeping,
+                        self.store,
+                        r.raw_days,
+                        r.rollup_days,
+                        history_days=r.history_days,
+                    )
                 )
+                self.housekeeping_error = None
                 if any(removed.values()):
                     log.info("retention removed %s", removed)
             except Exception as exc:
+                # The loop lives on, but /health says housekeeping fails until a round succeeds.
+                self.housekeeping_error = type(exc).__name__
                 log.error("housekeeping failed: %s", type(exc).__name__)
             await anyio.sleep(r.housekeeping_interval)
 

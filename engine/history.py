@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import and_, delete, func, insert, or_, select, text
 
 from engine.probes.base import ProbeResult
 from engine.store.models import Result, Rollup
@@ -348,10 +348,17 @@ def purge_targets(store: Store, target_ids: Iterable[str]) -> None:
 
 
 def housekeeping(
-    store: Store, raw_days: int, rollup_days: int, now: float | None = None
+    store: Store,
+    raw_days: int,
+    rollup_days: int,
+    now: float | None = None,
+    history_days: int | None = None,
 ) -> dict[str, int]:
-    """Retention: delete raw results and roll-ups past their age. Returns rows removed."""
+    """Retention: raw results and roll-ups past their age; with `history_days`, also resolved
+    incidents with their notifications and receipts, delivered or given-up notifications, the
+    audit log and benchmark runs older than that. Returns rows removed per table."""
     now = now or time.time()
+    out: dict[str, int] = {}
     with store.engine.begin() as conn:
         r1 = conn.execute(delete(_RESULTS).where(_RESULTS.c.ts < now - raw_days * 86400))
         r2 = conn.execute(
@@ -359,4 +366,33 @@ def housekeeping(
                 Rollup.__table__.c.hour < int((now - rollup_days * 86400) // 3600)
             )
         )  # type: ignore[attr-defined]
-    return {"results": r1.rowcount or 0, "rollups": r2.rowcount or 0}
+        out = {"results": r1.rowcount or 0, "rollups": r2.rowcount or 0}
+        if history_days is not None:
+            out.update(_old_history(conn, now - history_days * 86400))
+    return out
+
+
+def _old_history(conn: Any, cutoff: float) -> dict[str, int]:
+    """Rows that only record the past; open incidents and pending sends are never touched."""
+    from engine.store.models import AuditEntry, BenchmarkRun, Incident, Notification, Receipt
+
+    inc = Incident.__table__  # type: ignore[attr-defined]
+    note = Notification.__table__  # type: ignore[attr-defined]
+    rec = Receipt.__table__  # type: ignore[attr-defined]
+    old_incidents = select(inc.c.id).where(inc.c.state == "resolved", inc.c.resolved_at < cutoff)
+    done = note.c.status.in_(("sent", "dead", "cancelled", "failed"))
+    old_notes = select(note.c.id).where(
+        or_(note.c.incident_id.in_(old_incidents), and_(done, note.c.created_at < cutoff))
+    )
+    receipts = conn.execute(delete(rec).where(rec.c.notification_id.in_(old_notes))).rowcount
+    notes = conn.execute(delete(note).where(note.c.id.in_(old_notes))).rowcount
+    incidents = conn.execute(delete(inc).where(inc.c.id.in_(old_incidents))).rowcount
+    audit = AuditEntry.__table__  # type: ignore[attr-defined]
+    runs = BenchmarkRun.__table__  # type: ignore[attr-defined]
+    return {
+        "incidents": incidents or 0,
+        "notifications": notes or 0,
+        "receipts": receipts or 0,
+        "audit": conn.execute(delete(audit).where(audit.c.ts < cutoff)).rowcount or 0,
+        "benchmark_runs": conn.execute(delete(runs).where(runs.c.ts < cutoff)).rowcount or 0,
+    }

@@ -425,3 +425,79 @@ async def test_add_and_pause_reach_a_running_engine(store, settings: Settings) -
         assert engine.scheduler.completed - done <= 1
         engine.stop()
     lsock.close()
+
+
+def test_retention_ends_old_history_but_never_what_is_still_open(store, settings: Settings) -> None:
+    """Resolved incidents with their notifications and receipts, old audit rows and benchmark
+    runs go after history_days; an open incident of the same age and a queued notification stay
+    (they grew forever before)."""
+    from sqlalchemy import func, select
+
+    from engine.commands import Commands
+    from engine.notify import outbox
+    from engine.store.models import AuditEntry, BenchmarkRun, Incident, Notification, Receipt
+    from tests.test_telegram_receipt_race import _message
+
+    cmds = Commands(store, settings)
+    contact = cmds.add_contact("ops", "webhook:http://127.0.0.1:9/x")
+    now = time.time()
+    old = now - 400 * 86400
+    with store.session() as s:
+        s.add(
+            Incident(id="inc-old", dedup_key="a", state="resolved", opened_at=old, resolved_at=old)
+        )
+        s.add(Incident(id="inc-open", dedup_key="b", state="firing", opened_at=old))
+        s.add(
+            Incident(id="inc-new", dedup_key="c", state="resolved", opened_at=now, resolved_at=now)
+        )
+        s.add(AuditEntry(ts=old, action="target.add"))
+        s.add(BenchmarkRun(benchmark_id="b1", ts=old, score=1.0))
+        s.add(BenchmarkRun(benchmark_id="b1", ts=now, score=1.0))
+        s.commit()
+    kept_pending = outbox.enqueue(store, contact["id"], "webhook", _message(), "inc-open", old)
+    gone_sent = outbox.enqueue(store, contact["id"], "webhook", _message(), "inc-old", old)
+    outbox.mark_sent(store, gone_sent, "m1", old)
+    with store.session() as s:
+        s.add(Receipt(id="r1", notification_id=gone_sent, read_at=old))
+        s.commit()
+    removed = housekeeping(store, 7, 90, now=now, history_days=365)
+    assert removed["incidents"] == 1 and removed["notifications"] == 1
+    assert removed["receipts"] == 1 and removed["audit"] == 1 and removed["benchmark_runs"] == 1
+    with store.session() as s:
+        assert {i for i in s.exec(select(Incident.id)).scalars()} == {"inc-open", "inc-new"}
+        assert list(s.exec(select(Notification.id)).scalars()) == [kept_pending]
+        assert s.exec(select(func.count()).select_from(BenchmarkRun)).scalar_one() == 1
+        assert s.exec(select(func.count()).select_from(AuditEntry)).scalar_one() >= 1  # today's
+    assert housekeeping(store, 7, 90, now=now, history_days=365)["incidents"] == 0
+
+
+async def test_a_failing_housekeeping_round_turns_health_red(store, settings: Settings) -> None:
+    """The loop stamps its heartbeat each round; a round that fails (here: a table is gone)
+    must still show in /health, and the next good round clears it."""
+    from sqlalchemy import text
+
+    from engine.api.server import health_report
+
+    settings.retention.housekeeping_interval = 0.05
+    engine = Engine(settings, store)
+    async with anyio.create_task_group() as tg:
+        await tg.start(engine.run)
+        with anyio.fail_after(5):
+            while not engine.housekeeping_heartbeat:
+                await anyio.sleep(0.01)
+        assert health_report(engine)["parts"]["housekeeping"]["ok"]
+        with store.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE benchmark_runs RENAME TO benchmark_runs_away"))
+        with anyio.fail_after(5):
+            while engine.housekeeping_error is None:
+                await anyio.sleep(0.02)
+        report = health_report(engine)
+        assert "housekeeping" in report["failing"]
+        assert report["parts"]["housekeeping"]["error"] == "OperationalError"
+        with store.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE benchmark_runs_away RENAME TO benchmark_runs"))
+        with anyio.fail_after(5):
+            while engine.housekeeping_error is not None:
+                await anyio.sleep(0.02)
+        assert health_report(engine)["parts"]["housekeeping"]["ok"]
+        engine.stop()

@@ -440,7 +440,12 @@ def health_report(engine: Engine) -> dict[str, Any]:
         parts["store"] = {"ok": False, "error": describe_error(exc)}
     hk_age = now - engine.housekeeping_heartbeat if engine.housekeeping_heartbeat else None
     limit = engine.settings.retention.housekeeping_interval * 2 + 60
-    parts["housekeeping"] = {"ok": hk_age is not None and hk_age < limit, "age_s": hk_age}
+    hk_error = getattr(engine, "housekeeping_error", None)
+    parts["housekeeping"] = {
+        "ok": hk_age is not None and hk_age < limit and hk_error is None,
+        "age_s": hk_age,
+        **({"error": hk_error} if hk_error else {}),
+    }
     tg = getattr(engine, "telegram", None)
     if tg is not None:
         parts["telegram"] = {"ok": tg.healthy, "state": tg.health_text}
