@@ -98,15 +98,19 @@ def _run_embedded(settings: Settings) -> int:
     from engine.bootstrap import open_store
     from engine.engine import Engine
     from engine.facade import EmbeddedBackend
+    from engine.store.engine_lock import StoreLock
     from sysalert_tui.app import SysAlertApp
 
     store = open_store(settings)
+    store_lock = StoreLock(store)
     try:
+        store_lock.acquire()  # a daemon elsewhere on this database: refuse, as on this host
         engine = Engine(settings, store, mode="embedded")
         runtime = EmbeddedRuntime(engine, settings.socket_path)
         app = SysAlertApp(EmbeddedBackend(engine), runtime=runtime, tz=_zone(settings))
         return int(app.run() or 0)
     finally:
+        store_lock.release()
         store.close()
 
 

@@ -93,12 +93,16 @@ async def _main(args: argparse.Namespace, settings: Any) -> int:
     from engine.api.serve import make_servers, run_servers, stop_servers
     from engine.bootstrap import open_store
     from engine.engine import Engine
+    from engine.store.engine_lock import StoreLock
 
     lock = InstanceLock(settings.data_dir / "engine.lock")
     lock.acquire(wait=LOCK_WAIT_S)
     store = None
+    store_lock: StoreLock | None = None
     try:  # from here on the lock, the store and the socket file are released on any exit
         store = open_store(settings)
+        store_lock = StoreLock(store)
+        store_lock.acquire()
         engine = Engine(settings, store, mode="daemon")
         servers = make_servers(engine, settings.socket_path, settings.api.listen or None)
         log.info("daemon starting: %d API listener(s)", len(servers))
@@ -118,6 +122,8 @@ async def _main(args: argparse.Namespace, settings: Any) -> int:
                     engine.stop()
                     break
     finally:
+        if store_lock is not None:
+            store_lock.release()
         if store is not None:
             store.close()
         with contextlib.suppress(FileNotFoundError):

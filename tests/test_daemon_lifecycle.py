@@ -41,6 +41,7 @@ from tests.daemon_harness import (
     start_daemon,
     sysalert,
     wait_for,
+    write_config,
 )
 
 
@@ -320,6 +321,29 @@ def test_second_daemon_is_refused_and_the_socket_is_private(data_dir: Path) -> N
             httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
         # the first daemon is untouched: its socket is still there and answers
         assert d.socket_path.exists() and d.unix().get("/health").status_code == 200
+
+
+def test_a_daemon_from_another_data_dir_on_the_same_database_is_refused(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """Two data directories (or hosts) naming one database would both schedule, escalate and
+    remind on the same rows: the store's own lock refuses the second engine."""
+    with running_daemon(data_dir) as d:
+        other = tmp_path / "other-dir"
+        write_config(other, f'\n[general]\ndatabase_url = "sqlite:///{d.db_path}"\n')
+        shutil.copy(data_dir / "master.key", other / "master.key")  # the same store's key
+        other.chmod(0o700)
+        r = subprocess.run(
+            [sys.executable, "-m", "sysalert_tui", "--daemon"],
+            env=child_env(other),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert r.returncode not in (0, None), r
+        assert "another SysAlert engine uses this database" in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr
+        assert d.unix().get("/health").status_code == 200  # the first runs on, untouched
 
 
 def test_a_taken_port_is_one_line_and_exit_2(data_dir: Path) -> None:

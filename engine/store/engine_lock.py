@@ -1,0 +1,82 @@
+"""One engine per store, whichever host or data directory it runs from.
+
+The data directory's lock file keeps a second daemon or console on this machine out. Two daemons
+started from different data directories (or hosts) with the same `database_url` would both run
+schedulers, escalations and reminders on the same rows, so the store itself is locked too: a
+PostgreSQL advisory lock on the schema in use (held by one connection for the engine's life), or
+a lock file beside a SQLite database.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from engine.errors import StoreBusy
+from engine.store.store import Store
+
+_PG_KEY = "hashtext(current_schema() || '/sysalert-engine')"  # per schema: tests use one each
+_PG_LOCK = f"SELECT pg_try_advisory_lock({_PG_KEY})"
+_PG_UNLOCK = f"SELECT pg_advisory_unlock({_PG_KEY})"
+_BUSY_HINT = "stop the other engine first, or attach to it (`sysalert --connect URL`)"
+
+
+class StoreLock:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._conn: Any = None
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the store's engine lock or raise StoreBusy naming why."""
+        if self.store.sqlite:
+            database = make_url(self.store.url).database
+            if not database or database == ":memory:":
+                return  # a private in-memory store: nobody else can open it
+            path = Path(database).with_name(Path(database).name + ".engine-lock")
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise StoreBusy(
+                    "another SysAlert engine uses this database (its lock file is held)",
+                    _BUSY_HINT,
+                ) from None
+            self._fd = fd
+            return
+        conn = self.store.engine.connect()
+        try:
+            got = bool(conn.execute(text(_PG_LOCK)).scalar())
+            conn.commit()
+        except Exception:
+            conn.close()
+            raise
+        if not got:
+            conn.close()
+            raise StoreBusy(
+                "another SysAlert engine uses this database (from another host or data "
+                "directory: it holds the store's advisory lock)",
+                _BUSY_HINT,
+            )
+        self._conn = conn
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+        if self._conn is not None:
+            try:
+                self._conn.execute(text(_PG_UNLOCK))
+                self._conn.commit()
+            except Exception:  # the session ending releases it anyway
+                pass
+            finally:
+                self._conn.close()
+                self._conn = None
