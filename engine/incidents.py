@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.errors import BadInput, NotFound
-from engine.store.models import Contact, Incident, Notification, Target
+from engine.store.models import Contact, Incident, Notification, Receipt, Target
 from engine.store.store import Store
 
 OPEN_STATES = ("firing", "acknowledged", "silenced")
@@ -155,6 +155,13 @@ def list_incidents(
             if tids
             else {}
         )  # type: ignore[attr-defined]
+        receipts: dict[str, list[Receipt]] = {}
+        nids = [n.id for n in notes]
+        for i in range(0, len(nids), 500):
+            for r in s.exec(
+                select(Receipt).where(Receipt.notification_id.in_(nids[i : i + 500]))  # type: ignore[attr-defined]
+            ).scalars():
+                receipts.setdefault(r.notification_id, []).append(r)
         cids = {n.contact_id for n in notes}
         contacts = (
             {c.id: c for c in s.exec(select(Contact).where(Contact.id.in_(cids))).scalars()}
@@ -185,7 +192,7 @@ def list_incidents(
                 "escalation_level": inc.escalation_level,
                 "held_under": inc.parent_incident_id,
                 "notifications": [
-                    _note(store, n, contacts.get(n.contact_id))
+                    _note(store, n, contacts.get(n.contact_id), receipts.get(n.id, []))
                     for n in sorted(by_inc.get(inc.id, []), key=lambda n: n.created_at)
                 ],
             }
@@ -193,7 +200,13 @@ def list_incidents(
     return out
 
 
-def _note(store: Store, n: Notification, c: Contact | None) -> dict[str, Any]:
+def _note(
+    store: Store, n: Notification, c: Contact | None, receipts: list[Receipt]
+) -> dict[str, Any]:
+    readers = [
+        {"name": store.open_("receipts", "reader_s", r.id, r.reader_s), "read_at": r.read_at}
+        for r in sorted(receipts, key=lambda r: r.read_at)
+    ]
     return {
         "id": n.id,
         "channel": n.channel,
@@ -203,6 +216,8 @@ def _note(store: Store, n: Notification, c: Contact | None) -> dict[str, Any]:
         "contact": store.open_("contacts", "name_s", c.id, c.name_s) if c else None,
         "sent_at": n.sent_at,
         "read_at": n.read_at,
+        # Who read it: the contact itself, and in a small group each member Telegram names.
+        "readers": [r for r in readers if r["name"]],
         "attempts": n.attempts,
         "acked_by": store.open_("notifications", "acked_by_s", n.id, n.acked_by_s),
         "error": store.open_("notifications", "last_error_s", n.id, n.last_error_s),

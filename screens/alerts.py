@@ -156,6 +156,11 @@ class AlertsScreen(EngineScreen):
                 text.append(f"  sent {when(n['sent_at'], tz, now)}")
             if n.get("read_at"):
                 text.append(f"  read {when(n['read_at'], tz, now)}")
+                people = [
+                    r["name"] for r in n.get("readers") or [] if r["name"] != n.get("contact")
+                ]
+                if people:  # a group: the members Telegram says read it
+                    text.append(" by " + ", ".join(people[:4]) + (" …" if len(people) > 4 else ""))
             if n.get("acked_by"):
                 text.append(f"  ack by {n['acked_by']}", style="yellow")
             if n.get("error") and not n.get("read_at"):

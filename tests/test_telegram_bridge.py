@@ -283,3 +283,8 @@ async def test_group_read_records_the_participants_telegram_names(
             "ops",
             "user ****7002",
         ]
+        # ...and the incident list (CLI, API, console) says who read it.
+        (listed,) = [
+            n for i in w.commands.list_incidents() for n in i["notifications"] if n["id"] == note.id
+        ]
+        assert sorted(r["name"] for r in listed["readers"]) == ["alice", "ops", "user ****7002"]
