@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from engine.domain import ContactRecord
 from engine.errors import BadInput
-from engine.store.models import Contact, Notification, Receipt
+from engine.store.models import AuditEntry, Contact, Incident, Notification, Receipt
 from engine.store.store import Store
 
 C = "contacts"
@@ -108,8 +109,16 @@ def set_resolved(store: Store, contact_id: str, resolved: str) -> None:
             s.commit()
 
 
+ERASED = "erased contact"
+
+
 def erase(store: Store, contact_id: str) -> None:
-    """GDPR erase: the contact, its notifications and their receipts."""
+    """GDPR erase: the contact, its notifications and their receipts, the audit entries about
+    it; where its name stands for a person elsewhere (who acknowledged, who read, who acted in
+    the audit log), the name is replaced by "erased contact". Then the SQLite WAL is truncated,
+    as its old page images hold the removed values."""
+    row = find(store, contact_id)
+    name = row.name if row is not None else None
     with store.session() as s:
         note_ids = [
             n
@@ -121,4 +130,28 @@ def erase(store: Store, contact_id: str) -> None:
             s.exec(delete(Receipt).where(Receipt.notification_id.in_(note_ids)))  # type: ignore[attr-defined]
             s.exec(delete(Notification).where(Notification.id.in_(note_ids)))  # type: ignore[attr-defined]
         s.exec(delete(Contact).where(Contact.id == contact_id))
+        s.exec(delete(AuditEntry).where(AuditEntry.object_ref == store.ref("contact", contact_id)))
+        if name:
+            _forget_name(store, s, name)
         s.commit()
+    if store.sqlite:
+        from engine.store.subscribers import _truncate_wal
+
+        _truncate_wal(store)
+
+
+def _forget_name(store: Store, s: Any, name: str) -> None:
+    """Sealed values carry no fingerprint, so each is opened and compared (an erase is rare,
+    and retention bounds these tables)."""
+    columns = (
+        (AuditEntry, "audit", "actor_s", lambda r: f"{r.ts:.6f}:{r.action}"),
+        (Incident, "incidents", "acked_by_s", lambda r: r.id),
+        (Notification, "notifications", "acked_by_s", lambda r: r.id),
+        (Receipt, "receipts", "reader_s", lambda r: r.id),
+    )
+    for model, table, column, key in columns:
+        col = getattr(model, column)
+        for r in s.exec(select(model).where(col.is_not(None))).scalars():
+            if store.open_(table, column, key(r), getattr(r, column)) == name:
+                setattr(r, column, store.seal(table, column, key(r), ERASED))
+                s.add(r)
