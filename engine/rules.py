@@ -65,6 +65,13 @@ class RuleSpec:
     target: str = ""
     enabled: bool = True
     holding_since: float | None = None
+    # A selector rule ("*" or "tag:NAME") times each target on its own.
+    holding: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def selector(self) -> bool:
+        """`target = "*"` (every target the metric applies to) or `"tag:NAME"`."""
+        return self.target == "*" or self.target.startswith("tag:")
 
     def __post_init__(self) -> None:
         if self.comparison not in OPS:
@@ -88,8 +95,14 @@ class RuleSpec:
         ):
             raise BadInput(
                 f"rule {self.name!r}: metric {self.metric} needs a target",
-                'name it: --target NAME (CLI) or target = "NAME" (config)',
+                'name it, or "*" for every target, or "tag:NAME": --target (CLI), target = (config)',
             )
+        if self.selector and self.metric == "benchmark.score":
+            raise BadInput(
+                f"rule {self.name!r}: a benchmark rule names one benchmark", "--target BENCHMARK"
+            )
+        if self.target == "tag:":
+            raise BadInput(f"rule {self.name!r}: tag: needs a tag name", "e.g. tag:db")
 
     def holds(self, value: float) -> bool:
         return bool(OPS[self.comparison](value, self.threshold))
@@ -100,15 +113,19 @@ class RuleEvaluator:
         self.engine = engine
         self.rules: list[RuleSpec] = []
         self._loaded = False
+        # Dedup keys of the rule incidents open now: clearing asks the store only about these
+        # (a "*" rule over 100,000 targets must not query once per target per tick).
+        self.open_keys: set[str] = set()
 
     def load(self) -> None:
         """(Re)load config and stored rules, keeping how long each one has already held."""
-        from engine.rules_store import load_rules
+        from engine.rules_store import load_rules, open_rule_keys
 
-        held = {r.id: r.holding_since for r in self.rules}
+        held = {r.id: (r.holding_since, r.holding) for r in self.rules}
         self.rules = load_rules(self.engine)
         for r in self.rules:
-            r.holding_since = held.get(r.id)
+            r.holding_since, r.holding = held.get(r.id, (None, {}))
+        self.open_keys = open_rule_keys(self.engine.store)
         self._loaded = True
 
     def reload(self) -> None:
@@ -139,9 +156,21 @@ class RuleEvaluator:
             (r for r in eng.targets.values() if r.name == rule.target or r.id == rule.target), None
         )
 
-    def metric_value(self, rule: RuleSpec) -> float | None:
+    def sources(self, rule: RuleSpec) -> list[TargetRecord]:
+        """The targets a rule reads: one, or for a selector every target it applies to."""
+        if not rule.selector:
+            rec = self.source(rule)
+            return [rec] if rec is not None else []
+        tag = rule.target[4:] if rule.target.startswith("tag:") else None
+        return [
+            rec
+            for rec in self.engine.targets.values()
+            if not rec.paused and _applies(rule.metric, rec) and (tag is None or tag in rec.tags)
+        ]
+
+    def metric_value(self, rule: RuleSpec, rec: TargetRecord | None = None) -> float | None:
         eng = self.engine
-        rec = self.source(rule)
+        rec = rec if rec is not None else self.source(rule)
         if rec is None:
             return None
         if rule.metric.startswith("system."):
@@ -165,6 +194,9 @@ class RuleEvaluator:
         for rule in self.rules:
             if not rule.enabled:
                 continue
+            if rule.selector:
+                self._tick_each(rule, now)
+                continue
             v = self.metric_value(rule)
             holding = v is not None and rule.holds(v)
             key = f"rule:{rule.id}"
@@ -181,6 +213,30 @@ class RuleEvaluator:
             else:
                 self._clear(key, now)
 
+    def _tick_each(self, rule: RuleSpec, now: float) -> None:
+        """A selector rule: each matching target holds, fires and clears on its own, under its
+        own incident (`rule:ID:TARGET`); targets that left the selection are cleared."""
+        seen: set[str] = set()
+        in_maintenance = self.engine.alerting.in_maintenance
+        for src in self.sources(rule):
+            seen.add(src.id)
+            v = self.metric_value(rule, src)
+            key = f"rule:{rule.id}:{src.id}"
+            if v is None or not rule.holds(v):
+                rule.holding.pop(src.id, None)
+                if key in self.open_keys and not in_maintenance(src):
+                    self._clear(key, now)
+                continue
+            since = rule.holding.setdefault(src.id, now)
+            if now - since >= rule.duration_s and not in_maintenance(src):
+                self._fire(rule, key, v, now, src)
+        for tid in [t for t in rule.holding if t not in seen]:
+            del rule.holding[tid]
+        prefix = f"rule:{rule.id}:"
+        for key in [k for k in self.open_keys if k.startswith(prefix)]:
+            if key[len(prefix) :] not in seen:
+                self._clear(key, now)
+
     def _fire(
         self,
         rule: RuleSpec,
@@ -192,8 +248,9 @@ class RuleEvaluator:
         from engine import incidents as inc_store
 
         al = self.engine.alerting
+        on = f" on {src.name}" if rule.selector and src is not None else ""
         summary = (
-            f"rule {rule.name}: {rule.metric} = {value:g} {rule.comparison} {rule.threshold:g}"
+            f"rule {rule.name}{on}: {rule.metric} = {value:g} {rule.comparison} {rule.threshold:g}"
         )
         inc, created = inc_store.open_incident(
             self.engine.store,
@@ -205,6 +262,7 @@ class RuleEvaluator:
             rule_id=rule.id,
             now=now,
         )
+        self.open_keys.add(key)
         if created:
             al._audit("incident.open", inc.id, "engine")
             al._notify_level(inc, None, 1, "alert", now, names=rule.channels or None)
@@ -213,6 +271,20 @@ class RuleEvaluator:
     def _clear(self, key: str, now: float) -> None:
         from engine import incidents as inc_store
 
+        if key not in self.open_keys:
+            return  # nothing of this rule is open (the set is loaded from the store)
+        self.open_keys.discard(key)
         inc = inc_store.find_open(self.engine.store, key)
         if inc is not None:
             self.engine.alerting._resolve(inc, None, now, "engine")
+
+
+def _applies(metric: str, rec: TargetRecord) -> bool:
+    """Whether a target reports the metric a selector rule reads."""
+    if metric.startswith("system."):
+        return rec.kind == "system" and rec.spec.metric == metric.split(".", 1)[1]
+    if metric == "cert_days":
+        return rec.kind == "tls"
+    if metric == "latency":
+        return rec.kind not in ("heartbeat", "system")
+    return metric in ("up", "value")

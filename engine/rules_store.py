@@ -61,6 +61,22 @@ def stored_rules(store: Store) -> list[RuleSpec]:
     return out
 
 
+def open_rule_keys(store: Store) -> set[str]:
+    """Dedup keys of the rule incidents open now."""
+    from engine.incidents import OPEN_STATES
+    from engine.store.models import Incident
+
+    with store.session() as s:
+        return set(
+            s.exec(
+                select(Incident.dedup_key).where(
+                    Incident.dedup_key.startswith("rule:"),  # type: ignore[union-attr]
+                    Incident.state.in_(OPEN_STATES),  # type: ignore[attr-defined]
+                )
+            ).scalars()
+        )
+
+
 def load_rules(engine: Engine) -> list[RuleSpec]:
     return declared_rules(engine.settings) + stored_rules(engine.store)
 

@@ -99,7 +99,7 @@ class RulesScreen(ListScreen):
                     "how long it must hold (0 = at once)",
                     checked(lambda v: parse_duration(v, "duration")),
                 ),
-                Field("target", "Target:", "", "(latency, up, value, cert_days need one)"),
+                Field("target", "Target:", "", "name, * (every target) or tag:NAME"),
                 Field("severity", "Severity:", "medium", "low, medium, high, critical", _severity),
                 Field(
                     "channels", "Contacts:", "", "(all, by level) or names: oncall, ops", channels

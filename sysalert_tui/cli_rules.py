@@ -31,7 +31,10 @@ def register(sub: Any, add_json: Any) -> None:
     a.add_argument(
         "--channel", action="append", default=[], dest="channels", help="contact name, repeatable"
     )
-    a.add_argument("--target", help="target (or benchmark) the metric belongs to")
+    a.add_argument(
+        "--target",
+        help="target (or benchmark) the metric belongs to; '*' every target, 'tag:NAME' a tag's",
+    )
     add_json(a)
     a.set_defaults(handler=cmd_add)
     ls = ps.add_parser("list", help="rules from the config and added at run time")

@@ -158,3 +158,81 @@ def test_rule_spec_validation_messages() -> None:
         RuleSpec("r1", "x", "latency", ">", 1, severity="urgent", target="api")
     assert RuleSpec("r1", "x", "system.disk", "<=", 5).holds(5)
     assert not RuleSpec("r1", "x", "system.disk", "!=", 5).holds(5)
+
+
+ANY_SLOW = """
+[[rules]]
+name = "any slow"
+metric = "latency"
+comparison = ">"
+threshold = 200
+duration = "20s"
+target = "*"
+
+[[rules]]
+name = "db slow"
+metric = "latency"
+comparison = ">"
+threshold = 100
+target = "tag:db"
+"""
+
+
+def test_a_selector_rule_watches_every_matching_target_on_its_own(
+    data_dir, db_url, keyring
+) -> None:
+    """`target = "*"` or `"tag:NAME"`: each matching target holds, fires and clears under its own
+    incident that names it; maintenance silences one target, not the rule."""
+    with make_rig(settings_with(data_dir, ANY_SLOW), db_url, keyring) as rig:
+        rig.contact("oncall")
+        web, api = rig.target("web"), rig.target("api")
+        db = rig.target("db1", tags=["db"])
+        for t in (0, 10, 20):
+            latency(rig, web, 300, t)
+            latency(rig, api, 50, t)
+            latency(rig, db, 150, t)
+        summaries = sorted(i["summary"] for i in rule_incidents(rig) if i["state"] == "firing")
+        assert summaries == [
+            "rule any slow on web: latency = 300 > 200",
+            "rule db slow on db1: latency = 150 > 100",
+        ]
+        assert {i["target"] for i in rule_incidents(rig)} == {"web", "db1"}
+        latency(rig, api, 900, 30)  # api starts its own 20 s
+        latency(rig, web, 20, 30)  # web recovers: only its incident resolves
+        states = {i["target"]: i["state"] for i in rule_incidents(rig)}
+        assert states == {"web": "resolved", "db1": "firing"}
+        rig.commands.maintenance_on("api")
+        rig.drain()
+        latency(rig, api, 900, 55)
+        assert "api" not in {i["target"] for i in rule_incidents(rig)}  # in maintenance
+        rig.commands.remove_target("db1")
+        rig.engine.target_removed(db.id)
+        rig.tick(60)
+        assert {i["target"]: i["state"] for i in rule_incidents(rig)}.get("db1") in (
+            None,
+            "resolved",
+        )
+        assert [i for i in rule_incidents(rig) if i["state"] == "firing"] == []
+
+
+def test_selector_rules_are_checked(data_dir) -> None:
+    with pytest.raises(BadInput, match="tag: needs a tag name"):
+        RuleSpec("r1", "x", "latency", ">", 1, target="tag:")
+    with pytest.raises(BadInput, match="names one benchmark"):
+        RuleSpec("r2", "x", "benchmark.score", "<", 1, target="*")
+    assert RuleSpec("r3", "x", "up", "<", 1, target="*").selector
+
+
+def test_a_selector_rule_is_added_at_run_time(data_dir, db_url, keyring) -> None:
+    with make_rig(settings_with(data_dir, ""), db_url, keyring) as rig:
+        rig.commands.add_rule("all down", "up", "<", 1, target="*")
+        rig.commands.add_rule("db down", "up", "<", 1, target="tag:db")
+        shown = {r["name"]: r["target"] for r in rig.commands.list_rules()}
+        assert shown == {"all down": "*", "db down": "tag:db"}
+        with pytest.raises(BadInput, match="no target 'nosuch'"):
+            rig.commands.add_rule("typo", "up", "<", 1, target="nosuch")
+        rig.contact("oncall")
+        web = rig.target("web")
+        rig.results(web, "xx", 0, step=1)
+        rig.tick(5)
+        assert "rule all down on web: up = 0 < 1" in {i["summary"] for i in rule_incidents(rig)}

@@ -37,7 +37,12 @@ class RuleCommands(CommandBase):
             raise BadInput(f"threshold {threshold!r} is not a number", "e.g. 90") from None
         target_id = None
         subject = target or ""
-        if target and not metric.startswith(("system.", "benchmark.")):
+        if (
+            target
+            and target != "*"
+            and not target.startswith("tag:")
+            and not metric.startswith(("system.", "benchmark."))
+        ):
             target_id = self.get_target(target).id  # type: ignore[attr-defined]
             subject = target_id
         spec = RuleSpec(
