@@ -79,6 +79,7 @@ COMMANDS: tuple[Command, ...] = (
     C("detail", "h", "range('1h')", "1h", "Chart the last hour"),
     C("detail", "d", "range('24h')", "24h", "Chart the last 24 hours"),
     C("detail", "w", "range('7d')", "7d", "Chart the last 7 days"),
+    C("detail", "m", "range('30d')", "30d", "Chart the last 30 days (hourly roll-ups)"),
     C("detail", "r", "check_now", "Check", "Check this target now"),
     C("detail", "e", "edit", "Edit", "Edit this target"),
     C("detail", "escape", "back", "Back", "Back to the targets table"),

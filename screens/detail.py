@@ -30,7 +30,7 @@ from screens.fmt import (
 )
 from screens.messages import EngineEvents
 
-RANGES = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0}
+RANGES = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0}
 BUCKETS = 120
 
 
@@ -114,7 +114,7 @@ class TargetDetailScreen(EngineScreen):
         points = [b[metric] for b in buckets if b.get(metric) is not None]
         avg = sum(points) / len(points) if points else None
         rng = Text(" range: ")
-        for key, name in (("h", "1h"), ("d", "24h"), ("w", "7d")):
+        for key, name in (("h", "1h"), ("d", "24h"), ("w", "7d"), ("m", "30d")):
             style = "bold reverse" if name == d["range"] else ""
             rng.append(f"[{key}] {name}", style=style)
             rng.append(" ")

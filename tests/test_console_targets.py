@@ -268,6 +268,10 @@ async def test_detail_ranges_and_back(tmp_path: Path) -> None:
             await pilot.press("w")
             await settle(pilot)
             assert chart.label == "7d" and sum(b["n"] for b in chart.series) == 120
+            await pilot.press("m")
+            await settle(pilot)
+            assert chart.label == "30d" and sum(b["n"] for b in chart.series) == 120
+            assert "[m] 30d" in str(detail.query_one("#detail-range").render())
             assert "inquokka" in str(detail.query_one("#detail-incidents").render())
             await pilot.press("escape")
             assert isinstance(pilot.app.screen, TargetsScreen)
