@@ -137,7 +137,12 @@ class Engine:
                 await anyio.sleep(0.05)
 
     def reload_settings(self, new: Settings) -> None:
-        """SIGHUP: adopt validated settings and reconcile declared targets (worker thread)."""
+        """SIGHUP: adopt validated settings and reconcile declared targets (worker thread).
+        Keys the running engine has built on (the worker pool, the store, the listeners) take
+        effect at the next start: the log names them instead of pretending."""
+        later = restart_only_changes(self.settings, new)
+        if later:
+            log.warning("config reload: %s take effect at the next restart", ", ".join(later))
         self.settings = new
         self.commands.settings = new
         self.alerting.rules._loaded = False
@@ -580,6 +585,24 @@ class Engine:
                 self.housekeeping_error = type(exc).__name__
                 log.error("housekeeping failed: %s", type(exc).__name__)
             await anyio.sleep(r.housekeeping_interval)
+
+
+RESTART_ONLY = (
+    ("engine", "concurrency"),
+    ("general", "database_url"),
+    ("general", "data_dir"),
+    ("api", "listen"),
+    ("api", "socket"),
+)
+
+
+def restart_only_changes(old: Settings, new: Settings) -> list[str]:
+    """The changed keys a SIGHUP cannot apply to a running engine."""
+    return [
+        f"{section}.{key}"
+        for section, key in RESTART_ONLY
+        if getattr(getattr(old, section), key) != getattr(getattr(new, section), key)
+    ]
 
 
 def _settle(waiters: list[Callable[[Exception | None], None]], exc: Exception | None) -> None:

@@ -258,3 +258,16 @@ def test_general_log_level_sets_the_daemon_and_console_level(
         root.setLevel(before[0])
         for name, level in before[1].items():
             logging.getLogger(name).setLevel(level)
+
+
+def test_sighup_names_the_keys_that_wait_for_a_restart(tmp_path: Path) -> None:
+    from engine.engine import restart_only_changes
+
+    old = load_settings(None, tmp_path, env={})
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        '[engine]\nconcurrency = 64\nfailure_threshold = 4\n[api]\nlisten = "0.0.0.0:9"\n'
+    )
+    new = load_settings(cfg, tmp_path, env={})
+    assert restart_only_changes(old, new) == ["engine.concurrency", "api.listen"]
+    assert restart_only_changes(new, new) == []
