@@ -260,9 +260,16 @@ class Alerting:
 
     # ---- local incidents: the engine's own trouble (a broken Telegram session) -------------------
     def open_local_incident(
-        self, dedup_key: str, kind: str, summary: str, now: float | None = None
+        self,
+        dedup_key: str,
+        kind: str,
+        summary: str,
+        now: float | None = None,
+        exclude: frozenset[str] = frozenset(),
     ) -> str | None:
-        """Open (deduplicated) and notify level 1; the new incident's id, None if already open."""
+        """Open (deduplicated) and notify level 1 (the next level with someone, if nobody there);
+        `exclude` names contacts it must not go to (the one a delivery incident is about). The
+        new incident's id, None if already open."""
         now = now or time.time()
         inc, created = inc_store.open_incident(
             self.store, dedup_key, kind, SEVERITY_BY_KIND.get(kind, "high"), summary, now=now
@@ -270,7 +277,7 @@ class Alerting:
         if not created:
             return None
         self._audit("incident.open", inc.id, "engine")
-        self._notify_level(inc, None, 1, "alert", now)
+        self._notify_level(inc, None, 1, "alert", now, exclude=exclude)
         self._publish(inc.id, "firing", None, "opened")
         return inc.id
 
@@ -283,11 +290,16 @@ class Alerting:
 
     # ---- notifications ------------------------------------------------------------------------
     def contacts_for(
-        self, level: int, owner_id: str | None, names: list[str] | None = None
+        self,
+        level: int,
+        owner_id: str | None,
+        names: list[str] | None = None,
+        exclude: frozenset[str] = frozenset(),
+        everyone: list[Any] | None = None,
     ) -> list[Any]:
         out = []
-        for c in cstore.load_all(self.store):
-            if c.status != "ok" or c.owner_id != owner_id:
+        for c in everyone if everyone is not None else cstore.load_all(self.store):
+            if c.status != "ok" or c.owner_id != owner_id or c.id in exclude:
                 continue
             if names:
                 if c.name not in names:
@@ -323,6 +335,7 @@ class Alerting:
         now: float,
         names: list[str] | None = None,
         seq: int | None = None,
+        exclude: frozenset[str] = frozenset(),
     ) -> int:
         """Queue one notification per contact of `level` (0 = everyone already notified).
 
@@ -332,12 +345,13 @@ class Alerting:
             contacts = self._already_notified(inc.id)
         else:
             named = names or (self.rules.channels_for(inc) if level == 1 else None)
-            contacts = self.contacts_for(level, inc.owner_id, named)
+            everyone = cstore.load_all(self.store)
+            contacts = self.contacts_for(level, inc.owner_id, named, exclude, everyone)
             if not contacts and not named and kind == "alert":
                 # Nobody usable at this level (all blocked, or none set): the next level that has
                 # someone gets the alert, rather than nobody; escalation continues from there.
                 for up in range(level + 1, 10):
-                    contacts = self.contacts_for(up, inc.owner_id)
+                    contacts = self.contacts_for(up, inc.owner_id, None, exclude, everyone)
                     if contacts:
                         level = up
                         from engine.escalation import _set

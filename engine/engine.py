@@ -300,10 +300,10 @@ class Engine:
         if out.ok:  # a contact that works again: its delivery incident is over
             from engine.notify import trouble
 
-            await anyio.to_thread.run_sync(trouble.clear_trouble, self.alerting, contact.id)
             dispatcher = self.alerting.dispatcher
             if dispatcher.troubled is not None:
-                dispatcher.troubled.discard(contact.id)
+                dispatcher.troubled.discard(contact.id)  # before the await: a new one may open
+            await anyio.to_thread.run_sync(trouble.clear_trouble, self.alerting, contact.id)
         return out
 
     def display_state(self, rec: TargetRecord) -> str:

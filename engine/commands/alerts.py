@@ -243,9 +243,6 @@ class AlertCommands(CommandBase):
         if c is None or (owner_id is not None and c.owner_id != owner_id):
             raise NotFound(f"no contact {ref!r}", "see `sysalert contacts list`")
         cstore.erase(self.store, c.id)
-        from engine.notify import trouble
-
-        trouble.close_for_removed(self.store, getattr(self.hooks, "alerting", None), c.id)
         self.audit("contact.remove", self.store.ref("contact", c.id), by)
         return {"removed": c.name}
 

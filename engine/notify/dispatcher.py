@@ -178,7 +178,12 @@ class Dispatcher:
         if (outcome.permanent or status == "dead") and row.kind != "test":
             # Nobody may be hearing about an incident: tell the other contacts.
             opened = await anyio.to_thread.run_sync(
-                trouble.raise_trouble, self.engine.alerting, contact, row.channel, outcome.error
+                trouble.raise_trouble,
+                self.engine.alerting,
+                contact,
+                row.channel,
+                outcome.error,
+                row.incident_id,
             )
             if opened is not None and self.troubled is not None:
                 self.troubled.add(contact.id)

@@ -9,7 +9,6 @@ again. Plain synchronous functions: callers run them in worker threads.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from engine import incidents as inc_store
@@ -27,14 +26,29 @@ def key(contact_id: str) -> str:
     return PREFIX + contact_id
 
 
-def raise_trouble(alerting: Alerting, contact: Any, channel: str, error: str) -> str | None:
-    """Open the contact's delivery incident; its id, or None when one is open already."""
+def raise_trouble(
+    alerting: Alerting, contact: Any, channel: str, error: str, incident_id: str | None = None
+) -> str | None:
+    """Open the contact's delivery incident, for the other contacts; its id, or None when one is
+    open already or none is wanted: a subscriber's own contact (blocking the bot is their call,
+    not the operator's page), or a failed notice of a delivery incident (no chains)."""
+    if contact.owner_id is not None:
+        return None
+    if incident_id is not None:
+        from engine.store.models import Incident
+
+        with alerting.store.session() as s:
+            about = s.get(Incident, incident_id)
+        if about is not None and about.kind == KIND:
+            return None
     summary = (
         f"Alerts cannot reach contact {contact.name} over {channel}: {error[:200]}. "
         f"`sysalert notify test {contact.name}` shows the error; fix the address or the "
         "channel's settings, or remove the contact"
     )
-    return alerting.open_local_incident(key(contact.id), KIND, summary)
+    return alerting.open_local_incident(
+        key(contact.id), KIND, summary, exclude=frozenset({contact.id})
+    )
 
 
 def clear_trouble(alerting: Alerting, contact_id: str) -> bool:
@@ -61,11 +75,20 @@ def troubled_contacts(store: Store) -> set[str]:
         return {k[len(PREFIX) :] for k in keys}
 
 
-def close_for_removed(store: Store, alerting: Alerting | None, contact_id: str) -> None:
-    """A removed contact's delivery incident ends with it (quietly when no engine runs)."""
-    if alerting is not None:
-        alerting.resolve_local_incident(key(contact_id))
+def erase_for_removed(s: Any, contact_id: str) -> None:
+    """A removed contact's delivery incidents go with it, quietly: their text names the person
+    (part of the contact's erase, in its transaction)."""
+    from sqlalchemy import delete, select
+
+    from engine.store.models import Incident, Notification, Receipt
+
+    ids = list(s.exec(select(Incident.id).where(Incident.dedup_key == key(contact_id))).scalars())
+    if not ids:
         return
-    inc = inc_store.find_open(store, key(contact_id))
-    if inc is not None:
-        inc_store.resolve(store, inc.id, time.time())
+    notes = list(
+        s.exec(select(Notification.id).where(Notification.incident_id.in_(ids))).scalars()  # type: ignore[union-attr]
+    )
+    if notes:
+        s.exec(delete(Receipt).where(Receipt.notification_id.in_(notes)))  # type: ignore[attr-defined]
+        s.exec(delete(Notification).where(Notification.id.in_(notes)))  # type: ignore[attr-defined]
+    s.exec(delete(Incident).where(Incident.id.in_(ids)))  # type: ignore[attr-defined]

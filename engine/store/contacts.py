@@ -114,11 +114,15 @@ ERASED = "erased contact"
 
 def erase(store: Store, contact_id: str) -> None:
     """GDPR erase: the contact, its notifications and their receipts, the audit entries about
-    it; where its name stands for a person elsewhere (who acknowledged, who read, who acted in
-    the audit log), the name is replaced by "erased contact". Then the SQLite WAL is truncated,
-    as its old page images hold the removed values."""
+    it and its delivery incidents; where its name stands for a person elsewhere (who
+    acknowledged, who read, who acted in the audit log), the name is replaced by "erased
+    contact". Then the SQLite WAL is truncated, as its old page images hold the removed values.
+    Which sealed values carry the name is found first, in a read of its own, so the write
+    transaction stays short (probe results keep being written meanwhile)."""
+    from engine.notify import trouble
+
     row = find(store, contact_id)
-    name = row.name if row is not None else None
+    renames = _name_holders(store, row.name) if row is not None else []
     with store.session() as s:
         note_ids = [
             n
@@ -131,8 +135,12 @@ def erase(store: Store, contact_id: str) -> None:
             s.exec(delete(Notification).where(Notification.id.in_(note_ids)))  # type: ignore[attr-defined]
         s.exec(delete(Contact).where(Contact.id == contact_id))
         s.exec(delete(AuditEntry).where(AuditEntry.object_ref == store.ref("contact", contact_id)))
-        if name:
-            _forget_name(store, s, name)
+        trouble.erase_for_removed(s, contact_id)
+        for model, table, column, pk, row_key in renames:
+            r = s.get(model, pk)
+            if r is not None:
+                setattr(r, column, store.seal(table, column, row_key, ERASED))
+                s.add(r)
         s.commit()
     if store.sqlite:
         from engine.store.subscribers import _truncate_wal
@@ -140,18 +148,21 @@ def erase(store: Store, contact_id: str) -> None:
         _truncate_wal(store)
 
 
-def _forget_name(store: Store, s: Any, name: str) -> None:
-    """Sealed values carry no fingerprint, so each is opened and compared (an erase is rare,
-    and retention bounds these tables)."""
+def _name_holders(store: Store, name: str) -> list[tuple[Any, str, str, Any, str]]:
+    """(model, table, column, primary key, seal row key) of every sealed value equal to `name`
+    among the places a person's name is recorded. Sealed values carry no fingerprint, so each is
+    opened and compared; an erase is rare, and retention bounds these tables."""
     columns = (
         (AuditEntry, "audit", "actor_s", lambda r: f"{r.ts:.6f}:{r.action}"),
         (Incident, "incidents", "acked_by_s", lambda r: r.id),
         (Notification, "notifications", "acked_by_s", lambda r: r.id),
         (Receipt, "receipts", "reader_s", lambda r: r.id),
     )
-    for model, table, column, key in columns:
-        col = getattr(model, column)
-        for r in s.exec(select(model).where(col.is_not(None))).scalars():
-            if store.open_(table, column, key(r), getattr(r, column)) == name:
-                setattr(r, column, store.seal(table, column, key(r), ERASED))
-                s.add(r)
+    out = []
+    with store.session() as s:
+        for model, table, column, key in columns:
+            col = getattr(model, column)
+            for r in s.exec(select(model).where(col.is_not(None))).scalars():
+                if store.open_(table, column, key(r), getattr(r, column)) == name:
+                    out.append((model, table, column, r.id, key(r)))
+    return out
