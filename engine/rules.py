@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import operator
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -116,6 +117,13 @@ class RuleEvaluator:
         # Dedup keys of the rule incidents open now: clearing asks the store only about these
         # (a "*" rule over 100,000 targets must not query once per target per tick).
         self.open_keys: set[str] = set()
+        # The alerting tick and a maintenance change may both tick rules, from worker threads.
+        self._lock = threading.RLock()
+
+    def forget(self, dedup_key: str) -> None:
+        """An operator resolved a rule incident by hand: fire again while the condition holds."""
+        with self._lock:
+            self.open_keys.discard(dedup_key)
 
     def load(self) -> None:
         """(Re)load config and stored rules, keeping how long each one has already held."""
@@ -188,9 +196,13 @@ class RuleEvaluator:
         return eng.last_values.get(rec.id)
 
     def tick(self, now: float | None = None) -> None:
-        now = now or time.time()
+        with self._lock:
+            self._tick(now or time.time())
+
+    def _tick(self, now: float) -> None:
         if not self._loaded:
             self.load()
+        self._clear_orphans(now)
         for rule in self.rules:
             if not rule.enabled:
                 continue
@@ -211,6 +223,18 @@ class RuleEvaluator:
                 if now - rule.holding_since >= rule.duration_s:  # type: ignore[operator]
                     self._fire(rule, key, v, now, src)
             else:
+                self._clear(key, now)
+
+    def _clear_orphans(self, now: float) -> None:
+        """Incidents of rules removed, disabled, or turned between one target and a selector
+        (a config rule keeps its id when edited) resolve instead of paging forever."""
+        shapes = {r.id: r.selector for r in self.rules if r.enabled}
+        for key in list(self.open_keys):
+            parts = key.split(":")
+            if len(parts) < 2:
+                continue
+            selector = shapes.get(parts[1])
+            if selector is None or selector != (len(parts) == 3):
                 self._clear(key, now)
 
     def _tick_each(self, rule: RuleSpec, now: float) -> None:
@@ -247,6 +271,8 @@ class RuleEvaluator:
     ) -> None:
         from engine import incidents as inc_store
 
+        if key in self.open_keys:
+            return  # open already: no store query per holding target per tick
         al = self.engine.alerting
         on = f" on {src.name}" if rule.selector and src is not None else ""
         summary = (

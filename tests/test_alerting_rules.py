@@ -236,3 +236,36 @@ def test_a_selector_rule_is_added_at_run_time(data_dir, db_url, keyring) -> None
         rig.results(web, "xx", 0, step=1)
         rig.tick(5)
         assert "rule all down on web: up = 0 < 1" in {i["summary"] for i in rule_incidents(rig)}
+
+
+def test_rule_incidents_follow_the_rule_being_disabled_removed_or_resolved(
+    data_dir, db_url, keyring
+) -> None:
+    """A disabled or removed rule's incidents resolve (they paged forever before); one the
+    operator resolves by hand fires again while its condition still holds."""
+    with make_rig(settings_with(data_dir, ""), db_url, keyring) as rig:
+        rig.contact("oncall")
+        web = rig.target("web")
+        rig.commands.add_rule("web slow", "latency", ">", 100, target="web")
+        rig.commands.add_rule("any slow", "latency", ">", 100, target="*")
+        rig.engine.alerting.rules.reload()
+        latency(rig, web, 500, 0)
+        firing = {i["summary"]: i["id"] for i in rule_incidents(rig) if i["state"] == "firing"}
+        assert set(firing) == {
+            "rule web slow: latency = 500 > 100",
+            "rule any slow on web: latency = 500 > 100",
+        }
+        rig.commands.resolve_incident(firing["rule web slow: latency = 500 > 100"])
+        latency(rig, web, 500, 10)
+        again = [i for i in rule_incidents(rig) if i["state"] == "firing"]
+        assert len(again) == 2  # resolved by hand, still slow: it fires again
+        rig.commands.set_rule_enabled("any slow", False)
+        rig.engine.alerting.rules.reload()
+        rig.tick(20)
+        assert {i["summary"] for i in rule_incidents(rig) if i["state"] == "firing"} == {
+            "rule web slow: latency = 500 > 100"
+        }
+        rig.commands.remove_rule("web slow")
+        rig.engine.alerting.rules.reload()
+        rig.tick(30)
+        assert [i for i in rule_incidents(rig) if i["state"] == "firing"] == []

@@ -55,6 +55,9 @@ class AlertCommands(CommandBase):
         inc = self._own_incident(incident_id, owner_id)
         inc_store.resolve(self.store, inc.id)
         outbox.cancel_pending(self.store, inc.id)
+        rules = getattr(getattr(self.hooks, "alerting", None), "rules", None)
+        if rules is not None:
+            rules.forget(inc.dedup_key)
         self.audit("incident.resolve", f"incident:{inc.id}", by)
         self._notify("incidents_changed", inc.id)
         return self._incident(inc.id)
