@@ -381,8 +381,14 @@ def _old_history(conn: Any, cutoff: float) -> dict[str, int]:
     rec = Receipt.__table__  # type: ignore[attr-defined]
     old_incidents = select(inc.c.id).where(inc.c.state == "resolved", inc.c.resolved_at < cutoff)
     done = note.c.status.in_(("sent", "dead", "cancelled", "failed"))
+    # An incident still open needs its notifications (reminders, escalation, who was told).
+    still_open = select(inc.c.id).where(inc.c.state != "resolved")
+    unattached = or_(note.c.incident_id.is_(None), note.c.incident_id.not_in(still_open))
     old_notes = select(note.c.id).where(
-        or_(note.c.incident_id.in_(old_incidents), and_(done, note.c.created_at < cutoff))
+        or_(
+            note.c.incident_id.in_(old_incidents),
+            and_(done, note.c.created_at < cutoff, unattached),
+        )
     )
     receipts = conn.execute(delete(rec).where(rec.c.notification_id.in_(old_notes))).rowcount
     notes = conn.execute(delete(note).where(note.c.id.in_(old_notes))).rowcount
