@@ -378,6 +378,17 @@ def test_export_import_round_trip(
         "headers": {"X-Token": "s3cret"},
         "expect_status": "2xx,301",
     }
+    before = run("target", "list", "--json")[1]
+    path.write_text(
+        "[[targets]]\nspec = 'tcp://127.0.0.1:1'\nname = 'a'\ndepends_on = 'b'\n"
+        "[[targets]]\nspec = 'tcp://127.0.0.1:2'\nname = 'b'\ndepends_on = 'a'\n"
+    )
+    rc, _, err = run("import", str(path))
+    assert rc == 2 and "depends on itself" in _one_line_error(err)
+    path.write_text("[[targets]]\nspec = 'tcp://127.0.0.1:1'\nname = 'a'\ndepends_on = 'zz'\n")
+    rc, _, err = run("import", str(path))
+    assert rc == 2 and "'zz', which is not a target" in _one_line_error(err)
+    assert run("target", "list", "--json")[1] == before  # nothing was written
     path.write_text("[[targets]]\nspec = 'tcp://nohost'\n")
     rc, _, err = run("import", str(path))
     assert rc == 2 and "targets[0]" in _one_line_error(err)

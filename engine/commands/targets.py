@@ -283,6 +283,35 @@ class TargetCommands(CommandBase):
         self._notify("target_changed", new.id)
         return new
 
+    def _check_parents(self, source: str, decls: list[Any], built: list[TargetRecord]) -> None:
+        """An import's depends_on names a target in the file or the store, and forms no cycle
+        with the rest: checked in full first, so a bad file changes nothing."""
+        names = {r.name for r in self.list_targets()}
+        recs = {r.id: r for r in self.list_targets()}
+        parent_of = {r.name: recs[r.parent_id].name for r in recs.values() if r.parent_id in recs}
+        for d, rec in zip(decls, built, strict=True):
+            parent_of.pop(rec.name, None)
+            if d.depends_on:
+                parent_of[rec.name] = d.depends_on
+        names |= {rec.name for rec in built}
+        for d, rec in zip(decls, built, strict=True):
+            if not d.depends_on:
+                continue
+            if d.depends_on not in names:
+                raise BadInput(
+                    f"{source}: {rec.name!r} depends on {d.depends_on!r}, which is not a target",
+                    "add that target (in the file or before) or fix the name",
+                )
+            seen, name = {rec.name}, d.depends_on
+            while name is not None:
+                if name in seen:
+                    raise BadInput(
+                        f"{source}: {rec.name!r} depends on itself through {d.depends_on!r}",
+                        "break the cycle in depends_on",
+                    )
+                seen.add(name)
+                name = parent_of.get(name)
+
     def _check_no_cycle(self, rec: TargetRecord) -> None:
         """A target may not depend on itself, directly or through its parents: an outage would
         hold its own alerts forever."""
@@ -381,6 +410,7 @@ class TargetCommands(CommandBase):
                     "fix that entry and import again",
                 ) from None
         built = [self.build_target(**_decl_args(d)) for d in decls]
+        self._check_parents(source, decls, built)  # before anything is written
         added = updated = 0
         for rec in built:
             existing = tstore.find(self.store, rec.name)
