@@ -64,6 +64,7 @@ class Engine:
         self.loop_heartbeat = 0.0
         self.housekeeping_heartbeat = 0.0
         self.housekeeping_error: str | None = None  # the last round's failure, None when fine
+        self.store_lock: Any = None  # the daemon's or console's StoreLock, checked each round
         # "HOST:PORT" of the TCP listener serving /ping, when one runs (the embedded console and a
         # daemon without --listen serve the Unix socket only).
         self.ping_listener: str | None = None
@@ -580,6 +581,10 @@ class Engine:
                 self.housekeeping_error = None
                 if any(removed.values()):
                     log.info("retention removed %s", removed)
+                lock = self.store_lock
+                if lock is not None and not await anyio.to_thread.run_sync(lock.held):
+                    self.housekeeping_error = "StoreLockLost"
+                    log.error("the store's engine lock was lost: another engine could start")
             except Exception as exc:
                 # The loop lives on, but /health says housekeeping fails until a round succeeds.
                 self.housekeeping_error = type(exc).__name__

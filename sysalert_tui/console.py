@@ -106,6 +106,7 @@ def _run_embedded(settings: Settings) -> int:
     try:
         store_lock.acquire()  # a daemon elsewhere on this database: refuse, as on this host
         engine = Engine(settings, store, mode="embedded")
+        engine.store_lock = store_lock
         runtime = EmbeddedRuntime(engine, settings.socket_path)
         app = SysAlertApp(EmbeddedBackend(engine), runtime=runtime, tz=_zone(settings))
         return int(app.run() or 0)

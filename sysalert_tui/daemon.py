@@ -104,6 +104,7 @@ async def _main(args: argparse.Namespace, settings: Any) -> int:
         store_lock = StoreLock(store)
         store_lock.acquire()
         engine = Engine(settings, store, mode="daemon")
+        engine.store_lock = store_lock
         servers = make_servers(engine, settings.socket_path, settings.api.listen or None)
         log.info("daemon starting: %d API listener(s)", len(servers))
         async with anyio.create_task_group() as tg:

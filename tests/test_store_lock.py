@@ -40,3 +40,58 @@ def test_other_stores_are_not_held(db_url: str, keyring: KeyRing, tmp_path) -> N
         b.release()
         mine.close()
         other.close()
+
+
+def test_a_lost_postgresql_lock_is_noticed(db_url: str, keyring: KeyRing) -> None:
+    """A dropped session loses the advisory lock without a word: held() says so (the
+    housekeeping round turns /health red with it)."""
+    store = Store.open(db_url, keyring)
+    lock = StoreLock(store)
+    try:
+        lock.acquire()
+        assert lock.held()
+        if store.sqlite:
+            return  # a lock file held by this process cannot be lost this way
+        lock._conn.invalidate()  # what a server restart does to the session
+        assert not lock.held()
+        other = StoreLock(store)
+        other.acquire()  # indeed free: a second engine could start
+        other.release()
+    finally:
+        lock.release()
+        store.close()
+
+
+@pytest.mark.anyio
+async def test_the_engine_reports_a_lost_lock_in_health(
+    db_url: str, keyring: KeyRing, settings
+) -> None:  # type: ignore[no-untyped-def]
+    import anyio
+
+    from engine.api.server import health_report
+    from engine.engine import Engine
+
+    store = Store.open(db_url, keyring)
+    lock = StoreLock(store)
+    settings.retention.housekeeping_interval = 0.05
+    settings.engine.seed_local_targets = False
+    try:
+        lock.acquire()
+        engine = Engine(settings, store)
+        engine.store_lock = lock
+        async with anyio.create_task_group() as tg:
+            await tg.start(engine.run)
+            with anyio.fail_after(5):
+                while not engine.housekeeping_heartbeat:
+                    await anyio.sleep(0.01)
+            assert health_report(engine)["parts"]["housekeeping"]["ok"]
+            if not store.sqlite:
+                lock._conn.invalidate()
+                with anyio.fail_after(5):
+                    while engine.housekeeping_error != "StoreLockLost":
+                        await anyio.sleep(0.02)
+                assert "housekeeping" in health_report(engine)["failing"]
+            engine.stop()
+    finally:
+        lock.release()
+        store.close()

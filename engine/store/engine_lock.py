@@ -66,6 +66,24 @@ class StoreLock:
             )
         self._conn = conn
 
+    def held(self) -> bool:
+        """Whether the lock still stands. A PostgreSQL advisory lock lives with its session: a
+        dropped connection (a server restart, an idle timeout) loses it silently, and a second
+        engine could start. The housekeeping round asks, and /health says so."""
+        if self._conn is None:
+            return True  # SQLite's lock file (or no lock to hold) lives as long as this process
+        try:
+            got = self._conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND pid = pg_backend_pid() AND granted"
+                )
+            ).scalar()
+            self._conn.commit()
+            return bool(got)
+        except Exception:
+            return False
+
     def release(self) -> None:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
