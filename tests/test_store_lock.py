@@ -70,6 +70,7 @@ async def test_the_engine_reports_a_lost_lock_in_health(
 
     from engine.api.server import health_report
     from engine.engine import Engine
+    from tests.test_engine_core import first_housekeeping
 
     store = Store.open(db_url, keyring)
     lock = StoreLock(store)
@@ -81,10 +82,7 @@ async def test_the_engine_reports_a_lost_lock_in_health(
         engine.store_lock = lock
         async with anyio.create_task_group() as tg:
             await tg.start(engine.run)
-            with anyio.fail_after(5):
-                while not engine.housekeeping_heartbeat:
-                    await anyio.sleep(0.01)
-            assert health_report(engine)["parts"]["housekeeping"]["ok"]
+            await first_housekeeping(engine)
             if not store.sqlite:
                 lock._conn.invalidate()
                 with anyio.fail_after(5):
