@@ -92,3 +92,16 @@ class ContactRecord:
 
 def mask_address(address: str) -> str:
     return address[:3] + "…" + address[-4:] if len(address) > 10 else "****"
+
+
+def parse_chat_id(text: str | int) -> int:
+    """A Telegram chat id as people type it: digits, negative for groups and channels."""
+    s = str(text).strip()
+    if not s.lstrip("-").isdigit() or len(s.lstrip("-")) > 20 or s in ("0", "-0"):
+        from engine.errors import BadInput
+
+        raise BadInput(
+            f"{text!r} is not a Telegram chat id",
+            "use the numeric id, e.g. 77441265 (ask @userinfobot)",
+        )
+    return int(s)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from engine.domain import parse_chat_id  # noqa: F401  (callers read it here too)
 from engine.errors import BadInput
 from engine.privacy import mask_id
 from engine.store.models import (
@@ -52,16 +53,6 @@ class SubscriberRecord:
             "created_at": self.created_at,
             "last_seen_at": self.last_seen_at,
         }
-
-
-def parse_chat_id(text: str | int) -> int:
-    s = str(text).strip()
-    if not s.lstrip("-").isdigit() or len(s.lstrip("-")) > 20 or s in ("0", "-0"):
-        raise BadInput(
-            f"{text!r} is not a Telegram chat id",
-            "use the numeric id, e.g. 77441265 (ask @userinfobot)",
-        )
-    return int(s)
 
 
 def _rec(store: Store, r: Subscriber) -> SubscriberRecord:
