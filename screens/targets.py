@@ -279,7 +279,7 @@ class TargetsScreen(EngineScreen):
             res = cmds.maintenance_off(what=key)
             note = res.get("note")
             if note and res.get("removed"):
-                return f"Maintenance off for {name}, but {note}."
+                return f"Maintenance off for {name}; {note}."
             if note:  # a recurring, tag or all window holds it: nothing of its own to end
                 return f"{note[:1].upper()}{note[1:]} (Maintenance, 4)."
             return f"Maintenance off for {name}."

@@ -147,10 +147,15 @@ def cmd_m_on(args: argparse.Namespace) -> int:
         print_json(res)
     else:
         for w in res["windows"]:
+            who = w.get("target") or w.get("tag") or "all"
+            if w.get("schedule"):  # a plan: `off` keeps it, `remove` deletes it
+                print(
+                    f"maintenance scheduled for {who}: {w['schedule']} "
+                    f"(window {w['id']}; `sysalert maintenance remove {w['id']}` deletes it)"
+                )
+                continue
             until = f", ends in {args.duration}" if args.duration else ", until `maintenance off`"
-            print(
-                f"maintenance on for {w.get('target') or w.get('tag') or 'all'} ({w['kind']}{until})"
-            )
+            print(f"maintenance on for {who} ({w['kind']}{until})")
     return 0
 
 

@@ -208,6 +208,12 @@ def test_cli_maintenance_on_and_off(data_dir: Path, settings) -> None:
     )
     assert sched.returncode == 0, sched.stderr
     assert json.loads(sched.stdout)["windows"][0]["scope"] == "tag"
+    cron = sysalert("maintenance", "on", "db", "--schedule", "cron 0 3 * * * for 1h UTC", env=env)
+    assert cron.returncode == 0, cron.stderr
+    assert cron.stdout.startswith("maintenance scheduled for db: cron 0 3 * * * for 1h UTC")
+    assert "`sysalert maintenance remove " in cron.stdout
+    cron_id = cron.stdout.split("(window ", 1)[1].split(";", 1)[0]
+    assert sysalert("maintenance", "remove", cron_id, env=env).returncode == 0
     listed = json.loads(sysalert("maintenance", "list", "--json", env=env).stdout)
     by_scope = {w["scope"]: w for w in listed}
     assert by_scope["target"]["target"] == "db" and by_scope["target"]["reason"] == "reboot"
