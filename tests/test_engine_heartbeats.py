@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import anyio
 import pytest
+from sqlalchemy import text
 
 from engine.bootstrap import open_store
 from engine.config import Settings
 from engine.crypto import KEY_FILE_NAME, new_master_key, write_key_file
 from engine.engine import Engine
 from engine.errors import BadInput
+from engine.store.store import Store
 
 pytestmark = pytest.mark.anyio
 
@@ -25,8 +25,10 @@ class Clock:
 
 
 @pytest.fixture
-def store(settings: Settings):
+def store(settings: Settings, db_url: str):
+    """SQLite and, when it answers, the local PostgreSQL."""
     write_key_file(settings.data_dir / KEY_FILE_NAME, [new_master_key()])
+    settings.general.database_url = "" if db_url.startswith("sqlite") else db_url
     st = open_store(settings)
     yield st
     st.close()
@@ -96,10 +98,16 @@ async def test_ping_lifecycle_with_a_controlled_clock(store, settings: Settings)
             await hb.ping(rec.token, "exit", 256)
         assert await hb.ping("not-a-real-token-at-all", "success") is None
         engine.stop()
-    con = sqlite3.connect(settings.database_url.removeprefix("sqlite:///"))
-    n = con.execute("SELECT COUNT(*) FROM results WHERE target_id = ?", (rec.id,)).fetchone()[0]
-    con.close()
-    assert n >= 7  # every answered ping was committed
+    # Every answered ping was committed: read back through a connection of its own.
+    other = Store.open(settings.database_url, store.keys)
+    try:
+        with other.engine.connect() as conn:
+            n = conn.execute(
+                text("SELECT COUNT(*) FROM results WHERE target_id = :t"), {"t": rec.id}
+            ).scalar_one()
+    finally:
+        other.close()
+    assert n >= 7
 
 
 async def test_down_heartbeat_opens_an_incident(store, settings: Settings) -> None:
