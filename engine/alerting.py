@@ -289,6 +289,19 @@ class Alerting:
         return True
 
     # ---- notifications ------------------------------------------------------------------------
+    @staticmethod
+    def excluded(inc: Any) -> frozenset[str]:
+        """Contacts an incident never goes to: the one a delivery incident is about (its alert,
+        reminders and escalations alike)."""
+        from engine.notify import trouble
+
+        key = getattr(inc, "dedup_key", "") or ""
+        return (
+            frozenset({key[len(trouble.PREFIX) :]})
+            if key.startswith(trouble.PREFIX)
+            else frozenset()
+        )
+
     def contacts_for(
         self,
         level: int,
@@ -341,8 +354,9 @@ class Alerting:
 
         A rule's named contacts stand for level 1 only; escalation goes to the next level's.
         `seq` numbers reminders so each has its own idempotency key."""
+        exclude = exclude | self.excluded(inc)
         if level == 0:
-            contacts = self._already_notified(inc.id)
+            contacts = [c for c in self._already_notified(inc.id) if c.id not in exclude]
         else:
             named = names or (self.rules.channels_for(inc) if level == 1 else None)
             everyone = cstore.load_all(self.store)

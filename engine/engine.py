@@ -578,17 +578,18 @@ class Engine:
                         history_days=r.history_days,
                     )
                 )
-                self.housekeeping_error = None
+                error = None
                 if any(removed.values()):
                     log.info("retention removed %s", removed)
-                lock = self.store_lock
-                if lock is not None and not await anyio.to_thread.run_sync(lock.held):
-                    self.housekeeping_error = "StoreLockLost"
-                    log.error("the store's engine lock was lost: another engine could start")
             except Exception as exc:
                 # The loop lives on, but /health says housekeeping fails until a round succeeds.
-                self.housekeeping_error = type(exc).__name__
+                error = type(exc).__name__
                 log.error("housekeeping failed: %s", type(exc).__name__)
+            lock = self.store_lock
+            if lock is not None and not await anyio.to_thread.run_sync(lock.held):
+                error = "StoreLockLost"
+                log.error("the store's engine lock was lost: another engine could start")
+            self.housekeeping_error = error
             await anyio.sleep(r.housekeeping_interval)
 
 

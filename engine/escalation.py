@@ -56,7 +56,7 @@ def escalate_and_resend(al: Alerting, now: float) -> None:
         first_at = min(n.created_at for n in current)
         read_or_acked = any(n.read_at is not None for n in current)
         due = not read_or_acked and now - first_at >= st.escalation_after
-        if due and al.contacts_for(level + 1, inc.owner_id):
+        if due and al.contacts_for(level + 1, inc.owner_id, exclude=al.excluded(inc)):
             _set(store, inc.id, escalation_level=level + 1)
             inc.escalation_level = level + 1
             al._notify_level(inc, rec, level + 1, "escalation", now)

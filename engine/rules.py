@@ -299,10 +299,10 @@ class RuleEvaluator:
 
         if key not in self.open_keys:
             return  # nothing of this rule is open (the set is loaded from the store)
-        self.open_keys.discard(key)
         inc = inc_store.find_open(self.engine.store, key)
         if inc is not None:
             self.engine.alerting._resolve(inc, None, now, "engine")
+        self.open_keys.discard(key)  # only once resolved: a failed try is tried again next tick
 
 
 def _applies(metric: str, rec: TargetRecord) -> bool:

@@ -269,3 +269,31 @@ def test_rule_incidents_follow_the_rule_being_disabled_removed_or_resolved(
         rig.engine.alerting.rules.reload()
         rig.tick(30)
         assert [i for i in rule_incidents(rig) if i["state"] == "firing"] == []
+
+
+def test_a_clear_that_fails_once_is_tried_again(data_dir, db_url, keyring, monkeypatch) -> None:
+    """The store refused the resolve once (locked, a dropped connection): the rule's incident
+    must still resolve on a later tick, not stay open with nobody looking."""
+    from engine import incidents as inc_store
+
+    with make_rig(settings_with(data_dir, SLOW_API), db_url, keyring) as rig:
+        rig.contact("oncall")
+        api = rig.target("api")
+        for t in (0, 31):
+            latency(rig, api, 300, t)
+        assert [i["state"] for i in rule_incidents(rig)] == ["firing"]
+        real = inc_store.find_open
+        calls = {"n": 0}
+
+        def flaky(store, key):  # type: ignore[no-untyped-def]
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise OSError("database is locked")
+            return real(store, key)
+
+        monkeypatch.setattr(inc_store, "find_open", flaky)
+        rig.result(api, True, 40, latency_ms=20)
+        with pytest.raises(OSError):
+            rig.tick(40)
+        rig.tick(50)
+        assert [i["state"] for i in rule_incidents(rig)] == ["resolved"]

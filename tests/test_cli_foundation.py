@@ -385,6 +385,16 @@ def test_export_import_round_trip(
     )
     rc, _, err = run("import", str(path))
     assert rc == 2 and "depends on itself" in _one_line_error(err)
+    assert run("target", "add", "tcp://127.0.0.1:3", "--name", "p")[0] == 0
+    assert run("target", "add", "tcp://127.0.0.1:4", "--name", "q", "--depends-on", "p")[0] == 0
+    before = run("target", "list", "--json")[1]
+    path.write_text(  # q keeps its stored parent p; p now depending on q closes a cycle
+        "[[targets]]\nspec = 'tcp://127.0.0.1:4'\nname = 'q'\ninterval = '45s'\n"
+        "[[targets]]\nspec = 'tcp://127.0.0.1:3'\nname = 'p'\ndepends_on = 'q'\n"
+    )
+    rc, _, err = run("import", str(path))
+    assert rc == 2 and "depends on itself" in _one_line_error(err)
+    assert run("target", "list", "--json")[1] == before
     path.write_text("[[targets]]\nspec = 'tcp://127.0.0.1:1'\nname = 'a'\ndepends_on = 'zz'\n")
     rc, _, err = run("import", str(path))
     assert rc == 2 and "'zz', which is not a target" in _one_line_error(err)

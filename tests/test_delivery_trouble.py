@@ -139,3 +139,20 @@ def test_a_delivery_report_skips_its_contact_and_finds_the_next_level(rig: Rig) 
     # a failed notice of a delivery incident raises no incident of its own (no chains)
     assert trouble.raise_trouble(rig.engine.alerting, second, "webhook", "x", iid) is None
     assert trouble.raise_trouble(rig.engine.alerting, second, "webhook", "x") is not None
+
+
+def test_reminders_and_escalation_of_a_delivery_incident_skip_its_contact(
+    settings: Settings, db_url: str, keyring: Any
+) -> None:
+    from engine.notify import trouble
+
+    with make_rig(settings, db_url, keyring, escalation_after=300.0, resend_interval=900.0) as rig:
+        first = cstore.find(rig.store, rig.contact("first")["id"])
+        rig.contact("second")
+        rig.contact("first-level-2", level=2)
+        iid = trouble.raise_trouble(rig.engine.alerting, first, "webhook", "HTTP 500")
+        assert rig.note_summary(iid) == [("alert", "second", 1)]
+        rig.tick(301)  # nobody read it: escalation to level 2
+        rig.tick(1300)  # and a reminder
+        sent_to = {who for _kind, who, _level in rig.note_summary(iid)}
+        assert "first" not in sent_to and {"second", "first-level-2"} <= sent_to

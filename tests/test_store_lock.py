@@ -93,3 +93,21 @@ async def test_the_engine_reports_a_lost_lock_in_health(
     finally:
         lock.release()
         store.close()
+
+
+def test_a_failed_statement_does_not_make_the_lock_look_lost(db_url: str, keyring: KeyRing) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import ProgrammingError
+
+    store = Store.open(db_url, keyring)
+    lock = StoreLock(store)
+    try:
+        lock.acquire()
+        if store.sqlite:
+            return
+        with pytest.raises(ProgrammingError):
+            lock._conn.execute(text("SELECT * FROM no_such_table"))  # the session is now aborted
+        assert lock.held()  # rolled back and asked again: still ours
+    finally:
+        lock.release()
+        store.close()

@@ -290,8 +290,7 @@ class TargetCommands(CommandBase):
         recs = {r.id: r for r in self.list_targets()}
         parent_of = {r.name: recs[r.parent_id].name for r in recs.values() if r.parent_id in recs}
         for d, rec in zip(decls, built, strict=True):
-            parent_of.pop(rec.name, None)
-            if d.depends_on:
+            if d.depends_on:  # an entry without one keeps its stored parent, as edit does
                 parent_of[rec.name] = d.depends_on
         names |= {rec.name for rec in built}
         for d, rec in zip(decls, built, strict=True):

@@ -32,8 +32,8 @@ def raise_trouble(
     """Open the contact's delivery incident, for the other contacts; its id, or None when one is
     open already or none is wanted: a subscriber's own contact (blocking the bot is their call,
     not the operator's page), or a failed notice of a delivery incident (no chains)."""
-    if contact.owner_id is not None:
-        return None
+    if contact.owner_id is not None or cstore.find(alerting.store, contact.id) is None:
+        return None  # a subscriber's own, or erased while its send was in flight
     if incident_id is not None:
         from engine.store.models import Incident
 

@@ -72,17 +72,23 @@ class StoreLock:
         engine could start. The housekeeping round asks, and /health says so."""
         if self._conn is None:
             return True  # SQLite's lock file (or no lock to hold) lives as long as this process
-        try:
-            got = self._conn.execute(
-                text(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
-                    "AND pid = pg_backend_pid() AND granted"
-                )
-            ).scalar()
-            self._conn.commit()
-            return bool(got)
-        except Exception:
-            return False
+        query = text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+            "AND pid = pg_backend_pid() AND granted"
+        )
+        for _ in range(2):  # a failed statement leaves the session aborted: roll back, ask again
+            try:
+                got = self._conn.execute(query).scalar()
+                self._conn.commit()
+                return bool(got)
+            except Exception as exc:
+                if getattr(exc, "connection_invalidated", False) or self._conn.invalidated:
+                    return False  # the session is gone, and its lock with it
+                try:
+                    self._conn.rollback()
+                except Exception:
+                    return False
+        return False
 
     def release(self) -> None:
         if self._fd is not None:
