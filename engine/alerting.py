@@ -260,16 +260,10 @@ class Alerting:
 
     # ---- local incidents: the engine's own trouble (a broken Telegram session) -------------------
     def open_local_incident(
-        self,
-        dedup_key: str,
-        kind: str,
-        summary: str,
-        now: float | None = None,
-        exclude: frozenset[str] = frozenset(),
+        self, dedup_key: str, kind: str, summary: str, now: float | None = None
     ) -> str | None:
         """Open (deduplicated) and notify level 1 (the next level with someone, if nobody there);
-        `exclude` names contacts it must not go to (the one a delivery incident is about). The
-        new incident's id, None if already open."""
+        the new incident's id, None if already open."""
         now = now or time.time()
         inc, created = inc_store.open_incident(
             self.store, dedup_key, kind, SEVERITY_BY_KIND.get(kind, "high"), summary, now=now
@@ -277,7 +271,7 @@ class Alerting:
         if not created:
             return None
         self._audit("incident.open", inc.id, "engine")
-        self._notify_level(inc, None, 1, "alert", now, exclude=exclude)
+        self._notify_level(inc, None, 1, "alert", now)
         self._publish(inc.id, "firing", None, "opened")
         return inc.id
 
@@ -348,13 +342,12 @@ class Alerting:
         now: float,
         names: list[str] | None = None,
         seq: int | None = None,
-        exclude: frozenset[str] = frozenset(),
     ) -> int:
         """Queue one notification per contact of `level` (0 = everyone already notified).
 
         A rule's named contacts stand for level 1 only; escalation goes to the next level's.
         `seq` numbers reminders so each has its own idempotency key."""
-        exclude = exclude | self.excluded(inc)
+        exclude = self.excluded(inc)
         if level == 0:
             contacts = [c for c in self._already_notified(inc.id) if c.id not in exclude]
         else:
