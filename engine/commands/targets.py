@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -172,12 +172,7 @@ class TargetCommands(CommandBase):
         """A heartbeat's schedule, its last ping and next deadline, and where to ping it: for a
         push check the probe interval means nothing, so the console and `target show` read this.
         `listening` says whether the running engine takes pings over the network at all."""
-        rec = self.get_target(ref, owner_id)
-        if rec.kind != "heartbeat":
-            raise BadInput(
-                f"target {rec.name!r} is a {rec.kind} check, not a heartbeat",
-                "only heartbeat:// targets take pings and have a ping schedule",
-            )
+        rec = self._heartbeat(ref, owner_id)
         cfg = HeartbeatConfig.from_spec(rec.spec)
         runner = getattr(getattr(self.hooks, "alerting", None), "heartbeats", None)
         state = runner.states.get(rec.id) if runner is not None else None
@@ -190,6 +185,15 @@ class TargetCommands(CommandBase):
         info["listening"] = listener is not None
         info["hint"] = no_listener_hint(rec.name, listener, bool(self.settings.api.public_url))
         return info
+
+    def _heartbeat(self, ref: str, owner_id: str | None = None) -> TargetRecord:
+        rec = self.get_target(ref, owner_id)
+        if rec.kind != "heartbeat" or not rec.token:
+            raise BadInput(
+                f"target {rec.name!r} is a {rec.kind} check, not a heartbeat",
+                "only heartbeat:// targets take pings and have a ping schedule",
+            )
+        return rec
 
     def _stored_beat(self, rec: TargetRecord, cfg: HeartbeatConfig) -> HeartbeatState:
         """A heartbeat's state as the next engine start will see it: the stored state with the
@@ -208,12 +212,7 @@ class TargetCommands(CommandBase):
         meanwhile is not reported missing. The caller holds the engine lock meanwhile."""
         if self.hooks is not None:
             raise BadInput("a running engine takes pings itself", "send it to the ping URL")
-        rec = self.get_target(ref)
-        if rec.kind != "heartbeat" or not rec.token:
-            raise BadInput(
-                f"target {rec.name!r} is a {rec.kind} check, not a heartbeat",
-                "only heartbeat:// targets take pings and have a ping schedule",
-            )
+        rec = self._heartbeat(ref)
         from engine.heartbeat import apply_ping
         from engine.heartbeat_runner import ping_code, ping_result
         from engine.history import ResultWriter
@@ -286,13 +285,12 @@ class TargetCommands(CommandBase):
     def _check_parents(self, source: str, decls: list[Any], built: list[TargetRecord]) -> None:
         """An import's depends_on names a target in the file or the store, and forms no cycle
         with the rest: checked in full first, so a bad file changes nothing."""
-        names = {r.name for r in self.list_targets()}
         recs = {r.id: r for r in self.list_targets()}
         parent_of = {r.name: recs[r.parent_id].name for r in recs.values() if r.parent_id in recs}
         for d, rec in zip(decls, built, strict=True):
             if d.depends_on:  # an entry without one keeps its stored parent, as edit does
                 parent_of[rec.name] = d.depends_on
-        names |= {rec.name for rec in built}
+        names = {r.name for r in recs.values()} | {rec.name for rec in built}
         for d, rec in zip(decls, built, strict=True):
             if not d.depends_on:
                 continue
@@ -301,29 +299,25 @@ class TargetCommands(CommandBase):
                     f"{source}: {rec.name!r} depends on {d.depends_on!r}, which is not a target",
                     "add that target (in the file or before) or fix the name",
                 )
-            seen, name = {rec.name}, d.depends_on
-            while name is not None:
-                if name in seen:
-                    raise BadInput(
-                        f"{source}: {rec.name!r} depends on itself through {d.depends_on!r}",
-                        "break the cycle in depends_on",
-                    )
-                seen.add(name)
-                name = parent_of.get(name)
+            if _closes_cycle(rec.name, d.depends_on, parent_of.get):
+                raise BadInput(
+                    f"{source}: {rec.name!r} depends on itself through {d.depends_on!r}",
+                    "break the cycle in depends_on",
+                )
 
     def _check_no_cycle(self, rec: TargetRecord) -> None:
         """A target may not depend on itself, directly or through its parents: an outage would
         hold its own alerts forever."""
-        seen, pid = {rec.id}, rec.parent_id
-        while pid:
-            if pid in seen:
-                raise BadInput(
-                    f"{rec.name!r} cannot depend on a target that depends on it",
-                    "pick a parent outside its own chain, or --depends-on '' to remove it",
-                )
-            seen.add(pid)
-            parent = tstore.find(self.store, pid)
-            pid = parent.parent_id if parent is not None else None
+
+        def stored_parent(tid: str) -> str | None:
+            parent = tstore.find(self.store, tid)
+            return parent.parent_id if parent is not None else None
+
+        if rec.parent_id and _closes_cycle(rec.id, rec.parent_id, stored_parent):
+            raise BadInput(
+                f"{rec.name!r} cannot depend on a target that depends on it",
+                "pick a parent outside its own chain, or --depends-on '' to remove it",
+            )
 
     def remove_target(
         self, ref: str, owner_id: str | None = None, by: str = "operator"
@@ -482,6 +476,17 @@ def _definition(rec: TargetRecord) -> dict[str, Any]:
         "failure_threshold": rec.failure_threshold,
         "recovery_threshold": rec.recovery_threshold,
     }
+
+
+def _closes_cycle(child: str, parent: str, parent_of: Callable[[str], str | None]) -> bool:
+    """Whether making `parent` the parent of `child` closes a loop of dependencies."""
+    seen, node = {child}, parent
+    while node is not None:
+        if node in seen:
+            return True
+        seen.add(node)
+        node = parent_of(node)
+    return False
 
 
 def _toml_str(s: str) -> str:
