@@ -299,12 +299,7 @@ class Engine:
                 contact, msg, channel_context(self.settings, http)
             )
         if out.ok:  # a contact that works again: its delivery incident is over
-            from engine.notify import trouble
-
-            dispatcher = self.alerting.dispatcher
-            if dispatcher.troubled is not None:
-                dispatcher.troubled.discard(contact.id)  # before the await: a new one may open
-            await anyio.to_thread.run_sync(trouble.clear_trouble, self.alerting, contact.id)
+            await self.alerting.dispatcher.delivered(contact.id, checked=True)
         return out
 
     def display_state(self, rec: TargetRecord) -> str:

@@ -191,10 +191,13 @@ class Dispatcher:
             ReceiptEvent(self.engine.clock(), row.id, row.incident_id, "failed", row.channel)
         )
 
-    async def delivered(self, contact_id: str) -> None:
-        """A send to this contact worked: a delivery incident about it is over."""
-        if self.troubled is not None and contact_id in self.troubled:
-            self.troubled.discard(contact_id)
+    async def delivered(self, contact_id: str, checked: bool = False) -> None:
+        """A send to this contact worked: a delivery incident about it is over. `checked` (an
+        operator's `notify test`) also unblocks a contact no incident is tracked for."""
+        tracked = self.troubled is not None and contact_id in self.troubled
+        if tracked or checked:
+            if self.troubled is not None:
+                self.troubled.discard(contact_id)  # before the await: a new one may open
             await anyio.to_thread.run_sync(trouble.clear_trouble, self.engine.alerting, contact_id)
 
     async def send(
