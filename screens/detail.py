@@ -104,7 +104,8 @@ class TargetDetailScreen(EngineScreen):
 
     def _loaded(self, d: dict[str, Any]) -> None:
         self.record = d["rec"]
-        self._show_head(d["rec"], d["shown"], d["beat"])
+        latest = next((r["value"] for r in d["results"] if r.get("value") is not None), None)
+        self._show_head(d["rec"], d["shown"], d["beat"], latest)
         series = d["series"]
         buckets = series.get("series") or []
         kind = field(d["rec"], "kind")
@@ -120,7 +121,6 @@ class TargetDetailScreen(EngineScreen):
             rng.append(" ")
         rng.append(f"· uptime {pct(series.get('uptime'))}")
         if kind == "tls":  # what matters is how long the certificate has left, not a mean
-            latest = next((r["value"] for r in d["results"] if r.get("value") is not None), None)
             rng.append(f" · certificate {value_text(kind)(latest)}")
         elif metric == "value":
             rng.append(f" · mean {value_text(kind)(avg)}")
@@ -131,7 +131,9 @@ class TargetDetailScreen(EngineScreen):
         self._show_incidents(d["incidents"])
         self._show_windows(d["windows"])
 
-    def _show_head(self, rec: Any, shown: str | None, beat: dict[str, Any] | None) -> None:
+    def _show_head(
+        self, rec: Any, shown: str | None, beat: dict[str, Any] | None, latest: float | None
+    ) -> None:
         now = self.ctx.clock()
         state = shown or ("paused" if field(rec, "paused") else field(rec, "state", "unknown"))
         text = state_text(state)
@@ -152,7 +154,11 @@ class TargetDetailScreen(EngineScreen):
             self.query_one("#detail-head", Static).update(text)
             return
         text.append(f"\nlast check {ago(field(rec, 'last_check_at'), now)}")
-        text.append(f" · {ms(field(rec, 'last_latency_ms'))}")
+        kind = field(rec, "kind")
+        if kind == "system":  # the time a psutil call took says nothing; the percent does
+            text.append(f" · {value_text(kind)(latest)}")
+        else:
+            text.append(f" · {ms(field(rec, 'last_latency_ms'))}")
         if field(rec, "last_error_class"):
             text.append(f" · {field(rec, 'last_error_class')}", style="red")
         text.append(f" · {state} since {ago(field(rec, 'state_since'), now)}")

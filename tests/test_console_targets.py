@@ -290,6 +290,8 @@ async def test_detail_of_a_system_target_charts_its_metric(tmp_path: Path) -> No
             drawn = str(chart.render())
             assert drawn.splitlines()[0].strip().startswith("79%")  # the top of 20..79 %
             assert "mean 50%" in str(detail.query_one("#detail-range").render())
+            head = str(detail.query_one("#detail-head").render()).splitlines()[2]
+            assert head.startswith("last check 3s ago · 20% ·") and " ms" not in head
             await pilot.press("escape")
             await settle(pilot)
             await pilot.press("enter")  # a tcp target keeps the latency chart
