@@ -303,11 +303,7 @@ class Engine:
         return out
 
     def display_state(self, rec: TargetRecord) -> str:
-        if rec.paused:
-            return "paused"
-        if self.alerting.in_maintenance(rec):
-            return "maintenance"
-        return rec.state
+        return self.alerting.maintenance.shown(rec)
 
     # ---- probing -----------------------------------------------------------------------------
     def _context(self, rec: TargetRecord) -> ProbeContext:

@@ -169,6 +169,12 @@ class MaintenanceIndex:
             return True
         return bool(self.tags) and any(t in self.tags for t in rec.tags)
 
+    def shown(self, rec: TargetRecord) -> str:
+        """The state people see: paused, in maintenance, or what the probes say."""
+        if rec.paused:
+            return "paused"
+        return "maintenance" if self.covers(rec) else rec.state
+
 
 def parse_scope(text: str) -> tuple[str, str | None]:
     """`all`, `tag:web`, or a target id/name."""

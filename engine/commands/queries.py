@@ -91,10 +91,7 @@ class QueryCommands(CommandBase):
             if target
             else self.list_targets()  # type: ignore[attr-defined]
         )
-        return {
-            r.id: "paused" if r.paused else "maintenance" if index.covers(r) else r.state
-            for r in recs
-        }
+        return {r.id: index.shown(r) for r in recs}
 
     def history(
         self,
