@@ -3,6 +3,8 @@ and the engine, not on pixels."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,16 @@ from sysalert_tui.console import EmbeddedRuntime
 from tests.console_fixture import FIXED_NOW, fresh_world, make_app, settle, wait_until
 
 pytestmark = pytest.mark.anyio
+
+
+@asynccontextmanager
+async def live_console(w: Any) -> AsyncIterator[tuple[Any, Any]]:
+    """The console on a world whose engine runs (real clock), at 80x24, once it has settled."""
+    app = make_app(w.backend, runtime=EmbeddedRuntime(w.engine, None))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: w.engine.running)
+        await settle(pilot)
+        yield app, pilot
 
 
 def _targets(app) -> TargetsScreen:  # type: ignore[no-untyped-def]
@@ -179,10 +191,7 @@ async def test_pause_and_resume(tmp_path: Path) -> None:
 
 async def test_maintenance_toggle_changes_the_engine_state(tmp_path: Path) -> None:
     with fresh_world(tmp_path, live=True) as w:
-        app = make_app(w.backend, runtime=EmbeddedRuntime(w.engine, None))
-        async with app.run_test(size=(80, 24)) as pilot:
-            await wait_until(pilot, lambda: w.engine.running)
-            await settle(pilot)
+        async with live_console(w) as (app, pilot):
             rec = w.engine.targets["tquokka"]
             _select(app, "quokka-api")
             await pilot.press("m")
@@ -204,10 +213,7 @@ async def test_maintenance_toggle_changes_the_engine_state(tmp_path: Path) -> No
 
 async def test_check_now_probes_the_target(tmp_path: Path) -> None:
     with fresh_world(tmp_path, live=True) as w:
-        app = make_app(w.backend, runtime=EmbeddedRuntime(w.engine, None))
-        async with app.run_test(size=(80, 24)) as pilot:
-            await wait_until(pilot, lambda: w.engine.running)
-            await settle(pilot)
+        async with live_console(w) as (app, pilot):
             _select(app, "quokka-api")
             await pilot.press("r")
             row = _targets(app).rows.rows["tquokka"]
@@ -220,10 +226,7 @@ async def test_check_now_probes_the_target(tmp_path: Path) -> None:
 async def test_a_system_target_shows_its_live_metric_not_latency(tmp_path: Path) -> None:
     """The cpu row's cell is the percent psutil measured just now, carried by the result event."""
     with fresh_world(tmp_path, live=True) as w:
-        app = make_app(w.backend, runtime=EmbeddedRuntime(w.engine, None))
-        async with app.run_test(size=(80, 24)) as pilot:
-            await wait_until(pilot, lambda: w.engine.running)
-            await settle(pilot)
+        async with live_console(w) as (app, pilot):
             screen = _targets(app)
             row = screen.rows.rows["tcpuload"]
             _select(app, "cpu")
@@ -333,10 +336,7 @@ async def test_heartbeat_detail_follows_its_pings(tmp_path: Path) -> None:
     """A push check's detail names its schedule, its last ping and next deadline, and where to
     ping it; a ping arriving while it is open shows there (the engine's event stream)."""
     with fresh_world(tmp_path, live=True) as w:
-        app = make_app(w.backend, runtime=EmbeddedRuntime(w.engine, None))
-        async with app.run_test(size=(80, 24)) as pilot:
-            await wait_until(pilot, lambda: w.engine.running)
-            await settle(pilot)
+        async with live_console(w) as (app, pilot):
             app.push_screen(TargetDetailScreen("tnightly", "nightly-backup"))
             await settle(pilot)
 
@@ -368,9 +368,7 @@ async def test_a_tls_target_shows_the_days_its_certificate_has_left(tmp_path: Pa
     cert = trustme.CA().issue_cert("127.0.0.1", not_after=NOW + timedelta(days=30, hours=1))
     async with tls_server(cert) as port:
         with fresh_world(tmp_path, live=True) as w:
-            app = make_app(w.backend, runtime=EmbeddedRuntime(w.engine, None))
-            async with app.run_test(size=(80, 24)) as pilot:
-                await wait_until(pilot, lambda: w.engine.running)
+            async with live_console(w) as (app, pilot):
                 rec = w.engine.commands.add_target(f"tls://127.0.0.1:{port}", name="cert")
                 await wait_until(pilot, lambda: rec.id in _targets(app).rows.rows)
                 _select(app, "cert")
