@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import anyio
+from sqlmodel import col
 
 from engine import incidents as inc_store
 from engine.events import IncidentEvent, MaintenanceEvent
@@ -22,7 +23,7 @@ from engine.maintenance import load_all as load_windows
 from engine.maintenance import remove as remove_windows
 from engine.notify import outbox
 from engine.notify.dispatcher import Dispatcher
-from engine.notify.message import OutgoingMessage
+from engine.notify.message import Kind, OutgoingMessage
 from engine.rules import RuleEvaluator
 from engine.state import Transition
 from engine.store import contacts as cstore
@@ -161,9 +162,9 @@ class Alerting:
                 self._notify_level(inc, rec, 1, "flapping", now)
                 self._publish(inc.id, "firing", rec.id, "opened")
         else:
-            inc = inc_store.find_open(self.store, key)
-            if inc is not None:
-                self._resolve(inc, rec, now, "engine")
+            still_open = inc_store.find_open(self.store, key)
+            if still_open is not None:
+                self._resolve(still_open, rec, now, "engine")
             if rec.state == "down":
                 self.open_for_target(rec, rec.last_error_class, "", now)
             elif rec.state in ("up", "degraded"):
@@ -240,9 +241,10 @@ class Alerting:
 
         with self.store.session() as s:
             kids = list(
-                s.exec(
+                s.execute(
                     select(Incident).where(
-                        Incident.parent_incident_id == parent_inc.id, Incident.state == "firing"
+                        col(Incident.parent_incident_id) == parent_inc.id,
+                        col(Incident.state) == "firing",
                     )
                 ).scalars()
             )
@@ -250,6 +252,8 @@ class Alerting:
             child = self.engine.targets.get(kid.target_id or "")
             with self.store.session() as s:
                 row = s.get(Incident, kid.id)
+                if row is None:
+                    continue  # removed meanwhile (its target was deleted)
                 row.parent_incident_id = None
                 s.add(row)
                 s.commit()
@@ -316,7 +320,9 @@ class Alerting:
             out.append(c)
         return out
 
-    def message(self, inc: Any, rec: TargetRecord | None, kind: str, level: int) -> OutgoingMessage:
+    def message(
+        self, inc: Any, rec: TargetRecord | None, kind: Kind, level: int
+    ) -> OutgoingMessage:
         summary = self.store.open_("incidents", "summary_s", inc.id, inc.summary_s) or ""
         state = "resolved" if kind == "resolved" else (rec.state if rec else inc.state)
         return OutgoingMessage(
@@ -338,7 +344,7 @@ class Alerting:
         inc: Any,
         rec: TargetRecord | None,
         level: int,
-        kind: str,
+        kind: Kind,
         now: float,
         names: list[str] | None = None,
         seq: int | None = None,
@@ -382,9 +388,10 @@ class Alerting:
 
         with self.store.session() as s:
             ids = set(
-                s.exec(
-                    select(Notification.contact_id).where(
-                        Notification.incident_id == incident_id, Notification.kind != "resolved"
+                s.execute(
+                    select(col(Notification.contact_id)).where(
+                        col(Notification.incident_id) == incident_id,
+                        col(Notification.kind) != "resolved",
                     )
                 ).scalars()
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -221,7 +222,7 @@ class Settings(_Section):
         )
 
 
-def default_data_dir(env: dict[str, str] | None = None) -> Path:
+def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     if env.get(ENV_DATA_DIR):
         return Path(env[ENV_DATA_DIR]).expanduser()
@@ -229,7 +230,7 @@ def default_data_dir(env: dict[str, str] | None = None) -> Path:
     return Path(base) / "sysalert"
 
 
-def default_config_path(data_dir: Path, env: dict[str, str] | None = None) -> Path:
+def default_config_path(data_dir: Path, env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     return Path(env[ENV_CONFIG]).expanduser() if env.get(ENV_CONFIG) else data_dir / "config.toml"
 
@@ -258,7 +259,7 @@ def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
     return model
 
 
-def _format_error(path: Path, text: str, err: dict[str, Any]) -> str:
+def _format_error(path: Path, text: str, err: Mapping[str, Any]) -> str:
     loc = tuple(err["loc"])
     key = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in loc).replace(".[", "[")
     line = locate(text, loc)

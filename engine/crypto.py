@@ -13,6 +13,7 @@ import hmac
 import json
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -189,7 +190,7 @@ def read_key_file(path: Path) -> list[bytes]:
     return [_decode_key(k, str(path)) for k in keys]
 
 
-def load_key_ring(data_dir: Path, env: dict[str, str] | None = None) -> KeyRing:
+def load_key_ring(data_dir: Path, env: Mapping[str, str] | None = None) -> KeyRing:
     """The environment variable wins; otherwise the 0600 key file in the data directory."""
     env = os.environ if env is None else env
     if env.get(ENV_MASTER_KEY):

@@ -365,8 +365,9 @@ class Engine:
         done, self._done = self._done, []
         targets, process = self.targets, self.process
         for rec, res, now in done:
-            if targets.get(rec.id) is rec:
-                process(rec, res, now)
+            current = targets.get(rec.id)
+            if current is rec:
+                process(current, res, now)
 
     def process(self, rec: TargetRecord, res: ProbeResult, now: float) -> None:
         """Everything that follows one result: history, state, events, alerting."""

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from engine.store.models import Incident, Notification
 
@@ -23,8 +24,10 @@ def escalate_and_resend(al: Alerting, now: float) -> None:
     st = al.engine.settings.alerts
     with store.session() as s:
         open_incs = list(
-            s.exec(select(Incident).where(Incident.state.in_(("firing", "silenced")))).scalars()
-        )  # type: ignore[attr-defined]
+            s.execute(
+                select(Incident).where(col(Incident.state).in_(("firing", "silenced")))
+            ).scalars()
+        )
     for inc in open_incs:
         if inc.state == "silenced":
             if inc.silenced_until is not None and inc.silenced_until <= now:
@@ -45,7 +48,7 @@ def escalate_and_resend(al: Alerting, now: float) -> None:
             continue
         with store.session() as s:
             notes = list(
-                s.exec(select(Notification).where(Notification.incident_id == inc.id)).scalars()
+                s.execute(select(Notification).where(Notification.incident_id == inc.id)).scalars()
             )
         level = inc.escalation_level
         current = [

@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, or_, select, text
+from sqlmodel import col
 
 from engine.probes.base import ProbeResult
 from engine.store.models import Result, Rollup
 from engine.store.store import Store
 
 _RESULTS = Result.__table__  # type: ignore[attr-defined]
+_ROLLUPS = Rollup.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(slots=True)
@@ -196,12 +198,12 @@ def recent_results(
     store: Store, target_id: str, limit: int = 50, before: float | None = None
 ) -> list[dict[str, Any]]:
     """Newest first, with the sealed detail opened (for an authorised caller only)."""
-    q = select(Result).where(Result.target_id == target_id)
+    q = select(Result).where(col(Result.target_id) == target_id)
     if before is not None:
-        q = q.where(Result.ts < before)
+        q = q.where(col(Result.ts) < before)
     q = q.order_by(Result.ts.desc()).limit(limit)  # type: ignore[attr-defined]
     with store.session() as s:
-        rows = list(s.exec(q).scalars())  # type: ignore[call-overload]
+        rows = list(s.execute(q).scalars())
     out = []
     for r in rows:
         detail = (
@@ -234,15 +236,15 @@ def pings_since(
 
     `since` comes from a datetime made from the same float (SINCE_MARGIN_S keeps that ping out).
     """
-    q = select(Result.ts, Result.ping).where(
-        Result.target_id == target_id,
-        Result.ping.is_not(None),  # type: ignore[union-attr]
+    q = select(col(Result.ts), col(Result.ping)).where(
+        col(Result.target_id) == target_id,
+        col(Result.ping).is_not(None),
     )
     if since is not None:
-        q = q.where(Result.ts > since + SINCE_MARGIN_S)
+        q = q.where(col(Result.ts) > since + SINCE_MARGIN_S)
     q = q.order_by(Result.ts.desc()).limit(limit)  # type: ignore[attr-defined]
     with store.session() as s:
-        rows = list(s.exec(q).all())  # type: ignore[call-overload]
+        rows = list(s.execute(q).all())
     return [(float(ts), str(ping)) for ts, ping in reversed(rows)]
 
 
@@ -266,10 +268,10 @@ def uptime(store: Store, target_id: str, seconds: float, now: float | None = Non
     now = now or time.time()
     first_hour = int((now - seconds) // 3600)
     q = select(func.sum(Rollup.count), func.sum(Rollup.ok_count)).where(
-        Rollup.target_id == target_id, Rollup.hour >= first_hour
+        col(Rollup.target_id) == target_id, col(Rollup.hour) >= first_hour
     )
     with store.session() as s:
-        total, ok = s.exec(q).one()  # type: ignore[call-overload]
+        total, ok = s.execute(q).one()
     if not total:
         return None
     return float(ok) / float(total)
@@ -279,12 +281,12 @@ def uptime_many(store: Store, seconds: float, now: float | None = None) -> dict[
     now = now or time.time()
     first_hour = int((now - seconds) // 3600)
     q = (
-        select(Rollup.target_id, func.sum(Rollup.count), func.sum(Rollup.ok_count))
-        .where(Rollup.hour >= first_hour)
+        select(col(Rollup.target_id), func.sum(col(Rollup.count)), func.sum(col(Rollup.ok_count)))
+        .where(col(Rollup.hour) >= first_hour)
         .group_by(Rollup.target_id)
     )
     with store.session() as s:
-        return {t: float(o) / float(c) for t, c, o in s.exec(q).all() if c}  # type: ignore[call-overload]
+        return {t: float(o) / float(c) for t, c, o in s.execute(q).all() if c}
 
 
 def latency_series(
@@ -295,16 +297,16 @@ def latency_series(
     now = now or time.time()
     start = now - seconds
     width = seconds / buckets
-    out = [
+    out: list[dict[str, Any]] = [
         {"t": start + i * width, "n": 0, "ok": 0, "lat": 0.0, "vn": 0, "vsum": 0.0}
         for i in range(buckets)
     ]
-    if seconds <= 86400 * 2:
-        q = select(Result.ts, Result.ok, Result.latency_ms, Result.value).where(
-            Result.target_id == target_id, Result.ts >= start
+    if seconds <= 86400 * 2:  # raw results
+        q = select(col(Result.ts), col(Result.ok), col(Result.latency_ms), col(Result.value)).where(
+            col(Result.target_id) == target_id, col(Result.ts) >= start
         )
         with store.session() as s:
-            for ts, ok, lat, value in s.exec(q).all():  # type: ignore[call-overload]
+            for ts, ok, lat, value in s.execute(q).all():
                 b = out[min(buckets - 1, int((ts - start) / width))]
                 b["n"] += 1
                 b["ok"] += 1 if ok else 0
@@ -313,9 +315,11 @@ def latency_series(
                     b["vn"] += 1
                     b["vsum"] += value
     else:
-        q2 = select(Rollup).where(Rollup.target_id == target_id, Rollup.hour >= int(start // 3600))
+        q2 = select(Rollup).where(
+            col(Rollup.target_id) == target_id, col(Rollup.hour) >= int(start // 3600)
+        )
         with store.session() as s:
-            for r in s.exec(q2).scalars():  # type: ignore[call-overload]
+            for r in s.execute(q2).scalars():
                 b = out[max(0, min(buckets - 1, int((r.hour * 3600 - start) / width)))]
                 b["n"] += r.count
                 b["ok"] += r.ok_count
@@ -362,10 +366,8 @@ def housekeeping(
     with store.engine.begin() as conn:
         r1 = conn.execute(delete(_RESULTS).where(_RESULTS.c.ts < now - raw_days * 86400))
         r2 = conn.execute(
-            delete(Rollup.__table__).where(
-                Rollup.__table__.c.hour < int((now - rollup_days * 86400) // 3600)
-            )
-        )  # type: ignore[attr-defined]
+            delete(_ROLLUPS).where(_ROLLUPS.c.hour < int((now - rollup_days * 86400) // 3600))
+        )
         out = {"results": r1.rowcount or 0, "rollups": r2.rowcount or 0}
         if history_days is not None:
             out.update(_old_history(conn, now - history_days * 86400))

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from engine.errors import BadInput, NotFound
 from engine.store.models import Contact, Incident, Notification, Receipt, Target
@@ -22,10 +23,10 @@ INC = "incidents"
 def find_open(store: Store, dedup_key: str) -> Incident | None:
     with store.session() as s:
         return (
-            s.exec(
+            s.execute(
                 select(Incident).where(
-                    Incident.dedup_key == dedup_key, Incident.state.in_(OPEN_STATES)
-                )  # type: ignore[attr-defined]
+                    col(Incident.dedup_key) == dedup_key, col(Incident.state).in_(OPEN_STATES)
+                )
             )
             .scalars()
             .first()
@@ -133,41 +134,45 @@ def list_incidents(
     """Incidents newest first, each with its notifications and their receipts."""
     q = select(Incident)
     if incident_id is not None:
-        q = q.where(Incident.id == incident_id)
+        q = q.where(col(Incident.id) == incident_id)
     if state:
-        q = q.where(Incident.state == state)
+        q = q.where(col(Incident.state) == state)
     if owner_id is not None:
-        q = q.where(Incident.owner_id == owner_id)
+        q = q.where(col(Incident.owner_id) == owner_id)
     if target_id is not None:
-        q = q.where(Incident.target_id == target_id)
+        q = q.where(col(Incident.target_id) == target_id)
     q = q.order_by(Incident.opened_at.desc()).limit(limit)  # type: ignore[attr-defined]
     with store.session() as s:
-        incs = list(s.exec(q).scalars())
+        incs = list(s.execute(q).scalars())
         ids = [i.id for i in incs]
         notes = (
-            list(s.exec(select(Notification).where(Notification.incident_id.in_(ids))).scalars())
+            list(
+                s.execute(
+                    select(Notification).where(col(Notification.incident_id).in_(ids))
+                ).scalars()
+            )
             if ids
             else []
-        )  # type: ignore[union-attr]
+        )
         tids = {i.target_id for i in incs if i.target_id}
         targets = (
-            {t.id: t for t in s.exec(select(Target).where(Target.id.in_(tids))).scalars()}
+            {t.id: t for t in s.execute(select(Target).where(col(Target.id).in_(tids))).scalars()}
             if tids
             else {}
-        )  # type: ignore[attr-defined]
+        )
         receipts: dict[str, list[Receipt]] = {}
         nids = [n.id for n in notes]
         for i in range(0, len(nids), 500):
-            for r in s.exec(
+            for r in s.execute(
                 select(Receipt).where(Receipt.notification_id.in_(nids[i : i + 500]))  # type: ignore[attr-defined]
             ).scalars():
                 receipts.setdefault(r.notification_id, []).append(r)
         cids = {n.contact_id for n in notes}
         contacts = (
-            {c.id: c for c in s.exec(select(Contact).where(Contact.id.in_(cids))).scalars()}
+            {c.id: c for c in s.execute(select(Contact).where(col(Contact.id).in_(cids))).scalars()}
             if cids
             else {}
-        )  # type: ignore[attr-defined]
+        )
     by_inc: dict[str, list[Notification]] = {}
     for n in notes:
         by_inc.setdefault(n.incident_id or "", []).append(n)

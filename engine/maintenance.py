@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlmodel import col
 
 from engine.domain import TargetRecord
 from engine.errors import BadInput
@@ -104,7 +105,7 @@ def insert(store: Store, w: Window) -> Window:
 
 def load_all(store: Store) -> list[Window]:
     with store.session() as s:
-        rows = list(s.exec(select(MaintenanceWindow)).scalars())
+        rows = list(s.execute(select(MaintenanceWindow)).scalars())
     out = []
     for r in rows:
         sched = store.open_(M, "schedule_s", r.id, r.schedule_s)
@@ -130,9 +131,9 @@ def remove(store: Store, window_ids: list[str]) -> int:
     if not window_ids:
         return 0
     with store.session() as s:
-        res = s.exec(delete(MaintenanceWindow).where(MaintenanceWindow.id.in_(window_ids)))  # type: ignore[attr-defined]
+        res = s.execute(delete(MaintenanceWindow).where(col(MaintenanceWindow.id).in_(window_ids)))
         s.commit()
-    return int(res.rowcount or 0)
+    return int(getattr(res, "rowcount", 0) or 0)
 
 
 @dataclass

@@ -73,7 +73,7 @@ def used(store: Store, kind: str, owner_id: str | None) -> int:
     model = _MODELS[normalize_kind(kind)]
     with store.session() as s:
         q = select(func.count()).select_from(model).where(model.owner_id == owner_id)
-        return int(s.exec(q).scalar_one())  # type: ignore[call-overload]
+        return int(s.execute(q).scalar_one())
 
 
 def quota(store: Store, settings: Settings, kind: str, owner_id: str | None) -> Quota:
@@ -86,8 +86,8 @@ def _ids(store: Store, kind: str, owner_id: str | None, limit: int = 10) -> list
     model = _MODELS[kind]
     with store.session() as s:
         return list(
-            s.exec(select(model.id).where(model.owner_id == owner_id).limit(limit)).scalars()
-        )  # type: ignore[call-overload]
+            s.execute(select(model.id).where(model.owner_id == owner_id).limit(limit)).scalars()
+        )
 
 
 def check(

@@ -7,6 +7,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
+from sqlmodel import col
 
 from engine.rules import RuleSpec
 from engine.store.models import Rule
@@ -41,7 +42,7 @@ def declared_rules(settings: Any) -> list[RuleSpec]:
 
 def stored_rules(store: Store) -> list[RuleSpec]:
     with store.session() as s:
-        rows = list(s.exec(select(Rule)).scalars())
+        rows = list(s.execute(select(Rule)).scalars())
     out = []
     for r in rows:
         extra = json.loads(store.open_(R, "channels_s", r.id, r.channels_s) or "{}")
@@ -68,10 +69,10 @@ def open_rule_keys(store: Store) -> set[str]:
 
     with store.session() as s:
         return set(
-            s.exec(
-                select(Incident.dedup_key).where(
-                    Incident.dedup_key.startswith("rule:"),  # type: ignore[union-attr]
-                    Incident.state.in_(OPEN_STATES),  # type: ignore[attr-defined]
+            s.execute(
+                select(col(Incident.dedup_key)).where(
+                    col(Incident.dedup_key).startswith("rule:"),
+                    col(Incident.state).in_(OPEN_STATES),
                 )
             ).scalars()
         )
@@ -108,10 +109,10 @@ def find(store: Store, ref: str) -> Rule | None:
         row = s.get(Rule, ref)
         if row is None:
             row = (
-                s.exec(select(Rule).where(Rule.name_fp.in_(store.fps("rule.name", ref))))
+                s.execute(select(Rule).where(col(Rule.name_fp).in_(store.fps("rule.name", ref))))
                 .scalars()
                 .first()
-            )  # type: ignore[attr-defined]
+            )
         return row
 
 
@@ -126,5 +127,5 @@ def set_enabled(store: Store, rule_id: str, enabled: bool) -> None:
 
 def remove(store: Store, rule_id: str) -> None:
     with store.session() as s:
-        s.exec(delete(Rule).where(Rule.id == rule_id))  # type: ignore[call-overload]
+        s.execute(delete(Rule).where(col(Rule.id) == rule_id))
         s.commit()

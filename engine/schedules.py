@@ -439,8 +439,9 @@ def describe(schedule: WindowSchedule) -> str:
         b = s.ends_at.astimezone(z).strftime(fmt) if s.ends_at else "?"
         return f"once {a} to {b} {s.tz}"
     if s.kind == "weekly":
-        a, b = _minutes(s)
-        return f"{_days_text(s.days)} {s.start}-{s.end}{' (next day)' if b <= a else ''} {s.tz}"
+        first, last = _minutes(s)
+        nxt = " (next day)" if last <= first else ""
+        return f"{_days_text(s.days)} {s.start}-{s.end}{nxt} {s.tz}"
     return f"cron {s.cron} for {format_duration(s.duration_s or 0)} {s.tz}"
 
 

@@ -10,6 +10,7 @@ import ipaddress
 import re
 import shlex
 from dataclasses import dataclass, field
+from typing import overload
 from urllib.parse import parse_qsl, urlsplit
 
 from engine.durations import parse_duration
@@ -45,6 +46,10 @@ class TargetSpec:
         v = self.params.get(key)
         return default if v is None else float(v)
 
+    @overload
+    def param_duration(self, key: str, default: float) -> float: ...
+    @overload
+    def param_duration(self, key: str, default: None = None) -> float | None: ...
     def param_duration(self, key: str, default: float | None = None) -> float | None:
         v = self.params.get(key)
         return default if v is None else parse_duration(v, key)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from sqlmodel import col
 
 if TYPE_CHECKING:
     from engine.engine import Engine
@@ -64,14 +65,14 @@ class EngineCollector:
 
         from engine.store.models import Incident
 
-        with e.store.session() as s:
+        with e.store.session() as sess:
             rows = dict(
-                s.exec(
-                    select(Incident.state, func.count())
-                    .where(Incident.state.in_(OPEN_STATES))
+                sess.execute(
+                    select(col(Incident.state), func.count())
+                    .where(col(Incident.state).in_(OPEN_STATES))
                     .group_by(Incident.state)
                 ).all()
-            )  # type: ignore[attr-defined]
+            )
         for st in OPEN_STATES:
             inc.add_metric([st], rows.get(st, 0))
         yield inc
@@ -99,5 +100,5 @@ class EngineCollector:
 
 def render_metrics(engine: Engine) -> str:
     reg = CollectorRegistry()
-    reg.register(EngineCollector(engine))  # type: ignore[arg-type]
+    reg.register(EngineCollector(engine))
     return generate_latest(reg).decode()

@@ -21,6 +21,7 @@ from urllib.parse import unquote
 
 import anyio
 from sqlalchemy.exc import OperationalError
+from sqlmodel import col
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
@@ -166,7 +167,7 @@ class ApiKeys:
         from engine.store.models import ApiKey
 
         with self.engine.store.session() as s:
-            return list(s.exec(select(ApiKey.key_hash)).scalars())
+            return list(s.execute(select(col(ApiKey.key_hash))).scalars())
 
 
 def build_app(engine: Engine, trusted: bool) -> Any:

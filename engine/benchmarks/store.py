@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlmodel import col
 
 from engine.errors import BadInput
 from engine.store.models import Benchmark, BenchmarkRun
@@ -61,13 +62,13 @@ def from_row(store: Store, row: Benchmark) -> BenchRecord:
 
 
 def _name_taken(store: Store, s: Any, name: str, owner_id: str | None, skip_id: str = "") -> bool:
-    q = select(Benchmark.id).where(Benchmark.name_fp.in_(store.fps(NAME_FP, name)))  # type: ignore[attr-defined]
+    q = select(col(Benchmark.id)).where(col(Benchmark.name_fp).in_(store.fps(NAME_FP, name)))
     q = (
-        q.where(Benchmark.owner_id == owner_id)
+        q.where(col(Benchmark.owner_id) == owner_id)
         if owner_id is not None
-        else q.where(Benchmark.owner_id.is_(None))
-    )  # type: ignore[union-attr]
-    return any(i != skip_id for i in s.exec(q).scalars())
+        else q.where(col(Benchmark.owner_id).is_(None))
+    )
+    return any(i != skip_id for i in s.execute(q).scalars())
 
 
 def insert(store: Store, rec: BenchRecord) -> BenchRecord:
@@ -102,8 +103,8 @@ def load_all(store: Store, owner_id: str | None = None) -> list[BenchRecord]:
     with store.session() as s:
         q = select(Benchmark)
         if owner_id is not None:
-            q = q.where(Benchmark.owner_id == owner_id)
-        return [from_row(store, r) for r in s.exec(q).scalars()]  # type: ignore[call-overload]
+            q = q.where(col(Benchmark.owner_id) == owner_id)
+        return [from_row(store, r) for r in s.execute(q).scalars()]
 
 
 def get(store: Store, bench_id: str) -> BenchRecord | None:
@@ -120,8 +121,8 @@ def find(store: Store, ref: str, owner_id: str | None = None) -> BenchRecord | N
     with store.session() as s:
         q = select(Benchmark).where(Benchmark.name_fp.in_(store.fps(NAME_FP, ref)))  # type: ignore[attr-defined]
         if owner_id is not None:
-            q = q.where(Benchmark.owner_id == owner_id)
-        rows = list(s.exec(q).scalars())  # type: ignore[call-overload]
+            q = q.where(col(Benchmark.owner_id) == owner_id)
+        rows = list(s.execute(q).scalars())
     if len(rows) > 1:
         own = [r for r in rows if r.owner_id is None]
         if len(own) != 1:
@@ -171,26 +172,26 @@ def recent_runs(store: Store, bench_id: str, limit: int = 10) -> list[BenchmarkR
     with store.session() as s:
         q = (
             select(BenchmarkRun)
-            .where(BenchmarkRun.benchmark_id == bench_id)
-            .order_by(BenchmarkRun.ts.desc(), BenchmarkRun.id.desc())
+            .where(col(BenchmarkRun.benchmark_id) == bench_id)
+            .order_by(col(BenchmarkRun.ts).desc(), col(BenchmarkRun.id).desc())
             .limit(limit)
-        )  # type: ignore[attr-defined,union-attr]
-        return list(reversed(list(s.exec(q).scalars())))  # type: ignore[call-overload]
+        )
+        return list(reversed(list(s.execute(q).scalars())))
 
 
 def first_ok_scores(store: Store, bench_id: str, limit: int) -> list[float]:
     with store.session() as s:
         q = (
-            select(BenchmarkRun.score)
-            .where(BenchmarkRun.benchmark_id == bench_id, BenchmarkRun.ok.is_(True))  # type: ignore[attr-defined]
-            .order_by(BenchmarkRun.ts, BenchmarkRun.id)
+            select(col(BenchmarkRun.score))
+            .where(col(BenchmarkRun.benchmark_id) == bench_id, col(BenchmarkRun.ok).is_(True))
+            .order_by(col(BenchmarkRun.ts), col(BenchmarkRun.id))
             .limit(limit)
         )
-        return [float(v) for v in s.exec(q).scalars()]  # type: ignore[call-overload]
+        return [float(v) for v in s.execute(q).scalars()]
 
 
 def delete_benchmark(store: Store, bench_id: str) -> None:
     with store.session() as s:
-        s.exec(delete(BenchmarkRun).where(BenchmarkRun.benchmark_id == bench_id))  # type: ignore[call-overload]
-        s.exec(delete(Benchmark).where(Benchmark.id == bench_id))  # type: ignore[call-overload]
+        s.execute(delete(BenchmarkRun).where(col(BenchmarkRun.benchmark_id) == bench_id))
+        s.execute(delete(Benchmark).where(col(Benchmark.id) == bench_id))
         s.commit()

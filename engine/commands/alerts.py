@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import anyio
+from sqlmodel import col
 
 from engine import incidents as inc_store
 from engine import maintenance as mstore
@@ -35,7 +36,7 @@ class AlertCommands(CommandBase):
             raise BadInput(
                 f"state {state!r} is unknown", "use firing, acknowledged, silenced or resolved"
             )
-        tid = self.get_target(target).id if target else None  # type: ignore[attr-defined]
+        tid = self.get_target(target).id if target else None
         return inc_store.list_incidents(self.store, state, limit, owner_id, tid)
 
     def ack_incident(
@@ -95,9 +96,10 @@ class AlertCommands(CommandBase):
 
         with self.store.session() as s:
             rows = list(
-                s.exec(
+                s.execute(
                     select(Notification).where(
-                        Notification.incident_id == incident_id, Notification.status == "sent"
+                        col(Notification.incident_id) == incident_id,
+                        col(Notification.status) == "sent",
                     )
                 ).scalars()
             )
@@ -123,9 +125,9 @@ class AlertCommands(CommandBase):
                     self.maintenance_on(t.id, duration, reason, by, owner_id)["windows"][0]
                     for t in self.list_targets(owner_id)
                 ]
-            }  # type: ignore[attr-defined]
+            }
         now = time.time()
-        target_id = self.get_target(ref, owner_id).id if scope == "target" and ref else None  # type: ignore[attr-defined]
+        target_id = self.get_target(ref, owner_id).id if scope == "target" and ref else None
         sched = None
         kind = "toggle"
         if schedule:
@@ -153,7 +155,7 @@ class AlertCommands(CommandBase):
             "maintenance.on", self.store.ref("target", target_id) if target_id else scope, by
         )
         self._notify("maintenance_changed")
-        names = {target_id: self.get_target(target_id).name} if target_id else {}  # type: ignore[attr-defined]
+        names = {target_id: self.get_target(target_id).name} if target_id else {}
         return {"windows": [w.public(names)]}
 
     def maintenance_off(
@@ -167,12 +169,12 @@ class AlertCommands(CommandBase):
         now = time.time()
         rec = None
         if scope == "all":
-            own = {t.id for t in self.list_targets(owner_id)} if owner_id is not None else None  # type: ignore[attr-defined]
+            own = {t.id for t in self.list_targets(owner_id)} if owner_id is not None else None
             mine = [w for w in windows if own is None or w.target_id in own]
         elif scope == "tag":
             mine = [w for w in windows if w.scope == "tag" and w.tag == ref]
         else:
-            rec = self.get_target(ref or "", owner_id)  # type: ignore[attr-defined]
+            rec = self.get_target(ref or "", owner_id)
             mine = [w for w in windows if w.target_id == rec.id]
         gone = [w.id for w in mine if w.endable(now)]
         kept = [w for w in mine if not w.endable(now)]

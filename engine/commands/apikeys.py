@@ -49,7 +49,7 @@ class ApiKeyCommands(CommandBase):
     def list_api_keys(self) -> list[dict[str, Any]]:
         """Ids, labels and dates; never the hash (it would let an offline guesser test keys)."""
         with self.store.session() as s:
-            rows = list(s.exec(select(ApiKey).order_by(ApiKey.created_at)).scalars())  # type: ignore[arg-type]
+            rows = list(s.execute(select(ApiKey).order_by(ApiKey.created_at)).scalars())  # type: ignore[arg-type]
         return [
             {
                 "id": r.id,

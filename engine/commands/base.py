@@ -11,6 +11,7 @@ from engine.store.models import AuditEntry
 if TYPE_CHECKING:
     from engine.commands import EngineHooks
     from engine.config import Settings
+    from engine.domain import TargetRecord
     from engine.store.store import Store
 
 
@@ -46,6 +47,11 @@ class CommandBase:
     store: Store
     settings: Settings
     hooks: EngineHooks | None
+
+    if TYPE_CHECKING:
+        # Provided by TargetCommands; the other command mixins use them.
+        def list_targets(self, owner_id: str | None = None) -> list[TargetRecord]: ...
+        def get_target(self, ref: str, owner_id: str | None = None) -> TargetRecord: ...
 
     def audit(
         self,

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from sqlalchemy import literal, or_, select
+from sqlmodel import col
 
 from engine import history as hist
 from engine.commands.base import CommandBase, live_records
@@ -29,7 +30,7 @@ HISTORY_KINDS = (
 
 class QueryCommands(CommandBase):
     def check_target_now(self, ref: str, owner_id: str | None = None) -> dict[str, Any]:
-        rec = self.get_target(ref, owner_id)  # type: ignore[attr-defined]
+        rec = self.get_target(ref, owner_id)
         if self.hooks is None:
             raise BadInput(
                 "no engine is running to check now", "use `sysalert check NAME` for a one-off check"
@@ -40,7 +41,7 @@ class QueryCommands(CommandBase):
     def target_results(
         self, ref: str, limit: int | str = 50, before: float | str | None = None
     ) -> list[dict[str, Any]]:
-        rec = self.get_target(ref)  # type: ignore[attr-defined]
+        rec = self.get_target(ref)
         return hist.recent_results(
             self.store, rec.id, min(int(limit), 1000), float(before) if before else None
         )
@@ -53,7 +54,7 @@ class QueryCommands(CommandBase):
         now: float | str | None = None,
     ) -> dict[str, Any]:
         """`now` ends the window (default: the clock); the console passes its own clock."""
-        rec = self.get_target(ref)  # type: ignore[attr-defined]
+        rec = self.get_target(ref)
         s, b = float(seconds), max(1, min(int(buckets), 500))
         end = float(now) if now else None
         return {
@@ -76,7 +77,7 @@ class QueryCommands(CommandBase):
         if live is None or shown is None:
             return self._stored_states(target)
         if target:
-            rec = live.get(target) or live.get(self.get_target(target).id)  # type: ignore[attr-defined]
+            rec = live.get(target) or live.get(self.get_target(target).id)
             return {rec.id: shown(rec)} if rec is not None else {}
         return {rec.id: shown(rec) for rec in live_records(self.hooks) or ()}
 
@@ -86,11 +87,7 @@ class QueryCommands(CommandBase):
         now = time.time()
         index = mstore.MaintenanceIndex()
         index.rebuild(mstore.load_all(self.store), now)
-        recs = (
-            [self.get_target(target)]  # type: ignore[attr-defined]
-            if target
-            else self.list_targets()  # type: ignore[attr-defined]
-        )
+        recs = [self.get_target(target)] if target else self.list_targets()
         return {r.id: index.shown(r) for r in recs}
 
     def history(
@@ -108,31 +105,31 @@ class QueryCommands(CommandBase):
         q = select(AuditEntry)
         if target:
             # The target's own entries and those of its incidents (opened, acked, resolved...).
-            rec = self.get_target(target)  # type: ignore[attr-defined]
+            rec = self.get_target(target)
             its_incidents = select(literal("incident:") + Incident.id).where(
-                Incident.target_id == rec.id
+                col(Incident.target_id) == rec.id
             )
             q = q.where(
                 or_(
-                    AuditEntry.object_ref == self.store.ref("target", rec.id),
-                    AuditEntry.object_ref.in_(its_incidents),  # type: ignore[union-attr]
+                    col(AuditEntry.object_ref) == self.store.ref("target", rec.id),
+                    col(AuditEntry.object_ref).in_(its_incidents),
                 )
             )
         if kind:
-            q = q.where(AuditEntry.action.startswith(kind + "."))  # type: ignore[union-attr]
+            q = q.where(col(AuditEntry.action).startswith(kind + "."))
         if before:
-            q = q.where(AuditEntry.ts < float(before))
+            q = q.where(col(AuditEntry.ts) < float(before))
         q = q.order_by(AuditEntry.ts.desc()).limit(max(1, min(int(limit), 1000)))  # type: ignore[attr-defined]
         with self.store.session() as s:
-            rows = list(s.exec(q).scalars())
+            rows = list(s.execute(q).scalars())
             incident_ids = {
                 r.object_ref[9:] for r in rows if (r.object_ref or "").startswith("incident:")
             }
             incident_target = (
                 dict(
-                    s.exec(
-                        select(Incident.id, Incident.target_id).where(
-                            Incident.id.in_(sorted(incident_ids))  # type: ignore[attr-defined]
+                    s.execute(
+                        select(col(Incident.id), col(Incident.target_id)).where(
+                            col(Incident.id).in_(sorted(incident_ids))
                         )
                     ).all()
                 )
@@ -184,4 +181,4 @@ class QueryCommands(CommandBase):
             "targets": len(self.list_targets()),
             "probe_rate": 0.0,
             "ts": time.time(),
-        }  # type: ignore[attr-defined]
+        }

@@ -43,7 +43,7 @@ class RuleCommands(CommandBase):
             and not target.startswith("tag:")
             and not metric.startswith(("system.", "benchmark."))
         ):
-            target_id = self.get_target(target).id  # type: ignore[attr-defined]
+            target_id = self.get_target(target).id
             subject = target_id
         spec = RuleSpec(
             "",

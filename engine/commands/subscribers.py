@@ -14,6 +14,7 @@ from typing import Any
 
 import anyio
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from engine.commands.base import CommandBase
 from engine.domain import ContactRecord
@@ -130,7 +131,9 @@ class SubscriberCommands(CommandBase):
 
     def _owned_targets(self, sub_id: str) -> list[str]:
         with self.store.session() as s:
-            return list(s.exec(select(Target.id).where(Target.owner_id == sub_id)).scalars())
+            return list(
+                s.execute(select(col(Target.id)).where(col(Target.owner_id) == sub_id)).scalars()
+            )
 
     # ---- /stats -------------------------------------------------------------------------------
     def subscriber_stats(self, window_s: float = STATS_WINDOW_S) -> dict[str, Any]:
@@ -140,7 +143,7 @@ class SubscriberCommands(CommandBase):
 
             def count(model: Any, *where: Any) -> int:
                 q = select(func.count()).select_from(model)
-                return int(s.exec(q.where(*where) if where else q).scalar_one())
+                return int(s.execute(q.where(*where) if where else q).scalar_one())
 
             subs = count(Subscriber)
             admins = count(Subscriber, Subscriber.role == "admin")

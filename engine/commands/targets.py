@@ -480,6 +480,7 @@ def _definition(rec: TargetRecord) -> dict[str, Any]:
 
 def _closes_cycle(child: str, parent: str, parent_of: Callable[[str], str | None]) -> bool:
     """Whether making `parent` the parent of `child` closes a loop of dependencies."""
+    node: str | None
     seen, node = {child}, parent
     while node is not None:
         if node in seen:

@@ -83,7 +83,7 @@ class Dispatcher:
         async with httpx.AsyncClient(timeout=10.0) as http:
             ctx = channel_context(self.engine.settings, http)
             while True:
-                rows = await anyio.to_thread.run_sync(
+                rows: list[Any] = await anyio.to_thread.run_sync(
                     outbox.claim_due, self.store, self.owner, self.engine.clock()
                 )
                 self.busy = bool(rows)

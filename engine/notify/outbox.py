@@ -13,6 +13,7 @@ from dataclasses import asdict
 from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlmodel import col
 
 from engine.notify.message import OutgoingMessage
 from engine.store.models import Notification
@@ -90,12 +91,12 @@ def claim_due(
         )
     with store.session() as s:
         rows = list(
-            s.exec(
+            s.execute(
                 select(Notification).where(
-                    Notification.id.in_(ids), Notification.lease_owner == owner
+                    col(Notification.id).in_(ids), col(Notification.lease_owner) == owner
                 )
             ).scalars()
-        )  # type: ignore[attr-defined]
+        )
     rows.sort(key=lambda r: r.created_at)
     return rows
 
@@ -172,7 +173,9 @@ def release(store: Store, nid: str, delay: float, now: float | None = None) -> N
 
 def depth(store: Store) -> dict[str, int]:
     with store.session() as s:
-        rows = s.exec(select(Notification.status, func.count()).group_by(Notification.status)).all()
+        rows = s.execute(
+            select(col(Notification.status), func.count()).group_by(col(Notification.status))
+        ).all()
     return {st: int(n) for st, n in rows}
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sqlmodel import col
+
 from engine import incidents as inc_store
 from engine.store import contacts as cstore
 
@@ -64,10 +66,10 @@ def troubled_contacts(store: Store) -> set[str]:
     from engine.store.models import Incident
 
     with store.session() as s:
-        keys = s.exec(
-            select(Incident.dedup_key).where(
-                Incident.dedup_key.startswith(PREFIX),  # type: ignore[union-attr]
-                Incident.state.in_(inc_store.OPEN_STATES),  # type: ignore[attr-defined]
+        keys = s.execute(
+            select(col(Incident.dedup_key)).where(
+                col(Incident.dedup_key).startswith(PREFIX),
+                col(Incident.state).in_(inc_store.OPEN_STATES),
             )
         ).scalars()
         return {k[len(PREFIX) :] for k in keys}
@@ -80,13 +82,19 @@ def erase_for_removed(s: Any, contact_id: str) -> None:
 
     from engine.store.models import Incident, Notification, Receipt
 
-    ids = list(s.exec(select(Incident.id).where(Incident.dedup_key == key(contact_id))).scalars())
+    ids = list(
+        s.execute(
+            select(col(Incident.id)).where(col(Incident.dedup_key) == key(contact_id))
+        ).scalars()
+    )
     if not ids:
         return
     notes = list(
-        s.exec(select(Notification.id).where(Notification.incident_id.in_(ids))).scalars()  # type: ignore[union-attr]
+        s.execute(
+            select(col(Notification.id)).where(col(Notification.incident_id).in_(ids))
+        ).scalars()
     )
     if notes:
-        s.exec(delete(Receipt).where(Receipt.notification_id.in_(notes)))  # type: ignore[attr-defined]
-        s.exec(delete(Notification).where(Notification.id.in_(notes)))  # type: ignore[attr-defined]
-    s.exec(delete(Incident).where(Incident.id.in_(ids)))  # type: ignore[attr-defined]
+        s.execute(delete(Receipt).where(Receipt.notification_id.in_(notes)))  # type: ignore[attr-defined]
+        s.execute(delete(Notification).where(Notification.id.in_(notes)))  # type: ignore[attr-defined]
+    s.execute(delete(Incident).where(Incident.id.in_(ids)))  # type: ignore[attr-defined]

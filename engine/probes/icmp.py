@@ -24,9 +24,12 @@ from engine.specs import TargetSpec
 
 SocketFactory = Callable[[int, int, int], socket.socket]
 
-_ECHO = {socket.AF_INET: 8, socket.AF_INET6: 128}
-_REPLY = {socket.AF_INET: 0, socket.AF_INET6: 129}
-_PROTO = {socket.AF_INET: socket.IPPROTO_ICMP, socket.AF_INET6: socket.IPPROTO_ICMPV6}
+_ECHO: dict[int, int] = {socket.AF_INET: 8, socket.AF_INET6: 128}
+_REPLY: dict[int, int] = {socket.AF_INET: 0, socket.AF_INET6: 129}
+_PROTO: dict[int, int] = {
+    socket.AF_INET: socket.IPPROTO_ICMP,
+    socket.AF_INET6: socket.IPPROTO_ICMPV6,
+}
 _PAD = bytes(range(40))  # 8-byte token + 40 bytes: a 56-byte payload like ping(8)
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.ENETDOWN}
 
@@ -149,7 +152,7 @@ async def probe(
 ) -> ProbeResult:
     """Send `count` echoes `interval` apart; fail on total loss, degrade on loss or slow rtt."""
     count = int(spec.param_float("count", 3.0))  # type: ignore[arg-type]
-    interval = float(spec.param_duration("interval", 0.2))  # type: ignore[arg-type]
+    interval = float(spec.param_duration("interval", 0.2))
     max_loss = float(spec.param_float("max_loss", 0.0))  # type: ignore[arg-type]
     max_rtt = spec.param_float("max_rtt")
     if not 1 <= count <= 100:

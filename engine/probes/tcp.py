@@ -123,8 +123,9 @@ async def _connect_by_name(
     last: OSError | None = None
     for family, _type, _proto, _name, addr in infos:
         try:
-            transport, _ = await loop.create_connection(_closer, addr[0], port, family=family)
-            return addr[0], transport
+            ip = str(addr[0])
+            transport, _ = await loop.create_connection(_closer, ip, port, family=family)
+            return ip, transport
         except OSError as exc:
             last = exc
     raise last or socket.gaierror(socket.EAI_NONAME, "no address")

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from engine.domain import ContactRecord
 from engine.errors import BadInput
@@ -46,9 +47,9 @@ def insert(
         created_at=time.time(),
     )
     with store.session() as s:
-        if s.exec(
-            select(Contact.id).where(Contact.name_fp.in_(store.fps("contact.name", name)))
-        ).first():  # type: ignore[attr-defined]
+        if s.execute(
+            select(col(Contact.id)).where(col(Contact.name_fp).in_(store.fps("contact.name", name)))
+        ).first():
             raise BadInput(
                 f"a contact named {name!r} already exists",
                 "pick another name or remove the old one",
@@ -67,8 +68,8 @@ def load_all(store: Store, owner_id: str | None = None) -> list[ContactRecord]:
     with store.session() as s:
         q = select(Contact)
         if owner_id is not None:
-            q = q.where(Contact.owner_id == owner_id)
-        return [from_row(store, r) for r in s.exec(q).scalars()]
+            q = q.where(col(Contact.owner_id) == owner_id)
+        return [from_row(store, r) for r in s.execute(q).scalars()]
 
 
 def find(store: Store, ref: str) -> ContactRecord | None:
@@ -76,18 +77,22 @@ def find(store: Store, ref: str) -> ContactRecord | None:
         r = s.get(Contact, ref)
         if r is None:
             r = (
-                s.exec(select(Contact).where(Contact.name_fp.in_(store.fps("contact.name", ref))))
+                s.execute(
+                    select(Contact).where(col(Contact.name_fp).in_(store.fps("contact.name", ref)))
+                )
                 .scalars()
                 .first()
-            )  # type: ignore[attr-defined]
+            )
         return from_row(store, r) if r else None
 
 
 def find_by_address(store: Store, address: str) -> list[ContactRecord]:
     with store.session() as s:
-        rows = s.exec(
-            select(Contact).where(Contact.address_fp.in_(store.fps("contact.address", address)))
-        ).scalars()  # type: ignore[attr-defined]
+        rows = s.execute(
+            select(Contact).where(
+                col(Contact.address_fp).in_(store.fps("contact.address", address))
+            )
+        ).scalars()
         return [from_row(store, r) for r in rows]
 
 
@@ -126,15 +131,17 @@ def erase(store: Store, contact_id: str) -> None:
     with store.session() as s:
         note_ids = [
             n
-            for n in s.exec(
-                select(Notification.id).where(Notification.contact_id == contact_id)
+            for n in s.execute(
+                select(col(Notification.id)).where(col(Notification.contact_id) == contact_id)
             ).scalars()
         ]
         if note_ids:
-            s.exec(delete(Receipt).where(Receipt.notification_id.in_(note_ids)))  # type: ignore[attr-defined]
-            s.exec(delete(Notification).where(Notification.id.in_(note_ids)))  # type: ignore[attr-defined]
-        s.exec(delete(Contact).where(Contact.id == contact_id))
-        s.exec(delete(AuditEntry).where(AuditEntry.object_ref == store.ref("contact", contact_id)))
+            s.execute(delete(Receipt).where(Receipt.notification_id.in_(note_ids)))  # type: ignore[attr-defined]
+            s.execute(delete(Notification).where(Notification.id.in_(note_ids)))  # type: ignore[attr-defined]
+        s.execute(delete(Contact).where(col(Contact.id) == contact_id))
+        s.execute(
+            delete(AuditEntry).where(col(AuditEntry.object_ref) == store.ref("contact", contact_id))
+        )
         trouble.erase_for_removed(s, contact_id)
         for model, table, column, pk, row_key in renames:
             r = s.get(model, pk)
@@ -162,7 +169,7 @@ def _name_holders(store: Store, name: str) -> list[tuple[Any, str, str, Any, str
     with store.session() as s:
         for model, table, column, key in columns:
             col = getattr(model, column)
-            for r in s.exec(select(model).where(col.is_not(None))).scalars():
+            for r in s.execute(select(model).where(col.is_not(None))).scalars():
                 if store.open_(table, column, key(r), getattr(r, column)) == name:
                     out.append((model, table, column, r.id, key(r)))
     return out

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -72,6 +72,12 @@ class Store:
             yield s
 
     # ---- sealing -------------------------------------------------------------------------
+    @overload
+    def seal(self, table: str, column: str, row: str, value: str) -> bytes: ...
+    @overload
+    def seal(self, table: str, column: str, row: str, value: None) -> None: ...
+    @overload
+    def seal(self, table: str, column: str, row: str, value: str | None) -> bytes | None: ...
     def seal(self, table: str, column: str, row: str, value: str | None) -> bytes | None:
         if value is None:
             return None

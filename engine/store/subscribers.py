@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from engine.domain import parse_chat_id  # noqa: F401  (callers read it here too)
 from engine.errors import BadInput
@@ -96,12 +97,14 @@ def insert(store: Store, chat_id: int, role: str = "subscriber") -> SubscriberRe
 def find(store: Store, chat_id: int) -> SubscriberRecord | None:
     with store.session() as s:
         r = (
-            s.exec(
-                select(Subscriber).where(Subscriber.chat_fp.in_(store.fps("chat", str(chat_id))))
+            s.execute(
+                select(Subscriber).where(
+                    col(Subscriber.chat_fp).in_(store.fps("chat", str(chat_id)))
+                )
             )
             .scalars()
             .first()
-        )  # type: ignore[attr-defined]
+        )
         return _rec(store, r) if r else None
 
 
@@ -113,7 +116,7 @@ def get(store: Store, sub_id: str) -> SubscriberRecord | None:
 
 def load_all(store: Store) -> list[SubscriberRecord]:
     with store.session() as s:
-        return [_rec(store, r) for r in s.exec(select(Subscriber)).scalars()]
+        return [_rec(store, r) for r in s.execute(select(Subscriber)).scalars()]
 
 
 def touch(store: Store, sub_id: str) -> None:
@@ -141,11 +144,11 @@ def usage(store: Store, sub_id: str) -> dict[str, int]:
     from sqlalchemy import func
 
     with store.session() as s:
-        t = s.exec(
-            select(func.count()).select_from(Target).where(Target.owner_id == sub_id)
+        t = s.execute(
+            select(func.count()).select_from(Target).where(col(Target.owner_id) == sub_id)
         ).scalar_one()
-        b = s.exec(
-            select(func.count()).select_from(Benchmark).where(Benchmark.owner_id == sub_id)
+        b = s.execute(
+            select(func.count()).select_from(Benchmark).where(col(Benchmark.owner_id) == sub_id)
         ).scalar_one()
     return {"targets": int(t), "benchmarks": int(b)}
 
@@ -178,7 +181,7 @@ def erase(store: Store, sub_id: str) -> dict[str, int]:
 
 
 def _ids(s: Any, column: Any, *where: Any) -> list[str]:
-    return list(s.exec(select(column).where(*where)).scalars())
+    return list(s.execute(select(column).where(*where)).scalars())
 
 
 def _erase_rows(store: Store, s: Any, sub_id: str) -> dict[str, int]:
@@ -220,12 +223,12 @@ def _erase_rows(store: Store, s: Any, sub_id: str) -> dict[str, int]:
         (AuditEntry, AuditEntry.object_ref, refs),
     ]
     counts: dict[str, int] = {}
-    for model, col, ids in steps:
+    for model, column, ids in steps:
         for i in range(0, len(ids), 500):  # bounded IN lists
-            res = s.exec(delete(model).where(col.in_(ids[i : i + 500])))  # type: ignore[attr-defined]
+            res = s.execute(delete(model).where(col(column).in_(ids[i : i + 500])))
             name = model.__tablename__  # type: ignore[attr-defined]
             counts[name] = counts.get(name, 0) + (res.rowcount or 0)
-    s.exec(delete(Subscriber).where(Subscriber.id == sub_id))
+    s.execute(delete(Subscriber).where(col(Subscriber.id) == sub_id))
     counts["target_ids"] = len(tids)
     return counts
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from engine.domain import TargetRecord
 from engine.errors import BadInput
@@ -90,9 +91,11 @@ def insert(store: Store, rec: TargetRecord) -> TargetRecord:
         rec.id = store.fresh_id(Target)
     rec.created_at = rec.created_at or time.time()
     with store.session() as s:
-        if s.exec(
-            select(Target.id).where(Target.name_fp.in_(store.fps("target.name", rec.name)))
-        ).first():  # type: ignore[attr-defined,call-overload]
+        if s.execute(
+            select(col(Target.id)).where(
+                col(Target.name_fp).in_(store.fps("target.name", rec.name))
+            )
+        ).first():
             raise BadInput(f"a target named {rec.name!r} already exists", "choose another --name")
         s.add(to_row(store, rec))
         try:
@@ -129,13 +132,13 @@ def load_all(store: Store, owner_id: str | None = None) -> list[TargetRecord]:
     with store.session() as s:
         q = select(Target)
         if owner_id is not None:
-            q = q.where(Target.owner_id == owner_id)
-        return [from_row(store, r) for r in s.exec(q).scalars()]  # type: ignore[call-overload]
+            q = q.where(col(Target.owner_id) == owner_id)
+        return [from_row(store, r) for r in s.execute(q).scalars()]
 
 
 def all_ids(store: Store) -> list[str]:
     with store.session() as s:
-        return list(s.exec(select(Target.id)).scalars())  # type: ignore[call-overload]
+        return list(s.execute(select(Target.id)).scalars())  # type: ignore[call-overload]
 
 
 def names_of(store: Store, target_ids: Iterable[str]) -> dict[str, str]:
@@ -144,8 +147,10 @@ def names_of(store: Store, target_ids: Iterable[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     with store.session() as s:
         for i in range(0, len(ids), 500):
-            q = select(Target.id, Target.name_s).where(Target.id.in_(ids[i : i + 500]))  # type: ignore[attr-defined]
-            for tid, name_s in s.exec(q):  # type: ignore[call-overload]
+            q = select(col(Target.id), col(Target.name_s)).where(
+                col(Target.id).in_(ids[i : i + 500])
+            )
+            for tid, name_s in s.execute(q):
                 out[tid] = store.open_(T, "name_s", tid, name_s) or ""
     return out
 
@@ -162,17 +167,17 @@ def find(store: Store, ref: str) -> TargetRecord | None:
     if rec is not None:
         return rec
     with store.session() as s:
-        row = s.exec(
-            select(Target).where(Target.name_fp.in_(store.fps("target.name", ref)))
-        ).first()  # type: ignore[attr-defined,call-overload]
+        row = s.execute(
+            select(Target).where(col(Target.name_fp).in_(store.fps("target.name", ref)))
+        ).first()
         return from_row(store, row[0]) if row else None
 
 
 def find_by_token(store: Store, token: str) -> TargetRecord | None:
     with store.session() as s:
-        row = s.exec(
-            select(Target).where(Target.token_fp.in_(store.fps("target.token", token)))
-        ).first()  # type: ignore[union-attr,call-overload]
+        row = s.execute(
+            select(Target).where(col(Target.token_fp).in_(store.fps("target.token", token)))
+        ).first()
         return from_row(store, row[0]) if row else None
 
 
@@ -183,9 +188,9 @@ def delete_target(store: Store, target_id: str) -> None:
 
     with store.session() as s:
         for stmt in history_deletes([target_id]):
-            s.exec(stmt)  # type: ignore[call-overload]
-        s.exec(delete(MaintenanceWindow).where(MaintenanceWindow.target_id == target_id))  # type: ignore[call-overload]
-        s.exec(delete(Target).where(Target.id == target_id))  # type: ignore[call-overload]
+            s.execute(stmt)
+        s.execute(delete(MaintenanceWindow).where(col(MaintenanceWindow.target_id) == target_id))
+        s.execute(delete(Target).where(col(Target.id) == target_id))
         s.commit()
 
 

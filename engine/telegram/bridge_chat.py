@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import anyio
@@ -343,7 +344,7 @@ class ChatHandler:
         return self.store.ref("contact", c.id)
 
 
-_SYNC = {
+_SYNC: dict[str, Callable[..., str]] = {
     "addtarget": owner.add_target,
     "rmtarget": owner.remove_target,
     "setbench": owner.add_benchmark,

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
+from sqlmodel import col
 
 from engine.domain import ContactRecord
 from engine.store import contacts as cstore
@@ -76,16 +77,16 @@ def mark_read(
     marks: list[ReadMark] = []
     t = Notification.__table__  # type: ignore[attr-defined]
     with store.session() as s:
-        rows = s.exec(
+        rows = s.execute(
             select(
-                Notification.id,
-                Notification.incident_id,
-                Notification.contact_id,
-                Notification.message_id,
+                col(Notification.id),
+                col(Notification.incident_id),
+                col(Notification.contact_id),
+                col(Notification.message_id),
             )
             .where(
                 Notification.contact_id.in_(list(names)),  # type: ignore[attr-defined]
-                Notification.channel == "telegram",
+                col(Notification.channel) == "telegram",
                 Notification.read_at.is_(None),  # type: ignore[union-attr]
                 Notification.message_id.is_not(None),  # type: ignore[union-attr]
             )
@@ -133,12 +134,12 @@ def pending_peers(store: Store, now: float | None = None) -> list[str]:
     since = (now or time.time()) - PENDING_WINDOW_S
     with store.session() as s:
         ids = set(
-            s.exec(
-                select(Notification.contact_id).where(
-                    Notification.channel == "telegram",
-                    Notification.read_at.is_(None),  # type: ignore[union-attr]
-                    Notification.message_id.is_not(None),  # type: ignore[union-attr]
-                    Notification.sent_at >= since,  # type: ignore[operator]
+            s.execute(
+                select(col(Notification.contact_id)).where(
+                    col(Notification.channel) == "telegram",
+                    col(Notification.read_at).is_(None),
+                    col(Notification.message_id).is_not(None),
+                    col(Notification.sent_at) >= since,
                 )
             ).scalars()
         )
@@ -157,12 +158,12 @@ def alert_by_message(
         return None
     with store.session() as s:
         return (
-            s.exec(
+            s.execute(
                 select(Notification)
                 .where(
                     Notification.contact_id.in_(ids),  # type: ignore[attr-defined]
-                    Notification.channel == "telegram",
-                    Notification.message_id == str(message_id),
+                    col(Notification.channel) == "telegram",
+                    col(Notification.message_id) == str(message_id),
                     Notification.incident_id.is_not(None),  # type: ignore[union-attr]
                 )
                 .order_by(Notification.created_at)  # type: ignore[arg-type]
@@ -175,11 +176,11 @@ def alert_by_message(
 def original_alert(store: Store, incident_id: str, contact_id: str) -> int | None:
     """The Telegram message id of the first alert this contact got for the incident."""
     with store.session() as s:
-        rows = s.exec(
+        rows = s.execute(
             select(Notification)
             .where(
-                Notification.incident_id == incident_id,
-                Notification.contact_id == contact_id,
+                col(Notification.incident_id) == incident_id,
+                col(Notification.contact_id) == contact_id,
                 Notification.kind.in_(ALERT_KINDS),  # type: ignore[attr-defined]
                 Notification.message_id.is_not(None),  # type: ignore[union-attr]
             )

@@ -179,8 +179,8 @@ def stats(cmds: Commands) -> str:
 
 
 # ---- admin: subscribers ---------------------------------------------------------------------------
-def add_subscriber(cmds: Commands, who: Caller, chat_id: int) -> str:
-    rec = cmds.add_subscriber(chat_id, by=who.actor)
+def add_subscriber(cmds: Commands, who: Caller, chat_id: int | None) -> str:
+    rec = cmds.add_subscriber("" if chat_id is None else chat_id, by=who.actor)
     return f"Added subscriber {rec['chat']}. They can send /start to this account now."
 
 

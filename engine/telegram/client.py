@@ -14,6 +14,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import rsa
 from telethon import TelegramClient
@@ -42,7 +43,7 @@ class TelegramSettings:
         """From the config's [telegram] section (duck-typed: SecretStr and "" are unwrapped)."""
 
         def text(name: str) -> str | None:
-            value = getattr(section, name, None)
+            value: Any = getattr(section, name, None)
             if hasattr(value, "get_secret_value"):
                 value = value.get_secret_value()
             return str(value) if value not in (None, "", 0) else None

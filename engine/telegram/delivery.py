@@ -12,6 +12,7 @@ import random
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from telethon import TelegramClient, errors, utils
 from telethon.tl import functions, types
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT = 4096
 OnBroken = Callable[[str], Awaitable[None] | None]
-InputPeer = types.InputPeerUser | types.InputPeerChat | types.InputPeerChannel
+InputPeer = Any  # InputPeerUser | InputPeerChat | InputPeerChannel (Telethon is untyped)
 _RESOLVED = re.compile(r"^(user|channel):(\d{1,20}):(-?\d{1,20})$|^chat:(\d{1,20})$")
 _USERNAME = re.compile(r"^@?([A-Za-z][A-Za-z0-9_]{3,31})$")
 _PHONE = re.compile(r"^\+[0-9][0-9 ()-]{5,20}$")
