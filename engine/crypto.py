@@ -32,6 +32,10 @@ class TamperedError(KeyError_):
     """A ciphertext that does not open: wrong key, moved to another row, or altered."""
 
 
+class UnknownKeyId(KeyError_):
+    """A ciphertext sealed under a key this ring lacks: often a rotation another process ran."""
+
+
 def _hkdf(master: bytes, info: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"sysalert/v1", info=info).derive(master)
 
@@ -82,6 +86,11 @@ class KeyRing:
     def all_keys(self) -> list[DerivedKeys]:
         return [self.current, *self.older]
 
+    @property
+    def key_ids(self) -> list[bytes]:
+        """Newest first: two rings with the same ids hold the same keys."""
+        return [k.key_id for k in self.all_keys]
+
     def seal(self, plaintext: str | bytes, table: str, column: str, row: str | int) -> bytes:
         data = plaintext.encode() if isinstance(plaintext, str) else plaintext
         nonce = os.urandom(12)
@@ -94,7 +103,7 @@ class KeyRing:
         key_id = bytes(blob[2:6])
         aes = self._aes.get(key_id)
         if aes is None:
-            raise KeyError_(
+            raise UnknownKeyId(
                 f"sealed value in {table}.{column} uses key {key_id.hex()}, which this key ring lacks",
                 "use the master key file this store was created with",
             )

@@ -90,6 +90,7 @@ class Engine:
 
         self.telegram = TelegramBridge(self)
         self.benchmarks = BenchmarkRunner(self)
+        store.on_keys_changed(self._keys_changed)
 
     # ---- lifecycle ----------------------------------------------------------------------------
     async def run(self, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
@@ -245,6 +246,20 @@ class Engine:
         self._purge.add(target_id)
         self.last_values.pop(target_id, None)
         self.events.publish(TargetsChangedEvent(self.clock(), target_id, removed=True))
+
+    def _keys_changed(self, ring: Any) -> None:
+        """The store adopted a rotated key ring (any thread): every in-memory index keyed by a
+        fingerprint is built again under it, on the loop that owns it. The heartbeat token index
+        is the only one; names, tags and chat ids are kept in plaintext in memory and looked up
+        in the store by fingerprints the store computes with its current ring."""
+        self._call_in_loop(self.alerting.heartbeats.rekey, ring)
+
+    async def _adopt_keys(self) -> None:
+        """The key file changed (a rotation beside this engine): read and adopt it off the loop."""
+        try:
+            await anyio.to_thread.run_sync(self.store.refresh_keys)
+        except Exception as exc:
+            log.error("the rewritten key file cannot be read: %s", exc)
 
     def check_now(self, target_id: str) -> None:
         self._call_in_loop(self.scheduler.check_now, target_id)
@@ -465,6 +480,10 @@ class Engine:
             await self._flush(runtime=self.loop_heartbeat - last_runtime > 2.0)
             if self.loop_heartbeat - last_runtime > 2.0:
                 last_runtime = self.loop_heartbeat
+                # Every 2 s, one stat: a rotation run beside this engine is adopted within
+                # seconds even when nothing reads a value sealed under the new key.
+                if self.store.key_file_changed():
+                    await self._adopt_keys()
 
     async def _flush(self, runtime: bool) -> None:
         batch = self.writer.take()

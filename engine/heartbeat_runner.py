@@ -25,6 +25,7 @@ from engine.probes.base import ProbeResult
 from engine.state import Transition
 
 if TYPE_CHECKING:
+    from engine.crypto import KeyRing
     from engine.domain import TargetRecord
     from engine.engine import Engine
     from engine.store.store import Store
@@ -96,13 +97,27 @@ class HeartbeatRunner:
         self.configs: dict[str, HeartbeatConfig] = {}
         self.states: dict[str, HeartbeatState] = {}  # live state; JSON only when persisted
         self._by_fp: dict[str, str] = {}  # token fingerprint -> target id
+        # The ring _by_fp was built with: lookups use it too, so an index and its lookups agree
+        # even while the store adopts a rotated ring from a worker thread (see rekey).
+        self._ring: KeyRing = engine.store.keys
         self.committed = 0
 
     # ---- index ------------------------------------------------------------------------------------
     def index(self, rec: TargetRecord) -> None:
         if rec.kind == "heartbeat" and rec.token:
-            self._by_fp[self.engine.store.fp("target.token", rec.token)] = rec.id
+            self._by_fp[self._ring.fingerprint(rec.token, "target.token")] = rec.id
             self.configs[rec.id] = HeartbeatConfig.from_spec(rec.spec)
+
+    def rekey(self, ring: KeyRing) -> None:
+        """Event loop: the store adopted a rotated ring; the token index is built again under its
+        MAC key, in one step, so a ping never meets half an index. Tokens do not change: ping URLs
+        handed to cron jobs keep working."""
+        self._by_fp = {
+            ring.fingerprint(rec.token, "target.token"): rec.id
+            for rec in self.engine.targets.values()
+            if rec.kind == "heartbeat" and rec.token
+        }
+        self._ring = ring
 
     def unindex(self, target_id: str) -> None:
         for fp, tid in list(self._by_fp.items()):
@@ -113,7 +128,7 @@ class HeartbeatRunner:
 
     def lookup(self, token: str) -> TargetRecord | None:
         # HMAC fingerprint, then dict lookup: constant-time with respect to the secret's content.
-        tid = self._by_fp.get(self.engine.store.fp("target.token", token))
+        tid = self._by_fp.get(self._ring.fingerprint(token, "target.token"))
         return self.engine.targets.get(tid) if tid else None
 
     def _state(self, rec: TargetRecord) -> HeartbeatState:
