@@ -7,6 +7,7 @@ layer calls so a change made anywhere (console, CLI via API, Telegram) reaches t
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import gc
 import logging
@@ -50,6 +51,9 @@ class Engine:
         self.metrics = EngineMetrics()
         self.commands = Commands(store, settings, hooks=self)
         self.targets: dict[str, TargetRecord] = {}
+        # parent id -> ids of the targets that depend on it. Values are tuples, replaced (never
+        # changed in place) on the loop, so a worker thread reads one with a single dict get.
+        self.children: dict[str, tuple[str, ...]] = {}
         self.contexts: dict[str, ProbeContext] = {}
         self._direct: dict[str, Any] = {}  # kind -> probe callable without wrappers (hot path)
         self.flaps: dict[str, FlapTracker] = {}
@@ -201,6 +205,7 @@ class Engine:
                 if rec.kind == old.kind:
                     setattr(rec, k, getattr(old, k))
         self.targets[rec.id] = rec
+        self._relink(rec.id, old.parent_id if old is not None else None, rec.parent_id)
         self.contexts.pop(rec.id, None)
         if rec.kind == "heartbeat":
             self.alerting.heartbeats.index(rec)
@@ -215,6 +220,43 @@ class Engine:
             self.scheduler.add(
                 rec.id, rec.interval_s, timeout=rec.timeout_s + (0.0 if rec.kind == "tcp" else 2.0)
             )
+
+    def _relink(self, target_id: str, old_parent: str | None, new_parent: str | None) -> None:
+        """Keep `children` in step with a target's parent (loop thread)."""
+        if old_parent == new_parent:
+            return
+        if old_parent is not None:
+            kids = tuple(k for k in self.children.get(old_parent, ()) if k != target_id)
+            if kids:
+                self.children[old_parent] = kids
+            else:
+                self.children.pop(old_parent, None)
+        if new_parent is not None:
+            self.children[new_parent] = (*self.children.get(new_parent, ()), target_id)
+
+    def snapshot(self) -> list[TargetRecord]:
+        """Every target record as a list, for a walk outside the event loop.
+
+        The loop owns `targets` and adds and removes entries while worker threads run; a worker
+        iterating the dict meets "dictionary changed size during iteration". So the copy is made on
+        the loop: from another thread this asks the loop for it and waits (a fraction of a
+        millisecond; the loop never waits on a worker synchronously, so this cannot deadlock)."""
+        loop = self._loop
+        if loop is None or threading.get_ident() == self._loop_thread or not loop.is_running():
+            return list(self.targets.values())
+        fut: concurrent.futures.Future[list[TargetRecord]] = concurrent.futures.Future()
+
+        def take() -> None:
+            if not fut.cancelled():
+                fut.set_result(list(self.targets.values()))
+
+        try:
+            loop.call_soon_threadsafe(take)
+            return fut.result(timeout=10.0)
+        except (RuntimeError, concurrent.futures.TimeoutError):
+            # The loop closed, or stopped running, meanwhile: nothing changes the dict any more.
+            fut.cancel()
+            return list(self.targets.values())
 
     # ---- hooks the command layer calls (any thread) ---------------------------------------------
     def _call_in_loop(self, fn: Any, *args: Any) -> None:
@@ -236,7 +278,9 @@ class Engine:
         self._call_in_loop(self._target_removed, target_id)
 
     def _target_removed(self, target_id: str) -> None:
-        self.targets.pop(target_id, None)
+        rec = self.targets.pop(target_id, None)
+        if rec is not None:
+            self._relink(target_id, rec.parent_id, None)
         self.contexts.pop(target_id, None)
         self.alerting.heartbeats.unindex(target_id)
         self.flaps.pop(target_id, None)
