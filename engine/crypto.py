@@ -131,13 +131,22 @@ class KeyRing:
 
     def short_ref(self, kind: str, value: str) -> str:
         """A stable, non-reversible reference for logs: target:3f9a1c2e."""
-        digest = hmac.new(self.current.refs, f"{kind}|{value}".encode(), hashlib.sha256)
-        return f"{kind}:{digest.hexdigest()[:8]}"
+        return _ref(self.current.refs, kind, value)
+
+    def short_refs(self, kind: str, value: str) -> list[str]:
+        """The reference under every key: audit rows written before a rotation name the object
+        by the reference of the key then current."""
+        return [_ref(k.refs, kind, value) for k in self.all_keys]
 
 
 # Fingerprints are hex spelled with the letters a-p: no digit ever appears in a stored fingerprint,
 # so a grep of the store for a port or a chat id can never hit one by chance.
 _LETTERS = str.maketrans("0123456789abcdef", "ghijklmnopabcdef")
+
+
+def _ref(key: bytes, kind: str, value: str) -> str:
+    digest = hmac.new(key, f"{kind}|{value}".encode(), hashlib.sha256)
+    return f"{kind}:{digest.hexdigest()[:8]}"
 
 
 def _fp(key: bytes, value: str, purpose: str) -> str:

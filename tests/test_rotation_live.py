@@ -230,3 +230,34 @@ def test_a_key_file_that_lost_keys_is_not_adopted(store_settings: Settings) -> N
         assert tstore.find(store, "db-primary") is not None
     finally:
         store.close()
+
+
+def test_audit_rows_from_before_a_rotation_still_name_and_erase_their_object(
+    store_settings: Settings,
+) -> None:
+    """Audit rows name objects by a keyed ref; a rotation changes the key, not the rows. History
+    still finds and names a target's older rows, and erasing a contact still removes all of its."""
+    from engine.store.models import AuditEntry
+
+    rotate_keys(store_settings)
+    store = open_store(store_settings)
+    try:
+        cmds = Commands(store, store_settings)
+        cmds.add_target("tcp://10.20.30.41:5432", name="db-replica")  # after the rotation
+        for name in ("db-primary", "db-replica"):
+            rows = cmds.history(target=name)
+            assert [r["action"] for r in rows] == ["target.add"], name
+            assert rows[0]["target"] == name
+        (contact,) = cstore.load_all(store)
+        old_ref = store.keys.short_refs("contact", contact.id)[1]
+        with store.session() as s:
+            refs = list(s.exec(select(AuditEntry.object_ref)).scalars())
+        assert old_ref in refs  # contact.add, written under the key before
+        cmds.remove_contact("oncall")
+        with store.session() as s:
+            left = list(s.exec(select(AuditEntry.action, AuditEntry.object_ref)).all())
+        mine = set(store.refs("contact", contact.id))
+        # Only the erase's own entry (no personal data in it) names the contact now.
+        assert [a for a, ref in left if ref in mine] == ["contact.remove"]
+    finally:
+        store.close()

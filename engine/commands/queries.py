@@ -114,7 +114,7 @@ class QueryCommands(CommandBase):
             )
             q = q.where(
                 or_(
-                    AuditEntry.object_ref == self.store.ref("target", rec.id),
+                    AuditEntry.object_ref.in_(self.store.refs("target", rec.id)),  # type: ignore[union-attr]
                     AuditEntry.object_ref.in_(its_incidents),  # type: ignore[union-attr]
                 )
             )
@@ -173,7 +173,8 @@ class QueryCommands(CommandBase):
         for kind, load in (("bench", bstore.load_all), ("contact", cstore.load_all)):
             if any(r.startswith(kind + ":") for r in refs):
                 for rec in load(self.store):
-                    out[self.store.ref(kind, rec.id)] = rec.name
+                    for ref in self.store.refs(kind, rec.id):  # before a rotation too
+                        out[ref] = rec.name
         return out
 
     def engine_stats(self) -> dict[str, Any]:

@@ -134,7 +134,8 @@ def erase(store: Store, contact_id: str) -> None:
             s.exec(delete(Receipt).where(Receipt.notification_id.in_(note_ids)))  # type: ignore[attr-defined]
             s.exec(delete(Notification).where(Notification.id.in_(note_ids)))  # type: ignore[attr-defined]
         s.exec(delete(Contact).where(Contact.id == contact_id))
-        s.exec(delete(AuditEntry).where(AuditEntry.object_ref == store.ref("contact", contact_id)))
+        refs = store.refs("contact", contact_id)  # under every key: rows from before a rotation
+        s.exec(delete(AuditEntry).where(AuditEntry.object_ref.in_(refs)))  # type: ignore[union-attr]
         trouble.erase_for_removed(s, contact_id)
         for model, table, column, pk, row_key in renames:
             r = s.get(model, pk)

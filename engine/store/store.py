@@ -123,16 +123,21 @@ class Store:
     def ref(self, kind: str, value: str) -> str:
         return self.keys.short_ref(kind, value)
 
+    def refs(self, kind: str, value: str) -> list[str]:
+        """The ref under every key: finds audit rows written before a rotation too."""
+        return self.keys.short_refs(kind, value)
+
     def refs_of(self, kind: str, ids: Iterable[str]) -> dict[str, str]:
-        """ref -> id for every id given (audit rows name objects by ref). A ref is an HMAC, about
-        2 µs each: computed once per id and key ring, so a history page at 100,000 targets costs
-        one pass over the ids, not 100,000 HMACs."""
+        """ref -> id for every id given (audit rows name objects by ref), under every key of the
+        ring (rows written before a rotation). A ref is an HMAC, about 2 µs each: computed once
+        per id and key ring, so a history page at 100,000 targets costs one pass over the ids."""
         with self._refs_lock:
             by_ref, seen = self._refs.setdefault(kind, ({}, set()))
             for i in ids:
                 if i not in seen:
                     seen.add(i)
-                    by_ref[self.ref(kind, i)] = i
+                    for ref in self.refs(kind, i):
+                        by_ref[ref] = i
             return by_ref
 
     def reload_keys(self, keys: KeyRing) -> None:
