@@ -261,3 +261,33 @@ def test_audit_rows_from_before_a_rotation_still_name_and_erase_their_object(
         assert [a for a, ref in left if ref in mine] == ["contact.remove"]
     finally:
         store.close()
+
+
+def test_rotation_refused_while_the_daemon_lacks_the_new_key(world: World) -> None:
+    """Keys in SYSALERT_MASTER_KEY: the daemon cannot read a new key from any file, so the
+    command stops before re-sealing anything rather than leave the daemon unable to read."""
+    import base64
+    import subprocess
+    import sys
+
+    from engine.crypto import new_master_key
+    from tests.daemon_harness import ROOT, child_env
+
+    old = read_key_file(world.data_dir / KEY_FILE_NAME)
+    before = _sealed_key_ids(_settings(world.data_dir))
+    keys = ",".join(base64.b64encode(k).decode() for k in [new_master_key(), *old])
+    env = {**child_env(world.data_dir), "SYSALERT_MASTER_KEY": keys}
+    r = subprocess.run(
+        [sys.executable, "-m", "sysalert_tui", "rotate-keys"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert r.returncode != 0
+    assert "the running daemon cannot use the new key" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) <= 2
+    assert _sealed_key_ids(_settings(world.data_dir)) == before  # nothing re-sealed
+    shown = sysalert(world.data_dir, "target", "show", "db-primary", "--json")
+    assert shown.returncode == 0, shown.stderr
