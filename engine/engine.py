@@ -296,6 +296,10 @@ class Engine:
         fingerprint is built again under it, on the loop that owns it. The heartbeat token index
         is the only one; names, tags and chat ids are kept in plaintext in memory and looked up
         in the store by fingerprints the store computes with its current ring."""
+        loop = self._loop
+        if loop is not None and (loop.is_closed() or not self.running):
+            self.alerting.heartbeats.rekey(ring)  # the engine stopped: no loop to race with
+            return
         self._call_in_loop(self.alerting.heartbeats.rekey, ring)
 
     async def _adopt_keys(self) -> None:

@@ -186,7 +186,10 @@ class Store:
             self.reload_keys(ring)
         log.info("key ring adopted after a rotation: %d keys, the newest seals", len(ring.key_ids))
         for listener in list(self._key_listeners):
-            listener(ring)
+            try:
+                listener(ring)
+            except Exception:  # one broken listener must not fail the read that adopted the ring
+                log.exception("a key ring listener failed")
         return True
 
     def close(self) -> None:
