@@ -292,15 +292,18 @@ class Engine:
         self.events.publish(TargetsChangedEvent(self.clock(), target_id, removed=True))
 
     def _keys_changed(self, ring: Any) -> None:
-        """The store adopted a rotated key ring (any thread): every in-memory index keyed by a
-        fingerprint is built again under it, on the loop that owns it. The heartbeat token index
-        is the only one; names, tags and chat ids are kept in plaintext in memory and looked up
-        in the store by fingerprints the store computes with its current ring."""
+        """The store adopted a rotated key ring (in the thread that adopted it): every in-memory
+        index keyed by a fingerprint is built again under it, here, and swapped in on the loop
+        that owns it. The heartbeat token index is the only one: names, tags and chat ids are
+        held in plaintext in memory, and looked up in the store by fingerprints the store
+        computes with its current ring (Store.fps, under every key)."""
+        hb = self.alerting.heartbeats
+        tokens, index = hb.build_index(ring, self.snapshot())
         loop = self._loop
         if loop is not None and (loop.is_closed() or not self.running):
-            self.alerting.heartbeats.rekey(ring)  # the engine stopped: no loop to race with
+            hb.swap_index(ring, tokens, index)  # the engine stopped: no loop to race with
             return
-        self._call_in_loop(self.alerting.heartbeats.rekey, ring)
+        self._call_in_loop(hb.swap_index, ring, tokens, index)
 
     async def _adopt_keys(self) -> None:
         """The key file changed (a rotation beside this engine): read and adopt it off the loop."""

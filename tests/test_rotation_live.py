@@ -169,6 +169,7 @@ def test_daemon_not_told_adopts_the_new_ring_by_itself(world: World) -> None:
     assert report["resealed"] > 0
     new_kid = KeyRing.from_masters(read_key_file(world.data_dir / KEY_FILE_NAME)).current.key_id
     world.check_after_rotation(new_kid)
+    assert "key ring adopted after a rotation: 2 keys" in world.daemon.log()
 
 
 # ---- the store's two triggers, in one process -----------------------------------------------------
@@ -291,3 +292,40 @@ def test_rotation_refused_while_the_daemon_lacks_the_new_key(world: World) -> No
     assert _sealed_key_ids(_settings(world.data_dir)) == before  # nothing re-sealed
     shown = sysalert(world.data_dir, "target", "show", "db-primary", "--json")
     assert shown.returncode == 0, shown.stderr
+
+
+def test_token_index_rebuilt_off_the_loop_keeps_changes_made_meanwhile(
+    store_settings: Settings,
+) -> None:
+    """The index is built from a copy (HMACs off the loop), then swapped in on the loop with the
+    heartbeats added, removed or re-tokened in between: none of them is lost or left answering."""
+    from dataclasses import replace
+
+    from engine.engine import Engine
+
+    store = open_store(store_settings)
+    try:
+        engine = Engine(store_settings, store)
+        hb = engine.alerting.heartbeats
+        cmds = engine.commands
+        kept, gone, edited = (
+            cmds.add_target(f"heartbeat://{n}?every=1h&grace=5m", name=n)
+            for n in ("kept", "gone", "edited")
+        )
+        rotate_keys(store_settings)
+        assert store.refresh_keys()  # adopted: the engine built and swapped an index already
+        assert all(hb.lookup(r.token or "") is not None for r in (kept, gone, edited))
+        ring = store.keys
+        tokens, index = hb.build_index(ring, engine.snapshot())
+        # Meanwhile, on the loop: one heartbeat added, one removed, one given a new token.
+        added = cmds.add_target("heartbeat://added?every=1h&grace=5m", name="added")
+        cmds.remove_target("gone")
+        engine.targets[edited.id] = replace(engine.targets[edited.id], token="tok-new-xyz")
+        hb.swap_index(ring, tokens, index)
+        assert hb.lookup(kept.token or "").id == kept.id  # type: ignore[union-attr]
+        assert hb.lookup(added.token or "").id == added.id  # type: ignore[union-attr]
+        assert hb.lookup(gone.token or "") is None
+        assert hb.lookup(edited.token or "") is None  # the old token no longer answers
+        assert hb.lookup("tok-new-xyz").id == edited.id  # type: ignore[union-attr]
+    finally:
+        store.close()
