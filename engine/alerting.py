@@ -213,10 +213,14 @@ class Alerting:
         self._settle_children(rec, now)  # the parent is fine: children still down page now
 
     def _settle_children(self, parent: TargetRecord, now: float) -> None:
-        """Open incidents for children that went down while this parent's state was undecided."""
-        for kid in list(self.engine.targets.values()):
+        """Open incidents for children that went down while this parent's state was undecided.
+        (Worker thread: the loop's parent -> children index, read with one get, not a walk.)"""
+        targets = self.engine.targets
+        for kid_id in self.engine.children.get(parent.id, ()):
+            kid = targets.get(kid_id)
             if (
-                kid.parent_id == parent.id
+                kid is not None
+                and kid.parent_id == parent.id
                 and kid.state == "down"
                 and not kid.flapping
                 and not self.in_maintenance(kid)
@@ -424,7 +428,8 @@ class Alerting:
             remove_windows(self.store, expired)
             windows = [w for w in windows if w.id not in expired]
         self.maintenance.rebuild(windows, now)
-        covered = {t for t, r in self.engine.targets.items() if self.maintenance.covers(r)}
+        # Worker thread: walk a copy the loop made, not the dict the loop changes.
+        covered = {r.id for r in self.engine.snapshot() if self.maintenance.covers(r)}
         ended = self._was_in_maintenance - covered
         started = covered - self._was_in_maintenance
         self._was_in_maintenance = covered

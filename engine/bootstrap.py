@@ -69,6 +69,7 @@ def open_store(settings: Settings) -> Store:
     keys = load_key_ring(settings.data_dir)
     store = Store.open(settings.database_url, keys)
     _check_key_matches(store)
+    store.watch_key_file(settings.data_dir)  # `sysalert rotate-keys` may run beside this store
     return store
 
 

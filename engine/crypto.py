@@ -33,6 +33,10 @@ class TamperedError(KeyError_):
     """A ciphertext that does not open: wrong key, moved to another row, or altered."""
 
 
+class UnknownKeyId(KeyError_):
+    """A ciphertext sealed under a key this ring lacks: often a rotation another process ran."""
+
+
 def _hkdf(master: bytes, info: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"sysalert/v1", info=info).derive(master)
 
@@ -83,6 +87,11 @@ class KeyRing:
     def all_keys(self) -> list[DerivedKeys]:
         return [self.current, *self.older]
 
+    @property
+    def key_ids(self) -> list[bytes]:
+        """Newest first: two rings with the same ids hold the same keys."""
+        return [k.key_id for k in self.all_keys]
+
     def seal(self, plaintext: str | bytes, table: str, column: str, row: str | int) -> bytes:
         data = plaintext.encode() if isinstance(plaintext, str) else plaintext
         nonce = os.urandom(12)
@@ -95,7 +104,7 @@ class KeyRing:
         key_id = bytes(blob[2:6])
         aes = self._aes.get(key_id)
         if aes is None:
-            raise KeyError_(
+            raise UnknownKeyId(
                 f"sealed value in {table}.{column} uses key {key_id.hex()}, which this key ring lacks",
                 "use the master key file this store was created with",
             )
@@ -123,13 +132,22 @@ class KeyRing:
 
     def short_ref(self, kind: str, value: str) -> str:
         """A stable, non-reversible reference for logs: target:3f9a1c2e."""
-        digest = hmac.new(self.current.refs, f"{kind}|{value}".encode(), hashlib.sha256)
-        return f"{kind}:{digest.hexdigest()[:8]}"
+        return _ref(self.current.refs, kind, value)
+
+    def short_refs(self, kind: str, value: str) -> list[str]:
+        """The reference under every key: audit rows written before a rotation name the object
+        by the reference of the key then current."""
+        return [_ref(k.refs, kind, value) for k in self.all_keys]
 
 
 # Fingerprints are hex spelled with the letters a-p: no digit ever appears in a stored fingerprint,
 # so a grep of the store for a port or a chat id can never hit one by chance.
 _LETTERS = str.maketrans("0123456789abcdef", "ghijklmnopabcdef")
+
+
+def _ref(key: bytes, kind: str, value: str) -> str:
+    digest = hmac.new(key, f"{kind}|{value}".encode(), hashlib.sha256)
+    return f"{kind}:{digest.hexdigest()[:8]}"
 
 
 def _fp(key: bytes, value: str, purpose: str) -> str:

@@ -7,6 +7,7 @@ layer calls so a change made anywhere (console, CLI via API, Telegram) reaches t
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import gc
 import logging
@@ -50,6 +51,9 @@ class Engine:
         self.metrics = EngineMetrics()
         self.commands = Commands(store, settings, hooks=self)
         self.targets: dict[str, TargetRecord] = {}
+        # parent id -> ids of the targets that depend on it. Values are tuples, replaced (never
+        # changed in place) on the loop, so a worker thread reads one with a single dict get.
+        self.children: dict[str, tuple[str, ...]] = {}
         self.contexts: dict[str, ProbeContext] = {}
         self._direct: dict[str, Any] = {}  # kind -> probe callable without wrappers (hot path)
         self.flaps: dict[str, FlapTracker] = {}
@@ -90,6 +94,7 @@ class Engine:
 
         self.telegram = TelegramBridge(self)
         self.benchmarks = BenchmarkRunner(self)
+        store.on_keys_changed(self._keys_changed)
 
     # ---- lifecycle ----------------------------------------------------------------------------
     async def run(self, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
@@ -200,6 +205,7 @@ class Engine:
                 if rec.kind == old.kind:
                     setattr(rec, k, getattr(old, k))
         self.targets[rec.id] = rec
+        self._relink(rec.id, old.parent_id if old is not None else None, rec.parent_id)
         self.contexts.pop(rec.id, None)
         if rec.kind == "heartbeat":
             self.alerting.heartbeats.index(rec)
@@ -214,6 +220,43 @@ class Engine:
             self.scheduler.add(
                 rec.id, rec.interval_s, timeout=rec.timeout_s + (0.0 if rec.kind == "tcp" else 2.0)
             )
+
+    def _relink(self, target_id: str, old_parent: str | None, new_parent: str | None) -> None:
+        """Keep `children` in step with a target's parent (loop thread)."""
+        if old_parent == new_parent:
+            return
+        if old_parent is not None:
+            kids = tuple(k for k in self.children.get(old_parent, ()) if k != target_id)
+            if kids:
+                self.children[old_parent] = kids
+            else:
+                self.children.pop(old_parent, None)
+        if new_parent is not None:
+            self.children[new_parent] = (*self.children.get(new_parent, ()), target_id)
+
+    def snapshot(self) -> list[TargetRecord]:
+        """Every target record as a list, for a walk outside the event loop.
+
+        The loop owns `targets` and adds and removes entries while worker threads run; a worker
+        iterating the dict meets "dictionary changed size during iteration". So the copy is made on
+        the loop: from another thread this asks the loop for it and waits (a fraction of a
+        millisecond; the loop never waits on a worker synchronously, so this cannot deadlock)."""
+        loop = self._loop
+        if loop is None or threading.get_ident() == self._loop_thread or not loop.is_running():
+            return list(self.targets.values())
+        fut: concurrent.futures.Future[list[TargetRecord]] = concurrent.futures.Future()
+
+        def take() -> None:
+            if not fut.cancelled():
+                fut.set_result(list(self.targets.values()))
+
+        try:
+            loop.call_soon_threadsafe(take)
+            return fut.result(timeout=10.0)
+        except (RuntimeError, concurrent.futures.TimeoutError):
+            # The loop closed, or stopped running, meanwhile: nothing changes the dict any more.
+            fut.cancel()
+            return list(self.targets.values())
 
     # ---- hooks the command layer calls (any thread) ---------------------------------------------
     def _call_in_loop(self, fn: Any, *args: Any) -> None:
@@ -235,7 +278,9 @@ class Engine:
         self._call_in_loop(self._target_removed, target_id)
 
     def _target_removed(self, target_id: str) -> None:
-        self.targets.pop(target_id, None)
+        rec = self.targets.pop(target_id, None)
+        if rec is not None:
+            self._relink(target_id, rec.parent_id, None)
         self.contexts.pop(target_id, None)
         self.alerting.heartbeats.unindex(target_id)
         self.flaps.pop(target_id, None)
@@ -245,6 +290,27 @@ class Engine:
         self._purge.add(target_id)
         self.last_values.pop(target_id, None)
         self.events.publish(TargetsChangedEvent(self.clock(), target_id, removed=True))
+
+    def _keys_changed(self, ring: Any) -> None:
+        """The store adopted a rotated key ring (in the thread that adopted it): every in-memory
+        index keyed by a fingerprint is built again under it, here, and swapped in on the loop
+        that owns it. The heartbeat token index is the only one: names, tags and chat ids are
+        held in plaintext in memory, and looked up in the store by fingerprints the store
+        computes with its current ring (Store.fps, under every key)."""
+        hb = self.alerting.heartbeats
+        tokens, index = hb.build_index(ring, self.snapshot())
+        loop = self._loop
+        if loop is not None and (loop.is_closed() or not self.running):
+            hb.swap_index(ring, tokens, index)  # the engine stopped: no loop to race with
+            return
+        self._call_in_loop(hb.swap_index, ring, tokens, index)
+
+    async def _adopt_keys(self) -> None:
+        """The key file changed (a rotation beside this engine): read and adopt it off the loop."""
+        try:
+            await anyio.to_thread.run_sync(self.store.refresh_keys)
+        except Exception as exc:
+            log.error("the rewritten key file cannot be read: %s", exc)
 
     def check_now(self, target_id: str) -> None:
         self._call_in_loop(self.scheduler.check_now, target_id)
@@ -466,6 +532,10 @@ class Engine:
             await self._flush(runtime=self.loop_heartbeat - last_runtime > 2.0)
             if self.loop_heartbeat - last_runtime > 2.0:
                 last_runtime = self.loop_heartbeat
+                # Every 2 s, one stat: a rotation run beside this engine is adopted within
+                # seconds even when nothing reads a value sealed under the new key.
+                if self.store.key_file_changed():
+                    await self._adopt_keys()
 
     async def _flush(self, runtime: bool) -> None:
         batch = self.writer.take()

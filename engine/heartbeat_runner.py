@@ -25,6 +25,7 @@ from engine.probes.base import ProbeResult
 from engine.state import Transition
 
 if TYPE_CHECKING:
+    from engine.crypto import KeyRing
     from engine.domain import TargetRecord
     from engine.engine import Engine
     from engine.store.store import Store
@@ -96,13 +97,41 @@ class HeartbeatRunner:
         self.configs: dict[str, HeartbeatConfig] = {}
         self.states: dict[str, HeartbeatState] = {}  # live state; JSON only when persisted
         self._by_fp: dict[str, str] = {}  # token fingerprint -> target id
+        # The ring _by_fp was built with: lookups use it too, so an index and its lookups agree
+        # even while the store adopts a rotated ring from a worker thread (see rekey).
+        self._ring: KeyRing = engine.store.keys
         self.committed = 0
 
     # ---- index ------------------------------------------------------------------------------------
     def index(self, rec: TargetRecord) -> None:
         if rec.kind == "heartbeat" and rec.token:
-            self._by_fp[self.engine.store.fp("target.token", rec.token)] = rec.id
+            self._by_fp[self._ring.fingerprint(rec.token, "target.token")] = rec.id
             self.configs[rec.id] = HeartbeatConfig.from_spec(rec.spec)
+
+    @staticmethod
+    def build_index(
+        ring: KeyRing, recs: list[TargetRecord]
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """Any thread, off the loop: the token index under a rotated ring's MAC key, from a copy
+        of the targets (an HMAC per heartbeat: about a second at 100,000). Returns the tokens it
+        was built from and the index. Tokens do not change: ping URLs handed out keep working."""
+        tokens = {r.id: r.token for r in recs if r.kind == "heartbeat" and r.token}
+        return tokens, {ring.fingerprint(tok, "target.token"): tid for tid, tok in tokens.items()}
+
+    def swap_index(self, ring: KeyRing, tokens: dict[str, str], index: dict[str, str]) -> None:
+        """Event loop: adopt an index from build_index, with the heartbeats added, removed or given
+        a new token since its copy was made. Index and ring change together, so a ping never meets
+        an index built under another key than the one its token is fingerprinted with."""
+        now = {
+            r.id: r.token for r in self.engine.targets.values() if r.kind == "heartbeat" and r.token
+        }
+        for tid, tok in tokens.items():
+            if now.get(tid) != tok:
+                index.pop(ring.fingerprint(tok, "target.token"), None)
+        for tid, tok in now.items():
+            if tokens.get(tid) != tok:
+                index[ring.fingerprint(tok, "target.token")] = tid
+        self._by_fp, self._ring = index, ring
 
     def unindex(self, target_id: str) -> None:
         for fp, tid in list(self._by_fp.items()):
@@ -113,7 +142,7 @@ class HeartbeatRunner:
 
     def lookup(self, token: str) -> TargetRecord | None:
         # HMAC fingerprint, then dict lookup: constant-time with respect to the secret's content.
-        tid = self._by_fp.get(self.engine.store.fp("target.token", token))
+        tid = self._by_fp.get(self._ring.fingerprint(token, "target.token"))
         return self.engine.targets.get(tid) if tid else None
 
     def _state(self, rec: TargetRecord) -> HeartbeatState:

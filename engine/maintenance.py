@@ -147,22 +147,25 @@ class MaintenanceIndex:
     next_boundary: float | None = None
 
     def rebuild(self, windows: list[Window], now: float) -> None:
-        self.windows = windows
-        self.all_active = False
-        self.targets = set()
-        self.tags = set()
+        """Built aside, then swapped in: the loop reads `covers` while a worker thread rebuilds,
+        and must never see the sets emptied half-way (a target in maintenance paging)."""
+        all_active = False
+        targets: set[str] = set()
+        tags: set[str] = set()
         boundaries = []
         for w in windows:
             if w.active(now):
                 if w.scope == "all":
-                    self.all_active = True
+                    all_active = True
                 elif w.scope == "tag" and w.tag:
-                    self.tags.add(w.tag)
+                    tags.add(w.tag)
                 elif w.target_id:
-                    self.targets.add(w.target_id)
+                    targets.add(w.target_id)
             nc = w.next_change(now)
             if nc is not None:
                 boundaries.append(nc)
+        self.windows, self.targets, self.tags = windows, targets, tags
+        self.all_active = all_active
         self.next_boundary = min(boundaries) if boundaries else None
 
     def covers(self, rec: TargetRecord) -> bool:

@@ -2,8 +2,9 @@
 
 Safe to kill at any point: the new key is written to the key file (old keys kept, so every value
 still opens) before any row changes, each batch is one transaction, and a second run finds the rows
-still under an old key and finishes them. A daemon that keeps running reloads the ring when it meets
-the new key id, and a last pass catches rows it wrote under the old key meanwhile.
+still under an old key and finishes them. A running daemon is asked (over its API) to adopt the new
+ring before any row changes; one that cannot be asked adopts it by itself when it meets the new key
+id or sees the key file change, and a later pass catches rows it wrote under the old key meanwhile.
 """
 
 from __future__ import annotations
@@ -129,11 +130,18 @@ def rotate_keys(
     batch: int = 500,
     pause: float = 0.0,
     progress: Callable[[str], None] | None = None,
+    adopt: Callable[[KeyRing], None] | None = None,
 ) -> dict[str, int]:
-    """Rotate; returns counts. Idempotent: run it again after a crash and it finishes."""
+    """Rotate; returns counts. Idempotent: run it again after a crash and it finishes.
+
+    `adopt(ring)` runs once the new key is in the key file and before any row changes: the CLI
+    uses it to have a running daemon take the new ring (it may raise to stop here; a later run
+    resumes with the same key)."""
     if batch < 1:
         raise SysAlertError("--batch must be at least 1", "e.g. --batch 500")
     ring = _prepare_ring(settings, settings.database_url)
+    if adopt is not None:
+        adopt(ring)
     store = Store.open(settings.database_url, ring)
     say = progress or (lambda _m: None)
     total_sealed = total_fps = 0

@@ -119,6 +119,8 @@ class RuleEvaluator:
         self.open_keys: set[str] = set()
         # The alerting tick and a maintenance change may both tick rules, from worker threads.
         self._lock = threading.RLock()
+        self._snapshot: list[TargetRecord] | None = None
+        self._ticking = False
 
     def forget(self, dedup_key: str) -> None:
         """An operator resolved a rule incident by hand: fire again while the condition holds."""
@@ -147,12 +149,21 @@ class RuleEvaluator:
                     return r.channels or None
         return None
 
+    def _records(self) -> list[TargetRecord]:
+        """The targets this tick reads: one copy made on the engine's loop per tick (the tick runs
+        in a worker thread while the loop adds and removes targets)."""
+        if self._snapshot is None:
+            snap = self.engine.snapshot()
+            if not self._ticking:
+                return snap
+            self._snapshot = snap
+        return self._snapshot
+
     def source(self, rule: RuleSpec) -> TargetRecord | None:
         """The target whose metric the rule reads (its maintenance silences the rule too)."""
-        eng = self.engine
         if rule.metric.startswith("system."):
             metric = rule.metric.split(".", 1)[1]
-            for rec in eng.targets.values():
+            for rec in self._records():
                 if (
                     rec.kind == "system"
                     and rec.spec.metric == metric
@@ -161,7 +172,7 @@ class RuleEvaluator:
                     return rec
             return None
         return next(
-            (r for r in eng.targets.values() if r.name == rule.target or r.id == rule.target), None
+            (r for r in self._records() if r.name == rule.target or r.id == rule.target), None
         )
 
     def sources(self, rule: RuleSpec) -> list[TargetRecord]:
@@ -172,7 +183,7 @@ class RuleEvaluator:
         tag = rule.target[4:] if rule.target.startswith("tag:") else None
         return [
             rec
-            for rec in self.engine.targets.values()
+            for rec in self._records()
             if not rec.paused and _applies(rule.metric, rec) and (tag is None or tag in rec.tags)
         ]
 
@@ -197,7 +208,11 @@ class RuleEvaluator:
 
     def tick(self, now: float | None = None) -> None:
         with self._lock:
-            self._tick(now or time.time())
+            self._snapshot, self._ticking = None, True  # the first rule to read targets copies
+            try:
+                self._tick(now or time.time())
+            finally:
+                self._snapshot, self._ticking = None, False
 
     def _tick(self, now: float) -> None:
         if not self._loaded:

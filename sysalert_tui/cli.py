@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from engine import __version__
 from engine.errors import SysAlertError
@@ -107,16 +108,47 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_rotate(args: argparse.Namespace) -> int:
+    from engine.api.client import connect_if_running
     from engine.rotation import rotate_keys
 
     settings = load_settings(args)
-    report = rotate_keys(
-        settings, batch=args.batch, pause=args.pause, progress=lambda m: print(m, file=sys.stderr)
-    )
+    daemon = connect_if_running(settings)  # the daemon on this data directory's socket, if any
+    try:
+        report = rotate_keys(
+            settings,
+            batch=args.batch,
+            pause=args.pause,
+            progress=lambda m: print(m, file=sys.stderr),
+            adopt=None if daemon is None else lambda ring: _daemon_adopts(daemon, ring),
+        )
+    finally:
+        if daemon is not None:
+            daemon.close()
     print(
         f"rotated: {report['resealed']} sealed values and {report['fingerprints']} fingerprints re-keyed"
     )
     return 0
+
+
+def _daemon_adopts(daemon: Any, ring: Any) -> None:
+    """Before any row is re-sealed, the running daemon takes the new ring, so it neither misses a
+    name nor fails to read a contact meanwhile. A daemon that does not answer adopts it by itself
+    (it reads the key file again when it meets the new key id or sees the file change)."""
+
+    try:
+        got = daemon.adopt_keys()
+    except SysAlertError as exc:
+        print(
+            f"the running daemon was not told ({exc.message}); it adopts the new key by itself",
+            file=sys.stderr,
+        )
+        return
+    if got.get("key_id") != ring.current.key_id.hex():
+        raise SysAlertError(
+            "the running daemon cannot use the new key (its SYSALERT_MASTER_KEY lacks it)",
+            "restart it with SYSALERT_MASTER_KEY=NEW,OLD, then run `sysalert rotate-keys` again",
+        )
+    print("the running daemon adopted the new key", file=sys.stderr)
 
 
 def load_settings(args: argparse.Namespace, allow_missing: bool = True):  # type: ignore[no-untyped-def]

@@ -51,7 +51,7 @@ class EngineCollector:
         counts: dict[str, int] = {
             s: 0 for s in ("up", "pending", "down", "degraded", "unknown", "maintenance", "paused")
         }
-        for rec in list(e.targets.values()):
+        for rec in e.snapshot():  # copied on the loop: this runs in a worker thread
             s = e.display_state(rec)
             counts[s] = counts.get(s, 0) + 1
         for s, n in counts.items():

@@ -244,6 +244,12 @@ ROUTES: tuple[Route, ...] = (
     ),
     R("GET", "/api/v1/stats", "engine_stats", "Engine figures for the status bar"),
     R(
+        "POST",
+        "/api/v1/keys/adopt",
+        "adopt_keys",
+        "Read the key ring again (rotate-keys calls this before re-sealing)",
+    ),
+    R(
         "GET",
         "/api/v1/states",
         "target_states",

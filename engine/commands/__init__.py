@@ -49,5 +49,12 @@ class Commands(
         self.settings = settings
         self.hooks = hooks
 
+    def adopt_keys(self) -> dict[str, Any]:
+        """`sysalert rotate-keys` wrote a new key ring: use it from now on (a running engine
+        re-keys its fingerprint indexes), so nothing is sealed under the old key while the rows
+        are re-sealed. Answers the current key id, which the rotation checks."""
+        self.store.refresh_keys()
+        return {"key_id": self.store.keys.current.key_id.hex()}
+
 
 __all__ = ["Commands", "EngineHooks"]

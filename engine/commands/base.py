@@ -19,8 +19,11 @@ NAME_MAX = 80
 
 
 def live_records(hooks: Any) -> list[Any] | None:
-    """The running engine's target records, copied from a worker thread while the engine's loop
-    may change the dict (a copy that meets a change is tried again); None without an engine."""
+    """The running engine's target records, copied on its loop (Engine.snapshot); None without an
+    engine. Other hooks with a `targets` dict: a copy that meets a change is tried again."""
+    snapshot = getattr(hooks, "snapshot", None)
+    if snapshot is not None:
+        return list(snapshot())
     live = getattr(hooks, "targets", None)
     for _ in range(3 if live is not None else 0):
         try:

@@ -111,7 +111,7 @@ class QueryCommands(CommandBase):
             )
             q = q.where(
                 or_(
-                    col(AuditEntry.object_ref) == self.store.ref("target", rec.id),
+                    col(AuditEntry.object_ref).in_(self.store.refs("target", rec.id)),
                     col(AuditEntry.object_ref).in_(its_incidents),
                 )
             )
@@ -170,7 +170,8 @@ class QueryCommands(CommandBase):
         for kind, load in (("bench", bstore.load_all), ("contact", cstore.load_all)):
             if any(r.startswith(kind + ":") for r in refs):
                 for rec in load(self.store):
-                    out[self.store.ref(kind, rec.id)] = rec.name
+                    for ref in self.store.refs(kind, rec.id):  # before a rotation too
+                        out[ref] = rec.name
         return out
 
     def engine_stats(self) -> dict[str, Any]:

@@ -139,9 +139,8 @@ def erase(store: Store, contact_id: str) -> None:
             s.execute(delete(Receipt).where(Receipt.notification_id.in_(note_ids)))  # type: ignore[attr-defined]
             s.execute(delete(Notification).where(Notification.id.in_(note_ids)))  # type: ignore[attr-defined]
         s.execute(delete(Contact).where(col(Contact.id) == contact_id))
-        s.execute(
-            delete(AuditEntry).where(col(AuditEntry.object_ref) == store.ref("contact", contact_id))
-        )
+        refs = store.refs("contact", contact_id)  # under every key: rows from before a rotation
+        s.execute(delete(AuditEntry).where(col(AuditEntry.object_ref).in_(refs)))
         trouble.erase_for_removed(s, contact_id)
         for model, table, column, pk, row_key in renames:
             r = s.get(model, pk)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import secrets
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, overload
@@ -13,10 +15,11 @@ from typing import Any, overload
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from engine.crypto import KeyRing, load_key_ring
+from engine.crypto import ENV_MASTER_KEY, KEY_FILE_NAME, KeyRing, UnknownKeyId, load_key_ring
 from engine.store.db import is_sqlite, open_db
 from engine.store.migrations import migrate
 
+log = logging.getLogger(__name__)
 _ID_ALPHABET = (
     "abcdefghjkmnpqrstuvwxyz"  # letters only: easy to type in `/ack <id>`, never a number
 )
@@ -42,6 +45,12 @@ class Store:
         # kind -> (ref -> id, ids seen): see refs_of. Cleared when the key ring changes.
         self._refs: dict[str, tuple[dict[str, str], set[str]]] = {}
         self._refs_lock = threading.Lock()
+        # Where the key ring is read again when `sysalert rotate-keys` rewrites it (None: never),
+        # and what the key file looked like when this ring was read from it.
+        self.key_dir: Path | None = None
+        self._key_stamp: tuple[int, int, int] | None = None
+        self._keys_lock = threading.Lock()
+        self._key_listeners: list[Callable[[KeyRing], None]] = []
 
     def fresh_id(self, model: Any, prefix: str = "") -> str:
         """A new short id that `model`'s table does not hold yet (one primary-key lookup)."""
@@ -60,7 +69,9 @@ class Store:
 
     @classmethod
     def open_data_dir(cls, url: str, data_dir: Path) -> Store:
-        return cls.open(url, load_key_ring(data_dir))
+        store = cls.open(url, load_key_ring(data_dir))
+        store.watch_key_file(data_dir)
+        return store
 
     @property
     def sqlite(self) -> bool:
@@ -86,7 +97,14 @@ class Store:
     def open_(self, table: str, column: str, row: str, blob: bytes | None) -> str | None:
         if blob is None:
             return None
-        return self.keys.open(bytes(blob), table, column, row)
+        keys = self.keys
+        try:
+            return keys.open(bytes(blob), table, column, row)
+        except UnknownKeyId:
+            # Sealed by a rotation that ran beside this process: adopt its ring, then open again.
+            if self.keys is keys and not self.refresh_keys():
+                raise
+            return self.keys.open(bytes(blob), table, column, row)
 
     def seal_json(self, table: str, column: str, row: str, value: Any) -> bytes | None:
         if value is None or value == [] or value == {}:
@@ -101,22 +119,31 @@ class Store:
         return self.keys.fingerprint(value, purpose)
 
     def fps(self, purpose: str, value: str) -> list[str]:
-        """Fingerprints under every key: matches rows written before a rotation finished."""
+        """Fingerprints under every key: matches rows written before a rotation finished. A lookup
+        opens nothing sealed, so it checks the key file itself (one stat): a rotation run beside
+        this process has re-keyed the rows to a key this ring does not know yet."""
+        if self.key_file_changed():
+            self.refresh_keys()
         return self.keys.fingerprints(value, purpose)
 
     def ref(self, kind: str, value: str) -> str:
         return self.keys.short_ref(kind, value)
 
+    def refs(self, kind: str, value: str) -> list[str]:
+        """The ref under every key: finds audit rows written before a rotation too."""
+        return self.keys.short_refs(kind, value)
+
     def refs_of(self, kind: str, ids: Iterable[str]) -> dict[str, str]:
-        """ref -> id for every id given (audit rows name objects by ref). A ref is an HMAC, about
-        2 µs each: computed once per id and key ring, so a history page at 100,000 targets costs
-        one pass over the ids, not 100,000 HMACs."""
+        """ref -> id for every id given (audit rows name objects by ref), under every key of the
+        ring (rows written before a rotation). A ref is an HMAC, about 2 µs each: computed once
+        per id and key ring, so a history page at 100,000 targets costs one pass over the ids."""
         with self._refs_lock:
             by_ref, seen = self._refs.setdefault(kind, ({}, set()))
             for i in ids:
                 if i not in seen:
                     seen.add(i)
-                    by_ref[self.ref(kind, i)] = i
+                    for ref in self.refs(kind, i):
+                        by_ref[ref] = i
             return by_ref
 
     def reload_keys(self, keys: KeyRing) -> None:
@@ -125,5 +152,60 @@ class Store:
             self._refs = {}
         self.keys = keys
 
+    # ---- a rotation run by another process -------------------------------------------------------
+    def watch_key_file(self, data_dir: Path) -> None:
+        """Read the ring again from `data_dir` when a rotation rewrites it (see refresh_keys)."""
+        self.key_dir = data_dir
+        self._key_stamp = _stamp(data_dir / KEY_FILE_NAME)
+
+    def on_keys_changed(self, listener: Callable[[KeyRing], None]) -> None:
+        """Call `listener(ring)` (from the adopting thread) after a new ring is adopted: whoever
+        built an index from fingerprints builds it again."""
+        self._key_listeners.append(listener)
+
+    def key_file_changed(self) -> bool:
+        """One stat: whether the key file differs from the one this ring was read from. Keys in
+        the environment cannot change under a running process."""
+        if self.key_dir is None or os.environ.get(ENV_MASTER_KEY):
+            return False
+        return _stamp(self.key_dir / KEY_FILE_NAME) != self._key_stamp
+
+    def refresh_keys(self) -> bool:
+        """Read the key ring again and adopt it when a rotation added a key; True when adopted.
+
+        Only a ring that still holds every key of this one is adopted: a rotation adds keys, and a
+        ring without them would leave values this process sealed unreadable."""
+        if self.key_dir is None:
+            return False
+        with self._keys_lock:
+            # Stamp first: a damaged file is reported once, not at every lookup after it.
+            self._key_stamp = _stamp(self.key_dir / KEY_FILE_NAME)
+            ring = load_key_ring(self.key_dir)
+            if ring.key_ids == self.keys.key_ids:
+                return False
+            if not set(self.keys.key_ids) <= set(ring.key_ids):
+                log.error(
+                    "the key file no longer holds every key this store was opened with: kept the "
+                    "ring in memory (restore the file from backup, or restart with the right key)"
+                )
+                return False
+            self.reload_keys(ring)
+        log.info("key ring adopted after a rotation: %d keys, the newest seals", len(ring.key_ids))
+        for listener in list(self._key_listeners):
+            try:
+                listener(ring)
+            except Exception:  # one broken listener must not fail the read that adopted the ring
+                log.exception("a key ring listener failed")
+        return True
+
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """What identifies one version of the key file (it is replaced, never edited in place)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)

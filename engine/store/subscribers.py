@@ -206,8 +206,10 @@ def _erase_rows(store: Store, s: Any, sub_id: str) -> dict[str, int]:
         MaintenanceWindow.id,
         (MaintenanceWindow.owner_id == sub_id) | MaintenanceWindow.target_id.in_(tids or [""]),  # type: ignore[union-attr]
     )
-    refs = [store.ref("target", t) for t in tids] + [store.ref("bench", b) for b in bids]
-    refs += [store.ref("contact", c) for c in cids] + [f"incident:{i}" for i in iids]
+    # Refs under every key of the ring: audit rows written before a rotation go too.
+    refs = [r for t in tids for r in store.refs("target", t)]
+    refs += [r for b in bids for r in store.refs("bench", b)]
+    refs += [r for c in cids for r in store.refs("contact", c)] + [f"incident:{i}" for i in iids]
     refs.append(f"subscriber:{sub_id}")
     steps = [
         (Receipt, Receipt.notification_id, nids),
