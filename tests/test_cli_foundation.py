@@ -347,7 +347,7 @@ def test_export_import_round_trip(
     assert run("init")[0] == 0
     rc, out, err = run("import", str(path))
     assert rc == 0, err
-    assert out.strip() == "imported: 7 added, 0 updated"
+    assert out.strip() == "imported: 7 added, 0 updated, 0 unchanged"
     _, relisted, _ = run("target", "list", "--json")
 
     def shape(text: str) -> list[tuple]:
@@ -370,8 +370,9 @@ def test_export_import_round_trip(
         )
 
     assert shape(relisted) == shape(listed)
-    rc, out, _ = run("import", str(path))
-    assert rc == 0 and out.strip() == "imported: 0 added, 7 updated"
+    rc, out, _ = run("import", str(path))  # unchanged: nothing is written, and it says so
+    assert rc == 0 and out.strip() == "imported: 0 added, 0 updated, 7 unchanged"
+    assert run("target", "list", "--json")[1] == relisted
     api = next(t for t in json.loads(relisted) if t["name"] == "api")
     assert api["options"] == {
         "follow_redirects": False,
