@@ -195,3 +195,11 @@ def test_check_shows_the_value_once_in_the_kinds_words(store_dir: Path) -> None:
     finally:
         listener.close()
     assert rc == 0 and re.fullmatch(r"ok \d+(\.\d)?ms\n", out), out  # no `value=` beside it
+
+
+def test_the_readmes_pagerduty_placeholder_is_called_one(store_dir: Path) -> None:
+    rc, _, err = cli(store_dir, "contacts", "add", "pager", "pagerduty:ROUTING_KEY")
+    line = _one_line(err)
+    assert rc == 2 and "ROUTING_KEY is a placeholder" in line and "32-character" in line
+    key = "0123456789abcdef0123456789abcdef"
+    assert cli(store_dir, "contacts", "add", "pager", f"pagerduty:{key}")[0] == 0
