@@ -476,10 +476,10 @@ class TargetCommands(CommandBase):
             seen.add(rec.name)
             old = existing.get(rec.name) or tstore.find(self.store, rec.name)
             if old is None:
-                self.add_target(name=rec.name, **_definition(rec))
+                self.add_target(name=rec.name, by="config", **_definition(rec))
                 added += 1
             elif _definition(old) != _definition(rec):
-                self.edit_target(old.id, **_definition(rec))
+                self.edit_target(old.id, by="config", **_definition(rec))
                 updated += 1
         for name, old in existing.items():
             if name not in seen:
@@ -488,8 +488,11 @@ class TargetCommands(CommandBase):
         for d in decls:
             if d.depends_on:
                 child = tstore.find(self.store, d.name)
-                if child is not None:
-                    self.edit_target(child.id, depends_on=d.depends_on)
+                if child is None:
+                    continue
+                parent = self.target_names([child.parent_id]) if child.parent_id else {}
+                if parent.get(child.parent_id or "") != d.depends_on:  # every start, no rewrite
+                    self.edit_target(child.id, depends_on=d.depends_on, by="config")
         return {"added": added, "updated": updated, "removed": removed}
 
 
