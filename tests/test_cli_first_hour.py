@@ -203,3 +203,20 @@ def test_the_readmes_pagerduty_placeholder_is_called_one(store_dir: Path) -> Non
     assert rc == 2 and "ROUTING_KEY is a placeholder" in line and "32-character" in line
     key = "0123456789abcdef0123456789abcdef"
     assert cli(store_dir, "contacts", "add", "pager", f"pagerduty:{key}")[0] == 0
+
+
+def test_init_says_what_it_seeded_and_when_that_alerts(tmp_path: Path) -> None:
+    data = tmp_path / "fresh"
+    data.mkdir()
+    (data / "config.toml").write_text("")  # every default: this machine's targets are seeded
+    rc, out, err = cli(data, "init")
+    assert rc == 0, err
+    (said,) = [line for line in out.splitlines() if "cpu, memory, disk /" in line]
+    assert "alert only when a level holds for 5m" in said and "not on a spike" in said
+    assert "cpu above 95%" in said and "`sysalert rules list`" in said
+    rc, out, _ = cli(data, "rules", "list", "--json")
+    assert {(r["name"], r["target"], r["duration_s"]) for r in json.loads(out)} == {
+        ("cpu high", "cpu", 300.0),
+        ("memory high", "memory", 300.0),
+        ("disk / full", "disk /", 300.0),
+    }
