@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import col
 
+from engine.benchmarks import store as bstore
 from engine.errors import BadInput, NotFound
-from engine.store.models import Contact, Incident, Notification, Receipt, Target
+from engine.store.models import Contact, Incident, Notification, Receipt, Rule, Target
 from engine.store.store import Store
 
 OPEN_STATES = ("firing", "acknowledged", "silenced")
@@ -167,7 +168,9 @@ def list_incidents(
                 select(Receipt).where(Receipt.notification_id.in_(nids[i : i + 500]))  # type: ignore[attr-defined]
             ).scalars():
                 receipts.setdefault(r.notification_id, []).append(r)
-        cids = {n.contact_id for n in notes}
+        cids = {n.contact_id for n in notes} | {
+            i.dedup_key[len(DELIVERY) :] for i in incs if i.dedup_key.startswith(DELIVERY)
+        }
         contacts = (
             {c.id: c for c in s.execute(select(Contact).where(col(Contact.id).in_(cids))).scalars()}
             if cids
@@ -185,7 +188,11 @@ def list_incidents(
                 "state": inc.state,
                 "kind": inc.kind,
                 "severity": inc.severity,
-                "target": store.open_("targets", "name_s", t.id, t.name_s) if t else None,
+                "target": (
+                    store.open_("targets", "name_s", t.id, t.name_s)
+                    if t
+                    else _subject(store, inc, contacts)
+                ),
                 "target_id": inc.target_id,
                 "opened_at": inc.opened_at,
                 "acked_at": inc.acked_at,
@@ -203,6 +210,28 @@ def list_incidents(
             }
         )
     return out
+
+
+DELIVERY = "delivery:"  # engine.notify.trouble's key prefix: alerts cannot reach that contact
+
+
+def _subject(store: Store, inc: Incident, contacts: dict[str, Contact]) -> str:
+    """What an incident without a target is about, where the target's name would stand: the
+    contact alerts cannot reach (`contact oncall`), the benchmark or rule, else its kind."""
+    key = inc.dedup_key or ""
+    if key.startswith(DELIVERY):
+        c = contacts.get(key[len(DELIVERY) :])
+        name = store.open_("contacts", "name_s", c.id, c.name_s) if c else None
+        return f"contact {name}" if name else "a removed contact"
+    if key.startswith("bench:"):
+        rec = bstore.get(store, key[len("bench:") :])
+        return f"benchmark {rec.name}" if rec is not None else "benchmark"
+    if inc.rule_id:
+        with store.session() as s:
+            row = s.get(Rule, inc.rule_id)
+        name = store.open_("rules", "name_s", row.id, row.name_s) if row else None
+        return f"rule {name}" if name else "rule"
+    return inc.kind
 
 
 def _note(

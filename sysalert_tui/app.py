@@ -85,8 +85,10 @@ class SysAlertApp(App[int]):
         stats_every: float = 2.0,
         flush_every: float = 0.15,
         cursor_blink: bool = True,
+        notice: str | None = None,
     ) -> None:
         super().__init__()
+        self.notice = notice  # said once at the start (the first start: what was set up)
         self.operator = operator or login_name()
         # Every audited change made from this console is recorded as its operator.
         if not isinstance(backend.commands, ActingAs):
@@ -115,6 +117,8 @@ class SysAlertApp(App[int]):
         self.set_interval(self.stats_every, self.refresh_stats)
         self.refresh_stats()
         await self.switch_mode("targets")
+        if self.notice:
+            self.notify(self.notice, title="First start", timeout=30)
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """Snapshots want a steady cursor: with cursor_blink off, no input blinks."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from engine import __version__
 from engine.errors import SysAlertError
@@ -16,6 +18,38 @@ from engine.errors import SysAlertError
 log = logging.getLogger("sysalert")
 
 Handler = Callable[[argparse.Namespace], int]
+
+
+# A value that starts with a dash and a digit is a value, not an option: argparse reads only bare
+# numbers so (`-5`), and took `--interval -5s` for a missing value followed by an unknown option.
+_NEGATIVE_VALUE = re.compile(r"^-\.?\d[\w.:]*$")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with errors that fit on one line and name the command they belong to."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = _NEGATIVE_VALUE
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        """A subcommand refuses an argument it does not know itself, so the message names it
+        (`sysalert target add: unrecognized arguments`), not the top-level command."""
+        ns, extras = super().parse_known_args(args, namespace)
+        if extras and self._subparsers is None:
+            self.error(f"unrecognized arguments: {' '.join(extras)}{self._suggest(extras)}")
+        return ns, extras
+
+    def _suggest(self, extras: list[str]) -> str:
+        flags = [o for a in self._actions for o in a.option_strings if o.startswith("--")]
+        for extra in extras:
+            close = difflib.get_close_matches(extra.split("=", 1)[0], flags, n=1)
+            if close:
+                return f" (did you mean {close[0]}?)"
+        return ""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}; see `{self.prog} --help`\n")
 
 
 def _add_json(p: argparse.ArgumentParser) -> None:
@@ -35,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         cli_telegram,
     )
 
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="sysalert",
         description="Terminal operations console and headless monitor. Without a command: the console.",
     )
@@ -100,7 +134,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     else:
         print("master key: from SYSALERT_MASTER_KEY")
     if res.seeded:
-        print(f"added local targets: {', '.join(res.seeded)}")
+        from engine.commands.targets import seeded_note
+
+        print(seeded_note(res.seeded))
     print(
         "next: `sysalert target add tcp://host:port --name NAME`, then `sysalert` for the console"
     )

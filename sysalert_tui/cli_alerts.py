@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 from typing import Any
 
 import anyio
@@ -106,7 +107,7 @@ def cmd_inc_list(args: argparse.Namespace) -> int:
                     i["id"],
                     i["state"],
                     i["severity"],
-                    i.get("target") or i.get("summary", "")[:30],
+                    i.get("target") or "-",  # a local incident names its subject there too
                     ago(i["opened_at"]),
                     _receipts(i),
                 ]
@@ -156,6 +157,8 @@ def cmd_m_on(args: argparse.Namespace) -> int:
                 continue
             until = f", ends in {args.duration}" if args.duration else ", until `maintenance off`"
             print(f"maintenance on for {who} ({w['kind']}{until})")
+        if res.get("note"):
+            print(f"note: {res['note']}")
     return 0
 
 
@@ -239,10 +242,11 @@ def cmd_c_remove(args: argparse.Namespace) -> int:
 
 def cmd_notify_test(args: argparse.Namespace) -> int:
     with open_commands(args) as cmds:
+        send = cmds.notify_test  # async here, a plain call to the daemon when attached
         res = (
-            cmds.notify_test_sync(args.contact)
-            if hasattr(cmds, "notify_test_sync")
-            else anyio.run(cmds.notify_test, args.contact)
+            anyio.run(send, args.contact)
+            if inspect.iscoroutinefunction(send)
+            else send(args.contact)
         )
     if args.json:
         print_json(res)

@@ -83,6 +83,8 @@ def cmd_add(args: argparse.Namespace) -> int:
             f"added benchmark {b['name']} ({b['kind']}, every {b['interval_s']:g}s, threshold {b['threshold_pct']:g}%); "
             "the first runs set its baseline"
         )
+        if b.get("measures"):
+            print(f"measures: {b['measures']}")
     return 0
 
 
@@ -131,6 +133,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             if res.get("baseline_set"):
                 line += " (baseline set from the first runs)"
             print(line)
+            if res.get("measures"):
+                print(f"  the score: {res['measures']}")
     return 1 if res["status"] in ("regressed", "failed") else 0
 
 

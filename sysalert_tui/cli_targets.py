@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,10 @@ from typing import Any
 import anyio
 
 from engine.domain import STATE_SYMBOLS
-from sysalert_tui.output import ago, ms, print_json, print_table
+from screens.fmt import metric_of
+from sysalert_tui.output import ago, print_json, print_table
 from sysalert_tui.session import open_commands
+from sysalert_tui.target_text import check_line, latest_result, measured, show_lines
 
 
 def register(sub: Any, add_json: Any) -> None:
@@ -159,6 +162,7 @@ def _pub(cmds: Any, rec: Any) -> dict[str, Any]:
 def cmd_list(args: argparse.Namespace) -> int:
     with open_commands(args) as cmds:
         recs = [_pub(cmds, r) for r in cmds.list_targets()]
+        latest = {r["id"]: latest_result(cmds, r) for r in recs if metric_of(r["kind"]) == "value"}
     if args.json:
         print_json(recs)
     else:
@@ -171,7 +175,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                     r["name"],
                     r["kind"],
                     _every(r),
-                    ms(r["last_latency_ms"]),
+                    measured(r, latest.get(r["id"])),
                     ago(r["last_check_at"]),
                 ]
                 for r in recs
@@ -196,35 +200,14 @@ def cmd_show(args: argparse.Namespace) -> int:
         r = _pub(cmds, cmds.get_target(args.ref))
         if r["kind"] == "heartbeat":
             r["heartbeat"] = cmds.heartbeat_info(r["id"])
+            latest = None
+        else:
+            latest = latest_result(cmds, r)
     if args.json:
         print_json(r)
     else:
-        beat = r.get("heartbeat")
-        if beat is not None:  # a push check: no interval or latency of ours, its schedule instead
-            r = {k: v for k, v in r.items() if k not in ("interval_s", "timeout_s")}
-            r["expects"] = f"a ping {beat['expects']}"
-            r["heartbeat"] = beat["detail"]
-            r["ping_url"] = beat["ping_url"]
-            r["note"] = beat["hint"]
-        for k in (
-            "id",
-            "name",
-            "kind",
-            "spec",
-            "state",
-            "interval_s",
-            "timeout_s",
-            "tags",
-            "conditions",
-            "last_latency_ms",
-            "last_error_class",
-            "expects",
-            "heartbeat",
-            "ping_url",
-            "note",
-        ):
-            if r.get(k) not in (None, [], ""):
-                print(f"{k:>16}: {r[k]}")
+        for line in show_lines(r, latest):
+            print(line)
     return 0
 
 
@@ -242,12 +225,35 @@ def cmd_remove(args: argparse.Namespace) -> int:
     return _simple(args, "remove_target", "removed")
 
 
+def _pause(args: argparse.Namespace, paused: bool) -> int:
+    """`pause` and `resume` set the state they name (not a toggle, as the console's `p` is); one
+    already so is left alone and the answer says how to get the other."""
+    with open_commands(args) as cmds:
+        r = _pub(cmds, cmds.get_target(args.ref))
+        if r["paused"] == paused:
+            if args.json:
+                print_json(r)
+                return 0
+            other = "resume" if paused else "pause"
+            print(
+                f"{r['name']} is {'already paused' if paused else 'not paused'}:"
+                f" `sysalert target {other} {shlex.quote(r['name'])}` {other}s it"
+            )
+            return 0
+        r = _pub(cmds, cmds.pause_target(args.ref, paused=paused))
+    if args.json:
+        print_json(r)
+    else:
+        print(f"{'paused' if paused else 'resumed'} {r['id']} {r['name']}")
+    return 0
+
+
 def cmd_pause(args: argparse.Namespace) -> int:
-    return _simple(args, "pause_target", "paused", paused=True)
+    return _pause(args, True)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    return _simple(args, "pause_target", "resumed", paused=False)
+    return _pause(args, False)
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
@@ -328,12 +334,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             }
         )
     else:
-        status = "ok" if res.ok else f"FAILED ({res.error_class})"
-        extra = f" value={res.value:g}" if res.value is not None else ""
-        print(
-            f"{status} {ms(res.latency_ms)}{extra}"
-            + (f": {res.detail}" if res.detail and not res.ok else "")
-        )
+        print(check_line(spec.kind, res))
     return 0 if res.ok else 1
 
 
@@ -398,5 +399,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise BadInput(f"cannot read {args.file}: {exc.strerror}", "check the path") from None
     with open_commands(args) as cmds:
         res = cmds.import_targets(text, source=str(args.file))
-    print(f"imported: {res['added']} added, {res['updated']} updated")
+    print(
+        f"imported: {res['added']} added, {res['updated']} updated,"
+        f" {res.get('unchanged', 0)} unchanged"
+    )
     return 0

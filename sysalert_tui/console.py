@@ -68,7 +68,7 @@ def run_console(args: argparse.Namespace) -> int:
         return _run_attached(remote, settings)
     from sysalert_tui.daemon import LOCK_WAIT_S, InstanceLock
 
-    _first_run(settings)
+    notice = _first_run(settings)
     lock = InstanceLock(settings.data_dir / "engine.lock")
     try:
         lock.acquire(wait=LOCK_WAIT_S)
@@ -78,23 +78,28 @@ def run_console(args: argparse.Namespace) -> int:
             raise
         return _run_attached(remote, settings)
     try:
-        return _run_embedded(settings)
+        return _run_embedded(settings, notice)
     finally:
         lock.release()
 
 
-def _first_run(settings: Settings) -> None:
-    """A fresh machine: the same as `sysalert init` (config, 0600 key, store, local targets)."""
+def _first_run(settings: Settings) -> str | None:
+    """A fresh machine: the same as `sysalert init` (config, 0600 key, store, local targets).
+    Returns what the console says first: what was added and when it alerts."""
     from engine.crypto import ENV_MASTER_KEY, KEY_FILE_NAME
 
     has_key = bool(os.environ.get(ENV_MASTER_KEY)) or (settings.data_dir / KEY_FILE_NAME).exists()
-    if not has_key:
-        from engine.bootstrap import init_data_dir
+    if has_key:
+        return None
+    from engine.bootstrap import init_data_dir
+    from engine.commands.targets import seeded_note
 
-        init_data_dir(settings)
+    res = init_data_dir(settings)
+    key = f"; back up {res.key_path} (mode 0600)" if res.created_key and res.key_path else ""
+    return (seeded_note(res.seeded) if res.seeded else "SysAlert is set up") + key
 
 
-def _run_embedded(settings: Settings) -> int:
+def _run_embedded(settings: Settings, notice: str | None = None) -> int:
     from engine.bootstrap import open_store
     from engine.engine import Engine
     from engine.facade import EmbeddedBackend
@@ -108,7 +113,9 @@ def _run_embedded(settings: Settings) -> int:
         engine = Engine(settings, store, mode="embedded")
         engine.store_lock = store_lock
         runtime = EmbeddedRuntime(engine, settings.socket_path)
-        app = SysAlertApp(EmbeddedBackend(engine), runtime=runtime, tz=_zone(settings))
+        app = SysAlertApp(
+            EmbeddedBackend(engine), runtime=runtime, tz=_zone(settings), notice=notice
+        )
         return int(app.run() or 0)
     finally:
         store_lock.release()

@@ -32,7 +32,9 @@ def ago(ts: float | None, now: float | None = None) -> str:
         return "-"
     from engine.durations import format_duration
 
-    return format_duration((now or time.time()) - ts) + " ago"
+    # Whole seconds: "462ms ago" reads as a latency beside a latency column.
+    delta = round((now or time.time()) - ts)
+    return "just now" if delta < 1 else format_duration(delta) + " ago"
 
 
 def ms(v: float | None) -> str:

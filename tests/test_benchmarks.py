@@ -158,6 +158,56 @@ async def test_tcp_connect_time_against_a_local_listener(listener: int) -> None:
         assert m.ok and m.unit == "ms" and m.facts["n"] == 6 and 0 < m.score < 100
 
 
+@pytest.fixture
+def web_server(tmp_path: Path) -> Iterator[int]:
+    """`python -m http.server` in its own process, as someone would start one to try SysAlert."""
+    import subprocess
+    import sys
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "http.server did not start"
+                time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.mark.anyio
+async def test_tcp_benchmark_of_a_web_server_agrees_with_the_probe(web_server: int) -> None:
+    """http.server queues 5 connections; connects fired back to back outran its accept loop, a
+    SYN was dropped and resent a second later: 1,017 ms against 0.4 ms for each probe."""
+    from engine.benchmarks.workloads import describe
+    from engine.checking import make_context, run_check
+    from engine.specs import parse_spec
+
+    target = parse_spec(f"tcp://127.0.0.1:{web_server}")
+    probes = [(await run_check(target, make_context(5, {}, [], {}))) for _ in range(5)]
+    assert all(p.ok for p in probes)
+    probe_ms = sorted(p.latency_ms for p in probes)[2]
+    spec = parse_bench_spec(f"tcp://127.0.0.1:{web_server}?n=20")
+    m = await measure(spec)
+    assert m.ok and m.facts["n"] == 20
+    # Within reason of the probe on a busy 2-core machine; a resent SYN costs a whole second.
+    assert m.score < max(100.0, 20 * probe_ms), (m.facts, probe_ms)
+    assert describe(spec) == "p95 time to connect, of 20 connects 0.1s apart"
+
+
 @pytest.mark.anyio
 async def test_command_benchmark_takes_the_printed_number(tmp_path: Path) -> None:
     m = await measure(parse_bench_spec(f"cmd:{script(tmp_path, 'echo 42.5')} ?n=2"))

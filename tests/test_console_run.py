@@ -91,6 +91,8 @@ def test_first_run_in_a_real_terminal_then_attach_to_a_daemon(tmp_path: Path) ->
     try:
         screen = _screen(session, "disk /")  # the first run seeded this machine's targets
         assert "embedded" in screen
+        said = _screen(session, "First start")  # and says what it added and when it alerts
+        assert "alert only when" in " ".join(said.split()), said
         assert (data / "master.key").stat().st_mode & 0o777 == 0o600
         _tmux("send-keys", "-t", session, "?")
         assert "Everywhere" in _screen(session, "Keys")

@@ -228,11 +228,15 @@ def test_import_targets(api: httpx.Client) -> None:
     assert api.post("/api/v1/targets/import", json={"text": text}).json() == {
         "added": 1,
         "updated": 0,
+        "unchanged": 0,
     }
     assert api.post("/api/v1/targets/import", json={"text": text}).json() == {
         "added": 0,
-        "updated": 1,
+        "updated": 0,
+        "unchanged": 1,
     }
+    changed = text.replace('"1h"', '"2h"')
+    assert api.post("/api/v1/targets/import", json={"text": changed}).json()["updated"] == 1
     _assert_error(api.post("/api/v1/targets/import", json={"text": "[[targets]\n"}), 400, "TOML")
     api.delete("/api/v1/targets/imp-1")
 

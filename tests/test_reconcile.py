@@ -39,3 +39,26 @@ def test_reconcile_adds_updates_and_removes(tmp_path: Path) -> None:
         assert Commands(store, s2).get_target(manual.id).declared is False
     finally:
         store.close()
+
+
+def test_reconcile_records_config_and_rewrites_nothing_unchanged(tmp_path: Path) -> None:
+    """Every start and SIGHUP reconciles: a parent that did not change is not written again, and
+    what reconcile does write is recorded as the config's doing, not an operator's."""
+    d = tmp_path / "data"
+    s = _settings(
+        d,
+        '[[targets]]\nspec = "tcp://10.0.0.1:22"\nname = "router"\n'
+        '[[targets]]\nspec = "tcp://10.0.0.2:22"\nname = "host"\ndepends_on = "router"\n',
+    )
+    write_key_file(d / KEY_FILE_NAME, [new_master_key()])
+    store = open_store(s)
+    try:
+        cmds = Commands(store, s)
+        cmds.reconcile_declared()
+        first = cmds.history(kind="target")
+        assert {h["actor"] for h in first} == {"config"}
+        cmds.reconcile_declared()  # a restart
+        assert len(cmds.history(kind="target")) == len(first)
+        assert cmds.get_target(cmds.get_target("host").parent_id).name == "router"
+    finally:
+        store.close()

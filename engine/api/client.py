@@ -137,9 +137,6 @@ class RemoteCommands:
         finally:
             store.close()
 
-    def notify_test_sync(self, ref: str) -> dict[str, Any]:
-        return dict(self.call("notify_test", ref))
-
     def events(self, types: str = "") -> Iterator[dict[str, Any]]:
         """Blocking SSE reader (run it in a thread worker)."""
         with (

@@ -20,7 +20,7 @@ from engine import incidents as inc_store
 from engine.benchmarks import store as bstore
 from engine.benchmarks.scoring import BASELINE_RUNS, baseline_from, delta_pct, fmt, status
 from engine.benchmarks.spec import parse_bench_spec
-from engine.benchmarks.workloads import Measurement, measure
+from engine.benchmarks.workloads import Measurement, describe, measure
 from engine.errors import NotFound
 from engine.events import BenchmarkEvent
 
@@ -76,6 +76,7 @@ class RunOutcome:
             "facts": m.facts,
             "baseline_set": self.baseline_set,
             "measurements": self.measurements,
+            "measures": describe(parse_bench_spec(b.spec_text)),
             "incident": self.incident_id,
         }
 

@@ -4,9 +4,9 @@ failed measurement (an unreachable URL is a result with an error class, like a p
 - `cpu`: a fixed pure-Python workload (integer arithmetic plus SHA-256 of a small block) for a
   fixed wall-clock budget, in a worker thread so the event loop keeps probing; score in ops/s,
   the best of a few short slices.
-- `http`: N sequential requests through the HTTP probe (one client, connection reused after the
-  first); score = p95 latency in ms.
-- `tcp`: N connects through the TCP probe; score = p95 connect time in ms.
+- `http`: N sequential requests through the HTTP probe, PACE_S apart (one client, connection
+  reused after the first); score = p95 latency in ms.
+- `tcp`: N connects through the TCP probe, PACE_S apart; score = p95 connect time in ms.
 - `command`: run the program N times through the command probe (process group killed on
   timeout); score = the median of the numbers it prints.
 """
@@ -26,6 +26,11 @@ from engine.benchmarks.spec import BenchSpec
 from engine.probes.base import ProbeContext, ProbeResult
 
 CPU_SECONDS = 0.3
+# Between two network attempts: each one meets an idle listener, as a probe does. Back to back,
+# ten connects outran the accept loop of a server with a small listen backlog (Python's
+# http.server queues 5): the kernel dropped a SYN, the client resent it a second later, and the
+# benchmark scored 1,017 ms where every probe of that port took 0.4 ms.
+PACE_S = 0.1
 CPU_SLICES = 5
 _BLOCK = bytes(range(256)) * 4  # 1 KiB: small enough that hashlib keeps the GIL (pure CPU)
 
@@ -126,7 +131,9 @@ async def _repeat(
     assert spec.target is not None
     samples: list[float] = []
     errors: list[ProbeResult] = []
-    for _ in range(spec.n):
+    for i in range(spec.n):
+        if i and kind != "command":
+            await anyio.sleep(PACE_S)
         res = await run_check(spec.target, ctx)
         value = res.value if kind == "command" else res.latency_ms
         if res.ok and value is not None:
@@ -170,6 +177,18 @@ async def measure_command(spec: BenchSpec) -> Measurement:
         )
     facts = {"n": len(samples), "min": min(samples), "max": max(samples)}
     return Measurement(True, statistics.median(samples), spec.unit, facts=facts)
+
+
+def describe(spec: BenchSpec) -> str:
+    """What the score is, in a sentence: `bench add`, `bench run` and `bench list --json` say it."""
+    if spec.kind == "cpu":
+        return f"ops/s of a fixed local workload, the best of {CPU_SLICES} short slices"
+    if spec.kind == "http":
+        return f"p95 latency of {spec.n} requests {PACE_S:g}s apart"
+    if spec.kind == "tcp":
+        return f"p95 time to connect, of {spec.n} connects {PACE_S:g}s apart"
+    better = "higher" if spec.higher_is_better else "lower"
+    return f"the median of the numbers {spec.n} run(s) print, {better} is better"
 
 
 async def measure(spec: BenchSpec) -> Measurement:

@@ -10,7 +10,7 @@ from sqlmodel import col
 
 from engine import incidents as inc_store
 from engine import maintenance as mstore
-from engine.commands.base import CommandBase
+from engine.commands.base import CommandBase, live_records
 from engine.durations import parse_duration
 from engine.errors import BadInput, NotFound
 from engine.notify import outbox
@@ -152,11 +152,30 @@ class AlertCommands(CommandBase):
             ),
         )
         self.audit(
-            "maintenance.on", self.store.ref("target", target_id) if target_id else scope, by
+            "maintenance.on", self._scope_ref(scope, target_id), by, _scope_detail(scope, ref)
         )
         self._notify("maintenance_changed")
         names = {target_id: self.get_target(target_id).name} if target_id else {}
-        return {"windows": [w.public(names)]}
+        out: dict[str, Any] = {"windows": [w.public(names)]}
+        if scope == "tag" and not self._tagged(ref or "", owner_id):
+            out["note"] = (
+                f"no target is tagged {ref!r} yet: the window holds targets once they carry the tag"
+                f" (`sysalert target edit NAME --tag {ref}`); `sysalert maintenance off tag:{ref}`"
+                " ends it"
+            )
+        return out
+
+    def _scope_ref(self, scope: str, target_id: str | None) -> str:
+        """What a maintenance audit entry is about: the target's keyed ref, or `tag` / `all`
+        (a tag is sealed data: its name goes in the sealed detail)."""
+        return self.store.ref("target", target_id) if target_id else scope
+
+    def _tagged(self, tag: str, owner_id: str | None) -> bool:
+        """Whether any target (of this owner) carries `tag`: the running engine's, else stored."""
+        recs = live_records(self.hooks)
+        if recs is None:
+            recs = self.list_targets(owner_id)
+        return any(tag in r.tags for r in recs if owner_id is None or r.owner_id == owner_id)
 
     def maintenance_off(
         self, what: str, by: str = "operator", owner_id: str | None = None
@@ -179,7 +198,12 @@ class AlertCommands(CommandBase):
         gone = [w.id for w in mine if w.endable(now)]
         kept = [w for w in mine if not w.endable(now)]
         mstore.remove(self.store, gone)
-        self.audit("maintenance.off", scope, by)
+        self.audit(
+            "maintenance.off",
+            self._scope_ref(scope, rec.id if rec else None),
+            by,
+            _scope_detail(scope, ref),
+        )
         self._notify("maintenance_changed")
         # Still in maintenance now: a kept recurring window, or (for a target) a tag/all window.
         holding = [w for w in kept if w.active(now)]
@@ -251,7 +275,7 @@ class AlertCommands(CommandBase):
         self.audit("contact.remove", self.store.ref("contact", c.id), by)
         return {"removed": c.name}
 
-    async def notify_test(self, ref: str) -> dict[str, Any]:
+    async def notify_test(self, ref: str, by: str = "operator") -> dict[str, Any]:
         """Send a test message now (bypasses the outbox: the point is to see the error live)."""
         import httpx
 
@@ -286,7 +310,7 @@ class AlertCommands(CommandBase):
         self.audit(
             "notify.test",
             self.store.ref("contact", c.id),
-            "operator",
+            by,
             "ok" if out.ok else out.error,
         )
         return {
@@ -295,6 +319,11 @@ class AlertCommands(CommandBase):
             "channel": c.channel,
             "message_id": out.message_id,
         }
+
+
+def _scope_detail(scope: str, ref: str | None) -> str | None:
+    """The sealed detail of a tag's maintenance entry: `tag:NAME`, which history shows."""
+    return f"tag:{ref}" if scope == "tag" and ref else None
 
 
 def _still_in_maintenance(what: str, holding: list[mstore.Window], kept: int) -> str | None:

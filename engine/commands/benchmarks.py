@@ -14,6 +14,7 @@ from engine.benchmarks import store as bstore
 from engine.benchmarks.runner import measure_and_record
 from engine.benchmarks.scoring import delta_pct, fmt, status
 from engine.benchmarks.spec import MIN_INTERVAL, UNITS, parse_bench_spec, parse_threshold
+from engine.benchmarks.workloads import describe
 from engine.commands.base import CommandBase, check_name
 from engine.durations import parse_duration
 from engine.errors import BadInput, NotFound
@@ -165,6 +166,7 @@ class BenchmarkCommands(CommandBase):
                     last_ok, rec.last_score, rec.baseline, rec.threshold_pct, rec.higher_is_better
                 ),
                 "trend": [r.score if r.ok else None for r in runs],
+                "measures": describe(parse_bench_spec(rec.spec_text)),
                 "ref": self.store.ref("bench", rec.id),
             }
         )

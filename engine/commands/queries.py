@@ -147,15 +147,20 @@ class QueryCommands(CommandBase):
         out = []
         for r in rows:
             row = f"{r.ts:.6f}:{r.action}"
+            detail = self.store.open_("audit", "detail_s", row, r.detail_s)
+            target = names.get(r.object_ref or "")
+            if target is None and r.action.startswith("maintenance."):
+                # A tag's or everything's window: the sealed detail names the tag.
+                target = {"tag": detail, "all": "all"}.get(r.object_ref or "")
             out.append(
                 {
                     "ts": r.ts,
                     "kind": r.action.split(".", 1)[0],
                     "action": r.action,
-                    "target": names.get(r.object_ref or ""),
+                    "target": target,
                     "ref": r.object_ref,
                     "actor": self.store.open_("audit", "actor_s", row, r.actor_s),
-                    "detail": self.store.open_("audit", "detail_s", row, r.detail_s),
+                    "detail": detail,
                 }
             )
         return out

@@ -19,11 +19,33 @@ from engine.probe_options import check_options
 from engine.specs import parse_spec
 from engine.store import targets as tstore
 
+# This machine's cpu, memory and disk, added on first start so the console shows live data at
+# once. They carry no threshold of their own: a busy machine spikes to 100% for seconds all the
+# time, and a target that fails on one check pages, recovers and flaps. A rule per target pages
+# instead, and only once the level has held for SEED_FOR (Prometheus's `for: 5m`).
 LOCAL_SEEDS = (
-    ("system://cpu?max=95", "cpu"),
-    ("system://memory?max=95", "memory"),
-    ("system://disk:/?max=95", "disk /"),
+    ("system://cpu", "cpu"),
+    ("system://memory", "memory"),
+    ("system://disk:/", "disk /"),
 )
+SEED_FOR_S = 300.0
+SEED_RULES = (  # rule name, metric, above, target name
+    ("cpu high", "system.cpu", 95.0, "cpu"),
+    ("memory high", "system.memory", 90.0, "memory"),
+    ("disk / full", "system.disk", 90.0, "disk /"),
+)
+
+
+def seeded_note(names: list[str]) -> str:
+    """What the first start added, and when it pages: `sysalert init` and the console say it."""
+    from engine.durations import format_duration
+
+    held = ", ".join(f"{t} above {above:g}%" for _, _, above, t in SEED_RULES if t in names)
+    return (
+        f"added this machine's {', '.join(names)} as targets; they alert only when a level holds"
+        f" for {format_duration(SEED_FOR_S)} ({held}), not on a spike."
+        " See `sysalert rules list`; `sysalert target remove NAME` drops one"
+    )
 
 
 def _check_name(name: str) -> str:
@@ -342,13 +364,21 @@ class TargetCommands(CommandBase):
         return rec
 
     def seed_local_targets(self) -> list[str]:
-        """First run: this machine's cpu, memory and disk, so the console shows live data at once."""
+        """First run: this machine's cpu, memory and disk, so the console shows live data at once,
+        each with a rule that pages on a sustained level (see LOCAL_SEEDS)."""
         if tstore.load_all(self.store):
             return []
-        return [
+        names = [
             self.add_target(spec, name=name, interval="15s", by="seed").name
             for spec, name in LOCAL_SEEDS
         ]
+        taken = {r["name"] for r in self.list_rules()}  # type: ignore[attr-defined]
+        for rule, metric, above, target in SEED_RULES:
+            if rule not in taken:  # a config [[rules]] entry of that name wins
+                self.add_rule(  # type: ignore[attr-defined]
+                    rule, metric, ">", above, SEED_FOR_S, "high", target=target, by="seed"
+                )
+        return names
 
     # ---- targets as code ----------------------------------------------------------------------
     def export_targets(self) -> str:
@@ -377,8 +407,11 @@ class TargetCommands(CommandBase):
             lines.append("")
         return "\n".join(lines)
 
-    def import_targets(self, text: str, source: str = "import") -> dict[str, int]:
-        """Add new targets and update existing ones by name; all-or-nothing validation first."""
+    def import_targets(
+        self, text: str, source: str = "import", by: str = "operator"
+    ) -> dict[str, int]:
+        """Add new targets and update changed ones by name; all-or-nothing validation first. A
+        target the file describes as it is stays untouched: nothing is written or audited."""
         from engine.config import TargetDecl
 
         try:
@@ -404,21 +437,33 @@ class TargetCommands(CommandBase):
                 ) from None
         built = [self.build_target(**_decl_args(d)) for d in decls]
         self._check_parents(source, decls, built)  # before anything is written
-        added = updated = 0
-        for rec in built:
+        added = updated = unchanged = 0
+        reparent: list[tuple[str, str]] = []
+        for d, rec in zip(decls, built, strict=True):
             existing = tstore.find(self.store, rec.name)
             definition = _definition(rec)
             del definition["declared"]  # an import never changes who owns a target's definition
-            if existing:
-                self.edit_target(existing.id, **definition)
-                updated += 1
-            else:
-                self.add_target(name=rec.name, **definition)
+            if existing is None:
+                self.add_target(name=rec.name, by=by, **definition)
                 added += 1
-        for d, rec in zip(decls, built, strict=True):  # a parent may come later in the file
-            if d.depends_on:
-                self.edit_target(rec.name, depends_on=d.depends_on)
-        return {"added": added, "updated": updated}
+                if d.depends_on:
+                    reparent.append((rec.name, d.depends_on))
+                continue
+            stored = _definition(existing)
+            del stored["declared"]
+            parent = self.target_names([existing.parent_id]) if existing.parent_id else {}
+            new_parent = bool(d.depends_on) and parent.get(existing.parent_id or "") != d.depends_on
+            if stored == definition and not new_parent:
+                unchanged += 1
+                continue
+            if stored != definition:
+                self.edit_target(existing.id, by=by, **definition)
+            if new_parent:
+                reparent.append((rec.name, d.depends_on or ""))
+            updated += 1
+        for name, parent_name in reparent:  # a parent may come later in the file
+            self.edit_target(name, depends_on=parent_name, by=by)
+        return {"added": added, "updated": updated, "unchanged": unchanged}
 
     def reconcile_declared(self) -> dict[str, int]:
         """Config [[targets]] are the truth for declared targets: add, update, remove."""
@@ -431,10 +476,10 @@ class TargetCommands(CommandBase):
             seen.add(rec.name)
             old = existing.get(rec.name) or tstore.find(self.store, rec.name)
             if old is None:
-                self.add_target(name=rec.name, **_definition(rec))
+                self.add_target(name=rec.name, by="config", **_definition(rec))
                 added += 1
             elif _definition(old) != _definition(rec):
-                self.edit_target(old.id, **_definition(rec))
+                self.edit_target(old.id, by="config", **_definition(rec))
                 updated += 1
         for name, old in existing.items():
             if name not in seen:
@@ -443,8 +488,11 @@ class TargetCommands(CommandBase):
         for d in decls:
             if d.depends_on:
                 child = tstore.find(self.store, d.name)
-                if child is not None:
-                    self.edit_target(child.id, depends_on=d.depends_on)
+                if child is None:
+                    continue
+                parent = self.target_names([child.parent_id]) if child.parent_id else {}
+                if parent.get(child.parent_id or "") != d.depends_on:  # every start, no rewrite
+                    self.edit_target(child.id, depends_on=d.depends_on, by="config")
         return {"added": added, "updated": updated, "removed": removed}
 
 

@@ -133,11 +133,24 @@ def headline(msg: OutgoingMessage, now: datetime | None = None) -> str:
     return base
 
 
+def summary(msg: OutgoingMessage) -> str:
+    """The incident's own description, as of now: a resolved notice says what the outage was
+    ("Was: db is down (refused)") rather than repeating "is down" under [RESOLVED]."""
+    text = msg.summary.strip()
+    if text and msg.kind == "resolved":
+        return f"Was: {text}"
+    return text
+
+
 def _facts(msg: OutgoingMessage) -> list[str]:
+    """Error class and incident id; a test message belongs to no incident and names none."""
+    if msg.kind == "test":
+        return []
     lines = []
-    if msg.error_class and msg.kind != "test":
-        lines.append(f"Error: {msg.error_class}")
-    lines.append(f"Incident: {msg.incident_id} ({msg.target_ref})")
+    if msg.error_class:
+        lines.append(f"Error{' was' if msg.kind == 'resolved' else ''}: {msg.error_class}")
+    ref = f" ({msg.target_ref})" if msg.target_ref else ""
+    lines.append(f"Incident: {msg.incident_id}{ref}")
     return lines
 
 
@@ -147,8 +160,8 @@ def _facts(msg: OutgoingMessage) -> list[str]:
 def render_text(msg: OutgoingMessage, now: datetime | None = None) -> str:
     """Plain text for Telegram, SMS-like gateways and the mail body."""
     lines = [f"{marker(msg)} {headline(msg, now)}", *_facts(msg)]
-    if msg.summary:
-        lines.append(_clip(msg.summary.strip(), 1500))
+    if text := summary(msg):
+        lines.append(_clip(text, 1500))
     if hint := ack_line(msg):
         lines.append(hint)
     return "\n".join(lines)
@@ -173,17 +186,14 @@ def render_html(msg: OutgoingMessage, now: datetime | None = None) -> str:
     """The HTML alternative: same lines, a coloured bar, everything escaped."""
     e = html.escape
     rows = "".join(f'<p style="margin:4px 0">{e(line)}</p>' for line in _facts(msg))
-    summary = (
-        f'<pre style="white-space:pre-wrap">{e(_clip(msg.summary, 4000))}</pre>'
-        if msg.summary
-        else ""
-    )
+    text = summary(msg)
+    body = f'<pre style="white-space:pre-wrap">{e(_clip(text, 4000))}</pre>' if text else ""
     hint = f"<p><b>{e(ack_line(msg))}</b></p>" if ack_line(msg) else ""
     return (
         '<!doctype html><html><body style="font-family:sans-serif">'
         f'<div style="border-left:6px solid {colour_hex(msg)};padding-left:12px">'
         f'<h2 style="margin:0 0 8px 0">{e(marker(msg))} {e(headline(msg, now))}</h2>'
-        f"{rows}{summary}{hint}</div></body></html>"
+        f"{rows}{body}{hint}</div></body></html>"
     )
 
 
@@ -201,13 +211,13 @@ def slack_body(msg: OutgoingMessage, now: datetime | None = None) -> dict[str, A
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*{_slack_escape(head)}*"}},
     ]
-    if msg.summary:
+    if text := summary(msg):
         blocks.append(
             {
                 "type": "section",
                 "text": {
                     "type": "mrkdwn",
-                    "text": _clip(f"```{_slack_escape(msg.summary.strip())}```", 3000),
+                    "text": _clip(f"```{_slack_escape(text)}```", 3000),
                 },
             }
         )
@@ -228,9 +238,11 @@ def discord_body(msg: OutgoingMessage, now: datetime | None = None) -> dict[str,
     fields = [
         {"name": "Severity", "value": msg.severity, "inline": True},
         {"name": "State", "value": _clip(msg.state or "-", 1024), "inline": True},
-        {"name": "Incident", "value": _clip(msg.incident_id, 1024), "inline": True},
-        {"name": "Target", "value": _clip(msg.target_ref, 1024), "inline": True},
     ]
+    if msg.kind != "test":  # Discord refuses an empty field, and a test has no incident
+        fields.append({"name": "Incident", "value": _clip(msg.incident_id, 1024), "inline": True})
+    if msg.target_ref:
+        fields.append({"name": "Target", "value": _clip(msg.target_ref, 1024), "inline": True})
     if msg.error_class:
         fields.append({"name": "Error", "value": _clip(msg.error_class, 1024), "inline": True})
     embed: dict[str, Any] = {
@@ -240,8 +252,8 @@ def discord_body(msg: OutgoingMessage, now: datetime | None = None) -> dict[str,
         "timestamp": iso(_now(now)),
         "footer": {"text": _clip(ack_line(msg) or "SysAlert", 2048)},
     }
-    if msg.summary:
-        embed["description"] = _clip(msg.summary.strip(), 4096)
+    if text := summary(msg):
+        embed["description"] = _clip(text, 4096)
     return {
         "content": _clip(head, 2000),
         "embeds": [embed],
@@ -272,7 +284,7 @@ def webhook_body(msg: OutgoingMessage, sent_at: datetime) -> dict[str, Any]:
         "state": msg.state,
         "since": iso(msg.since),
         "error_class": msg.error_class,
-        "summary": msg.summary,
+        "summary": summary(msg),
         "level": msg.level,
         "text": render_text(msg, sent_at),
         "sent_at": iso(sent_at),
@@ -296,7 +308,7 @@ def alertmanager_body(
     }
     if msg.error_class:
         labels["error_class"] = msg.error_class
-    annotations = {"summary": headline(msg, now), "description": msg.summary, "kind": msg.kind}
+    annotations = {"summary": headline(msg, now), "description": summary(msg), "kind": msg.kind}
     fingerprint = hashlib.sha256(msg.incident_id.encode()).hexdigest()[:16]
     alert = {
         "status": status,

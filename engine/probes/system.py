@@ -94,6 +94,18 @@ async def probe(spec: TargetSpec, ctx: ProbeContext) -> ProbeResult:
     except OSError as exc:
         return ProbeResult.failure("error", f"{metric}: {exc.strerror or exc}")
     took = (time.perf_counter() - start) * 1000
+    return judge(spec, ctx, value, took, facts, label)
+
+
+def judge(
+    spec: TargetSpec,
+    ctx: ProbeContext,
+    value: float,
+    took: float,
+    facts: dict[str, Any],
+    label: str,
+) -> ProbeResult:
+    """The result for one measured percent: failed as 'threshold' beyond the target's max/min."""
     value = round(float(value), 2)
     high = _limit(spec, ctx, "max")
     low = _limit(spec, ctx, "min")

@@ -154,6 +154,12 @@ def _email(address: str) -> str:
 
 
 def _pagerduty(address: str) -> str:
+    if re.fullmatch(r"[A-Z]+(_[A-Z]+)+", address):  # ROUTING_KEY, as the README writes it
+        raise _bad(
+            "pagerduty",
+            f"{address} is a placeholder: put your PagerDuty service's 32-character routing key"
+            " there (Integrations > Events API v2 > Integration Key)",
+        )
     if not _PD_KEY.match(address):
         raise _bad(
             "pagerduty", f"a routing key is 32 letters and digits (got {len(address)} characters)"
