@@ -17,6 +17,7 @@ from engine.benchmarks.spec import MIN_INTERVAL, UNITS, parse_bench_spec, parse_
 from engine.commands.base import CommandBase, check_name
 from engine.durations import parse_duration
 from engine.errors import BadInput, NotFound
+from engine.limits import BENCH_INTERVAL, RUNS, SPEC_MAX, check_int, check_text
 
 DEFAULT_INTERVAL = 3600.0
 TREND_RUNS = 10
@@ -49,9 +50,9 @@ class BenchmarkCommands(CommandBase):
         by: str = "operator",
     ) -> dict[str, Any]:
         """Validate everything, check the quota, then store; on any error nothing is stored."""
-        parsed = parse_bench_spec(spec)
+        parsed = parse_bench_spec(check_text(spec, "benchmark spec", SPEC_MAX))
         iv = (
-            parse_duration(interval, "interval")
+            parse_duration(interval, "interval", BENCH_INTERVAL)
             if interval is not None
             else (parsed.interval_s or DEFAULT_INTERVAL)
         )
@@ -99,7 +100,7 @@ class BenchmarkCommands(CommandBase):
     ) -> dict[str, Any]:
         rec = self.get_benchmark(ref, owner_id)
         return self._bench_public(
-            rec, bstore.recent_runs(self.store, rec.id, max(1, min(int(runs), 1000)))
+            rec, bstore.recent_runs(self.store, rec.id, check_int(runs, "runs", RUNS))
         )
 
     def remove_benchmark(

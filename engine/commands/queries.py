@@ -10,6 +10,7 @@ from sqlalchemy import literal, or_, select
 from engine import history as hist
 from engine.commands.base import CommandBase, live_records
 from engine.errors import BadInput
+from engine.limits import BUCKETS, EPOCH, LIST_LIMIT, SERIES_SECONDS, check_int, check_number
 from engine.store.models import AuditEntry, Incident
 
 HISTORY_KINDS = (
@@ -40,10 +41,9 @@ class QueryCommands(CommandBase):
     def target_results(
         self, ref: str, limit: int | str = 50, before: float | str | None = None
     ) -> list[dict[str, Any]]:
+        n, until = check_int(limit, "limit", LIST_LIMIT), _moment(before, "before")
         rec = self.get_target(ref)  # type: ignore[attr-defined]
-        return hist.recent_results(
-            self.store, rec.id, min(int(limit), 1000), float(before) if before else None
-        )
+        return hist.recent_results(self.store, rec.id, n, until)
 
     def target_series(
         self,
@@ -53,9 +53,9 @@ class QueryCommands(CommandBase):
         now: float | str | None = None,
     ) -> dict[str, Any]:
         """`now` ends the window (default: the clock); the console passes its own clock."""
+        s = check_number(seconds, "seconds", SERIES_SECONDS)
+        b, end = check_int(buckets, "buckets", BUCKETS), _moment(now, "now")
         rec = self.get_target(ref)  # type: ignore[attr-defined]
-        s, b = float(seconds), max(1, min(int(buckets), 500))
-        end = float(now) if now else None
         return {
             "series": hist.latency_series(self.store, rec.id, s, b, end),
             "uptime": hist.uptime(self.store, rec.id, s, end),
@@ -64,7 +64,8 @@ class QueryCommands(CommandBase):
     def uptimes(
         self, seconds: float | str = 86400, now: float | str | None = None
     ) -> dict[str, float]:
-        return hist.uptime_many(self.store, float(seconds), float(now) if now else None)
+        s = check_number(seconds, "seconds", SERIES_SECONDS)
+        return hist.uptime_many(self.store, s, _moment(now, "now"))
 
     def target_states(self, target: str | None = None) -> dict[str, str]:
         """Each target's shown state as the running engine sees it (maintenance and pause applied),
@@ -101,6 +102,7 @@ class QueryCommands(CommandBase):
         limit: int | str = 100,
     ) -> list[dict[str, Any]]:
         """Audit-backed history, newest first, paged by `before` (never loads everything)."""
+        n, until = check_int(limit, "limit", LIST_LIMIT), _moment(before, "before")
         if kind and kind not in HISTORY_KINDS:
             raise BadInput(
                 f"history kind {kind!r} is unknown", f"use one of {', '.join(HISTORY_KINDS)}"
@@ -120,9 +122,9 @@ class QueryCommands(CommandBase):
             )
         if kind:
             q = q.where(AuditEntry.action.startswith(kind + "."))  # type: ignore[union-attr]
-        if before:
-            q = q.where(AuditEntry.ts < float(before))
-        q = q.order_by(AuditEntry.ts.desc()).limit(max(1, min(int(limit), 1000)))  # type: ignore[attr-defined]
+        if until is not None:
+            q = q.where(AuditEntry.ts < until)
+        q = q.order_by(AuditEntry.ts.desc()).limit(n)  # type: ignore[attr-defined]
         with self.store.session() as s:
             rows = list(s.exec(q).scalars())
             incident_ids = {
@@ -185,3 +187,10 @@ class QueryCommands(CommandBase):
             "probe_rate": 0.0,
             "ts": time.time(),
         }  # type: ignore[attr-defined]
+
+
+def _moment(value: float | str | None, what: str) -> float | None:
+    """A point in time as Unix seconds (`before=`, `now=`), or None when not given."""
+    if value is None or value == "":
+        return None
+    return check_number(value, what, EPOCH)
