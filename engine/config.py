@@ -21,6 +21,7 @@ from pydantic import (
 from engine.config_locate import locate
 from engine.durations import parse_duration
 from engine.errors import BadInput, ConfigError
+from engine.limits import LIMIT_CONCURRENCY, MAX_BODY
 
 ENV_CONFIG = "SYSALERT_CONFIG"
 ENV_DATA_DIR = "SYSALERT_DATA_DIR"
@@ -76,6 +77,10 @@ class ApiSettings(_Section):
     socket: str = ""
     public_url: str = ""
     api_keys: list[SecretStr] = Field(default_factory=list)
+    # Largest JSON request body, in bytes (read in pieces; larger ones get 413 unread).
+    max_body: int = Field(MAX_BODY, ge=1024, le=64 * 1024 * 1024)
+    # Connections and requests a listener serves at once before answering 503 (pings excepted).
+    limit_concurrency: int = Field(LIMIT_CONCURRENCY, ge=10, le=1_000_000)
 
 
 class AlertSettings(_Section):

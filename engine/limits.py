@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from engine.errors import BadInput
 
@@ -126,7 +128,7 @@ def check_int(value: Any, what: str, bounds: tuple[int, int]) -> int:
     )
     if isinstance(value, bool) or not whole:
         raise BadInput(
-            f"{what} {text[:40]!r} is not a whole number", f"give {what} from {lo} to {hi}"
+            f"{what} {text[:40]!r} is not an integer", f"give {what} from {lo} to {hi}"
         )
     if not lo <= int(text) <= hi:
         raise BadInput(f"{what} {int(text)} is out of range", f"give {what} from {lo} to {hi}")
@@ -149,3 +151,25 @@ def check_number(value: Any, what: str, bounds: tuple[float, float]) -> float:
             f"{what} {str(value)[:40]} is out of range", f"give {what} from {lo:g} to {hi:g}"
         )
     return number
+
+
+# ---- the same limits as types, for command signatures -----------------------------------------
+# The HTTP API builds its request models and /openapi.json from the command layer's signatures
+# (engine.api.routes), so a parameter annotated with one of these is documented and checked with
+# its limit there; the command body checks it again for the CLI, console and Telegram.
+Name = Annotated[str, Field(max_length=NAME_MAX)]
+Spec = Annotated[str, Field(max_length=SPEC_MAX)]
+Ref = Annotated[str, Field(max_length=REF_MAX)]
+Reason = Annotated[str, Field(max_length=REASON_MAX)]
+Schedule = Annotated[str, Field(max_length=SCHEDULE_MAX)]
+Address = Annotated[str, Field(max_length=ADDRESS_MAX)]
+Actor = Annotated[str, Field(max_length=ACTOR_MAX)]
+ImportText = Annotated[str, Field(max_length=IMPORT_MAX)]
+Tags = Annotated[list[Annotated[str, Field(max_length=TAG_MAX)]], Field(max_length=TAGS_MAX)]
+Conditions = Annotated[
+    list[Annotated[str, Field(max_length=CONDITION_MAX)]], Field(max_length=CONDITIONS_MAX)
+]
+Options = Annotated[dict[str, Any], Field(max_length=OPTIONS_MAX)]
+Channels = Annotated[
+    list[Annotated[str, Field(max_length=NAME_MAX)]], Field(max_length=CHANNELS_MAX)
+]

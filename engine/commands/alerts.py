@@ -21,6 +21,12 @@ from engine.limits import (
     REF_MAX,
     SCHEDULE_MAX,
     SILENCE_FOR,
+    Actor,
+    Address,
+    Name,
+    Reason,
+    Ref,
+    Schedule,
     check_int,
     check_text,
 )
@@ -34,7 +40,7 @@ class AlertCommands(CommandBase):
         self,
         state: str | None = None,
         owner_id: str | None = None,
-        target: str | None = None,
+        target: Ref | None = None,
         limit: int | str = 200,
     ) -> list[dict[str, Any]]:
         limit = check_int(limit, "limit", LIST_LIMIT)
@@ -46,7 +52,7 @@ class AlertCommands(CommandBase):
         return inc_store.list_incidents(self.store, state, limit, owner_id, tid)
 
     def ack_incident(
-        self, incident_id: str, by: str = "operator", owner_id: str | None = None
+        self, incident_id: str, by: Actor = "operator", owner_id: str | None = None
     ) -> dict[str, Any]:
         by = check_actor(by)
         inc = self._own_incident(incident_id, owner_id)
@@ -58,7 +64,7 @@ class AlertCommands(CommandBase):
         return self._incident(inc.id)
 
     def resolve_incident(
-        self, incident_id: str, by: str = "operator", owner_id: str | None = None
+        self, incident_id: str, by: Actor = "operator", owner_id: str | None = None
     ) -> dict[str, Any]:
         by = check_actor(by)
         inc = self._own_incident(incident_id, owner_id)
@@ -75,7 +81,7 @@ class AlertCommands(CommandBase):
         self,
         incident_id: str,
         duration: str | float,
-        by: str = "operator",
+        by: Actor = "operator",
         owner_id: str | None = None,
     ) -> dict[str, Any]:
         seconds = parse_duration(duration, "silence duration", SILENCE_FOR)
@@ -119,12 +125,12 @@ class AlertCommands(CommandBase):
     # ---- maintenance -------------------------------------------------------------------------
     def maintenance_on(
         self,
-        what: str,
+        what: Ref,
         duration: str | float | None = None,
-        reason: str = "",
+        reason: Reason = "",
         by: str = "operator",
         owner_id: str | None = None,
-        schedule: str | None = None,
+        schedule: Schedule | None = None,
     ) -> dict[str, Any]:
         scope, ref = mstore.parse_scope(check_text(what, "maintenance target", REF_MAX))
         reason = check_text(reason or "", "--reason", REASON_MAX, empty_ok=True)
@@ -229,9 +235,9 @@ class AlertCommands(CommandBase):
     # ---- contacts ----------------------------------------------------------------------------
     def add_contact(
         self,
-        name: str,
-        address: str,
-        level: int = 1,
+        name: Name,
+        address: Address,
+        level: int | str = 1,
         owner_id: str | None = None,
         by: str = "operator",
     ) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from engine.benchmarks.spec import MIN_INTERVAL, UNITS, parse_bench_spec, parse_
 from engine.commands.base import CommandBase, check_name
 from engine.durations import parse_duration
 from engine.errors import BadInput, NotFound
-from engine.limits import BENCH_INTERVAL, RUNS, SPEC_MAX, check_int, check_text
+from engine.limits import BENCH_INTERVAL, RUNS, SPEC_MAX, Name, Spec, check_int, check_text
 
 DEFAULT_INTERVAL = 3600.0
 TREND_RUNS = 10
@@ -42,8 +42,8 @@ class BenchmarkCommands(CommandBase):
     # ---- benchmarks --------------------------------------------------------------------------------
     def add_benchmark(
         self,
-        spec: str,
-        name: str | None = None,
+        spec: Spec,
+        name: Name | None = None,
         interval: str | float | None = None,
         threshold: str | float | None = None,
         owner_id: str | None = None,

@@ -10,7 +10,15 @@ from sqlalchemy import literal, or_, select
 from engine import history as hist
 from engine.commands.base import CommandBase, live_records
 from engine.errors import BadInput
-from engine.limits import BUCKETS, EPOCH, LIST_LIMIT, SERIES_SECONDS, check_int, check_number
+from engine.limits import (
+    BUCKETS,
+    EPOCH,
+    LIST_LIMIT,
+    SERIES_SECONDS,
+    Ref,
+    check_int,
+    check_number,
+)
 from engine.store.models import AuditEntry, Incident
 
 HISTORY_KINDS = (
@@ -96,7 +104,7 @@ class QueryCommands(CommandBase):
 
     def history(
         self,
-        target: str | None = None,
+        target: Ref | None = None,
         kind: str | None = None,
         before: float | str | None = None,
         limit: int | str = 100,

@@ -8,21 +8,31 @@ from engine import rules_store
 from engine.commands.base import CommandBase, check_name
 from engine.durations import parse_duration
 from engine.errors import BadInput, NotFound
-from engine.limits import CHANNELS_MAX, NAME_MAX, REF_MAX, RULE_FOR, check_count, check_text
+from engine.limits import (
+    CHANNELS_MAX,
+    NAME_MAX,
+    REF_MAX,
+    RULE_FOR,
+    Channels,
+    Name,
+    Ref,
+    check_count,
+    check_text,
+)
 from engine.rules import RuleSpec
 
 
 class RuleCommands(CommandBase):
     def add_rule(
         self,
-        name: str,
-        metric: str,
+        name: Name,
+        metric: Ref,
         comparison: str,
         threshold: float | str,
         duration: str | float = 0,
         severity: str = "medium",
-        channels: list[str] | None = None,
-        target: str | None = None,
+        channels: Channels | None = None,
+        target: Ref | None = None,
         by: str = "operator",
     ) -> dict[str, Any]:
         name = check_name(name or "", "rule")

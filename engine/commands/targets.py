@@ -25,6 +25,13 @@ from engine.limits import (
     TAG_MAX,
     TAGS_MAX,
     TIMEOUT,
+    Conditions,
+    ImportText,
+    Name,
+    Options,
+    Ref,
+    Spec,
+    Tags,
     check_count,
     check_text,
 )
@@ -91,15 +98,15 @@ def validate_conditions(conditions: list[str]) -> list[str]:
 class TargetCommands(CommandBase):
     def build_target(
         self,
-        spec: str,
-        name: str | None = None,
+        spec: Spec,
+        name: Name | None = None,
         interval: str | float | None = None,
         timeout: str | float | None = None,
-        tags: list[str] | None = None,
-        conditions: list[str] | None = None,
-        options: dict[str, Any] | None = None,
+        tags: Tags | None = None,
+        conditions: Conditions | None = None,
+        options: Options | None = None,
         owner_id: str | None = None,
-        depends_on: str | None = None,
+        depends_on: Ref | None = None,
         failure_threshold: int | str | None = None,
         recovery_threshold: int | str | None = None,
         declared: bool = False,
@@ -429,7 +436,7 @@ class TargetCommands(CommandBase):
             lines.append("")
         return "\n".join(lines)
 
-    def import_targets(self, text: str, source: str = "import") -> dict[str, int]:
+    def import_targets(self, text: ImportText, source: str = "import") -> dict[str, int]:
         """Add new targets and update existing ones by name; all-or-nothing validation first."""
         from engine.config import TargetDecl
 
