@@ -303,7 +303,12 @@ def build_app(engine: Engine, trusted: bool) -> Any:
             stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
 
-    routes = [SRoute(r.path, _endpoint(r), methods=[r.method]) for r in ROUTES]
+    # One Starlette route per path, so a 405 lists every method the path takes (Allow); literal
+    # paths first, so /targets/import is not read as the target named "import" for its POST.
+    by_path: dict[str, dict[str, Any]] = {}
+    for r in sorted(ROUTES, key=lambda r: "{" in r.path):
+        by_path.setdefault(r.path, {})[r.method] = _endpoint(r)
+    routes = [SRoute(p, _by_method(h), methods=list(h)) for p, h in by_path.items()]
     routes += [
         SRoute("/health", health),
         SRoute("/metrics", metrics),
@@ -311,6 +316,16 @@ def build_app(engine: Engine, trusted: bool) -> Any:
         SRoute("/api/v1/events", events),
     ]
     return PingFastPath(engine, Starlette(routes=routes))
+
+
+def _by_method(handlers: dict[str, Any]) -> Any:
+    async def endpoint(request: Request) -> Response:
+        response: Response = await handlers["GET" if request.method == "HEAD" else request.method](
+            request
+        )
+        return response
+
+    return endpoint
 
 
 class PingFastPath:
@@ -338,7 +353,7 @@ class PingFastPath:
         the same `answer_ping`."""
         method = scope["method"]
         if method not in ("GET", "POST", "HEAD"):
-            await _reply(send, 405, b"method not allowed\n")
+            await _reply(send, 405, b"method not allowed\n", allow=b"GET, HEAD, POST")
             return
         if body_too_large(scope.get("headers", [])):
             await _reply(send, 413, TOO_LARGE, close=True)
@@ -372,9 +387,16 @@ def _stopping(engine: Engine) -> bool:
 
 
 async def _reply(
-    send: Any, status: int, body: bytes, head: bool = False, close: bool = False
+    send: Any,
+    status: int,
+    body: bytes,
+    head: bool = False,
+    close: bool = False,
+    allow: bytes | None = None,
 ) -> None:
     headers = [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]
+    if allow:
+        headers.append((b"allow", allow))
     if close:  # uvicorn then closes the connection instead of reading what the client still sends
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
