@@ -21,7 +21,7 @@ from pydantic import (
 from engine.config_locate import locate
 from engine.durations import parse_duration
 from engine.errors import BadInput, ConfigError
-from engine.limits import LIMIT_CONCURRENCY, MAX_BODY
+from engine.limits import DURATION_MAX, INTERVAL, LIMIT_CONCURRENCY, MAX_BODY, RULE_FOR, TIMEOUT
 
 ENV_CONFIG = "SYSALERT_CONFIG"
 ENV_DATA_DIR = "SYSALERT_DATA_DIR"
@@ -32,9 +32,20 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+# The ranges of engine.limits for the durations that have one; others are 0 to DURATION_MAX.
+_DURATION_BOUNDS = {
+    "default_interval": INTERVAL,
+    "interval": INTERVAL,
+    "default_timeout": TIMEOUT,
+    "timeout": TIMEOUT,
+    "duration": RULE_FOR,
+}
+
+
 def _dur(v: Any, info: Any) -> float:
+    bounds = _DURATION_BOUNDS.get(info.field_name, (0.0, DURATION_MAX))
     try:
-        return parse_duration(v, info.field_name)
+        return parse_duration(v, info.field_name, bounds)
     except BadInput as exc:
         raise ValueError(f"{exc.message}; {exc.hint}") from None
 
