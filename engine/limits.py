@@ -128,7 +128,8 @@ def check_int(value: Any, what: str, bounds: tuple[int, int]) -> int:
     )
     if isinstance(value, bool) or not whole:
         raise BadInput(
-            f"{what} {text[:40]!r} is not an integer", f"give {what} from {lo} to {hi}"
+            f"{what} {text[:40]!r} is not a whole number (an integer)",
+            f"give {what} from {lo} to {hi}",
         )
     if not lo <= int(text) <= hi:
         raise BadInput(f"{what} {int(text)} is out of range", f"give {what} from {lo} to {hi}")
