@@ -145,13 +145,20 @@ def check_number(value: Any, what: str, bounds: tuple[float, float]) -> float:
         number = math.nan
     if math.isnan(number):
         raise BadInput(
-            f"{what} {str(value)[:40]!r} is not a number", f"give {what} from {lo:g} to {hi:g}"
+            f"{what} {str(value)[:40]!r} is not a number",
+            f"give {what} from {_num(lo)} to {_num(hi)}",
         )
     if not lo <= number <= hi:
         raise BadInput(
-            f"{what} {str(value)[:40]} is out of range", f"give {what} from {lo:g} to {hi:g}"
+            f"{what} {str(value)[:40]} is out of range",
+            f"give {what} from {_num(lo)} to {_num(hi)}",
         )
     return number
+
+
+def _num(x: float) -> str:
+    """A bound as people read it: 86400, 3600000, 0.5 (not 3.6e+06)."""
+    return f"{x:.0f}" if x.is_integer() else f"{x:g}"
 
 
 # ---- the same limits as types, for command signatures -----------------------------------------
