@@ -103,10 +103,18 @@ def check_headers(headers: dict[Any, Any]) -> dict[str, str]:
 
 
 def _body(key: str, value: Any) -> Any:
-    """Text, or a table/list sent as JSON; bounded like any option."""
-    size = len(value) if isinstance(value, str) else len(json.dumps(value, default=str))
-    if size > OPTION_MAX:
-        raise BadInput(f"option body is {size} characters long", f"keep it to at most {OPTION_MAX}")
+    """Text, or a table/list sent as JSON; bounded like any option, and valid text."""
+    try:
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        text.encode("utf-8")
+    except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
+        raise BadInput(
+            f"option {key} is not valid text or JSON", "send UTF-8 text or a plain table"
+        ) from None
+    if len(text) > OPTION_MAX:
+        raise BadInput(
+            f"option {key} is {len(text)} characters long", f"keep it to at most {OPTION_MAX}"
+        )
     return value
 
 
