@@ -6,6 +6,7 @@ other exception escapes, and what comes back keeps to the documented ranges."""
 from __future__ import annotations
 
 import math
+import os
 import string
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,9 @@ from engine.limits import (
 from engine.probe_options import check_options
 from engine.specs import KINDS, parse_spec
 
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# SYSALERT_FUZZ_EXAMPLES=5000 digs deeper than the suite's default.
+EXAMPLES = int(os.environ.get("SYSALERT_FUZZ_EXAMPLES", "300"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Text that looks like the real thing more often than random unicode does.
 _PIECES = st.sampled_from(
@@ -331,7 +334,7 @@ def config_text(draw: st.DrawFn) -> str:
     return "\n".join(lines) + "\n"
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=EXAMPLES // 2, deadline=None, suppress_health_check=list(HealthCheck))
 @given(config_text())
 @example("[engine]\ndefault_interval = '999999999999999999d'\n")
 @example("a = " + "[" * 400 + "]" * 400 + "\n")
