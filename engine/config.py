@@ -22,6 +22,7 @@ from pydantic import (
 from engine.config_locate import locate
 from engine.durations import parse_duration
 from engine.errors import BadInput, ConfigError
+from engine.limits import DURATION_MAX, INTERVAL, LIMIT_CONCURRENCY, MAX_BODY, RULE_FOR, TIMEOUT
 
 ENV_CONFIG = "SYSALERT_CONFIG"
 ENV_DATA_DIR = "SYSALERT_DATA_DIR"
@@ -32,9 +33,20 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+# The ranges of engine.limits for the durations that have one; others are 0 to DURATION_MAX.
+_DURATION_BOUNDS = {
+    "default_interval": INTERVAL,
+    "interval": INTERVAL,
+    "default_timeout": TIMEOUT,
+    "timeout": TIMEOUT,
+    "duration": RULE_FOR,
+}
+
+
 def _dur(v: Any, info: Any) -> float:
+    bounds = _DURATION_BOUNDS.get(info.field_name, (0.0, DURATION_MAX))
     try:
-        return parse_duration(v, info.field_name)
+        return parse_duration(v, info.field_name, bounds)
     except BadInput as exc:
         raise ValueError(f"{exc.message}; {exc.hint}") from None
 
@@ -77,6 +89,10 @@ class ApiSettings(_Section):
     socket: str = ""
     public_url: str = ""
     api_keys: list[SecretStr] = Field(default_factory=list)
+    # Largest JSON request body, in bytes (read in pieces; larger ones get 413 unread).
+    max_body: int = Field(MAX_BODY, ge=1024, le=64 * 1024 * 1024)
+    # Connections and requests a listener serves at once before answering 503 (pings excepted).
+    limit_concurrency: int = Field(LIMIT_CONCURRENCY, ge=10, le=1_000_000)
 
 
 class AlertSettings(_Section):

@@ -10,11 +10,23 @@ write as a table.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Callable
 from typing import Any
 
 from engine.errors import BadInput
+from engine.limits import (
+    HEADER_NAME_MAX,
+    HEADER_VALUE_MAX,
+    HEADERS_MAX,
+    LATENCY_MS,
+    OPTION_MAX,
+    OPTIONS_MAX,
+    check_count,
+    check_number,
+    check_text,
+)
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
@@ -41,10 +53,14 @@ def _number(key: str, value: Any) -> float:
         raise BadInput(f"option {key}={value!r} is not a number", f"e.g. {key}=500") from None
 
 
+def _latency(key: str, value: Any) -> float:
+    return check_number(_number(key, value), f"option {key}", LATENCY_MS)
+
+
 def _text(key: str, value: Any) -> str:
     if isinstance(value, dict | list):
         raise BadInput(f"option {key} must be text, not a table or list", f"e.g. {key}=ok")
-    return str(value)
+    return check_text(str(value), f"option {key}", OPTION_MAX, empty_ok=True, strip=False)
 
 
 def _regex(key: str, value: Any) -> str:
@@ -71,7 +87,35 @@ def _headers(key: str, value: Any) -> dict[str, str]:
             "option headers must be a table of name = value",
             "on the command line: --option header.Authorization='Bearer …'",
         )
-    return {str(k): str(v) for k, v in value.items()}
+    return check_headers(value)
+
+
+def check_headers(headers: dict[Any, Any]) -> dict[str, str]:
+    """At most HEADERS_MAX headers; names and values bounded and free of control characters
+    (a CR or LF in a value would write a header of its own)."""
+    check_count(headers, "headers", HEADERS_MAX)
+    return {
+        check_text(str(k), "header name", HEADER_NAME_MAX): check_text(
+            str(v), f"header {str(k)[:40]!r}", HEADER_VALUE_MAX, empty_ok=True
+        )
+        for k, v in headers.items()
+    }
+
+
+def _body(key: str, value: Any) -> Any:
+    """Text, or a table/list sent as JSON; bounded like any option, and valid text."""
+    try:
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        text.encode("utf-8")
+    except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
+        raise BadInput(
+            f"option {key} is not valid text or JSON", "send UTF-8 text or a plain table"
+        ) from None
+    if len(text) > OPTION_MAX:
+        raise BadInput(
+            f"option {key} is {len(text)} characters long", f"keep it to at most {OPTION_MAX}"
+        )
+    return value
 
 
 def _expect_status(key: str, value: Any) -> Any:
@@ -81,21 +125,17 @@ def _expect_status(key: str, value: Any) -> Any:
     return value
 
 
-def _as_is(key: str, value: Any) -> Any:
-    return value
-
-
 _HTTP: dict[str, Callable[[str, Any], Any]] = {
     "method": _method,
     "headers": _headers,
-    "body": _as_is,  # text, or a table/list sent as JSON
+    "body": _body,
     "expect_status": _expect_status,
     "keyword": _text,
     "keyword_absent": _text,
     "regex": _regex,
     "json_path": _text,
-    "json_equals": _as_is,
-    "max_latency_ms": _number,
+    "json_equals": _body,
+    "max_latency_ms": _latency,
     "follow_redirects": _bool,
     "verify_tls": _bool,
 }
@@ -118,11 +158,14 @@ def check_options(kind: str, options: dict[str, Any] | None) -> dict[str, Any]:
     """The options with their values read as their types; BadInput names a bad key or value."""
     if not options:
         return {}
+    if not isinstance(options, dict):
+        raise BadInput("options must be a table of name = value", "e.g. method=POST")
+    check_count(options, "options", OPTIONS_MAX)
     known = SCHEMA.get(kind, {})
     out: dict[str, Any] = {}
     headers: dict[str, str] = {}
     for key, value in options.items():
-        key = str(key).strip()
+        key = check_text(str(key), "option name", HEADER_NAME_MAX)
         if key.lower().startswith("header.") and "headers" in known:
             name = key[7:].strip()
             if not name:
@@ -140,7 +183,7 @@ def check_options(kind: str, options: dict[str, Any] | None) -> dict[str, Any]:
             )
         out[key] = check(key, value)
     if headers:
-        out["headers"] = {**out.get("headers", {}), **headers}
+        out["headers"] = check_headers({**out.get("headers", {}), **headers})
     if "json_equals" in out and "json_path" not in out:
         raise BadInput("option json_equals needs json_path", "e.g. json_path=status json_equals=UP")
     return out

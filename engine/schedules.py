@@ -25,6 +25,7 @@ from croniter import CroniterBadDateError, croniter
 
 from engine.durations import format_duration, parse_duration
 from engine.errors import BadInput
+from engine.limits import WINDOW_LENGTH
 
 KINDS = ("oneoff", "weekly", "cron")
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -285,7 +286,10 @@ def parse_weekly(text: str, default_tz: str = "UTC") -> WindowSchedule:
 def parse_cron_window(expr: str, duration: str | float, tz: str = "UTC") -> WindowSchedule:
     """A window opening at every tick of `expr` (in tz) and lasting `duration`."""
     return WindowSchedule(
-        "cron", cron=expr, duration_s=parse_duration(duration, "window length"), tz=tz
+        "cron",
+        cron=expr,
+        duration_s=parse_duration(duration, "window length", WINDOW_LENGTH),
+        tz=tz,
     )
 
 
@@ -313,7 +317,7 @@ def parse_oneoff(
     if end is not None:
         e = when(end)
     elif duration is not None:
-        e = s + timedelta(seconds=parse_duration(duration, "window length"))
+        e = s + timedelta(seconds=parse_duration(duration, "window length", WINDOW_LENGTH))
     else:
         raise BadInput("a one-off window needs an end or a length", _ONEOFF_HINT)
     return WindowSchedule("oneoff", starts_at=s, ends_at=e, tz=tz)

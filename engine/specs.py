@@ -7,6 +7,7 @@ Telegram `/addtarget` command share, so every one of them gives the same error t
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from engine.durations import parse_duration
 from engine.errors import BadInput
+from engine.limits import DURATION_MAX, HEARTBEAT_EVERY, HEARTBEAT_GRACE, ICMP_COUNT
 
 KINDS = ("tcp", "http", "icmp", "dns", "tls", "command", "heartbeat", "system")
 DNS_TYPES = ("A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "PTR", "SRV", "CAA")
@@ -24,6 +26,7 @@ EXAMPLES = (
     "tls://host:443?min_days=14, cmd:/path/to/check, heartbeat://name?every=5m&grace=1m, "
     "system://cpu?max=90"
 )
+DURATION_BOUNDS = {"every": HEARTBEAT_EVERY, "grace": HEARTBEAT_GRACE}
 _HOST_RE = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$"
 )
@@ -52,7 +55,8 @@ class TargetSpec:
     def param_duration(self, key: str, default: None = None) -> float | None: ...
     def param_duration(self, key: str, default: float | None = None) -> float | None:
         v = self.params.get(key)
-        return default if v is None else parse_duration(v, key)
+        bounds = DURATION_BOUNDS.get(key, (0.0, DURATION_MAX))
+        return default if v is None else parse_duration(v, key, bounds)
 
     def default_name(self) -> str:
         """A readable default name (sealed like any name)."""
@@ -138,7 +142,7 @@ def _check_durations(raw: str, params: dict[str, str], keys: tuple[str, ...]) ->
     for k in keys:
         if k in params:
             try:
-                parse_duration(params[k], k)
+                parse_duration(params[k], k, DURATION_BOUNDS.get(k, (0.0, DURATION_MAX)))
             except BadInput as exc:
                 raise _bad(raw, exc.message, exc.hint or "") from None
 
@@ -147,9 +151,18 @@ def _check_numbers(raw: str, params: dict[str, str], keys: tuple[str, ...]) -> N
     for k in keys:
         if k in params:
             try:
-                float(params[k])
+                if not math.isfinite(float(params[k])):
+                    raise ValueError
             except ValueError:
                 raise _bad(raw, f"{k}={params[k]!r} is not a number", f"e.g. {k}=90") from None
+
+
+def _check_range(raw: str, params: dict[str, str], key: str, bounds: tuple[float, float]) -> None:
+    if key in params:
+        lo, hi = bounds
+        value = float(params[key])
+        if not lo <= value <= hi or (key == "count" and not value.is_integer()):
+            raise _bad(raw, f"{key}={params[key]} is out of range", f"allowed: {lo:g} to {hi:g}")
 
 
 def parse_spec(text: str) -> TargetSpec:
@@ -173,6 +186,8 @@ def parse_spec(text: str) -> TargetSpec:
         _query(raw, parts.query, set())
         return TargetSpec("tcp", raw, _check_host(raw, host), _check_port(raw, port, True))
     if scheme in ("http", "https"):
+        if any(c.isspace() for c in raw):
+            raise _bad(raw, "a URL cannot contain spaces", "write a space as %20")
         host, port = _split_host_port(raw, parts.netloc.rsplit("@", 1)[-1])
         _check_host(raw, host)
         p = _check_port(raw, port, False, 443 if scheme == "https" else 80)
@@ -183,6 +198,9 @@ def parse_spec(text: str) -> TargetSpec:
             raise _bad(raw, "ICMP has no port", "write icmp://host")
         params = _query(raw, parts.query, {"count", "interval", "max_loss", "max_rtt"})
         _check_numbers(raw, params, ("count", "max_loss", "max_rtt"))
+        _check_range(raw, params, "count", ICMP_COUNT)
+        _check_range(raw, params, "max_loss", (0, 100))
+        _check_range(raw, params, "max_rtt", (0, 3_600_000))
         return TargetSpec("icmp", raw, _check_host(raw, host), params=params)
     if scheme == "dns":
         host, port = _split_host_port(raw, parts.netloc)

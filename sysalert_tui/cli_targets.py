@@ -289,6 +289,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from engine.checking import make_context, run_check
     from engine.durations import parse_duration
     from engine.errors import BadInput
+    from engine.limits import TIMEOUT
     from engine.specs import parse_spec
 
     spec_err: BadInput | None = None
@@ -296,7 +297,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         spec = parse_spec(args.what)
         options: dict[str, Any] = {}
         conditions = list(args.conditions)
-        timeout = parse_duration(args.timeout, "timeout") if args.timeout else 5.0
+        timeout = parse_duration(args.timeout, "timeout", TIMEOUT) if args.timeout else 5.0
     except BadInput as exc:
         spec_err = exc
     if spec_err is not None:
@@ -306,7 +307,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             rec = cmds.get_target(args.what)
         spec, options = rec.spec, rec.options
         conditions = list(rec.conditions) + list(args.conditions)
-        timeout = parse_duration(args.timeout, "timeout") if args.timeout else rec.timeout_s
+        timeout = (
+            parse_duration(args.timeout, "timeout", TIMEOUT) if args.timeout else rec.timeout_s
+        )
     if spec.kind == "heartbeat":
         raise BadInput(
             "a heartbeat is pushed, not probed", "look at it with `sysalert target show NAME`"

@@ -33,10 +33,6 @@ PD_KEY = "0123456789abcdef0123456789ABCDEF"
             ("slack", "https://hooks.slack.com/services/T000/B000/XXXX"),
         ),
         (
-            "slack:https://mattermost.example.org/hooks/abc",
-            ("slack", "https://mattermost.example.org/hooks/abc"),
-        ),
-        (
             "discord:https://discord.com/api/webhooks/123/ab-CD_ef",
             ("discord", "https://discord.com/api/webhooks/123/ab-CD_ef"),
         ),
@@ -70,6 +66,8 @@ def test_every_form_is_accepted_and_normalised(text: str, expected: tuple[str, s
         ("webhook:https://x.example:99999/h", "port"),
         ("webhook:https://x.example/h?format=xml", "format="),
         ("slack:https://hooks.slack.com/other/T/B/X", "/services/"),
+        ("slack:https://mattermost.example.org/hooks/abc", "hooks.slack.com"),
+        ("slack:http://hooks.slack.com/services/T/B/X", "hooks.slack.com"),
         ("discord:https://discord.com/channels/1/2", "/api/webhooks/"),
         ("email:not-an-address", "name@domain.tld"),
         ("email:ops@localhost", "name@domain.tld"),

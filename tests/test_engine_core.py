@@ -362,7 +362,7 @@ async def test_engine_probes_real_listener_goes_down_and_recovers(
     lsock, port = _listener()
     rec = await anyio.to_thread.run_sync(
         lambda: Engine(settings, store).commands.add_target(
-            f"tcp://127.0.0.1:{port}", name="svc", interval="0.3s", timeout="0.5s"
+            f"tcp://127.0.0.1:{port}", name="svc", interval="0.3s", timeout="0.3s"
         )
     )
     engine = Engine(settings, store)

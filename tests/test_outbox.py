@@ -175,11 +175,11 @@ async def test_per_channel_rate_limit_holds_back_a_burst(settings, db_url, keyri
 
     with (
         Receiver() as hooks,
-        Receiver() as slack,
+        Receiver() as chat,
         make_rig(settings, db_url, keyring, channel_rate_per_minute=3) as rig,
     ):
         rig.contact("hooks", f"webhook:{hooks.url}/h")
-        rig.contact("chat", f"slack:{slack.url}/s")
+        rig.contact("chat", f"discord:{chat.url}/s")
         outages(rig, 5)
         assert len(rows(rig)) == 10
         start = time.time()
@@ -192,8 +192,8 @@ async def test_per_channel_rate_limit_holds_back_a_burst(settings, db_url, keyri
         )
         await anyio.sleep(0.6)  # another dispatcher round: still nothing more goes out
         held = [r for r in rows(rig) if r.status != "sent"]
-    assert len(hooks.requests) == 3 and len(slack.requests) == 3  # each channel its own budget
-    assert sorted(r.channel for r in held) == ["slack", "slack", "webhook", "webhook"]
+    assert len(hooks.requests) == 3 and len(chat.requests) == 3  # each channel its own budget
+    assert sorted(r.channel for r in held) == ["discord", "discord", "webhook", "webhook"]
     for r in held:  # held back, not failed: no attempt counted, due when a token is
         assert r.status == "pending" and r.attempts == 0
         assert r.next_attempt_at >= start + 15

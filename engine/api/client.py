@@ -102,7 +102,7 @@ class RemoteCommands:
         err = body.get("error") or f"HTTP {r.status_code}"
         if r.status_code == 404:
             raise NotFound(err, body.get("hint"))
-        if r.status_code in (400, 422):
+        if r.status_code in (400, 413, 422):  # 413: a body over the daemon's [api] max_body
             raise BadInput(err, body.get("hint"))
         if r.status_code == 401:
             raise BadInput(err, body.get("hint") or "pass --api-key or set SYSALERT_API_KEY")

@@ -28,6 +28,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from engine.errors import BadInput
 from engine.heartbeat import parse_ping_path
+from engine.limits import PING_BODY_MAX
 from engine.store.db import describe_error
 
 if TYPE_CHECKING:
@@ -82,10 +83,24 @@ def _unrecorded(exc: Exception) -> None:
         log.error("pings could not be recorded: %s", describe_error(exc))
 
 
+TOO_LARGE = (
+    b"a ping body holds at most %d bytes and this ping was not recorded; "
+    b"send the end of the log, e.g. tail -c %d\n" % (PING_BODY_MAX, PING_BODY_MAX)
+)
+
+
+def body_too_large(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a ping announces a body over PING_BODY_MAX (Content-Length, before reading it)."""
+    for name, value in headers:
+        if name == b"content-length":
+            return not value.strip().isdigit() or int(value) > PING_BODY_MAX
+    return False
+
+
 class _PingCycle:
     """Stands in for uvicorn's RequestResponseCycle while a ping waits for its commit."""
 
-    __slots__ = ("head", "keep_alive", "response_complete", "disconnected", "path")
+    __slots__ = ("head", "keep_alive", "response_complete", "disconnected", "path", "body_size")
 
     def __init__(self, head: bool, keep_alive: bool, path: str) -> None:
         self.head = head
@@ -93,6 +108,7 @@ class _PingCycle:
         self.path = path
         self.response_complete = False
         self.disconnected = False
+        self.body_size = 0
 
     @property
     def message_event(self) -> _NoEvent:  # uvicorn sets it when the connection is lost
@@ -128,19 +144,35 @@ class PingProtocol(HttpToolsProtocol):
                 self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive(),
                 unquote(raw) if "%" in raw else raw,
             )
+            if body_too_large(self.headers):  # refused before a byte of it is read
+                self._refuse(self.cycle)
+                return
             if self.expect_100_continue:  # curl waits a second for this before a large POST body
                 self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             return
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
-        if type(self.cycle) is _PingCycle:
-            return  # a POSTed log excerpt: nothing of it is kept
+        cycle = self.cycle
+        if type(cycle) is _PingCycle:  # a POSTed log excerpt: nothing of it is kept
+            cycle.body_size += len(body)
+            if cycle.body_size > PING_BODY_MAX:  # chunked, so not announced: refused here
+                self._refuse(cycle)
+            return
         super().on_body(body)
+
+    def _refuse(self, cycle: Any) -> None:
+        """413 for a ping body over PING_BODY_MAX; the connection closes (the rest is not read)."""
+        if cycle.response_complete:
+            return
+        cycle.keep_alive = False
+        self._answer(cycle, 413, TOO_LARGE)
 
     def on_message_complete(self) -> None:
         cycle = self.cycle
         if type(cycle) is _PingCycle:
+            if cycle.response_complete:  # refused as too large
+                return
             answer_ping(
                 self.engine, cycle.path, lambda status, body: self._answer(cycle, status, body)
             )

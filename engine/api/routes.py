@@ -15,8 +15,8 @@ class Route:
     summary: str
     path_arg: str | None = None  # the command's first positional argument, taken from the path
     fixed: dict[str, Any] = field(default_factory=dict)
-    body: tuple[str, ...] = ()  # accepted JSON body / query keys
-    required: tuple[str, ...] = ()
+    body: tuple[str, ...] = ()  # accepted JSON body / query keys: the command's parameters
+    signature: str | None = None  # the method whose parameters type `body` (default: command)
 
 
 R = Route
@@ -41,7 +41,7 @@ ROUTES: tuple[Route, ...] = (
         "add_target",
         "Add a target",
         body=_TARGET_FIELDS,
-        required=("spec",),
+        signature="build_target",
     ),
     R("GET", "/api/v1/targets/{ref}", "get_target", "One target", "ref"),
     R(
@@ -58,6 +58,7 @@ ROUTES: tuple[Route, ...] = (
         "Change a target",
         "ref",
         body=_TARGET_FIELDS,
+        signature="build_target",
     ),
     R("DELETE", "/api/v1/targets/{ref}", "remove_target", "Delete a target and its history", "ref"),
     R(
@@ -105,7 +106,6 @@ ROUTES: tuple[Route, ...] = (
         "import_targets",
         "Import targets as TOML",
         body=("text",),
-        required=("text",),
     ),
     R(
         "GET",
@@ -137,7 +137,6 @@ ROUTES: tuple[Route, ...] = (
         "Silence for a duration",
         "incident_id",
         body=("duration", "by"),
-        required=("duration",),
     ),
     R("GET", "/api/v1/rules", "list_rules", "Alert rules (config and run-time)"),
     R(
@@ -155,7 +154,6 @@ ROUTES: tuple[Route, ...] = (
             "channels",
             "target",
         ),
-        required=("name", "metric", "comparison", "threshold"),
     ),
     R(
         "POST",
@@ -181,7 +179,6 @@ ROUTES: tuple[Route, ...] = (
         "maintenance_on",
         "Start maintenance",
         body=("what", "duration", "reason", "schedule"),
-        required=("what",),
     ),
     R(
         "POST",
@@ -189,7 +186,6 @@ ROUTES: tuple[Route, ...] = (
         "maintenance_off",
         "End maintenance",
         body=("what",),
-        required=("what",),
     ),
     R("DELETE", "/api/v1/maintenance/{window_id}", "remove_window", "Delete a window", "window_id"),
     R("GET", "/api/v1/contacts", "list_contacts", "Contacts"),
@@ -199,7 +195,6 @@ ROUTES: tuple[Route, ...] = (
         "add_contact",
         "Add a contact",
         body=("name", "address", "level"),
-        required=("name", "address"),
     ),
     R("DELETE", "/api/v1/contacts/{ref}", "remove_contact", "Remove a contact", "ref"),
     R("POST", "/api/v1/contacts/{ref}/test", "notify_test", "Send a test notification", "ref"),
@@ -217,7 +212,6 @@ ROUTES: tuple[Route, ...] = (
         "add_benchmark",
         "Add a benchmark",
         body=("spec", "name", "interval", "threshold"),
-        required=("spec",),
     ),
     R(
         "GET",
@@ -265,7 +259,6 @@ ROUTES: tuple[Route, ...] = (
         "add_subscriber",
         "Add a subscriber",
         body=("chat_id", "role"),
-        required=("chat_id",),
     ),
     R(
         "DELETE",
@@ -283,62 +276,6 @@ ROUTES: tuple[Route, ...] = (
         body=("max_targets", "max_benchmarks"),
     ),
 )
-# The JSON types each body field accepts (query strings arrive as text; NUMERIC ones must parse).
-# The server rejects anything else with a 400 before a command sees it.
-_NUM = ("number", "string")
-FIELD_TYPES: dict[str, tuple[str, ...]] = {
-    "spec": ("string",),
-    "name": ("string",),
-    "interval": _NUM,
-    "timeout": _NUM,
-    "tags": ("array",),
-    "conditions": ("array",),
-    "options": ("object",),
-    "depends_on": ("string",),
-    "failure_threshold": ("integer", "string"),
-    "recovery_threshold": ("integer", "string"),
-    "text": ("string",),
-    "by": ("string",),
-    "duration": _NUM,
-    "what": ("string",),
-    "reason": ("string",),
-    "schedule": ("string",),
-    "address": ("string",),
-    "level": ("integer", "string"),
-    "chat_id": ("integer", "string"),
-    "role": ("string",),
-    "state": ("string",),
-    "target": ("string",),
-    "kind": ("string",),
-    "limit": ("integer", "string"),
-    "before": _NUM,
-    "seconds": _NUM,
-    "buckets": ("integer", "string"),
-    "metric": ("string",),
-    "comparison": ("string",),
-    "threshold": _NUM,
-    "severity": ("string",),
-    "channels": ("array",),
-    "runs": ("integer", "string"),
-    "max_targets": ("integer", "string"),
-    "max_benchmarks": ("integer", "string"),
-}
-NUMERIC = frozenset(
-    {
-        "interval",
-        "timeout",
-        "duration",
-        "level",
-        "limit",
-        "before",
-        "seconds",
-        "buckets",
-        "threshold",
-        "runs",
-        "failure_threshold",
-        "recovery_threshold",
-    }
-)
 BY_COMMAND: dict[str, list[Route]] = {}
 for _r in ROUTES:
     BY_COMMAND.setdefault(_r.command, []).append(_r)
@@ -351,93 +288,3 @@ def route_for(command: str, kwargs: dict[str, Any]) -> Route:
         if all(kwargs.get(k, v) == v for k, v in r.fixed.items()):
             return r
     return routes[0]
-
-
-def openapi() -> dict[str, Any]:
-    from engine.commands.acting import ACTOR_HEADER, takes_by
-
-    paths: dict[str, Any] = {}
-    for r in ROUTES:
-        op: dict[str, Any] = {
-            "summary": r.summary,
-            "operationId": r.command
-            + ("_" + "_".join(f"{k}_{v}" for k, v in r.fixed.items()) if r.fixed else ""),
-            "responses": {
-                "200": {"description": "OK"},
-                "400": {"description": "Bad input: {error, hint}"},
-                "401": {"description": "API key missing or wrong"},
-                "404": {"description": "Not found"},
-            },
-        }
-        params = []
-        if r.path_arg:
-            params.append(
-                {"name": r.path_arg, "in": "path", "required": True, "schema": {"type": "string"}}
-            )
-        if r.method == "GET":
-            params += [
-                {
-                    "name": k,
-                    "in": "query",
-                    "required": k in r.required,
-                    "schema": {"type": "string"},
-                }
-                for k in r.body
-            ]
-        elif r.body:
-            op["requestBody"] = {
-                "required": bool(r.required),
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "additionalProperties": False,
-                            "required": list(r.required),
-                            "properties": {
-                                k: {"type": list(FIELD_TYPES.get(k, ("string",)))} for k in r.body
-                            },
-                        }
-                    }
-                },
-            }
-        if takes_by(r.command):
-            params.append(
-                {
-                    "name": ACTOR_HEADER,
-                    "in": "header",
-                    "required": False,
-                    "description": "who makes the change, for the audit log (URL-encoded)",
-                    "schema": {"type": "string"},
-                }
-            )
-        if params:
-            op["parameters"] = params
-        paths.setdefault(r.path, {})[r.method.lower()] = op
-    for p, summary in (
-        ("/health", "Health (200 healthy, 503 with the failing part)"),
-        ("/metrics", "Prometheus metrics"),
-        ("/api/v1/events", "Server-sent events: result, state, incident, receipt, maintenance"),
-    ):
-        paths[p] = {"get": {"summary": summary, "responses": {"200": {"description": "OK"}}}}
-    paths["/ping/{token}"] = {
-        m: {
-            "summary": "Heartbeat ping (Healthchecks-compatible)",
-            "parameters": [
-                {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
-            ],
-            "responses": {
-                "200": {"description": "recorded"},
-                "404": {"description": "unknown token"},
-            },
-        }
-        for m in ("get", "post", "head")
-    }
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "SysAlert API", "version": "1"},
-        "paths": paths,
-        "components": {
-            "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
-        },
-        "security": [{"apiKey": []}],
-    }

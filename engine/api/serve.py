@@ -49,6 +49,7 @@ def make_servers(engine: Engine, socket_path: Path | None, listen: str | None) -
         # uvicorn's httptools protocol, with heartbeat pings answered before ASGI (hot path).
         "http": ping_protocol(engine),
         "timeout_graceful_shutdown": 3,
+        "limit_concurrency": engine.settings.api.limit_concurrency,
     }
     # Both sockets are bound here, before anything runs: a taken port or a bad socket path is a
     # one-line error and exit 2, not a traceback from inside uvicorn after the engine started.

@@ -12,7 +12,6 @@ import hmac
 import inspect
 import json
 import logging
-import math
 import re
 import time
 from dataclasses import replace
@@ -27,11 +26,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route as SRoute
 
-from engine.api.ping_protocol import answer_ping
-from engine.api.routes import FIELD_TYPES, NUMERIC, ROUTES, Route, openapi
+from engine.api.ping_protocol import TOO_LARGE, answer_ping, body_too_large
+from engine.api.routes import ROUTES, Route
+from engine.api.schema import openapi, surrogate_free, validate
 from engine.commands.acting import ACTOR_HEADER, takes_by
 from engine.domain import TargetRecord
 from engine.errors import BadInput, NotFound, SysAlertError
+from engine.limits import PING_BODY_MAX
 from engine.store.db import describe_error
 
 if TYPE_CHECKING:
@@ -83,52 +84,57 @@ def _bad(error: str, hint: str | None, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": error, "hint": hint}, status)
 
 
-_JSON_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "number": (int, float),
-    "integer": (int,),
-    "array": (list,),
-    "object": (dict,),
-}
+def _no_constant(name: str) -> Any:
+    """json.loads reads NaN and Infinity; no field of ours takes them."""
+    raise BadInput(f"body is not JSON: {name} is not a number", "send finite numbers")
 
 
-_DURATIONS = ("interval", "timeout", "duration")  # "30s" or a number of seconds
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, read in pieces and refused (413) once it passes `limit` bytes: a body
+    announced larger is refused before a byte of it is read."""
+    announced = request.headers.get("content-length", "").strip()
+    if announced and (not announced.isdigit() or int(announced) > limit):
+        raise _TooLarge(limit)
+    buf = bytearray()
+    async for chunk in request.stream():
+        buf += chunk
+        if len(buf) > limit:
+            raise _TooLarge(limit)
+    return bytes(buf)
 
 
-def check_fields(params: dict[str, Any], from_query: bool) -> JSONResponse | None:
-    """Reject a value of the wrong JSON type, or a number that does not parse, with a 400."""
-    for k, v in params.items():
-        allowed = FIELD_TYPES.get(k, ("string",))
-        integer = "integer" in allowed
-        if from_query or (isinstance(v, str) and k in NUMERIC and k not in _DURATIONS):
-            # Query values are text; so may be a body's numbers. Either way they must parse.
-            if k in NUMERIC and not (_is_int(v) if integer else _is_number(v)):
-                kind = "an integer" if integer else "a number"
-                return _bad(f"field {k!r} must be {kind}, not {str(v)[:40]!r}", "e.g. limit=50")
-            if from_query:
-                continue
-        if v is None:
-            continue
-        ok = not isinstance(v, bool) and any(isinstance(v, _JSON_TYPES[t]) for t in allowed)
-        if ok and isinstance(v, float):
-            ok = math.isfinite(v)  # json.loads takes NaN and Infinity; a schedule must not
-        if ok and "array" in allowed and isinstance(v, list):
-            ok = all(isinstance(i, str) for i in v)
-        if not ok:
-            want = " or ".join("array of strings" if t == "array" else t for t in allowed)
-            return _bad(f"field {k!r} must be {want}", "see /openapi.json for each field's type")
-    return None
+class _TooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(
+            {
+                "error": f"request body is larger than {self.limit} bytes",
+                "hint": "send less at once (import in parts), or raise [api] max_body",
+            },
+            413,
+            headers={"Connection": "close"},  # the rest of the body is not read
+        )
 
 
-def _is_number(v: Any) -> bool:
+def parse_json_body(raw: bytes) -> dict[str, Any]:
+    """A JSON object, or BadInput saying why not."""
     try:
-        return math.isfinite(float(v))
-    except (TypeError, ValueError):
-        return False
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, str) and re.fullmatch(r"-?\d{1,12}", v.strip()) is not None
+        params = json.loads(raw, parse_constant=_no_constant) if raw.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"body is not JSON: {exc.msg} at {exc.pos}", "send a JSON object") from None
+    except RecursionError:  # [[[[… nested deeper than the parser's stack
+        raise BadInput("body is not JSON: nested too deeply", "send a JSON object") from None
+    except UnicodeDecodeError as exc:  # json.loads of bytes that are not UTF-8/16/32
+        raise BadInput(
+            f"body is not JSON: not UTF-8 at byte {exc.start}",
+            "send a JSON object encoded as UTF-8",
+        ) from None
+    if not isinstance(params, dict):
+        raise BadInput("body must be a JSON object", 'e.g. {"spec": "tcp://host:22"}')
+    surrogate_free(params)
+    return params
 
 
 def _actor(request: Request, trusted: bool) -> str:
@@ -208,65 +214,17 @@ def build_app(engine: Engine, trusted: bool) -> Any:
                     {"error": f"{route.command} is not available in this build", "hint": None}, 501
                 )
             kwargs: dict[str, Any] = dict(route.fixed)
-            if route.method == "GET":
-                params = dict(request.query_params)
-            else:
-                raw = await request.body()
-                try:
-                    params = json.loads(raw) if raw.strip() else {}
-                except json.JSONDecodeError as exc:
-                    return JSONResponse(
-                        {
-                            "error": f"body is not JSON: {exc.msg} at {exc.pos}",
-                            "hint": "send a JSON object",
-                        },
-                        400,
-                    )
-                except RecursionError:  # [[[[… nested deeper than the parser's stack
-                    return JSONResponse(
-                        {
-                            "error": "body is not JSON: nested too deeply",
-                            "hint": "send a JSON object",
-                        },
-                        400,
-                    )
-                except UnicodeDecodeError as exc:  # json.loads of bytes that are not UTF-8/16/32
-                    return JSONResponse(
-                        {
-                            "error": f"body is not JSON: not UTF-8 at byte {exc.start}",
-                            "hint": "send a JSON object encoded as UTF-8",
-                        },
-                        400,
-                    )
-                if not isinstance(params, dict):
-                    return JSONResponse(
-                        {
-                            "error": "body must be a JSON object",
-                            "hint": 'e.g. {"spec": "tcp://host:22"}',
-                        },
-                        400,
-                    )
-            unknown = sorted(set(params) - set(route.body))
-            if unknown:
-                return JSONResponse(
-                    {
-                        "error": f"unknown field {unknown[0]!r}",
-                        "hint": f"allowed: {', '.join(route.body) or 'none'}",
-                    },
-                    400,
-                )
-            wrong = check_fields(params, from_query=route.method == "GET")
-            if wrong is not None:
-                return wrong
-            missing = [k for k in route.required if params.get(k) in (None, "")]
-            if missing:
-                return JSONResponse(
-                    {
-                        "error": f"missing field {missing[0]!r}",
-                        "hint": f"required: {', '.join(route.required)}",
-                    },
-                    400,
-                )
+            try:
+                if route.method == "GET":
+                    params = dict(request.query_params)
+                else:
+                    raw = await read_body(request, engine.settings.api.max_body)
+                    params = parse_json_body(raw)
+                params = validate(route, params)
+            except _TooLarge as exc:
+                return exc.response()
+            except BadInput as exc:
+                return _bad(exc.message, exc.hint)
             kwargs.update(params)
             if takes_by(route.command) and not kwargs.get("by"):
                 kwargs["by"] = _actor(request, trusted)
@@ -346,7 +304,12 @@ def build_app(engine: Engine, trusted: bool) -> Any:
             stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
 
-    routes = [SRoute(r.path, _endpoint(r), methods=[r.method]) for r in ROUTES]
+    # One Starlette route per path, so a 405 lists every method the path takes (Allow); literal
+    # paths first, so /targets/import is not read as the target named "import" for its POST.
+    by_path: dict[str, dict[str, Any]] = {}
+    for r in sorted(ROUTES, key=lambda r: "{" in r.path):
+        by_path.setdefault(r.path, {})[r.method] = _endpoint(r)
+    routes = [SRoute(p, _by_method(h), methods=list(h)) for p, h in by_path.items()]
     routes += [
         SRoute("/health", health),
         SRoute("/metrics", metrics),
@@ -354,6 +317,16 @@ def build_app(engine: Engine, trusted: bool) -> Any:
         SRoute("/api/v1/events", events),
     ]
     return PingFastPath(engine, Starlette(routes=routes))
+
+
+def _by_method(handlers: dict[str, Any]) -> Any:
+    async def endpoint(request: Request) -> Response:
+        response: Response = await handlers["GET" if request.method == "HEAD" else request.method](
+            request
+        )
+        return response
+
+    return endpoint
 
 
 class PingFastPath:
@@ -381,13 +354,20 @@ class PingFastPath:
         the same `answer_ping`."""
         method = scope["method"]
         if method not in ("GET", "POST", "HEAD"):
-            await _reply(send, 405, b"method not allowed\n")
+            await _reply(send, 405, b"method not allowed\n", allow=b"GET, HEAD, POST")
+            return
+        if body_too_large(scope.get("headers", [])):
+            await _reply(send, 413, TOO_LARGE, close=True)
             return
         if method == "POST":  # drain the body (a log excerpt); we keep nothing of it
-            more = True
+            more, size = True, 0
             while more:
                 msg = await receive()
                 more = msg.get("more_body", False)
+                size += len(msg.get("body", b""))
+                if size > PING_BODY_MAX:
+                    await _reply(send, 413, TOO_LARGE, close=True)
+                    return
         answer: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
 
         def reply(status: int, body: bytes) -> None:
@@ -407,17 +387,20 @@ def _stopping(engine: Engine) -> bool:
     return bool(stop is not None and stop.is_set()) or not engine.running
 
 
-async def _reply(send: Any, status: int, body: bytes, head: bool = False) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"text/plain"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+async def _reply(
+    send: Any,
+    status: int,
+    body: bytes,
+    head: bool = False,
+    close: bool = False,
+    allow: bytes | None = None,
+) -> None:
+    headers = [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]
+    if allow:
+        headers.append((b"allow", allow))
+    if close:  # uvicorn then closes the connection instead of reading what the client still sends
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if head else body})
 
 

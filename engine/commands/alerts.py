@@ -10,9 +10,27 @@ from sqlmodel import col
 
 from engine import incidents as inc_store
 from engine import maintenance as mstore
-from engine.commands.base import CommandBase, live_records
+from engine.commands.base import CommandBase, check_actor, check_name, live_records
 from engine.durations import parse_duration
 from engine.errors import BadInput, NotFound
+from engine.limits import (
+    ADDRESS_MAX,
+    LEVEL,
+    LIST_LIMIT,
+    MAINTENANCE_FOR,
+    REASON_MAX,
+    REF_MAX,
+    SCHEDULE_MAX,
+    SILENCE_FOR,
+    Actor,
+    Address,
+    Name,
+    Reason,
+    Ref,
+    Schedule,
+    check_int,
+    check_text,
+)
 from engine.notify import outbox
 from engine.store import contacts as cstore
 
@@ -23,15 +41,10 @@ class AlertCommands(CommandBase):
         self,
         state: str | None = None,
         owner_id: str | None = None,
-        target: str | None = None,
+        target: Ref | None = None,
         limit: int | str = 200,
     ) -> list[dict[str, Any]]:
-        try:
-            limit = int(limit)
-        except (TypeError, ValueError):
-            raise BadInput(f"limit {limit!r} is not a whole number", "e.g. --limit 50") from None
-        if not 1 <= limit <= 1000:
-            raise BadInput(f"limit {limit} is out of range", "give 1 to 1000")
+        limit = check_int(limit, "limit", LIST_LIMIT)
         if state and state not in ("firing", "acknowledged", "resolved", "silenced"):
             raise BadInput(
                 f"state {state!r} is unknown", "use firing, acknowledged, silenced or resolved"
@@ -40,8 +53,9 @@ class AlertCommands(CommandBase):
         return inc_store.list_incidents(self.store, state, limit, owner_id, tid)
 
     def ack_incident(
-        self, incident_id: str, by: str = "operator", owner_id: str | None = None
+        self, incident_id: str, by: Actor = "operator", owner_id: str | None = None
     ) -> dict[str, Any]:
+        by = check_actor(by)
         inc = self._own_incident(incident_id, owner_id)
         inc = inc_store.acknowledge(self.store, inc.id, by)
         outbox.cancel_pending(self.store, inc.id, ("reminder", "escalation"))
@@ -51,8 +65,9 @@ class AlertCommands(CommandBase):
         return self._incident(inc.id)
 
     def resolve_incident(
-        self, incident_id: str, by: str = "operator", owner_id: str | None = None
+        self, incident_id: str, by: Actor = "operator", owner_id: str | None = None
     ) -> dict[str, Any]:
+        by = check_actor(by)
         inc = self._own_incident(incident_id, owner_id)
         inc_store.resolve(self.store, inc.id)
         outbox.cancel_pending(self.store, inc.id)
@@ -67,10 +82,11 @@ class AlertCommands(CommandBase):
         self,
         incident_id: str,
         duration: str | float,
-        by: str = "operator",
+        by: Actor = "operator",
         owner_id: str | None = None,
     ) -> dict[str, Any]:
-        seconds = parse_duration(duration, "silence duration")
+        seconds = parse_duration(duration, "silence duration", SILENCE_FOR)
+        by = check_actor(by)
         inc = self._own_incident(incident_id, owner_id)
         inc_store.silence(self.store, inc.id, seconds)
         self.audit("incident.silence", f"incident:{inc.id}", by, f"for {seconds:g}s")
@@ -111,14 +127,17 @@ class AlertCommands(CommandBase):
     # ---- maintenance -------------------------------------------------------------------------
     def maintenance_on(
         self,
-        what: str,
+        what: Ref,
         duration: str | float | None = None,
-        reason: str = "",
+        reason: Reason = "",
         by: str = "operator",
         owner_id: str | None = None,
-        schedule: str | None = None,
+        schedule: Schedule | None = None,
     ) -> dict[str, Any]:
-        scope, ref = mstore.parse_scope(what)
+        scope, ref = mstore.parse_scope(check_text(what, "maintenance target", REF_MAX))
+        reason = check_text(reason or "", "--reason", REASON_MAX, empty_ok=True)
+        if schedule:
+            schedule = check_text(schedule, "--schedule", SCHEDULE_MAX)
         if scope == "all" and owner_id is not None:
             return {
                 "windows": [
@@ -135,7 +154,11 @@ class AlertCommands(CommandBase):
 
             sched = parse_window(schedule)
             kind = sched.kind
-        ends = now + parse_duration(duration, "--for") if duration else None
+        ends = (
+            now + parse_duration(duration, "--for", MAINTENANCE_FOR)
+            if duration is not None and duration != ""
+            else None
+        )
         w = mstore.insert(
             self.store,
             mstore.Window(
@@ -241,20 +264,17 @@ class AlertCommands(CommandBase):
     # ---- contacts ----------------------------------------------------------------------------
     def add_contact(
         self,
-        name: str,
-        address: str,
-        level: int = 1,
+        name: Name,
+        address: Address,
+        level: int | str = 1,
         owner_id: str | None = None,
         by: str = "operator",
     ) -> dict[str, Any]:
         from engine.notify.channels import parse_contact_address
 
-        name = name.strip()
-        if not name or len(name) > 60:
-            raise BadInput("contact name must be 1-60 characters", "e.g. oncall")
-        if not 1 <= int(level) <= 9:
-            raise BadInput(f"level {level} is out of range", "escalation levels run 1 to 9")
-        channel, addr = parse_contact_address(address)
+        name = check_name(name, "contact")
+        level = check_int(level, "level", LEVEL)
+        channel, addr = parse_contact_address(check_text(address, "address", ADDRESS_MAX))
         rec = cstore.insert(self.store, name, channel, addr, int(level), owner_id)
         self.audit("contact.add", self.store.ref("contact", rec.id), by)
         return rec.public()

@@ -14,11 +14,12 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.commands.base import CommandBase
-from engine.errors import BadInput, NotFound
+from engine.errors import NotFound
+from engine.limits import NAME_MAX, check_text
 from engine.store.models import ApiKey
 
 KEY_PREFIX = "sak_"
-_LABEL_MAX = 80
+_LABEL_MAX = NAME_MAX
 
 
 def hash_api_key(key: str) -> str:
@@ -29,12 +30,7 @@ def hash_api_key(key: str) -> str:
 class ApiKeyCommands(CommandBase):
     def add_api_key(self, label: str | None = None, by: str = "operator") -> dict[str, Any]:
         """Create a key; the only time its plaintext exists outside the caller is this return value."""
-        label = (label or "").strip() or None
-        if label is not None and (len(label) > _LABEL_MAX or any(ord(c) < 32 for c in label)):
-            raise BadInput(
-                "API key label is too long or has control characters",
-                f"keep it under {_LABEL_MAX} printable characters",
-            )
+        label = check_text(label or "", "API key label", _LABEL_MAX, empty_ok=True) or None
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         row = ApiKey(
             id=self.store.fresh_id(ApiKey, "k"), key_hash=hash_api_key(key), created_at=time.time()

@@ -6,6 +6,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import BadInput
+from engine.limits import ACTOR_MAX, NAME_MAX, check_text
 from engine.store.models import AuditEntry
 
 if TYPE_CHECKING:
@@ -13,9 +14,6 @@ if TYPE_CHECKING:
     from engine.config import Settings
     from engine.domain import TargetRecord
     from engine.store.store import Store
-
-
-NAME_MAX = 80
 
 
 def live_records(hooks: Any) -> list[Any] | None:
@@ -34,16 +32,16 @@ def live_records(hooks: Any) -> list[Any] | None:
 
 
 def check_name(name: str, what: str) -> str:
-    """A display name for a target or benchmark: non-empty, printable, not too long."""
-    name = name.strip()
-    if not name:
+    """A display name for a target, benchmark, rule or contact: non-empty, printable, not too
+    long (engine.limits)."""
+    if isinstance(name, str) and not name.strip():
         raise BadInput(f"{what} name is empty", "give --name a few letters")
-    if len(name) > NAME_MAX or any(ord(c) < 32 for c in name):
-        raise BadInput(
-            f"{what} name is too long or has control characters",
-            f"keep it under {NAME_MAX} printable characters",
-        )
-    return name
+    return check_text(name, f"{what} name", NAME_MAX)
+
+
+def check_actor(by: str) -> str:
+    """Who made a change, as the audit log records it."""
+    return check_text(by, "--by", ACTOR_MAX)
 
 
 class CommandBase:

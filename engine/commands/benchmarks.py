@@ -18,6 +18,7 @@ from engine.benchmarks.workloads import describe
 from engine.commands.base import CommandBase, check_name
 from engine.durations import parse_duration
 from engine.errors import BadInput, NotFound
+from engine.limits import BENCH_INTERVAL, RUNS, SPEC_MAX, Name, Spec, check_int, check_text
 
 DEFAULT_INTERVAL = 3600.0
 TREND_RUNS = 10
@@ -42,17 +43,17 @@ class BenchmarkCommands(CommandBase):
     # ---- benchmarks --------------------------------------------------------------------------------
     def add_benchmark(
         self,
-        spec: str,
-        name: str | None = None,
+        spec: Spec,
+        name: Name | None = None,
         interval: str | float | None = None,
         threshold: str | float | None = None,
         owner_id: str | None = None,
         by: str = "operator",
     ) -> dict[str, Any]:
         """Validate everything, check the quota, then store; on any error nothing is stored."""
-        parsed = parse_bench_spec(spec)
+        parsed = parse_bench_spec(check_text(spec, "benchmark spec", SPEC_MAX))
         iv = (
-            parse_duration(interval, "interval")
+            parse_duration(interval, "interval", BENCH_INTERVAL)
             if interval is not None
             else (parsed.interval_s or DEFAULT_INTERVAL)
         )
@@ -100,7 +101,7 @@ class BenchmarkCommands(CommandBase):
     ) -> dict[str, Any]:
         rec = self.get_benchmark(ref, owner_id)
         return self._bench_public(
-            rec, bstore.recent_runs(self.store, rec.id, max(1, min(int(runs), 1000)))
+            rec, bstore.recent_runs(self.store, rec.id, check_int(runs, "runs", RUNS))
         )
 
     def remove_benchmark(

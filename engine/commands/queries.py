@@ -11,6 +11,15 @@ from sqlmodel import col
 from engine import history as hist
 from engine.commands.base import CommandBase, live_records
 from engine.errors import BadInput
+from engine.limits import (
+    BUCKETS,
+    EPOCH,
+    LIST_LIMIT,
+    SERIES_SECONDS,
+    Ref,
+    check_int,
+    check_number,
+)
 from engine.store.models import AuditEntry, Incident
 
 HISTORY_KINDS = (
@@ -41,10 +50,9 @@ class QueryCommands(CommandBase):
     def target_results(
         self, ref: str, limit: int | str = 50, before: float | str | None = None
     ) -> list[dict[str, Any]]:
+        n, until = check_int(limit, "limit", LIST_LIMIT), _moment(before, "before")
         rec = self.get_target(ref)
-        return hist.recent_results(
-            self.store, rec.id, min(int(limit), 1000), float(before) if before else None
-        )
+        return hist.recent_results(self.store, rec.id, n, until)
 
     def target_series(
         self,
@@ -54,9 +62,9 @@ class QueryCommands(CommandBase):
         now: float | str | None = None,
     ) -> dict[str, Any]:
         """`now` ends the window (default: the clock); the console passes its own clock."""
+        s = check_number(seconds, "seconds", SERIES_SECONDS)
+        b, end = check_int(buckets, "buckets", BUCKETS), _moment(now, "now")
         rec = self.get_target(ref)
-        s, b = float(seconds), max(1, min(int(buckets), 500))
-        end = float(now) if now else None
         return {
             "series": hist.latency_series(self.store, rec.id, s, b, end),
             "uptime": hist.uptime(self.store, rec.id, s, end),
@@ -65,7 +73,8 @@ class QueryCommands(CommandBase):
     def uptimes(
         self, seconds: float | str = 86400, now: float | str | None = None
     ) -> dict[str, float]:
-        return hist.uptime_many(self.store, float(seconds), float(now) if now else None)
+        s = check_number(seconds, "seconds", SERIES_SECONDS)
+        return hist.uptime_many(self.store, s, _moment(now, "now"))
 
     def target_states(self, target: str | None = None) -> dict[str, str]:
         """Each target's shown state as the running engine sees it (maintenance and pause applied),
@@ -92,12 +101,13 @@ class QueryCommands(CommandBase):
 
     def history(
         self,
-        target: str | None = None,
+        target: Ref | None = None,
         kind: str | None = None,
         before: float | str | None = None,
         limit: int | str = 100,
     ) -> list[dict[str, Any]]:
         """Audit-backed history, newest first, paged by `before` (never loads everything)."""
+        n, until = check_int(limit, "limit", LIST_LIMIT), _moment(before, "before")
         if kind and kind not in HISTORY_KINDS:
             raise BadInput(
                 f"history kind {kind!r} is unknown", f"use one of {', '.join(HISTORY_KINDS)}"
@@ -117,9 +127,9 @@ class QueryCommands(CommandBase):
             )
         if kind:
             q = q.where(col(AuditEntry.action).startswith(kind + "."))
-        if before:
-            q = q.where(col(AuditEntry.ts) < float(before))
-        q = q.order_by(AuditEntry.ts.desc()).limit(max(1, min(int(limit), 1000)))  # type: ignore[attr-defined]
+        if until is not None:
+            q = q.where(col(AuditEntry.ts) < until)
+        q = q.order_by(col(AuditEntry.ts).desc()).limit(n)
         with self.store.session() as s:
             rows = list(s.execute(q).scalars())
             incident_ids = {
@@ -188,3 +198,10 @@ class QueryCommands(CommandBase):
             "probe_rate": 0.0,
             "ts": time.time(),
         }
+
+
+def _moment(value: float | str | None, what: str) -> float | None:
+    """A point in time as Unix seconds (`before=`, `now=`), or None when not given."""
+    if value is None or value == "":
+        return None
+    return check_number(value, what, EPOCH)

@@ -5,28 +5,42 @@ from __future__ import annotations
 from typing import Any
 
 from engine import rules_store
-from engine.commands.base import CommandBase
+from engine.commands.base import CommandBase, check_name
 from engine.durations import parse_duration
 from engine.errors import BadInput, NotFound
+from engine.limits import (
+    CHANNELS_MAX,
+    NAME_MAX,
+    REF_MAX,
+    RULE_FOR,
+    Channels,
+    Name,
+    Ref,
+    check_count,
+    check_text,
+)
 from engine.rules import RuleSpec
 
 
 class RuleCommands(CommandBase):
     def add_rule(
         self,
-        name: str,
-        metric: str,
+        name: Name,
+        metric: Ref,
         comparison: str,
         threshold: float | str,
         duration: str | float = 0,
         severity: str = "medium",
-        channels: list[str] | None = None,
-        target: str | None = None,
+        channels: Channels | None = None,
+        target: Ref | None = None,
         by: str = "operator",
     ) -> dict[str, Any]:
-        name = (name or "").strip()
-        if not name or len(name) > 80:
-            raise BadInput("rule name must be 1-80 characters", "e.g. --name 'cpu hot'")
+        name = check_name(name or "", "rule")
+        metric = check_text(metric, "metric", REF_MAX)
+        channels = [
+            check_text(c, "channel", NAME_MAX)
+            for c in check_count(channels, "channels", CHANNELS_MAX)
+        ]
         if any(r["name"] == name for r in self.list_rules()):
             raise BadInput(
                 f"a rule named {name!r} already exists", "pick another name or remove the old rule"
@@ -51,7 +65,7 @@ class RuleCommands(CommandBase):
             metric,
             comparison,
             value,
-            parse_duration(duration, "duration"),
+            parse_duration(duration, "duration", RULE_FOR),
             severity,
             list(channels or []),
             subject,

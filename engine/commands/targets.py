@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import tomllib
 from collections.abc import Callable, Iterable
@@ -11,10 +12,29 @@ from typing import Any
 
 from engine.commands.base import CommandBase, check_name, live_records
 from engine.domain import TargetRecord
-from engine.durations import parse_duration
+from engine.durations import format_duration, parse_duration
 from engine.errors import BadInput, NotFound
 from engine.heartbeat import HeartbeatConfig, HeartbeatState, no_listener_hint
 from engine.heartbeat import summary as hb_summary
+from engine.limits import (
+    CONDITION_MAX,
+    CONDITIONS_MAX,
+    IMPORT_MAX,
+    INTERVAL,
+    SPEC_MAX,
+    TAG_MAX,
+    TAGS_MAX,
+    TIMEOUT,
+    Conditions,
+    ImportText,
+    Name,
+    Options,
+    Ref,
+    Spec,
+    Tags,
+    check_count,
+    check_text,
+)
 from engine.probe_options import check_options
 from engine.specs import parse_spec
 from engine.store import targets as tstore
@@ -65,6 +85,20 @@ def check_threshold(value: int | str | None, what: str) -> int | None:
     return int(text)
 
 
+def check_local_path(rec: TargetRecord) -> None:
+    """A system://disk:PATH must name a path on this machine when it is added: a typo would
+    otherwise read as a failing check forever. (Checked at add, not at every load: a disk that
+    is unmounted later is what the check is there to report.)"""
+    spec = rec.spec
+    if spec.kind == "system" and spec.metric == "disk":
+        path = spec.params.get("path", "/")
+        if not os.path.exists(path):
+            raise BadInput(
+                f"target spec {rec.spec_text!r}: the path {path!r} does not exist here",
+                "give a mounted path, e.g. system://disk:/ or system://disk:/var",
+            )
+
+
 def validate_conditions(conditions: list[str]) -> list[str]:
     if not conditions:
         return []
@@ -86,28 +120,45 @@ def validate_conditions(conditions: list[str]) -> list[str]:
 class TargetCommands(CommandBase):
     def build_target(
         self,
-        spec: str,
-        name: str | None = None,
+        spec: Spec,
+        name: Name | None = None,
         interval: str | float | None = None,
         timeout: str | float | None = None,
-        tags: list[str] | None = None,
-        conditions: list[str] | None = None,
-        options: dict[str, Any] | None = None,
+        tags: Tags | None = None,
+        conditions: Conditions | None = None,
+        options: Options | None = None,
         owner_id: str | None = None,
-        depends_on: str | None = None,
+        depends_on: Ref | None = None,
         failure_threshold: int | str | None = None,
         recovery_threshold: int | str | None = None,
         declared: bool = False,
     ) -> TargetRecord:
         """Validate everything and return an unsaved record; nothing is stored on error."""
-        parsed = parse_spec(spec)
+        parsed = parse_spec(check_text(spec, "target spec", SPEC_MAX))
         eng = self.settings.engine
-        iv = parse_duration(interval, "interval") if interval is not None else eng.default_interval
-        to = parse_duration(timeout, "timeout") if timeout is not None else eng.default_timeout
-        if iv < 0.2:
-            raise BadInput(f"interval {interval!r} is too short", "use at least 1s")
-        if to <= 0:
-            raise BadInput(f"timeout {timeout!r} must be positive", "e.g. --timeout 5s")
+        iv = (
+            parse_duration(interval, "interval", INTERVAL)
+            if interval is not None
+            else eng.default_interval
+        )
+        if timeout is not None:
+            to = parse_duration(timeout, "timeout", TIMEOUT)
+            if to > iv and parsed.kind != "heartbeat":
+                raise BadInput(
+                    f"timeout {format_duration(to)} is longer than the interval "
+                    f"{format_duration(iv)}",
+                    "give a timeout no longer than the interval, or a longer interval",
+                )
+        else:  # the [engine] default, cut to the interval of a fast target
+            to = min(eng.default_timeout, iv)
+        tags = [
+            check_text(t, "tag", TAG_MAX, empty_ok=True)
+            for t in check_count(tags, "tags", TAGS_MAX)
+        ]
+        conditions = [
+            check_text(c, "condition", CONDITION_MAX)
+            for c in check_count(conditions, "conditions", CONDITIONS_MAX)
+        ]
         parent_id = None
         if depends_on:
             parent = self.get_target(depends_on)
@@ -126,8 +177,8 @@ class TargetCommands(CommandBase):
             kind=parsed.kind,
             interval_s=iv,
             timeout_s=to,
-            tags=[t.strip() for t in (tags or []) if t.strip()],
-            conditions=validate_conditions(conditions or []),
+            tags=[t for t in tags if t],
+            conditions=validate_conditions(conditions),
             options=check_options(parsed.kind, options),
             token=token,
             owner_id=owner_id,
@@ -141,7 +192,9 @@ class TargetCommands(CommandBase):
 
     def add_target(self, spec: str, *, by: str = "operator", **kw: Any) -> TargetRecord:
         self.check_quota("targets", kw.get("owner_id"))  # type: ignore[attr-defined]
-        rec = tstore.insert(self.store, self.build_target(spec, **kw))
+        new = self.build_target(spec, **kw)
+        check_local_path(new)
+        rec = tstore.insert(self.store, new)
         self.audit("target.add", self.store.ref("target", rec.id), by)
         self._notify("target_changed", rec.id)
         return rec
@@ -268,7 +321,13 @@ class TargetCommands(CommandBase):
             "declared": old.declared,
         }
         args.update({k: v for k, v in changes.items() if v is not None})
+        if changes.get("timeout") is None and old.kind != "heartbeat":
+            # A shorter interval takes the stored timeout down with it; an explicit one is checked.
+            iv = parse_duration(args["interval"], "interval", INTERVAL)
+            args["timeout"] = min(old.timeout_s, iv)
         new = self.build_target(**args)
+        if new.spec_text != old.spec_text:
+            check_local_path(new)
         keep = (
             "id",
             "token",
@@ -408,12 +467,15 @@ class TargetCommands(CommandBase):
         return "\n".join(lines)
 
     def import_targets(
-        self, text: str, source: str = "import", by: str = "operator"
+        self, text: ImportText, source: str = "import", by: str = "operator"
     ) -> dict[str, int]:
         """Add new targets and update changed ones by name; all-or-nothing validation first. A
         target the file describes as it is stays untouched: nothing is written or audited."""
         from engine.config import TargetDecl
 
+        text = check_text(
+            text, f"{source} text", IMPORT_MAX, empty_ok=True, multiline=True, strip=False
+        )
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:

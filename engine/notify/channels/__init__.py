@@ -136,11 +136,17 @@ def _discord(address: str) -> str:
 
 
 def _slack(address: str) -> str:
+    """Slack's own incoming webhooks only: anything else would get Slack's body and fail on the
+    first alert. Slack-compatible servers have their own forms (apprise:mmost://... for
+    Mattermost) or take webhook:."""
     url = _http_url("slack", address)
     parts = urlsplit(url)
-    if (parts.hostname or "").lower() == "hooks.slack.com" and not parts.path.startswith(
-        "/services/"
-    ):
+    if parts.scheme.lower() != "https" or (parts.hostname or "").lower() != "hooks.slack.com":
+        raise BadInput(
+            "bad slack address: not a Slack webhook URL (https://hooks.slack.com/services/...)",
+            hint=f"example: {EXAMPLES['slack']}; for Mattermost use apprise:mmost://HOST/TOKEN",
+        )
+    if not parts.path.startswith("/services/"):
         raise _bad("slack", "a Slack incoming-webhook URL starts with /services/")
     return url
 

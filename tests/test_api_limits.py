@@ -1,0 +1,265 @@
+"""Hostile sizes and values against a real daemon and the real CLI: a huge body is refused unread
+(413) and leaves the daemon's memory where it was, ping bodies stop at 100 kB, and every value
+outside engine.limits is a 400 (API) or exit 2 (CLI) that names the field and the allowed range."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+from engine.limits import (
+    CONDITIONS_MAX,
+    HEADERS_MAX,
+    NAME_MAX,
+    PING_BODY_MAX,
+    TAGS_MAX,
+)
+from tests.daemon_harness import Daemon, cli, init_store, start_daemon
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    data_dir = tmp_path_factory.mktemp("limits") / "data"
+    init_store(data_dir, "[api]\nmax_body = 65536\n")
+    d = start_daemon(data_dir)
+    try:
+        yield d
+    finally:
+        d.stop()
+        assert "Traceback" not in d.log(), d.log()[-2000:]
+
+
+@pytest.fixture(scope="module")
+def api(daemon: Daemon) -> httpx.Client:
+    return daemon.unix()
+
+
+def _error(r: httpx.Response, status: int, *words: str) -> str:
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert set(body) == {"error", "hint"}
+    text = f"{body['error']} ({body['hint']})"
+    for w in words:
+        assert w in text, text
+    return text
+
+
+def _rss_mb(daemon: Daemon) -> float:
+    return float(psutil.Process(daemon.proc.pid).memory_info().rss) / 2**20
+
+
+# ---- bodies ------------------------------------------------------------------------------------
+def test_a_body_over_max_body_is_refused_unread_and_memory_stays(
+    daemon: Daemon, api: httpx.Client
+) -> None:
+    before = _rss_mb(daemon)
+    big = json.dumps({"spec": "tcp://127.0.0.1:9", "conditions": ["[STATUS] == 200"] * 2_000_000})
+    assert len(big) > 30_000_000
+    for _ in range(3):
+        _error(api.post("/api/v1/targets", content=big), 413, "65536 bytes", "max_body")
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: refused once it passes the limit
+        yield b'{"spec": "tcp://127.0.0.1:9", "name": "'
+        for _ in range(200):
+            yield b"x" * 4096
+
+    _error(api.post("/api/v1/targets", content=chunks()), 413, "larger than")
+    grown = _rss_mb(daemon) - before
+    assert grown < 40, f"the daemon grew {grown:.0f} MB on refused bodies"
+    assert api.get("/api/v1/targets").status_code == 200  # and still answers
+
+
+def test_lists_and_strings_are_bounded(api: httpx.Client) -> None:
+    spec = "tcp://127.0.0.1:9"
+    cases: list[tuple[dict[str, Any], tuple[str, ...]]] = [
+        ({"conditions": ["[STATUS] == 200"] * (CONDITIONS_MAX + 1)}, ("conditions", "50")),
+        ({"tags": [f"t{i}" for i in range(TAGS_MAX + 1)]}, ("tags", "32")),
+        ({"name": "n" * (NAME_MAX + 1)}, ("name", "80")),
+        ({"tags": ["x" * 65]}, ("tags", "64")),
+    ]
+    for extra, words in cases:
+        _error(api.post("/api/v1/targets", json={"spec": spec, **extra}), 400, *words)
+    headers = {f"X-H{i}": "v" for i in range(HEADERS_MAX + 1)}
+    _error(
+        api.post(
+            "/api/v1/targets",
+            json={"spec": "http://127.0.0.1:9/", "options": {"headers": headers}},
+        ),
+        400,
+        "headers",
+        "32",
+    )
+    long_reason = {"what": "all", "reason": "r" * 501}
+    _error(api.post("/api/v1/maintenance/on", json=long_reason), 400, "reason", "500")
+
+
+# ---- values ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ('{"spec": "tcp://127.0.0.1:9", "name": "\\ud800"}', ("surrogate",)),
+        ('{"spec": "tcp://127.0.0.1:9", "tags": ["\\udfff"]}', ("surrogate",)),
+        ('{"spec": "tcp://127.0.0.1:9", "name": "a\\u0000b"}', ("control character",)),
+        ('{"spec": "tcp://127.0.0.1:9", "name": "ab\\u202ecd"}', ("bidirectional",)),
+        ('{"spec": "tcp://127.0.0.1:9", "tags": ["a\\u2066"]}', ("tag", "bidirectional")),
+        ('{"spec": "tcp://127.0.0.1:9", "interval": 1e308}', ("interval", "allowed", "7d")),
+        ('{"spec": "tcp://127.0.0.1:9", "interval": "999999999999999999d"}', ("7d",)),
+        ('{"spec": "tcp://127.0.0.1:9", "interval": "10s", "timeout": "30s"}', ("timeout",)),
+        ('{"spec": "http://127.0.0.1:9/a b"}', ("spaces",)),
+        ('{"spec": "icmp://127.0.0.1?count=0"}', ("count", "1 to 100")),
+        ('{"spec": "icmp://127.0.0.1?count=101"}', ("count", "1 to 100")),
+        ('{"spec": "system://disk:/no/such/mount/here"}', ("does not exist",)),
+        (
+            '{"spec": "http://127.0.0.1:9/", "options": {"max_latency_ms": -5}}',
+            ("max_latency_ms", "0 to"),
+        ),
+        (
+            '{"spec": "http://127.0.0.1:9/", "options": {"header.X-A": "a\\r\\nB: c"}}',
+            ("header", "control character"),
+        ),
+        ('{"spec": "heartbeat://job?every=0s"}', ("every", "1s")),
+    ],
+)
+def test_bad_values_are_400_naming_the_field(
+    api: httpx.Client, body: str, words: tuple[str, ...]
+) -> None:
+    _error(api.post("/api/v1/targets", content=body.encode()), 400, *words)
+
+
+def test_query_parameters_name_themselves_and_their_range(api: httpx.Client) -> None:
+    api.post("/api/v1/targets", json={"spec": "tcp://127.0.0.1:9", "name": "q-target"})
+    for path in ("/api/v1/uptimes", "/api/v1/targets/q-target/series"):
+        for bad in ("1e308", "-1", "nan", "inf"):
+            _error(api.get(path, params={"seconds": bad}), 400, "seconds", "1 to")
+    for path in ("/api/v1/history", "/api/v1/incidents", "/api/v1/targets/q-target/results"):
+        for bad in ("-1", "0", "1001", "1e3", "lots"):
+            _error(api.get(path, params={"limit": bad}), 400, "limit", "1 to 1000")
+    text = _error(api.get("/api/v1/history", params={"before": "nan"}), 400, "before")
+    assert "limit" not in text
+    _error(api.get("/api/v1/targets/q-target/series", params={"buckets": "9999"}), 400, "buckets")
+    assert api.get("/api/v1/uptimes", params={"seconds": "3600"}).status_code == 200
+
+
+def test_durations_elsewhere_have_ranges(api: httpx.Client) -> None:
+    _error(api.post("/api/v1/maintenance/on", json={"what": "all", "duration": "0s"}), 400, "1s")
+    _error(api.post("/api/v1/maintenance/on", json={"what": "all", "duration": "400d"}), 400)
+    _error(
+        api.post(
+            "/api/v1/rules",
+            json={
+                "name": "r",
+                "metric": "latency",
+                "comparison": ">",
+                "threshold": 1,
+                "duration": "60d",
+            },
+        ),
+        400,
+        "duration",
+        "30d",
+    )
+
+
+def test_slack_addresses_must_be_slack_webhooks(api: httpx.Client) -> None:
+    for address in ("slack:https://example.org/hook", "slack:http://hooks.slack.com/services/x"):
+        _error(
+            api.post("/api/v1/contacts", json={"name": "s", "address": address}),
+            400,
+            "hooks.slack.com",
+        )
+    ok = {"name": "s", "address": "slack:https://hooks.slack.com/services/T0/B0/XX"}
+    assert api.post("/api/v1/contacts", json=ok).status_code == 200
+
+
+# ---- pings ---------------------------------------------------------------------------------------
+def _raw(daemon: Daemon, request: bytes) -> bytes:
+    """Send `request` as is and read the answer until the server closes."""
+    with socket.create_connection(("127.0.0.1", daemon.port), timeout=10) as s:
+        s.sendall(request)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+        return data
+
+
+def test_ping_bodies_stop_at_100_kb(daemon: Daemon, api: httpx.Client) -> None:
+    hb = api.post("/api/v1/targets", json={"spec": "heartbeat://log-job?every=1h"}).json()
+    url = hb["ping_url"]
+    ok = httpx.post(url + "/log", content=b"x" * PING_BODY_MAX, timeout=10)
+    assert ok.status_code == 200
+    path = url.split(str(daemon.port), 1)[1]
+    announced = _raw(
+        daemon,
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {PING_BODY_MAX + 1}\r\n\r\n".encode(),
+    )
+    assert announced.startswith(b"HTTP/1.1 413") and b"100000 bytes" in announced
+    chunked = b"".join(
+        [
+            f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".encode(),
+            *(b"10000\r\n" + b"y" * 0x10000 + b"\r\n" for _ in range(2)),
+        ]  # 128 kB in chunks, no Content-Length: refused as it arrives
+    )
+    # The rest is not read: the 413 may arrive, or the reset of the unread bytes first.
+    with contextlib.suppress(ConnectionResetError):
+        assert _raw(daemon, chunked).startswith(b"HTTP/1.1 413")
+    assert httpx.get(url, timeout=10).status_code == 200  # the listener is fine afterwards
+
+
+# ---- the CLI refuses the same with exit 2 ----------------------------------------------------------
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("target", "add", "tcp://127.0.0.1:9", "--interval", "999999999999999999d"),
+        ("target", "add", "tcp://127.0.0.1:9", "--interval", "10s", "--timeout", "1m"),
+        ("target", "add", "tcp://127.0.0.1:9", "--name", "a\u202eb"),
+        ("maintenance", "on", "all", "--for", "0s"),
+        ("contacts", "add", "s", "slack:https://example.org/x"),
+    ],
+)
+def test_the_cli_refuses_with_exit_2(daemon: Daemon, argv: tuple[str, ...]) -> None:
+    rc, _, err = cli(daemon.data_dir, *argv)
+    assert rc == 2, err
+    assert "Traceback" not in err and err.strip().count("\n") == 0, err
+
+
+def test_limit_concurrency_answers_503_beyond_it(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    init_store(data_dir, "[api]\nlimit_concurrency = 10\n")
+    d = start_daemon(data_dir)
+    held = []
+    try:
+        assert httpx.get(f"{d.base_url}/health", timeout=5).status_code in (200, 503)
+        for _ in range(12):  # idle connections count against the limit
+            held.append(socket.create_connection(("127.0.0.1", d.port), timeout=5))
+        r = httpx.get(f"{d.base_url}/api/v1/targets", timeout=5)
+        assert r.status_code == 503
+        for s in held:
+            s.close()
+        held.clear()
+        ok = _wait_status(f"{d.base_url}/metrics", 200)
+        assert ok, "the listener did not recover once connections closed"
+    finally:
+        for s in held:
+            s.close()
+        d.stop()
+
+
+def _wait_status(url: str, status: int) -> bool:
+    import time
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if httpx.get(url, timeout=5).status_code == status:
+            return True
+        time.sleep(0.1)
+    return False
