@@ -125,8 +125,8 @@ class TargetDecl(_Section):
     conditions: list[str] = Field(default_factory=list)
     options: dict[str, Any] = Field(default_factory=dict)
     depends_on: str = ""
-    failure_threshold: int | None = Field(None, ge=1)
-    recovery_threshold: int | None = Field(None, ge=1)
+    failure_threshold: int | None = None
+    recovery_threshold: int | None = None
 
     @field_validator("interval", "timeout", mode="before")
     @classmethod
@@ -138,11 +138,58 @@ class TargetDecl(_Section):
     def _spec(cls, v: str) -> str:
         from engine.specs import parse_spec
 
-        try:
-            parse_spec(v)
-        except BadInput as exc:
-            raise ValueError(f"{exc.message}; {exc.hint}") from None
+        _as_value_error(parse_spec, v)
         return v
+
+    # Each field is checked by the rule `target add` uses, so the error points at its own line.
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        from engine.commands.base import check_name
+
+        return v and _as_value_error(check_name, v, "target")
+
+    @field_validator("conditions")
+    @classmethod
+    def _conditions(cls, v: list[str]) -> list[str]:
+        from engine.commands.targets import validate_conditions
+
+        return _as_value_error(validate_conditions, v)
+
+    @field_validator("options")
+    @classmethod
+    def _options(cls, v: dict[str, Any], info: Any) -> dict[str, Any]:
+        from engine.probe_options import check_options
+        from engine.specs import parse_spec
+
+        spec = info.data.get("spec")
+        if spec is not None:  # a bad spec has its own error already
+            _as_value_error(check_options, parse_spec(spec).kind, v)
+        return v
+
+    @field_validator("failure_threshold", "recovery_threshold", mode="before")
+    @classmethod
+    def _threshold(cls, v: Any, info: Any) -> int | None:
+        from engine.commands.targets import check_threshold
+
+        return _as_value_error(check_threshold, v, info.field_name)
+
+    @field_validator("depends_on")
+    @classmethod
+    def _parent(cls, v: str, info: Any) -> str:
+        if v and v == info.data.get("name"):
+            raise ValueError("a target cannot depend on itself; name another target")
+        return v
+
+
+def _as_value_error(check: Any, *args: Any) -> Any:
+    """Run one of the command layer's checks; its BadInput becomes pydantic's ValueError (first
+    line only: a condition's caret drawing does not fit a `file:line: key = value: why` line)."""
+    try:
+        return check(*args)
+    except BadInput as exc:
+        first = exc.message.splitlines()[0]
+        raise ValueError(f"{first}; {exc.hint}" if exc.hint else first) from None
 
 
 class RuleDecl(_Section):
@@ -172,21 +219,19 @@ class RuleDecl(_Section):
         """The rule as the engine will build it: a bad one fails at load, not every tick."""
         from engine.rules import RuleSpec
 
-        try:
-            RuleSpec(
-                "",
-                self.name,
-                self.metric,
-                self.comparison,
-                self.threshold,
-                self.duration,
-                self.severity,
-                list(self.channels),
-                self.target,
-                self.enabled,
-            )
-        except BadInput as exc:
-            raise ValueError(f"{exc.message}; {exc.hint}") from None
+        _as_value_error(
+            RuleSpec,
+            "",
+            self.name,
+            self.metric,
+            self.comparison,
+            self.threshold,
+            self.duration,
+            self.severity,
+            list(self.channels),
+            self.target,
+            self.enabled,
+        )
         return self
 
 
@@ -272,6 +317,10 @@ def _format_error(path: Path, text: str, err: Mapping[str, Any]) -> str:
         return f"{where}: unknown key {key!r}; {hint}"
     value = err.get("input")
     shown = "" if isinstance(value, dict) else f" = {value!r}"
+    if isinstance(value, str | list):  # a spec or a condition may name a host: not for a log
+        from engine.privacy import redact
+
+        shown = redact(shown)
     msg = err["msg"].removeprefix("Value error, ")
     return f"{where}: {key}{shown}: {msg}"
 
@@ -281,24 +330,36 @@ def load_settings(
     data_dir: Path | None = None,
     env: dict[str, str] | None = None,
     required: bool = False,
+    creating: bool = False,
 ) -> Settings:
-    """Read and validate the config; a missing file means defaults (unless required)."""
+    """Read and validate the config, every [[targets]] entry as `target add` would check it.
+
+    No file at the default place (`<data dir>/config.toml`) means defaults: a fresh machine runs
+    before `sysalert init`. A file named elsewhere (--config, SYSALERT_CONFIG) must exist, or a
+    typo would silently run on defaults; `creating` (for `sysalert init`) lets it be absent."""
     env = dict(os.environ if env is None else env)
     ddir = data_dir or default_data_dir(env)
     path = config_path or default_config_path(ddir, env)
     raw: dict[str, Any] = {}
     text = ""
     if path.exists():
-        text = path.read_text(encoding="utf-8")
+        text = _read_text(path)
         try:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(
                 f"{path}: TOML syntax error: {exc}", "fix the line and column shown"
             ) from None
-    elif required or (config_path is not None and not path.exists()):
+        except RecursionError:
+            raise ConfigError(
+                f"{path}: arrays or tables nested too deeply to read",
+                f"a config needs no more than {MAX_DEPTH} levels",
+            ) from None
+        _check_depth(raw, path)
+    elif not creating and (required or not _is_default_place(path, ddir)):
         raise ConfigError(
-            f"config file {path} does not exist", "run `sysalert init` or pass --config"
+            f"config file {path} does not exist",
+            "create it with `sysalert init`, or fix --config / SYSALERT_CONFIG",
         )
     try:
         settings = Settings.model_validate(raw)
@@ -320,8 +381,115 @@ def load_settings(
             ) from None
     if env.get("TELEGRAM_API_HASH"):
         settings.telegram.api_hash = SecretStr(env["TELEGRAM_API_HASH"])
+    _check_database_url(settings, path, text, env)
     _check_unique_names(settings, path, text)
+    _check_targets_whole(settings, path, text)
     return settings
+
+
+# Deeper than any config needs, far below the recursion limit of what reads it later.
+MAX_DEPTH = 32
+
+
+def _read_text(path: Path) -> str:
+    """The file as UTF-8 text; a directory, an unreadable or a binary file is one line."""
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise ConfigError(
+            f"config {path} is a directory, not a file",
+            "point --config or SYSALERT_CONFIG at the TOML file, e.g. DIR/config.toml",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"config {path} cannot be read: {exc.strerror or type(exc).__name__}",
+            "check the path and its permissions",
+        ) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config {path} is not a text file (not UTF-8 at byte {exc.start})",
+            "point --config or SYSALERT_CONFIG at the TOML config",
+        ) from None
+
+
+def _check_depth(raw: Any, path: Path) -> None:
+    stack: list[tuple[Any, int]] = [(raw, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ConfigError(
+                f"{path}: arrays or tables nested deeper than {MAX_DEPTH} levels",
+                "flatten the value; no key here takes that many levels",
+            )
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+
+
+def _is_default_place(path: Path, data_dir: Path) -> bool:
+    return path.expanduser().resolve() == (data_dir.expanduser() / "config.toml").resolve()
+
+
+def config_where(path: Path | None, text: str | None, loc: tuple[str | int, ...]) -> str:
+    """`file:line` of a key (just `file` when the line is not found); reads the file if no text."""
+    if path is None:
+        return "config"
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = ""
+    line = locate(text, loc)
+    return f"{path}:{line}" if line else str(path)
+
+
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
+
+
+def _check_database_url(settings: Settings, path: Path, text: str, env: dict[str, str]) -> None:
+    """Only the stores SysAlert is built and tested for; the URL itself is never repeated (it may
+    hold a password and a host)."""
+    url = settings.general.database_url
+    if not url:
+        return
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme in DATABASE_SCHEMES:
+        return
+    origin = (
+        ENV_DATABASE_URL
+        if env.get(ENV_DATABASE_URL)
+        else config_where(path, text, ("general", "database_url"))
+    )
+    shown = f"scheme {scheme!r}" if scheme and len(scheme) < 40 else "a URL without a scheme"
+    raise ConfigError(
+        f"{origin}: database_url has {shown}, which SysAlert does not support",
+        f"supported: {', '.join(DATABASE_SCHEMES)}; "
+        "e.g. sqlite:///path/to/sysalert.db or postgresql+psycopg://user@host/db",
+    )
+
+
+def _check_targets_whole(settings: Settings, path: Path, text: str) -> None:
+    """Each [[targets]] entry built as `target add` builds it (defaults from [engine] applied), so
+    what add refuses (an interval too short, a heartbeat without a period...) stops the load here
+    and not the engine later. depends_on is resolved against the store when the engine starts."""
+    if not settings.targets:
+        return
+    from engine.commands.targets import check_declared
+
+    fields = set(TargetDecl.model_fields)
+    for i, decl in enumerate(settings.targets):
+        try:
+            check_declared(settings, decl)
+        except BadInput as exc:
+            first = exc.message.splitlines()[0]
+            word = first.split(" ", 1)[0]
+            loc: tuple[str | int, ...] = ("targets", i, word) if word in fields else ("targets", i)
+            raise ConfigError(
+                f"{config_where(path, text, loc)}: targets[{i}]: {first}", exc.hint
+            ) from None
 
 
 def _check_unique_names(settings: Settings, path: Path, text: str) -> None:
