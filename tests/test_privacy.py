@@ -45,12 +45,22 @@ SA = str(Path(sys.executable).parent / "sysalert")
         ("supergroup -1001234567890", "1001234567890"),
         ("chat_id=987654321", "987654321"),
         ("('10.77.66.55', 45678) refused", "45678"),
+        # Bare host names, @usernames and phone numbers in groups (issue 15).
+        ("cannot reach db-primary.corp.example now", "db-primary"),
+        ("failed to resolve host 'db-internal-7731.example.invalid'", "db-internal-7731"),
+        ("peer api.telegram.org closed", "telegram.org"),
+        ("resolved WWW.Example.COM.", "Example"),
+        ("sent to @alice_ops", "alice_ops"),
+        ("reply from @ZebraOnCall42: ack", "ZebraOnCall42"),
+        ("login as +49 170 123 4567", "170 123"),
+        ("login as +1 (555) 123-4567", "555"),
+        ("phone +44 7700-900123 set", "7700"),
     ],
 )
 def test_redact_removes(text: str, gone: str) -> None:
     out = redact(text)
     assert gone not in out
-    assert re.search(r"<(ip|ip6|url|host:port|email|id)>", out)
+    assert re.search(r"<(ip|ip6|url|host:port|email|id|host|user|phone)>", out)
 
 
 @pytest.mark.parametrize(
@@ -61,10 +71,27 @@ def test_redact_removes(text: str, gone: str) -> None:
         "version 1.2.3",
         "state up since 2024-01-01",
         "retry 3 of 8",
+        # What the new host, @user and phone rules must not touch.
+        "engine.notify.dispatcher: 3 sent",
+        "sysalert_tui.app started",
+        "read config.toml:12: bad key",
+        'File "/srv/engine/engine.py", line 154, in _load',
+        "version 1.2.3 and python3.11",
+        "reload /etc/sysalert/config.toml and sysalert.db",
+        "at 16:38:16 (12:00 UTC) e.g. i.e. S.M.A.R.T.",
+        "latency +12 ms, retry +3",
+        "std::vector and a:b:c",
+        "@ok and foo@bar",
     ],
 )
 def test_redact_keeps_harmless_text(text: str) -> None:
     assert redact(text) == text
+
+
+def test_redact_names_what_it_replaced() -> None:
+    assert redact("db-primary.corp.example down") == "<host> down"
+    assert redact("to @alice_ops") == "to <user>"
+    assert redact("+49 170 123 4567") == "<phone>"
 
 
 def test_mask_id() -> None:
@@ -371,3 +398,60 @@ def test_contacts_and_chat_ids_leave_no_plaintext(session: dict) -> None:
         pytest.skip("contacts CLI lands with the alerting issue")
     secrets = CONTACT_SECRETS if session["has"]["subscribers"] else CONTACT_SECRETS[:-1]
     _scan(session["data_dir"], session["logs"], secrets)
+
+
+# ---- the store's errors: the class of failure, never the driver's text ----------------------------
+@pytest.mark.parametrize(
+    ("url", "secret", "said"),
+    [
+        (
+            "postgresql+psycopg://u@db-internal-7731.example.invalid:5432/x",
+            "db-internal-7731",
+            "the database host name does not resolve",
+        ),
+        ("postgresql+psycopg://u@127.0.0.1:1/x", "127.0.0.1", "cannot reach the database server"),
+    ],
+)
+def test_describe_error_keeps_only_the_class(url: str, secret: str, said: str) -> None:
+    """The driver's first line names host and port; /health (no key on TCP) and API 503 bodies
+    show describe_error's text, so it must name neither."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from engine.store.db import describe_error, open_db
+
+    engine = open_db(url)
+    try:
+        with pytest.raises(OperationalError) as info, engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    finally:
+        engine.dispose()
+    assert secret in str(info.value)  # the driver does name it
+    described = describe_error(info.value)
+    assert described == said
+    assert secret not in described and "5432" not in described and ":1" not in described
+
+
+@pytest.mark.slow
+def test_unreachable_database_host_is_not_printed_or_logged(tmp_path: Path) -> None:
+    """`sysalert --daemon` against a database host that does not resolve: one line, exit 1, and
+    the host name nowhere in stdout, stderr or the data directory's logs."""
+    from tests.daemon_harness import child_env, init_store
+
+    data = tmp_path / "data"
+    init_store(data)
+    env = child_env(data)
+    env["SYSALERT_DATABASE_URL"] = "postgresql+psycopg://u@db-internal-7731.example.invalid:5432/x"
+    for argv in (["--daemon"], ["--daemon", "--debug"], ["status"]):
+        out = subprocess.run(
+            [sys.executable, "-m", "sysalert_tui", *argv],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 1, (argv, out.stderr)
+        assert "the store cannot be opened" in out.stderr
+        logs = "".join(p.read_text(errors="replace") for p in data.glob("*.log"))
+        for text in (out.stdout, out.stderr, logs):
+            assert "db-internal-7731" not in text and "example.invalid" not in text, argv
