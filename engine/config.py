@@ -77,6 +77,14 @@ class ApiSettings(_Section):
     socket: str = ""
     public_url: str = ""
     api_keys: list[SecretStr] = Field(default_factory=list)
+    tls_cert: str = ""
+    tls_key: str = ""
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ApiSettings:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_cert and tls_key go together; set both (PEM files) or neither")
+        return self
 
 
 class AlertSettings(_Section):

@@ -125,7 +125,8 @@ async def _main(args: argparse.Namespace, settings: Any) -> int:
         store_lock.acquire()
         engine = Engine(settings, store, mode="daemon")
         engine.store_lock = store_lock
-        servers = make_servers(engine, settings.socket_path, settings.api.listen or None)
+        tls = (settings.api.tls_cert, settings.api.tls_key) if settings.api.tls_cert else None
+        servers = make_servers(engine, settings.socket_path, settings.api.listen or None, tls)
         log.info("daemon starting: %d API listener(s)", len(servers))
         async with anyio.create_task_group() as tg:
             await tg.start(engine.run)
