@@ -192,11 +192,14 @@ class TargetDecl(_Section):
 
 def _as_value_error(check: Any, *args: Any) -> Any:
     """Run one of the command layer's checks; its BadInput becomes pydantic's ValueError (first
-    line only: a condition's caret drawing does not fit a `file:line: key = value: why` line)."""
+    line only: a condition's caret drawing does not fit a `file:line: key = value: why` line).
+    A daemon's stderr is a log (the journal), so an address in the message is redacted."""
+    from engine.privacy import redact  # a spec or condition in the message may name a host
+
     try:
         return check(*args)
     except BadInput as exc:
-        first = exc.message.splitlines()[0]
+        first = redact(exc.message.splitlines()[0])
         raise ValueError(f"{first}; {exc.hint}" if exc.hint else first) from None
 
 
@@ -492,7 +495,9 @@ def _check_targets_whole(settings: Settings, path: Path, text: str) -> None:
         try:
             check_declared(settings, decl)
         except BadInput as exc:
-            first = exc.message.splitlines()[0]
+            from engine.privacy import redact
+
+            first = redact(exc.message.splitlines()[0])
             word = first.split(" ", 1)[0]
             loc: tuple[str | int, ...] = ("targets", i, word) if word in fields else ("targets", i)
             raise ConfigError(
