@@ -65,11 +65,16 @@ def make_servers(
             servers.append(server)
         if listen:
             host, port = parse_listen(listen)
-            ssl_files = check_tls(*tls) if tls else {}
+            cert, key = check_tls(*tls) if tls else (None, None)
             bound.append(bind_tcp(host, port))
             server = _Server(
                 uvicorn.Config(
-                    build_app(engine, trusted=False), host=host, port=port, **common, **ssl_files
+                    build_app(engine, trusted=False),
+                    host=host,
+                    port=port,
+                    ssl_certfile=cert,
+                    ssl_keyfile=key,
+                    **common,
                 )
             )
             server.sock = bound[-1]
@@ -82,7 +87,7 @@ def make_servers(
     return servers
 
 
-def check_tls(cert: str, key: str) -> dict[str, str]:
+def check_tls(cert: str, key: str) -> tuple[str, str]:
     """Load the certificate and key once here, so a wrong path or a key that does not match is
     one line and exit 2 at start, not an error inside uvicorn after the engine started."""
     import ssl
@@ -96,7 +101,7 @@ def check_tls(cert: str, key: str) -> dict[str, str]:
             f"[api] tls_cert / tls_key cannot be used: {reason}",
             "give the PEM certificate (chain) and its private key, readable by this user",
         ) from None
-    return {"ssl_certfile": cert_path, "ssl_keyfile": key_path}
+    return cert_path, key_path
 
 
 def bind_tcp(host: str, port: int) -> socket.socket:
