@@ -21,7 +21,6 @@ from urllib.parse import unquote
 
 import anyio
 from sqlalchemy.exc import OperationalError
-from sqlmodel import col
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
