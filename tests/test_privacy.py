@@ -276,6 +276,9 @@ TARGET_SECRETS = [
     "ipv6-narwhal",
     "hb-tapir",
     "loopback-yak",
+    "db-primary-pangolin",
+    "corp.example",
+    "pangolin-db",
 ]
 CONTACT_SECRETS = [
     "walrus-oncall",
@@ -286,6 +289,10 @@ CONTACT_SECRETS = [
     "ibis-hook",
     "secret-hooks",
     "9443",
+    "marten_secret_ops",
+    "marten-tg",
+    "7700900123",
+    "ocelot-phone",
     "564738291",
 ]
 IMPORTED = """
@@ -346,6 +353,8 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             "--option",
             "keyword=hush-hush-value",
         ),
+        # A bare host name that does not resolve: the driver's and resolver's text names it.
+        ("target", "add", "tcp://db-primary-pangolin.corp.example:5432", "--name", "pangolin-db"),
         ("import", str(imported)),
     ]
     if has["contacts"]:
@@ -353,6 +362,8 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             ("contacts", "add", "walrus-oncall", "telegram:918273645"),
             ("contacts", "add", "heron-mail", "email:heron.ops@secret-mail.example"),
             ("contacts", "add", "ibis-hook", "webhook:https://hooks.secret-hooks.example:9443/x"),
+            ("contacts", "add", "marten-tg", "telegram:@marten_secret_ops"),
+            ("contacts", "add", "ocelot-phone", "telegram:+447700900123"),
         ]
     if has["subscribers"]:
         calls += [("subscribers", "add", "564738291")]
@@ -365,6 +376,17 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     ]  # an error: a traceback under --debug
     reads += [("contacts", "list", "--json")] if has["contacts"] else []
     outs = cli.many(*reads, fails=("no-such-thing-here",))
+    # A failing check of the bare host, under --debug: it exits 1 (its own stdout is the user's
+    # terminal and may name the target; its stderr is a log and must not).
+    failed = subprocess.run(
+        [SA, "--debug", "check", "pangolin-db"],
+        env=cli.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert failed.returncode == 1 and "FAILED" in failed.stdout, failed.stdout + failed.stderr
+    cli.logs.append(failed.stderr)
     assert (
         outs[0].startswith("ok") and "zebra-ledger-7" in outs[1] and outs[2].startswith("removed")
     )
