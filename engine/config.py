@@ -19,13 +19,21 @@ from pydantic import (
     model_validator,
 )
 
+from engine.config_checks import (
+    ENV_DATABASE_URL,
+    MAX_DEPTH,
+    check_database_url,
+    check_depth,
+    config_where,
+    is_default_place,
+    read_text,
+)
 from engine.config_locate import locate
 from engine.durations import parse_duration
 from engine.errors import BadInput, ConfigError
 
 ENV_CONFIG = "SYSALERT_CONFIG"
 ENV_DATA_DIR = "SYSALERT_DATA_DIR"
-ENV_DATABASE_URL = "SYSALERT_DATABASE_URL"
 
 
 class _Section(BaseModel):
@@ -354,7 +362,7 @@ def load_settings(
     raw: dict[str, Any] = {}
     text = ""
     if path.exists():
-        text = _read_text(path)
+        text = read_text(path)
         try:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -366,8 +374,8 @@ def load_settings(
                 f"{path}: arrays or tables nested too deeply to read",
                 f"a config needs no more than {MAX_DEPTH} levels",
             ) from None
-        _check_depth(raw, path)
-    elif not creating and (required or not _is_default_place(path, ddir)):
+        check_depth(raw, path)
+    elif not creating and (required or not is_default_place(path, ddir)):
         raise ConfigError(
             f"config file {path} does not exist",
             "create it with `sysalert init`, or fix --config / SYSALERT_CONFIG",
@@ -392,94 +400,10 @@ def load_settings(
             ) from None
     if env.get("TELEGRAM_API_HASH"):
         settings.telegram.api_hash = SecretStr(env["TELEGRAM_API_HASH"])
-    _check_database_url(settings, path, text, env)
+    check_database_url(settings.general.database_url, path, text, env)
     _check_unique_names(settings, path, text)
     _check_targets_whole(settings, path, text)
     return settings
-
-
-# Deeper than any config needs, far below the recursion limit of what reads it later.
-MAX_DEPTH = 32
-
-
-def _read_text(path: Path) -> str:
-    """The file as UTF-8 text; a directory, an unreadable or a binary file is one line."""
-    try:
-        data = path.read_bytes()
-    except IsADirectoryError:
-        raise ConfigError(
-            f"config {path} is a directory, not a file",
-            "point --config or SYSALERT_CONFIG at the TOML file, e.g. DIR/config.toml",
-        ) from None
-    except OSError as exc:
-        raise ConfigError(
-            f"config {path} cannot be read: {exc.strerror or type(exc).__name__}",
-            "check the path and its permissions",
-        ) from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"config {path} is not a text file (not UTF-8 at byte {exc.start})",
-            "point --config or SYSALERT_CONFIG at the TOML config",
-        ) from None
-
-
-def _check_depth(raw: Any, path: Path) -> None:
-    stack: list[tuple[Any, int]] = [(raw, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise ConfigError(
-                f"{path}: arrays or tables nested deeper than {MAX_DEPTH} levels",
-                "flatten the value; no key here takes that many levels",
-            )
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values())
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node)
-
-
-def _is_default_place(path: Path, data_dir: Path) -> bool:
-    return path.expanduser().resolve() == (data_dir.expanduser() / "config.toml").resolve()
-
-
-def config_where(path: Path | None, text: str | None, loc: tuple[str | int, ...]) -> str:
-    """`file:line` of a key (just `file` when the line is not found); reads the file if no text."""
-    if path is None:
-        return "config"
-    if text is None:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            text = ""
-    line = locate(text, loc)
-    return f"{path}:{line}" if line else str(path)
-
-
-DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
-
-
-def _check_database_url(settings: Settings, path: Path, text: str, env: dict[str, str]) -> None:
-    """Only the stores SysAlert is built and tested for; the URL itself is never repeated (it may
-    hold a password and a host)."""
-    url = settings.general.database_url
-    if not url:
-        return
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    if scheme in DATABASE_SCHEMES:
-        return
-    origin = (
-        ENV_DATABASE_URL
-        if env.get(ENV_DATABASE_URL)
-        else config_where(path, text, ("general", "database_url"))
-    )
-    shown = f"scheme {scheme!r}" if scheme and len(scheme) < 40 else "a URL without a scheme"
-    raise ConfigError(
-        f"{origin}: database_url has {shown}, which SysAlert does not support",
-        f"supported: {', '.join(DATABASE_SCHEMES)}; "
-        "e.g. sqlite:///path/to/sysalert.db or postgresql+psycopg://user@host/db",
-    )
 
 
 def _check_targets_whole(settings: Settings, path: Path, text: str) -> None:
