@@ -344,6 +344,17 @@ def _format_error(path: Path, text: str, err: Mapping[str, Any]) -> str:
     return f"{where}: {key}{shown}: {msg}"
 
 
+def explain(
+    path: Path | str, text: str, exc: ValidationError, at: tuple[str | int, ...] = ()
+) -> ConfigError:
+    """A validation failure as one config error: `file:line: key = value: why`, the first in the
+    message and the next few in the hint. `at` places a part validated alone (an imported
+    [[targets]] entry) in the file."""
+    errors = [_format_error(Path(path), text, {**e, "loc": (*at, *e["loc"])}) for e in exc.errors()]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return ConfigError(errors[0] + more, "; ".join(errors[1:4]) or None)
+
+
 def load_settings(
     config_path: Path | None = None,
     data_dir: Path | None = None,
@@ -383,9 +394,7 @@ def load_settings(
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        errors = [_format_error(path, text, e) for e in exc.errors()]
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ConfigError(errors[0] + more, "; ".join(errors[1:4]) or None) from None
+        raise explain(path, text, exc) from None
     settings.config_path = path
     if data_dir is not None or env.get(ENV_DATA_DIR) or not settings.general.data_dir:
         settings.general.data_dir = str(ddir)

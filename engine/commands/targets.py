@@ -383,7 +383,9 @@ class TargetCommands(CommandBase):
 
     def import_targets(self, text: str, source: str = "import") -> dict[str, int]:
         """Add new targets and update existing ones by name; all-or-nothing validation first."""
-        from engine.config import TargetDecl
+        from pydantic import ValidationError
+
+        from engine.config import TargetDecl, explain
 
         try:
             data = tomllib.loads(text)
@@ -400,12 +402,8 @@ class TargetCommands(CommandBase):
         for i, raw in enumerate(items):
             try:
                 decls.append(TargetDecl.model_validate(raw))
-            except Exception as exc:
-                first = str(exc).splitlines()
-                raise BadInput(
-                    f"{source}: targets[{i}]: {' '.join(first[1:3]) or first[0]}",
-                    "fix that entry and import again",
-                ) from None
+            except ValidationError as exc:
+                raise explain(source, text, exc, ("targets", i)) from None
         built = [self.build_target(**_decl_args(d)) for d in decls]
         self._check_parents(source, decls, built)  # before anything is written
         added = updated = 0
