@@ -31,6 +31,7 @@ from engine.config_checks import (
 from engine.config_locate import locate
 from engine.durations import parse_duration
 from engine.errors import BadInput, ConfigError
+from engine.privacy import redact
 
 ENV_CONFIG = "SYSALERT_CONFIG"
 ENV_DATA_DIR = "SYSALERT_DATA_DIR"
@@ -202,8 +203,6 @@ def _as_value_error(check: Any, *args: Any) -> Any:
     """Run one of the command layer's checks; its BadInput becomes pydantic's ValueError (first
     line only: a condition's caret drawing does not fit a `file:line: key = value: why` line).
     A daemon's stderr is a log (the journal), so an address in the message is redacted."""
-    from engine.privacy import redact  # a spec or condition in the message may name a host
-
     try:
         return check(*args)
     except BadInput as exc:
@@ -337,8 +336,6 @@ def _format_error(path: Path, text: str, err: Mapping[str, Any]) -> str:
     value = err.get("input")
     shown = "" if isinstance(value, dict) else f" = {value!r}"
     if isinstance(value, str | list):  # a spec or a condition may name a host: not for a log
-        from engine.privacy import redact
-
         shown = redact(shown)
     msg = err["msg"].removeprefix("Value error, ")
     return f"{where}: {key}{shown}: {msg}"
@@ -428,8 +425,6 @@ def _check_targets_whole(settings: Settings, path: Path, text: str) -> None:
         try:
             check_declared(settings, decl)
         except BadInput as exc:
-            from engine.privacy import redact
-
             first = redact(exc.message.splitlines()[0])
             word = first.split(" ", 1)[0]
             loc: tuple[str | int, ...] = ("targets", i, word) if word in fields else ("targets", i)
