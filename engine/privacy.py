@@ -57,6 +57,12 @@ _TLDS = frozenset(
 _HOST = re.compile(
     r"(?<![\w.@/-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,24})(?![\w-]|\.\w)"
 )
+# A name a message quotes as a host (a resolver's or a database driver's text), or a libpq
+# connection string's fields: a single-label host such as 'dbhost' has no top-level domain.
+_QUOTED_HOST = re.compile(
+    r"""\b(host(?:name)?|server(?: at)?)(\s*[=:]?\s*)(['"])[^'"\s]+\3""", re.I
+)
+_CONNINFO = re.compile(r"\b(host|hostaddr|user|dbname|password)=(?!<)[^\s'\"]+")
 # A phone number written in groups: +49 170 123 4567, +1 (555) 123-4567, +44 7700-900123.
 _PHONE = re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,6}(?![\w])")
 
@@ -74,6 +80,8 @@ def redact(text: str) -> str:
     """Replace every address-like or id-like run in text."""
     for pattern, repl in _PATTERNS[:-1]:
         text = pattern.sub(repl, text)
+    text = _QUOTED_HOST.sub(r"\1\2\3<host>\3", text)
+    text = _CONNINFO.sub(r"\1=<redacted>", text)
     text = _HOST.sub(_host, text)
     text = _PHONE.sub(_phone, text)
     return _PATTERNS[-1][0].sub(_PATTERNS[-1][1], text)

@@ -55,12 +55,16 @@ SA = str(Path(sys.executable).parent / "sysalert")
         ("login as +49 170 123 4567", "170 123"),
         ("login as +1 (555) 123-4567", "555"),
         ("phone +44 7700-900123 set", "7700"),
+        # A single-label host has no top-level domain: caught where a driver quotes it.
+        ("failed to resolve host 'pgmain': Name or service not known", "pgmain"),
+        ('connection to server "pgmain" failed', "pgmain"),
+        ("conninfo host=pgmain port=5432 user=alice", "alice"),
     ],
 )
 def test_redact_removes(text: str, gone: str) -> None:
     out = redact(text)
     assert gone not in out
-    assert re.search(r"<(ip|ip6|url|host:port|email|id|host|user|phone)>", out)
+    assert re.search(r"<(ip|ip6|url|host:port|email|id|host|user|phone|redacted)>", out)
 
 
 @pytest.mark.parametrize(
@@ -82,6 +86,7 @@ def test_redact_removes(text: str, gone: str) -> None:
         "latency +12 ms, retry +3",
         "std::vector and a:b:c",
         "@ok and foo@bar",
+        "the host is down; Host: header sent",
     ],
 )
 def test_redact_keeps_harmless_text(text: str) -> None:
