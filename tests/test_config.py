@@ -6,6 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from engine.config import Settings, load_settings
@@ -377,3 +380,91 @@ def test_unsupported_database_scheme_names_the_supported(
 def test_tls_files_go_together(tmp_path: Path) -> None:
     msg = _error(tmp_path, '[api]\ntls_cert = "/x/cert.pem"\n')
     assert "config.toml:1: api" in msg and "go together" in msg
+
+
+# ---- property: whatever the file holds, loading it gives settings or one ConfigError --------------
+
+
+def _toml(v: object) -> str:
+    """A value as TOML (strings as JSON strings, which TOML reads the same)."""
+    import json
+
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{json.dumps(k)} = {_toml(x)}" for k, x in v.items()) + "}"
+    return json.dumps(v, ensure_ascii=False)
+
+
+_scalars = st.one_of(
+    st.text(max_size=30),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.sampled_from(
+        [
+            "tcp://127.0.0.1:9",
+            "http://x.example/",
+            "heartbeat://j?every=1h",
+            "30s",
+            "0s",
+            "[STATUS] == 200",
+            "[STATUS] === 1",
+            "system://cpu?max=90",
+            "1e308d",
+        ]
+    ),
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+_keys = st.sampled_from(
+    [
+        "spec",
+        "name",
+        "interval",
+        "timeout",
+        "tags",
+        "conditions",
+        "options",
+        "depends_on",
+        "failure_threshold",
+        "recovery_threshold",
+        "bogus",
+    ]
+)
+
+
+@examples(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(entries=st.lists(st.dictionaries(_keys, _values, max_size=6), max_size=3))
+def test_any_targets_entries_load_or_give_one_config_error(tmp_path: Path, entries: list) -> None:
+    text = "".join(
+        "[[targets]]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in e.items()) for e in entries
+    )
+    path = tmp_path / "prop.toml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        load_settings(path, tmp_path, env={})
+    except ConfigError as exc:
+        assert "\n" not in str(exc)
+
+
+@examples(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.binary(max_size=600))
+def test_any_bytes_load_or_give_one_config_error(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "raw.toml"
+    path.write_bytes(data)
+    try:
+        load_settings(path, tmp_path, env={})
+    except ConfigError as exc:
+        assert "\n" not in str(exc).split(" TOML syntax error: ")[0]
