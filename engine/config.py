@@ -19,14 +19,23 @@ from pydantic import (
     model_validator,
 )
 
+from engine.config_checks import (
+    ENV_DATABASE_URL,
+    MAX_DEPTH,
+    check_database_url,
+    check_depth,
+    config_where,
+    is_default_place,
+    read_text,
+)
 from engine.config_locate import locate
 from engine.durations import parse_duration
 from engine.errors import BadInput, ConfigError
 from engine.limits import DURATION_MAX, INTERVAL, LIMIT_CONCURRENCY, MAX_BODY, RULE_FOR, TIMEOUT
+from engine.privacy import redact
 
 ENV_CONFIG = "SYSALERT_CONFIG"
 ENV_DATA_DIR = "SYSALERT_DATA_DIR"
-ENV_DATABASE_URL = "SYSALERT_DATABASE_URL"
 
 
 class _Section(BaseModel):
@@ -93,6 +102,14 @@ class ApiSettings(_Section):
     max_body: int = Field(MAX_BODY, ge=1024, le=64 * 1024 * 1024)
     # Connections and requests a listener serves at once before answering 503 (pings excepted).
     limit_concurrency: int = Field(LIMIT_CONCURRENCY, ge=10, le=1_000_000)
+    tls_cert: str = ""
+    tls_key: str = ""
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ApiSettings:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_cert and tls_key go together; set both (PEM files) or neither")
+        return self
 
 
 class AlertSettings(_Section):
@@ -141,8 +158,8 @@ class TargetDecl(_Section):
     conditions: list[str] = Field(default_factory=list)
     options: dict[str, Any] = Field(default_factory=dict)
     depends_on: str = ""
-    failure_threshold: int | None = Field(None, ge=1)
-    recovery_threshold: int | None = Field(None, ge=1)
+    failure_threshold: int | None = None
+    recovery_threshold: int | None = None
 
     @field_validator("interval", "timeout", mode="before")
     @classmethod
@@ -154,11 +171,59 @@ class TargetDecl(_Section):
     def _spec(cls, v: str) -> str:
         from engine.specs import parse_spec
 
-        try:
-            parse_spec(v)
-        except BadInput as exc:
-            raise ValueError(f"{exc.message}; {exc.hint}") from None
+        _as_value_error(parse_spec, v)
         return v
+
+    # Each field is checked by the rule `target add` uses, so the error points at its own line.
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        from engine.commands.base import check_name
+
+        return v and _as_value_error(check_name, v, "target")
+
+    @field_validator("conditions")
+    @classmethod
+    def _conditions(cls, v: list[str]) -> list[str]:
+        from engine.commands.targets import validate_conditions
+
+        return _as_value_error(validate_conditions, v)
+
+    @field_validator("options")
+    @classmethod
+    def _options(cls, v: dict[str, Any], info: Any) -> dict[str, Any]:
+        from engine.probe_options import check_options
+        from engine.specs import parse_spec
+
+        spec = info.data.get("spec")
+        if spec is not None:  # a bad spec has its own error already
+            _as_value_error(check_options, parse_spec(spec).kind, v)
+        return v
+
+    @field_validator("failure_threshold", "recovery_threshold", mode="before")
+    @classmethod
+    def _threshold(cls, v: Any, info: Any) -> int | None:
+        from engine.commands.targets import check_threshold
+
+        return _as_value_error(check_threshold, v, info.field_name)
+
+    @field_validator("depends_on")
+    @classmethod
+    def _parent(cls, v: str, info: Any) -> str:
+        if v and v == info.data.get("name"):
+            raise ValueError("a target cannot depend on itself; name another target")
+        return v
+
+
+def _as_value_error(check: Any, *args: Any) -> Any:
+    """Run one of the command layer's checks; its BadInput becomes pydantic's ValueError (first
+    line only: a condition's caret drawing does not fit a `file:line: key = value: why` line).
+    A daemon's stderr is a log (the journal), so an address in the message is redacted."""
+    try:
+        return check(*args)
+    except BadInput as exc:
+        first = redact(exc.message.splitlines()[0])
+        raise ValueError(f"{first}; {exc.hint}" if exc.hint else first) from None
 
 
 class RuleDecl(_Section):
@@ -188,21 +253,19 @@ class RuleDecl(_Section):
         """The rule as the engine will build it: a bad one fails at load, not every tick."""
         from engine.rules import RuleSpec
 
-        try:
-            RuleSpec(
-                "",
-                self.name,
-                self.metric,
-                self.comparison,
-                self.threshold,
-                self.duration,
-                self.severity,
-                list(self.channels),
-                self.target,
-                self.enabled,
-            )
-        except BadInput as exc:
-            raise ValueError(f"{exc.message}; {exc.hint}") from None
+        _as_value_error(
+            RuleSpec,
+            "",
+            self.name,
+            self.metric,
+            self.comparison,
+            self.threshold,
+            self.duration,
+            self.severity,
+            list(self.channels),
+            self.target,
+            self.enabled,
+        )
         return self
 
 
@@ -288,8 +351,21 @@ def _format_error(path: Path, text: str, err: Mapping[str, Any]) -> str:
         return f"{where}: unknown key {key!r}; {hint}"
     value = err.get("input")
     shown = "" if isinstance(value, dict) else f" = {value!r}"
+    if isinstance(value, str | list):  # a spec or a condition may name a host: not for a log
+        shown = redact(shown)
     msg = err["msg"].removeprefix("Value error, ")
     return f"{where}: {key}{shown}: {msg}"
+
+
+def explain(
+    path: Path | str, text: str, exc: ValidationError, at: tuple[str | int, ...] = ()
+) -> ConfigError:
+    """A validation failure as one config error: `file:line: key = value: why`, the first in the
+    message and the next few in the hint. `at` places a part validated alone (an imported
+    [[targets]] entry) in the file."""
+    errors = [_format_error(Path(path), text, {**e, "loc": (*at, *e["loc"])}) for e in exc.errors()]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return ConfigError(errors[0] + more, "; ".join(errors[1:4]) or None)
 
 
 def load_settings(
@@ -297,31 +373,41 @@ def load_settings(
     data_dir: Path | None = None,
     env: dict[str, str] | None = None,
     required: bool = False,
+    creating: bool = False,
 ) -> Settings:
-    """Read and validate the config; a missing file means defaults (unless required)."""
+    """Read and validate the config, every [[targets]] entry as `target add` would check it.
+
+    No file at the default place (`<data dir>/config.toml`) means defaults: a fresh machine runs
+    before `sysalert init`. A file named elsewhere (--config, SYSALERT_CONFIG) must exist, or a
+    typo would silently run on defaults; `creating` (for `sysalert init`) lets it be absent."""
     env = dict(os.environ if env is None else env)
     ddir = data_dir or default_data_dir(env)
     path = config_path or default_config_path(ddir, env)
     raw: dict[str, Any] = {}
     text = ""
     if path.exists():
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
         try:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(
                 f"{path}: TOML syntax error: {exc}", "fix the line and column shown"
             ) from None
-    elif required or (config_path is not None and not path.exists()):
+        except RecursionError:
+            raise ConfigError(
+                f"{path}: arrays or tables nested too deeply to read",
+                f"a config needs no more than {MAX_DEPTH} levels",
+            ) from None
+        check_depth(raw, path)
+    elif not creating and (required or not is_default_place(path, ddir)):
         raise ConfigError(
-            f"config file {path} does not exist", "run `sysalert init` or pass --config"
+            f"config file {path} does not exist",
+            "create it with `sysalert init`, or fix --config / SYSALERT_CONFIG",
         )
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        errors = [_format_error(path, text, e) for e in exc.errors()]
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ConfigError(errors[0] + more, "; ".join(errors[1:4]) or None) from None
+        raise explain(path, text, exc) from None
     settings.config_path = path
     if data_dir is not None or env.get(ENV_DATA_DIR) or not settings.general.data_dir:
         settings.general.data_dir = str(ddir)
@@ -336,8 +422,31 @@ def load_settings(
             ) from None
     if env.get("TELEGRAM_API_HASH"):
         settings.telegram.api_hash = SecretStr(env["TELEGRAM_API_HASH"])
+    check_database_url(settings.general.database_url, path, text, env)
     _check_unique_names(settings, path, text)
+    _check_targets_whole(settings, path, text)
     return settings
+
+
+def _check_targets_whole(settings: Settings, path: Path, text: str) -> None:
+    """Each [[targets]] entry built as `target add` builds it (defaults from [engine] applied), so
+    what add refuses (an interval too short, a heartbeat without a period...) stops the load here
+    and not the engine later. depends_on is resolved against the store when the engine starts."""
+    if not settings.targets:
+        return
+    from engine.commands.targets import check_declared
+
+    fields = set(TargetDecl.model_fields)
+    for i, decl in enumerate(settings.targets):
+        try:
+            check_declared(settings, decl)
+        except BadInput as exc:
+            first = redact(exc.message.splitlines()[0])
+            word = first.split(" ", 1)[0]
+            loc: tuple[str | int, ...] = ("targets", i, word) if word in fields else ("targets", i)
+            raise ConfigError(
+                f"{config_where(path, text, loc)}: targets[{i}]: {first}", exc.hint
+            ) from None
 
 
 def _check_unique_names(settings: Settings, path: Path, text: str) -> None:

@@ -661,6 +661,8 @@ RESTART_ONLY = (
     ("general", "data_dir"),
     ("api", "listen"),
     ("api", "socket"),
+    ("api", "tls_cert"),
+    ("api", "tls_key"),
 )
 
 

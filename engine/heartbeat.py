@@ -281,10 +281,12 @@ def settle(cfg: HeartbeatConfig, state: HeartbeatState, now: datetime) -> Heartb
 
 
 def parse_ping_path(path: str) -> tuple[str, str, int | None] | None:
-    """Split '/ping/<token>[/start|/fail|/log|/<exit code>]' into (token, kind, exit status).
+    """Split '/ping/<token>[/start|/fail|/log|/<exit status>]' into (token, kind, exit status).
 
-    Returns None for any other shape (the HTTP layer answers 404) and raises BadInput for an exit
-    code outside 0-255, negative ones included (answered 400). A query string is ignored.
+    Returns None for any other shape, `-1` included (the HTTP layer answers 404, as Healthchecks'
+    routes do). An exit status above 255 parses: the ping is refused with 400 only once the token
+    is known (`apply_ping`), so an unknown token is 404 whatever follows it. A query string is
+    ignored.
     """
     m = _PING_PATH.match((path or "").split("?", 1)[0])
     if not m:
@@ -294,13 +296,8 @@ def parse_ping_path(path: str) -> tuple[str, str, int | None] | None:
         return token, "success", None
     if suffix in ("start", "fail", "log"):
         return token, suffix, None
-    if re.fullmatch(r"-?\d+", suffix):
-        code = int(suffix) if len(suffix) <= 12 else 256  # no huge-int parsing from a URL
-        if not 0 <= code <= 255:
-            raise BadInput(
-                "exit status must be 0-255", "e.g. /ping/TOKEN/0 for success, /1 for failure"
-            )
-        return token, "exit", code
+    if suffix.isascii() and suffix.isdigit():
+        return token, "exit", int(suffix) if len(suffix) <= 12 else 256  # no huge-int parsing
     return None
 
 

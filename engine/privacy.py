@@ -7,29 +7,84 @@ import re
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+"), "<url>"),
-    # An IPv4-mapped tail (::ffff:10.1.2.3) belongs to the IPv6 address, brackets and port too.
+    # An IPv6 address: eight groups, or fewer with `::`. An IPv4-mapped tail (::ffff:10.1.2.3)
+    # belongs to it, brackets and port too. A time (16:38:16) or `config.toml:12:` is none.
     (
         re.compile(
-            r"\[?(?:[0-9a-fA-F]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9a-fA-F]{0,4})\]?(?::\d+)?"
+            r"\[?(?<![\w:])(?:"
+            r"(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}"
+            r"|(?:[0-9a-fA-F]{1,4}:){1,7}:(?:[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4}){0,6})?"
+            r"|::(?:[0-9a-fA-F]{1,4}:){0,6}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9a-fA-F]{1,4})"
+            r")(?:(?<=:)(?:\d{1,3}\.){3}\d{1,3})?(?![\w:])\]?(?::\d+)?"
         ),
         "<ip6>",
     ),
     (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b"), "<ip>"),
     (
-        re.compile(r"\b[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9-]+)+:\d{1,5}\b"),
-        "<host:port>",
+        re.compile(
+            r"\b[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9-]+)*"
+            r"\.(?!(?:toml|py|json|ya?ml|log|txt|db|sock|key|pem|cfg|ini|conf|service|tcss|md|sh):)"
+            r"[a-zA-Z0-9-]+:\d{1,5}\b"
+        ),
+        "<host:port>",  # but not a file and line (`config.toml:12`)
     ),
     (re.compile(r"\blocalhost:\d{1,5}\b"), "<host:port>"),
     (re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b"), "<email>"),
+    # A Telegram-style @username (5-32 characters, as Telegram allows); not an e-mail's tail.
+    (re.compile(r"(?<![\w.@])@[A-Za-z][A-Za-z0-9_]{4,31}\b"), "<user>"),
     (re.compile(r"(?<![\w.])-?\d{5,}(?![\w.])"), "<id>"),
 ]
+
+# A bare host name: dot-separated labels of letters, digits and hyphens (no underscore, so a
+# module path such as `sysalert_tui.app` is not one) ending in a top-level domain from this list.
+# File names (`config.toml`, `engine.py`) and module paths (`engine.notify.dispatcher`) end in
+# something else, so they stay readable. Country codes that are also common file extensions
+# (py, sh, md, rs, pl, so, cc, ps, mk, gz...) are left out: a traceback's `app.py` must survive.
+_TLDS = frozenset(
+    """com net org edu gov mil int info biz name pro io co ai me tv xyz online site cloud tech dev
+    app eu asia mobi example invalid test localhost local localdomain internal intranet lan home
+    corp private onion arpa""".split()  # noqa: SIM905 (a word list reads better than 40 quotes)
+) | frozenset(
+    """ac ad ae af ag al am ao aq ar at au aw ax az ba bb bd be bf bg bh bi bj bm bn bo br bs bt
+    bw by bz ca cd cf cg ch ci ck cl cm cn cr cu cv cw cx cy cz de dj dk dm do dz ec ee eg er es
+    et fi fj fk fm fo fr ga gb gd ge gf gg gh gi gl gm gn gp gq gr gs gt gu gw gy hk hm hn hr ht
+    hu id ie il im in iq ir is it je jm jo jp ke kg kh ki km kn kp kr kw ky kz la lb lc li lk lr
+    ls lt lu lv ly ma mc mg mh ml mm mn mo mp mq mr mt mu mv mw mx my mz na nc ne nf ng ni nl no
+    np nr nu nz om pa pe pf pg ph pk pn pr pt pw qa re ro ru rw sa sb sc sd se sg si sk sl sm sn
+    sr ss st su sv sx sy sz tc td tg th tj tk tl tm tn to tr tt tw tz ua ug uk us uy uz va vc ve
+    vg vi vn vu wf ws ye yt za zm zw""".split()  # noqa: SIM905
+)
+_HOST = re.compile(
+    r"(?<![\w.@/-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,24})(?![\w-]|\.\w)"
+)
+# A name a message quotes as a host (a resolver's or a database driver's text), or a libpq
+# connection string's fields: a single-label host such as 'dbhost' has no top-level domain.
+_QUOTED_HOST = re.compile(
+    r"""\b(host(?:name)?|server(?: at)?)(\s*[=:]?\s*)(['"])[^'"\s]+\3""", re.I
+)
+_CONNINFO = re.compile(r"\b(host|hostaddr|user|dbname|password)=(?!<)[^\s'\"]+")
+# A phone number written in groups: +49 170 123 4567, +1 (555) 123-4567, +44 7700-900123.
+_PHONE = re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,6}(?![\w])")
+
+
+def _host(m: re.Match[str]) -> str:
+    return "<host>" if m.group(1).lower() in _TLDS else m.group(0)
+
+
+def _phone(m: re.Match[str]) -> str:
+    digits = sum(c.isdigit() for c in m.group(0))
+    return "<phone>" if 7 <= digits <= 15 else m.group(0)
 
 
 def redact(text: str) -> str:
     """Replace every address-like or id-like run in text."""
-    for pattern, repl in _PATTERNS:
+    for pattern, repl in _PATTERNS[:-1]:
         text = pattern.sub(repl, text)
-    return text
+    text = _QUOTED_HOST.sub(r"\1\2\3<host>\3", text)
+    text = _CONNINFO.sub(r"\1=<redacted>", text)
+    text = _HOST.sub(_host, text)
+    text = _PHONE.sub(_phone, text)
+    return _PATTERNS[-1][0].sub(_PATTERNS[-1][1], text)
 
 
 def mask_id(value: str | int) -> str:

@@ -187,10 +187,12 @@ def _daemon_adopts(daemon: Any, ring: Any) -> None:
     print("the running daemon adopted the new key", file=sys.stderr)
 
 
-def load_settings(args: argparse.Namespace, allow_missing: bool = True):  # type: ignore[no-untyped-def]
+def load_settings(args: argparse.Namespace, allow_missing: bool = False):  # type: ignore[no-untyped-def]
+    """The settings every command runs with; `allow_missing` only for `init`, which creates the
+    file that --config or SYSALERT_CONFIG names."""
     from engine.config import load_settings as _load
 
-    return _load(args.config, args.data_dir)
+    return _load(args.config, args.data_dir, creating=allow_missing)
 
 
 def _configure_logging(args: argparse.Namespace, daemon: bool) -> None:

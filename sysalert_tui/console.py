@@ -112,6 +112,9 @@ def _run_embedded(settings: Settings, notice: str | None = None) -> int:
         store_lock.acquire()  # a daemon elsewhere on this database: refuse, as on this host
         engine = Engine(settings, store, mode="embedded")
         engine.store_lock = store_lock
+        # Before the screen opens: a depends_on naming no target is one line and exit 2, as for
+        # the daemon, not an error inside the running app. The engine's own pass is then a no-op.
+        engine.commands.reconcile_declared()
         runtime = EmbeddedRuntime(engine, settings.socket_path)
         app = SysAlertApp(
             EmbeddedBackend(engine), runtime=runtime, tz=_zone(settings), notice=notice

@@ -86,7 +86,27 @@ def run_daemon(args: argparse.Namespace) -> int:
         backend: dict[str, Any] = {"use_uvloop": True}
     except ImportError:
         backend = {}
-    return int(anyio.run(_main, args, settings, backend_options=backend))
+    try:
+        return int(anyio.run(_main, args, settings, backend_options=backend))
+    except BaseExceptionGroup as group:
+        # The engine refused at start (a config entry that cannot be reconciled): that is the
+        # user's error, one line and its exit code, not "internal error: ExceptionGroup".
+        error = user_error(group)
+        if error is None:
+            raise
+        raise error from None
+
+
+def user_error(exc: BaseException) -> SysAlertError | None:
+    """The first error of ours inside a task group's exception group, if any."""
+    if isinstance(exc, SysAlertError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = user_error(inner)
+            if found is not None:
+                return found
+    return None
 
 
 async def _main(args: argparse.Namespace, settings: Any) -> int:
@@ -105,7 +125,8 @@ async def _main(args: argparse.Namespace, settings: Any) -> int:
         store_lock.acquire()
         engine = Engine(settings, store, mode="daemon")
         engine.store_lock = store_lock
-        servers = make_servers(engine, settings.socket_path, settings.api.listen or None)
+        tls = (settings.api.tls_cert, settings.api.tls_key) if settings.api.tls_cert else None
+        servers = make_servers(engine, settings.socket_path, settings.api.listen or None, tls)
         log.info("daemon starting: %d API listener(s)", len(servers))
         async with anyio.create_task_group() as tg:
             await tg.start(engine.run)
@@ -145,17 +166,13 @@ def _reload(engine: Any, args: argparse.Namespace) -> None:
         return
     if args.listen:
         new.api.listen = args.listen
-    problem = _unresolved_dependency(engine, new)
-    if problem is not None:
-        log.error("config reload rejected, keeping the running config: %s", problem)
-        return
     old = engine.settings
     apply_log_level(new, args)
     try:
         engine.reload_settings(new)
     except SysAlertError as exc:
-        # Valid TOML whose targets cannot be reconciled (say, depends_on names no target): go back
-        # to the running config rather than let the error end the daemon.
+        # Valid TOML whose targets cannot be reconciled (say, depends_on names no target; nothing
+        # was written): go back to the running config rather than let the error end the daemon.
         log.error("config reload failed, keeping the running config: %s", exc)
         try:
             engine.reload_settings(old)
@@ -163,17 +180,3 @@ def _reload(engine: Any, args: argparse.Namespace) -> None:
             log.error("restoring the running config failed too: %s", again)
         return
     log.info("config reloaded")
-
-
-def _unresolved_dependency(engine: Any, new: Any) -> str | None:
-    """Catch a depends_on that names nothing before reconciling starts to add and remove targets."""
-    from engine.errors import NotFound
-
-    declared = {d.name for d in new.targets if d.name}
-    for i, d in enumerate(new.targets):
-        if d.depends_on and d.depends_on not in declared:
-            try:
-                engine.commands.get_target(d.depends_on)
-            except NotFound:
-                return f"targets[{i}].depends_on names no target (declare it or add it first)"
-    return None

@@ -6,6 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from engine.config import Settings, load_settings
@@ -271,3 +274,197 @@ def test_sighup_names_the_keys_that_wait_for_a_restart(tmp_path: Path) -> None:
     new = load_settings(cfg, tmp_path, env={})
     assert restart_only_changes(old, new) == ["engine.concurrency", "api.listen"]
     assert restart_only_changes(new, new) == []
+
+
+# ---- everything a [[targets]] entry carries is checked at load (issue 15) -------------------------
+TARGET = '[[targets]]\nspec = "http://127.0.0.1:9/"\nname = "web"\n'
+
+
+@pytest.mark.parametrize(
+    ("extra", "line", "said"),
+    [
+        ('conditions = ["[STATUS] === 1"]\n', 4, "targets[0].conditions"),
+        ('conditions = ["[DOMAIN_EXPIRATION] > 1"]\n', 4, "does not look up domain"),
+        ("options = { follow_redirect = true }\n", 4, "did you mean 'follow_redirects'"),
+        ('options = { max_latency_ms = "soon" }\n', 4, "targets[0].options"),
+        ("failure_threshold = 1000\n", 4, "1 to 100"),
+        ("recovery_threshold = true\n", 4, "whole number"),
+        ('interval = "0.1s"\n', 4, "too short"),
+        ('timeout = "0s"\n', 4, "timeout"),
+        ('depends_on = "web"\n', 4, "cannot depend on itself"),
+        ('tags = ["a", 3]\n', 4, "targets[0].tags[1]"),
+    ],
+)
+def test_declared_target_fields_are_checked_at_load(
+    tmp_path: Path, extra: str, line: int, said: str
+) -> None:
+    msg = _error(tmp_path, TARGET + extra)
+    assert f"config.toml:{line}:" in msg, msg
+    assert said in msg, msg
+    assert "\n" not in msg  # one line, the condition's caret drawing left out
+
+
+def test_declared_name_and_heartbeat_spec_are_checked(tmp_path: Path) -> None:
+    msg = _error(tmp_path, '[[targets]]\nspec = "tcp://127.0.0.1:9"\nname = "  "\n')
+    assert "config.toml:3: targets[0].name" in msg and "empty" in msg
+    msg = _error(tmp_path, '[[targets]]\nspec = "heartbeat://job?every=1h&grace=soon"\n')
+    assert "config.toml:2: targets[0].spec" in msg
+
+
+def test_a_shown_value_is_redacted(tmp_path: Path) -> None:
+    msg = _error(tmp_path, '[[targets]]\nspec = "tcp://db-primary.corp.example"\n')
+    assert "config.toml:2: targets[0].spec" in msg and "db-primary" not in msg
+
+
+def test_a_good_declared_target_still_loads(tmp_path: Path) -> None:
+    s = _load(
+        tmp_path,
+        TARGET + 'conditions = ["[STATUS] == 200", "[IP] == 127.0.0.1"]\n'
+        "options = { follow_redirects = false }\nfailure_threshold = 3\n"
+        '[[targets]]\nspec = "tcp://127.0.0.1:9"\nname = "db"\ndepends_on = "web"\n',
+    )
+    assert [t.name for t in s.targets] == ["web", "db"] and s.targets[0].failure_threshold == 3
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", "not a text file"),
+        (b"a = " + b"[" * 5000 + b"]" * 5000 + b"\n", "nested too deeply"),
+        (b"a = " + b"[" * 40 + b"]" * 40 + b"\n", "deeper than 32"),
+        (b"a = " + b"{b = " * 40 + b"1" + b"}" * 40 + b"\n", "deeper than 32"),
+        (b"x = 1\x00\n", "TOML syntax error"),
+    ],
+)
+def test_unreadable_config_is_one_line(tmp_path: Path, content: bytes, said: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, tmp_path, env={})
+    assert said in str(info.value) and "\n" not in str(info.value)
+
+
+def test_config_naming_a_directory_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_settings(None, tmp_path / "d", env={"SYSALERT_CONFIG": str(tmp_path)})
+
+
+def test_named_config_must_exist_but_the_default_place_may_be_empty(tmp_path: Path) -> None:
+    """SYSALERT_CONFIG (or --config) naming a file elsewhere that does not exist is an error: a
+    typo must not run on defaults. The default place, `<data dir>/config.toml`, may be empty
+    before `sysalert init` (named or not); `init` itself may create a named file."""
+    data = tmp_path / "data"
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(None, data, env={"SYSALERT_CONFIG": str(tmp_path / "typo.toml")})
+    assert load_settings(None, data, env={}).config_path == data / "config.toml"
+    assert load_settings(None, data, env={"SYSALERT_CONFIG": str(data / "config.toml")})
+    s = load_settings(
+        None, data, env={"SYSALERT_CONFIG": str(tmp_path / "new.toml")}, creating=True
+    )
+    assert s.config_path == tmp_path / "new.toml"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"), [("mysql://u@h/x", "'mysql'"), ("redis://x", "'redis'"), ("x.db", "scheme")]
+)
+def test_unsupported_database_scheme_names_the_supported(
+    tmp_path: Path, url: str, shown: str
+) -> None:
+    msg = _error(tmp_path, f'[general]\ndatabase_url = "{url}"\n')
+    assert "config.toml:2:" in msg and shown in msg
+    assert "sqlite" in msg and "postgresql+psycopg" in msg and "u@h" not in msg
+    with pytest.raises(ConfigError, match="SYSALERT_DATABASE_URL"):
+        load_settings(None, tmp_path, env={"SYSALERT_DATABASE_URL": url})
+
+
+def test_tls_files_go_together(tmp_path: Path) -> None:
+    msg = _error(tmp_path, '[api]\ntls_cert = "/x/cert.pem"\n')
+    assert "config.toml:1: api" in msg and "go together" in msg
+
+
+# ---- property: whatever the file holds, loading it gives settings or one ConfigError --------------
+
+
+def _toml(v: object) -> str:
+    """A value as TOML (strings as JSON strings, which TOML reads the same)."""
+    import json
+
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{json.dumps(k)} = {_toml(x)}" for k, x in v.items()) + "}"
+    return json.dumps(v, ensure_ascii=False)
+
+
+_scalars = st.one_of(
+    st.text(max_size=30),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.sampled_from(
+        [
+            "tcp://127.0.0.1:9",
+            "http://x.example/",
+            "heartbeat://j?every=1h",
+            "30s",
+            "0s",
+            "[STATUS] == 200",
+            "[STATUS] === 1",
+            "system://cpu?max=90",
+            "1e308d",
+        ]
+    ),
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+_keys = st.sampled_from(
+    [
+        "spec",
+        "name",
+        "interval",
+        "timeout",
+        "tags",
+        "conditions",
+        "options",
+        "depends_on",
+        "failure_threshold",
+        "recovery_threshold",
+        "bogus",
+    ]
+)
+
+
+@examples(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(entries=st.lists(st.dictionaries(_keys, _values, max_size=6), max_size=3))
+def test_any_targets_entries_load_or_give_one_config_error(tmp_path: Path, entries: list) -> None:
+    text = "".join(
+        "[[targets]]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in e.items()) for e in entries
+    )
+    path = tmp_path / "prop.toml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        load_settings(path, tmp_path, env={})
+    except ConfigError as exc:
+        assert "\n" not in str(exc)
+
+
+@examples(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.binary(max_size=600))
+def test_any_bytes_load_or_give_one_config_error(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "raw.toml"
+    path.write_bytes(data)
+    try:
+        load_settings(path, tmp_path, env={})
+    except ConfigError as exc:
+        assert "\n" not in str(exc).split(" TOML syntax error: ")[0]

@@ -304,7 +304,8 @@ def test_incident_ack_silence_resolve(api: httpx.Client) -> None:
     assert len(firing) == 1 and firing[0]["target"] == "inc-job"
     iid = firing[0]["id"]
     acked = api.post(f"/api/v1/incidents/{iid}/ack", json={"by": "alice"}).json()
-    assert (acked["state"], acked["acked_by"]) == ("acknowledged", "alice")
+    # over TCP a `by` is the key holder's word: recorded with the key's label (issue 15)
+    assert (acked["state"], acked["acked_by"]) == ("acknowledged", "api:tests for alice")
     silenced = api.post(f"/api/v1/incidents/{iid}/silence", json={"duration": "2h"}).json()
     assert silenced["silenced_until"] and silenced["silenced_until"] > time.time() + 7000
     assert api.post(f"/api/v1/incidents/{iid}/resolve", json={}).json()["state"] == "resolved"
@@ -333,12 +334,38 @@ def test_maintenance_on_list_off(api: httpx.Client) -> None:
     assert api.delete(f"/api/v1/maintenance/{on['windows'][0]['id']}").json() == {"removed": 1}
     assert not [x for x in api.get("/api/v1/maintenance").json() if x["target"] == "mnt-t"]
     _assert_error(api.delete("/api/v1/maintenance/nope1234"), 404, "no maintenance window")
-    # An API key's caller who names no one is recorded as "api"; one who does, by that name.
+    # An API key's caller is recorded by the key's label; one who names someone, as the key's
+    # holder acting for that person: a key cannot write another's name alone into the log.
     api.post("/api/v1/maintenance/on", json={"what": "mnt-t"}, headers={"X-SysAlert-Actor": "eve"})
     audit = [(h["action"], h["actor"]) for h in api.get("/api/v1/history").json()]
-    assert ("maintenance.remove", "api") in audit and ("maintenance.off", "api") in audit
-    assert ("maintenance.on", "eve") in audit
+    assert ("maintenance.remove", "api:tests") in audit and (
+        "maintenance.off",
+        "api:tests",
+    ) in audit
+    assert ("maintenance.on", "api:tests for eve") in audit
+    assert ("maintenance.on", "eve") not in audit
     api.delete(f"/api/v1/targets/{t['id']}")
+
+
+def test_actor_header_is_trusted_alone_only_on_the_unix_socket(
+    daemon: Daemon, api: httpx.Client
+) -> None:
+    """The Unix socket (mode 0600) is its owner's: the name it sends stands. Over TCP the key's
+    label stands first, for the header and for an ack's `by` field alike."""
+    u = daemon.unix()
+    t = u.post("/api/v1/targets", json={"spec": "tcp://127.0.0.1:9", "name": "actor-t"}).json()
+    u.post("/api/v1/targets/actor-t/pause", headers={"X-SysAlert-Actor": "mallory%20m"})
+    api.post("/api/v1/targets/actor-t/resume", headers={"X-SysAlert-Actor": "mallory%20m"})
+    api.post("/api/v1/targets/actor-t/pause")
+    audit = [
+        (h["action"], h["actor"])
+        for h in u.get("/api/v1/history", params={"target": "actor-t"}).json()
+    ]
+    assert ("target.pause", "mallory m") in audit  # the socket: the name alone
+    assert ("target.resume", "api:tests for mallory m") in audit
+    assert ("target.pause", "api:tests") in audit
+    assert not any(a == "mallory m" and act == "target.resume" for act, a in audit)
+    u.delete(f"/api/v1/targets/{t['id']}")
 
 
 class _Hook(BaseHTTPRequestHandler):

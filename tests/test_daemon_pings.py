@@ -149,10 +149,13 @@ def test_bad_pings_are_refused_and_record_nothing(daemon: Daemon, hb: dict[str, 
     url = hb["ping_url"]
     code, body = curl(url + "/256")
     assert (code, body.strip()) == (400, "exit status must be 0-255")
-    assert curl(url + "/-1")[0] == 400
     assert curl(url + "/99999999999999999999")[0] == 400
+    assert curl(url + "/-1")[0] == 404  # not a ping form, as in Healthchecks
     assert curl(daemon.base_url + "/ping/not-a-real-token")[0] == 404
     assert curl(daemon.base_url + "/ping/not-a-real-token/start")[0] == 404
+    # An unknown token is 404 whatever follows it (Healthchecks looks the check up first).
+    for tail in ("/256", "/99999999999999999999", "/-1", "/0", "/fail"):
+        assert curl(daemon.base_url + "/ping/not-a-real-token" + tail)[0] == 404, tail
     assert curl(url + "/whatever")[0] == 404
     assert curl("-X", "PUT", url)[0] == 405
     assert curl("-X", "DELETE", url)[0] == 405
@@ -306,6 +309,10 @@ def test_pings_on_the_unix_socket_too(daemon: Daemon, hb: dict[str, Any]) -> Non
     assert u.head(path).status_code == 200
     assert u.get(path + "/256").status_code == 400
     assert u.get("/ping/not-a-real-token").status_code == 404
+    # The ASGI path answers as the fast path does: unknown token 404 whatever follows, and a
+    # path that is no ping form 404.
+    assert u.get("/ping/not-a-real-token/256").status_code == 404
+    assert u.get(path + "/-1").status_code == 404
     assert len(results(daemon, hb["id"])) == 2
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, text
@@ -170,7 +171,7 @@ def test_v1_store_upgrades_with_data_intact(v1_store: Store) -> None:
         assert not inspect(conn).has_table("rollups")
     assert migrate(store.engine) == 1
     with store.engine.connect() as conn:
-        assert current_version(conn) == SCHEMA_VERSION == 3
+        assert current_version(conn) == SCHEMA_VERSION == 4
         cols = {c["name"] for c in inspect(conn).get_columns("targets")}
         assert {"flapping", "parent_id", "hb_state"} <= cols
         assert "ping" in {c["name"] for c in inspect(conn).get_columns("results")}  # v3
@@ -262,3 +263,40 @@ def test_fresh_store_returns_zero(db_url: str) -> None:
         assert migrate(engine) == SCHEMA_VERSION
     finally:
         engine.dispose()
+
+
+def test_v4_seals_contact_status_detail(v1_store: Store, keyring: KeyRing) -> None:
+    """A channel's error text on a contact was plaintext before v4; the upgrade seals it (bound
+    to its row) and drops the plaintext column, on SQLite and PostgreSQL."""
+    store = v1_store
+    detail = "peer user 77441265 blocked us (telegram @alice-ops, 10.77.66.55)"
+    with store.engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE contacts SET status = 'blocked', status_detail = :d WHERE id = 'c0000001'"
+            ),
+            {"d": detail},
+        )
+    with pytest.raises(SysAlertError, match="needs the master key"):
+        migrate(store.engine)  # nothing half done: the step's transaction rolls back
+    with store.engine.connect() as conn:
+        assert current_version(conn) == 1
+    assert migrate(store.engine, keyring) == 1
+    with store.engine.connect() as conn:
+        cols = {c["name"] for c in inspect(conn).get_columns("contacts")}
+        assert "status_detail" not in cols and "status_detail_s" in cols
+        sealed = conn.execute(text("SELECT status_detail_s FROM contacts")).scalar()
+    assert detail.encode() not in bytes(sealed)
+    assert store.open_("contacts", "status_detail_s", "c0000001", sealed) == detail
+    from engine.store import contacts as cstore
+
+    (rec,) = cstore.load_all(store)
+    assert (rec.status, rec.status_detail) == ("blocked", detail)
+    cstore.set_status(store, rec.id, "invalid", "address 10.1.2.3 refused")
+    assert cstore.find(store, rec.id).status_detail == "address 10.1.2.3 refused"  # type: ignore[union-attr]
+    if store.sqlite:
+        with store.engine.begin() as conn:
+            conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        db = store.engine.url.database or ""
+        raw = b"".join(p.read_bytes() for p in Path(db).parent.glob(Path(db).name + "*"))
+        assert b"10.1.2.3" not in raw and b"77441265" not in raw

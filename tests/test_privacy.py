@@ -45,12 +45,26 @@ SA = str(Path(sys.executable).parent / "sysalert")
         ("supergroup -1001234567890", "1001234567890"),
         ("chat_id=987654321", "987654321"),
         ("('10.77.66.55', 45678) refused", "45678"),
+        # Bare host names, @usernames and phone numbers in groups (issue 15).
+        ("cannot reach db-primary.corp.example now", "db-primary"),
+        ("failed to resolve host 'db-internal-7731.example.invalid'", "db-internal-7731"),
+        ("peer api.telegram.org closed", "telegram.org"),
+        ("resolved WWW.Example.COM.", "Example"),
+        ("sent to @alice_ops", "alice_ops"),
+        ("reply from @ZebraOnCall42: ack", "ZebraOnCall42"),
+        ("login as +49 170 123 4567", "170 123"),
+        ("login as +1 (555) 123-4567", "555"),
+        ("phone +44 7700-900123 set", "7700"),
+        # A single-label host has no top-level domain: caught where a driver quotes it.
+        ("failed to resolve host 'pgmain': Name or service not known", "pgmain"),
+        ('connection to server "pgmain" failed', "pgmain"),
+        ("conninfo host=pgmain port=5432 user=alice", "alice"),
     ],
 )
 def test_redact_removes(text: str, gone: str) -> None:
     out = redact(text)
     assert gone not in out
-    assert re.search(r"<(ip|ip6|url|host:port|email|id)>", out)
+    assert re.search(r"<(ip|ip6|url|host:port|email|id|host|user|phone|redacted)>", out)
 
 
 @pytest.mark.parametrize(
@@ -61,10 +75,28 @@ def test_redact_removes(text: str, gone: str) -> None:
         "version 1.2.3",
         "state up since 2024-01-01",
         "retry 3 of 8",
+        # What the new host, @user and phone rules must not touch.
+        "engine.notify.dispatcher: 3 sent",
+        "sysalert_tui.app started",
+        "read config.toml:12: bad key",
+        'File "/srv/engine/engine.py", line 154, in _load',
+        "version 1.2.3 and python3.11",
+        "reload /etc/sysalert/config.toml and sysalert.db",
+        "at 16:38:16 (12:00 UTC) e.g. i.e. S.M.A.R.T.",
+        "latency +12 ms, retry +3",
+        "std::vector and a:b:c",
+        "@ok and foo@bar",
+        "the host is down; Host: header sent",
     ],
 )
 def test_redact_keeps_harmless_text(text: str) -> None:
     assert redact(text) == text
+
+
+def test_redact_names_what_it_replaced() -> None:
+    assert redact("db-primary.corp.example down") == "<host> down"
+    assert redact("to @alice_ops") == "to <user>"
+    assert redact("+49 170 123 4567") == "<phone>"
 
 
 def test_mask_id() -> None:
@@ -249,6 +281,9 @@ TARGET_SECRETS = [
     "ipv6-narwhal",
     "hb-tapir",
     "loopback-yak",
+    "db-primary-pangolin",
+    "corp.example",
+    "pangolin-db",
 ]
 CONTACT_SECRETS = [
     "walrus-oncall",
@@ -259,6 +294,10 @@ CONTACT_SECRETS = [
     "ibis-hook",
     "secret-hooks",
     "9443",
+    "marten_secret_ops",
+    "marten-tg",
+    "7700900123",
+    "ocelot-phone",
     "564738291",
 ]
 IMPORTED = """
@@ -319,6 +358,8 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             "--option",
             "keyword=hush-hush-value",
         ),
+        # A bare host name that does not resolve: the driver's and resolver's text names it.
+        ("target", "add", "tcp://db-primary-pangolin.corp.example:5432", "--name", "pangolin-db"),
         ("import", str(imported)),
     ]
     if has["contacts"]:
@@ -326,6 +367,8 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             ("contacts", "add", "walrus-oncall", "telegram:918273645"),
             ("contacts", "add", "heron-mail", "email:heron.ops@secret-mail.example"),
             ("contacts", "add", "ibis-hook", "webhook:https://hooks.secret-hooks.example:9443/x"),
+            ("contacts", "add", "marten-tg", "telegram:@marten_secret_ops"),
+            ("contacts", "add", "ocelot-phone", "telegram:+447700900123"),
         ]
     if has["subscribers"]:
         calls += [("subscribers", "add", "564738291")]
@@ -338,6 +381,17 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     ]  # an error: a traceback under --debug
     reads += [("contacts", "list", "--json")] if has["contacts"] else []
     outs = cli.many(*reads, fails=("no-such-thing-here",))
+    # A failing check of the bare host, under --debug: it exits 1 (its own stdout is the user's
+    # terminal and may name the target; its stderr is a log and must not).
+    failed = subprocess.run(
+        [SA, "--debug", "check", "pangolin-db"],
+        env=cli.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert failed.returncode == 1 and "FAILED" in failed.stdout, failed.stdout + failed.stderr
+    cli.logs.append(failed.stderr)
     assert (
         outs[0].startswith("ok") and "zebra-ledger-7" in outs[1] and outs[2].startswith("removed")
     )
@@ -371,3 +425,60 @@ def test_contacts_and_chat_ids_leave_no_plaintext(session: dict) -> None:
         pytest.skip("contacts CLI lands with the alerting issue")
     secrets = CONTACT_SECRETS if session["has"]["subscribers"] else CONTACT_SECRETS[:-1]
     _scan(session["data_dir"], session["logs"], secrets)
+
+
+# ---- the store's errors: the class of failure, never the driver's text ----------------------------
+@pytest.mark.parametrize(
+    ("url", "secret", "said"),
+    [
+        (
+            "postgresql+psycopg://u@db-internal-7731.example.invalid:5432/x",
+            "db-internal-7731",
+            "the database host name does not resolve",
+        ),
+        ("postgresql+psycopg://u@127.0.0.1:1/x", "127.0.0.1", "cannot reach the database server"),
+    ],
+)
+def test_describe_error_keeps_only_the_class(url: str, secret: str, said: str) -> None:
+    """The driver's first line names host and port; /health (no key on TCP) and API 503 bodies
+    show describe_error's text, so it must name neither."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from engine.store.db import describe_error, open_db
+
+    engine = open_db(url)
+    try:
+        with pytest.raises(OperationalError) as info, engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    finally:
+        engine.dispose()
+    assert secret in str(info.value)  # the driver does name it
+    described = describe_error(info.value)
+    assert described == said
+    assert secret not in described and "5432" not in described and ":1" not in described
+
+
+@pytest.mark.slow
+def test_unreachable_database_host_is_not_printed_or_logged(tmp_path: Path) -> None:
+    """`sysalert --daemon` against a database host that does not resolve: one line, exit 1, and
+    the host name nowhere in stdout, stderr or the data directory's logs."""
+    from tests.daemon_harness import child_env, init_store
+
+    data = tmp_path / "data"
+    init_store(data)
+    env = child_env(data)
+    env["SYSALERT_DATABASE_URL"] = "postgresql+psycopg://u@db-internal-7731.example.invalid:5432/x"
+    for argv in (["--daemon"], ["--daemon", "--debug"], ["status"]):
+        out = subprocess.run(
+            [sys.executable, "-m", "sysalert_tui", *argv],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 1, (argv, out.stderr)
+        assert "the store cannot be opened" in out.stderr
+        logs = "".join(p.read_text(errors="replace") for p in data.glob("*.log"))
+        for text in (out.stdout, out.stderr, logs):
+            assert "db-internal-7731" not in text and "example.invalid" not in text, argv

@@ -401,3 +401,33 @@ def test_a_boolean_stored_as_text_before_options_were_checked_reads_as_meant() -
     assert flag({"follow_redirects": "0"}, "follow_redirects", True) is False
     assert flag({"verify_tls": "yes"}, "verify_tls", False) is True
     assert flag({}, "verify_tls", False) is False and flag({}, "x", True) is True
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("version", ["HTTP/1.0", "HTTP/1.1"])
+async def test_ip_is_the_address_connected_to(version: str) -> None:
+    """Gatus' [IP]: the peer address, also from a server that closes after its answer (HTTP/1.0,
+    `python -m http.server`), where the stream has no peer left once the body is read."""
+    from engine.conditions import parse_condition
+
+    class OneShot(Handler):
+        protocol_version = version
+
+    server = QuietServer(("127.0.0.1", 0), OneShot)
+    for s in _serve(server):
+        url = f"http://127.0.0.1:{s.server_address[1]}/ok"
+        r = await check(url, conditions=[parse_condition("[IP] == 127.0.0.1")])
+        assert r.ok, r.detail
+        assert r.facts["ip"] == "127.0.0.1"
+        r = await check(url, conditions=[parse_condition("[IP] == 10.9.9.9")])
+        assert not r.ok and "[IP] (127.0.0.1)" in r.detail
+
+
+@pytest.mark.anyio
+async def test_ip_over_https(tls_base: str) -> None:
+    from engine.conditions import parse_condition
+
+    r = await check(
+        tls_base + "/ok", conditions=[parse_condition("[IP] == 127.0.0.1")], verify_tls=False
+    )
+    assert r.ok, r.detail

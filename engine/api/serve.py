@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
-from engine.errors import BadInput, SysAlertError
+from engine.errors import BadInput, ConfigError, SysAlertError
 
 if TYPE_CHECKING:
     from engine.engine import Engine
@@ -36,7 +36,11 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def make_servers(engine: Engine, socket_path: Path | None, listen: str | None) -> list[_Server]:
+def make_servers(
+    engine: Engine, socket_path: Path | None, listen: str | None, tls: tuple[str, str] | None = None
+) -> list[_Server]:
+    """The Unix socket's server and, with `listen`, the TCP one: HTTPS when `tls` gives the
+    certificate and key files (PEM). Pings keep their fast path: TLS sits below the protocol."""
     from engine.api.ping_protocol import ping_protocol
     from engine.api.server import build_app
 
@@ -62,9 +66,17 @@ def make_servers(engine: Engine, socket_path: Path | None, listen: str | None) -
             servers.append(server)
         if listen:
             host, port = parse_listen(listen)
+            cert, key = check_tls(*tls) if tls else (None, None)
             bound.append(bind_tcp(host, port))
             server = _Server(
-                uvicorn.Config(build_app(engine, trusted=False), host=host, port=port, **common)
+                uvicorn.Config(
+                    build_app(engine, trusted=False),
+                    host=host,
+                    port=port,
+                    ssl_certfile=cert,
+                    ssl_keyfile=key,
+                    **common,
+                )
             )
             server.sock = bound[-1]
             servers.append(server)
@@ -74,6 +86,23 @@ def make_servers(engine: Engine, socket_path: Path | None, listen: str | None) -
             sock.close()
         raise
     return servers
+
+
+def check_tls(cert: str, key: str) -> tuple[str, str]:
+    """Load the certificate and key once here, so a wrong path or a key that does not match is
+    one line and exit 2 at start, not an error inside uvicorn after the engine started."""
+    import ssl
+
+    cert_path, key_path = os.path.expanduser(cert), os.path.expanduser(key)
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert_path, key_path)
+    except (OSError, ssl.SSLError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(
+            f"[api] tls_cert / tls_key cannot be used: {reason}",
+            "give the PEM certificate (chain) and its private key, readable by this user",
+        ) from None
+    return cert_path, key_path
 
 
 def bind_tcp(host: str, port: int) -> socket.socket:

@@ -20,7 +20,6 @@ from urllib.parse import unquote
 
 import anyio
 from sqlalchemy.exc import OperationalError
-from sqlmodel import col
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
@@ -137,12 +136,16 @@ def parse_json_body(raw: bytes) -> dict[str, Any]:
     return params
 
 
-def _actor(request: Request, trusted: bool) -> str:
-    """Who a change is recorded as: the person the client names (the console's or CLI's login),
-    else "operator" on the trusted socket and "api" for an API key's caller."""
-    raw = unquote(request.headers.get(ACTOR_HEADER, ""))
-    name = "".join(c for c in raw if c.isprintable()).strip()[:64]
-    return name or ("operator" if trusted else "api")
+def _actor(request: Request, trusted: bool, named: str | None = None) -> str:
+    """Who a change is recorded as. On the Unix socket (its 0600 mode is the authentication) the
+    person the client names (the console's or CLI's login), else "operator". On TCP anyone with a
+    key could name anyone: the key's own name comes first (`api:grafana for alice`)."""
+    raw = named if named is not None else unquote(request.headers.get(ACTOR_HEADER, ""))
+    name = "".join(c for c in str(raw) if c.isprintable()).strip()[:64]
+    if trusted:
+        return name or "operator"
+    caller = getattr(request.state, "caller", None) or "api"
+    return f"{caller} for {name}" if name else caller
 
 
 def hash_key(key: str) -> str:
@@ -155,25 +158,35 @@ class ApiKeys:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def valid(self, presented: str | None) -> bool:
-        """Call from a worker thread: it reads the key table (a removed key stops working at once)."""
+    def caller(self, presented: str | None) -> str | None:
+        """Call from a worker thread: it reads the key table (a removed key stops working at
+        once). Who holds the key, for the audit log: `api:LABEL` (`api:ID` for a key without a
+        label, `api:config` for one from [api] api_keys); None for a missing or wrong key."""
         if not presented:
-            return False
+            return None
         h = hash_key(presented)
         # From the current settings, so keys added or removed in config apply after a SIGHUP.
-        configured = [hash_key(k.get_secret_value()) for k in self.engine.settings.api.api_keys]
-        ok = False
-        for known in configured + self._stored():
-            ok |= hmac.compare_digest(h, known)
-        return ok
+        known = [(hash_key(k.get_secret_value()), None) for k in self.engine.settings.api.api_keys]
+        known += self._stored()
+        found: tuple[str, Any] | None = None
+        for key_hash, row in known:  # every comparison runs: constant time over the table
+            if hmac.compare_digest(h, key_hash) and found is None:
+                found = (key_hash, row)
+        if found is None:
+            return None
+        row = found[1]
+        if row is None:
+            return "api:config"
+        label = self.engine.store.open_("api_keys", "label_s", row.id, row.label_s)
+        return f"api:{label or row.id}"
 
-    def _stored(self) -> list[str]:
+    def _stored(self) -> list[tuple[str, Any]]:
         from sqlalchemy import select
 
         from engine.store.models import ApiKey
 
         with self.engine.store.session() as s:
-            return list(s.execute(select(col(ApiKey.key_hash))).scalars())
+            return [(r.key_hash, r) for r in s.execute(select(ApiKey)).scalars()]
 
 
 def build_app(engine: Engine, trusted: bool) -> Any:
@@ -193,7 +206,9 @@ def build_app(engine: Engine, trusted: bool) -> Any:
         if trusted:
             return None
         presented = _presented(request)
-        if not presented or not await anyio.to_thread.run_sync(keys.valid, presented):
+        caller = await anyio.to_thread.run_sync(keys.caller, presented) if presented else None
+        request.state.caller = caller
+        if caller is None:
             return JSONResponse(
                 {
                     "error": "API key missing or wrong",
@@ -226,8 +241,8 @@ def build_app(engine: Engine, trusted: bool) -> Any:
             except BadInput as exc:
                 return _bad(exc.message, exc.hint)
             kwargs.update(params)
-            if takes_by(route.command) and not kwargs.get("by"):
-                kwargs["by"] = _actor(request, trusted)
+            if takes_by(route.command):  # a `by` in the body names the person as the header does
+                kwargs["by"] = _actor(request, trusted, kwargs.get("by") or None)
             # A slash inside a name arrives as NUL (see PingFastPath.__call__).
             args = (
                 [request.path_params[route.path_arg].replace("\0", "/")] if route.path_arg else []

@@ -80,4 +80,4 @@ class CommandBase:
         if self.settings.api.public_url:
             return self.settings.api.public_url
         listen = self.settings.api.listen or "127.0.0.1:8787"
-        return f"http://{listen}"
+        return f"{'https' if self.settings.api.tls_cert else 'http'}://{listen}"

@@ -363,26 +363,30 @@ class TargetCommands(CommandBase):
         self._notify("target_changed", new.id)
         return new
 
-    def _check_parents(self, source: str, decls: list[Any], built: list[TargetRecord]) -> None:
-        """An import's depends_on names a target in the file or the store, and forms no cycle
-        with the rest: checked in full first, so a bad file changes nothing."""
+    def _check_parents(
+        self, source: str | Callable[[int], str], decls: list[Any], built: list[TargetRecord]
+    ) -> None:
+        """An import's (or the config's) depends_on names a target in the file or the store, and
+        forms no cycle with the rest: checked in full first, so a bad file changes nothing.
+        `source` names the file, or gives the place of entry i."""
+        at = source if callable(source) else (lambda _i: source)
         recs = {r.id: r for r in self.list_targets()}
         parent_of = {r.name: recs[r.parent_id].name for r in recs.values() if r.parent_id in recs}
         for d, rec in zip(decls, built, strict=True):
             if d.depends_on:  # an entry without one keeps its stored parent, as edit does
                 parent_of[rec.name] = d.depends_on
         names = {r.name for r in recs.values()} | {rec.name for rec in built}
-        for d, rec in zip(decls, built, strict=True):
+        for i, (d, rec) in enumerate(zip(decls, built, strict=True)):
             if not d.depends_on:
                 continue
             if d.depends_on not in names:
                 raise BadInput(
-                    f"{source}: {rec.name!r} depends on {d.depends_on!r}, which is not a target",
+                    f"{at(i)}: {rec.name!r} depends on {d.depends_on!r}, which is not a target",
                     "add that target (in the file or before) or fix the name",
                 )
             if _closes_cycle(rec.name, d.depends_on, parent_of.get):
                 raise BadInput(
-                    f"{source}: {rec.name!r} depends on itself through {d.depends_on!r}",
+                    f"{at(i)}: {rec.name!r} depends on itself through {d.depends_on!r}",
                     "break the cycle in depends_on",
                 )
 
@@ -471,7 +475,9 @@ class TargetCommands(CommandBase):
     ) -> dict[str, int]:
         """Add new targets and update changed ones by name; all-or-nothing validation first. A
         target the file describes as it is stays untouched: nothing is written or audited."""
-        from engine.config import TargetDecl
+        from pydantic import ValidationError
+
+        from engine.config import TargetDecl, explain
 
         text = check_text(
             text, f"{source} text", IMPORT_MAX, empty_ok=True, multiline=True, strip=False
@@ -491,12 +497,8 @@ class TargetCommands(CommandBase):
         for i, raw in enumerate(items):
             try:
                 decls.append(TargetDecl.model_validate(raw))
-            except Exception as exc:
-                first = str(exc).splitlines()
-                raise BadInput(
-                    f"{source}: targets[{i}]: {' '.join(first[1:3]) or first[0]}",
-                    "fix that entry and import again",
-                ) from None
+            except ValidationError as exc:
+                raise explain(source, text, exc, ("targets", i)) from None
         built = [self.build_target(**_decl_args(d)) for d in decls]
         self._check_parents(source, decls, built)  # before anything is written
         added = updated = unchanged = 0
@@ -528,13 +530,16 @@ class TargetCommands(CommandBase):
         return {"added": added, "updated": updated, "unchanged": unchanged}
 
     def reconcile_declared(self) -> dict[str, int]:
-        """Config [[targets]] are the truth for declared targets: add, update, remove."""
+        """Config [[targets]] are the truth for declared targets: add, update, remove. Every
+        entry is built and its depends_on checked first, so a bad config changes nothing."""
         decls = self.settings.targets
+        built = [self.build_target(**_decl_args(d), declared=True) for d in decls]
+        if any(d.depends_on for d in decls):  # reading every target costs at 100,000
+            self._check_parents(self._config_source, decls, built)
         existing = {r.name: r for r in tstore.load_all(self.store) if r.declared}
         seen: set[str] = set()
         added = updated = removed = 0
-        for d in decls:
-            rec = self.build_target(**_decl_args(d), declared=True)
+        for rec in built:
             seen.add(rec.name)
             old = existing.get(rec.name) or tstore.find(self.store, rec.name)
             if old is None:
@@ -556,6 +561,20 @@ class TargetCommands(CommandBase):
                 if parent.get(child.parent_id or "") != d.depends_on:  # every start, no rewrite
                     self.edit_target(child.id, depends_on=d.depends_on, by="config")
         return {"added": added, "updated": updated, "removed": removed}
+
+    def _config_source(self, i: int) -> str:
+        """`file:line` of the i-th [[targets]] entry's depends_on, for a reconcile error."""
+        from engine.config import config_where
+
+        return config_where(self.settings.config_path, None, ("targets", i, "depends_on"))
+
+
+def check_declared(settings: Any, decl: Any) -> TargetRecord:
+    """A [[targets]] entry built as `target add` builds it, without a store: the config load
+    refuses what add would refuse. Its depends_on is resolved when the engine reconciles."""
+    checker = TargetCommands()
+    checker.settings = settings
+    return checker.build_target(**_decl_args(decl), declared=True)
 
 
 def _decl_args(d: Any) -> dict[str, Any]:

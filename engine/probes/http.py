@@ -264,9 +264,11 @@ async def probe(spec: TargetSpec, ctx: ProbeContext) -> ProbeResult:
             async with client.stream(
                 method, url, timeout=httpx.Timeout(ctx.timeout), **args
             ) as response:
+                # Before the body: a server that closes after answering (HTTP/1.0) leaves no peer
+                # address on the stream once the body is read, and [IP] would read empty.
+                ip, cert_s = _peer_facts(response, want_cert)
                 data = await _read_capped(response)
                 ms = (perf_counter() - start) * 1000.0
-                ip, cert_s = _peer_facts(response, want_cert)
     except (httpx.TimeoutException, TimeoutError) as exc:
         ms = (perf_counter() - start) * 1000.0
         detail = f"no answer within {ctx.timeout:g}s from {url}"

@@ -26,7 +26,7 @@ def from_row(store: Store, r: Contact) -> ContactRecord:
         level=r.level,
         owner_id=r.owner_id,
         status=r.status,
-        status_detail=r.status_detail,
+        status_detail=store.open_(C, "status_detail_s", r.id, r.status_detail_s),
         resolved=store.open_(C, "resolved_s", r.id, r.resolved_s),
     )
 
@@ -100,7 +100,8 @@ def set_status(store: Store, contact_id: str, status: str, detail: str | None = 
     with store.session() as s:
         r = s.get(Contact, contact_id)
         if r is not None:
-            r.status, r.status_detail = status, detail
+            r.status = status
+            r.status_detail_s = store.seal(C, "status_detail_s", r.id, detail)
             s.add(r)
             s.commit()
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlmodel import create_engine
 
 from engine.errors import SysAlertError
@@ -66,8 +66,51 @@ def check_writable(engine: Engine) -> None:
         )
 
 
-def describe_error(exc: Exception) -> str:
-    """A one-line reason for a store failure without connection details."""
-    if isinstance(exc, OperationalError):
-        return str(exc.orig).split("\n")[0] if exc.orig else "operational error"
+# What a driver's message says, reduced to a class of failure. The message itself names the
+# host, port, user or file, so it never leaves this function.
+_FAILURES = (
+    (
+        (
+            "failed to resolve host",
+            "could not translate host name",
+            "name or service not known",
+            "temporary failure in name resolution",
+            "nodename nor servname",
+        ),
+        "the database host name does not resolve",
+    ),
+    (("password authentication failed", "no password supplied"), "authentication failed"),
+    (("database is locked",), "the database is locked"),
+    (("readonly database", "read-only"), "the database is read-only"),
+    (("disk is full", "no space left"), "the disk is full"),
+    (("disk i/o error",), "disk I/O error"),
+    (("unable to open database file",), "the database file cannot be opened"),
+    (
+        (
+            "connection refused",
+            "could not connect",
+            "connection to server",
+            "server closed the connection",
+            "connection timed out",
+            "timeout expired",
+            "network is unreachable",
+            "no route to host",
+            "terminating connection",
+            "connection is closed",
+        ),
+        "cannot reach the database server",
+    ),
+    (("does not exist",), "the database or role does not exist"),
+)
+
+
+def describe_error(exc: BaseException) -> str:
+    """The class of a store failure in a few words (for /health, API 503 bodies and logs):
+    never the driver's text, which names the host, port, user or file."""
+    if isinstance(exc, DBAPIError):
+        orig = str(exc.orig or "").lower()
+        for needles, what in _FAILURES:
+            if any(n in orig for n in needles):
+                return what
+        return "database error" if not isinstance(exc, OperationalError) else "operational error"
     return type(exc).__name__

@@ -12,6 +12,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
+from engine.crypto import KeyRing
 from engine.errors import SysAlertError
 from engine.store import models
 from engine.store.models import SCHEMA_VERSION
@@ -28,7 +29,7 @@ def _add_column(
         conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl_type}{dflt}"))
 
 
-def _v2(conn: Connection) -> None:
+def _v2(conn: Connection, keys: KeyRing | None) -> None:
     """v2: hourly roll-ups, benchmark runs, flapping, dependencies and heartbeat state."""
     SQLModel.metadata.create_all(
         conn,
@@ -39,12 +40,37 @@ def _v2(conn: Connection) -> None:
     _add_column(conn, "targets", "hb_state", "VARCHAR")
 
 
-def _v3(conn: Connection) -> None:
+def _v3(conn: Connection, keys: KeyRing | None) -> None:
     """v3: results remember which heartbeat ping they record (replayed into state at start)."""
     _add_column(conn, "results", "ping", "VARCHAR(8)")
 
 
-MIGRATIONS = {2: _v2, 3: _v3}
+def _v4(conn: Connection, keys: KeyRing | None) -> None:
+    """v4: a contact's status detail (a channel's error text, which may name an address) is
+    sealed like every other error detail; the plaintext column goes."""
+    cols = {c["name"] for c in inspect(conn).get_columns("contacts")}
+    blob = "BYTEA" if conn.dialect.name == "postgresql" else "BLOB"
+    _add_column(conn, "contacts", "status_detail_s", blob)
+    if "status_detail" not in cols:
+        return
+    rows = conn.execute(
+        text("SELECT id, status_detail FROM contacts WHERE status_detail IS NOT NULL")
+    ).all()
+    if rows and keys is None:
+        raise SysAlertError(
+            "upgrading the store seals contact details and needs the master key",
+            "open the store with its key (sysalert does this at start)",
+        )
+    for cid, detail in rows:
+        sealed = keys.seal(detail, "contacts", "status_detail_s", cid)  # type: ignore[union-attr]
+        conn.execute(
+            text("UPDATE contacts SET status_detail_s = :s WHERE id = :id"),
+            {"s": sealed, "id": cid},
+        )
+    conn.execute(text("ALTER TABLE contacts DROP COLUMN status_detail"))
+
+
+MIGRATIONS = {2: _v2, 3: _v3, 4: _v4}
 
 
 def current_version(conn: Connection) -> int | None:
@@ -54,8 +80,9 @@ def current_version(conn: Connection) -> int | None:
     return int(row[0]) if row else None
 
 
-def migrate(engine: Engine) -> int:
-    """Bring the store to SCHEMA_VERSION; return the version it had (0 when new)."""
+def migrate(engine: Engine, keys: KeyRing | None = None) -> int:
+    """Bring the store to SCHEMA_VERSION; return the version it had (0 when new). Steps that seal
+    existing values need the key ring."""
     with engine.begin() as conn:
         version = current_version(conn)
         if version is None:
@@ -73,7 +100,7 @@ def migrate(engine: Engine) -> int:
             )
         for step in range(version + 1, SCHEMA_VERSION + 1):
             log.info("migrating store schema to version %s", step)
-            MIGRATIONS[step](conn)
+            MIGRATIONS[step](conn, keys)
             conn.execute(
                 text("UPDATE meta SET value = :v WHERE key = 'schema_version'"), {"v": str(step)}
             )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _blob(nullable: bool = True) -> Column:
@@ -158,7 +158,7 @@ class Contact(SQLModel, table=True):
     level: int = 1
     owner_id: str | None = Field(default=None, max_length=16, index=True)
     status: str = "ok"  # ok | blocked | invalid
-    status_detail: str | None = None
+    status_detail_s: bytes | None = Field(default=None, sa_column=_blob())  # a channel's error
     created_at: float = 0.0
 
 
@@ -273,6 +273,7 @@ SEALED_COLUMNS: list[tuple[type[SQLModel], str]] = [
     (Contact, "name_s"),
     (Contact, "address_s"),
     (Contact, "resolved_s"),
+    (Contact, "status_detail_s"),
     (MaintenanceWindow, "schedule_s"),
     (MaintenanceWindow, "scope_s"),
     (MaintenanceWindow, "reason_s"),

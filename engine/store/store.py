@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any, overload
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from engine.crypto import ENV_MASTER_KEY, KEY_FILE_NAME, KeyRing, UnknownKeyId, load_key_ring
-from engine.store.db import is_sqlite, open_db
+from engine.errors import SysAlertError
+from engine.store.db import describe_error, is_sqlite, open_db
 from engine.store.migrations import migrate
 
 log = logging.getLogger(__name__)
@@ -64,7 +66,14 @@ class Store:
     def open(cls, url: str, keys: KeyRing, create: bool = True) -> Store:
         engine = open_db(url)
         if create:
-            migrate(engine)
+            try:
+                migrate(engine, keys)
+            except SQLAlchemyError as exc:  # the driver's text names the host: say the class only
+                engine.dispose()
+                raise SysAlertError(
+                    f"the store cannot be opened: {describe_error(exc)}",
+                    "check database_url and that the database server runs",
+                ) from None
         return cls(engine, keys, url)
 
     @classmethod
