@@ -29,9 +29,10 @@ from engine.api.ping_protocol import TOO_LARGE, answer_ping, body_too_large
 from engine.api.routes import ROUTES, Route
 from engine.api.schema import openapi, surrogate_free, validate
 from engine.commands.acting import ACTOR_HEADER, takes_by
+from engine.commands.base import check_actor
 from engine.domain import TargetRecord
 from engine.errors import BadInput, NotFound, SysAlertError
-from engine.limits import PING_BODY_MAX
+from engine.limits import ACTOR_MAX, PING_BODY_MAX
 from engine.store.db import describe_error
 
 if TYPE_CHECKING:
@@ -136,12 +137,21 @@ def parse_json_body(raw: bytes) -> dict[str, Any]:
     return params
 
 
+_HEADER_TEXT = re.compile(r"[ -~]*")
+
+
 def _actor(request: Request, trusted: bool, named: str | None = None) -> str:
     """Who a change is recorded as. On the Unix socket (its 0600 mode is the authentication) the
     person the client names (the console's or CLI's login), else "operator". On TCP anyone with a
     key could name anyone: the key's own name comes first (`api:grafana for alice`)."""
-    raw = named if named is not None else unquote(request.headers.get(ACTOR_HEADER, ""))
-    name = "".join(c for c in str(raw) if c.isprintable()).strip()[:64]
+    if named is None:
+        header = request.headers.get(ACTOR_HEADER, "")
+        if len(header) > ACTOR_MAX or not _HEADER_TEXT.fullmatch(header):
+            raise BadInput(
+                f"{ACTOR_HEADER}: at most {ACTOR_MAX} printable ASCII characters (URL-encode others)"
+            )
+        named = unquote(header)
+    name = check_actor(named) if named else ""
     if trusted:
         return name or "operator"
     caller = getattr(request.state, "caller", None) or "api"
@@ -242,7 +252,10 @@ def build_app(engine: Engine, trusted: bool) -> Any:
                 return _bad(exc.message, exc.hint)
             kwargs.update(params)
             if takes_by(route.command):  # a `by` in the body names the person as the header does
-                kwargs["by"] = _actor(request, trusted, kwargs.get("by") or None)
+                try:
+                    kwargs["by"] = _actor(request, trusted, kwargs.get("by") or None)
+                except BadInput as exc:
+                    return _bad(exc.message, exc.hint)
             # A slash inside a name arrives as NUL (see PingFastPath.__call__).
             args = (
                 [request.path_params[route.path_arg].replace("\0", "/")] if route.path_arg else []
