@@ -44,11 +44,13 @@ class NavBar(Static):
         self.title = title
 
     def layout(self, width: int) -> tuple[bool, int, int, int]:
-        """(brand shown, label index 2 short / 3 long, first and last entry shown)."""
+        """(brand shown, label index 2 short / 3 long, first and last entry shown). A screen's
+        title (a target's name) is worth shorter names, not a missing tab."""
         last = len(NAV) - 1
-        for brand, label in ((True, 3), (True, 2), (False, 2)):
+        title = len(self.title) + 2 if self.title else 0
+        for brand, label, extra in ((True, 3, title), (True, 2, title), (False, 2, 0)):
             used = (len(BRAND) if brand else 0) + sum(_entry_width(e[0], e[label]) for e in NAV)
-            if used <= width:
+            if used + extra <= width:
                 return brand, label, 0, last
         at = next((i for i, e in enumerate(NAV) if e[1] == self.current), 0)
         lo = hi = at

@@ -199,6 +199,7 @@ class TargetDetailScreen(EngineScreen):
         rows.add_column(justify="right", no_wrap=True)
         rows.add_column(no_wrap=True, min_width=10)
         rows.add_column(justify="right", no_wrap=True, min_width=8)
+        rows.add_column(width=1)  # two spaces before the value or detail, as between the others
         rows.add_column(ratio=1, overflow="fold")
         kind = field(self.record, "kind")
         for r in results:
@@ -221,7 +222,7 @@ class TargetDetailScreen(EngineScreen):
                     )
                 if r.get("detail") and not r.get("ok"):
                     rest.append(("  " if rest else "") + r["detail"], style="bright_black")
-            rows.add_row(f" {when(r['ts'], tz, now)}", verdict, latency, rest)
+            rows.add_row(f" {when(r['ts'], tz, now)}", verdict, latency, "", rest)
         self.query_one("#detail-results", Static).update(rows)
 
     def _show_incidents(self, incidents: list[dict[str, Any]]) -> None:
