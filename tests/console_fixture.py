@@ -116,7 +116,8 @@ async def settle(pilot: Any, quiet: int = 2) -> None:
 
 def shown(widget: Any) -> str:
     """The text a widget shows, line by line as on screen (a Rich grid, with its hanging
-    indents, becomes text only at the widget's width)."""
+    indents, becomes text only at the widget's width). Read it after a pause: an update is laid
+    out at the next refresh."""
     from textual.geometry import Region
 
     strips = widget.render_lines(Region(0, 0, widget.size.width, widget.size.height))

@@ -360,6 +360,7 @@ async def test_heartbeat_detail_follows_its_pings(tmp_path: Path) -> None:
             await wait_until(pilot, lambda: "last ping" in head(), 6)
             assert "next ping by" in head() and "down after" in head()
             assert "last run 0." in head()  # the /start to success time, under a second
+            await pilot.pause()  # the results' new lines are laid out on the next refresh
             results = shown(app.screen.query_one("#detail-results"))
             assert "✔ success" in results and "▶ start" in results
             await pilot.press("q")
