@@ -36,15 +36,15 @@ def shown_address(channel: str, address: str) -> str:
     try:
         url = urlsplit(address)
         host = url.hostname or ""
-        port = url.port
-    except ValueError:
+        if channel in TOKEN_CHANNELS:
+            # An Apprise "host" is often the token itself: only its scheme says what it is.
+            where = "" if channel == "apprise" or not host else host + "/"
+            return f"{url.scheme}://{where}…{address[-4:]}" if url.scheme else mask_id(address)
+        if channel == "webhook" and url.scheme:
+            netloc = host + (f":{url.port}" if url.port else "")
+            return urlunsplit((url.scheme, netloc, url.path, "", ""))
+    except ValueError:  # not a URL after all (a bad port): show nothing of it
         return mask_id(address)
-    if channel in TOKEN_CHANNELS:
-        shown_host = "" if channel == "apprise" else host  # an Apprise "host" is often a token
-        return f"{url.scheme}://{shown_host}/…{address[-4:]}" if url.scheme else mask_id(address)
-    if channel == "webhook" and url.scheme:
-        netloc = host + (f":{port}" if port else "")
-        return urlunsplit((url.scheme, netloc, url.path, "", ""))
     return address
 
 

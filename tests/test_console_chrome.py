@@ -18,6 +18,7 @@ from engine.notify import outbox
 from engine.probes.base import ProbeResult
 from screens.alerts import AlertsScreen
 from screens.chrome import NavBar, StatusBar
+from screens.contacts import shown_address
 from sysalert_tui.console import EmbeddedRuntime
 from tests.console_fixture import FIXED_NOW, fresh_world, make_app, settle, shown
 
@@ -129,6 +130,23 @@ async def test_a_long_result_detail_wraps_under_itself(tmp_path: Path) -> None:
             at = next(i for i, ln in enumerate(lines) if "after the handshake" in ln)
             assert "retried twice" in lines[at + 1]  # the rest is on the next lines
             _hangs(lines, at)
+
+
+def test_a_shown_address_keeps_its_secrets_back() -> None:
+    assert shown_address("telegram", "@anna_oncall") == "@anna_oncall"
+    assert shown_address("telegram", "77441265") == "****1265"
+    assert shown_address("telegram", "+447700900123") == "****0123"
+    assert shown_address("pagerduty", "R0UT1NGKEY1234") == "****1234"
+    assert shown_address("email", "ops@example.com") == "ops@example.com"
+    assert (
+        shown_address("webhook", "https://u:pw@hooks.example.com:8443/a/b?token=x")
+        == "https://hooks.example.com:8443/a/b"
+    )
+    assert (
+        shown_address("slack", "https://hooks.slack.com/services/T0/B0/SECRETabcd")
+        == "https://hooks.slack.com/…abcd"
+    )
+    assert shown_address("apprise", "tgram://123:BOTTOKEN/4567") == "tgram://…4567"
 
 
 async def test_a_contact_address_gets_the_free_width(tmp_path: Path) -> None:
