@@ -230,17 +230,21 @@ class TargetDetailScreen(EngineScreen):
         if not incidents:
             self.query_one("#detail-incidents", Static).update(Text(" none", style="italic"))
             return
-        text = Text()
+        rows = Table.grid(padding=(0, 2, 0, 0))  # the summary wraps under itself
+        rows.add_column(no_wrap=True)
+        rows.add_column(no_wrap=True)
+        rows.add_column(no_wrap=True)
+        rows.add_column(no_wrap=True)
+        rows.add_column(ratio=1, overflow="fold")
         for inc in incidents:
-            text.append(f" {inc['id']}  ")
-            text.append_text(incident_text(inc.get("state", "")))
-            text.append("  ")
-            text.append_text(severity_text(inc.get("severity", "")))
-            text.append(
-                f"  opened {ago(inc.get('opened_at'), now)}  {(inc.get('summary') or '')[:50]}\n"
+            rows.add_row(
+                f" {inc['id']}",
+                incident_text(inc.get("state", "")),
+                severity_text(inc.get("severity", "")),
+                f"opened {ago(inc.get('opened_at'), now)}",
+                inc.get("summary") or "",
             )
-        text.rstrip()
-        self.query_one("#detail-incidents", Static).update(text)
+        self.query_one("#detail-incidents", Static).update(rows)
 
     def _show_windows(self, windows: list[dict[str, Any]]) -> None:
         now, tz = self.ctx.clock(), self.ctx.tz

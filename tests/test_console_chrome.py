@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from engine import incidents as inc_store
 from engine.engine import Engine
 from engine.facade import EmbeddedBackend
 from engine.history import ResultWriter
@@ -122,13 +123,19 @@ async def test_a_long_result_detail_wraps_under_itself(tmp_path: Path) -> None:
         writer.add("tquokka", FIXED_NOW - 1, ProbeResult(False, 0.3, None, "refused", why))
         writer.flush()
         writer.close()
-        async with make_app(w.backend).run_test(size=(80, 24)) as pilot:
+        summary = "quokka-api is down: a long story " + "of refusals " * 8 + "and the end"
+        inc_store.open_incident(w.store, "test:long", "down", "high", summary, "tquokka")
+        async with make_app(w.backend).run_test(size=(80, 60)) as pilot:
             await settle(pilot)
             pilot.app.push_screen(TargetDetailScreen("tquokka", "quokka-api"))
             await settle(pilot)
             lines = shown(pilot.app.screen.query_one("#detail-results")).splitlines()
             at = next(i for i, ln in enumerate(lines) if "after the handshake" in ln)
             assert "retried twice" in lines[at + 1]  # the rest is on the next lines
+            _hangs(lines, at)
+            lines = shown(pilot.app.screen.query_one("#detail-incidents")).splitlines()
+            at = next(i for i, ln in enumerate(lines) if "long story" in ln)
+            assert "the end" in "\n".join(lines[at:])  # whole, not cut at 50 characters
             _hangs(lines, at)
 
 
