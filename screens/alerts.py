@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
@@ -25,6 +25,7 @@ from screens.messages import EngineEvents
 EMPTY = "No open alerts: everything is quiet (v shows resolved ones)."
 STATE_ORDER = {"firing": 0, "acknowledged": 1, "silenced": 2, "resolved": 3}
 RELOAD_ON = {"incident", "receipt", "state"}
+COLUMNS = ("ID", "State", "Sev", "Age", "Target", "Summary")
 
 
 def receipt_status(n: dict[str, Any]) -> Text:
@@ -53,7 +54,7 @@ class AlertsScreen(EngineScreen):
     def compose_body(self) -> Iterable[Widget]:
         yield Static("Loading alerts…", id="alerts-info", classes="info-line")
         table = KeyedTable(id="incidents", cursor_type="row", zebra_stripes=False)
-        table.add_columns("ID", "State", "Sev", "Age", "Target", "Summary")
+        table.add_columns(*COLUMNS)
         yield table
         yield Static("Notifications", classes="section-title")
         with VerticalScroll(id="receipts-box"):
@@ -73,6 +74,10 @@ class AlertsScreen(EngineScreen):
         if self._dirty:
             self.reload()
 
+    def on_resize(self, event: events.Resize) -> None:
+        if self.incidents:
+            self._fill()
+
     # ---- data ------------------------------------------------------------------------------------
     def reload(self) -> None:
         self._dirty = False
@@ -87,20 +92,26 @@ class AlertsScreen(EngineScreen):
         self._fill()
 
     def _fill(self) -> None:
+        """The summary gets the width the other columns leave, ending in … when cut (the
+        Notifications box below shows it whole)."""
         now = self.ctx.clock()
-        self.table.fill(
+        rows = [
             (
                 inc["id"],
-                (
-                    inc["id"],
-                    incident_text(inc.get("state", "")),
-                    severity_text(inc.get("severity", "")),
-                    ago(inc.get("opened_at"), now).removesuffix(" ago"),
-                    inc.get("target") or "—",
-                    (inc.get("summary") or "")[:80],
-                ),
+                incident_text(inc.get("state", "")),
+                severity_text(inc.get("severity", "")),
+                ago(inc.get("opened_at"), now).removesuffix(" ago"),
+                inc.get("target") or "—",
+                inc.get("summary") or "",
             )
             for inc in self.incidents
+        ]
+        room = self.table.room_for(5, COLUMNS, rows, self.size.width)
+        cells = [(*r[:5], Text(r[5], no_wrap=True, overflow="ellipsis")) for r in rows]
+        for cell in cells:
+            cell[5].truncate(room, overflow="ellipsis")
+        self.table.fill(
+            zip([inc["id"] for inc in self.incidents], cells, strict=True), columns=COLUMNS
         )
         counts: dict[str, int] = {}
         for inc in self.incidents:

@@ -154,9 +154,7 @@ class ContactsScreen(EngineScreen):
             )
             for c in self.contacts
         ]
-        widths = [max([len(t), *(len(r[i]) for r in rows)]) for i, t in enumerate(COLUMNS)]
-        others = sum(w + 2 for i, w in enumerate(widths) if i != 3)  # 2: a cell's padding
-        room = max(len(COLUMNS[3]), self.size.width - others - 2 - 2)  # 2: the scrollbar
+        room = table.room_for(3, COLUMNS, rows, self.size.width)
         cells = [
             (*r[:3], fit(r[3], room), Text(r[4], style=STATUS_STYLES.get(r[4], ""))) for r in rows
         ]

@@ -11,8 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from rich.text import Text
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
+
+
+def _width(cell: Any) -> int:
+    return cell.cell_len if isinstance(cell, Text) else len(str(cell))
 
 
 class KeyedTable(DataTable[Any]):
@@ -24,6 +29,18 @@ class KeyedTable(DataTable[Any]):
         row = min(self.cursor_row, self.row_count - 1)
         value = self.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value
         return None if value is None else str(value)
+
+    def room_for(
+        self, column: int, titles: Sequence[str], rows: Sequence[Sequence[Any]], width: int
+    ) -> int:
+        """The cells `column` may take on a `width`-wide screen once the other columns have the
+        width of their widest cell (each cell is padded by one on both sides), less a vertical
+        scrollbar when the rows will not fit (or the table is not laid out yet)."""
+        widths = [max([len(t), *(_width(r[i]) for r in rows)]) for i, t in enumerate(titles)]
+        others = sum(w + 2 for i, w in enumerate(widths) if i != column)
+        overflows = len(rows) + 1 > self.size.height  # + 1: the header
+        scrollbar = self.styles.scrollbar_size_vertical if overflows else 0
+        return max(len(titles[column]), width - others - 2 - scrollbar)
 
     def fill(self, rows: Iterable[tuple[str, Sequence[Any]]], columns: Sequence[str] = ()) -> None:
         """Replace every row; the cursor stays on its key at the same height on screen.
