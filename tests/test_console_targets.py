@@ -282,7 +282,7 @@ async def test_detail_ranges_and_back(tmp_path: Path) -> None:
             await settle(pilot)
             assert chart.label == "30d" and sum(b["n"] for b in chart.series) == 120
             assert "[m] 30d" in str(detail.query_one("#detail-range").render())
-            assert "inquokka" in str(detail.query_one("#detail-incidents").render())
+            assert "inquokka" in shown(detail.query_one("#detail-incidents"))
             await pilot.press("escape")
             assert isinstance(pilot.app.screen, TargetsScreen)
 
