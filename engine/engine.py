@@ -31,6 +31,7 @@ from engine.metrics import EngineMetrics
 from engine.probes.base import ProbeContext, ProbeResult
 from engine.scheduler import Scheduler
 from engine.state import FlapTracker, Transition, apply_result
+from engine.store import contacts as cstore
 from engine.store import targets as tstore
 from engine.store.store import Store
 
@@ -350,9 +351,17 @@ class Engine:
             "lateness_p99_ms": round(lat["p99_ms"], 2),
             "results_written": self.writer.written,
             "events_published": self.events.published,
-            "last_error": self.metrics.last_error,
+            "last_error": self._last_error(),
             "uptime_s": round(self.clock() - self.started_at, 1),
         }
+
+    def _last_error(self) -> str:
+        """The last error, unless it was about a contact that has been removed since."""
+        m = self.metrics
+        gone = m.last_error_contact is not None
+        if gone and cstore.find(self.store, m.last_error_contact or "") is None:
+            m.last_error, m.last_error_contact = "", None
+        return m.last_error
 
     async def send_to_contact(self, contact: Any, msg: Any) -> Any:
         """`notify test` inside a running engine: every channel, the Telegram session included."""

@@ -44,6 +44,9 @@ class EngineMetrics:
     notifications: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     pings: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     last_error: str = ""
+    # The contact a delivery error is about: a later send to it that works, or its removal,
+    # clears the error (the status bar stops showing a problem that is gone).
+    last_error_contact: str | None = None
 
     @property
     def probes(self) -> dict[tuple[str, str], int]:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import tzinfo
 from typing import Any
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
@@ -16,11 +19,13 @@ from screens.actions import bindings_for
 from screens.base import EngineScreen
 from screens.dialogs import Field, FieldsDialog, checked
 from screens.fmt import ago, incident_text, severity_text, when
+from screens.keyed_table import KeyedTable
 from screens.messages import EngineEvents
 
 EMPTY = "No open alerts: everything is quiet (v shows resolved ones)."
 STATE_ORDER = {"firing": 0, "acknowledged": 1, "silenced": 2, "resolved": 3}
 RELOAD_ON = {"incident", "receipt", "state"}
+COLUMNS = ("ID", "State", "Sev", "Age", "Target", "Summary")
 
 
 def receipt_status(n: dict[str, Any]) -> Text:
@@ -48,16 +53,16 @@ class AlertsScreen(EngineScreen):
 
     def compose_body(self) -> Iterable[Widget]:
         yield Static("Loading alerts…", id="alerts-info", classes="info-line")
-        table: DataTable[Any] = DataTable(id="incidents", cursor_type="row", zebra_stripes=False)
-        table.add_columns("ID", "State", "Sev", "Age", "Target", "Summary")
+        table = KeyedTable(id="incidents", cursor_type="row", zebra_stripes=False)
+        table.add_columns(*COLUMNS)
         yield table
         yield Static("Notifications", classes="section-title")
         with VerticalScroll(id="receipts-box"):
             yield Static("", id="receipts")
 
     @property
-    def table(self) -> DataTable[Any]:
-        return self.query_one("#incidents", DataTable)
+    def table(self) -> KeyedTable:
+        return self.query_one("#incidents", KeyedTable)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -68,6 +73,10 @@ class AlertsScreen(EngineScreen):
     def on_screen_resume(self) -> None:
         if self._dirty:
             self.reload()
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.incidents:
+            self._fill()
 
     # ---- data ------------------------------------------------------------------------------------
     def reload(self) -> None:
@@ -83,24 +92,27 @@ class AlertsScreen(EngineScreen):
         self._fill()
 
     def _fill(self) -> None:
-        table = self.table
-        keep = self._selected_id()
+        """The summary gets the width the other columns leave, ending in … when cut (the
+        Notifications box below shows it whole)."""
         now = self.ctx.clock()
-        table.clear()
-        for inc in self.incidents:
-            table.add_row(
+        rows = [
+            (
                 inc["id"],
                 incident_text(inc.get("state", "")),
                 severity_text(inc.get("severity", "")),
                 ago(inc.get("opened_at"), now).removesuffix(" ago"),
                 inc.get("target") or "—",
-                (inc.get("summary") or "")[:80],
-                key=inc["id"],
+                inc.get("summary") or "",
             )
-        if keep is not None:
-            for i, inc in enumerate(self.incidents):
-                if inc["id"] == keep:
-                    table.move_cursor(row=i, animate=False)
+            for inc in self.incidents
+        ]
+        room = self.table.room_for(5, COLUMNS, rows, self.size.width)
+        cells = [(*r[:5], Text(r[5], no_wrap=True, overflow="ellipsis")) for r in rows]
+        for cell in cells:
+            cell[5].truncate(room, overflow="ellipsis")
+        self.table.fill(
+            zip([inc["id"] for inc in self.incidents], cells, strict=True), columns=COLUMNS
+        )
         counts: dict[str, int] = {}
         for inc in self.incidents:
             counts[inc["state"]] = counts.get(inc["state"], 0) + 1
@@ -113,11 +125,9 @@ class AlertsScreen(EngineScreen):
         self._show_receipts()
 
     def _selected_id(self) -> str | None:
-        table = self.table
-        if not self.incidents or table.row_count == 0:
-            return None
-        row = min(table.cursor_row, len(self.incidents) - 1)
-        return self.incidents[row]["id"]
+        """The id of the highlighted row: the table's own key, never a position in a list that a
+        reload may have reordered since."""
+        return self.table.cursor_key
 
     def _selected(self) -> dict[str, Any] | None:
         key = self._selected_id()
@@ -134,38 +144,60 @@ class AlertsScreen(EngineScreen):
             box.update(Text(EMPTY, style="italic"))
             return
         now, tz = self.ctx.clock(), self.ctx.tz
-        text = Text()
-        text.append(f"{inc['id']} ", style="bold")
-        text.append(inc.get("summary") or "")
+        head = Table.grid(padding=(0, 1, 0, 0))  # a long summary wraps under itself
+        head.add_column(no_wrap=True, style="bold")
+        head.add_column(ratio=1, overflow="fold")
+        head.add_row(inc["id"], inc.get("summary") or "")
+        lines: list[Text] = [head]
         if inc.get("acked_by"):
-            text.append(
-                f"\nacknowledged by {inc['acked_by']} at {when(inc.get('acked_at'), tz, now)}",
-                style="yellow",
-            )
+            at = when(inc.get("acked_at"), tz, now)
+            lines.append(Text(f"acknowledged by {inc['acked_by']} at {at}", style="yellow"))
         if inc.get("silenced_until") and inc.get("state") == "silenced":
-            text.append(f"\nsilenced until {when(inc['silenced_until'], tz, now)}", style="magenta")
+            until = when(inc["silenced_until"], tz, now)
+            lines.append(Text(f"silenced until {until}", style="magenta"))
         notes = inc.get("notifications") or []
         if not notes:
-            text.append("\nno notifications yet (add contacts on screen 6)", style="italic")
+            lines.append(Text("no notifications yet (add contacts on screen 6)", style="italic"))
+            box.update(Group(*lines))
+            return
+        # One row a notification; what follows the status wraps under itself (a hanging indent),
+        # never back to column 0.
+        rows = Table.grid(padding=(0, 1, 0, 0))
+        rows.add_column(width=1)
+        rows.add_column(no_wrap=True)
+        rows.add_column(no_wrap=True, max_width=16, overflow="ellipsis")
+        rows.add_column(no_wrap=True)
+        rows.add_column(no_wrap=True)
+        rows.add_column(ratio=1, overflow="fold")
         for n in notes:
-            text.append(
-                f"\n  {n.get('channel', '?'):<9} → {n.get('contact') or '?':<14} L{n.get('level', 1)} "
+            rows.add_row(
+                "",
+                f"{n.get('channel', '?'):<9} →",
+                n.get("contact") or "?",
+                f"L{n.get('level', 1)}",
+                receipt_status(n),
+                self._receipt_detail(n, tz, now),
             )
-            text.append_text(receipt_status(n))
-            if n.get("sent_at"):
-                text.append(f"  sent {when(n['sent_at'], tz, now)}")
-            if n.get("read_at"):
-                text.append(f"  read {when(n['read_at'], tz, now)}")
-                people = [
-                    r["name"] for r in n.get("readers") or [] if r["name"] != n.get("contact")
-                ]
-                if people:  # a group: the members Telegram says read it
-                    text.append(" by " + ", ".join(people[:4]) + (" …" if len(people) > 4 else ""))
-            if n.get("acked_by"):
-                text.append(f"  ack by {n['acked_by']}", style="yellow")
-            if n.get("error") and not n.get("read_at"):
-                text.append(f"  ({n['error']})", style="red")
-        box.update(text)
+        box.update(Group(*lines, rows))
+
+    @staticmethod
+    def _receipt_detail(n: dict[str, Any], tz: tzinfo, now: float) -> Text:
+        """When it was sent and read, by whom, and why it failed: the part that may wrap."""
+        text = Text()
+        if n.get("sent_at"):
+            text.append(f"sent {when(n['sent_at'], tz, now)}  ")
+        if n.get("read_at"):
+            text.append(f"read {when(n['read_at'], tz, now)}")
+            people = [r["name"] for r in n.get("readers") or [] if r["name"] != n.get("contact")]
+            if people:  # a group: the members Telegram says read it
+                text.append(" by " + ", ".join(people[:4]) + (" …" if len(people) > 4 else ""))
+            text.append("  ")
+        if n.get("acked_by"):
+            text.append(f"ack by {n['acked_by']}  ", style="yellow")
+        if n.get("error") and not n.get("read_at"):
+            text.append(f"({n['error']})", style="red")
+        text.rstrip()
+        return text
 
     # ---- live -------------------------------------------------------------------------------------
     def on_engine_events(self, message: EngineEvents) -> None:
@@ -185,7 +217,8 @@ class AlertsScreen(EngineScreen):
         if inc is None:
             self.notify("No alert selected.", severity="warning")
             return
-        self.call(method, inc["id"], then=lambda _: self._done(f"{verb} {inc['id']}."), **kw)
+        said = f"{verb} {inc['id']} ({inc.get('target') or inc.get('summary') or 'no target'})."
+        self.call(method, inc["id"], then=lambda _: self._done(said), **kw)
 
     def _done(self, text: str) -> None:
         self.notify(text)

@@ -16,13 +16,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer, Static
 
 from engine.errors import SysAlertError
 from screens.chrome import NavBar, StatusBar
 from screens.context import ConsoleContext, context
 from screens.dialogs import ConfirmScreen
 from screens.fmt import error_sentence
+from screens.keyed_table import KeyedTable
 from screens.messages import EngineEvents, Failed, Reply
 
 log = logging.getLogger("sysalert.console")
@@ -185,14 +186,14 @@ class ListScreen(EngineScreen):
 
     def compose_body(self) -> Iterable[Widget]:
         yield Static(self.LOADING, id=self.INFO_ID, classes="info-line")
-        table: DataTable[Any] = DataTable(id=self.TABLE_ID, cursor_type="row")
+        table = KeyedTable(id=self.TABLE_ID, cursor_type="row")
         table.add_columns(*self.COLUMNS)
         yield table
         yield Static("", id=self.EMPTY_ID, classes="empty")
 
     @property
-    def table(self) -> DataTable[Any]:
-        return self.query_one(f"#{self.TABLE_ID}", DataTable)
+    def table(self) -> KeyedTable:
+        return self.query_one(f"#{self.TABLE_ID}", KeyedTable)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -224,21 +225,22 @@ class ListScreen(EngineScreen):
 
     def _fill(self, empty_text: str) -> None:
         table = self.table
-        row = table.cursor_row
-        table.clear()
-        for item in self.items:
-            table.add_row(*self.cells(item), key=str(item.get("id") or item.get("name")))
-        if self.items:
-            table.move_cursor(row=min(row, len(self.items) - 1), animate=False)
+        table.fill((self.key(item), self.cells(item)) for item in self.items)
         empty = self.query_one(f"#{self.EMPTY_ID}", Static)
         empty.update(empty_text)
         empty.display = not self.items
         table.display = bool(self.items)
         self.query_one(f"#{self.INFO_ID}", Static).update(self.info())
 
+    @staticmethod
+    def key(item: dict[str, Any]) -> str:
+        return str(item.get("id") or item.get("name"))
+
     def selected(self) -> dict[str, Any] | None:
-        """The item under the cursor, or a warning that there is none."""
-        if not self.items:
+        """The item of the highlighted row (by its key, never by its position), or a warning
+        that there is none."""
+        key = self.table.cursor_key
+        item = next((i for i in self.items if self.key(i) == key), None)
+        if item is None:
             self.notify(f"No {self.NOUN} selected.", severity="warning")
-            return None
-        return self.items[min(self.table.cursor_row, len(self.items) - 1)]
+        return item

@@ -15,20 +15,26 @@ NAV = (
     ("1", "targets", "Targets", "Targets"),
     ("2", "alerts", "Alerts", "Alerts"),
     ("3", "history", "History", "History"),
-    ("4", "maintenance", "Maint.", "Maintenance"),
-    ("5", "benchmarks", "Bench.", "Benchmarks"),
+    ("4", "maintenance", "Maint", "Maintenance"),
+    ("5", "benchmarks", "Bench", "Benchmarks"),
     ("6", "contacts", "Contacts", "Contacts"),
+    ("7", "subscribers", "Subs", "Subscribers"),
+    ("8", "rules", "Rules", "Rules"),
 )
-# Shown only on a wide terminal; on a narrow one their screen highlights its neighbour's entry.
-NAV_WIDE = (
-    ("7", "subscribers", "Subs", "Subscribers", "contacts"),
-    ("8", "rules", "Rules", "Rules", "alerts"),
-)
-WIDE = 110
+BRAND = " SysAlert "
+HELP_HINT = "  ? help"
+
+
+def _entry_width(key: str, label: str) -> int:
+    return len(key) + len(label) + 3  # " 1 Targets " or "[1 Targets]": the same width
 
 
 class NavBar(Static):
-    """Number keys and screen names; the current one is highlighted (and bracketed for 16 colours)."""
+    """Every screen's number key and name; the current one is always shown, bracketed and
+    highlighted (`[7 Subs]`: the brackets carry it where a 16-colour terminal shows no highlight).
+
+    Long names and the brand when they fit, short names when not, and on a terminal too narrow
+    for every entry a window of them around the current one, with ‹ › where more are hidden."""
 
     DEFAULT_CSS = "NavBar { height: 1; background: $panel; }"
 
@@ -37,37 +43,67 @@ class NavBar(Static):
         self.current = current
         self.title = title
 
+    def layout(self, width: int) -> tuple[bool, int, int, int]:
+        """(brand shown, label index 2 short / 3 long, first and last entry shown). A screen's
+        title (a target's name) is worth shorter names, not a missing tab."""
+        last = len(NAV) - 1
+        title = len(self.title) + 2 if self.title else 0
+        for brand, label, extra in ((True, 3, title), (True, 2, title), (False, 2, 0)):
+            used = (len(BRAND) if brand else 0) + sum(_entry_width(e[0], e[label]) for e in NAV)
+            if used + extra <= width:
+                return brand, label, 0, last
+        at = next((i for i, e in enumerate(NAV) if e[1] == self.current), 0)
+        lo = hi = at
+
+        def used(lo: int, hi: int) -> int:
+            shown = sum(_entry_width(e[0], e[2]) for e in NAV[lo : hi + 1])
+            return shown + (lo > 0) + (hi < last)
+
+        grew = True
+        while grew:
+            grew = False
+            if hi < last and used(lo, hi + 1) <= width:
+                hi, grew = hi + 1, True
+            if lo > 0 and used(lo - 1, hi) <= width:
+                lo, grew = lo - 1, True
+        return False, 2, lo, hi
+
     def render(self) -> Text:
-        wide = self.size.width >= 100
-        entries = list(NAV)
-        current = self.current
-        if self.size.width >= WIDE:
-            entries += [(key, mode, short, long) for key, mode, short, long, _ in NAV_WIDE]
-        else:
-            current = next((n for _k, m, _s, _l, n in NAV_WIDE if m == current), current)
-        text = Text(" SysAlert ", style="bold")
-        for key, mode, short, long in entries:
-            label = long if wide else short
-            if mode == current:
-                text.append(f"[{key} {label}]", style="bold reverse")
+        width = self.size.width
+        brand, label, lo, hi = self.layout(width)
+        text = Text(BRAND if brand else "", style="bold")
+        if lo > 0:
+            text.append("‹", style="bold")
+        for entry in NAV[lo : hi + 1]:
+            key, mode, name = entry[0], entry[1], entry[label]
+            if mode == self.current:
+                text.append(f"[{key} {name}]", style="bold reverse")
             else:
                 text.append(f" {key} ", style="bold")
-                text.append(label)
+                text.append(name)
                 text.append(" ")
-        shown = {lbl for _k, m, short, long in entries if m == current for lbl in (short, long)}
-        if self.title and self.title not in shown:  # "[8 Rules]  Rules" says it twice
-            text.append(f"  {self.title}", style="italic")
-        help_hint = "  ? help"
-        if text.cell_len + len(help_hint) <= self.size.width:
-            text.append(" " * (self.size.width - text.cell_len - len(help_hint)))
-            text.append(help_hint, style="bold")
+        if hi < len(NAV) - 1:
+            text.append("›", style="bold")
+        shown = {e[i] for e in NAV if e[1] == self.current for i in (2, 3)}
+        title = f"  {self.title}"
+        if self.title and self.title not in shown and text.cell_len + len(title) <= width:
+            text.append(title, style="italic")  # "[8 Rules]  Rules" would say it twice
+        if text.cell_len + len(HELP_HINT) <= width:
+            text.append(" " * (width - text.cell_len - len(HELP_HINT)))
+            text.append(HELP_HINT, style="bold")
         return text
 
 
 class StatusBar(Static):
-    """Engine mode, probe rate, target states and the last error; the App refreshes `stats`."""
+    """Engine mode, probe rate, target states and the last error; the App refreshes `stats`.
+    One line that never wraps: what does not fit ends in an ellipsis."""
 
-    DEFAULT_CSS = "StatusBar { height: 1; background: $boost; color: $text-muted; }"
+    DEFAULT_CSS = """
+    StatusBar {
+        height: 1; background: $boost; color: $text-muted;
+        text-wrap: nowrap; text-overflow: ellipsis;
+    }
+    """
 
     def on_mount(self) -> None:
         self.watch(self.app, "stats", self._show, init=True)
@@ -81,14 +117,17 @@ class StatusBar(Static):
             text.append(" │ waiting for the engine…")
             self.update(text)
             return
-        text.append(
-            f" │ {stats.get('probe_rate', 0.0):.1f} probes/s │ {stats.get('targets', 0)} targets"
-        )
-        states = stats.get("states") or {}
-        for state in ("down", "degraded", "pending", "maintenance", "paused"):
-            n = states.get(state)
-            if n:
-                text.append(f" {STATE_SYMBOLS[state]}{n}", style=STATE_STYLES.get(state, ""))
+        if stats.get("starting"):  # its target count is 0 until it has loaded them
+            text.append(" │ engine starting, loading targets…")
+        else:
+            text.append(
+                f" │ {stats.get('probe_rate', 0.0):.1f} probes/s │ {stats.get('targets', 0)} targets"
+            )
+            states = stats.get("states") or {}
+            for state in ("down", "degraded", "pending", "maintenance", "paused"):
+                n = states.get(state)
+                if n:
+                    text.append(f" {STATE_SYMBOLS[state]}{n}", style=STATE_STYLES.get(state, ""))
         err = stats.get("last_error")
         text.append(" │ last error: ")
         text.append(str(err) if err else "none", style="red" if err else "")

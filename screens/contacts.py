@@ -4,19 +4,48 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from rich.text import Text
+from textual import events
 from textual.widget import Widget
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
-from engine.domain import mask_address
+from engine.privacy import mask_id
 from screens.actions import bindings_for
 from screens.base import EngineScreen
 from screens.dialogs import Field, FieldsDialog
+from screens.fmt import fit
+from screens.keyed_table import KeyedTable
 from screens.telegram_login import start_login
 
 EMPTY = "No contacts yet. Press a to add one (e.g. telegram:@oncall or email:ops@example.com)."
 STATUS_STYLES = {"ok": "green", "blocked": "bold red", "invalid": "red"}
+COLUMNS = ("Lvl", "Name", "Channel", "Address", "Status")
+TOKEN_CHANNELS = {"slack", "discord", "apprise"}  # their URLs carry the secret in the path
+
+
+def shown_address(channel: str, address: str) -> str:
+    """An address as the Contacts table shows it: whole where it names a place or a person,
+    its secrets kept back (a webhook's password and query, a Slack or Apprise token, a
+    PagerDuty key) and a Telegram chat id or phone number masked as everywhere (****1265)."""
+    if channel == "telegram":
+        return address if address.startswith("@") else mask_id(address)
+    if channel == "pagerduty":
+        return mask_id(address)
+    try:
+        url = urlsplit(address)
+        host = url.hostname or ""
+        if channel in TOKEN_CHANNELS:
+            # An Apprise "host" is often the token itself: only its scheme says what it is.
+            where = "" if channel == "apprise" or not host else host + "/"
+            return f"{url.scheme}://{where}…{address[-4:]}" if url.scheme else mask_id(address)
+        if channel == "webhook" and url.scheme:
+            netloc = host + (f":{url.port}" if url.port else "")
+            return urlunsplit((url.scheme, netloc, url.path, "", ""))
+    except ValueError:  # not a URL after all (a bad port): show nothing of it
+        return mask_id(address)
+    return address
 
 
 def _level(value: str) -> str | None:
@@ -83,14 +112,14 @@ class ContactsScreen(EngineScreen):
             "Contacts (level 1 is paged first; level 2 when level 1 has not read or acked)",
             classes="section-title",
         )
-        table: DataTable[Any] = DataTable(id="contacts", cursor_type="row")
-        table.add_columns("Lvl", "Name", "Channel", "Address", "Status")
+        table = KeyedTable(id="contacts", cursor_type="row")
+        table.add_columns(*COLUMNS)
         yield table
         yield Static("", id="contacts-empty", classes="empty")
 
     @property
-    def table(self) -> DataTable[Any]:
-        return self.query_one("#contacts", DataTable)
+    def table(self) -> KeyedTable:
+        return self.query_one("#contacts", KeyedTable)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -110,33 +139,43 @@ class ContactsScreen(EngineScreen):
         contacts, status = value
         self.contacts = [c if isinstance(c, dict) else c.public() for c in contacts]
         self.query_one("#telegram", Static).update(telegram_text(status))
+        self._fill()
+
+    def _fill(self) -> None:
+        """The address gets the width the other columns leave (cut in the middle beyond it)."""
         table = self.table
-        row = table.cursor_row
-        table.clear()
-        for c in self.contacts:
-            status_text = Text(
-                c.get("status") or "ok", style=STATUS_STYLES.get(c.get("status") or "ok", "")
-            )
-            table.add_row(
+        rows = [
+            (
                 str(c.get("level", 1)),
-                c.get("name", ""),
-                c.get("channel", ""),
-                mask_address(str(c.get("address", ""))),
-                status_text,
-                key=c.get("id"),
+                str(c.get("name", "")),
+                str(c.get("channel", "")),
+                shown_address(str(c.get("channel", "")), str(c.get("address", ""))),
+                str(c.get("status") or "ok"),
             )
-        if self.contacts:
-            table.move_cursor(row=min(row, len(self.contacts) - 1), animate=False)
+            for c in self.contacts
+        ]
+        room = table.room_for(3, COLUMNS, rows, self.size.width)
+        cells = [
+            (*r[:3], fit(r[3], room), Text(r[4], style=STATUS_STYLES.get(r[4], ""))) for r in rows
+        ]
+        table.fill(
+            zip([str(c.get("id")) for c in self.contacts], cells, strict=True), columns=COLUMNS
+        )
         empty = self.query_one("#contacts-empty", Static)
         empty.update(EMPTY)
         empty.display = not self.contacts
         table.display = bool(self.contacts)
 
+    def on_resize(self, event: events.Resize) -> None:
+        if self.contacts:
+            self._fill()
+
     def _selected(self) -> dict[str, Any] | None:
-        if not self.contacts:
+        key = self.table.cursor_key
+        c = next((c for c in self.contacts if c.get("id") == key), None)
+        if c is None:
             self.notify("No contact selected.", severity="warning")
-            return None
-        return self.contacts[min(self.table.cursor_row, len(self.contacts) - 1)]
+        return c
 
     def action_add_contact(self) -> None:
         dialog = FieldsDialog(

@@ -7,6 +7,7 @@ import shlex
 from collections.abc import Iterable
 from typing import Any
 
+from rich.table import Table
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widget import Widget
@@ -192,48 +193,58 @@ class TargetDetailScreen(EngineScreen):
                 Text(" no results yet", style="italic")
             )
             return
-        text = Text()
+        # Time, verdict and latency in columns; the error detail wraps under itself (a hanging
+        # indent), never back to column 0.
+        rows = Table.grid(padding=(0, 1, 0, 0))
+        rows.add_column(justify="right", no_wrap=True)
+        rows.add_column(no_wrap=True, min_width=10)
+        rows.add_column(justify="right", no_wrap=True, min_width=8)
+        rows.add_column(width=1)  # two spaces before the value or detail, as between the others
+        rows.add_column(ratio=1, overflow="fold")
+        kind = field(self.record, "kind")
         for r in results:
-            text.append(f" {when(r['ts'], tz, now):>16} ")
+            rest = Text()
             if r.get("ping"):
                 label, note = _ping_row(r)
-                text.append(f"{label:<11}", style="green" if r.get("ok") else "red")
-                text.append(f"{'':>9}{note}")
+                verdict = Text(label, style="green" if r.get("ok") else "red")
+                latency, rest = "", Text(note.strip())
             else:
                 if r.get("ok"):
-                    text.append("✔ ok       ", style="green")
+                    verdict = Text("✔ ok", style="green")
                 else:
-                    text.append(f"✖ {r.get('error_class') or 'failed':<9}", style="red")
-                text.append(f"{ms(r.get('latency_ms')):>9}")
+                    verdict = Text(f"✖ {r.get('error_class') or 'failed'}", style="red")
+                latency = ms(r.get("latency_ms"))
                 if r.get("value") is not None:
-                    kind = field(self.record, "kind")
-                    text.append(
-                        f"  {value_text(kind)(r['value'])}"
+                    rest.append(
+                        value_text(kind)(r["value"])
                         if metric_of(kind) == "value"
-                        else f"  value {r['value']:g}"
+                        else f"value {r['value']:g}"
                     )
-            if r.get("detail") and not r.get("ok") and not r.get("ping"):
-                text.append(f"  {r['detail'][:60]}", style="bright_black")
-            text.append("\n")
-        text.rstrip()
-        self.query_one("#detail-results", Static).update(text)
+                if r.get("detail") and not r.get("ok"):
+                    rest.append(("  " if rest else "") + r["detail"], style="bright_black")
+            rows.add_row(f" {when(r['ts'], tz, now)}", verdict, latency, "", rest)
+        self.query_one("#detail-results", Static).update(rows)
 
     def _show_incidents(self, incidents: list[dict[str, Any]]) -> None:
         now = self.ctx.clock()
         if not incidents:
             self.query_one("#detail-incidents", Static).update(Text(" none", style="italic"))
             return
-        text = Text()
+        rows = Table.grid(padding=(0, 2, 0, 0))  # the summary wraps under itself
+        rows.add_column(no_wrap=True)
+        rows.add_column(no_wrap=True)
+        rows.add_column(no_wrap=True)
+        rows.add_column(no_wrap=True)
+        rows.add_column(ratio=1, overflow="fold")
         for inc in incidents:
-            text.append(f" {inc['id']}  ")
-            text.append_text(incident_text(inc.get("state", "")))
-            text.append("  ")
-            text.append_text(severity_text(inc.get("severity", "")))
-            text.append(
-                f"  opened {ago(inc.get('opened_at'), now)}  {(inc.get('summary') or '')[:50]}\n"
+            rows.add_row(
+                f" {inc['id']}",
+                incident_text(inc.get("state", "")),
+                severity_text(inc.get("severity", "")),
+                f"opened {ago(inc.get('opened_at'), now)}",
+                inc.get("summary") or "",
             )
-        text.rstrip()
-        self.query_one("#detail-incidents", Static).update(text)
+        self.query_one("#detail-incidents", Static).update(rows)
 
     def _show_windows(self, windows: list[dict[str, Any]]) -> None:
         now, tz = self.ctx.clock(), self.ctx.tz

@@ -131,6 +131,17 @@ def value_text(kind: str) -> Callable[[float | None], str]:
     return _VALUE_TEXT.get(kind, ms)
 
 
+def fit(text: str, width: int) -> str:
+    """`text` in at most `width` cells, cut in the middle so both ends still read
+    (`https://ops.exa…/hooks/alerts`): the start says what it is, the end which one."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    head = (width - 1 + 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
+
+
 def when(ts: float | None, tz: tzinfo, now: float | None = None) -> str:
     """A timestamp: time only when it is today, date and time otherwise."""
     if not ts:

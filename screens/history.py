@@ -61,6 +61,11 @@ def parse_when(text: str, now: float, tz: tzinfo) -> float:
     return now - parse_duration(t, "how far back")
 
 
+def event_key(e: dict[str, Any]) -> str:
+    """An event's key: the same event keeps it when newer ones arrive above it."""
+    return f"{e['ts']:.6f}:{e['action']}:{e.get('ref') or ''}"
+
+
 class HistoryRows:
     def __init__(self, screen: HistoryScreen) -> None:
         self.screen = screen
@@ -70,8 +75,14 @@ class HistoryRows:
         return len(self.items)
 
     def row_key(self, index: int) -> str:
-        e = self.items[index]
-        return f"{e['ts']:.6f}:{e['action']}:{index}"
+        return event_key(self.items[index])
+
+    def index_of(self) -> dict[str, int]:
+        """Key -> row, the first row of a key (two identical events read the same)."""
+        out: dict[str, int] = {}
+        for i, e in enumerate(self.items):
+            out.setdefault(event_key(e), i)
+        return out
 
     def row_version(self, index: int) -> int:
         return 0
@@ -112,6 +123,7 @@ class HistoryScreen(EngineScreen):
         self._paging = False
         self._dirty = False
         self._generation = 0  # a reload makes pages still in flight for old filters stale
+        self._keep: str | None = None  # the event under the cursor when a reload began
 
     def compose_body(self) -> Iterable[Widget]:
         yield Static("", id="history-info", classes="info-line")
@@ -135,6 +147,7 @@ class HistoryScreen(EngineScreen):
         self._dirty = False
         self._generation += 1
         self._paging = False
+        self._keep = self.table.cursor_key if self.rows.items else None
         self.rows.items = []
         self.exhausted = False
         self._show_info()
@@ -163,12 +176,15 @@ class HistoryScreen(EngineScreen):
     def _got_page(self, items: list[dict[str, Any]]) -> None:
         self._paging = False
         self.exhausted = len(items) < PAGE
-        keep = self.table.cursor_key
+        first = not self.rows.items  # the first page of a reload: the cursor's event is in _keep
+        keep = self._keep if first else self.table.cursor_key
+        self._keep = None
         self.rows.items.extend(items)
         self.table.empty = self._empty_text()
-        self.table.rows_changed()
-        if keep is None:
-            self.table.cursor = 0
+        index_of = self.rows.index_of()
+        if first and keep not in index_of:
+            self.table.cursor = 0  # other filters, or the event is gone: start at the newest
+        self.table.rows_changed(keep, index_of)
         self._show_info()
 
     def _page_failed(self, exc: BaseException) -> None:
@@ -201,7 +217,7 @@ class HistoryScreen(EngineScreen):
     # ---- live -------------------------------------------------------------------------------------
     def on_engine_events(self, message: EngineEvents) -> None:
         if self.before is None and message.types() & RELOAD_ON:
-            if self.is_current and self.table.cursor == 0:
+            if self.is_current and self.table.scroll_offset.y == 0:  # the newest are in view
                 self.reload()
             else:
                 self._dirty = True

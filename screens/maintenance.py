@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
+from datetime import tzinfo
 from typing import Any
 
 from rich.text import Text
 from textual.widget import Widget
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from engine.durations import parse_duration
 from engine.errors import NotFound
@@ -17,6 +18,7 @@ from screens.actions import bindings_for
 from screens.base import EngineScreen
 from screens.dialogs import Field, FieldsDialog, checked
 from screens.fmt import when
+from screens.keyed_table import KeyedTable
 from screens.messages import EngineEvents
 
 EMPTY = "No maintenance windows. Press a to add one, or m to put every target in maintenance."
@@ -35,14 +37,14 @@ class MaintenanceScreen(EngineScreen):
 
     def compose_body(self) -> Iterable[Widget]:
         yield Static("Loading maintenance windows…", id="maint-info", classes="info-line")
-        table: DataTable[Any] = DataTable(id="windows", cursor_type="row")
+        table = KeyedTable(id="windows", cursor_type="row")
         table.add_columns("Applies to", "Kind", "From", "Until / schedule", "Reason")
         yield table
         yield Static("", id="maint-empty", classes="empty")
 
     @property
-    def table(self) -> DataTable[Any]:
-        return self.query_one("#windows", DataTable)
+    def table(self) -> KeyedTable:
+        return self.query_one("#windows", KeyedTable)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -61,30 +63,8 @@ class MaintenanceScreen(EngineScreen):
         self.windows = sorted(
             windows, key=lambda w: (w.get("scope") != "all", w.get("starts_at") or 0)
         )
-        table = self.table
-        row = table.cursor_row
-        table.clear()
         now, tz = self.ctx.clock(), self.ctx.tz
-        for w in self.windows:
-            scope = w.get("scope", "")
-            applies = (
-                "all targets"
-                if scope == "all"
-                else (f"tag {w.get('tag')}" if scope == "tag" else str(w.get("target") or "?"))
-            )
-            until = w.get("schedule") or (
-                when(w["ends_at"], tz, now) if w.get("ends_at") else "until ended"
-            )
-            table.add_row(
-                Text(applies, style="bold" if scope == "all" else ""),
-                w.get("kind", ""),
-                when(w.get("starts_at"), tz, now),
-                until,
-                w.get("reason") or "",
-                key=w["id"],
-            )
-        if self.windows:
-            table.move_cursor(row=min(row, len(self.windows) - 1), animate=False)
+        self.table.fill((w["id"], self._cells(w, now, tz)) for w in self.windows)
         all_on = any(w.get("scope") == "all" for w in self.windows)
         info = Text(" All targets: ")
         info.append(
@@ -97,7 +77,26 @@ class MaintenanceScreen(EngineScreen):
         empty = self.query_one("#maint-empty", Static)
         empty.update(EMPTY)
         empty.display = not self.windows
-        table.display = bool(self.windows)
+        self.table.display = bool(self.windows)
+
+    @staticmethod
+    def _cells(w: dict[str, Any], now: float, tz: tzinfo) -> tuple[Any, ...]:
+        scope = w.get("scope", "")
+        applies = (
+            "all targets"
+            if scope == "all"
+            else (f"tag {w.get('tag')}" if scope == "tag" else str(w.get("target") or "?"))
+        )
+        until = w.get("schedule") or (
+            when(w["ends_at"], tz, now) if w.get("ends_at") else "until ended"
+        )
+        return (
+            Text(applies, style="bold" if scope == "all" else ""),
+            w.get("kind", ""),
+            when(w.get("starts_at"), tz, now),
+            until,
+            w.get("reason") or "",
+        )
 
     def on_engine_events(self, message: EngineEvents) -> None:
         if "maintenance" in message.types():
@@ -108,9 +107,8 @@ class MaintenanceScreen(EngineScreen):
 
     # ---- actions ------------------------------------------------------------------------------------
     def _selected(self) -> dict[str, Any] | None:
-        if not self.windows:
-            return None
-        return self.windows[min(self.table.cursor_row, len(self.windows) - 1)]
+        key = self.table.cursor_key
+        return next((w for w in self.windows if w["id"] == key), None)
 
     def action_add_window(self) -> None:
         self._window_dialog("Add a maintenance window", {}, None)

@@ -45,15 +45,18 @@ MAX_PENDING = 200_000  # events held between two flushes; beyond it the oldest a
 class Runtime(Protocol):
     """Something that runs inside the App's loop until stopped (the embedded engine + API)."""
 
+    ready: bool  # started: until then the engine's figures (0 targets) say nothing
+
     async def run(self) -> None: ...
 
     def stop(self) -> None: ...
 
 
 class StatsFetched(Message):
-    def __init__(self, stats: dict[str, Any]) -> None:
+    def __init__(self, stats: dict[str, Any], ready: bool) -> None:
         super().__init__()
         self.stats = stats
+        self.ready = ready  # the runtime had loaded its targets before these figures were read
 
 
 class SysAlertApp(App[int]):
@@ -148,16 +151,20 @@ class SysAlertApp(App[int]):
     # ---- status bar figures ----------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="stats", exit_on_error=False)
     def refresh_stats(self) -> None:
+        ready = self.runtime is None or self.runtime.ready
         try:
             stats = self.backend.commands.engine_stats()
         except Exception as exc:
             stats = {"last_error": f"engine unreachable: {type(exc).__name__}"}
-        self.post_message(StatsFetched(dict(stats)))
+        self.post_message(StatsFetched(dict(stats), ready))
 
     def on_stats_fetched(self, message: StatsFetched) -> None:
         stats = message.stats
         if self._runtime_error:  # the engine's own figures cannot say that it stopped
             stats["last_error"] = self._runtime_error
+        elif not message.ready:
+            stats["starting"] = True  # ask again soon: the real figures follow the load
+            self.set_timer(0.25, self.refresh_stats)
         self.stats = stats
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

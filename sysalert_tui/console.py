@@ -34,6 +34,7 @@ class EmbeddedRuntime:
         self.engine = engine
         self.socket_path = socket_path
         self._stop = anyio.Event()
+        self.ready = False  # the engine has loaded its targets (its figures mean something)
 
     async def run(self) -> None:
         from engine.api.serve import make_servers, run_servers, stop_servers
@@ -42,6 +43,7 @@ class EmbeddedRuntime:
         try:
             async with anyio.create_task_group() as tg:
                 await tg.start(self.engine.run)
+                self.ready = True
                 tg.start_soon(run_servers, servers, self.socket_path)
                 await self._stop.wait()
                 stop_servers(servers)

@@ -49,6 +49,7 @@ __all__ = [
     "make_engine",
     "open_fixture_store",
     "settle",
+    "shown",
     "template_dir",
     "wait_until",
     "world",
@@ -111,6 +112,16 @@ async def settle(pilot: Any, quiet: int = 2) -> None:
             await pilot.app.workers.wait_for_complete(busy)
         else:
             calm += 1
+
+
+def shown(widget: Any) -> str:
+    """The text a widget shows, line by line as on screen (a Rich grid, with its hanging
+    indents, becomes text only at the widget's width). Read it after a pause: an update is laid
+    out at the next refresh."""
+    from textual.geometry import Region
+
+    strips = widget.render_lines(Region(0, 0, widget.size.width, widget.size.height))
+    return "\n".join(strip.text.rstrip() for strip in strips)
 
 
 async def wait_until(pilot: Any, predicate: Any, timeout: float = 5.0) -> None:

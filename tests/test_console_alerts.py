@@ -10,7 +10,7 @@ import pytest
 
 from screens.alerts import AlertsScreen
 from screens.dialogs import FieldsDialog
-from tests.console_fixture import fresh_world, make_app, settle
+from tests.console_fixture import fresh_world, make_app, settle, shown
 
 pytestmark = pytest.mark.anyio
 
@@ -36,7 +36,7 @@ async def test_lists_open_incidents_with_receipts(tmp_path: Path) -> None:
                 "inquokka",
                 "indbslow",
             ]  # resolved hidden
-            receipts = str(screen.query_one("#receipts").render())
+            receipts = shown(screen.query_one("#receipts"))
             assert "oncall-anna" in receipts and "read" in receipts
             assert "queued" in receipts and "sent" in receipts
             await pilot.press("v")
@@ -106,6 +106,6 @@ async def test_a_group_alert_says_which_members_read_it(tmp_path: Path) -> None:
         bridge_store.add_reader(w.store, read["id"], "user ****7002", read["read_at"])
         async with make_app(w.backend).run_test(size=(120, 40)) as pilot:
             screen = await _open_alerts(pilot)
-            receipts = str(screen.query_one("#receipts").render())
+            receipts = shown(screen.query_one("#receipts"))
             line = next(ln for ln in receipts.splitlines() if read["contact"] in ln)
             assert line.endswith("by alice, user ****7002"), line

@@ -19,7 +19,14 @@ from screens.fmt import percent
 from screens.target_form import TargetFormScreen
 from screens.targets import TargetsScreen
 from sysalert_tui.console import EmbeddedRuntime
-from tests.console_fixture import FIXED_NOW, fresh_world, make_app, settle, wait_until
+from tests.console_fixture import (
+    FIXED_NOW,
+    fresh_world,
+    make_app,
+    settle,
+    shown,
+    wait_until,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -275,7 +282,7 @@ async def test_detail_ranges_and_back(tmp_path: Path) -> None:
             await settle(pilot)
             assert chart.label == "30d" and sum(b["n"] for b in chart.series) == 120
             assert "[m] 30d" in str(detail.query_one("#detail-range").render())
-            assert "inquokka" in str(detail.query_one("#detail-incidents").render())
+            assert "inquokka" in shown(detail.query_one("#detail-incidents"))
             await pilot.press("escape")
             assert isinstance(pilot.app.screen, TargetsScreen)
 
@@ -325,8 +332,8 @@ async def test_detail_names_each_heartbeat_ping(tmp_path: Path) -> None:
             pilot.app.push_screen(TargetDetailScreen("tnightly", "nightly-backup"))
             await settle(pilot)
             detail = pilot.app.screen
-            shown = str(detail.query_one("#detail-results").render())
-            lines = [ln for ln in shown.splitlines() if ln.strip()]
+            text = shown(detail.query_one("#detail-results"))
+            lines = [ln for ln in text.splitlines() if ln.strip()]
             assert "✖ exit 3" in lines[0] and "ran" not in lines[0]  # newest first
             assert "✔ success" in lines[1] and "ran 12m34s" in lines[1]
             assert "· log" in lines[2] and "▶ start" in lines[3]
@@ -353,7 +360,8 @@ async def test_heartbeat_detail_follows_its_pings(tmp_path: Path) -> None:
             await wait_until(pilot, lambda: "last ping" in head(), 6)
             assert "next ping by" in head() and "down after" in head()
             assert "last run 0." in head()  # the /start to success time, under a second
-            results = str(app.screen.query_one("#detail-results").render())
+            await pilot.pause()  # the results' new lines are laid out on the next refresh
+            results = shown(app.screen.query_one("#detail-results"))
             assert "✔ success" in results and "▶ start" in results
             await pilot.press("q")
 
@@ -383,7 +391,7 @@ async def test_a_tls_target_shows_the_days_its_certificate_has_left(tmp_path: Pa
                 await settle(pilot)
                 rng = str(app.screen.query_one("#detail-range").render())
                 assert "certificate 30d left" in rng and "mean latency" not in rng
-                results = str(app.screen.query_one("#detail-results").render())
+                results = shown(app.screen.query_one("#detail-results"))
                 assert "30d left" in results
                 await pilot.press("q")
 

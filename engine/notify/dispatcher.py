@@ -60,6 +60,18 @@ def channel_context(settings: Any, http: httpx.AsyncClient) -> ChannelContext:
     return ChannelContext(http=http, smtp=smtp, webhook_secret=secret)
 
 
+def short_reason(channel: str, error: str) -> str:
+    """A channel's error without the words the status bar already says: "apprise delivery
+    failed: HTTP 401" on the apprise channel reads "HTTP 401"."""
+    reason = error.strip()
+    if reason.lower().startswith(channel.lower()):
+        reason = reason[len(channel) :].lstrip(" :")
+    for lead in ("delivery failed: ", "failed: "):
+        if reason.startswith(lead):
+            reason = reason[len(lead) :]
+    return reason or "failed"
+
+
 class Dispatcher:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -170,7 +182,9 @@ class Dispatcher:
         log.warning(
             "delivery to %s over %s failed (%s): %s", ref, row.channel, status, outcome.error
         )
-        m.last_error = f"{row.channel}: {outcome.error}"[:120]
+        reason = short_reason(row.channel, outcome.error)
+        m.last_error = f"{contact.name} ({row.channel}): {reason}"[:160]
+        m.last_error_contact = contact.id
         if outcome.permanent:
             await anyio.to_thread.run_sync(
                 cstore.set_status, self.store, contact.id, "blocked", outcome.error
@@ -194,6 +208,9 @@ class Dispatcher:
     async def delivered(self, contact_id: str, checked: bool = False) -> None:
         """A send to this contact worked: a delivery incident about it is over. `checked` (an
         operator's `notify test`) also unblocks a contact no incident is tracked for."""
+        m = self.engine.metrics
+        if m.last_error_contact == contact_id:  # the status bar's last error is over too
+            m.last_error, m.last_error_contact = "", None
         tracked = self.troubled is not None and contact_id in self.troubled
         if tracked or checked:
             if self.troubled is not None:
