@@ -33,6 +33,7 @@ from engine.state import FlapTracker, Transition, apply_result
 from engine.store import targets as tstore
 from engine.store.store import Store
 from engine.supervisor import Supervisor
+from engine.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class Engine:
         self.store_lock_error: str | None = None  # why the lock is not held now, None when it is
         # Every background task runs under it: a crash is logged, restarted and shown in /health.
         self.supervisor = Supervisor(EngineAlarms(self))
+        self.watchdog = Watchdog(lambda: self.settings.watchdog, self._healthy_now)
         # "HOST:PORT" of the TCP listener serving /ping, when one runs (the embedded console and a
         # daemon without --listen serve the Unix socket only).
         self.ping_listener: str | None = None
@@ -125,6 +127,7 @@ class Engine:
                 sup.start(tg, "dispatcher", self.alerting.dispatcher.run)
                 sup.start(tg, "telegram", self.telegram.run)
                 sup.start(tg, "benchmarks", self.benchmarks.run)
+                sup.start(tg, "watchdog", self.watchdog.run)
                 tg.start_soon(sup.monitor)
                 task_status.started()
                 await self._stop.wait()
@@ -300,12 +303,21 @@ class Engine:
             "failing": self.failing_parts(),
         }
 
+    def _healthy_now(self) -> bool:
+        """What /health would answer now (the watchdog pings by it; worker thread)."""
+        from engine.health import health_report
+
+        return bool(health_report(self)["status"] == "ok")
+
     def failing_parts(self) -> dict[str, str]:
-        """Failing background tasks and the store's lock, each with its last error class: empty
-        while all is well (the status bar shows it only then)."""
+        """Failing background tasks, store and Telegram bridge, each with its error: empty while
+        all is well (the status bar and `sysalert status` show it only then)."""
         out = self.supervisor.failing()
-        if self.store_lock_error is not None:
-            out["store-lock"] = self.store_lock_error
+        store = self.store_error or self.store_lock_error
+        if store is not None:
+            out["store"] = store
+        if not self.telegram.healthy:
+            out["telegram"] = self.telegram.health_text
         return out
 
     async def send_to_contact(self, contact: Any, msg: Any) -> Any:

@@ -55,7 +55,7 @@ def health_report(engine: Engine) -> dict[str, Any]:
         tg_ok = tg.healthy and "telegram" not in failing_tasks
         parts["telegram"] = {"ok": tg_ok, "state": tg.health_text}
     watchdog = getattr(engine, "watchdog", None)
-    if watchdog is not None:
+    if watchdog is not None and watchdog.configured:
         parts["watchdog"] = watchdog.health()  # always ok: its own trouble is detail, not a 503
     failing = [k for k, p in parts.items() if not p["ok"] and k != "tasks"]
     failing += [t for t in failing_tasks if t not in failing]

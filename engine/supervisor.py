@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 # What each task does, for the log, /health and the incident (names are the API).
 ROLES = {
     "scheduler": "probes and heartbeat deadlines",
-    "writer": "result writer (group commit)",
+    "writer": "result writer",
     "housekeeping": "retention and vacuum",
     "alerting": "state changes into incidents",
     "rules": "metric rules and maintenance boundaries",
