@@ -243,3 +243,47 @@ async def test_a_task_that_returns_is_a_failure_too() -> None:
                 await anyio.sleep(0.01)
         assert sup.failing() == {"quits": "TaskExited"}
         tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_the_engine_incident_reaches_every_working_channel_once_and_resolves(
+    db_url: str,
+    keyring,
+    settings,  # type: ignore[no-untyped-def]
+) -> None:
+    from engine.engine import Engine, EngineAlarms
+    from engine.store.store import Store
+
+    settings.engine.seed_local_targets = False
+    store = Store.open(db_url, keyring)
+    try:
+        with Receiver() as hooks:
+            engine = Engine(settings, store)
+            engine.commands.add_contact("first", f"webhook:{hooks.url}/first")
+            engine.commands.add_contact("second", f"webhook:{hooks.url}/second", level=2)
+            engine.commands.add_contact("tg", "telegram:@someone")
+            alarms = EngineAlarms(engine)
+            async with anyio.create_task_group() as tg:
+                await tg.start(engine.run)
+                await alarms.task_failing("telegram", "SysAlert engine: Telegram bridge fails")
+                await alarms.task_failing("telegram", "SysAlert engine: Telegram bridge fails")
+                with anyio.fail_after(15):
+                    while len(hooks.requests) < 2:
+                        await anyio.sleep(0.05)
+                await anyio.sleep(1.0)
+                assert sorted(r.path for r in hooks.requests) == ["/first", "/second"]
+                body = hooks.requests[0].json()
+                assert body["kind"] == "alert" and body["severity"] == "critical"
+                assert body["summary"] == "SysAlert engine: Telegram bridge fails"
+                await alarms.task_recovered("telegram")
+                with anyio.fail_after(15):
+                    while len(hooks.requests) < 4:
+                        await anyio.sleep(0.05)
+                assert {r.json()["kind"] for r in hooks.requests[2:]} == {"resolved"}
+                engine.stop()
+            (inc,) = engine.commands.list_incidents()
+            assert inc["state"] == "resolved"
+            channels = {n["channel"] for n in inc["notifications"]}
+            assert channels == {"webhook"}  # not through the bridge that is down
+    finally:
+        store.close()
