@@ -101,7 +101,8 @@ class EngineCollector:
                 "sysalert_task_restarts", "Background task restarts after a crash", labels=["task"]
             )
             failing = GaugeMetricFamily(
-                "sysalert_task_failing", "1 while a background task is down or crash-looping",
+                "sysalert_task_failing",
+                "1 while a background task is down or crash-looping",
                 labels=["task"],
             )
             down = sup.failing()

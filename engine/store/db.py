@@ -67,7 +67,10 @@ def check_writable(engine: Engine) -> None:
 
 
 def describe_error(exc: Exception) -> str:
-    """A one-line reason for a store failure without connection details."""
+    """A one-line reason for a store failure without connection details (a driver's message can
+    name the server's address: /health and API errors are read without a key)."""
+    from engine.privacy import redact
+
     if isinstance(exc, OperationalError):
-        return str(exc.orig).split("\n")[0] if exc.orig else "operational error"
+        return redact(str(exc.orig).split("\n")[0]) if exc.orig else "operational error"
     return type(exc).__name__
