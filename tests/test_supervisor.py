@@ -67,7 +67,7 @@ def test_every_task_that_crashes_is_logged_shown_restarted_and_healthy_again(
             "--interval", "1s", "--timeout", "1s",
         )  # fmt: skip
         assert added.returncode == 0, added.stderr
-        fault = ",".join(f"raise:{t}:2" for t in TASKS)
+        fault = ",".join(f"raise:{t}:3" for t in TASKS)
         daemon = start_daemon(data_dir, env={"SYSALERT_FAULT": fault})
         try:
             code, body = health(daemon.base_url)
@@ -82,19 +82,19 @@ def test_every_task_that_crashes_is_logged_shown_restarted_and_healthy_again(
             text = sysalert(data_dir, "status")
             assert "engine FAILING:" in text.stdout and "dispatcher (InjectedFault)" in text.stdout
 
-            # Two crashes each (1 s, then 2 s of backoff), then 5 s of stable running: green.
+            # Three crashes each (1, 2, 4 s of backoff), then 5 s of stable running: green.
             assert wait_for(lambda: health(daemon.base_url)[0] == 200, timeout=60, step=0.5), (
                 health(daemon.base_url)
             )
             log = daemon.log()
             for task in TASKS:
                 assert re.search(rf"task {task} \(.*\) crashed: InjectedFault; restart 1", log)
-                assert f"injected fault 2 of 2 in task {task}" in log  # the traceback's last line
-                assert f"task {task} restarting (restart 2)" in log
-            assert log.count("Traceback (most recent call last)") >= 2 * len(TASKS)
+                assert f"injected fault 3 of 3 in task {task}" in log  # the traceback's last line
+                assert f"task {task} restarting (restart 3)" in log
+            assert log.count("Traceback (most recent call last)") >= 3 * len(TASKS)
             metrics = httpx.get(f"{daemon.base_url}/metrics", timeout=10).text
             for task in TASKS:
-                assert f'sysalert_task_restarts_total{{task="{task}"}} 2.0' in metrics
+                assert f'sysalert_task_restarts_total{{task="{task}"}} 3.0' in metrics
                 assert f'sysalert_task_failing{{task="{task}"}} 0.0' in metrics
             ok = sysalert(data_dir, "status", "--json")
             assert json.loads(ok.stdout)["engine"]["failing"] == {}
