@@ -34,12 +34,14 @@ if TYPE_CHECKING:
     from engine.probes.base import ProbeResult
 
 log = logging.getLogger(__name__)
+STEP_ATTEMPTS = 3
 SEVERITY_BY_KIND = {
     "down": "high",
     "flapping": "medium",
     "heartbeat": "high",
     "telegram": "high",
     "delivery": "high",
+    "engine": "critical",
 }
 
 
@@ -53,6 +55,7 @@ class Alerting:
         self.dispatcher = Dispatcher(engine)
         self._send, self._recv = anyio.create_memory_object_stream[tuple[Any, ...]](100_000)
         self._was_in_maintenance: set[str] = set()
+        self._step: tuple[tuple[Any, ...], int] | None = None  # in hand: retried after a crash
 
     # ---- called on the event loop, must be cheap ----------------------------------------------
     def in_maintenance(self, rec: TargetRecord) -> bool:
@@ -82,26 +85,36 @@ class Alerting:
     def maintenance_changed(self) -> None:
         self._send.send_nowait(("maintenance",))
 
-    # ---- the loop ---------------------------------------------------------------------------
+    # ---- the loops (each one a supervised task: a crash is logged, restarted, shown) ------------
     async def run(self) -> None:
+        """State changes in order. A step that fails crashes the task and is retried first when
+        the supervisor restarts it (the store may be back), up to STEP_ATTEMPTS times."""
         await anyio.to_thread.run_sync(self._reload_maintenance, self.engine.clock())
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self.dispatcher.run)
-            tg.start_soon(self._tick_loop)
-            async for item in self._recv:
-                try:
-                    await anyio.to_thread.run_sync(self._handle, item)
-                except Exception:
-                    log.exception("alerting step failed")
-                self.dispatcher.wake()
+        while True:
+            if self._step is None:
+                self._step = (await self._recv.receive(), 0)
+            item, attempts = self._step
+            if attempts >= STEP_ATTEMPTS:
+                log.error("alerting: a %s step failed %d times and is dropped", item[0], attempts)
+            else:
+                self._step = (item, attempts + 1)
+                await anyio.to_thread.run_sync(self._handle, item)
+            self._step = None
+            self.dispatcher.wake()
 
-    async def _tick_loop(self) -> None:
+    async def rules_loop(self) -> None:
         while True:
             await anyio.sleep(1.0)
-            try:
-                await anyio.to_thread.run_sync(self.tick, self.engine.clock())
-            except Exception:
-                log.exception("alerting tick failed")
+            await anyio.to_thread.run_sync(self.rules_tick, self.engine.clock())
+            self.dispatcher.wake()
+
+    async def escalation_loop(self) -> None:
+        from engine.escalation import escalate_and_resend
+
+        while True:
+            await anyio.sleep(1.0)
+            await anyio.to_thread.run_sync(escalate_and_resend, self, self.engine.clock())
+            self.dispatcher.wake()
 
     def _handle(self, item: tuple[Any, ...]) -> None:
         if item[0] == "transition":
@@ -268,10 +281,18 @@ class Alerting:
 
     # ---- local incidents: the engine's own trouble (a broken Telegram session) -------------------
     def open_local_incident(
-        self, dedup_key: str, kind: str, summary: str, now: float | None = None
+        self,
+        dedup_key: str,
+        kind: str,
+        summary: str,
+        now: float | None = None,
+        *,
+        everyone: bool = False,
+        skip_channels: frozenset[str] = frozenset(),
     ) -> str | None:
-        """Open (deduplicated) and notify level 1 (the next level with someone, if nobody there);
-        the new incident's id, None if already open."""
+        """Open (deduplicated) and notify level 1 (the next level with someone, if nobody there),
+        or with `everyone` every operator contact of any level whose channel is not in
+        `skip_channels` (the engine's own trouble); the new incident's id, None if already open."""
         now = now or time.time()
         inc, created = inc_store.open_incident(
             self.store, dedup_key, kind, SEVERITY_BY_KIND.get(kind, "high"), summary, now=now
@@ -279,7 +300,16 @@ class Alerting:
         if not created:
             return None
         self._audit("incident.open", inc.id, "engine")
-        self._notify_level(inc, None, 1, "alert", now)
+        if everyone:
+            names = [
+                c.name
+                for c in cstore.load_all(self.store)
+                if c.status == "ok" and c.owner_id is None and c.channel not in skip_channels
+            ]
+            if names:
+                self._notify_level(inc, None, 1, "alert", now, names=names)
+        else:
+            self._notify_level(inc, None, 1, "alert", now)
         self._publish(inc.id, "firing", None, "opened")
         return inc.id
 
@@ -413,13 +443,17 @@ class Alerting:
 
     # ---- the tick (worker thread) ------------------------------------------------------------
     def tick(self, now: float) -> None:
+        """One round of what the rules and escalation loops do each second (tests, tools)."""
+        self.rules_tick(now)
+        from engine.escalation import escalate_and_resend
+
+        escalate_and_resend(self, now)
+
+    def rules_tick(self, now: float) -> None:
         nb = self.maintenance.next_boundary
         if nb is not None and now >= nb:
             self._reload_maintenance(now)
         self.rules.tick(now)
-        from engine.escalation import escalate_and_resend
-
-        escalate_and_resend(self, now)
 
     def _reload_maintenance(self, now: float) -> None:
         windows = load_windows(self.store)

@@ -144,6 +144,46 @@ class TelegramSettings(_Section):
     commands_per_minute: int = Field(20, ge=1)
 
 
+class WatchdogSettings(_Section):
+    """An outside monitor this daemon pings while healthy (Healthchecks-compatible ping URL)."""
+
+    url: SecretStr = SecretStr("")  # its token is a secret: never logged, never shown
+    every: float = 60.0
+    timeout: float = 10.0
+
+    _d = field_validator("every", "timeout", mode="before")(_dur)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: SecretStr) -> SecretStr:
+        from urllib.parse import urlsplit
+
+        raw = v.get_secret_value().strip()
+        if not raw:
+            return SecretStr("")
+        parts = urlsplit(raw)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                "watchdog.url must be an http:// or https:// ping URL, for example "
+                "https://hc-ping.com/<uuid> or http://other-sysalert:8080/ping/<token>"
+            )
+        return SecretStr(raw)
+
+    @field_validator("every")
+    @classmethod
+    def _every(cls, v: float) -> float:
+        if v < 1:
+            raise ValueError('watchdog.every must be at least 1s (for example "1m")')
+        return v
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, v: float) -> float:
+        if not 0 < v <= 60:
+            raise ValueError('watchdog.timeout must be between 1s and 60s (for example "10s")')
+        return v
+
+
 class QuotaSettings(_Section):
     max_targets: int = Field(0, ge=0)
     max_benchmarks: int = Field(0, ge=0)
@@ -278,6 +318,7 @@ class Settings(_Section):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)
+    watchdog: WatchdogSettings = Field(default_factory=WatchdogSettings)
     targets: list[TargetDecl] = Field(default_factory=list)
     rules: list[RuleDecl] = Field(default_factory=list)
 
@@ -350,7 +391,7 @@ def _format_error(path: Path, text: str, err: Mapping[str, Any]) -> str:
         hint = f"did you mean {close[0]!r}?" if close else f"known keys here: {', '.join(options)}"
         return f"{where}: unknown key {key!r}; {hint}"
     value = err.get("input")
-    shown = "" if isinstance(value, dict) else f" = {value!r}"
+    shown = "" if isinstance(value, dict) or _is_secret(loc) else f" = {value!r}"
     if isinstance(value, str | list):  # a spec or a condition may name a host: not for a log
         shown = redact(shown)
     msg = err["msg"].removeprefix("Value error, ")
@@ -366,6 +407,13 @@ def explain(
     errors = [_format_error(Path(path), text, {**e, "loc": (*at, *e["loc"])}) for e in exc.errors()]
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return ConfigError(errors[0] + more, "; ".join(errors[1:4]) or None)
+
+
+def _is_secret(loc: tuple[Any, ...]) -> bool:
+    """A secret's value (a password, a watchdog URL with its token) is never echoed back."""
+    parent = _model_at(loc[:-1]) if loc else None
+    field = parent.model_fields.get(str(loc[-1])) if parent else None
+    return field is not None and "SecretStr" in str(field.annotation)
 
 
 def load_settings(

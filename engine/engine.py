@@ -34,6 +34,8 @@ from engine.state import FlapTracker, Transition, apply_result
 from engine.store import contacts as cstore
 from engine.store import targets as tstore
 from engine.store.store import Store
+from engine.supervisor import Supervisor
+from engine.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,11 @@ class Engine:
         self.loop_heartbeat = 0.0
         self.housekeeping_heartbeat = 0.0
         self.housekeeping_error: str | None = None  # the last round's failure, None when fine
-        self.store_lock: Any = None  # the daemon's or console's StoreLock, checked each round
+        self.store_lock: Any = None  # the daemon's or console's StoreLock, watched every second
+        self.store_lock_error: str | None = None  # why the lock is not held now, None when it is
+        # Every background task runs under it: a crash is logged, restarted and shown in /health.
+        self.supervisor = Supervisor(EngineAlarms(self))
+        self.watchdog = Watchdog(lambda: self.settings.watchdog, self._healthy_now)
         # "HOST:PORT" of the TCP listener serving /ping, when one runs (the embedded console and a
         # daemon without --listen serve the Unix socket only).
         self.ping_listener: str | None = None
@@ -115,12 +121,20 @@ class Engine:
         self.running = True
         try:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self.scheduler.run)
-                tg.start_soon(self._flush_loop)
-                tg.start_soon(self._housekeeping_loop)
-                tg.start_soon(self.alerting.run)
-                tg.start_soon(self.telegram.run)
-                tg.start_soon(self.benchmarks.run)
+                sup = self.supervisor
+                sup.start(tg, "scheduler", self.scheduler.run)
+                sup.start(tg, "writer", self._flush_loop)
+                sup.start(tg, "housekeeping", self._housekeeping_loop)
+                if self.store_lock is not None:
+                    sup.start(tg, "store-lock", self._lock_loop)
+                sup.start(tg, "alerting", self.alerting.run)
+                sup.start(tg, "rules", self.alerting.rules_loop)
+                sup.start(tg, "escalation", self.alerting.escalation_loop)
+                sup.start(tg, "dispatcher", self.alerting.dispatcher.run)
+                sup.start(tg, "telegram", self.telegram.run)
+                sup.start(tg, "benchmarks", self.benchmarks.run)
+                sup.start(tg, "watchdog", self.watchdog.run)
+                tg.start_soon(sup.monitor)
                 task_status.started()
                 await self._stop.wait()
                 await self._drain()
@@ -353,6 +367,7 @@ class Engine:
             "events_published": self.events.published,
             "last_error": self._last_error(),
             "uptime_s": round(self.clock() - self.started_at, 1),
+            "failing": self.failing_parts(),
         }
 
     def _last_error(self) -> str:
@@ -362,6 +377,23 @@ class Engine:
         if gone and cstore.find(self.store, m.last_error_contact or "") is None:
             m.last_error, m.last_error_contact = "", None
         return m.last_error
+
+    def _healthy_now(self) -> bool:
+        """What /health would answer now (the watchdog pings by it; worker thread)."""
+        from engine.health import health_report
+
+        return bool(health_report(self)["status"] == "ok")
+
+    def failing_parts(self) -> dict[str, str]:
+        """Failing background tasks, store and Telegram bridge, each with its error: empty while
+        all is well (the status bar and `sysalert status` show it only then)."""
+        out = self.supervisor.failing()
+        store = self.store_error or self.store_lock_error
+        if store is not None:
+            out["store"] = store
+        if not self.telegram.healthy:
+            out["telegram"] = self.telegram.health_text
+        return out
 
     async def send_to_contact(self, contact: Any, msg: Any) -> Any:
         """`notify test` inside a running engine: every channel, the Telegram session included."""
@@ -655,13 +687,73 @@ class Engine:
             except Exception as exc:
                 # The loop lives on, but /health says housekeeping fails until a round succeeds.
                 error = type(exc).__name__
-                log.error("housekeeping failed: %s", type(exc).__name__)
-            lock = self.store_lock
-            if lock is not None and not await anyio.to_thread.run_sync(lock.held):
-                error = "StoreLockLost"
-                log.error("the store's engine lock was lost: another engine could start")
+                log.error("housekeeping failed: %s", type(exc).__name__, exc_info=exc)
             self.housekeeping_error = error
             await anyio.sleep(r.housekeeping_interval)
+
+    async def _lock_loop(self, period: float = 1.0) -> None:
+        """Watch the store's engine lock. A PostgreSQL advisory lock dies with its connection (a
+        server restart, `pg_terminate_backend`): /health turns red at once and the lock is taken
+        again on a fresh connection. Taking it again is safe because it is a try-lock: if another
+        engine took the store meanwhile it fails, and this engine stays red and says so."""
+        lock = self.store_lock
+        delay = period
+        while True:
+            await anyio.sleep(delay)
+            if await anyio.to_thread.run_sync(lock.held):
+                if self.store_lock_error is not None:
+                    log.info("the store's engine lock is held again")
+                self.store_lock_error, delay = None, period
+                continue
+            if self.store_lock_error is None:
+                self.store_lock_error = "StoreLockLost"
+                log.error("the store's engine lock was lost (its connection died); taking it again")
+                continue  # a moment for the server to come back before reconnecting
+            from engine.errors import StoreBusy
+            from engine.store.db import describe_error
+
+            try:
+                await anyio.to_thread.run_sync(lock.reacquire)
+            except StoreBusy:
+                self.store_lock_error = "StoreLockLost: another engine holds the store now"
+                log.error("the store's engine lock is held by another engine: stop one of them")
+            except Exception as exc:
+                self.store_lock_error = f"StoreLockLost: {describe_error(exc)}"
+                log.error("taking the store's engine lock again failed: %s", describe_error(exc))
+            else:
+                self.store_lock_error = None
+                log.warning("the store's engine lock was lost and is held again")
+                continue
+            delay = min(delay * 2, 10.0)
+
+
+class EngineAlarms:
+    """The supervisor's port: a task failing for a minute opens one local `engine` incident (one
+    per task, deduplicated) for every contact whose channel still works; recovery resolves it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def task_failing(self, name: str, summary: str) -> None:
+        al = self.engine.alerting
+        skip = frozenset({"telegram"}) if name == "telegram" else frozenset()
+        await anyio.to_thread.run_sync(
+            functools.partial(
+                al.open_local_incident,
+                f"engine:{name}",
+                "engine",
+                summary,
+                None,
+                everyone=True,
+                skip_channels=skip,
+            )
+        )
+        al.dispatcher.wake()
+
+    async def task_recovered(self, name: str) -> None:
+        al = self.engine.alerting
+        await anyio.to_thread.run_sync(al.resolve_local_incident, f"engine:{name}")
+        al.dispatcher.wake()
 
 
 RESTART_ONLY = (

@@ -104,6 +104,18 @@ class Scheduler:
             for w in [*self._tasks, watchdog]:
                 w.cancel()
             await asyncio.gather(*self._tasks, watchdog, return_exceptions=True)
+            self._requeue_handed()
+
+    def _requeue_handed(self) -> None:
+        """Checks handed to the workers but not begun go back to the heap, so a restarted run
+        (the supervisor's) still runs them instead of losing those targets for good."""
+        q = self._queue
+        while q.items:
+            tid, due = q.items.popleft()
+            self.inflight -= 1
+            if tid in self.intervals and tid not in self.live:
+                self._push(tid, due)
+        q.waiters.clear()
 
     async def _watchdog(self, tick: float = 0.05) -> None:
         """Timeouts for every check from one task: a 50 ms sweep over the workers' deadlines costs

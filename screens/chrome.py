@@ -128,6 +128,11 @@ class StatusBar(Static):
                 n = states.get(state)
                 if n:
                     text.append(f" {STATE_SYMBOLS[state]}{n}", style=STATE_STYLES.get(state, ""))
+        failing = stats.get("failing")
+        if failing:  # only while something fails: a healthy bar stays as it was
+            parts = ", ".join(f"{name} ({why})" for name, why in sorted(failing.items()))
+            text.append(" │ ")
+            text.append(f"FAILING: {parts}", style="bold red")
         err = stats.get("last_error")
         text.append(" │ last error: ")
         text.append(str(err) if err else "none", style="red" if err else "")

@@ -342,11 +342,14 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """Exit 1 when a target is down; one in maintenance or paused is shown so and does not count
-    (its outage was planned), as the console and the engine's own counts do."""
+    """Exit 1 when a target is down or a part of the running engine fails; a target in
+    maintenance or paused is shown so and does not count (its outage was planned), as the console
+    and the engine's own counts do."""
     with open_commands(args) as cmds:
         recs = [_pub(cmds, r) for r in cmds.list_targets()]
         shown = cmds.target_states()
+        stats = cmds.engine_stats()
+    failing = stats.get("failing") or {}
     for r in recs:
         r["probe_state"] = r["state"]
         r["state"] = shown.get(r["id"], r["state"])
@@ -369,6 +372,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                     for r in recs
                 ],
                 "down": sum(r["state"] == "down" for r in recs),
+                "engine": {"mode": stats.get("mode"), "failing": failing},
             }
         )
     else:
@@ -384,7 +388,10 @@ def cmd_status(args: argparse.Namespace) -> int:
             ],
             empty="no targets yet",
         )
-    return 1 if any(r["state"] == "down" for r in recs) else 0
+        if failing:
+            parts = ", ".join(f"{name} ({why})" for name, why in sorted(failing.items()))
+            print(f"engine FAILING: {parts}; see the daemon log and GET /health")
+    return 1 if failing or any(r["state"] == "down" for r in recs) else 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:

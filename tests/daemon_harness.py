@@ -164,14 +164,20 @@ class Daemon:
         return int(self.proc.returncode)
 
 
-def start_daemon(data_dir: Path, port: int | None = None, ready_timeout: float = 20.0) -> Daemon:
-    """Start the daemon and wait until /health answers on TCP and the socket exists."""
+def start_daemon(
+    data_dir: Path,
+    port: int | None = None,
+    ready_timeout: float = 20.0,
+    env: dict[str, str] | None = None,
+) -> Daemon:
+    """Start the daemon and wait until /health answers on TCP and the socket exists. `env` adds
+    to the child's environment (SYSALERT_FAULT, a PYTHONPATH with a broken module first...)."""
     port = port or free_port()
     log_path = data_dir.parent / f"daemon-{port}.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "sysalert_tui", "--daemon", "--listen", f"127.0.0.1:{port}"],
-            env=child_env(data_dir),
+            env={**child_env(data_dir), **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,

@@ -190,11 +190,12 @@ def test_example_loads_as_is_and_matches_packaged_copy(tmp_path: Path) -> None:
 def test_example_commented_keys_are_valid_when_uncommented(tmp_path: Path) -> None:
     lines = []
     for line in EXAMPLE.read_text().splitlines():
-        m = re.match(r"^# ((?:\[\[\w+\]\])|(?:\w+ = .*))$", line)
+        m = re.match(r"^# ((?:\[\[?\w+\]\]?)|(?:\w+ = .*))$", line)  # [[x]], [x] and keys
         lines.append(m.group(1) if m else line)
     s = _load(tmp_path, "\n".join(lines) + "\n")
     assert s.telegram.api_id == 12345
     assert len(s.targets) == 1 and len(s.rules) == 1
+    assert s.watchdog.url.get_secret_value().startswith("https://") and s.watchdog.every == 60
 
 
 def _documented_keys() -> dict[str, set[str]]:

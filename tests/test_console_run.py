@@ -161,3 +161,23 @@ async def test_an_engine_that_cannot_start_is_said_in_the_status_bar(tmp_path: P
             bar = app.screen.query_one("StatusBar")
             await wait_until(pilot, lambda: "engine stopped" in str(bar.render()))
             await pilot.press("q")
+
+
+@pytest.mark.anyio
+async def test_a_crashing_task_shows_in_the_status_bar_only_while_it_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine import faults
+
+    faults._raised.clear()
+    monkeypatch.setenv("SYSALERT_FAULT", "raise:rules:2")  # 1 s + 2 s of backoff, then 5 s stable
+    with fresh_world(tmp_path, live=True) as w:
+        app = make_app(w.backend, runtime=EmbeddedRuntime(w.engine, tmp_path / "sysalert.sock"))
+        async with app.run_test(size=(120, 24)) as pilot:
+            bar = app.screen.query_one("StatusBar")
+            await wait_until(
+                pilot, lambda: "FAILING: rules (InjectedFault)" in str(bar.render()), timeout=15
+            )
+            await wait_until(pilot, lambda: "FAILING" not in str(bar.render()), timeout=40)
+            assert app.stats.get("failing") == {}
+            await pilot.press("q")

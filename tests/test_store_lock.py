@@ -63,18 +63,16 @@ def test_a_lost_postgresql_lock_is_noticed(db_url: str, keyring: KeyRing) -> Non
 
 
 @pytest.mark.anyio
-async def test_the_engine_reports_a_lost_lock_in_health(
+async def test_the_engine_reports_a_lost_lock_in_health_and_takes_it_again(
     db_url: str, keyring: KeyRing, settings
 ) -> None:  # type: ignore[no-untyped-def]
     import anyio
 
     from engine.api.server import health_report
     from engine.engine import Engine
-    from tests.test_engine_core import first_housekeeping
 
     store = Store.open(db_url, keyring)
     lock = StoreLock(store)
-    settings.retention.housekeeping_interval = 0.05
     settings.engine.seed_local_targets = False
     try:
         lock.acquire()
@@ -82,17 +80,63 @@ async def test_the_engine_reports_a_lost_lock_in_health(
         engine.store_lock = lock
         async with anyio.create_task_group() as tg:
             await tg.start(engine.run)
-            await first_housekeeping(engine)
             if not store.sqlite:
-                lock._conn.invalidate()
-                with anyio.fail_after(5):
-                    while engine.housekeeping_error != "StoreLockLost":
+                lock._conn.invalidate()  # as a server restart or pg_terminate_backend would
+                with anyio.fail_after(10):
+                    while engine.store_lock_error != "StoreLockLost":
                         await anyio.sleep(0.02)
-                assert "housekeeping" in health_report(engine)["failing"]
+                report = await anyio.to_thread.run_sync(health_report, engine)
+                assert "store" in report["failing"]
+                assert report["parts"]["store"]["error"] == "StoreLockLost"
+                with anyio.fail_after(10):
+                    while engine.store_lock_error is not None:
+                        await anyio.sleep(0.02)
+                assert lock.held()
+                report = await anyio.to_thread.run_sync(health_report, engine)
+                assert report["status"] == "ok", report
             engine.stop()
     finally:
         lock.release()
         store.close()
+
+
+@pytest.mark.postgres
+def test_a_lock_another_engine_took_meanwhile_is_not_taken_again(keyring: KeyRing) -> None:
+    """Re-taking is a try-lock: while another engine holds the store, it fails and says so."""
+    from tests.conftest import PG_URL, pg_available
+
+    if not pg_available():
+        pytest.skip("PostgreSQL does not answer")
+    import uuid
+
+    import sqlalchemy as sa
+
+    schema = "t_" + uuid.uuid4().hex[:10]
+    admin = sa.create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    first, second = Store.open(url, keyring), Store.open(url, keyring)
+    a, b = StoreLock(first), StoreLock(second)
+    try:
+        a.acquire()
+        a._conn.invalidate()  # the first engine's connection dies...
+        assert not a.held()
+        b.acquire()  # ...and a second engine takes the store meanwhile
+        with pytest.raises(StoreBusy):
+            a.reacquire()
+        assert not a.held()  # no connection: still not held, never "fine"
+        b.release()
+        a.reacquire()
+        assert a.held()
+    finally:
+        a.release()
+        b.release()
+        first.close()
+        second.close()
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
 
 
 def test_a_failed_statement_does_not_make_the_lock_look_lost(db_url: str, keyring: KeyRing) -> None:

@@ -96,6 +96,22 @@ class EngineCollector:
         yield GaugeMetricFamily(
             "sysalert_event_subscribers", "Live event stream readers", value=e.events.subscribers
         )
+        sup = getattr(e, "supervisor", None)
+        if sup is not None:
+            restarts = CounterMetricFamily(
+                "sysalert_task_restarts", "Background task restarts after a crash", labels=["task"]
+            )
+            failing = GaugeMetricFamily(
+                "sysalert_task_failing",
+                "1 while a background task is down or crash-looping",
+                labels=["task"],
+            )
+            down = sup.failing()
+            for name, n in sorted(sup.restarts().items()):
+                restarts.add_metric([name], n)
+                failing.add_metric([name], 1 if name in down else 0)
+            yield restarts
+            yield failing
 
 
 def render_metrics(engine: Engine) -> str:

@@ -13,7 +13,6 @@ import inspect
 import json
 import logging
 import re
-import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -32,6 +31,7 @@ from engine.commands.acting import ACTOR_HEADER, takes_by
 from engine.commands.base import check_actor
 from engine.domain import TargetRecord
 from engine.errors import BadInput, NotFound, SysAlertError
+from engine.health import health_report
 from engine.limits import ACTOR_MAX, PING_BODY_MAX
 from engine.store.db import describe_error
 
@@ -430,43 +430,3 @@ async def _reply(
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if head else body})
-
-
-def health_report(engine: Engine) -> dict[str, Any]:
-    """What /health says: each part's state; 503 when any part fails."""
-    now = time.time()
-    parts: dict[str, Any] = {}
-    loop_age = now - engine.loop_heartbeat if engine.loop_heartbeat else None
-    parts["engine"] = {
-        "ok": engine.running and (loop_age is None or loop_age < 10),
-        "loop_age_s": loop_age,
-    }
-    try:
-        from engine.store.db import check_writable
-
-        check_writable(engine.store.engine)
-        parts["store"] = {"ok": engine.store_error is None, "error": engine.store_error}
-    except Exception as exc:
-        from engine.store.db import describe_error
-
-        parts["store"] = {"ok": False, "error": describe_error(exc)}
-    hk_age = now - engine.housekeeping_heartbeat if engine.housekeeping_heartbeat else None
-    limit = engine.settings.retention.housekeeping_interval * 2 + 60
-    hk_error = getattr(engine, "housekeeping_error", None)
-    parts["housekeeping"] = {
-        "ok": hk_age is not None and hk_age < limit and hk_error is None,
-        "age_s": hk_age,
-        **({"error": hk_error} if hk_error else {}),
-    }
-    tg = getattr(engine, "telegram", None)
-    if tg is not None:
-        parts["telegram"] = {"ok": tg.healthy, "state": tg.health_text}
-    status = "ok" if all(p["ok"] for p in parts.values()) else "failing"
-    failing = [k for k, p in parts.items() if not p["ok"]]
-    return {
-        "status": status,
-        "failing": failing,
-        "parts": parts,
-        "mode": engine.mode,
-        "targets": len(engine.targets),
-    }

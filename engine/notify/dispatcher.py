@@ -220,8 +220,13 @@ class Dispatcher:
     async def send(
         self, contact: Any, msg: OutgoingMessage, ctx: ChannelContext, row: Any = None
     ) -> SendOutcome:
-        if contact.channel == "telegram" and self.telegram_sender is not None:
-            return await self.telegram_sender(contact, msg, row)
+        if contact.channel == "telegram":
+            sender = self.telegram_sender
+            if sender is not None:
+                return await sender(contact, msg, row)
+            bridge = getattr(self.engine, "telegram", None)
+            if bridge is not None:  # say why there is no sender: not logged in, or down
+                return SendOutcome(ok=False, error=bridge.unavailable())
         return await self.send_direct(contact, msg, ctx, None)
 
     @staticmethod
@@ -232,7 +237,7 @@ class Dispatcher:
         if contact.channel == "telegram":
             return SendOutcome(
                 ok=False,
-                error="Telegram sends from the running engine: `sysalert telegram login`, then "
-                "`sysalert --daemon`",
+                error="Telegram sends only from a running engine, and none runs here: start "
+                "`sysalert --daemon` (or the console) after `sysalert telegram login`",
             )
         return await channel_send(contact.channel, contact.address, msg, ctx)

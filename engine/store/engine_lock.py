@@ -9,6 +9,7 @@ a lock file beside a SQLite database.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from pathlib import Path
@@ -31,6 +32,7 @@ class StoreLock:
         self.store = store
         self._conn: Any = None
         self._fd: int | None = None
+        self._pg = False  # a PostgreSQL advisory lock was taken: no connection means not held
 
     def acquire(self) -> None:
         """Take the store's engine lock or raise StoreBusy naming why."""
@@ -50,6 +52,7 @@ class StoreLock:
                 ) from None
             self._fd = fd
             return
+        self._pg = True
         conn = self.store.engine.connect()
         try:
             got = bool(conn.execute(text(_PG_LOCK)).scalar())
@@ -70,8 +73,8 @@ class StoreLock:
         """Whether the lock still stands. A PostgreSQL advisory lock lives with its session: a
         dropped connection (a server restart, an idle timeout) loses it silently, and a second
         engine could start. The housekeeping round asks, and /health says so."""
-        if self._conn is None:
-            return True  # SQLite's lock file (or no lock to hold) lives as long as this process
+        if self._conn is None:  # SQLite's lock file (or no lock) lives as long as this process
+            return not self._pg
         query = text(
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
             "AND pid = pg_backend_pid() AND granted"
@@ -90,6 +93,16 @@ class StoreLock:
                     return False
         return False
 
+    def reacquire(self) -> None:
+        """After `held()` said the lock is gone: drop the dead connection and try the lock again
+        on a fresh one. StoreBusy when another engine took it meanwhile (both would be running:
+        the caller stays red and says so)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):  # a dead connection may fail to close; it is gone
+                conn.close()
+        self.acquire()
+
     def release(self) -> None:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
@@ -104,3 +117,4 @@ class StoreLock:
             finally:
                 self._conn.close()
                 self._conn = None
+        self._pg = False

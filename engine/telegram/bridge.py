@@ -64,7 +64,8 @@ class TelegramBridge:
         self._version: str | None = None
         self._conf: Any = None
         self._display = "****"
-        self._start_error: str | None = None
+        self._start_error: str | None = None  # why the session cannot start, None when it did
+        self._starting = False
         self._down_since: float | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -89,16 +90,31 @@ class TelegramBridge:
     def health_text(self) -> str:
         if self._start_error is not None:
             return f"cannot start: {self._start_error}"
+        if self._starting:
+            return "starting"
         if self._version is None:
             return "not logged in"
         service = self.service
         if service is None:
-            return "starting"
+            return "stopped"
         if service.health == "ok":
             return f"connected as {self._display}"
         if service.health.startswith("broken"):
             return f"session {service.health}; run `sysalert telegram login`"
         return "disconnected, reconnecting"
+
+    def unavailable(self) -> str:
+        """Why there is no Telegram sender now (the dispatcher's error for a Telegram row)."""
+        if self._start_error is not None:
+            return (
+                f"the Telegram bridge cannot start ({self._start_error}); see the daemon log, "
+                "it retries by itself and the alert waits in the outbox"
+            )
+        if self._starting:
+            return "the Telegram bridge is starting; the alert waits in the outbox"
+        if self._version is None:
+            return "Telegram is not logged in: `sysalert telegram login`"
+        return "the Telegram bridge is stopped; the alert waits in the outbox"
 
     def session_changed(self) -> None:
         """A login or logout happened: look at the store now (safe from any thread)."""
@@ -115,10 +131,10 @@ class TelegramBridge:
         self._wake = asyncio.Event()
         try:
             while True:
-                try:
-                    await self._sync()
-                except Exception as exc:
-                    log.error("telegram bridge step failed: %s", type(exc).__name__)
+                # A start that fails raises: the engine's supervisor logs the traceback, shows the
+                # bridge red and runs this again after its backoff (the session is not "started").
+                await self._sync()
+                self._check_alive()
                 with anyio.move_on_after(self.poll_every):
                     await self._wake.wait()
                 self._wake.clear()
@@ -129,13 +145,36 @@ class TelegramBridge:
     async def _sync(self) -> None:
         version = await anyio.to_thread.run_sync(session_store.version, self.store)
         conf = self.engine.settings.telegram
-        if version == self._version and conf == self._conf:
+        if version == self._version and conf == self._conf and self._start_error is None:
             return
         await self._stop()
-        self._version, self._conf = version, conf.model_copy()
+        self._version = self._conf = None
         self._start_error = None
         if version is not None:
-            await self._start()
+            self._starting = True
+            try:
+                await self._start()
+            except SysAlertError as exc:  # a setting to fix (api_id...): one clear line
+                self._start_error = exc.message
+                raise
+            except Exception as exc:
+                self._start_error = type(exc).__name__
+                await self._stop()
+                raise
+            finally:
+                self._starting = False
+        self._version, self._conf = version, conf.model_copy()  # only once it really started
+
+    def _check_alive(self) -> None:
+        """The client service and the watcher run as tasks of their own: one that died of an
+        error (not a broken session, which they report) is this task's crash, not a silence."""
+        service = self.service
+        for task in (service.task if service is not None else None, self._watcher):
+            if task is not None and task.done() and not task.cancelled():
+                exc = task.exception()
+                if exc is not None:
+                    self._start_error = type(exc).__name__
+                    raise exc
 
     async def _start(self) -> None:
         from engine.telegram.chat_commands import RateLimiter
@@ -144,12 +183,7 @@ class TelegramBridge:
         session = await anyio.to_thread.run_sync(session_store.load, self.store)
         account = await anyio.to_thread.run_sync(session_store.account, self.store)
         self._display = account.display if account else "****"
-        try:
-            client = self.engine.commands.make_telegram_client(session)
-        except SysAlertError as exc:
-            self._start_error = exc.message
-            log.warning("telegram cannot start: %s", exc.message)
-            return
+        client = self.engine.commands.make_telegram_client(session)
         conf = self.engine.settings.telegram
         per_minute = conf.commands_per_minute
         self.chat = ChatHandler(self)  # forgets failed contact lookups: a new session may succeed
@@ -222,9 +256,7 @@ class TelegramBridge:
 
         service = self.service
         if service is None:
-            return SendOutcome(
-                ok=False, error="Telegram is not connected: `sysalert telegram login`"
-            )
+            return SendOutcome(ok=False, error=self.unavailable())
         text = render_text(msg)
         ref = contact.resolved or contact.address
         incident_id = getattr(row, "incident_id", None)

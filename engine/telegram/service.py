@@ -81,6 +81,11 @@ class TelegramService:
         self.connects = 0
 
     @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The connect-and-watch task while it runs (the bridge checks it has not died)."""
+        return self._task
+
+    @property
     def client(self) -> TelegramClient:
         return self._client
 
@@ -160,7 +165,13 @@ class TelegramService:
                 if failures.is_session_broken(exc) or isinstance(exc, NotLoggedIn):
                     await self._mark_broken(failures.broken_reason(exc))
                     break
-                log.warning("telegram connection failed: %s", type(exc).__name__)
+                # A network error is routine; anything else is a bug or an incompatible
+                # Telethon, and its traceback must reach the log.
+                log.warning(
+                    "telegram connection failed: %s",
+                    type(exc).__name__,
+                    exc_info=None if isinstance(exc, OSError | TimeoutError) else exc,
+                )
                 self._set_health("disconnected")
             with contextlib.suppress(Exception):
                 await self._client.disconnect()
