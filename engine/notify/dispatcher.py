@@ -158,12 +158,12 @@ class Dispatcher:
         """One contact's rows, one at a time, each under one of its channel's slots."""
         while queue:
             row = queue[0]
-            if self.engine.scheduler.draining:
-                await anyio.to_thread.run_sync(
-                    outbox.release, self.store, row.id, 0.0, self.engine.clock(), self.owner
-                )
-            else:
-                async with self._slot(row.channel):
+            async with self._slot(row.channel):
+                if self.engine.scheduler.draining:  # stopping: start nothing new
+                    await anyio.to_thread.run_sync(
+                        outbox.release, self.store, row.id, 0.0, self.engine.clock(), self.owner
+                    )
+                else:
                     await self._deliver(row, ctx)
             queue.popleft()
             self._in_hand.pop(row.id, None)
