@@ -116,14 +116,10 @@ def renew(store: Store, owner: str, ids: Collection[str], now: float | None = No
         return set()
     now = now or time.time()
     t = Notification.__table__  # type: ignore[attr-defined]
-    with store.engine.begin() as conn:
-        held = conn.execute(
-            update(t)
-            .where(t.c.id.in_(list(ids)), t.c.lease_owner == owner, t.c.status == "sending")
-            .values(lease_until=now + LEASE_S)
-            .returning(t.c.id)
-        )
-        return {r[0] for r in held}
+    mine = and_(t.c.id.in_(list(ids)), t.c.lease_owner == owner, t.c.status == "sending")
+    with store.engine.begin() as conn:  # no RETURNING: SQLite has it only from 3.35
+        conn.execute(update(t).where(mine).values(lease_until=now + LEASE_S))
+        return {r[0] for r in conn.execute(select(t.c.id).where(mine))}
 
 
 def mark_sent(store: Store, nid: str, message_id: str | None, now: float | None = None) -> None:
