@@ -121,3 +121,47 @@ def test_a_rule_that_names_its_contacts_still_escalates_to_level_2(
         assert rig.note_summary(inc["id"]) == [("alert", "first", 1)]
         rig.tick(T)
         assert rig.note_summary(inc["id"]) == [("alert", "first", 1), ("escalation", "second", 2)]
+
+
+def test_a_read_below_the_current_level_does_not_stop_the_next_escalation(rig: Rig) -> None:
+    rig.contact("third", level=3)
+    iid = outage(rig)
+    rig.tick(1 + T)
+    (alert,) = rig.notes(iid, kind="alert")
+    rig.set_read(alert.id, rig.at(1 + T + 10))  # level 1 reads late: level 2 still has not
+    rig.tick(1 + 2 * T)
+    assert rig.note_summary(iid)[-1] == ("escalation", "third", 3)
+    assert rig.incident(iid)["escalation_level"] == 3
+
+
+def test_a_tick_reads_3_or_30_open_incidents_with_the_same_queries(rig: Rig) -> None:
+    from sqlalchemy import event
+
+    rig.engine.settings.alerts.resend_interval = 100 * R  # no reminders in this test
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    def tick_queries(at: float) -> int:
+        statements.clear()
+        event.listen(rig.store.engine, "before_cursor_execute", count)
+        try:
+            rig.tick(at)
+        finally:
+            event.remove(rig.store.engine, "before_cursor_execute", count)
+        return len(statements)
+
+    for i in range(3):
+        outage(rig, f"a{i}")
+    rig.tick(1 + T)  # escalated to level 2; level 3 has nobody, so due again on every tick
+    few = tick_queries(2 + 2 * T)
+    for i in range(27):
+        rig.results(rig.target(f"b{i}"), "xx", 3 + 2 * T, step=1)
+    rig.tick(5 + 3 * T)
+    assert len(rig.incidents("firing")) == 30
+    assert all(i["escalation_level"] == 2 for i in rig.incidents("firing"))
+    many = tick_queries(6 + 4 * T)
+    assert len(rig.notes()) == 60  # nothing queued by the two measured ticks
+    assert few == many, "a tick's queries must not grow with the open incidents"
+    assert many <= 4  # the open incidents, the contacts (something was due), the rules

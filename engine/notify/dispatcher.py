@@ -1,13 +1,22 @@
-"""Sends what the outbox holds: leases, per-channel rate limits, retries with backoff and jitter."""
+"""Sends what the outbox holds: leases, per-channel rate limits, retries with backoff and jitter.
+
+Sends run concurrently so that one receiver that hangs delays nobody else: each contact's rows go
+out one at a time in the order they were claimed (an alert before the resolved notice that edits
+it), and each channel has a bounded number of sends in flight. Rows wait in hand under a lease that
+is renewed while they wait, so no other claimer takes them.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import deque
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
+from anyio.abc import TaskGroup
 
 from engine.events import ReceiptEvent
 from engine.faults import crash_point
@@ -21,6 +30,17 @@ if TYPE_CHECKING:
     from engine.engine import Engine
 
 log = logging.getLogger(__name__)
+
+# Sends in flight at once per channel: a hanging receiver holds one slot for its timeout, not the
+# queue. Channels that send from worker threads (SMTP, Apprise) get fewer, since the store's calls
+# share those threads; Telegram shares one session and its own rate limiter.
+CHANNEL_SLOTS = {"email": 4, "apprise": 4, "telegram": 4}
+DEFAULT_SLOTS = 8
+BATCH = 50  # rows claimed per query
+MAX_IN_HAND = 500  # rows claimed and not yet finished, all contacts together
+# A send that outlives every channel's own timeouts (10 s per HTTP phase, SMTP's per command) is
+# counted as a retryable failure, so a wedged connection cannot hold a contact's queue for ever.
+SEND_DEADLINE_S = 60.0
 
 
 class TokenBucket:
@@ -81,7 +101,9 @@ class Dispatcher:
         self._wake = anyio.Event()
         self.sent = 0
         self.failed = 0
-        self.busy = False
+        self._in_hand: dict[str, Any] = {}  # claimed rows not yet finished, by id
+        self._queues: dict[str, deque[Any]] = {}  # per contact with rows in hand, claim order
+        self._slots: dict[str, anyio.Semaphore] = {}  # per channel
         self.telegram_sender: Any = None  # set by the Telegram service when a session exists
         self.telegram_after_sent: Any = None  # applies a read receipt that overtook the send
         # Contacts with an open delivery incident: their next successful send resolves it.
@@ -90,43 +112,108 @@ class Dispatcher:
     def wake(self) -> None:
         self._wake.set()
 
+    @property
+    def busy(self) -> bool:
+        """Rows claimed and not finished (the engine's drain waits for them)."""
+        return bool(self._in_hand)
+
     async def run(self) -> None:
         self.troubled = await anyio.to_thread.run_sync(trouble.troubled_contacts, self.store)
         async with httpx.AsyncClient(timeout=10.0) as http:
             ctx = channel_context(self.engine.settings, http)
-            while True:
-                rows: list[Any] = await anyio.to_thread.run_sync(
-                    outbox.claim_due, self.store, self.owner, self.engine.clock()
+            try:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._keep_leases)
+                    while True:
+                        rows = await self._claim()
+                        for row in rows:
+                            self._take(row, tg, ctx)
+                        if not rows:
+                            with anyio.move_on_after(0.5):
+                                await self._wake.wait()
+                            self._wake = anyio.Event()
+            finally:
+                # Stopped: rows in hand go straight back to the queue instead of waiting out their
+                # lease (one in flight may be resent; idempotent channels drop the duplicate).
+                left = list(self._in_hand)
+                self._in_hand.clear()
+                self._queues.clear()
+                if left:
+                    with anyio.CancelScope(shield=True):
+                        await anyio.to_thread.run_sync(self._release_all, left)
+
+    async def _claim(self) -> list[Any]:
+        """Due rows, none for a contact that still has rows in hand (they wait their turn in the
+        store, where another engine may take them)."""
+        room = min(BATCH, MAX_IN_HAND - len(self._in_hand))
+        if room <= 0 or self.engine.scheduler.draining:
+            return []
+        claim = partial(
+            outbox.claim_due,
+            self.store,
+            self.owner,
+            self.engine.clock(),
+            room,
+            skip_contacts=frozenset(self._queues),
+        )
+        return await anyio.to_thread.run_sync(claim)
+
+    def _take(self, row: Any, tg: TaskGroup, ctx: ChannelContext) -> None:
+        self._in_hand[row.id] = row
+        queue = self._queues.get(row.contact_id)
+        if queue is None:
+            queue = self._queues[row.contact_id] = deque()
+            tg.start_soon(self._send_queue, row.contact_id, queue, ctx)
+        queue.append(row)
+
+    async def _send_queue(self, contact_id: str, queue: deque[Any], ctx: ChannelContext) -> None:
+        """One contact's rows, one at a time, each under one of its channel's slots."""
+        while queue:
+            row = queue[0]
+            async with self._slot(row.channel):
+                if self.engine.scheduler.draining:  # stopping: start nothing new
+                    await anyio.to_thread.run_sync(
+                        outbox.release, self.store, row.id, 0.0, self.engine.clock(), self.owner
+                    )
+                else:
+                    await self._deliver(row, ctx)
+            queue.popleft()
+            self._in_hand.pop(row.id, None)
+        del self._queues[contact_id]  # no await since the last check: nothing was added
+        self.wake()  # its rows that stayed queued may be due
+
+    def _slot(self, channel: str) -> anyio.Semaphore:
+        slot = self._slots.get(channel)
+        if slot is None:
+            slot = anyio.Semaphore(CHANNEL_SLOTS.get(channel, DEFAULT_SLOTS))
+            self._slots[channel] = slot
+        return slot
+
+    async def _keep_leases(self) -> None:
+        """Three times a lease, extend it on every row in hand, queued or in flight: sends slower
+        than the lease never let another claimer take a row that is still going out from here."""
+        while True:
+            await anyio.sleep(outbox.LEASE_S / 3)
+            ids = list(self._in_hand)
+            if ids:
+                held = await anyio.to_thread.run_sync(
+                    outbox.renew, self.store, self.owner, ids, self.engine.clock()
                 )
-                self.busy = bool(rows)
-                try:
-                    for i, row in enumerate(rows):
-                        if self.engine.scheduler.draining:
-                            await anyio.to_thread.run_sync(
-                                outbox.release, self.store, row.id, 0.0, self.engine.clock()
-                            )
-                            continue
-                        await self._deliver(row, ctx)
-                        rows[i] = None
-                finally:
-                    # Stopped mid-batch: claimed rows not yet delivered go straight back to the
-                    # queue instead of waiting out their lease (the one in flight may be resent;
-                    # idempotent channels drop the duplicate).
-                    left = [r.id for r in rows if r is not None]
-                    if left:
-                        with anyio.CancelScope(shield=True):
-                            for rid in left:
-                                await anyio.to_thread.run_sync(
-                                    outbox.release, self.store, rid, 0.0, self.engine.clock()
-                                )
-                self.busy = False
-                if not rows:
-                    with anyio.move_on_after(0.5):
-                        await self._wake.wait()
-                    self._wake = anyio.Event()
+                lost = [i for i in ids if i not in held and i in self._in_hand]
+                if lost:
+                    log.warning("outbox: %d notifications in hand lost their lease", len(lost))
+
+    def _release_all(self, ids: list[str]) -> None:
+        for rid in ids:
+            outbox.release(self.store, rid, 0.0, self.engine.clock(), self.owner)
 
     async def _deliver(self, row: Any, ctx: ChannelContext) -> None:
         st = self.engine.settings
+        held = await anyio.to_thread.run_sync(
+            outbox.renew, self.store, self.owner, [row.id], self.engine.clock()
+        )
+        if row.id not in held:
+            return  # its lease lapsed and another claimer has it: never sent twice from here
         contact = await anyio.to_thread.run_sync(cstore.find, self.store, row.contact_id)
         if contact is None:
             await anyio.to_thread.run_sync(
@@ -146,13 +233,24 @@ class Dispatcher:
         wait = bucket.take()
         if wait > 0:
             await anyio.to_thread.run_sync(
-                outbox.release, self.store, row.id, wait, self.engine.clock()
+                outbox.release, self.store, row.id, wait, self.engine.clock(), self.owner
             )
             return
         msg = outbox.body(self.store, row)
         crash_point("before-send")
-        outcome = await self.send(contact, msg, ctx, row)
+        outcome = SendOutcome(ok=False, error=f"no answer within {SEND_DEADLINE_S:.0f} s")
+        with anyio.move_on_after(SEND_DEADLINE_S):
+            outcome = await self.send(contact, msg, ctx, row)
         crash_point("after-send")
+        # Recorded even when the engine stops meanwhile: a send that went out is not repeated
+        # for want of its mark, and a failure that gives up still warns the other contacts.
+        with anyio.CancelScope(shield=True):
+            await self._record(row, contact, outcome)
+        if outcome.ok and row.channel == "telegram" and self.telegram_after_sent is not None:
+            await self.telegram_after_sent(contact)
+
+    async def _record(self, row: Any, contact: Any, outcome: SendOutcome) -> None:
+        st = self.engine.settings
         m = self.engine.metrics
         m.notifications[(row.channel, "sent" if outcome.ok else "failed")] += 1
         if outcome.ok:
@@ -163,8 +261,6 @@ class Dispatcher:
             self.engine.events.publish(
                 ReceiptEvent(self.engine.clock(), row.id, row.incident_id, "sent", row.channel)
             )
-            if row.channel == "telegram" and self.telegram_after_sent is not None:
-                await self.telegram_after_sent(contact)
             await self.delivered(contact.id)
             return
         self.failed += 1

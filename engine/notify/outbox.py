@@ -2,6 +2,7 @@
 
 Rows are claimed with a lease (engine id + expiry), so a crash mid-send leaves a row that another
 run picks up after the lease, and several engines on one PostgreSQL never send the same row at once.
+The claimer renews the lease on every row it still holds (`renew`), however long its sends take.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Collection
 from dataclasses import asdict
 from datetime import datetime
 
@@ -68,17 +70,23 @@ def enqueue(
 
 
 def claim_due(
-    store: Store, owner: str, now: float | None = None, limit: int = 50
+    store: Store,
+    owner: str,
+    now: float | None = None,
+    limit: int = 50,
+    skip_contacts: Collection[str] = (),
 ) -> list[Notification]:
-    """Take up to `limit` due rows (pending, or sending with an expired lease) for this engine."""
+    """Take up to `limit` due rows (pending, or sending with an expired lease) for this engine.
+    Rows for `skip_contacts` (contacts this engine is still sending to) stay queued for later."""
     now = now or time.time()
     t = Notification.__table__  # type: ignore[attr-defined]
     due = or_(
         and_(t.c.status == "pending", t.c.next_attempt_at <= now),
         and_(t.c.status == "sending", t.c.lease_until < now),
     )
+    pick = and_(due, t.c.contact_id.not_in(list(skip_contacts))) if skip_contacts else due
     with store.engine.begin() as conn:
-        q = select(t.c.id).where(due).order_by(t.c.created_at).limit(limit)
+        q = select(t.c.id).where(pick).order_by(t.c.created_at).limit(limit)
         if not store.sqlite:
             q = q.with_for_update(skip_locked=True)
         ids = [r[0] for r in conn.execute(q)]
@@ -99,6 +107,20 @@ def claim_due(
         )
     rows.sort(key=lambda r: r.created_at)
     return rows
+
+
+def renew(store: Store, owner: str, ids: Collection[str], now: float | None = None) -> set[str]:
+    """Extend this engine's lease on rows it still holds; returns those ids. A row missing from
+    the answer is no longer this engine's (finished, or taken by another claimer after a lapse)
+    and must not be sent from here."""
+    if not ids:
+        return set()
+    now = now or time.time()
+    t = Notification.__table__  # type: ignore[attr-defined]
+    mine = and_(t.c.id.in_(list(ids)), t.c.lease_owner == owner, t.c.status == "sending")
+    with store.engine.begin() as conn:  # no RETURNING: SQLite has it only from 3.35
+        conn.execute(update(t).where(mine).values(lease_until=now + LEASE_S))
+        return {r[0] for r in conn.execute(select(t.c.id).where(mine))}
 
 
 def mark_sent(store: Store, nid: str, message_id: str | None, now: float | None = None) -> None:
@@ -158,12 +180,19 @@ def mark_failed(
         return row.status
 
 
-def release(store: Store, nid: str, delay: float, now: float | None = None) -> None:
-    """Put a claimed row back without counting an attempt (rate limit, flood wait of another row)."""
+def release(
+    store: Store, nid: str, delay: float, now: float | None = None, owner: str | None = None
+) -> None:
+    """Put a claimed row back without counting an attempt (rate limit, flood wait of another row).
+    With `owner`, only while that claimer still holds it."""
     now = now or time.time()
     with store.session() as s:
         row = s.get(Notification, nid)
-        if row is not None and row.status == "sending":
+        if (
+            row is not None
+            and row.status == "sending"
+            and (owner is None or row.lease_owner == owner)
+        ):
             row.status = "pending"
             row.next_attempt_at = now + delay
             row.lease_owner = row.lease_until = None
