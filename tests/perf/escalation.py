@@ -10,7 +10,9 @@ some on targets in maintenance; plus N resolved incidents with their notificatio
 Then times the real tick (`escalate_and_resend`) at a moment when nothing is due, median of R runs,
 next to a bare read of the same rows (open incidents left-joined to their notifications) in the
 same run. Before the tick read every incident's notifications with its own query: about 450 ms at
-2,000 open incidents. Last line: JSON (`--check` exits 1 when tick_ms is over `budget_ms`).
+2,000 open incidents. Last line: JSON. `--check` exits 1 when the tick costs more than twice the
+bare read (`ratio_budget`) or more than `budget_ms` of CPU: CPU time, not wall time, because on a
+busy 2-core machine the wall time of the same work varies two- to threefold.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from typing import Any
 
 from tests.perf.common import emit, rss_mb, temp_env, unique_ids
 
-BUDGET_MS = 20.0  # at 2,000 open incidents; scaled linearly for other sizes
+BUDGET_MS = 20.0  # CPU ms of one tick at 2,000 open incidents; scaled linearly for other sizes
+RATIO_BUDGET = 2.0  # the tick against a bare read of the same rows, same run
 ESCALATE_AFTER = 600.0
 RESEND = 1800.0
 
@@ -166,7 +169,11 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--incidents", type=int, default=2000)
     ap.add_argument("--repeat", type=int, default=21)
-    ap.add_argument("--check", action="store_true", help="exit 1 when tick_ms is over budget")
+    ap.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when the ratio or the tick's CPU time is over budget",
+    )
     a = ap.parse_args()
     temp_env()
     from engine.bootstrap import open_store
@@ -226,7 +233,11 @@ def main() -> int:
         "bare_cpu_ms": round(bare_cpu, 2),
         "tick_cpu_ms": round(tick_cpu, 2),
         "budget_ms": budget,
-        "within_budget": tick_ms <= budget and queued == 0,
+        "ratio_budget": RATIO_BUDGET,
+        "within_budget": (
+            tick_cpu <= budget and (tick_ms / bare_ms if bare_ms else 0.0) <= RATIO_BUDGET
+        )
+        and queued == 0,
         "rss_mb": round(rss_mb(), 1),
     }
     store.close()
