@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -19,17 +21,47 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+# CI sets this (.ci/run): a test whose service or tool is missing then fails instead of skipping,
+# so a run without PostgreSQL or curl cannot go green by skipping what it did not test.
+REQUIRE_SERVICES = os.environ.get("SYSALERT_REQUIRE_SERVICES") == "1"
+
+
+def need(what: str, present: bool, fix: str) -> None:
+    """The one place a test gives up for a missing service, tool or host capability: a skip that
+    says how to provide it, or under SYSALERT_REQUIRE_SERVICES=1 a failure."""
+    if present:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{what} is missing and SYSALERT_REQUIRE_SERVICES=1: {fix}", pytrace=False)
+    pytest.skip(f"{what} is missing: {fix}")
+
+
+def need_tool(name: str) -> str:
+    """The path of a command-line tool a test runs (curl, tmux, ...), or `need` gives up."""
+    path = shutil.which(name)
+    need(name, path is not None, f"install it (apt-get install {name})")
+    return path or name
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """`pytestmark = pytest.mark.needs("curl")`: a whole module that needs a tool."""
+    for mark in item.iter_markers("needs"):
+        for tool in mark.args:
+            need_tool(tool)
+
+
+PG_URL = os.environ.get("SYSALERT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
 def pg_available() -> bool:
+    where = urlsplit(PG_URL)
     try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
+        with socket.create_connection((where.hostname or "127.0.0.1", where.port or 5432), 0.5):
             pass
         import psycopg  # noqa: F401
     except Exception:
         return False
     return True
-
-
-PG_URL = os.environ.get("SYSALERT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture
@@ -53,8 +85,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.db'}"
         return
-    if not pg_available():
-        pytest.skip("PostgreSQL at 127.0.0.1:5432 does not answer (or psycopg missing)")
+    need(
+        "PostgreSQL (SYSALERT_TEST_PG, default 127.0.0.1:5432, with psycopg)",
+        pg_available(),
+        "start it (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start)"
+        " and pip install -e '.[test]'",
+    )
     import sqlalchemy as sa
 
     schema = "t_" + uuid.uuid4().hex[:10]

@@ -153,11 +153,17 @@ class FakeSender(MTProtoSender):
             raise ConnectionError("fake Telegram refused the connection")
         if not self.auth_key:  # Telegram's DH exchange, abbreviated: the server mints the key
             self.auth_key.key = self.server.new_auth_key()
-            await self._auth_key_callback(self.auth_key)
+            saved = self._auth_key_callback(self.auth_key)  # a coroutine since Telethon 1.40
+            if inspect.isawaitable(saved):
+                await saved
         loop = asyncio.get_running_loop()
         self._send_loop_handle = loop.create_task(self._serve_loop())
         if self._disconnected.done():
-            self._MTProtoSender__disconnected = loop.create_future()
+            # Telethon 1.39 keeps this future in `_disconnected`; later releases behind a property
+            if isinstance(getattr(type(self), "_disconnected", None), property):
+                self._MTProtoSender__disconnected = loop.create_future()
+            else:
+                self._disconnected = loop.create_future()
         self.server.senders.add(self)
 
     def _transport_connected(self) -> bool:
@@ -217,6 +223,7 @@ class FakeTelegram:
         self.bugs: list[str] = []
         self.failures: list[list] = []
         self.log: list[tuple[int, object]] = []
+        self.channel_log: dict[int, list[tuple[int, object]]] = {}  # for getChannelDifference
         self.senders: set[FakeSender] = set()
         self.refuse_connections = 0
         self._server_msg_id = 1
@@ -322,18 +329,27 @@ class FakeTelegram:
         self.msg_ids[key] = self.msg_ids.get(key, 0) + 1
         return self.msg_ids[key]
 
+    def _log_update(self, u) -> None:
+        """Keep a pts-carrying update for getDifference / getChannelDifference."""
+        if isinstance(u, T.UpdateNewChannelMessage | T.UpdateEditChannelMessage):
+            self.channel_log.setdefault(u.message.peer_id.channel_id, []).append((u.pts, u))
+        elif getattr(u, "pts", None):
+            self.log.append((u.pts, u))
+
     async def push(self, *updates, deliver: bool = True) -> T.Updates:
         """Send an Updates container to every connected client (deliver=False: a lost push)."""
         for u in updates:
-            if getattr(u, "pts", None) and not isinstance(u, T.UpdateNewChannelMessage):
-                self.log.append((u.pts, u))
-        self.seq += 1
+            self._log_update(u)
+        # Only a container that moves a pts takes a seq: Telethon 1.39 advances its seq only then
+        # and would see a gap after an order-free one (read of a channel, reactions).
+        sequenced = any(getattr(u, "pts", None) for u in updates)
+        self.seq += 1 if sequenced else 0
         box = T.Updates(
             list(updates),
             self.all_users(),
             self.all_chats(),
             now(),
-            self.seq,
+            self.seq if sequenced else 0,
         )
         if deliver:
             for sender in list(self.senders):
@@ -528,6 +544,23 @@ class FakeTelegram:
             state=self._state(),
         )
 
+    def on_GetChannelDifferenceRequest(self, key, req):
+        """Telethon 1.39 asks this for a channel it has no state of yet (1.40+ does not)."""
+        cid = req.channel.channel_id
+        if cid not in self.channel_pts:
+            return T.RpcError(400, "CHANNEL_INVALID")
+        missed = [u for pts, u in self.channel_log.get(cid, []) if pts > req.pts]
+        if not missed:
+            return T.updates.ChannelDifferenceEmpty(pts=self.channel_pts[cid], final=True)
+        return T.updates.ChannelDifference(
+            pts=self.channel_pts[cid],
+            new_messages=[u.message for u in missed if isinstance(u, T.UpdateNewChannelMessage)],
+            other_updates=[u for u in missed if not isinstance(u, T.UpdateNewChannelMessage)],
+            chats=self.all_chats(),
+            users=self.all_users(),
+            final=True,
+        )
+
     def on_ResolveUsernameRequest(self, key, req):
         if not req.username.replace("_", "").isalnum():
             return T.RpcError(400, "USERNAME_INVALID")
@@ -604,11 +637,10 @@ class FakeTelegram:
         )
         self.sent.append(msg)
         if channel:
+            new = T.UpdateNewChannelMessage(msg, self._alloc(channel), 1)
+            self._log_update(new)
             return T.Updates(
-                [
-                    T.UpdateMessageID(msg.id, req.random_id),
-                    T.UpdateNewChannelMessage(msg, self._alloc(channel), 1),
-                ],
+                [T.UpdateMessageID(msg.id, req.random_id), new],
                 [self.me],
                 [self.chats[channel]],
                 now(),
@@ -631,7 +663,7 @@ class FakeTelegram:
             update = T.UpdateEditChannelMessage(msg, self._alloc(peer.channel_id), 1)
         else:
             update = T.UpdateEditMessage(msg, self._alloc(), 1)
-            self.log.append((update.pts, update))
+        self._log_update(update)
         return T.Updates([update], self.all_users(), self.all_chats(), now(), 0)
 
     def on_GetPeerDialogsRequest(self, key, req):
@@ -642,17 +674,19 @@ class FakeTelegram:
                 return found
             peer, marked = found
             top = max((m.id for m in self.sent if m.peer_id == peer), default=0)
+            counts = {
+                name: 0
+                for name in inspect.signature(T.Dialog).parameters
+                if name.startswith("unread_") and name != "unread_mark"
+            }  # the layer decides which counters a dialog has (1.39 lacks unread_poll_votes_count)
             dialogs.append(
                 T.Dialog(
-                    peer,
-                    top,
-                    0,
-                    self.read_outbox.get(marked, 0),
-                    0,
-                    0,
-                    0,
-                    0,
-                    T.PeerNotifySettings(),
+                    peer=peer,
+                    top_message=top,
+                    read_inbox_max_id=0,
+                    read_outbox_max_id=self.read_outbox.get(marked, 0),
+                    notify_settings=T.PeerNotifySettings(),
+                    **counts,
                 )
             )
         return T.messages.PeerDialogs(

@@ -4,7 +4,6 @@ machine in a real terminal (tmux), attaching to a running daemon, and a clean qu
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -66,7 +65,7 @@ def _screen(session: str, want: str, timeout: float = 15.0) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux for a real terminal")
+@pytest.mark.needs("tmux")  # a real terminal
 def test_first_run_in_a_real_terminal_then_attach_to_a_daemon(tmp_path: Path) -> None:
     data = tmp_path / "d"
     env = {

@@ -31,7 +31,7 @@ import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import free_port
+from tests.conftest import free_port, need
 from tests.daemon_harness import (
     Daemon,
     child_env,
@@ -84,10 +84,11 @@ def test_health_turns_503_when_the_store_cannot_be_written(data_dir: Path) -> No
         assert r.status_code == 200 and r.json()["status"] == "ok", r.text
         assert set(r.json()["parts"]) >= {"engine", "store", "housekeeping"}
         files = [d.db_path, Path(str(d.db_path) + "-wal")]
-        if not _chattr("+i", files):
-            pytest.skip(
-                "chattr +i is not available here (needs root on a filesystem with attributes)"
-            )
+        need(
+            "chattr +i on the data directory",
+            _chattr("+i", files),
+            "run as root on a filesystem with attributes (ext4, xfs)",
+        )
         try:
             r = httpx.get(d.base_url + "/health")
             assert r.status_code == 503, r.text

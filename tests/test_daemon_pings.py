@@ -19,7 +19,7 @@ import pytest
 from tests.daemon_harness import Daemon, cli, init_store, start_daemon, wait_for
 
 CURL = shutil.which("curl")
-pytestmark = pytest.mark.skipif(CURL is None, reason="curl is not installed")
+pytestmark = pytest.mark.needs("curl")
 
 
 @pytest.fixture(scope="module")

@@ -80,9 +80,7 @@ def test_unit_is_hardened_and_complete() -> None:
     assert one["WantedBy"] == "multi-user.target"
 
 
-@pytest.mark.skipif(
-    shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed"
-)
+@pytest.mark.needs("systemd-analyze")
 def test_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     unit = tmp_path / "sysalert.service"
     unit.write_text(

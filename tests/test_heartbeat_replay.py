@@ -29,7 +29,7 @@ from tests.daemon_harness import (
 )
 
 CURL = shutil.which("curl")
-pytestmark = pytest.mark.skipif(CURL is None, reason="curl is not installed")
+pytestmark = pytest.mark.needs("curl")
 
 
 def curl(url: str) -> int:

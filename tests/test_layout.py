@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import need
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -50,8 +52,7 @@ def test_readme_opens_with_run_and_test_commands() -> None:
 
 def test_import_linter_contracts_are_kept() -> None:
     lint = Path(sys.executable).parent / "lint-imports"
-    if not lint.exists():
-        pytest.skip("import-linter is not installed next to this Python (pip install '.[test]')")
+    need("lint-imports next to this Python", lint.exists(), "pip install -e '.[test]'")
     r = subprocess.run(
         [str(lint), "--no-cache", "--no-logo"],
         cwd=ROOT,

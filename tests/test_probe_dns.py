@@ -13,6 +13,7 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
+from engine.conditions import parse_condition
 from engine.probes import get_probe
 from engine.probes.base import ProbeContext
 from engine.specs import parse_spec
@@ -192,20 +193,21 @@ async def test_server_that_never_answers_times_out() -> None:
 
 @pytest.mark.anyio
 async def test_conditions_decide_when_given() -> None:
-    conditions = pytest.importorskip("engine.conditions")
-    parse = getattr(conditions, "parse_condition", None) or conditions.Condition.parse
     async with dns_server() as (port, _):
         nx = await run(
             f"dns://nope.example.test?server=127.0.0.1:{port}",
-            conditions=[parse("[DNS_RCODE] == NXDOMAIN")],
+            conditions=[parse_condition("[DNS_RCODE] == NXDOMAIN")],
         )
         bad = await run(
             f"dns://www.example.test?server=127.0.0.1:{port}",
-            conditions=[parse("[DNS_RCODE] == NXDOMAIN")],
+            conditions=[parse_condition("[DNS_RCODE] == NXDOMAIN")],
         )
         body = await run(
             f"dns://example.test?type=MX&server=127.0.0.1:{port}",
-            conditions=[parse("[BODY] == pat(mx*.example.test.)"), parse("[CONNECTED] == true")],
+            conditions=[
+                parse_condition("[BODY] == pat(mx*.example.test.)"),
+                parse_condition("[CONNECTED] == true"),
+            ],
         )
     assert nx.ok, nx.detail
     assert nx.facts["dns_rcode"] == "NXDOMAIN"

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import trustme
 
+from engine.conditions import parse_condition
 from engine.errors import BadInput
 from engine.probes import get_probe
 from engine.probes.base import ProbeContext, ProbeResult
@@ -301,8 +302,7 @@ async def test_client_is_shared_per_verify_setting(base: str) -> None:
 
 
 def _conditions(*texts: str) -> list[Any]:
-    conditions = pytest.importorskip("engine.conditions", reason="engine/conditions.py not written")
-    return [conditions.parse_condition(t) for t in texts]
+    return [parse_condition(t) for t in texts]
 
 
 @pytest.mark.anyio

@@ -24,6 +24,7 @@ from engine.probes import get_probe
 from engine.probes.base import ProbeContext
 from engine.probes.icmp import build_echo, checksum, parse_echo_reply
 from engine.specs import parse_spec
+from tests.conftest import need
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,9 +39,18 @@ def _can_open(kind: int, family: int = socket.AF_INET) -> bool:
 
 
 CAN_PING = _can_open(socket.SOCK_DGRAM) or _can_open(socket.SOCK_RAW)
-needs_ping = pytest.mark.skipif(
-    not CAN_PING, reason="this user may open neither ping nor raw ICMP sockets"
-)
+
+
+@pytest.fixture
+def ping_sockets() -> None:
+    need(
+        "ICMP sockets (ping or raw) for this user",
+        CAN_PING,
+        "allow its group in net.ipv4.ping_group_range, or run as root",
+    )
+
+
+needs_ping = pytest.mark.usefixtures("ping_sockets")
 
 
 def _has_ipv6_loopback() -> bool:
@@ -86,8 +96,7 @@ async def test_ping_ipv4_loopback(host: str) -> None:
 @needs_ping
 @pytest.mark.anyio
 async def test_ping_ipv6_loopback() -> None:
-    if not _has_ipv6_loopback():
-        pytest.skip("no IPv6 loopback (::1) on this host")
+    need("an IPv6 loopback (::1)", _has_ipv6_loopback(), "enable IPv6 on lo")
     r = await run("icmp://[::1]?count=2&interval=20ms")
     assert r.ok, r.detail
     assert r.facts["ip"] == "::1" and r.facts["received"] == 2
@@ -166,8 +175,7 @@ def in_netns(
     nobody: bool = False,
     timeout: float = 2.0,
 ) -> dict:
-    if os.geteuid() != 0:
-        pytest.skip("a private network namespace needs root; not provable as this user")
+    need("root, for a private network namespace", os.geteuid() == 0, "run the tests as root")
     opts = {"spec": spec, "sysctl": sysctl, "lo_up": lo_up, "nobody": nobody, "timeout": timeout}
     done = subprocess.run(
         [sys.executable, "-c", CHILD, json.dumps(opts)],
@@ -178,8 +186,7 @@ def in_netns(
     )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
-    if "skip" in out:
-        pytest.skip(out["skip"])
+    need("a private network namespace", "skip" not in out, out.get("skip", ""))
     return out
 
 

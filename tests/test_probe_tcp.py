@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from engine.conditions import parse_condition
 from engine.probes import get_probe
 from engine.probes.base import ProbeContext
 from engine.probes.tcp import classify_error, is_ip_literal, probe
@@ -143,12 +144,11 @@ def test_error_classes_follow_the_cause_chain() -> None:
 
 @pytest.mark.anyio
 async def test_conditions_on_tcp_facts() -> None:
-    conditions = pytest.importorskip("engine.conditions", reason="engine/conditions.py not written")
     server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     spec = parse_spec(f"tcp://127.0.0.1:{port}")
-    good = [conditions.parse_condition(t) for t in ("[CONNECTED] == true", "[IP] == 127.0.0.1")]
-    bad = [conditions.parse_condition("[IP] == 10.9.9.9")]
+    good = [parse_condition(t) for t in ("[CONNECTED] == true", "[IP] == 127.0.0.1")]
+    bad = [parse_condition("[IP] == 10.9.9.9")]
     async with server:
         ok = await probe(spec, ProbeContext(timeout=2, conditions=good))
         failed = await probe(spec, ProbeContext(timeout=2, conditions=bad))

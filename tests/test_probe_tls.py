@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from engine.conditions import parse_condition
 from engine.probes import get_probe
 from engine.probes.base import ProbeContext
 from engine.probes.tls import hostname_matches, probe, seconds_left
@@ -236,12 +237,11 @@ def test_seconds_left_reads_der(ca: trustme.CA) -> None:
 
 @pytest.mark.anyio
 async def test_certificate_expiration_condition(ca: trustme.CA) -> None:
-    conditions = pytest.importorskip("engine.conditions", reason="engine/conditions.py not written")
     cert = ca.issue_cert("127.0.0.1", not_after=NOW + timedelta(days=90))
     async with tls_server(cert) as port:
         spec = parse_spec(f"tls://127.0.0.1:{port}")
-        holds = [conditions.parse_condition("[CERTIFICATE_EXPIRATION] > 720h")]
-        fails = [conditions.parse_condition("[CERTIFICATE_EXPIRATION] > 2400h")]
+        holds = [parse_condition("[CERTIFICATE_EXPIRATION] > 720h")]
+        fails = [parse_condition("[CERTIFICATE_EXPIRATION] > 2400h")]
         ok = await probe(spec, ProbeContext(timeout=3, conditions=holds))
         failed = await probe(spec, ProbeContext(timeout=3, conditions=fails))
     assert ok.ok, ok.detail

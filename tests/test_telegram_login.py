@@ -185,7 +185,9 @@ async def test_logout_ends_the_session_on_the_server():
     assert client.session is None and await logout(client) is False
 
 
-def test_build_client_needs_api_credentials_and_reads_the_environment():
+# The engine builds clients on its event loop; Telethon 1.39 needs one to construct a client.
+@pytest.mark.anyio
+async def test_build_client_needs_api_credentials_and_reads_the_environment():
     with pytest.raises(BadInput, match="TELEGRAM_API_ID/TELEGRAM_API_HASH"):
         build_client(TelegramSettings(), None, environ={})
     with pytest.raises(BadInput, match="not a number"):
@@ -200,7 +202,8 @@ def test_build_client_needs_api_credentials_and_reads_the_environment():
         build_client(SETTINGS, "not-a-session", environ={})
 
 
-def test_settings_from_the_config_section():
+@pytest.mark.anyio
+async def test_settings_from_the_config_section():
     section = ConfigTelegram(api_id=42, api_hash="abc", server="", public_key_file="")
     settings = TelegramSettings.from_config(section)
     assert settings == TelegramSettings(api_id=42, api_hash="abc")
@@ -214,8 +217,9 @@ def _fingerprint(key: rsa.PublicKey) -> int:
     return struct.unpack("<q", sha1(tl_bytes(key.n) + tl_bytes(key.e)).digest()[-8:])[0]
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize("form", ["pkcs1", "spki"])
-def test_custom_server_sets_the_dc_and_registers_the_public_key(tmp_path, form):
+async def test_custom_server_sets_the_dc_and_registers_the_public_key(tmp_path, form):
     crypto_key = generate_private_key(65537, 2048).public_key()  # Telegram keys are 2048-bit
     numbers = crypto_key.public_numbers()
     public = rsa.PublicKey(numbers.n, numbers.e)
@@ -239,7 +243,8 @@ def test_custom_server_sets_the_dc_and_registers_the_public_key(tmp_path, form):
     assert telethon_rsa.encrypt(_fingerprint(public), b"probe") is not None
 
 
-def test_custom_server_errors_are_clear(tmp_path):
+@pytest.mark.anyio
+async def test_custom_server_errors_are_clear(tmp_path):
     base = (SETTINGS.api_id, SETTINGS.api_hash)
     with pytest.raises(BadInput, match="HOST:PORT"):
         build_client(TelegramSettings(*base, "127.0.0.1", 2), None, environ={})

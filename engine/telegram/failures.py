@@ -8,6 +8,8 @@ import asyncio
 
 from telethon import errors
 
+from engine.telegram.compat import rpc_error
+
 # Errors that mean our own session is unusable: logging in again is the only fix.
 SESSION_BROKEN: tuple[type[BaseException], ...] = (
     errors.UnauthorizedError,  # AUTH_KEY_UNREGISTERED, SESSION_REVOKED, USER_DEACTIVATED(_BAN), ...
@@ -21,7 +23,9 @@ _PERMANENT: dict[type[BaseException], str] = {
     errors.YouBlockedUserError: "the SysAlert account has blocked this contact",
     errors.InputUserDeactivatedError: "the contact's Telegram account was deleted",
     errors.ChatWriteForbiddenError: "the SysAlert account may not write in this chat",
-    errors.ChatSendPlainForbiddenError: "this chat does not allow text messages",
+    rpc_error(
+        "ChatSendPlainForbiddenError", "CHAT_SEND_PLAIN_FORBIDDEN", errors.ForbiddenError
+    ): "this chat does not allow text messages",  # Telethon 1.43+
     errors.ChatGuestSendForbiddenError: "the SysAlert account must join this chat first",
     errors.ChatAdminRequiredError: "only admins may post in this chat",
     errors.ChatRestrictedError: "this chat is restricted",

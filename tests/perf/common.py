@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
+import operator
 import os
 import resource
 import subprocess
@@ -62,6 +64,47 @@ def emit(summary: dict[str, object]) -> None:
     for k, v in summary.items():
         print(f"{k:>24}: {v}", file=sys.stderr)
     print(json.dumps(summary), flush=True)
+
+
+# A budget: (comparison, limit). Each script keeps its own, taken from DESIGN.md or the README's
+# Performance section, and says where each comes from.
+Budget = tuple[str, float]
+_OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq}
+
+
+def add_check_flags(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when a figure misses its budget (the JSON line lists budgets and misses)",
+    )
+    ap.add_argument(
+        "--budget",
+        action="append",
+        default=[],
+        metavar="NAME=LIMIT",
+        help="replace one budget's limit, for a machine unlike the one the figures came from",
+    )
+
+
+def finish(summary: dict[str, object], budgets: dict[str, Budget], args: argparse.Namespace) -> int:
+    """Print the summary with its budgets and what missed them (last line: JSON); the exit code:
+    1 when --check is given and a figure misses, else 0."""
+    budgets = dict(budgets)
+    for item in args.budget:
+        name, _, value = item.partition("=")
+        if name not in budgets:
+            raise SystemExit(f"--budget {item}: no budget named {name!r} ({', '.join(budgets)})")
+        budgets[name] = (budgets[name][0], float(value))
+    missed = []
+    for name, (op, limit) in budgets.items():
+        got = summary.get(name)
+        if not isinstance(got, int | float) or not _OPS[op](got, limit):
+            missed.append(f"{name} {got} (budget {op} {limit})")
+    summary["budget"] = {name: f"{op} {limit}" for name, (op, limit) in budgets.items()}
+    summary["missed"] = missed
+    emit(summary)
+    return 1 if args.check and missed else 0
 
 
 def now() -> float:

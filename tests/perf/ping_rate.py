@@ -1,12 +1,13 @@
 """Durable heartbeat pings per second through the real daemon, next to a bare ASGI endpoint on the
 same server stack (uvicorn, httptools, uvloop) that only answers 200, measured in the same run.
 
-    python -m tests.perf.ping_rate [--seconds S] [--concurrency C] [--targets N]
+    python -m tests.perf.ping_rate [--seconds S] [--concurrency C] [--targets N] [--check]
 
 A ping counts only when answered 200, and the daemon answers only after the group commit that
 stores it. After the run the script checks that the store holds at least that many pings. The
 daemon and the bare server take turns in short slices under the same load generator.
-Last line: JSON with pings_per_s, bare_per_s, ratio, p99_ms.
+Last line: JSON with pings_per_s, bare_per_s, ratio, p99_ms and the budgets; `--check` exits 1
+when a figure misses one (a run whose 200s are not all in the store is never a pass).
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.perf.common import emit, temp_env, unique_ids
+from tests.perf.common import Budget, add_check_flags, finish, temp_env, unique_ids
+
+BUDGETS: dict[str, Budget] = {
+    "pings_per_s": (">=", 10_000),  # DESIGN 7: "aim for 10,000 durable pings/s"
+    "durable": ("==", 1),  # every ping answered 200 is in the store
+}
 
 BARE = r"""
 import sys, uvicorn
@@ -110,6 +116,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--targets", type=int, default=1000)
+    add_check_flags(ap)
     a = ap.parse_args()
     data, env = temp_env()
     (data / "config.toml").write_text("[engine]\nseed_local_targets = false\n")
@@ -160,21 +167,20 @@ def main() -> None:
     db.close()
     pings_per_s = ok / ours["t"] if ours["t"] else 0.0
     bare_per_s = base["requests"] / base["t"] if base["t"] else 0.0
-    emit(
-        {
-            "targets": a.targets,
-            "concurrency": a.concurrency,
-            "slices": slices,
-            "pings_ok": ok,
-            "pings_stored": stored,
-            "durable": stored >= ok,
-            "pings_per_s": round(pings_per_s, 1),
-            "bare_per_s": round(bare_per_s, 1),
-            "ratio": round(pings_per_s / bare_per_s, 3) if bare_per_s else 0.0,
-            "p99_ms": round(ours["p99"], 2),
-            "bare_p99_ms": round(base["p99"], 2),
-        }
-    )
+    summary: dict[str, object] = {
+        "targets": a.targets,
+        "concurrency": a.concurrency,
+        "slices": slices,
+        "pings_ok": ok,
+        "pings_stored": stored,
+        "durable": ok > 0 and stored >= ok,
+        "pings_per_s": round(pings_per_s, 1),
+        "bare_per_s": round(bare_per_s, 1),
+        "ratio": round(pings_per_s / bare_per_s, 3) if bare_per_s else 0.0,
+        "p99_ms": round(ours["p99"], 2),
+        "bare_p99_ms": round(base["p99"], 2),
+    }
+    sys.exit(finish(summary, BUDGETS, a))
 
 
 if __name__ == "__main__":

@@ -1,24 +1,35 @@
 """The console's read commands at scale: what screens 2, 3, 4 and the rules list cost with N targets.
 
-    python -m tests.perf.queries [--targets N] [--repeat R]
+    python -m tests.perf.queries [--targets N] [--repeat R] [--check] [--budget NAME=LIMIT]
 
 Builds N sealed targets, loads them into a real engine (as the console or daemon does), writes a
 few hundred audit entries (pauses, maintenance, incidents from real state changes), then times each
 command the screens call, median of R runs, next to the bare SQL read of the same history page in
 the same run (`ratio` = command / bare page read; 1.0 would mean the command adds nothing). Before
 these commands looked names up per page they opened every target's name: about 4 s each at
-100,000 targets. Last line: JSON.
+100,000 targets. Last line: JSON, with the budgets; `--check` exits 1 when a figure misses one.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-from tests.perf.common import emit, rss_mb, temp_env
+from tests.perf.common import Budget, add_check_flags, finish, rss_mb, temp_env
+
+# The README's figures at 100,000 targets (history page 8.5 ms, maintenance 0.2, rules 0.1,
+# incidents 1.6) with room for a noisy machine: a screen's read stays well inside one key press.
+BUDGETS: dict[str, Budget] = {
+    "history_page_ms": ("<=", 25.0),
+    "history_one_target_ms": ("<=", 25.0),
+    "maintenance_ms": ("<=", 5.0),
+    "rules_ms": ("<=", 5.0),
+    "incidents_ms": ("<=", 10.0),
+}
 
 
 def median_ms(fn: Callable[[], Any], repeat: int) -> float:
@@ -34,6 +45,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--targets", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=20)
+    add_check_flags(ap)
     a = ap.parse_args()
     temp_env()
     from engine.bootstrap import open_store
@@ -88,7 +100,7 @@ def main() -> None:
     out["audit_rows"] = len(cmds.history(limit=1000))
     out["rss_mb"] = round(rss_mb(), 1)
     store.close()
-    emit(out)
+    sys.exit(finish(out, BUDGETS, a))
 
 
 if __name__ == "__main__":
