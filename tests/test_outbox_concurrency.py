@@ -160,7 +160,7 @@ async def test_each_channel_has_a_bounded_number_of_sends_in_flight(
     ):
         for i in range(5):
             rig.contact(f"hangs{i}", f"webhook:{wedged.url}/h{i}")
-        rig.contact("chat", f"slack:{chat.url}/services/x")
+        rig.contact("chat", f"discord:{chat.url}/api/webhooks/1/x")
         outages(rig, 1)
         settled: list[float] = []
 
