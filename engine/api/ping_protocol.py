@@ -28,7 +28,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from engine.errors import BadInput
 from engine.heartbeat import parse_ping_path
-from engine.limits import PING_BODY_MAX
+from engine.limits import PING_BODY_MAX, PING_DISCARD_MAX
 from engine.store.db import describe_error
 
 if TYPE_CHECKING:
@@ -83,18 +83,27 @@ def _unrecorded(exc: Exception) -> None:
         log.error("pings could not be recorded: %s", describe_error(exc))
 
 
+# A ping body is a log excerpt that SysAlert does not store: any size up to PING_DISCARD_MAX is
+# read and dropped as it arrives (nothing of it is buffered) and the ping is recorded, as
+# Healthchecks records a ping whose body is over its 100 kB and keeps the first 100 kB. Past
+# PING_DISCARD_MAX the ping is refused unrecorded, so a hostile client cannot keep the daemon busy.
 TOO_LARGE = (
-    b"a ping body holds at most %d bytes and this ping was not recorded; "
-    b"send the end of the log, e.g. tail -c %d\n" % (PING_BODY_MAX, PING_BODY_MAX)
+    b"a ping body over %d bytes is not read and this ping was not recorded; "
+    b"send the end of the log, e.g. tail -c %d\n" % (PING_DISCARD_MAX, PING_BODY_MAX)
 )
 
 
 def body_too_large(headers: list[tuple[bytes, bytes]]) -> bool:
-    """Whether a ping announces a body over PING_BODY_MAX (Content-Length, before reading it)."""
+    """Whether a ping announces a body over PING_DISCARD_MAX (Content-Length, before reading it)."""
     for name, value in headers:
         if name == b"content-length":
-            return not value.strip().isdigit() or int(value) > PING_BODY_MAX
+            return not value.strip().isdigit() or int(value) > PING_DISCARD_MAX
     return False
+
+
+def body_over(size: int) -> bool:
+    """Whether `size` bytes of a ping body read so far (chunked: not announced) are too many."""
+    return size > PING_DISCARD_MAX
 
 
 class _PingCycle:
@@ -154,15 +163,16 @@ class PingProtocol(HttpToolsProtocol):
 
     def on_body(self, body: bytes) -> None:
         cycle = self.cycle
-        if type(cycle) is _PingCycle:  # a POSTed log excerpt: nothing of it is kept
+        if type(cycle) is _PingCycle:  # a POSTed log excerpt: counted and dropped, never kept
             cycle.body_size += len(body)
-            if cycle.body_size > PING_BODY_MAX:  # chunked, so not announced: refused here
+            if body_over(cycle.body_size):  # chunked, so not announced: refused here
                 self._refuse(cycle)
             return
         super().on_body(body)
 
     def _refuse(self, cycle: Any) -> None:
-        """413 for a ping body over PING_BODY_MAX; the connection closes (the rest is not read)."""
+        """413 for a ping body over PING_DISCARD_MAX; the connection closes (the rest is not
+        read) and the ping is not recorded."""
         if cycle.response_complete:
             return
         cycle.keep_alive = False
