@@ -6,6 +6,7 @@ after the answer, and finds the ping's result committed there.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import time
@@ -396,3 +397,117 @@ def test_cli_ping_goes_to_the_daemon_over_its_socket(daemon: Daemon, hb: dict[st
     rc, _, err = cli(daemon.data_dir, "ping", "no-such-beat")
     assert rc != 0 and "no target 'no-such-beat'" in err
     assert len(pings(daemon, hb["id"])) == 4  # the refused ones recorded nothing
+
+
+# ---- ping bodies: a long log is dropped, the ping recorded; past 10 MiB it is refused ------------
+# Healthchecks records a ping whose body is over its 100 kB and keeps the first 100 kB; SysAlert
+# keeps none of it, but must not lose the ping (a cron job that ran fine would page someone).
+LONG_LOG = b"0123456789abcdef" * (150_000 // 16)  # 150 kB: over Healthchecks' PING_BODY_LIMIT
+
+
+def _post(path: bytes, body: bytes, chunked: bool, close: bool = False) -> bytes:
+    """One POST as raw HTTP/1.1, its body in 64 kB chunks or behind a Content-Length."""
+    head = b"POST %s HTTP/1.1\r\nHost: x\r\n" % path + (b"Connection: close\r\n" if close else b"")
+    if not chunked:
+        return head + b"Content-Length: %d\r\n\r\n" % len(body) + body
+    step = 65536
+    parts = [
+        b"%x\r\n%s\r\n" % (len(body[i : i + step]), body[i : i + step])
+        for i in range(0, len(body), step)
+    ]
+    return head + b"Transfer-Encoding: chunked\r\n\r\n" + b"".join(parts) + b"0\r\n\r\n"
+
+
+def _refused(d: Daemon, request: bytes) -> bytes:
+    """Send `request` from a thread while reading what comes back until the server closes: the
+    server answers before it has read all of it, then closes, so the sender may see a reset."""
+    import socket
+    import threading
+
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=30)
+
+    def send() -> None:
+        with contextlib.suppress(OSError):  # the server closed after its 413, our bytes unread
+            s.sendall(request)
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    data = b""
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := s.recv(65536):
+            data += chunk
+    sender.join(30)
+    s.close()
+    return data
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+@pytest.mark.parametrize("kind", ["", "/log"], ids=["success", "log"])
+def test_a_ping_with_a_long_body_is_recorded_and_the_connection_kept(
+    daemon: Daemon, hb: dict[str, Any], kind: str, chunked: bool
+) -> None:
+    """150 kB posted to /ping/<token> or /log: 200 OK, the ping stored, and the same connection
+    answers the next request (keep-alive after the body was read and dropped)."""
+    p = _path(hb)
+    payload = (
+        _post(p + kind.encode(), LONG_LOG, chunked) + b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % p
+    )
+    answers = raw_exchange(daemon, payload, 2)
+    assert len(answers) == 2, answers
+    for a in answers:
+        assert a.startswith(b"HTTP/1.1 200 ") and a.endswith(b"\r\n\r\nOK"), a[:300]
+        assert b"connection: close" not in a.lower()
+    assert [r[0] for r in pings(daemon, hb["id"])] == [kind[1:] or "success", "success"]
+    assert state(daemon, hb["id"]) == "up"
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_ping_body_over_10_mib_is_refused_and_not_recorded(
+    daemon: Daemon, hb: dict[str, Any], chunked: bool
+) -> None:
+    from engine.limits import PING_DISCARD_MAX
+
+    body = b"z" * (12 * 1024 * 1024)
+    assert len(body) > PING_DISCARD_MAX
+    answer = _refused(daemon, _post(_path(hb), body, chunked))
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:300]
+    assert b"connection: close" in answer.lower()
+    assert b"10485760 bytes" in answer and b"not recorded" in answer
+    assert pings(daemon, hb["id"]) == []
+    assert state(daemon, hb["id"]) == "unknown"
+    assert curl(hb["ping_url"])[0] == 200  # the listener is fine afterwards
+    assert len(pings(daemon, hb["id"])) == 1
+
+
+def test_a_long_body_behind_a_pipelined_request_takes_the_asgi_path_alike(
+    daemon: Daemon, hb: dict[str, Any]
+) -> None:
+    """Pipelined behind /health the pings go through ASGI (server.PingFastPath): the same rules."""
+    p = _path(hb)
+    health = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    payload = health + _post(p + b"/log", LONG_LOG, True) + _post(p, LONG_LOG, False)
+    answers = raw_exchange(daemon, payload + b"GET %s/0 HTTP/1.1\r\nHost: x\r\n\r\n" % p, 4)
+    assert [a.split(b" ", 2)[1] for a in answers] == [b"200"] * 4, answers
+    assert [r[0] for r in pings(daemon, hb["id"])] == ["log", "success", "exit:0"]
+    answer = _refused(daemon, health + _post(p, b"z" * (12 * 1024 * 1024), True))
+    assert answer.count(b"HTTP/1.1 ") == 2 and b"HTTP/1.1 413 " in answer, answer[-400:]
+    assert len(pings(daemon, hb["id"])) == 3  # the refused one recorded nothing
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_curl_posting_a_job_log(
+    daemon: Daemon, hb: dict[str, Any], tmp_path: Any, chunked: bool
+) -> None:
+    """`curl --data-binary @job.log URL` as a cron wrapper runs it: 150 kB recorded, 12 MiB not."""
+    log_file = tmp_path / "job.log"
+    log_file.write_bytes(LONG_LOG)
+    how = ["-H", "Transfer-Encoding: chunked"] if chunked else []
+    assert curl(*how, "--data-binary", f"@{log_file}", hb["ping_url"]) == (200, "OK")
+    assert curl(*how, "--data-binary", f"@{log_file}", hb["ping_url"] + "/log") == (200, "OK")
+    assert [r[0] for r in pings(daemon, hb["id"])] == ["success", "log"]
+    assert state(daemon, hb["id"]) == "up"
+    log_file.write_bytes(b"z" * (12 * 1024 * 1024))
+    code, body = curl(*how, "--data-binary", f"@{log_file}", hb["ping_url"] + "/fail")
+    assert code == 413 and "not recorded" in body, (code, body)
+    assert len(pings(daemon, hb["id"])) == 2
+    assert state(daemon, hb["id"]) == "up"  # the refused /fail changed nothing
