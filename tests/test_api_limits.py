@@ -218,6 +218,48 @@ def test_ping_bodies_stop_at_10_mib(daemon: Daemon, api: httpx.Client) -> None:
     assert httpx.get(url, timeout=10).status_code == 200  # the listener is fine afterwards
 
 
+def test_long_ping_bodies_are_dropped_as_they_arrive(daemon: Daemon, api: httpx.Client) -> None:
+    """Eight pings each posting a body just under PING_DISCARD_MAX at once: all recorded, and
+    while all eight have sent all but their last 64 kB the daemon has not grown by the 80 MiB
+    they sent, as nothing of a body is kept."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    hb = api.post("/api/v1/targets", json={"spec": "heartbeat://big-logs?every=1h"}).json()
+    path = hb["ping_url"].split(str(daemon.port), 1)[1].encode()
+    piece = b"log line\n" * 6554  # 64 kB
+    pieces = PING_DISCARD_MAX // len(piece)
+    sent, go = threading.Barrier(9, timeout=60), threading.Event()
+
+    def post(_: int) -> bytes:
+        with socket.create_connection(("127.0.0.1", daemon.port), timeout=60) as s:
+            s.sendall(
+                b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                % (path, pieces * len(piece))
+            )
+            for _ in range(pieces - 1):
+                s.sendall(piece)
+            sent.wait()
+            go.wait(60)
+            s.sendall(piece)
+            return s.recv(65536)
+
+    before = _rss_mb(daemon)
+    with ThreadPoolExecutor(8) as pool:
+        answers = pool.map(post, range(8))
+        try:
+            sent.wait()
+            time.sleep(1.0)  # let the daemon read what sits in its socket buffers
+            grown = _rss_mb(daemon) - before
+        finally:
+            go.set()
+        assert all(a.startswith(b"HTTP/1.1 200 ") and a.endswith(b"OK") for a in answers)
+    assert grown < 40, f"the daemon grew {grown:.0f} MB while dropping 80 MiB of ping bodies"
+    info = api.get(f"/api/v1/targets/{hb['id']}/heartbeat").json()
+    assert info["pings"] == 8 and info["status"] == "up", info
+
+
 # ---- the CLI refuses the same with exit 2 ----------------------------------------------------------
 @pytest.mark.parametrize(
     "argv",
