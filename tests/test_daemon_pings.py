@@ -479,6 +479,67 @@ def test_a_ping_body_over_10_mib_is_refused_and_not_recorded(
     assert len(pings(daemon, hb["id"])) == 1
 
 
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_refused_client_that_sends_all_before_reading_gets_the_413_and_no_reset(
+    daemon: Daemon, hb: dict[str, Any], chunked: bool
+) -> None:
+    """As curl does with a chunked upload: it keeps sending after the 413 went out. The daemon
+    half-closes and drops what still comes (RFC 9112 9.6) instead of resetting the connection,
+    which made curl report no answer at all."""
+    import socket
+
+    from engine.limits import PING_DISCARD_MAX
+
+    size = 12 * 1024 * 1024 if chunked else PING_DISCARD_MAX + 1
+    with socket.create_connection(("127.0.0.1", daemon.port), timeout=30) as s:
+        s.sendall(_post(_path(hb), b"z" * size, chunked))  # no reset while sending
+        answer = b""
+        while chunk := s.recv(65536):  # a clean end of stream, no reset
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 413 ") and answer.endswith(b"tail -c 100000\n"), answer
+    assert pings(daemon, hb["id"]) == []
+
+
+def test_after_a_413_the_daemon_drops_at_most_10_mib_more_for_at_most_2_seconds(
+    daemon: Daemon, hb: dict[str, Any]
+) -> None:
+    """The staged close is bounded: a client that goes on sending, or holds the connection open
+    without sending, is cut off (a reset) past PING_DISCARD_MAX more bytes or LINGER_S."""
+    import socket
+
+    from engine.api.ping_protocol import LINGER_S
+    from engine.limits import PING_DISCARD_MAX
+
+    head = b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (
+        _path(hb),
+        12 * 1024 * 1024,
+    )
+
+    def refused(s: socket.socket) -> None:
+        s.sendall(head)
+        answer = b""
+        while chunk := s.recv(65536):  # the 413, then the daemon's half-close
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 413 "), answer
+
+    with socket.create_connection(("127.0.0.1", daemon.port), timeout=30) as s:
+        refused(s)
+        sent, piece = 0, b"z" * 65536
+        with contextlib.suppress(OSError):
+            while sent < 3 * PING_DISCARD_MAX:
+                s.sendall(piece)
+                sent += len(piece)
+        assert sent < 3 * PING_DISCARD_MAX, "the daemon never closed a connection sending on"
+    with socket.create_connection(("127.0.0.1", daemon.port), timeout=30) as s:
+        refused(s)
+        time.sleep(LINGER_S + 1.5)
+        with pytest.raises(OSError):  # the daemon closed it: the first byte is answered by RST
+            for _ in range(20):
+                s.sendall(b"z")
+                time.sleep(0.1)
+    assert pings(daemon, hb["id"]) == []
+
+
 def test_a_long_body_behind_a_pipelined_request_takes_the_asgi_path_alike(
     daemon: Daemon, hb: dict[str, Any]
 ) -> None:
@@ -492,6 +553,25 @@ def test_a_long_body_behind_a_pipelined_request_takes_the_asgi_path_alike(
     answer = _refused(daemon, health + _post(p, b"z" * (12 * 1024 * 1024), True))
     assert answer.count(b"HTTP/1.1 ") == 2 and b"HTTP/1.1 413 " in answer, answer[-400:]
     assert len(pings(daemon, hb["id"])) == 3  # the refused one recorded nothing
+
+
+def test_a_client_that_leaves_mid_body_records_nothing(daemon: Daemon, hb: dict[str, Any]) -> None:
+    """A ping is a complete request: one whose client leaves halfway through a long body is not
+    recorded, on the fast path as behind a pipelined request (ASGI)."""
+    import socket
+
+    p = _path(hb)
+    head = b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (p, len(LONG_LOG))
+    for before in (b"", b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"):
+        with socket.create_connection(("127.0.0.1", daemon.port), timeout=10) as s:
+            s.sendall(before + head + LONG_LOG[:50_000])
+            if before:  # the /health answer: the ping's ASGI cycle is reading its body now
+                assert s.recv(65536).startswith(b"HTTP/1.1 200 ")
+            time.sleep(0.3)
+    time.sleep(0.5)
+    assert pings(daemon, hb["id"]) == []
+    assert curl(hb["ping_url"])[0] == 200
+    assert len(pings(daemon, hb["id"])) == 1
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
