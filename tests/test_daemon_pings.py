@@ -405,9 +405,9 @@ def test_cli_ping_goes_to_the_daemon_over_its_socket(daemon: Daemon, hb: dict[st
 LONG_LOG = b"0123456789abcdef" * (150_000 // 16)  # 150 kB: over Healthchecks' PING_BODY_LIMIT
 
 
-def _post(path: bytes, body: bytes, chunked: bool, close: bool = False) -> bytes:
+def _post(path: bytes, body: bytes, chunked: bool) -> bytes:
     """One POST as raw HTTP/1.1, its body in 64 kB chunks or behind a Content-Length."""
-    head = b"POST %s HTTP/1.1\r\nHost: x\r\n" % path + (b"Connection: close\r\n" if close else b"")
+    head = b"POST %s HTTP/1.1\r\nHost: x\r\n" % path
     if not chunked:
         return head + b"Content-Length: %d\r\n\r\n" % len(body) + body
     step = 65536
