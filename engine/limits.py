@@ -18,7 +18,12 @@ from engine.errors import BadInput
 
 # ---- HTTP -----------------------------------------------------------------------------------
 MAX_BODY = 1024 * 1024  # [api] max_body default: a JSON request body, read in pieces, 413 beyond
-PING_BODY_MAX = 100_000  # a ping's body (a log excerpt), as Healthchecks' PING_BODY_LIMIT
+PING_BODY_MAX = 100_000  # a ping's body (a log excerpt) kept, as Healthchecks' PING_BODY_LIMIT
+# A ping with a longer body is still recorded (a cron wrapper's `curl --data-binary @job.log` must
+# not turn a job that ran fine into a page); the rest is read and dropped, never buffered. Reading
+# and dropping costs the daemon time, so a body past this (100 times the kept part, more than any
+# log excerpt) gets 413 and a closed connection, and that ping is not recorded.
+PING_DISCARD_MAX = 10 * 1024 * 1024
 LIMIT_CONCURRENCY = 1000  # connections+tasks per listener before uvicorn answers 503
 
 # ---- text fields (characters) ---------------------------------------------------------------

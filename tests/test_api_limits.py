@@ -1,5 +1,6 @@
 """Hostile sizes and values against a real daemon and the real CLI: a huge body is refused unread
-(413) and leaves the daemon's memory where it was, ping bodies stop at 100 kB, and every value
+(413) and leaves the daemon's memory where it was, ping bodies past 10 MiB are refused (up to
+that they are read and dropped, the ping recorded), and every value
 outside engine.limits is a 400 (API) or exit 2 (CLI) that names the field and the allowed range."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from engine.limits import (
     HEADERS_MAX,
     NAME_MAX,
     PING_BODY_MAX,
+    PING_DISCARD_MAX,
     TAGS_MAX,
 )
 from tests.daemon_harness import Daemon, cli, init_store, start_daemon
@@ -192,27 +194,70 @@ def _raw(daemon: Daemon, request: bytes) -> bytes:
         return data
 
 
-def test_ping_bodies_stop_at_100_kb(daemon: Daemon, api: httpx.Client) -> None:
+def test_ping_bodies_stop_at_10_mib(daemon: Daemon, api: httpx.Client) -> None:
     hb = api.post("/api/v1/targets", json={"spec": "heartbeat://log-job?every=1h"}).json()
     url = hb["ping_url"]
-    ok = httpx.post(url + "/log", content=b"x" * PING_BODY_MAX, timeout=10)
-    assert ok.status_code == 200
+    ok = httpx.post(url + "/log", content=b"x" * (PING_BODY_MAX + 1), timeout=10)
+    assert ok.status_code == 200  # over Healthchecks' 100 kB: dropped, the ping recorded
     path = url.split(str(daemon.port), 1)[1]
     announced = _raw(
         daemon,
-        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {PING_BODY_MAX + 1}\r\n\r\n".encode(),
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {PING_DISCARD_MAX + 1}\r\n\r\n".encode(),
     )
-    assert announced.startswith(b"HTTP/1.1 413") and b"100000 bytes" in announced
+    assert announced.startswith(b"HTTP/1.1 413") and b"10485760 bytes" in announced
+    chunk = b"10000\r\n" + b"y" * 0x10000 + b"\r\n"
     chunked = b"".join(
         [
             f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".encode(),
-            *(b"10000\r\n" + b"y" * 0x10000 + b"\r\n" for _ in range(2)),
-        ]  # 128 kB in chunks, no Content-Length: refused as it arrives
+            *(chunk for _ in range(PING_DISCARD_MAX // 0x10000 + 1)),
+        ]  # 10 MiB + 64 kB in chunks, no Content-Length: refused as it arrives
     )
     # The rest is not read: the 413 may arrive, or the reset of the unread bytes first.
-    with contextlib.suppress(ConnectionResetError):
+    with contextlib.suppress(ConnectionResetError, BrokenPipeError):
         assert _raw(daemon, chunked).startswith(b"HTTP/1.1 413")
     assert httpx.get(url, timeout=10).status_code == 200  # the listener is fine afterwards
+
+
+def test_long_ping_bodies_are_dropped_as_they_arrive(daemon: Daemon, api: httpx.Client) -> None:
+    """Eight pings each posting a body just under PING_DISCARD_MAX at once: all recorded, and
+    while all eight have sent all but their last 64 kB the daemon has not grown by the 80 MiB
+    they sent, as nothing of a body is kept."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    hb = api.post("/api/v1/targets", json={"spec": "heartbeat://big-logs?every=1h"}).json()
+    path = hb["ping_url"].split(str(daemon.port), 1)[1].encode()
+    piece = b"log line\n" * 6554  # 64 kB
+    pieces = PING_DISCARD_MAX // len(piece)
+    sent, go = threading.Barrier(9, timeout=60), threading.Event()
+
+    def post(_: int) -> bytes:
+        with socket.create_connection(("127.0.0.1", daemon.port), timeout=60) as s:
+            s.sendall(
+                b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                % (path, pieces * len(piece))
+            )
+            for _ in range(pieces - 1):
+                s.sendall(piece)
+            sent.wait()
+            go.wait(60)
+            s.sendall(piece)
+            return s.recv(65536)
+
+    before = _rss_mb(daemon)
+    with ThreadPoolExecutor(8) as pool:
+        answers = pool.map(post, range(8))
+        try:
+            sent.wait()
+            time.sleep(1.0)  # let the daemon read what sits in its socket buffers
+            grown = _rss_mb(daemon) - before
+        finally:
+            go.set()
+        assert all(a.startswith(b"HTTP/1.1 200 ") and a.endswith(b"OK") for a in answers)
+    assert grown < 40, f"the daemon grew {grown:.0f} MB while dropping 80 MiB of ping bodies"
+    info = api.get(f"/api/v1/targets/{hb['id']}/heartbeat").json()
+    assert info["pings"] == 8 and info["status"] == "up", info
 
 
 # ---- the CLI refuses the same with exit 2 ----------------------------------------------------------

@@ -6,6 +6,7 @@ after the answer, and finds the ping's result committed there.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import time
@@ -396,3 +397,197 @@ def test_cli_ping_goes_to_the_daemon_over_its_socket(daemon: Daemon, hb: dict[st
     rc, _, err = cli(daemon.data_dir, "ping", "no-such-beat")
     assert rc != 0 and "no target 'no-such-beat'" in err
     assert len(pings(daemon, hb["id"])) == 4  # the refused ones recorded nothing
+
+
+# ---- ping bodies: a long log is dropped, the ping recorded; past 10 MiB it is refused ------------
+# Healthchecks records a ping whose body is over its 100 kB and keeps the first 100 kB; SysAlert
+# keeps none of it, but must not lose the ping (a cron job that ran fine would page someone).
+LONG_LOG = b"0123456789abcdef" * (150_000 // 16)  # 150 kB: over Healthchecks' PING_BODY_LIMIT
+
+
+def _post(path: bytes, body: bytes, chunked: bool) -> bytes:
+    """One POST as raw HTTP/1.1, its body in 64 kB chunks or behind a Content-Length."""
+    head = b"POST %s HTTP/1.1\r\nHost: x\r\n" % path
+    if not chunked:
+        return head + b"Content-Length: %d\r\n\r\n" % len(body) + body
+    step = 65536
+    parts = [
+        b"%x\r\n%s\r\n" % (len(body[i : i + step]), body[i : i + step])
+        for i in range(0, len(body), step)
+    ]
+    return head + b"Transfer-Encoding: chunked\r\n\r\n" + b"".join(parts) + b"0\r\n\r\n"
+
+
+def _refused(d: Daemon, request: bytes) -> bytes:
+    """Send `request` from a thread while reading what comes back until the server closes: the
+    server answers before it has read all of it, then closes, so the sender may see a reset."""
+    import socket
+    import threading
+
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=30)
+
+    def send() -> None:
+        with contextlib.suppress(OSError):  # the server closed after its 413, our bytes unread
+            s.sendall(request)
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    data = b""
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := s.recv(65536):
+            data += chunk
+    sender.join(30)
+    s.close()
+    return data
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+@pytest.mark.parametrize("kind", ["", "/log"], ids=["success", "log"])
+def test_a_ping_with_a_long_body_is_recorded_and_the_connection_kept(
+    daemon: Daemon, hb: dict[str, Any], kind: str, chunked: bool
+) -> None:
+    """150 kB posted to /ping/<token> or /log: 200 OK, the ping stored, and the same connection
+    answers the next request (keep-alive after the body was read and dropped)."""
+    p = _path(hb)
+    payload = (
+        _post(p + kind.encode(), LONG_LOG, chunked) + b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % p
+    )
+    answers = raw_exchange(daemon, payload, 2)
+    assert len(answers) == 2, answers
+    for a in answers:
+        assert a.startswith(b"HTTP/1.1 200 ") and a.endswith(b"\r\n\r\nOK"), a[:300]
+        assert b"connection: close" not in a.lower()
+    assert [r[0] for r in pings(daemon, hb["id"])] == [kind[1:] or "success", "success"]
+    assert state(daemon, hb["id"]) == "up"
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_ping_body_over_10_mib_is_refused_and_not_recorded(
+    daemon: Daemon, hb: dict[str, Any], chunked: bool
+) -> None:
+    from engine.limits import PING_DISCARD_MAX
+
+    body = b"z" * (12 * 1024 * 1024)
+    assert len(body) > PING_DISCARD_MAX
+    answer = _refused(daemon, _post(_path(hb), body, chunked))
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:300]
+    assert b"connection: close" in answer.lower()
+    assert b"10485760 bytes" in answer and b"not recorded" in answer
+    assert pings(daemon, hb["id"]) == []
+    assert state(daemon, hb["id"]) == "unknown"
+    assert curl(hb["ping_url"])[0] == 200  # the listener is fine afterwards
+    assert len(pings(daemon, hb["id"])) == 1
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_refused_client_that_sends_all_before_reading_gets_the_413_and_no_reset(
+    daemon: Daemon, hb: dict[str, Any], chunked: bool
+) -> None:
+    """As curl does with a chunked upload: it keeps sending after the 413 went out. The daemon
+    half-closes and drops what still comes (RFC 9112 9.6) instead of resetting the connection,
+    which made curl report no answer at all."""
+    import socket
+
+    from engine.limits import PING_DISCARD_MAX
+
+    size = 12 * 1024 * 1024 if chunked else PING_DISCARD_MAX + 1
+    with socket.create_connection(("127.0.0.1", daemon.port), timeout=30) as s:
+        s.sendall(_post(_path(hb), b"z" * size, chunked))  # no reset while sending
+        answer = b""
+        while chunk := s.recv(65536):  # a clean end of stream, no reset
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 413 ") and answer.endswith(b"tail -c 100000\n"), answer
+    assert pings(daemon, hb["id"]) == []
+
+
+def test_after_a_413_the_daemon_drops_at_most_10_mib_more_for_at_most_2_seconds(
+    daemon: Daemon, hb: dict[str, Any]
+) -> None:
+    """The staged close is bounded: a client that goes on sending, or holds the connection open
+    without sending, is cut off (a reset) past PING_DISCARD_MAX more bytes or LINGER_S."""
+    import socket
+
+    from engine.api.ping_protocol import LINGER_S
+    from engine.limits import PING_DISCARD_MAX
+
+    head = b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (
+        _path(hb),
+        12 * 1024 * 1024,
+    )
+
+    def refused(s: socket.socket) -> None:
+        s.sendall(head)
+        answer = b""
+        while chunk := s.recv(65536):  # the 413, then the daemon's half-close
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 413 "), answer
+
+    with socket.create_connection(("127.0.0.1", daemon.port), timeout=30) as s:
+        refused(s)
+        sent, piece = 0, b"z" * 65536
+        with contextlib.suppress(OSError):
+            while sent < 3 * PING_DISCARD_MAX:
+                s.sendall(piece)
+                sent += len(piece)
+        assert sent < 3 * PING_DISCARD_MAX, "the daemon never closed a connection sending on"
+    with socket.create_connection(("127.0.0.1", daemon.port), timeout=30) as s:
+        refused(s)
+        time.sleep(LINGER_S + 1.5)
+        with pytest.raises(OSError):  # the daemon closed it: the first byte is answered by RST
+            for _ in range(20):
+                s.sendall(b"z")
+                time.sleep(0.1)
+    assert pings(daemon, hb["id"]) == []
+
+
+def test_a_long_body_behind_a_pipelined_request_takes_the_asgi_path_alike(
+    daemon: Daemon, hb: dict[str, Any]
+) -> None:
+    """Pipelined behind /health the pings go through ASGI (server.PingFastPath): the same rules."""
+    p = _path(hb)
+    health = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    payload = health + _post(p + b"/log", LONG_LOG, True) + _post(p, LONG_LOG, False)
+    answers = raw_exchange(daemon, payload + b"GET %s/0 HTTP/1.1\r\nHost: x\r\n\r\n" % p, 4)
+    assert [a.split(b" ", 2)[1] for a in answers] == [b"200"] * 4, answers
+    assert [r[0] for r in pings(daemon, hb["id"])] == ["log", "success", "exit:0"]
+    answer = _refused(daemon, health + _post(p, b"z" * (12 * 1024 * 1024), True))
+    assert answer.count(b"HTTP/1.1 ") == 2 and b"HTTP/1.1 413 " in answer, answer[-400:]
+    assert len(pings(daemon, hb["id"])) == 3  # the refused one recorded nothing
+
+
+def test_a_client_that_leaves_mid_body_records_nothing(daemon: Daemon, hb: dict[str, Any]) -> None:
+    """A ping is a complete request: one whose client leaves halfway through a long body is not
+    recorded, on the fast path as behind a pipelined request (ASGI)."""
+    import socket
+
+    p = _path(hb)
+    head = b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (p, len(LONG_LOG))
+    for before in (b"", b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"):
+        with socket.create_connection(("127.0.0.1", daemon.port), timeout=10) as s:
+            s.sendall(before + head + LONG_LOG[:50_000])
+            if before:  # the /health answer: the ping's ASGI cycle is reading its body now
+                assert s.recv(65536).startswith(b"HTTP/1.1 200 ")
+            time.sleep(0.3)
+    time.sleep(0.5)
+    assert pings(daemon, hb["id"]) == []
+    assert curl(hb["ping_url"])[0] == 200
+    assert len(pings(daemon, hb["id"])) == 1
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_curl_posting_a_job_log(
+    daemon: Daemon, hb: dict[str, Any], tmp_path: Any, chunked: bool
+) -> None:
+    """`curl --data-binary @job.log URL` as a cron wrapper runs it: 150 kB recorded, 12 MiB not."""
+    log_file = tmp_path / "job.log"
+    log_file.write_bytes(LONG_LOG)
+    how = ["-H", "Transfer-Encoding: chunked"] if chunked else []
+    assert curl(*how, "--data-binary", f"@{log_file}", hb["ping_url"]) == (200, "OK")
+    assert curl(*how, "--data-binary", f"@{log_file}", hb["ping_url"] + "/log") == (200, "OK")
+    assert [r[0] for r in pings(daemon, hb["id"])] == ["success", "log"]
+    assert state(daemon, hb["id"]) == "up"
+    log_file.write_bytes(b"z" * (12 * 1024 * 1024))
+    code, body = curl(*how, "--data-binary", f"@{log_file}", hb["ping_url"] + "/fail")
+    assert code == 413 and "not recorded" in body, (code, body)
+    assert len(pings(daemon, hb["id"])) == 2
+    assert state(daemon, hb["id"]) == "up"  # the refused /fail changed nothing

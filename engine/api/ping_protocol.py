@@ -28,7 +28,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from engine.errors import BadInput
 from engine.heartbeat import parse_ping_path
-from engine.limits import PING_BODY_MAX
+from engine.limits import PING_BODY_MAX, PING_DISCARD_MAX
 from engine.store.db import describe_error
 
 if TYPE_CHECKING:
@@ -83,18 +83,34 @@ def _unrecorded(exc: Exception) -> None:
         log.error("pings could not be recorded: %s", describe_error(exc))
 
 
+# A ping body is a log excerpt that SysAlert does not store: any size up to PING_DISCARD_MAX is
+# read and dropped as it arrives (nothing of it is buffered) and the ping is recorded, as
+# Healthchecks records a ping whose body is over its 100 kB and keeps the first 100 kB. Past
+# PING_DISCARD_MAX the ping is refused unrecorded, so a hostile client cannot keep the daemon busy.
 TOO_LARGE = (
-    b"a ping body holds at most %d bytes and this ping was not recorded; "
-    b"send the end of the log, e.g. tail -c %d\n" % (PING_BODY_MAX, PING_BODY_MAX)
+    b"a ping body over %d bytes (10 MiB) is refused and this ping was not recorded; "
+    b"send the end of the log, e.g. tail -c %d\n" % (PING_DISCARD_MAX, PING_BODY_MAX)
 )
 
 
 def body_too_large(headers: list[tuple[bytes, bytes]]) -> bool:
-    """Whether a ping announces a body over PING_BODY_MAX (Content-Length, before reading it)."""
+    """Whether a ping announces a body over PING_DISCARD_MAX (Content-Length, before reading it)."""
     for name, value in headers:
         if name == b"content-length":
-            return not value.strip().isdigit() or int(value) > PING_BODY_MAX
+            return not value.strip().isdigit() or int(value) > PING_DISCARD_MAX
     return False
+
+
+# After a 413 the connection closes in stages (RFC 9112 section 9.6): the answer and our FIN go out
+# and what the client still sends is read and dropped until it closes, for at most this long and
+# PING_DISCARD_MAX more bytes. Closing at once with its bytes unread resets the connection, and a
+# client still uploading (curl with a chunked body) then loses the 413 and reports nothing.
+LINGER_S = 2.0
+
+
+def body_over(size: int) -> bool:
+    """Whether `size` bytes of a ping body read so far (chunked: not announced) are too many."""
+    return size > PING_DISCARD_MAX
 
 
 class _PingCycle:
@@ -127,8 +143,19 @@ class PingProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol; `/ping/...` requests skip ASGI (see the module docstring)."""
 
     engine: Engine  # set on the subclass made by `ping_protocol`
+    _linger_left: int | None = None  # bytes still to drop after a 413, before closing at once
+
+    def data_received(self, data: bytes) -> None:
+        if self._linger_left is None:
+            super().data_received(data)
+            return
+        self._linger_left -= len(data)  # refused: nothing more is parsed
+        if self._linger_left < 0:
+            self.transport.close()
 
     def on_headers_complete(self) -> None:
+        if self._linger_left is not None:  # a request behind a refused body in the same read
+            return
         cycle = self.cycle
         if (
             self.url.startswith(b"/ping/")
@@ -154,19 +181,28 @@ class PingProtocol(HttpToolsProtocol):
 
     def on_body(self, body: bytes) -> None:
         cycle = self.cycle
-        if type(cycle) is _PingCycle:  # a POSTed log excerpt: nothing of it is kept
+        if type(cycle) is _PingCycle:  # a POSTed log excerpt: counted and dropped, never kept
             cycle.body_size += len(body)
-            if cycle.body_size > PING_BODY_MAX:  # chunked, so not announced: refused here
+            if body_over(cycle.body_size):  # chunked, so not announced: refused here
                 self._refuse(cycle)
             return
         super().on_body(body)
 
     def _refuse(self, cycle: Any) -> None:
-        """413 for a ping body over PING_BODY_MAX; the connection closes (the rest is not read)."""
+        """413 for a ping body over PING_DISCARD_MAX; the ping is not recorded and the connection
+        closes (in stages, see LINGER_S) without parsing anything more."""
         if cycle.response_complete:
             return
         cycle.keep_alive = False
-        self._answer(cycle, 413, TOO_LARGE)
+        self._answer(cycle, 413, TOO_LARGE, linger=True)
+
+    def _linger(self) -> None:
+        """Close in stages (see LINGER_S): half-close, drop what still comes, then close."""
+        transport = self.transport
+        self._linger_left = PING_DISCARD_MAX
+        if transport.can_write_eof():  # TLS cannot half-close: the client stops on the 413
+            transport.write_eof()
+        self.loop.call_later(LINGER_S, transport.close)
 
     def on_message_complete(self) -> None:
         cycle = self.cycle
@@ -179,7 +215,7 @@ class PingProtocol(HttpToolsProtocol):
             return
         super().on_message_complete()
 
-    def _answer(self, cycle: Any, status: int, body: bytes) -> None:
+    def _answer(self, cycle: Any, status: int, body: bytes, linger: bool = False) -> None:
         if cycle.response_complete:
             return
         cycle.response_complete = True
@@ -200,7 +236,10 @@ class PingProtocol(HttpToolsProtocol):
             self.on_response_complete()
         else:
             self.server_state.total_requests += 1
-            transport.close()
+            if linger:
+                self._linger()
+            else:
+                transport.close()
 
 
 def ping_protocol(engine: Engine) -> type[PingProtocol]:

@@ -233,7 +233,7 @@ def openapi() -> dict[str, Any]:
         "200": "recorded",
         "400": "exit status outside 0-255",
         "404": "unknown token, or not a ping path",
-        "413": "body larger than 100 kB (nothing recorded)",
+        "413": "body larger than 10 MiB (nothing recorded; up to that, a body is read and dropped)",
         "503": "could not be recorded, try again",
     }
     paths["/ping/{token}"] = {

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route as SRoute
 
-from engine.api.ping_protocol import TOO_LARGE, answer_ping, body_too_large
+from engine.api.ping_protocol import TOO_LARGE, answer_ping, body_over, body_too_large
 from engine.api.routes import ROUTES, Route
 from engine.api.schema import openapi, surrogate_free, validate
 from engine.commands.acting import ACTOR_HEADER, takes_by
@@ -32,7 +32,7 @@ from engine.commands.base import check_actor
 from engine.domain import TargetRecord
 from engine.errors import BadInput, NotFound, SysAlertError
 from engine.health import health_report
-from engine.limits import ACTOR_MAX, PING_BODY_MAX
+from engine.limits import ACTOR_MAX
 from engine.store.db import describe_error
 
 if TYPE_CHECKING:
@@ -387,13 +387,15 @@ class PingFastPath:
         if body_too_large(scope.get("headers", [])):
             await _reply(send, 413, TOO_LARGE, close=True)
             return
-        if method == "POST":  # drain the body (a log excerpt); we keep nothing of it
+        if method == "POST":  # drain the body (a log excerpt) piece by piece; nothing is kept
             more, size = True, 0
             while more:
                 msg = await receive()
+                if msg["type"] == "http.disconnect":  # left mid-body: as on the fast path,
+                    return  # an incomplete request records nothing
                 more = msg.get("more_body", False)
                 size += len(msg.get("body", b""))
-                if size > PING_BODY_MAX:
+                if body_over(size):
                     await _reply(send, 413, TOO_LARGE, close=True)
                     return
         answer: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
