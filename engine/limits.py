@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from engine.errors import BadInput
 
@@ -111,6 +111,14 @@ def check_text(
     return text
 
 
+def no_nul(ref: str) -> str:
+    """A reference (id, name, tag:T) without NUL: none holds one, and PostgreSQL cannot even
+    compare text with one (a lookup would fail in the driver rather than find nothing)."""
+    if "\0" in ref:
+        raise ValueError(f"holds a NUL character at position {ref.index(chr(0)) + 1}")
+    return ref
+
+
 def check_count(items: Iterable[Any] | None, what: str, max_items: int) -> list[Any]:
     """A list of at most `max_items` entries."""
     out = list(items or [])
@@ -167,7 +175,7 @@ def _num(x: float) -> str:
 # its limit there; the command body checks it again for the CLI, console and Telegram.
 Name = Annotated[str, Field(max_length=NAME_MAX)]
 Spec = Annotated[str, Field(max_length=SPEC_MAX)]
-Ref = Annotated[str, Field(max_length=REF_MAX)]
+Ref = Annotated[str, Field(max_length=REF_MAX), AfterValidator(no_nul)]
 Reason = Annotated[str, Field(max_length=REASON_MAX)]
 Schedule = Annotated[str, Field(max_length=SCHEDULE_MAX)]
 Address = Annotated[str, Field(max_length=ADDRESS_MAX)]

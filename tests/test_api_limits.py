@@ -263,3 +263,23 @@ def _wait_status(url: str, status: int) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+# ---- NUL in a reference (PostgreSQL cannot even compare text holding one) ------------------------
+def test_a_nul_in_a_reference_is_400_on_every_store(tmp_path: Path, db_url: str) -> None:
+    data_dir = tmp_path / "data"
+    init_store(data_dir, f'\n[general]\ndatabase_url = "{db_url}"\n')
+    d = start_daemon(data_dir)
+    try:
+        api = d.unix()
+        for path in ("/api/v1/history", "/api/v1/incidents", "/api/v1/states"):
+            _error(api.get(path, params={"target": "a\0b"}), 400, "target", "NUL")
+        for path, body in (
+            ("/api/v1/targets", {"spec": "tcp://127.0.0.1:9", "depends_on": "\0"}),
+            ("/api/v1/maintenance/off", {"what": "\0x"}),
+            ("/api/v1/maintenance/on", {"what": "x\0", "duration": "1h"}),
+        ):
+            _error(api.post(path, json=body), 400, "NUL")
+    finally:
+        d.stop()
+    assert "Traceback" not in d.log() and "failed: DataError" not in d.log(), d.log()[-2000:]

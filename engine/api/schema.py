@@ -106,6 +106,7 @@ def _bad_field(route: Route, exc: ValidationError) -> BadInput:
         return BadInput(f"missing field {field!r}", f"required: {', '.join(need)}")
     where = ".".join(str(x) for x in err["loc"])
     msg = err["msg"].replace("valid list", "valid array").replace("dictionary", "object")
+    msg = msg.removeprefix("Value error, ")  # our own validators' sentence (engine.limits.no_nul)
     return BadInput(f"field {where!r}: {msg}", "see /openapi.json for each field's type and limits")
 
 

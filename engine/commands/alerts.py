@@ -201,7 +201,7 @@ class AlertCommands(CommandBase):
         return any(tag in r.tags for r in recs if owner_id is None or r.owner_id == owner_id)
 
     def maintenance_off(
-        self, what: str, by: str = "operator", owner_id: str | None = None
+        self, what: Ref, by: str = "operator", owner_id: str | None = None
     ) -> dict[str, Any]:
         """End maintenance now for a target, a tag or all. Recurring and future windows are plans
         and stay (the answer lists them); `note` says when the scope stays in maintenance anyway,
