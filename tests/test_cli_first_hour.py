@@ -220,3 +220,24 @@ def test_init_says_what_it_seeded_and_when_that_alerts(tmp_path: Path) -> None:
         ("memory high", "memory", 300.0),
         ("disk / full", "disk /", 300.0),
     }
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("target", "show", "\udcff"),
+        ("target", "remove", "web\udced\udca0\udc80"),
+        ("history", "--target", "\udcff"),
+        ("incidents", "ack", "\udcff"),
+        ("contacts", "remove", "\udcff"),
+        ("maintenance", "on", "tag:\udcff"),
+        ("ping", "\udcff"),
+    ],
+)
+def test_an_argument_that_is_not_utf8_is_bad_input(store_dir: Path, argv: tuple[str, ...]) -> None:
+    """Bytes that are not UTF-8 on the command line arrive as lone surrogates: one line, exit 2
+    (it was `internal error: UnicodeEncodeError`, exit 1, from the store's encoder)."""
+    rc, out, err = cli(store_dir, *argv)
+    line = _one_line(err)
+    assert rc == 2 and out == "", (rc, err)
+    assert "not valid UTF-8" in line and "internal error" not in line, line
