@@ -283,3 +283,18 @@ def test_a_nul_in_a_reference_is_400_on_every_store(tmp_path: Path, db_url: str)
     finally:
         d.stop()
     assert "Traceback" not in d.log() and "failed: DataError" not in d.log(), d.log()[-2000:]
+
+
+def test_an_import_nested_too_deeply_is_bad_input(
+    daemon: Daemon, api: httpx.Client, tmp_path: Path
+) -> None:
+    """tomllib recurses once per level: 5,000 brackets were an internal error (RecursionError)
+    from the API and the CLI; a config file said what was wrong, and so does an import now."""
+    deep = "a = " + "[" * 5000 + "]" * 5000 + "\n"
+    _error(api.post("/api/v1/targets/import", json={"text": deep}), 400, "nested", "32")
+    parsed_but_deep = '[[targets]]\nspec = "tcp://127.0.0.1:9"\nx = ' + "[" * 40 + "]" * 40
+    _error(api.post("/api/v1/targets/import", json={"text": parsed_but_deep}), 400, "32")
+    path = tmp_path / "deep.toml"
+    path.write_text(deep)
+    rc, _, err = cli(daemon.data_dir, "import", str(path))
+    assert rc == 2 and "nested" in err and "internal error" not in err, err
