@@ -49,6 +49,9 @@ EPOCH = (0.0, 32503680000.0)  # a Unix time (`before=`, `now=`): 1970 to the yea
 RUNS = (1, 1000)
 LEVEL = (1, 9)  # a contact's escalation level
 ICMP_COUNT = (1, 100)  # icmp://host?count=
+TLS_MIN_DAYS = (0, 36_500)  # tls://host?min_days=
+SYSTEM_PERCENT = (0, 100)  # system://cpu|memory|swap|disk?max=|min=
+SYSTEM_LOAD = (0, 100_000)  # system://load?max= (% of the cores: 400 is four busy ones)
 LATENCY_MS = (0.0, 3_600_000.0)  # max_latency_ms
 
 # ---- durations (seconds): (shortest, longest) -------------------------------------------------

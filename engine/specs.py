@@ -16,7 +16,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 from engine.durations import parse_duration
 from engine.errors import BadInput
-from engine.limits import DURATION_MAX, HEARTBEAT_EVERY, HEARTBEAT_GRACE, ICMP_COUNT
+from engine.limits import (
+    DURATION_MAX,
+    HEARTBEAT_EVERY,
+    HEARTBEAT_GRACE,
+    ICMP_COUNT,
+    SYSTEM_LOAD,
+    SYSTEM_PERCENT,
+    TLS_MIN_DAYS,
+)
 
 KINDS = ("tcp", "http", "icmp", "dns", "tls", "command", "heartbeat", "system")
 DNS_TYPES = ("A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "PTR", "SRV", "CAA")
@@ -220,6 +228,7 @@ def parse_spec(text: str) -> TargetSpec:
         host, port = _split_host_port(raw, parts.netloc)
         params = _query(raw, parts.query, {"min_days", "servername"})
         _check_numbers(raw, params, ("min_days",))
+        _check_range(raw, params, "min_days", TLS_MIN_DAYS)
         return TargetSpec(
             "tls", raw, _check_host(raw, host), _check_port(raw, port, False, 443), params=params
         )
@@ -262,6 +271,8 @@ def parse_spec(text: str) -> TargetSpec:
             )
         params = _query(raw, query, {"max", "min"})
         _check_numbers(raw, params, ("max", "min"))
+        for key in ("max", "min"):
+            _check_range(raw, params, key, SYSTEM_LOAD if metric == "load" else SYSTEM_PERCENT)
         if metric == "disk":
             params["path"] = mount or "/"
         elif mount:
