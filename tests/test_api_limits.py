@@ -128,6 +128,9 @@ def test_lists_and_strings_are_bounded(api: httpx.Client) -> None:
             ("header", "control character"),
         ),
         ('{"spec": "heartbeat://job?every=0s"}', ("every", "1s")),
+        # JSON true is no number: pydantic's lax mode read it as 1 (a 1 s interval).
+        ('{"spec": "tcp://127.0.0.1:9", "interval": true}', ("interval", "true")),
+        ('{"spec": "tcp://127.0.0.1:9", "failure_threshold": false}', ("failure_threshold",)),
     ],
 )
 def test_bad_values_are_400_naming_the_field(
