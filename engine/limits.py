@@ -9,6 +9,7 @@ Telegram refuse the same things with the same sentence), and the API's request m
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Iterable
 from typing import Annotated, Any
 
@@ -70,6 +71,9 @@ WINDOW_LENGTH = (1.0, DURATION_MAX)  # a recurring maintenance window's length
 # bidirectional overrides and isolates that make text display differently from what it is
 # ("Trojan Source", CVE-2021-42574).
 BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# The other format characters (zero-width space, soft hyphen, BOM...) are invisible: "db\u200b-prod"
+# would read as "db-prod". Only the zero-width joiner stays, as emoji sequences need it.
+ZWJ = "\u200d"
 
 
 def bad_char(text: str, multiline: bool = False) -> str | None:
@@ -84,6 +88,8 @@ def bad_char(text: str, multiline: bool = False) -> str | None:
             return f"a bidirectional control character (U+{o:04X}) at position {i + 1}"
         if 0xD800 <= o < 0xE000:
             return f"a lone surrogate (U+{o:04X}) at position {i + 1}, which is not valid text"
+        if o > 0x7F and c != ZWJ and unicodedata.category(c) == "Cf":
+            return f"an invisible format character (U+{o:04X}) at position {i + 1}"
     return None
 
 

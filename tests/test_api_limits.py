@@ -112,6 +112,10 @@ def test_lists_and_strings_are_bounded(api: httpx.Client) -> None:
         ('{"spec": "tcp://127.0.0.1:9", "name": "a\\u0000b"}', ("control character",)),
         ('{"spec": "tcp://127.0.0.1:9", "name": "ab\\u202ecd"}', ("bidirectional",)),
         ('{"spec": "tcp://127.0.0.1:9", "tags": ["a\\u2066"]}', ("tag", "bidirectional")),
+        # Invisible characters make a second "db-prod" that reads as the first.
+        ('{"spec": "tcp://127.0.0.1:9", "name": "db\\u200b-prod"}', ("invisible", "U+200B")),
+        ('{"spec": "tcp://127.0.0.1:9", "name": "db\\u00adprod"}', ("invisible", "U+00AD")),
+        ('{"spec": "tcp://127.0.0.1:9", "tags": ["\\ufeffweb"]}', ("tag", "invisible")),
         ('{"spec": "tcp://127.0.0.1:9", "interval": 1e308}', ("interval", "allowed", "7d")),
         ('{"spec": "tcp://127.0.0.1:9", "interval": "999999999999999999d"}', ("7d",)),
         ('{"spec": "tcp://127.0.0.1:9", "interval": "10s", "timeout": "30s"}', ("timeout",)),
