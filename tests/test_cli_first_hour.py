@@ -114,6 +114,7 @@ def test_a_heartbeat_says_when_the_next_ping_is_due_and_when_it_goes_down(
     assert cli(store_dir, "target", "add", "heartbeat://beat?every=1h&grace=5m")[0] == 0
     rc, out, _ = cli(store_dir, "target", "show", "beat")
     assert "next ping due" not in out  # never pinged: it waits for the first one
+    assert "goes down only after its first ping" in out, out  # and says so
     assert cli(store_dir, "ping", "beat")[0] == 0
     rc, out, _ = cli(store_dir, "target", "show", "beat")
     shown = dict(line.strip().split(": ", 1) for line in out.splitlines())
