@@ -242,3 +242,14 @@ def test_an_argument_that_is_not_utf8_is_bad_input(store_dir: Path, argv: tuple[
     line = _one_line(err)
     assert rc == 2 and out == "", (rc, err)
     assert "not valid UTF-8" in line and "internal error" not in line, line
+
+
+def test_maintenance_on_names_the_tag_and_how_to_end_it(store_dir: Path) -> None:
+    """`tag:db` reads as a tag (a bare `db` would be a target), and no internal word (`toggle`)."""
+    rc, out, err = cli(store_dir, "maintenance", "on", "tag:db", "--for", "1h")
+    assert rc == 0, err
+    first = out.splitlines()[0]
+    assert first.startswith("maintenance on for tag:db, ends in 1h"), first
+    assert "`sysalert maintenance off tag:db`" in first and "toggle" not in out, out
+    rc, out, err = cli(store_dir, "maintenance", "on", "all")
+    assert rc == 0 and out.startswith("maintenance on for all until `sysalert maintenance off"), out
