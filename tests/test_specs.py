@@ -192,3 +192,18 @@ def test_tcp_round_trip(host: str, port: int) -> None:
 def test_ipv6_round_trip(addr: ipaddress.IPv6Address, port: int) -> None:
     spec = parse_spec(f"tcp://[{addr}]:{port}")
     assert ipaddress.ip_address(spec.host) == addr and spec.port == port
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["system://cpu?min=101", "tls://h?min_days=-5", "icmp://h?count=0", "system://load?max=-1"],
+)
+def test_a_stored_spec_keeps_running_when_a_range_was_tightened_since(text: str) -> None:
+    """Ranges are checked when a target is added or edited; one stored before a range existed
+    still parses (it used to raise at every check: a traceback per interval, state unknown)."""
+    from engine.domain import TargetRecord
+
+    with pytest.raises(BadInput):
+        parse_spec(text)
+    rec = TargetRecord(id="t1", name="old", spec_text=text, kind=text.split(":", 1)[0])
+    assert rec.spec.raw == text
