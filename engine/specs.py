@@ -201,7 +201,7 @@ def parse_spec(text: str, stored: bool = False) -> TargetSpec:
         _query(raw, parts.query, set())
         return TargetSpec("tcp", raw, _check_host(raw, host), _check_port(raw, port, True))
     if scheme in ("http", "https"):
-        if any(c.isspace() for c in raw):
+        if not stored and any(c.isspace() for c in raw):
             raise _bad(raw, "a URL cannot contain spaces", "write a space as %20")
         host, port = _split_host_port(raw, parts.netloc.rsplit("@", 1)[-1])
         _check_host(raw, host)

@@ -196,7 +196,13 @@ def test_ipv6_round_trip(addr: ipaddress.IPv6Address, port: int) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["system://cpu?min=101", "tls://h?min_days=-5", "icmp://h?count=0", "system://load?max=-1"],
+    [
+        "system://cpu?min=101",
+        "tls://h?min_days=-5",
+        "icmp://h?count=0",
+        "system://load?max=-1",
+        "http://h/a b",
+    ],
 )
 def test_a_stored_spec_keeps_running_when_a_range_was_tightened_since(text: str) -> None:
     """Ranges are checked when a target is added or edited; one stored before a range existed
