@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -21,11 +20,10 @@ from pydantic import (
 
 from engine.config_checks import (
     ENV_DATABASE_URL,
-    MAX_DEPTH,
     check_database_url,
-    check_depth,
     config_where,
     is_default_place,
+    parse_toml,
     read_text,
 )
 from engine.config_locate import locate
@@ -435,18 +433,7 @@ def load_settings(
     text = ""
     if path.exists():
         text = read_text(path)
-        try:
-            raw = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(
-                f"{path}: TOML syntax error: {exc}", "fix the line and column shown"
-            ) from None
-        except RecursionError:
-            raise ConfigError(
-                f"{path}: arrays or tables nested too deeply to read",
-                f"a config needs no more than {MAX_DEPTH} levels",
-            ) from None
-        check_depth(raw, path)
+        raw = parse_toml(text, path)
     elif not creating and (required or not is_default_place(path, ddir)):
         raise ConfigError(
             f"config file {path} does not exist",

@@ -3,6 +3,7 @@ sane depth, where a key sits (`file:line`), and that its database URL is one Sys
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,26 @@ def read_text(path: Path) -> str:
         ) from None
 
 
-def check_depth(raw: Any, path: Path) -> None:
+def parse_toml(text: str, where: Path | str) -> dict[str, Any]:
+    """TOML text (a config file, or targets to import) as a table; a syntax error or nesting
+    deeper than MAX_DEPTH is one ConfigError naming `where` (tomllib recurses once per level,
+    so thousands of brackets would otherwise be a RecursionError)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{where}: TOML syntax error: {exc}", "fix the line and column shown"
+        ) from None
+    except RecursionError:
+        raise ConfigError(
+            f"{where}: arrays or tables nested too deeply to read",
+            f"a config needs no more than {MAX_DEPTH} levels",
+        ) from None
+    check_depth(raw, where)
+    return raw
+
+
+def check_depth(raw: Any, path: Path | str) -> None:
     stack: list[tuple[Any, int]] = [(raw, 0)]
     while stack:
         node, depth = stack.pop()

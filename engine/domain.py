@@ -56,7 +56,7 @@ class TargetRecord:
     @property
     def spec(self) -> TargetSpec:
         if self._spec is None:
-            self._spec = parse_spec(self.spec_text)
+            self._spec = parse_spec(self.spec_text, stored=True)
         return self._spec
 
     def public(self, ping_base: str | None = None) -> dict[str, Any]:

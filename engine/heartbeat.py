@@ -266,7 +266,8 @@ def evaluate(cfg: HeartbeatConfig, state: HeartbeatState, now: datetime) -> Hear
         detail = f"{run}, must end within {format_duration(cfg.grace_s)}; {last}"
         return HeartbeatVerdict("started", down_at, detail, due, down_at, True)
     if due is None:
-        return HeartbeatVerdict("unknown", None, f"never pinged, {expect}")
+        first = "it goes down only after its first ping"
+        return HeartbeatVerdict("unknown", None, f"never pinged, {expect}; {first}")
     if now >= due:
         return HeartbeatVerdict("pending", down_at, f"late: {last}, {expect}", due, down_at)
     return HeartbeatVerdict("up", due, f"{last}, {expect}", due, down_at)

@@ -9,10 +9,11 @@ Telegram refuse the same things with the same sentence), and the API's request m
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Iterable
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from engine.errors import BadInput
 
@@ -54,6 +55,9 @@ EPOCH = (0.0, 32503680000.0)  # a Unix time (`before=`, `now=`): 1970 to the yea
 RUNS = (1, 1000)
 LEVEL = (1, 9)  # a contact's escalation level
 ICMP_COUNT = (1, 100)  # icmp://host?count=
+TLS_MIN_DAYS = (0, 36_500)  # tls://host?min_days=
+SYSTEM_PERCENT = (0, 100)  # system://cpu|memory|swap|disk?max=|min=
+SYSTEM_LOAD = (0, 100_000)  # system://load?max= (% of the cores: 400 is four busy ones)
 LATENCY_MS = (0.0, 3_600_000.0)  # max_latency_ms
 
 # ---- durations (seconds): (shortest, longest) -------------------------------------------------
@@ -72,6 +76,9 @@ WINDOW_LENGTH = (1.0, DURATION_MAX)  # a recurring maintenance window's length
 # bidirectional overrides and isolates that make text display differently from what it is
 # ("Trojan Source", CVE-2021-42574).
 BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# The other format characters (zero-width space, soft hyphen, BOM...) are invisible: "db\u200b-prod"
+# would read as "db-prod". Only the zero-width joiner stays, as emoji sequences need it.
+ZWJ = "\u200d"
 
 
 def bad_char(text: str, multiline: bool = False) -> str | None:
@@ -86,6 +93,8 @@ def bad_char(text: str, multiline: bool = False) -> str | None:
             return f"a bidirectional control character (U+{o:04X}) at position {i + 1}"
         if 0xD800 <= o < 0xE000:
             return f"a lone surrogate (U+{o:04X}) at position {i + 1}, which is not valid text"
+        if o > 0x7F and c != ZWJ and unicodedata.category(c) == "Cf":
+            return f"an invisible format character (U+{o:04X}) at position {i + 1}"
     return None
 
 
@@ -114,6 +123,14 @@ def check_text(
     if bad is not None:
         raise BadInput(f"{what} holds {bad}", "use printable characters only")
     return text
+
+
+def no_nul(ref: str) -> str:
+    """A reference (id, name, tag:T) without NUL: none holds one, and PostgreSQL cannot even
+    compare text with one (a lookup would fail in the driver rather than find nothing)."""
+    if "\0" in ref:
+        raise ValueError(f"holds a NUL character at position {ref.index(chr(0)) + 1}")
+    return ref
 
 
 def check_count(items: Iterable[Any] | None, what: str, max_items: int) -> list[Any]:
@@ -172,7 +189,7 @@ def _num(x: float) -> str:
 # its limit there; the command body checks it again for the CLI, console and Telegram.
 Name = Annotated[str, Field(max_length=NAME_MAX)]
 Spec = Annotated[str, Field(max_length=SPEC_MAX)]
-Ref = Annotated[str, Field(max_length=REF_MAX)]
+Ref = Annotated[str, Field(max_length=REF_MAX), AfterValidator(no_nul)]
 Reason = Annotated[str, Field(max_length=REASON_MAX)]
 Schedule = Annotated[str, Field(max_length=SCHEDULE_MAX)]
 Address = Annotated[str, Field(max_length=ADDRESS_MAX)]

@@ -62,7 +62,11 @@ _HOST = re.compile(
 _QUOTED_HOST = re.compile(
     r"""\b(host(?:name)?|server(?: at)?)(\s*[=:]?\s*)(['"])[^'"\s]+\3""", re.I
 )
-_CONNINFO = re.compile(r"\b(host|hostaddr|user|dbname|password)=(?!<)[^\s'\"]+")
+_CONNINFO = re.compile(r"\b(host|hostaddr|port|user|dbname|password)=(?!<)[^\s'\"]+")
+# libpq's "connection to server at "HOST" (ADDR), port 5432 failed": the port of that server.
+_SERVER_PORT = re.compile(
+    r"""(server(?: at)? ['"][^'"]*['"](?: \([^)]*\))?, port )\d{1,5}\b""", re.I
+)
 # A phone number written in groups: +49 170 123 4567, +1 (555) 123-4567, +44 7700-900123.
 _PHONE = re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,6}(?![\w])")
 
@@ -82,6 +86,7 @@ def redact(text: str) -> str:
         text = pattern.sub(repl, text)
     text = _QUOTED_HOST.sub(r"\1\2\3<host>\3", text)
     text = _CONNINFO.sub(r"\1=<redacted>", text)
+    text = _SERVER_PORT.sub(r"\1<port>", text)
     text = _HOST.sub(_host, text)
     text = _PHONE.sub(_phone, text)
     return _PATTERNS[-1][0].sub(_PATTERNS[-1][1], text)

@@ -16,7 +16,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 from engine.durations import parse_duration
 from engine.errors import BadInput
-from engine.limits import DURATION_MAX, HEARTBEAT_EVERY, HEARTBEAT_GRACE, ICMP_COUNT
+from engine.limits import (
+    DURATION_MAX,
+    HEARTBEAT_EVERY,
+    HEARTBEAT_GRACE,
+    ICMP_COUNT,
+    SYSTEM_LOAD,
+    SYSTEM_PERCENT,
+    TLS_MIN_DAYS,
+)
 
 KINDS = ("tcp", "http", "icmp", "dns", "tls", "command", "heartbeat", "system")
 DNS_TYPES = ("A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "PTR", "SRV", "CAA")
@@ -165,8 +173,15 @@ def _check_range(raw: str, params: dict[str, str], key: str, bounds: tuple[float
             raise _bad(raw, f"{key}={params[key]} is out of range", f"allowed: {lo:g} to {hi:g}")
 
 
-def parse_spec(text: str) -> TargetSpec:
-    """Parse a spec or raise BadInput saying what is wrong and showing the accepted forms."""
+def _unchecked(raw: str, params: dict[str, str], key: str, bounds: tuple[float, float]) -> None:
+    return None
+
+
+def parse_spec(text: str, stored: bool = False) -> TargetSpec:
+    """Parse a spec or raise BadInput saying what is wrong and showing the accepted forms.
+    `stored`: a spec read back from the store skips the ranges checked when a target is added
+    or edited, so one saved before a range was tightened still runs and reports what it finds."""
+    _range = _unchecked if stored else _check_range
     raw = (text or "").strip()
     if not raw:
         raise BadInput("empty target spec", f"forms: {EXAMPLES}")
@@ -174,7 +189,7 @@ def parse_spec(text: str) -> TargetSpec:
         return _parse_command(raw)
     if "://" not in raw:
         if re.fullmatch(r"[^\s/:]+:\d+|\[[0-9a-fA-F:]+\]:\d+", raw):
-            return parse_spec("tcp://" + raw)  # IP:PORT alone means TCP
+            return parse_spec("tcp://" + raw, stored)  # IP:PORT alone means TCP
         raise _bad(raw, "no scheme", f"start with one of the forms: {EXAMPLES}")
     scheme = raw.split("://", 1)[0].lower()
     try:
@@ -186,7 +201,7 @@ def parse_spec(text: str) -> TargetSpec:
         _query(raw, parts.query, set())
         return TargetSpec("tcp", raw, _check_host(raw, host), _check_port(raw, port, True))
     if scheme in ("http", "https"):
-        if any(c.isspace() for c in raw):
+        if not stored and any(c.isspace() for c in raw):
             raise _bad(raw, "a URL cannot contain spaces", "write a space as %20")
         host, port = _split_host_port(raw, parts.netloc.rsplit("@", 1)[-1])
         _check_host(raw, host)
@@ -198,9 +213,9 @@ def parse_spec(text: str) -> TargetSpec:
             raise _bad(raw, "ICMP has no port", "write icmp://host")
         params = _query(raw, parts.query, {"count", "interval", "max_loss", "max_rtt"})
         _check_numbers(raw, params, ("count", "max_loss", "max_rtt"))
-        _check_range(raw, params, "count", ICMP_COUNT)
-        _check_range(raw, params, "max_loss", (0, 100))
-        _check_range(raw, params, "max_rtt", (0, 3_600_000))
+        _range(raw, params, "count", ICMP_COUNT)
+        _range(raw, params, "max_loss", (0, 100))
+        _range(raw, params, "max_rtt", (0, 3_600_000))
         return TargetSpec("icmp", raw, _check_host(raw, host), params=params)
     if scheme == "dns":
         host, port = _split_host_port(raw, parts.netloc)
@@ -220,6 +235,7 @@ def parse_spec(text: str) -> TargetSpec:
         host, port = _split_host_port(raw, parts.netloc)
         params = _query(raw, parts.query, {"min_days", "servername"})
         _check_numbers(raw, params, ("min_days",))
+        _range(raw, params, "min_days", TLS_MIN_DAYS)
         return TargetSpec(
             "tls", raw, _check_host(raw, host), _check_port(raw, port, False, 443), params=params
         )
@@ -262,6 +278,8 @@ def parse_spec(text: str) -> TargetSpec:
             )
         params = _query(raw, query, {"max", "min"})
         _check_numbers(raw, params, ("max", "min"))
+        for key in ("max", "min"):
+            _range(raw, params, key, SYSTEM_LOAD if metric == "load" else SYSTEM_PERCENT)
         if metric == "disk":
             params["path"] = mount or "/"
         elif mount:

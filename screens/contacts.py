@@ -20,7 +20,7 @@ from screens.keyed_table import KeyedTable
 from screens.telegram_login import start_login
 
 EMPTY = "No contacts yet. Press a to add one (e.g. telegram:@oncall or email:ops@example.com)."
-STATUS_STYLES = {"ok": "green", "blocked": "bold red", "invalid": "red"}
+STATUS_STYLES = {"ok": "green", "blocked": "bold red", "invalid": "red", "failing": "red"}
 COLUMNS = ("Lvl", "Name", "Channel", "Address", "Status")
 TOKEN_CHANNELS = {"slack", "discord", "apprise"}  # their URLs carry the secret in the path
 

@@ -206,10 +206,29 @@ def _configure_logging(args: argparse.Namespace, daemon: bool) -> None:
     configure_logging(level, sys.stderr, journald=daemon and bool(os.environ.get("JOURNAL_STREAM")))
 
 
+def _not_utf8(args: argparse.Namespace) -> str | None:
+    """The first text argument that was not UTF-8 on the command line, described. Python keeps
+    such bytes as lone surrogates, which no name, id or spec holds and no store can encode; a
+    path (--config, import FILE) is a Path and may hold any bytes."""
+    for dest, value in vars(args).items():
+        for v in value if isinstance(value, list) else [value]:
+            if not isinstance(v, str):
+                continue
+            for i, c in enumerate(v):
+                if 0xD800 <= ord(c) < 0xE000:
+                    byte = f"byte 0x{ord(c) - 0xDC00:02X}" if ord(c) >= 0xDC80 else "a surrogate"
+                    return f"{dest} is not valid UTF-8 text ({byte} at position {i + 1})"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args, args.daemon)
+    bad = _not_utf8(args)
+    if bad is not None:
+        print(f"sysalert: {bad}; type it as UTF-8 text", file=sys.stderr)
+        return 2
     try:
         if args.daemon:
             from sysalert_tui.daemon import run_daemon

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import shlex
 from typing import Any
 
 import anyio
@@ -148,15 +149,18 @@ def cmd_m_on(args: argparse.Namespace) -> int:
         print_json(res)
     else:
         for w in res["windows"]:
-            who = w.get("target") or w.get("tag") or "all"
+            who = w.get("target") or (f"tag:{w['tag']}" if w.get("tag") else "all")
             if w.get("schedule"):  # a plan: `off` keeps it, `remove` deletes it
                 print(
                     f"maintenance scheduled for {who}: {w['schedule']} "
                     f"(window {w['id']}; `sysalert maintenance remove {w['id']}` deletes it)"
                 )
                 continue
-            until = f", ends in {args.duration}" if args.duration else ", until `maintenance off`"
-            print(f"maintenance on for {who} ({w['kind']}{until})")
+            off = f"`sysalert maintenance off {shlex.quote(who)}`"
+            if args.duration:
+                print(f"maintenance on for {who}, ends in {args.duration} ({off} ends it sooner)")
+            else:
+                print(f"maintenance on for {who} until {off}")
         if res.get("note"):
             print(f"note: {res['note']}")
     return 0

@@ -114,6 +114,10 @@ def test_lists_and_strings_are_bounded(api: httpx.Client) -> None:
         ('{"spec": "tcp://127.0.0.1:9", "name": "a\\u0000b"}', ("control character",)),
         ('{"spec": "tcp://127.0.0.1:9", "name": "ab\\u202ecd"}', ("bidirectional",)),
         ('{"spec": "tcp://127.0.0.1:9", "tags": ["a\\u2066"]}', ("tag", "bidirectional")),
+        # Invisible characters make a second "db-prod" that reads as the first.
+        ('{"spec": "tcp://127.0.0.1:9", "name": "db\\u200b-prod"}', ("invisible", "U+200B")),
+        ('{"spec": "tcp://127.0.0.1:9", "name": "db\\u00adprod"}', ("invisible", "U+00AD")),
+        ('{"spec": "tcp://127.0.0.1:9", "tags": ["\\ufeffweb"]}', ("tag", "invisible")),
         ('{"spec": "tcp://127.0.0.1:9", "interval": 1e308}', ("interval", "allowed", "7d")),
         ('{"spec": "tcp://127.0.0.1:9", "interval": "999999999999999999d"}', ("7d",)),
         ('{"spec": "tcp://127.0.0.1:9", "interval": "10s", "timeout": "30s"}', ("timeout",)),
@@ -130,6 +134,9 @@ def test_lists_and_strings_are_bounded(api: httpx.Client) -> None:
             ("header", "control character"),
         ),
         ('{"spec": "heartbeat://job?every=0s"}', ("every", "1s")),
+        # JSON true is no number: pydantic's lax mode read it as 1 (a 1 s interval).
+        ('{"spec": "tcp://127.0.0.1:9", "interval": true}', ("interval", "true")),
+        ('{"spec": "tcp://127.0.0.1:9", "failure_threshold": false}', ("failure_threshold",)),
     ],
 )
 def test_bad_values_are_400_naming_the_field(
@@ -308,3 +315,38 @@ def _wait_status(url: str, status: int) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+# ---- NUL in a reference (PostgreSQL cannot even compare text holding one) ------------------------
+def test_a_nul_in_a_reference_is_400_on_every_store(tmp_path: Path, db_url: str) -> None:
+    data_dir = tmp_path / "data"
+    init_store(data_dir, f'\n[general]\ndatabase_url = "{db_url}"\n')
+    d = start_daemon(data_dir)
+    try:
+        api = d.unix()
+        for path in ("/api/v1/history", "/api/v1/incidents", "/api/v1/states"):
+            _error(api.get(path, params={"target": "a\0b"}), 400, "target", "NUL")
+        for path, body in (
+            ("/api/v1/targets", {"spec": "tcp://127.0.0.1:9", "depends_on": "\0"}),
+            ("/api/v1/maintenance/off", {"what": "\0x"}),
+            ("/api/v1/maintenance/on", {"what": "x\0", "duration": "1h"}),
+        ):
+            _error(api.post(path, json=body), 400, "NUL")
+    finally:
+        d.stop()
+    assert "Traceback" not in d.log() and "failed: DataError" not in d.log(), d.log()[-2000:]
+
+
+def test_an_import_nested_too_deeply_is_bad_input(
+    daemon: Daemon, api: httpx.Client, tmp_path: Path
+) -> None:
+    """tomllib recurses once per level: 5,000 brackets were an internal error (RecursionError)
+    from the API and the CLI; a config file said what was wrong, and so does an import now."""
+    deep = "a = " + "[" * 5000 + "]" * 5000 + "\n"
+    _error(api.post("/api/v1/targets/import", json={"text": deep}), 400, "nested", "32")
+    parsed_but_deep = '[[targets]]\nspec = "tcp://127.0.0.1:9"\nx = ' + "[" * 40 + "]" * 40
+    _error(api.post("/api/v1/targets/import", json={"text": parsed_but_deep}), 400, "32")
+    path = tmp_path / "deep.toml"
+    path.write_text(deep)
+    rc, _, err = cli(daemon.data_dir, "import", str(path))
+    assert rc == 2 and "nested" in err and "internal error" not in err, err

@@ -114,6 +114,7 @@ def test_a_heartbeat_says_when_the_next_ping_is_due_and_when_it_goes_down(
     assert cli(store_dir, "target", "add", "heartbeat://beat?every=1h&grace=5m")[0] == 0
     rc, out, _ = cli(store_dir, "target", "show", "beat")
     assert "next ping due" not in out  # never pinged: it waits for the first one
+    assert "goes down only after its first ping" in out, out  # and says so
     assert cli(store_dir, "ping", "beat")[0] == 0
     rc, out, _ = cli(store_dir, "target", "show", "beat")
     shown = dict(line.strip().split(": ", 1) for line in out.splitlines())
@@ -220,3 +221,35 @@ def test_init_says_what_it_seeded_and_when_that_alerts(tmp_path: Path) -> None:
         ("memory high", "memory", 300.0),
         ("disk / full", "disk /", 300.0),
     }
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("target", "show", "\udcff"),
+        ("target", "remove", "web\udced\udca0\udc80"),
+        ("history", "--target", "\udcff"),
+        ("incidents", "ack", "\udcff"),
+        ("contacts", "remove", "\udcff"),
+        ("maintenance", "on", "tag:\udcff"),
+        ("ping", "\udcff"),
+    ],
+)
+def test_an_argument_that_is_not_utf8_is_bad_input(store_dir: Path, argv: tuple[str, ...]) -> None:
+    """Bytes that are not UTF-8 on the command line arrive as lone surrogates: one line, exit 2
+    (it was `internal error: UnicodeEncodeError`, exit 1, from the store's encoder)."""
+    rc, out, err = cli(store_dir, *argv)
+    line = _one_line(err)
+    assert rc == 2 and out == "", (rc, err)
+    assert "not valid UTF-8" in line and "internal error" not in line, line
+
+
+def test_maintenance_on_names_the_tag_and_how_to_end_it(store_dir: Path) -> None:
+    """`tag:db` reads as a tag (a bare `db` would be a target), and no internal word (`toggle`)."""
+    rc, out, err = cli(store_dir, "maintenance", "on", "tag:db", "--for", "1h")
+    assert rc == 0, err
+    first = out.splitlines()[0]
+    assert first.startswith("maintenance on for tag:db, ends in 1h"), first
+    assert "`sysalert maintenance off tag:db`" in first and "toggle" not in out, out
+    rc, out, err = cli(store_dir, "maintenance", "on", "all")
+    assert rc == 0 and out.startswith("maintenance on for all until `sysalert maintenance off"), out

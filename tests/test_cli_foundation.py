@@ -213,7 +213,9 @@ def test_heartbeat_shows_its_schedule_and_how_to_ping_it(run: Run, initialised: 
     rc, out, _ = run("target", "show", "backup")
     shown = dict(line.strip().split(": ", 1) for line in out.splitlines())
     assert shown["expects"] == "a ping every 1h with 10m grace"
-    assert shown["heartbeat"] == "never pinged, expected every 1h with 10m grace"
+    assert shown["heartbeat"] == (
+        "never pinged, expected every 1h with 10m grace; it goes down only after its first ping"
+    )
     assert "interval_s" not in shown and shown["ping_url"] == lines[1].split(": ", 1)[1]
     rc, out, _ = run("target", "show", "backup", "--json")
     beat = json.loads(out)["heartbeat"]

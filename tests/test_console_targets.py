@@ -244,8 +244,8 @@ async def test_a_system_target_shows_its_live_metric_not_latency(tmp_path: Path)
             first = screen.rows.row_cells(screen.rows.index_of["tcpuload"])[3]
             assert str(first) == percent(live)  # over its max too (a busy machine): then in red
             assert (first.style == "red") == (row.error == "threshold")
-            w.engine.commands.edit_target("cpu", spec="system://cpu?min=101")  # always under
-            await wait_until(pilot, lambda: w.engine.targets["tcpuload"].spec_text.endswith("101"))
+            w.engine.commands.edit_target("cpu", spec="system://cpu?max=0")  # over on a busy box
+            await wait_until(pilot, lambda: w.engine.targets["tcpuload"].spec_text.endswith("=0"))
 
             def now_row() -> Any:  # an edit replaces the row: look it up each time
                 return screen.rows.rows["tcpuload"]

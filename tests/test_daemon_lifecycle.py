@@ -424,6 +424,7 @@ def test_cli_commands_go_through_the_running_daemon(data_dir: Path, listener: in
         assert {t["name"] for t in json.loads(out)} == {"web", "cron-job"}
         rc, out, err = cli(data_dir, *remote, "--api-key", "sak_wrong", "target", "list")
         assert rc == 2 and "API key" in err
+        assert "--api-key" in err and "X-API-Key" not in err, err  # the CLI's words, not HTTP's
         rc, out, err = cli(data_dir, "target", "remove", "web")
         assert rc == 0, err
         assert wait_for(lambda: "web" not in _names(d))

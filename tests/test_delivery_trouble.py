@@ -69,6 +69,9 @@ async def test_a_contact_alerts_cannot_reach_is_reported_to_the_others(settings:
                 kinds = {i["kind"] for i in cmds.list_incidents(state="firing")}
                 assert kinds == {"down", "delivery"}
                 assert cstore.find(store, "mail").status == "blocked"
+                # The list says so too: a contact whose notifications ran out of tries is not ok.
+                shown = {c["name"]: c["status"] for c in cmds.list_contacts()}
+                assert shown == {"ops": "ok", "flaky": "failing", "mail": "blocked"}, shown
                 # Neither report goes to the contact it is about, and nothing chains on.
                 await anyio.sleep(1.5)
                 assert len([i for i in cmds.list_incidents() if i["kind"] == "delivery"]) == 2
@@ -87,6 +90,7 @@ async def test_a_contact_alerts_cannot_reach_is_reported_to_the_others(settings:
 
                 await until(lambda: len(open_delivery()) == 1, what="flaky's resolved")
                 assert "contact mail" in open_delivery()[0]
+                assert {c["name"]: c["status"] for c in cmds.list_contacts()}["flaky"] == "ok"
                 await until(
                     lambda: [t for t in _texts(ops) if t.startswith("[RESOLVED]")],
                     what="flaky's resolved notice",

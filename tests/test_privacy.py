@@ -59,6 +59,10 @@ SA = str(Path(sys.executable).parent / "sysalert")
         ("failed to resolve host 'pgmain': Name or service not known", "pgmain"),
         ('connection to server "pgmain" failed', "pgmain"),
         ("conninfo host=pgmain port=5432 user=alice", "alice"),
+        # ... and the port beside it: libpq's `port=N` and its quoted server's `, port N`.
+        ("conninfo host=pgmain port=5433 user=alice", "5433"),
+        ('connection to server at "127.0.0.1", port 5433 failed', "5433"),
+        ('connection to server at "pgmain" (10.0.0.7), port 6432 failed', "6432"),
     ],
 )
 def test_redact_removes(text: str, gone: str) -> None:

@@ -38,7 +38,7 @@ async def test_memory_matches_psutil_and_max_zero_fails() -> None:
     over = await run("system://memory?max=0")
     assert not over.ok and over.error_class == "threshold"
     assert over.value > 0 and "> max 0%" in over.detail
-    under = await run("system://memory?min=100.5")
+    under = await run("system://memory?min=100")  # (above 100 is refused when added)
     assert not under.ok and under.error_class == "threshold" and "< min" in under.detail
 
 

@@ -109,6 +109,7 @@ def test_heartbeat_durations() -> None:
         ("system://disk:/var?max=80", "disk", {"max": "80", "path": "/var"}, "disk /var"),
         ("system://disk", "disk", {"path": "/"}, "disk /"),
         ("system://load?max=4", "load", {"max": "4"}, "load"),
+        ("system://load?max=400", "load", {"max": "400"}, "load"),  # % of cores: 4 busy cores
         ("system://swap?max=50", "swap", {"max": "50"}, "swap"),
     ],
 )
@@ -155,6 +156,13 @@ def test_system_forms(text: str, metric: str, params: dict[str, str], name: str)
         ("system://gpu", "system metric 'gpu' is unknown"),
         ("system://cpu:/x", "cpu takes no path"),
         ("system://cpu?max=hot", "is not a number"),
+        # A bound no reading can cross alerts forever (or never): refused when added.
+        ("system://cpu?max=-5", "max=-5 is out of range"),
+        ("system://memory?min=200", "min=200 is out of range"),
+        ("system://disk:/?max=1e308", "max=1e308 is out of range"),
+        ("system://load?max=-1", "max=-1 is out of range"),
+        ("tls://h?min_days=-5", "min_days=-5 is out of range"),
+        ("tls://h?min_days=1e308", "min_days=1e308 is out of range"),
         ("cmd:", "no command"),
         ("cmd:'unclosed", "does not split into words"),
     ],
@@ -184,3 +192,24 @@ def test_tcp_round_trip(host: str, port: int) -> None:
 def test_ipv6_round_trip(addr: ipaddress.IPv6Address, port: int) -> None:
     spec = parse_spec(f"tcp://[{addr}]:{port}")
     assert ipaddress.ip_address(spec.host) == addr and spec.port == port
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "system://cpu?min=101",
+        "tls://h?min_days=-5",
+        "icmp://h?count=0",
+        "system://load?max=-1",
+        "http://h/a b",
+    ],
+)
+def test_a_stored_spec_keeps_running_when_a_range_was_tightened_since(text: str) -> None:
+    """Ranges are checked when a target is added or edited; one stored before a range existed
+    still parses (it used to raise at every check: a traceback per interval, state unknown)."""
+    from engine.domain import TargetRecord
+
+    with pytest.raises(BadInput):
+        parse_spec(text)
+    rec = TargetRecord(id="t1", name="old", spec_text=text, kind=text.split(":", 1)[0])
+    assert rec.spec.raw == text

@@ -118,7 +118,9 @@ async def test_subscriber_get_status_and_history_of_their_own_target(
             assert await ask(w, CAROL, "/get nosuch") == "No target 'nosuch'."
             await ask(w, CAROL, "/addtarget heartbeat://nightly?every=1d&grace=2h")
             got = await ask(w, CAROL, "/get nightly")
-            assert got.splitlines()[-1] == "never pinged, expected every 1d with 2h grace"
+            assert got.splitlines()[-1] == (
+                "never pinged, expected every 1d with 2h grace; it goes down only after its first ping"
+            )
             await ask(w, CAROL, "/rmtarget nightly")
             removed = await ask(w, CAROL, "/rmtarget web")
             assert removed.startswith("Removed web;") and owned_targets(w, CAROL) == []

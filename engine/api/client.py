@@ -105,7 +105,10 @@ class RemoteCommands:
         if r.status_code in (400, 413, 422):  # 413: a body over the daemon's [api] max_body
             raise BadInput(err, body.get("hint"))
         if r.status_code == 401:
-            raise BadInput(err, body.get("hint") or "pass --api-key or set SYSALERT_API_KEY")
+            # The daemon's hint speaks HTTP (X-API-Key); whoever is here passes flags.
+            raise BadInput(
+                err, "pass --api-key KEY or set SYSALERT_API_KEY (`sysalert apikey add` makes one)"
+            )
         raise SysAlertError(err, body.get("hint"))
 
     def __getattr__(self, name: str) -> Any:

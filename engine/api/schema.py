@@ -87,11 +87,25 @@ def validate(route: Route, params: dict[str, Any]) -> dict[str, Any]:
     """The route's arguments from a body or query: only the fields the caller gave, as the
     model read them; BadInput names the first wrong field and what it must be."""
     model = request_model(route)
+    for name, value in params.items():  # lax mode reads true as 1: a 1 s interval from `true`
+        field = model.model_fields.get(name)
+        if isinstance(value, bool) and field is not None and not _takes_bool(field.annotation):
+            raise BadInput(
+                f"field {name!r} is {str(value).lower()}, which is no value for it",
+                "see /openapi.json for each field's type and limits",
+            )
     try:
         parsed = model.model_validate(params)
     except ValidationError as exc:
         raise _bad_field(route, exc) from None
     return parsed.model_dump(exclude_unset=True)
+
+
+def _takes_bool(annotation: Any) -> bool:
+    """Whether a field's type admits true/false (bool or Any anywhere in it)."""
+    if annotation is bool or annotation is Any:
+        return True
+    return any(_takes_bool(a) for a in typing.get_args(annotation))
 
 
 def _bad_field(route: Route, exc: ValidationError) -> BadInput:
@@ -106,6 +120,7 @@ def _bad_field(route: Route, exc: ValidationError) -> BadInput:
         return BadInput(f"missing field {field!r}", f"required: {', '.join(need)}")
     where = ".".join(str(x) for x in err["loc"])
     msg = err["msg"].replace("valid list", "valid array").replace("dictionary", "object")
+    msg = msg.removeprefix("Value error, ")  # our own validators' sentence (engine.limits.no_nul)
     return BadInput(f"field {where!r}: {msg}", "see /openapi.json for each field's type and limits")
 
 

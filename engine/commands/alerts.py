@@ -201,7 +201,7 @@ class AlertCommands(CommandBase):
         return any(tag in r.tags for r in recs if owner_id is None or r.owner_id == owner_id)
 
     def maintenance_off(
-        self, what: str, by: str = "operator", owner_id: str | None = None
+        self, what: Ref, by: str = "operator", owner_id: str | None = None
     ) -> dict[str, Any]:
         """End maintenance now for a target, a tag or all. Recurring and future windows are plans
         and stay (the answer lists them); `note` says when the scope stays in maintenance anyway,
@@ -280,10 +280,18 @@ class AlertCommands(CommandBase):
         return rec.public()
 
     def list_contacts(self, owner_id: str | None = None) -> list[dict[str, Any]]:
-        return [
-            c.public()
-            for c in sorted(cstore.load_all(self.store, owner_id), key=lambda c: (c.level, c.name))
-        ]
+        """Contacts by level; one whose notifications ran out of tries (an open delivery
+        incident) shows as failing, not ok: only a permanent failure blocks it in the store."""
+        from engine.notify.trouble import troubled_contacts
+
+        troubled = troubled_contacts(self.store)
+        out = []
+        for c in sorted(cstore.load_all(self.store, owner_id), key=lambda c: (c.level, c.name)):
+            shown = c.public()
+            if shown.get("status") == "ok" and c.id in troubled:
+                shown["status"] = "failing"
+            out.append(shown)
+        return out
 
     def remove_contact(
         self, ref: str, owner_id: str | None = None, by: str = "operator"

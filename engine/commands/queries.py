@@ -76,7 +76,7 @@ class QueryCommands(CommandBase):
         s = check_number(seconds, "seconds", SERIES_SECONDS)
         return hist.uptime_many(self.store, s, _moment(now, "now"))
 
-    def target_states(self, target: str | None = None) -> dict[str, str]:
+    def target_states(self, target: Ref | None = None) -> dict[str, str]:
         """Each target's shown state as the running engine sees it (maintenance and pause applied),
         or only `target`'s (the detail screen: all of them take 60 ms and more at 100,000).
         The store holds only the probe state, saved every few seconds; without an engine the

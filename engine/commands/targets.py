@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import tomllib
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -478,16 +477,12 @@ class TargetCommands(CommandBase):
         from pydantic import ValidationError
 
         from engine.config import TargetDecl, explain
+        from engine.config_checks import parse_toml
 
         text = check_text(
             text, f"{source} text", IMPORT_MAX, empty_ok=True, multiline=True, strip=False
         )
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise BadInput(
-                f"{source}: TOML syntax error: {exc}", "fix the line and column shown"
-            ) from None
+        data = parse_toml(text, source)
         items = data.get("targets", [])
         if not isinstance(items, list):
             raise BadInput(
