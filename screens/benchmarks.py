@@ -12,7 +12,7 @@ from rich.text import Text
 
 from engine.benchmarks.scoring import fmt
 from engine.benchmarks.spec import parse_bench_spec, parse_threshold
-from engine.durations import parse_duration
+from engine.core.durations import parse_duration
 from screens.actions import bindings_for
 from screens.base import ListScreen, Unavailable
 from screens.dialogs import Field, FieldsDialog, checked

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import tzinfo
 from typing import Any, Protocol, cast
 
-from engine.facade import ConsoleBackend
+from engine.runtime.facade import ConsoleBackend
 
 
 class ConsoleContext(Protocol):

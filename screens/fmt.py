@@ -11,9 +11,9 @@ from datetime import datetime, tzinfo
 
 from rich.text import Text
 
-from engine.domain import STATE_SYMBOLS
-from engine.durations import format_duration
-from engine.errors import SysAlertError
+from engine.core.domain import STATE_SYMBOLS
+from engine.core.durations import format_duration
+from engine.core.errors import SysAlertError
 
 STATE_STYLES = {
     "up": "green",

@@ -15,9 +15,9 @@ from textual import on
 from textual.widget import Widget
 from textual.widgets import Static
 
-from engine.domain import STATE_SYMBOLS
-from engine.durations import parse_duration
-from engine.errors import BadInput
+from engine.core.domain import STATE_SYMBOLS
+from engine.core.durations import parse_duration
+from engine.core.errors import BadInput
 from screens.actions import bindings_for
 from screens.base import EngineScreen
 from screens.dialogs import Field, FieldsDialog

@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from engine.errors import SysAlertError
+from engine.core.errors import SysAlertError
 from screens.dialogs import Field, FieldsDialog
 from screens.fmt import error_sentence
 

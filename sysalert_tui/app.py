@@ -23,8 +23,8 @@ from textual.worker import Worker, WorkerState
 
 import screens
 from engine.commands.acting import ActingAs, login_name
-from engine.errors import SysAlertError
-from engine.facade import ConsoleBackend
+from engine.core.errors import SysAlertError
+from engine.runtime.facade import ConsoleBackend
 from screens.actions import bindings_for
 from screens.alerts import AlertsScreen
 from screens.benchmarks import BenchmarksScreen

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from engine import __version__
-from engine.errors import SysAlertError
+from engine.core.errors import SysAlertError
 
 log = logging.getLogger("sysalert")
 
@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from engine.bootstrap import init_data_dir
+    from engine.runtime.bootstrap import init_data_dir
 
     settings = load_settings(args, allow_missing=True)
     res = init_data_dir(settings, force=args.force)
@@ -145,7 +145,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_rotate(args: argparse.Namespace) -> int:
     from engine.api.client import connect_if_running
-    from engine.rotation import rotate_keys
+    from engine.security.rotation import rotate_keys
 
     settings = load_settings(args)
     daemon = connect_if_running(settings)  # the daemon on this data directory's socket, if any
@@ -190,13 +190,13 @@ def _daemon_adopts(daemon: Any, ring: Any) -> None:
 def load_settings(args: argparse.Namespace, allow_missing: bool = False):  # type: ignore[no-untyped-def]
     """The settings every command runs with; `allow_missing` only for `init`, which creates the
     file that --config or SYSALERT_CONFIG names."""
-    from engine.config import load_settings as _load
+    from engine.config.settings import load_settings as _load
 
     return _load(args.config, args.data_dir, creating=allow_missing)
 
 
 def _configure_logging(args: argparse.Namespace, daemon: bool) -> None:
-    from engine.privacy import configure_logging
+    from engine.security.privacy import configure_logging
 
     level = (
         "DEBUG"
@@ -251,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug of ours: say so in one line, traceback only with --debug
         if args.debug:
             raise
-        from engine.privacy import redact
+        from engine.security.privacy import redact
 
         log.debug("internal error", exc_info=True)
         print(

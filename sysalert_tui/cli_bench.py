@@ -9,7 +9,7 @@ from typing import Any
 import anyio
 
 from engine.benchmarks.scoring import fmt
-from engine.errors import SysAlertError
+from engine.core.errors import SysAlertError
 from sysalert_tui.output import ago, print_json, print_table
 from sysalert_tui.session import open_commands
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from engine.errors import BadInput, NotFound, SysAlertError
+from engine.core.errors import BadInput, NotFound, SysAlertError
 from sysalert_tui.output import print_json
 from sysalert_tui.session import open_commands
 
@@ -99,7 +99,7 @@ def _store_while_no_engine(
     (cron jobs fire together) or while an engine starts: try again, and send the ping to the
     engine as soon as its socket answers."""
     from engine.api.client import connect_if_running
-    from engine.errors import StoreBusy
+    from engine.core.errors import StoreBusy
     from sysalert_tui.cli import load_settings
     from sysalert_tui.daemon import InstanceLock
 

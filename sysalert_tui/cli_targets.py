@@ -10,7 +10,7 @@ from typing import Any
 
 import anyio
 
-from engine.domain import STATE_SYMBOLS
+from engine.core.domain import STATE_SYMBOLS
 from screens.fmt import metric_of
 from sysalert_tui.output import ago, print_json, print_table
 from sysalert_tui.session import open_commands
@@ -116,7 +116,7 @@ def _threshold_flags(p: Any) -> None:
 
 
 def _options(pairs: list[str]) -> dict[str, Any]:
-    from engine.errors import BadInput
+    from engine.core.errors import BadInput
 
     out: dict[str, Any] = {}
     for p in pairs:
@@ -189,8 +189,8 @@ def _every(r: dict[str, Any]) -> str:
     """How often a target is checked; for a heartbeat, how often a ping is expected."""
     if r["kind"] != "heartbeat":
         return f"{r['interval_s']:g}s"
-    from engine.heartbeat import HeartbeatConfig
-    from engine.specs import parse_spec
+    from engine.checks.specs import parse_spec
+    from engine.heartbeats.heartbeat import HeartbeatConfig
 
     return HeartbeatConfig.from_spec(parse_spec(r["spec"])).short()
 
@@ -286,11 +286,11 @@ def cmd_edit(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from engine.checking import make_context, run_check
-    from engine.durations import parse_duration
-    from engine.errors import BadInput
-    from engine.limits import TIMEOUT
-    from engine.specs import parse_spec
+    from engine.checks.runner import make_context, run_check
+    from engine.checks.specs import parse_spec
+    from engine.core.durations import parse_duration
+    from engine.core.errors import BadInput
+    from engine.core.limits import TIMEOUT
 
     spec_err: BadInput | None = None
     try:
@@ -320,7 +320,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         try:
             return await run_check(spec, make_context(timeout, options, conditions, shared))
         finally:
-            from engine.probes.http import close_shared
+            from engine.checks.probes.http import close_shared
 
             await close_shared(shared)
 
@@ -401,7 +401,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from engine.errors import BadInput
+    from engine.core.errors import BadInput
 
     try:
         text = args.file.read_text(encoding="utf-8")

@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import anyio
 
-from engine.config import Settings
-from engine.errors import StoreBusy, SysAlertError
+from engine.config.settings import Settings
+from engine.core.errors import StoreBusy, SysAlertError
 
 log = logging.getLogger("sysalert.console")
 ATTACH_WAIT_S = 5.0  # another process holds the lock: how long to wait for its socket to answer
@@ -88,13 +88,13 @@ def run_console(args: argparse.Namespace) -> int:
 def _first_run(settings: Settings) -> str | None:
     """A fresh machine: the same as `sysalert init` (config, 0600 key, store, local targets).
     Returns what the console says first: what was added and when it alerts."""
-    from engine.crypto import ENV_MASTER_KEY, KEY_FILE_NAME
+    from engine.security.crypto import ENV_MASTER_KEY, KEY_FILE_NAME
 
     has_key = bool(os.environ.get(ENV_MASTER_KEY)) or (settings.data_dir / KEY_FILE_NAME).exists()
     if has_key:
         return None
-    from engine.bootstrap import init_data_dir
     from engine.commands.targets import seeded_note
+    from engine.runtime.bootstrap import init_data_dir
 
     res = init_data_dir(settings)
     key = f"; back up {res.key_path} (mode 0600)" if res.created_key and res.key_path else ""
@@ -102,9 +102,9 @@ def _first_run(settings: Settings) -> str | None:
 
 
 def _run_embedded(settings: Settings, notice: str | None = None) -> int:
-    from engine.bootstrap import open_store
-    from engine.engine import Engine
-    from engine.facade import EmbeddedBackend
+    from engine.runtime.bootstrap import open_store
+    from engine.runtime.engine import Engine
+    from engine.runtime.facade import EmbeddedBackend
     from engine.store.engine_lock import StoreLock
     from sysalert_tui.app import SysAlertApp
 
@@ -128,7 +128,7 @@ def _run_embedded(settings: Settings, notice: str | None = None) -> int:
 
 
 def _run_attached(remote: Any, settings: Settings) -> int:
-    from engine.facade import AttachedBackend
+    from engine.runtime.facade import AttachedBackend
     from sysalert_tui.app import SysAlertApp
 
     backend = AttachedBackend(remote)
@@ -160,7 +160,7 @@ def _zone(settings: Settings) -> Any:
 
 def _log_to_file(settings: Settings, debug: bool) -> None:
     """While the screen is ours, log lines go to a file in the data directory, not the terminal."""
-    from engine.privacy import configure_logging
+    from engine.security.privacy import configure_logging
 
     path = settings.data_dir / "console.log"
     try:

@@ -15,7 +15,7 @@ from typing import Any
 
 import anyio
 
-from engine.errors import StoreBusy, SysAlertError
+from engine.core.errors import StoreBusy, SysAlertError
 
 log = logging.getLogger("sysalert.daemon")
 
@@ -111,8 +111,8 @@ def user_error(exc: BaseException) -> SysAlertError | None:
 
 async def _main(args: argparse.Namespace, settings: Any) -> int:
     from engine.api.serve import make_servers, run_servers, stop_servers
-    from engine.bootstrap import open_store
-    from engine.engine import Engine
+    from engine.runtime.bootstrap import open_store
+    from engine.runtime.engine import Engine
     from engine.store.engine_lock import StoreLock
 
     lock = InstanceLock(settings.data_dir / "engine.lock")

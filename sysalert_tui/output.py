@@ -30,7 +30,7 @@ def print_table(
 def ago(ts: float | None, now: float | None = None) -> str:
     if not ts:
         return "-"
-    from engine.durations import format_duration
+    from engine.core.durations import format_duration
 
     # Whole seconds: "462ms ago" reads as a latency beside a latency column.
     delta = round((now or time.time()) - ts)

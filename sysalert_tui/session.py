@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from engine.config import Settings
+from engine.config.settings import Settings
 
 
 @contextmanager
@@ -26,8 +26,8 @@ def open_commands(args: argparse.Namespace, prefer_daemon: bool = True) -> Itera
             finally:
                 remote.close()
             return
-    from engine.bootstrap import open_store
     from engine.commands import Commands
+    from engine.runtime.bootstrap import open_store
 
     store = open_store(settings)
     try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from engine.durations import format_duration
+from engine.core.durations import format_duration
 from screens.fmt import metric_of, value_text
 from sysalert_tui.output import ago, ms
 

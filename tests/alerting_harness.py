@@ -17,12 +17,12 @@ from typing import Any
 import anyio
 from sqlalchemy import select
 
-from engine.config import Settings
-from engine.crypto import KeyRing
-from engine.domain import TargetRecord
-from engine.engine import Engine
+from engine.checks.probes.base import ProbeResult
+from engine.config.settings import Settings
+from engine.core.domain import TargetRecord
 from engine.notify import outbox
-from engine.probes.base import ProbeResult
+from engine.runtime.engine import Engine
+from engine.security.crypto import KeyRing
 from engine.store.models import Notification
 from engine.store.store import Store
 

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from engine.config import Settings, load_settings
-from engine.crypto import KeyRing, new_master_key
+from engine.config.settings import Settings, load_settings
+from engine.security.crypto import KeyRing, new_master_key
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from engine.config import Settings
-from engine.engine import Engine
-from engine.facade import EmbeddedBackend
+from engine.config.settings import Settings
+from engine.runtime.engine import Engine
+from engine.runtime.facade import EmbeddedBackend
 from engine.store import targets as tstore
 from engine.store.store import Store
 from tests.console_world import (

@@ -19,18 +19,18 @@ from typing import Any
 
 from sqlalchemy import delete, update
 
-from engine import maintenance as mstore
+from engine.alerting import maintenance as mstore
+from engine.checks.probes.base import ProbeResult
 from engine.commands import Commands
-from engine.config import Settings, load_settings
-from engine.crypto import KeyRing
-from engine.history import PendingResult, ResultWriter
+from engine.config.settings import Settings, load_settings
 from engine.notify import outbox
 from engine.notify.message import OutgoingMessage
-from engine.probes.base import ProbeResult
-from engine.schedules import parse_window
+from engine.security.crypto import KeyRing
 from engine.store import targets as tstore
+from engine.store.history import PendingResult, ResultWriter
 from engine.store.models import AuditEntry, Incident, Notification
 from engine.store.store import Store
+from engine.timing.schedules import parse_window
 
 FIXED_NOW = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 MASTER = bytes(range(32))
@@ -235,8 +235,8 @@ def _windows(store: Store) -> None:
 
 def _rules(store: Store) -> None:
     """Two run-time rules with fixed ids (no audit rows: the History snapshot stays as it is)."""
-    from engine import rules_store
-    from engine.rules import RuleSpec
+    from engine.alerting.rules import RuleSpec
+    from engine.store import rules as rules_store
 
     rules_store.insert(
         store, RuleSpec("rcpuhot", "cpu hot", "system.cpu", ">", 90.0, 300.0, "high"), None

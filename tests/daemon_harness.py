@@ -55,8 +55,8 @@ def child_env(data_dir: Path) -> dict[str, str]:
 
 def init_store(data_dir: Path, extra_config: str = "") -> None:
     """config.toml, master key and an empty store, without seeded local targets."""
-    from engine.bootstrap import init_data_dir
-    from engine.config import load_settings
+    from engine.config.settings import load_settings
+    from engine.runtime.bootstrap import init_data_dir
 
     cfg = write_config(data_dir, extra_config)
     init_data_dir(load_settings(cfg, data_dir, env={}))

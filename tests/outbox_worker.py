@@ -16,10 +16,10 @@ import time
 import anyio
 from sqlalchemy import func, select
 
-from engine.bootstrap import open_store
-from engine.config import load_settings
-from engine.engine import Engine
+from engine.config.settings import load_settings
 from engine.notify import outbox
+from engine.runtime.bootstrap import open_store
+from engine.runtime.engine import Engine
 from engine.store.models import Notification
 
 

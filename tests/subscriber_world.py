@@ -14,8 +14,8 @@ from typing import Any
 import anyio
 import pytest
 
-from engine.config import Settings
-from engine.crypto import KeyRing
+from engine.config.settings import Settings
+from engine.security.crypto import KeyRing
 from tests.telegram_engine import ALICE, STRANGER, World, running, until, use_fake_telegram
 from tests.telegram_harness import FakeTelegram
 

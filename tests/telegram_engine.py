@@ -21,10 +21,10 @@ from sqlalchemy import select
 from telethon.tl import types
 
 from engine.commands.telegram import TelegramCommands
-from engine.config import Settings
-from engine.crypto import KeyRing
-from engine.engine import Engine
-from engine.privacy import mask_id
+from engine.config.settings import Settings
+from engine.runtime.engine import Engine
+from engine.security.crypto import KeyRing
+from engine.security.privacy import mask_id
 from engine.store.models import Notification
 from engine.store.store import Store
 from engine.telegram import session_store

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import load_settings
+from engine.config.settings import load_settings
 from engine.notify import templates
 from tests.alerting_harness import Rig, make_rig
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.bootstrap import init_data_dir
-from engine.config import load_settings
-from engine.crypto import load_key_ring
+from engine.config.settings import load_settings
+from engine.runtime.bootstrap import init_data_dir
+from engine.security.crypto import load_key_ring
 from tests.alerting_harness import Rig, make_rig
 
 

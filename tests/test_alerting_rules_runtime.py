@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import BadInput, NotFound
+from engine.core.errors import BadInput, NotFound
 from tests.alerting_harness import Rig, make_rig
 
 

@@ -58,7 +58,7 @@ def test_an_unknown_field_is_an_error_not_a_silent_drop() -> None:
 
 
 async def test_telegram_login_over_connect_says_where_to_run_it() -> None:
-    from engine.errors import SysAlertError
+    from engine.core.errors import SysAlertError
 
     remote = _client([])  # like --connect: no local store behind this client
     with pytest.raises(SysAlertError, match="cannot run over --connect") as exc:

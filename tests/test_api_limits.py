@@ -1,7 +1,7 @@
 """Hostile sizes and values against a real daemon and the real CLI: a huge body is refused unread
 (413) and leaves the daemon's memory where it was, ping bodies past 10 MiB are refused (up to
 that they are read and dropped, the ping recorded), and every value
-outside engine.limits is a 400 (API) or exit 2 (CLI) that names the field and the allowed range."""
+outside engine.core.limits is a 400 (API) or exit 2 (CLI) that names the field and the allowed range."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import httpx
 import psutil
 import pytest
 
-from engine.limits import (
+from engine.core.limits import (
     CONDITIONS_MAX,
     HEADERS_MAX,
     NAME_MAX,

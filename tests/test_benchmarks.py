@@ -16,15 +16,15 @@ import anyio
 import pytest
 from sqlalchemy import select
 
-from engine import incidents as inc_store
+from engine.alerting import incidents as inc_store
 from engine.benchmarks import store as bstore
 from engine.benchmarks.scoring import baseline_from, delta_pct, is_regressed, status
 from engine.benchmarks.spec import parse_bench_spec
 from engine.benchmarks.workloads import measure, percentile
 from engine.commands import Commands
-from engine.config import Settings
-from engine.crypto import KeyRing
-from engine.errors import BadInput
+from engine.config.settings import Settings
+from engine.core.errors import BadInput
+from engine.security.crypto import KeyRing
 from engine.store.models import Incident, Notification
 from engine.store.store import Store
 
@@ -193,8 +193,8 @@ async def test_tcp_benchmark_of_a_web_server_agrees_with_the_probe(web_server: i
     """http.server queues 5 connections; connects fired back to back outran its accept loop, a
     SYN was dropped and resent a second later: 1,017 ms against 0.4 ms for each probe."""
     from engine.benchmarks.workloads import describe
-    from engine.checking import make_context, run_check
-    from engine.specs import parse_spec
+    from engine.checks.runner import make_context, run_check
+    from engine.checks.specs import parse_spec
 
     target = parse_spec(f"tcp://127.0.0.1:{web_server}")
     probes = [(await run_check(target, make_context(5, {}, [], {}))) for _ in range(5)]
@@ -358,7 +358,7 @@ async def _until(cond: Any, within: float = 10.0) -> None:
 async def test_regression_opens_an_incident_and_recovery_resolves_it(
     store: Store, settings: Settings, site: Site
 ) -> None:
-    from engine.engine import Engine
+    from engine.runtime.engine import Engine
 
     engine = Engine(settings, store)
     b = engine.commands.add_benchmark(

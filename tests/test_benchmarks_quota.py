@@ -12,9 +12,9 @@ import pytest
 
 from engine.benchmarks import store as bstore
 from engine.commands import Commands
-from engine.config import Settings
-from engine.crypto import KeyRing
-from engine.errors import BadInput, NotFound, QuotaExceeded
+from engine.config.settings import Settings
+from engine.core.errors import BadInput, NotFound, QuotaExceeded
+from engine.security.crypto import KeyRing
 from engine.store.models import Subscriber
 from engine.store.store import Store
 

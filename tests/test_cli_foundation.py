@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from engine import __version__
-from engine.crypto import KEY_FILE_NAME, new_master_key
+from engine.security.crypto import KEY_FILE_NAME, new_master_key
 from sysalert_tui.cli import main
 
 SA = str(Path(sys.executable).parent / "sysalert")
@@ -158,10 +158,10 @@ def test_target_add_list_show_remove(run: Run, initialised: Path) -> None:
     rc, out, _ = run("target", "list", "--json")
     assert "zebra" not in {t["name"] for t in json.loads(out)}
     # Every change is in the audit log under the login name of who ran the CLI.
-    from engine.bootstrap import open_store
     from engine.commands import Commands
     from engine.commands.acting import login_name
-    from engine.config import load_settings
+    from engine.config.settings import load_settings
+    from engine.runtime.bootstrap import open_store
 
     settings = load_settings(None, initialised, env={"SYSALERT_DATA_DIR": str(initialised)})
     store = open_store(settings)
@@ -424,8 +424,8 @@ def test_status_exits_1_for_a_down_target_unless_its_outage_is_planned(
 ) -> None:
     """`sysalert status` in a script: a down target fails it; in maintenance or paused, the same
     target is shown so and does not (without an engine, from the store and the windows)."""
-    from engine.bootstrap import open_store
-    from engine.config import load_settings
+    from engine.config.settings import load_settings
+    from engine.runtime.bootstrap import open_store
     from engine.store import targets as tstore
 
     assert run("target", "add", "tcp://127.0.0.1:9", "--name", "db")[0] == 0

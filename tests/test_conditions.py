@@ -11,8 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine import conditions_eval
-from engine.conditions import (
+from engine.checks.conditions import evaluate as conditions_eval
+from engine.checks.conditions.evaluate import format_ms, go_duration_ns, go_int, to_number
+from engine.checks.conditions.glob import GlobError, compile_glob
+from engine.checks.conditions.parse import (
     Condition,
     ConditionFacts,
     ConditionOutcome,
@@ -20,9 +22,7 @@ from engine.conditions import (
     parse_condition,
     parse_conditions,
 )
-from engine.conditions_eval import format_ms, go_duration_ns, go_int, to_number
-from engine.conditions_glob import GlobError, compile_glob
-from engine.errors import BadInput
+from engine.core.errors import BadInput
 
 H = 3600.0  # seconds in an hour, for the expiration facts
 

@@ -11,9 +11,9 @@ from hypothesis import settings as examples
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from engine.config import Settings, load_settings
-from engine.config_locate import locate
-from engine.errors import ConfigError
+from engine.config.locate import locate
+from engine.config.settings import Settings, load_settings
+from engine.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.toml.example"
@@ -175,7 +175,7 @@ def test_bad_telegram_api_id_env(tmp_path: Path) -> None:
 
 
 def test_example_loads_as_is_and_matches_packaged_copy(tmp_path: Path) -> None:
-    packaged = ROOT / "engine" / "config_example.toml"
+    packaged = ROOT / "engine" / "config" / "example.toml"
     assert EXAMPLE.read_text() == packaged.read_text()
     s = load_settings(EXAMPLE, tmp_path, env={})
     defaults = Settings()
@@ -265,7 +265,7 @@ def test_general_log_level_sets_the_daemon_and_console_level(
 
 
 def test_sighup_names_the_keys_that_wait_for_a_restart(tmp_path: Path) -> None:
-    from engine.engine import restart_only_changes
+    from engine.runtime.engine import restart_only_changes
 
     old = load_settings(None, tmp_path, env={})
     cfg = tmp_path / "config.toml"

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from engine.api.client import connect_if_running
-from engine.config import load_settings
-from engine.facade import AttachedBackend
+from engine.config.settings import load_settings
+from engine.runtime.facade import AttachedBackend
 from screens.alerts import AlertsScreen
 from tests.console_fixture import make_app, settle, wait_until
 from tests.daemon_harness import init_store, running_daemon, wait_for
@@ -23,8 +23,8 @@ pytestmark = pytest.mark.anyio
 
 def _down_target(data_dir: Path) -> None:
     """A target on a port nothing listens on: it goes down within a few checks."""
-    from engine.bootstrap import open_store
     from engine.commands import Commands
+    from engine.runtime.bootstrap import open_store
 
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from engine import incidents as inc_store
-from engine.engine import Engine
-from engine.facade import EmbeddedBackend
-from engine.history import ResultWriter
+from engine.alerting import incidents as inc_store
+from engine.checks.probes.base import ProbeResult
 from engine.notify import outbox
-from engine.probes.base import ProbeResult
+from engine.runtime.engine import Engine
+from engine.runtime.facade import EmbeddedBackend
+from engine.store.history import ResultWriter
 from screens.alerts import AlertsScreen
 from screens.chrome import NavBar, StatusBar
 from screens.contacts import shown_address

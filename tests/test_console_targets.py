@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from engine.errors import BadInput
-from engine.specs import parse_spec
+from engine.checks.specs import parse_spec
+from engine.core.errors import BadInput
 from screens.detail import TargetDetailScreen
 from screens.dialogs import ConfirmScreen
 from screens.fmt import percent
@@ -311,8 +311,8 @@ async def test_detail_of_a_system_target_charts_its_metric(tmp_path: Path) -> No
 
 async def test_detail_names_each_heartbeat_ping(tmp_path: Path) -> None:
     """A heartbeat's history says start, log, success with its run time, and the exit status."""
-    from engine.history import ResultWriter
-    from engine.probes.base import ProbeResult
+    from engine.checks.probes.base import ProbeResult
+    from engine.store.history import ResultWriter
     from tests.console_world import FIXED_NOW
 
     with fresh_world(tmp_path) as w:

@@ -87,9 +87,9 @@ async def test_login_from_a_console_attached_to_a_daemon(
     """Attached over the data directory's socket, the console logs in against the store (as the
     CLI does), and the running daemon finds the sealed session there."""
     from engine.api.client import connect_if_running
-    from engine.bootstrap import open_store
-    from engine.config import load_settings
-    from engine.facade import AttachedBackend
+    from engine.config.settings import load_settings
+    from engine.runtime.bootstrap import open_store
+    from engine.runtime.facade import AttachedBackend
     from engine.telegram import session_store
     from tests.daemon_harness import running_daemon
     from tests.telegram_harness import SETTINGS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import BadInput
+from engine.core.errors import BadInput
 from engine.notify.channels import (
     ADDRESS_CHANNELS,
     CHANNELS,

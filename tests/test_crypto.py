@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.crypto import (
+from engine.core.errors import KeyError_
+from engine.security.crypto import (
     KEY_FILE_NAME,
     KeyRing,
     TamperedError,
@@ -19,7 +20,6 @@ from engine.crypto import (
     read_key_file,
     write_key_file,
 )
-from engine.errors import KeyError_
 
 RING = KeyRing.from_masters([new_master_key()])
 

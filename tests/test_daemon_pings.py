@@ -465,7 +465,7 @@ def test_a_ping_with_a_long_body_is_recorded_and_the_connection_kept(
 def test_a_ping_body_over_10_mib_is_refused_and_not_recorded(
     daemon: Daemon, hb: dict[str, Any], chunked: bool
 ) -> None:
-    from engine.limits import PING_DISCARD_MAX
+    from engine.core.limits import PING_DISCARD_MAX
 
     body = b"z" * (12 * 1024 * 1024)
     assert len(body) > PING_DISCARD_MAX
@@ -488,7 +488,7 @@ def test_a_refused_client_that_sends_all_before_reading_gets_the_413_and_no_rese
     which made curl report no answer at all."""
     import socket
 
-    from engine.limits import PING_DISCARD_MAX
+    from engine.core.limits import PING_DISCARD_MAX
 
     size = 12 * 1024 * 1024 if chunked else PING_DISCARD_MAX + 1
     with socket.create_connection(("127.0.0.1", daemon.port), timeout=30) as s:
@@ -508,7 +508,7 @@ def test_after_a_413_the_daemon_drops_at_most_10_mib_more_for_at_most_2_seconds(
     import socket
 
     from engine.api.ping_protocol import LINGER_S
-    from engine.limits import PING_DISCARD_MAX
+    from engine.core.limits import PING_DISCARD_MAX
 
     head = b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (
         _path(hb),

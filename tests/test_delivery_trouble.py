@@ -14,10 +14,10 @@ from typing import Any
 import anyio
 import pytest
 
-from engine.bootstrap import open_store
-from engine.config import Settings
-from engine.crypto import KEY_FILE_NAME, new_master_key, write_key_file
-from engine.engine import Engine
+from engine.config.settings import Settings
+from engine.runtime.bootstrap import open_store
+from engine.runtime.engine import Engine
+from engine.security.crypto import KEY_FILE_NAME, new_master_key, write_key_file
 from engine.store import contacts as cstore
 from tests.alerting_harness import Rig, make_rig
 from tests.telegram_engine import until
@@ -129,7 +129,7 @@ def test_a_level_with_nobody_usable_hands_the_alert_to_the_next(rig: Rig) -> Non
 def test_a_delivery_report_skips_its_contact_and_finds_the_next_level(rig: Rig) -> None:
     """The only level-1 contact cannot be reached: the report about it goes to level 2, never
     to itself; a subscriber's own contact raises no operator incident at all."""
-    from engine.notify import trouble
+    from engine.alerting import trouble
 
     first = cstore.find(rig.store, rig.contact("first")["id"])
     second = cstore.find(rig.store, rig.contact("second", level=2)["id"])
@@ -148,7 +148,7 @@ def test_a_delivery_report_skips_its_contact_and_finds_the_next_level(rig: Rig) 
 def test_reminders_and_escalation_of_a_delivery_incident_skip_its_contact(
     settings: Settings, db_url: str, keyring: Any
 ) -> None:
-    from engine.notify import trouble
+    from engine.alerting import trouble
 
     with make_rig(settings, db_url, keyring, escalation_after=300.0, resend_interval=900.0) as rig:
         first = cstore.find(rig.store, rig.contact("first")["id"])

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.durations import format_duration, parse_duration
-from engine.errors import BadInput
+from engine.core.durations import format_duration, parse_duration
+from engine.core.errors import BadInput
 
 
 @pytest.mark.parametrize(

@@ -16,10 +16,10 @@ from pathlib import Path
 import anyio
 import pytest
 
-from engine.bootstrap import open_store
-from engine.config import load_settings
-from engine.crypto import KEY_FILE_NAME, new_master_key, write_key_file
-from engine.engine import Engine
+from engine.config.settings import load_settings
+from engine.runtime.bootstrap import open_store
+from engine.runtime.engine import Engine
+from engine.security.crypto import KEY_FILE_NAME, new_master_key, write_key_file
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

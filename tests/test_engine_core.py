@@ -13,17 +13,17 @@ import anyio
 import pytest
 from sqlmodel import select
 
-from engine.bootstrap import open_store
-from engine.config import Settings
-from engine.crypto import KEY_FILE_NAME, new_master_key, write_key_file
-from engine.domain import TargetRecord
-from engine.engine import Engine
-from engine.events import EventBus, ResultEvent, StateEvent
-from engine.history import ResultWriter, housekeeping, recent_results, uptime
-from engine.probes.base import ProbeResult
-from engine.scheduler import Scheduler
-from engine.state import FlapTracker, apply_result
+from engine.checks.probes.base import ProbeResult
+from engine.config.settings import Settings
+from engine.core.domain import TargetRecord
+from engine.core.events import EventBus, ResultEvent, StateEvent
+from engine.core.state import FlapTracker, apply_result
+from engine.runtime.bootstrap import open_store
+from engine.runtime.engine import Engine
+from engine.security.crypto import KEY_FILE_NAME, new_master_key, write_key_file
+from engine.store.history import ResultWriter, housekeeping, recent_results, uptime
 from engine.store.store import Store
+from engine.timing.scheduler import Scheduler
 
 pytestmark = pytest.mark.anyio
 

@@ -6,11 +6,11 @@ import anyio
 import pytest
 from sqlalchemy import text
 
-from engine.bootstrap import open_store
-from engine.config import Settings
-from engine.crypto import KEY_FILE_NAME, new_master_key, write_key_file
-from engine.engine import Engine
-from engine.errors import BadInput
+from engine.config.settings import Settings
+from engine.core.errors import BadInput
+from engine.runtime.bootstrap import open_store
+from engine.runtime.engine import Engine
+from engine.security.crypto import KEY_FILE_NAME, new_master_key, write_key_file
 from engine.store.store import Store
 
 pytestmark = pytest.mark.anyio

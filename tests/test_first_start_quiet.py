@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.checking import make_context
+from engine.checks.probes import system
+from engine.checks.runner import make_context
 from engine.commands.targets import SEED_FOR_S, seeded_note
-from engine.config import load_settings
-from engine.probes import system
+from engine.config.settings import load_settings
 from tests.alerting_harness import Rig, make_rig
 
 

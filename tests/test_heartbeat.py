@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.errors import BadInput
-from engine.heartbeat import (
+from engine.checks.specs import parse_spec
+from engine.core.errors import BadInput
+from engine.heartbeats.heartbeat import (
     HeartbeatConfig,
     HeartbeatState,
     apply_ping,
@@ -21,7 +22,6 @@ from engine.heartbeat import (
     parse_ping_path,
     settle,
 )
-from engine.specs import parse_spec
 
 T0 = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)  # a Monday
 HOURLY = HeartbeatConfig(every_s=3600, grace_s=300)

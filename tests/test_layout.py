@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
         "tests/conftest.py",
         "tests/snapshots",
         "tests/perf",
-        "engine/config_example.toml",
+        "engine/config/example.toml",
     ],
 )
 def test_top_level_paths_exist(path: str) -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from engine.crypto import KeyRing
-from engine.domain import TargetRecord
-from engine.errors import SysAlertError
+from engine.core.domain import TargetRecord
+from engine.core.errors import SysAlertError
+from engine.security.crypto import KeyRing
 from engine.store import targets as tstore
 from engine.store.db import open_db
 from engine.store.migrations import current_version, migrate

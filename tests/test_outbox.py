@@ -17,10 +17,10 @@ from pathlib import Path
 import anyio
 import pytest
 
-from engine.bootstrap import init_data_dir
-from engine.crypto import load_key_ring
 from engine.notify import outbox
 from engine.notify.dispatcher import TokenBucket
+from engine.runtime.bootstrap import init_data_dir
+from engine.security.crypto import load_key_ring
 from tests.alerting_harness import Rig, make_rig
 from tests.conftest import free_port
 

@@ -14,10 +14,12 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from engine.conditions import parse_condition
-from engine.durations import parse_duration
-from engine.errors import BadInput
-from engine.limits import (
+from engine.checks.conditions.parse import parse_condition
+from engine.checks.options import check_options
+from engine.checks.specs import KINDS, parse_spec
+from engine.core.durations import parse_duration
+from engine.core.errors import BadInput
+from engine.core.limits import (
     BIDI,
     DURATION_MAX,
     INTERVAL,
@@ -27,8 +29,6 @@ from engine.limits import (
     check_number,
     check_text,
 )
-from engine.probe_options import check_options
-from engine.specs import KINDS, parse_spec
 
 # SYSALERT_FUZZ_EXAMPLES=5000 digs deeper than the suite's default.
 EXAMPLES = int(os.environ.get("SYSALERT_FUZZ_EXAMPLES", "300"))
@@ -339,7 +339,7 @@ def config_text(draw: st.DrawFn) -> str:
 @example("[engine]\ndefault_interval = '999999999999999999d'\n")
 @example("a = " + "[" * 400 + "]" * 400 + "\n")
 def test_load_settings_returns_settings_or_config_error(tmp_path: Path, text: str) -> None:
-    from engine.config import load_settings
+    from engine.config.settings import load_settings
 
     cfg = tmp_path / "config.toml"
     cfg.write_text(text, encoding="utf-8")

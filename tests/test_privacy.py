@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.privacy import RedactingFilter, configure_logging, mask_id, redact
+from engine.security.privacy import RedactingFilter, configure_logging, mask_id, redact
 
 SA = str(Path(sys.executable).parent / "sysalert")
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.probes import get_probe
-from engine.probes.base import ProbeContext
-from engine.specs import TargetSpec, parse_spec
+from engine.checks.probes import get_probe
+from engine.checks.probes.base import ProbeContext
+from engine.checks.specs import TargetSpec, parse_spec
 from tests.conftest import need_tool
 
 

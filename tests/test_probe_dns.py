@@ -13,10 +13,10 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-from engine.conditions import parse_condition
-from engine.probes import get_probe
-from engine.probes.base import ProbeContext
-from engine.specs import parse_spec
+from engine.checks.conditions.parse import parse_condition
+from engine.checks.probes import get_probe
+from engine.checks.probes.base import ProbeContext
+from engine.checks.specs import parse_spec
 
 ZONE = {
     ("www.example.test.", "A"): ["192.0.2.10", "192.0.2.11"],

@@ -16,12 +16,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import trustme
 
-from engine.conditions import parse_condition
-from engine.errors import BadInput
-from engine.probes import get_probe
-from engine.probes.base import ProbeContext, ProbeResult
-from engine.probes.http import close_shared, parse_expect_status, probe
-from engine.specs import parse_spec
+from engine.checks.conditions.parse import parse_condition
+from engine.checks.probes import get_probe
+from engine.checks.probes.base import ProbeContext, ProbeResult
+from engine.checks.probes.http import close_shared, parse_expect_status, probe
+from engine.checks.specs import parse_spec
+from engine.core.errors import BadInput
 
 DOC = {"status": "UP", "data": {"status": "ok", "count": 3}, "items": [{"name": "first"}]}
 BIG = b"START" + b"x" * (3 << 20) + b"END"
@@ -354,8 +354,8 @@ async def test_options_given_as_cli_strings_mean_what_they_say(
     false (it used to be truthy and the redirect was followed); headers come as header.NAME;
     a misspelt key or a bad value is a clear error that stores nothing."""
     from engine.commands import Commands
-    from engine.crypto import KeyRing
-    from engine.errors import BadInput
+    from engine.core.errors import BadInput
+    from engine.security.crypto import KeyRing
     from engine.store.store import Store
     from tests.console_world import MASTER
 
@@ -395,7 +395,7 @@ async def test_options_given_as_cli_strings_mean_what_they_say(
 
 
 def test_a_boolean_stored_as_text_before_options_were_checked_reads_as_meant() -> None:
-    from engine.probe_options import flag
+    from engine.checks.options import flag
 
     assert flag({"follow_redirects": "false"}, "follow_redirects", True) is False
     assert flag({"follow_redirects": "0"}, "follow_redirects", True) is False
@@ -408,7 +408,7 @@ def test_a_boolean_stored_as_text_before_options_were_checked_reads_as_meant() -
 async def test_ip_is_the_address_connected_to(version: str) -> None:
     """Gatus' [IP]: the peer address, also from a server that closes after its answer (HTTP/1.0,
     `python -m http.server`), where the stream has no peer left once the body is read."""
-    from engine.conditions import parse_condition
+    from engine.checks.conditions.parse import parse_condition
 
     class OneShot(Handler):
         protocol_version = version
@@ -425,7 +425,7 @@ async def test_ip_is_the_address_connected_to(version: str) -> None:
 
 @pytest.mark.anyio
 async def test_ip_over_https(tls_base: str) -> None:
-    from engine.conditions import parse_condition
+    from engine.checks.conditions.parse import parse_condition
 
     r = await check(
         tls_base + "/ok", conditions=[parse_condition("[IP] == 127.0.0.1")], verify_tls=False

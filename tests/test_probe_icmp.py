@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import BadInput
-from engine.probes import get_probe
-from engine.probes.base import ProbeContext
-from engine.probes.icmp import build_echo, checksum, parse_echo_reply
-from engine.specs import parse_spec
+from engine.checks.probes import get_probe
+from engine.checks.probes.base import ProbeContext
+from engine.checks.probes.icmp import build_echo, checksum, parse_echo_reply
+from engine.checks.specs import parse_spec
+from engine.core.errors import BadInput
 from tests.conftest import need
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,9 +144,9 @@ async def test_unresolvable_name_is_dns() -> None:
 
 CHILD = r"""
 import asyncio, concurrent.futures.thread, ctypes, fcntl, json, os, socket, struct, sys
-from engine.probes.base import ProbeContext
-from engine.probes.icmp import probe
-from engine.specs import parse_spec
+from engine.checks.probes.base import ProbeContext
+from engine.checks.probes.icmp import probe
+from engine.checks.specs import parse_spec
 
 opts = json.loads(sys.argv[1])
 libc = ctypes.CDLL(None, use_errno=True)

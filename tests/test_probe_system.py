@@ -10,9 +10,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from engine.probes import get_probe
-from engine.probes.base import ProbeContext
-from engine.specs import parse_spec
+from engine.checks.probes import get_probe
+from engine.checks.probes.base import ProbeContext
+from engine.checks.specs import parse_spec
 
 
 async def run(spec: str, **options):
@@ -60,7 +60,7 @@ async def test_cpu_agrees_with_psutil_over_the_same_window() -> None:
 
 @pytest.mark.anyio
 async def test_cpu_sampling_does_not_block_the_event_loop() -> None:
-    import engine.probes.system as system
+    import engine.checks.probes.system as system
 
     system._cpu_last = None  # force the first-sample path, which has to wait for a window
     gaps: list[float] = []

@@ -10,11 +10,11 @@ import time
 
 import pytest
 
-from engine.conditions import parse_condition
-from engine.probes import get_probe
-from engine.probes.base import ProbeContext
-from engine.probes.tcp import classify_error, is_ip_literal, probe
-from engine.specs import TargetSpec, parse_spec
+from engine.checks.conditions.parse import parse_condition
+from engine.checks.probes import get_probe
+from engine.checks.probes.base import ProbeContext
+from engine.checks.probes.tcp import classify_error, is_ip_literal, probe
+from engine.checks.specs import TargetSpec, parse_spec
 
 
 @pytest.fixture

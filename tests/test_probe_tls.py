@@ -17,11 +17,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from engine.conditions import parse_condition
-from engine.probes import get_probe
-from engine.probes.base import ProbeContext
-from engine.probes.tls import hostname_matches, probe, seconds_left
-from engine.specs import parse_spec
+from engine.checks.conditions.parse import parse_condition
+from engine.checks.probes import get_probe
+from engine.checks.probes.base import ProbeContext
+from engine.checks.probes.tls import hostname_matches, probe, seconds_left
+from engine.checks.specs import parse_spec
 
 NOW = datetime.now(UTC)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.bootstrap import open_store
 from engine.commands import Commands
-from engine.config import load_settings
-from engine.crypto import KEY_FILE_NAME, new_master_key, write_key_file
+from engine.config.settings import load_settings
+from engine.runtime.bootstrap import open_store
+from engine.security.crypto import KEY_FILE_NAME, new_master_key, write_key_file
 
 
 def _settings(data_dir: Path, body: str):

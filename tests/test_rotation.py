@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import event, select, text
 from sqlalchemy.engine import Engine
 
-from engine.bootstrap import init_data_dir, open_store
 from engine.commands import Commands
-from engine.config import Settings, load_settings
-from engine.crypto import KEY_FILE_NAME, KeyRing, load_key_ring, read_key_file
-from engine.rotation import MARKER, rotate_keys
+from engine.config.settings import Settings, load_settings
+from engine.runtime.bootstrap import init_data_dir, open_store
+from engine.security.crypto import KEY_FILE_NAME, KeyRing, load_key_ring, read_key_file
+from engine.security.rotation import MARKER, rotate_keys
 from engine.store import targets as tstore
 from engine.store.models import FINGERPRINTS, SEALED_COLUMNS, Contact, aad_row
 from engine.store.store import Store, new_id
@@ -293,7 +293,7 @@ def test_rotation_killed_midway_then_finished(
 
 
 def test_rotation_refuses_bad_batch(populated: Settings) -> None:
-    from engine.errors import SysAlertError
+    from engine.core.errors import SysAlertError
 
     with pytest.raises(SysAlertError, match="--batch"):
         rotate_keys(populated, batch=0)

@@ -17,11 +17,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from engine.bootstrap import open_store
 from engine.commands import Commands
-from engine.config import Settings, load_settings
-from engine.crypto import KEY_FILE_NAME, KeyRing, read_key_file
-from engine.rotation import rotate_keys
+from engine.config.settings import Settings, load_settings
+from engine.runtime.bootstrap import open_store
+from engine.security.crypto import KEY_FILE_NAME, KeyRing, read_key_file
+from engine.security.rotation import rotate_keys
 from engine.store import contacts as cstore
 from engine.store import targets as tstore
 from engine.store.models import Contact, Target
@@ -220,7 +220,7 @@ def test_store_opened_before_a_rotation_finds_a_name(store_settings: Settings) -
 
 def test_a_key_file_that_lost_keys_is_not_adopted(store_settings: Settings) -> None:
     """A ring adopted must still hold every key of the one in use: a swapped file is refused."""
-    from engine.crypto import new_master_key, write_key_file
+    from engine.security.crypto import new_master_key, write_key_file
 
     store = open_store(store_settings)
     try:
@@ -271,7 +271,7 @@ def test_rotation_refused_while_the_daemon_lacks_the_new_key(world: World) -> No
     import subprocess
     import sys
 
-    from engine.crypto import new_master_key
+    from engine.security.crypto import new_master_key
     from tests.daemon_harness import ROOT, child_env
 
     old = read_key_file(world.data_dir / KEY_FILE_NAME)
@@ -301,7 +301,7 @@ def test_token_index_rebuilt_off_the_loop_keeps_changes_made_meanwhile(
     heartbeats added, removed or re-tokened in between: none of them is lost or left answering."""
     from dataclasses import replace
 
-    from engine.engine import Engine
+    from engine.runtime.engine import Engine
 
     store = open_store(store_settings)
     try:

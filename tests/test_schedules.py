@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.errors import BadInput
-from engine.schedules import (
+from engine.core.errors import BadInput
+from engine.timing.schedules import (
     WindowSchedule,
     business_hours,
     cron_next,

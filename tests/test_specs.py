@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.errors import BadInput
-from engine.specs import TargetSpec, parse_spec
+from engine.checks.specs import TargetSpec, parse_spec
+from engine.core.errors import BadInput
 
 
 @pytest.mark.parametrize(
@@ -207,7 +207,7 @@ def test_ipv6_round_trip(addr: ipaddress.IPv6Address, port: int) -> None:
 def test_a_stored_spec_keeps_running_when_a_range_was_tightened_since(text: str) -> None:
     """Ranges are checked when a target is added or edited; one stored before a range existed
     still parses (it used to raise at every check: a traceback per interval, state unknown)."""
-    from engine.domain import TargetRecord
+    from engine.core.domain import TargetRecord
 
     with pytest.raises(BadInput):
         parse_spec(text)

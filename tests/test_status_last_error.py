@@ -9,11 +9,11 @@ import socket
 import anyio
 import pytest
 
-from engine.bootstrap import open_store
-from engine.config import Settings
-from engine.crypto import KEY_FILE_NAME, new_master_key, write_key_file
-from engine.engine import Engine
+from engine.config.settings import Settings
 from engine.notify.dispatcher import short_reason
+from engine.runtime.bootstrap import open_store
+from engine.runtime.engine import Engine
+from engine.security.crypto import KEY_FILE_NAME, new_master_key, write_key_file
 from tests.telegram_engine import until
 from tests.test_channel_webhook import Receiver, Seen
 

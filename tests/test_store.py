@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from engine.crypto import KeyRing, TamperedError
-from engine.domain import TargetRecord
-from engine.errors import BadInput
+from engine.core.domain import TargetRecord
+from engine.core.errors import BadInput
+from engine.security.crypto import KeyRing, TamperedError
 from engine.store import targets as tstore
 from engine.store.migrations import current_version
 from engine.store.models import SCHEMA_VERSION
@@ -230,8 +230,8 @@ def test_wrong_key_cannot_read(db_url: str, keyring: KeyRing) -> None:
     s = Store.open(db_url, keyring)
     rec = tstore.insert(s, _rec())
     s.close()
-    from engine.crypto import new_master_key
-    from engine.errors import KeyError_
+    from engine.core.errors import KeyError_
+    from engine.security.crypto import new_master_key
 
     other = Store.open(db_url, KeyRing.from_masters([new_master_key()]))
     try:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.crypto import KeyRing
-from engine.errors import StoreBusy
+from engine.core.errors import StoreBusy
+from engine.security.crypto import KeyRing
 from engine.store.engine_lock import StoreLock
 from engine.store.store import Store
 
@@ -69,7 +69,7 @@ async def test_the_engine_reports_a_lost_lock_in_health_and_takes_it_again(
     import anyio
 
     from engine.api.server import health_report
-    from engine.engine import Engine
+    from engine.runtime.engine import Engine
 
     store = Store.open(db_url, keyring)
     lock = StoreLock(store)

@@ -16,7 +16,7 @@ import anyio
 import httpx
 import pytest
 
-from engine.supervisor import Supervisor
+from engine.runtime.supervisor import Supervisor
 from tests.conftest import free_port
 from tests.daemon_harness import init_store, start_daemon, sysalert, wait_for
 from tests.test_channel_webhook import Receiver
@@ -117,8 +117,8 @@ raise AttributeError("module 'telethon.errors' has no attribute 'ChatSendPlainFo
 def test_a_telegram_bridge_that_cannot_start_is_red_and_pages_through_a_webhook(
     tmp_path: Path,
 ) -> None:
-    from engine.bootstrap import open_store
-    from engine.config import load_settings
+    from engine.config.settings import load_settings
+    from engine.runtime.bootstrap import open_store
     from engine.telegram import session_store
 
     data_dir = tmp_path / "data"
@@ -251,7 +251,7 @@ async def test_the_engine_incident_reaches_every_working_channel_once_and_resolv
     keyring,
     settings,  # type: ignore[no-untyped-def]
 ) -> None:
-    from engine.engine import Engine, EngineAlarms
+    from engine.runtime.engine import Engine, EngineAlarms
     from engine.store.store import Store
 
     settings.engine.seed_local_targets = False

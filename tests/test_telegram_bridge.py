@@ -20,7 +20,7 @@ from telethon.tl.functions.messages import (
 from telethon.tl.types import UpdateReadHistoryOutbox
 
 from engine.api.server import health_report
-from engine.events import ReceiptEvent
+from engine.core.events import ReceiptEvent
 from engine.store import contacts as cstore
 from engine.store.models import Receipt
 from engine.telegram import session_store

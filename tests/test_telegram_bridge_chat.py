@@ -12,7 +12,7 @@ import anyio
 import pytest
 from telethon.tl.functions.messages import SendMessageRequest
 
-from engine import maintenance as mstore
+from engine.alerting import maintenance as mstore
 from engine.store import contacts as cstore
 from engine.telegram import bridge_store
 from tests.telegram_engine import ALICE, BOB, STRANGER, running, until, use_fake_telegram

@@ -12,8 +12,8 @@ import pytest
 from telethon.tl.functions.account import GetPasswordRequest
 from telethon.tl.functions.auth import CheckPasswordRequest, LogOutRequest, SignInRequest
 
-from engine.bootstrap import open_store
-from engine.config import load_settings
+from engine.config.settings import load_settings
+from engine.runtime.bootstrap import open_store
 from engine.telegram import session_store
 from sysalert_tui.cli import main
 from tests.daemon_harness import child_env, init_store

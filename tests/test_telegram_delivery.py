@@ -8,7 +8,7 @@ from telethon.tl.functions.contacts import ImportContactsRequest, ResolveUsernam
 from telethon.tl.functions.messages import EditMessageRequest, SendMessageRequest
 from telethon.tl.types import InputPeerChannel, InputPeerUser, InputReplyToMessage
 
-from engine.errors import BadInput
+from engine.core.errors import BadInput
 from engine.notify.message import SendOutcome
 from engine.telegram.delivery import (
     chat_id_of,

@@ -18,8 +18,8 @@ from telethon.tl import TLObject
 from telethon.tl.functions.account import GetPasswordRequest
 from telethon.tl.functions.auth import CheckPasswordRequest, SendCodeRequest, SignInRequest
 
-from engine.config import TelegramSettings as ConfigTelegram
-from engine.errors import BadInput
+from engine.config.settings import TelegramSettings as ConfigTelegram
+from engine.core.errors import BadInput
 from engine.telegram.client import TelegramSettings, build_client
 from engine.telegram.login import LoginError, LoginPrompts, login, logout
 from tests.telegram_harness import SETTINGS, FakeTelegram, fake_client

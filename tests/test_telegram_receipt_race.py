@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine.bootstrap import open_store
-from engine.config import Settings
-from engine.crypto import KEY_FILE_NAME, new_master_key, write_key_file
-from engine.engine import Engine
+from engine.config.settings import Settings
 from engine.notify import outbox
 from engine.notify.message import OutgoingMessage
+from engine.runtime.bootstrap import open_store
+from engine.runtime.engine import Engine
+from engine.security.crypto import KEY_FILE_NAME, new_master_key, write_key_file
 from engine.store import contacts as cstore
 from engine.store.models import Notification
 from engine.telegram.receipts import ReadReceipt

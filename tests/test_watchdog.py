@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
-from engine.watchdog import fail_url
+from engine.runtime.watchdog import fail_url
 from tests.conftest import free_port
 from tests.daemon_harness import init_store, start_daemon, sysalert, wait_for
 

@@ -19,8 +19,8 @@ import httpx
 
 from engine.api.routes import BY_COMMAND, route_for
 from engine.commands.acting import ACTOR_HEADER
-from engine.config import Settings
-from engine.errors import BadInput, NotFound, SysAlertError
+from engine.config.settings import Settings
+from engine.core.errors import BadInput, NotFound, SysAlertError
 
 # Arguments that only an in-process call carries: the owner scope of a local caller, the console's
 # own clock, an import's file label. Over the API the daemon decides these itself. The audit actor
@@ -130,8 +130,8 @@ class RemoteCommands:
             )
         import anyio
 
-        from engine.bootstrap import open_store
         from engine.commands import Commands
+        from engine.runtime.bootstrap import open_store
 
         settings = self.local_settings
         store = await anyio.to_thread.run_sync(open_store, settings)

@@ -12,7 +12,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from sqlmodel import col
 
 if TYPE_CHECKING:
-    from engine.engine import Engine
+    from engine.runtime.engine import Engine
 
 
 class EngineCollector:
@@ -57,7 +57,7 @@ class EngineCollector:
         for s, n in counts.items():
             states.add_metric([s], n)
         yield states
-        from engine.incidents import OPEN_STATES
+        from engine.alerting.incidents import OPEN_STATES
         from engine.notify.outbox import depth
 
         inc = GaugeMetricFamily("sysalert_incidents_open", "Open incidents", labels=["state"])

@@ -26,13 +26,13 @@ from urllib.parse import unquote
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from engine.errors import BadInput
-from engine.heartbeat import parse_ping_path
-from engine.limits import PING_BODY_MAX, PING_DISCARD_MAX
+from engine.core.errors import BadInput
+from engine.core.limits import PING_BODY_MAX, PING_DISCARD_MAX
+from engine.heartbeats.heartbeat import parse_ping_path
 from engine.store.db import describe_error
 
 if TYPE_CHECKING:
-    from engine.engine import Engine
+    from engine.runtime.engine import Engine
 
 log = logging.getLogger(__name__)
 

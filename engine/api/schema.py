@@ -1,7 +1,7 @@
 """Request models and the OpenAPI document, derived from the command layer's signatures.
 
 Each route's body (or query) fields are parameters of a command method (engine.commands); their
-annotations, with the limits engine.limits attaches to them (`Name`, `Tags`, ...), become one
+annotations, with the limits engine.core.limits attaches to them (`Name`, `Tags`, ...), become one
 pydantic model per route. The server validates requests with it, and /openapi.json shows its
 JSON schema, so a parameter is typed once, beside the command, and there is no second table.
 """
@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from engine.api.routes import ROUTES, Route
-from engine.errors import BadInput
-from engine.limits import ACTOR_MAX, REF_MAX, bad_char
+from engine.core.errors import BadInput
+from engine.core.limits import ACTOR_MAX, REF_MAX, bad_char
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -120,7 +120,9 @@ def _bad_field(route: Route, exc: ValidationError) -> BadInput:
         return BadInput(f"missing field {field!r}", f"required: {', '.join(need)}")
     where = ".".join(str(x) for x in err["loc"])
     msg = err["msg"].replace("valid list", "valid array").replace("dictionary", "object")
-    msg = msg.removeprefix("Value error, ")  # our own validators' sentence (engine.limits.no_nul)
+    msg = msg.removeprefix(
+        "Value error, "
+    )  # our own validators' sentence (engine.core.limits.no_nul)
     return BadInput(f"field {where!r}: {msg}", "see /openapi.json for each field's type and limits")
 
 

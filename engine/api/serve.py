@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
-from engine.errors import BadInput, ConfigError, SysAlertError
+from engine.core.errors import BadInput, ConfigError, SysAlertError
 
 if TYPE_CHECKING:
-    from engine.engine import Engine
+    from engine.runtime.engine import Engine
 
 log = logging.getLogger(__name__)
 

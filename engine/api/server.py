@@ -29,14 +29,14 @@ from engine.api.routes import ROUTES, Route
 from engine.api.schema import openapi, surrogate_free, validate
 from engine.commands.acting import ACTOR_HEADER, takes_by
 from engine.commands.base import check_actor
-from engine.domain import TargetRecord
-from engine.errors import BadInput, NotFound, SysAlertError
-from engine.health import health_report
-from engine.limits import ACTOR_MAX
+from engine.core.domain import TargetRecord
+from engine.core.errors import BadInput, NotFound, SysAlertError
+from engine.core.limits import ACTOR_MAX
+from engine.runtime.health import health_report
 from engine.store.db import describe_error
 
 if TYPE_CHECKING:
-    from engine.engine import Engine
+    from engine.runtime.engine import Engine
 
 log = logging.getLogger(__name__)
 

@@ -16,16 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from engine import incidents as inc_store
+from engine.alerting import incidents as inc_store
 from engine.benchmarks import store as bstore
 from engine.benchmarks.scoring import BASELINE_RUNS, baseline_from, delta_pct, fmt, status
 from engine.benchmarks.spec import parse_bench_spec
 from engine.benchmarks.workloads import Measurement, describe, measure
-from engine.errors import NotFound
-from engine.events import BenchmarkEvent
+from engine.core.errors import NotFound
+from engine.core.events import BenchmarkEvent
 
 if TYPE_CHECKING:
-    from engine.engine import Engine
+    from engine.runtime.engine import Engine
     from engine.store.store import Store
 
 log = logging.getLogger(__name__)

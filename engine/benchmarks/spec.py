@@ -13,9 +13,9 @@ import shlex
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from engine.durations import parse_duration
-from engine.errors import BadInput
-from engine.specs import TargetSpec, parse_spec
+from engine.checks.specs import TargetSpec, parse_spec
+from engine.core.durations import parse_duration
+from engine.core.errors import BadInput
 
 KINDS = ("cpu", "http", "tcp", "command")
 FORMS = (

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlmodel import col
 
-from engine.errors import BadInput
+from engine.core.errors import BadInput
 from engine.store.models import Benchmark, BenchmarkRun
 from engine.store.store import Store
 

@@ -23,7 +23,7 @@ from typing import Any
 import anyio
 
 from engine.benchmarks.spec import BenchSpec
-from engine.probes.base import ProbeContext, ProbeResult
+from engine.checks.probes.base import ProbeContext, ProbeResult
 
 CPU_SECONDS = 0.3
 # Between two network attempts: each one meets an idle listener, as a probe does. Back to back,
@@ -126,7 +126,7 @@ def _latency_result(
 async def _repeat(
     spec: BenchSpec, kind: str, ctx: ProbeContext
 ) -> tuple[list[float], list[ProbeResult]]:
-    from engine.checking import run_check
+    from engine.checks.runner import run_check
 
     assert spec.target is not None
     samples: list[float] = []
@@ -146,7 +146,7 @@ async def _repeat(
 
 
 async def measure_http(spec: BenchSpec) -> Measurement:
-    from engine.probes.http import close_shared
+    from engine.checks.probes.http import close_shared
 
     shared: dict[str, Any] = {}
     try:

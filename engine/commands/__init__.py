@@ -17,7 +17,7 @@ from engine.commands.rules import RuleCommands
 from engine.commands.subscribers import SubscriberCommands
 from engine.commands.targets import TargetCommands
 from engine.commands.telegram import TelegramCommands
-from engine.config import Settings
+from engine.config.settings import Settings
 from engine.store.store import Store
 
 

@@ -8,12 +8,12 @@ from typing import Any
 import anyio
 from sqlmodel import col
 
-from engine import incidents as inc_store
-from engine import maintenance as mstore
+from engine.alerting import incidents as inc_store
+from engine.alerting import maintenance as mstore
 from engine.commands.base import CommandBase, check_actor, check_name, live_records
-from engine.durations import parse_duration
-from engine.errors import BadInput, NotFound
-from engine.limits import (
+from engine.core.durations import parse_duration
+from engine.core.errors import BadInput, NotFound
+from engine.core.limits import (
     ADDRESS_MAX,
     LEVEL,
     LIST_LIMIT,
@@ -150,7 +150,7 @@ class AlertCommands(CommandBase):
         sched = None
         kind = "toggle"
         if schedule:
-            from engine.schedules import parse_window
+            from engine.timing.schedules import parse_window
 
             sched = parse_window(schedule)
             kind = sched.kind
@@ -282,7 +282,7 @@ class AlertCommands(CommandBase):
     def list_contacts(self, owner_id: str | None = None) -> list[dict[str, Any]]:
         """Contacts by level; one whose notifications ran out of tries (an open delivery
         incident) shows as failing, not ok: only a permanent failure blocks it in the store."""
-        from engine.notify.trouble import troubled_contacts
+        from engine.alerting.trouble import troubled_contacts
 
         troubled = troubled_contacts(self.store)
         out = []

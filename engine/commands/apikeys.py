@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.commands.base import CommandBase
-from engine.errors import NotFound
-from engine.limits import NAME_MAX, check_text
+from engine.core.errors import NotFound
+from engine.core.limits import NAME_MAX, check_text
 from engine.store.models import ApiKey
 
 KEY_PREFIX = "sak_"

@@ -5,14 +5,14 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import BadInput
-from engine.limits import ACTOR_MAX, NAME_MAX, check_text
+from engine.core.errors import BadInput
+from engine.core.limits import ACTOR_MAX, NAME_MAX, check_text
 from engine.store.models import AuditEntry
 
 if TYPE_CHECKING:
     from engine.commands import EngineHooks
-    from engine.config import Settings
-    from engine.domain import TargetRecord
+    from engine.config.settings import Settings
+    from engine.core.domain import TargetRecord
     from engine.store.store import Store
 
 
@@ -33,7 +33,7 @@ def live_records(hooks: Any) -> list[Any] | None:
 
 def check_name(name: str, what: str) -> str:
     """A display name for a target, benchmark, rule or contact: non-empty, printable, not too
-    long (engine.limits)."""
+    long (engine.core.limits)."""
     if isinstance(name, str) and not name.strip():
         raise BadInput(f"{what} name is empty", "give --name a few letters")
     return check_text(name, f"{what} name", NAME_MAX)

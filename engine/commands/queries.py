@@ -8,10 +8,9 @@ from typing import Any
 from sqlalchemy import literal, or_, select
 from sqlmodel import col
 
-from engine import history as hist
 from engine.commands.base import CommandBase, live_records
-from engine.errors import BadInput
-from engine.limits import (
+from engine.core.errors import BadInput
+from engine.core.limits import (
     BUCKETS,
     EPOCH,
     LIST_LIMIT,
@@ -20,6 +19,7 @@ from engine.limits import (
     check_int,
     check_number,
 )
+from engine.store import history as hist
 from engine.store.models import AuditEntry, Incident
 
 HISTORY_KINDS = (
@@ -91,7 +91,7 @@ class QueryCommands(CommandBase):
         return {rec.id: shown(rec) for rec in live_records(self.hooks) or ()}
 
     def _stored_states(self, target: str | None) -> dict[str, str]:
-        from engine import maintenance as mstore
+        from engine.alerting import maintenance as mstore
 
         now = time.time()
         index = mstore.MaintenanceIndex()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import rules_store
+from engine.alerting.rules import RuleSpec
 from engine.commands.base import CommandBase, check_name
-from engine.durations import parse_duration
-from engine.errors import BadInput, NotFound
-from engine.limits import (
+from engine.core.durations import parse_duration
+from engine.core.errors import BadInput, NotFound
+from engine.core.limits import (
     CHANNELS_MAX,
     NAME_MAX,
     REF_MAX,
@@ -19,7 +19,7 @@ from engine.limits import (
     check_count,
     check_text,
 )
-from engine.rules import RuleSpec
+from engine.store import rules as rules_store
 
 
 class RuleCommands(CommandBase):

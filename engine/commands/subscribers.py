@@ -16,11 +16,11 @@ import anyio
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from engine.alerting.incidents import OPEN_STATES
 from engine.commands.base import CommandBase
-from engine.domain import ContactRecord
-from engine.errors import BadInput, NotFound
-from engine.incidents import OPEN_STATES
-from engine.privacy import mask_id
+from engine.core.domain import ContactRecord
+from engine.core.errors import BadInput, NotFound
+from engine.security.privacy import mask_id
 from engine.store import contacts as cstore
 from engine.store import subscribers as sstore
 from engine.store.models import Benchmark, Contact, Incident, Notification, Subscriber, Target

@@ -9,13 +9,13 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from engine.checks.options import check_options
+from engine.checks.specs import parse_spec
 from engine.commands.base import CommandBase, check_name, live_records
-from engine.domain import TargetRecord
-from engine.durations import format_duration, parse_duration
-from engine.errors import BadInput, NotFound
-from engine.heartbeat import HeartbeatConfig, HeartbeatState, no_listener_hint
-from engine.heartbeat import summary as hb_summary
-from engine.limits import (
+from engine.core.domain import TargetRecord
+from engine.core.durations import format_duration, parse_duration
+from engine.core.errors import BadInput, NotFound
+from engine.core.limits import (
     CONDITION_MAX,
     CONDITIONS_MAX,
     IMPORT_MAX,
@@ -34,8 +34,8 @@ from engine.limits import (
     check_count,
     check_text,
 )
-from engine.probe_options import check_options
-from engine.specs import parse_spec
+from engine.heartbeats.heartbeat import HeartbeatConfig, HeartbeatState, no_listener_hint
+from engine.heartbeats.heartbeat import summary as hb_summary
 from engine.store import targets as tstore
 
 # This machine's cpu, memory and disk, added on first start so the console shows live data at
@@ -57,7 +57,7 @@ SEED_RULES = (  # rule name, metric, above, target name
 
 def seeded_note(names: list[str]) -> str:
     """What the first start added, and when it pages: `sysalert init` and the console say it."""
-    from engine.durations import format_duration
+    from engine.core.durations import format_duration
 
     held = ", ".join(f"{t} above {above:g}%" for _, _, above, t in SEED_RULES if t in names)
     return (
@@ -101,7 +101,7 @@ def check_local_path(rec: TargetRecord) -> None:
 def validate_conditions(conditions: list[str]) -> list[str]:
     if not conditions:
         return []
-    from engine.conditions import parse_conditions
+    from engine.checks.conditions.parse import parse_conditions
 
     parse_conditions(list(conditions))
     for text in conditions:
@@ -164,7 +164,7 @@ class TargetCommands(CommandBase):
             parent_id = parent.id
         token = None
         if parsed.kind == "heartbeat":
-            from engine.heartbeat import HeartbeatConfig, new_token
+            from engine.heartbeats.heartbeat import HeartbeatConfig, new_token
 
             hb = HeartbeatConfig.from_spec(parsed)
             iv = min(max(hb.grace_s / 4, 1.0), 60.0)  # evaluation cadence, not a ping interval
@@ -272,7 +272,7 @@ class TargetCommands(CommandBase):
     def _stored_beat(self, rec: TargetRecord, cfg: HeartbeatConfig) -> HeartbeatState:
         """A heartbeat's state as the next engine start will see it: the stored state with the
         pings committed after it (a crash, or `sysalert ping` while no engine ran) folded in."""
-        from engine.heartbeat_runner import fold_stored_pings
+        from engine.heartbeats.runner import fold_stored_pings
 
         stored = HeartbeatState.from_dict(json.loads(rec.hb_state or "{}"))
         return fold_stored_pings(self.store, rec.id, cfg, stored)[0]
@@ -287,9 +287,9 @@ class TargetCommands(CommandBase):
         if self.hooks is not None:
             raise BadInput("a running engine takes pings itself", "send it to the ping URL")
         rec = self._heartbeat(ref)
-        from engine.heartbeat import apply_ping
-        from engine.heartbeat_runner import ping_code, ping_result
-        from engine.history import ResultWriter
+        from engine.heartbeats.heartbeat import apply_ping
+        from engine.heartbeats.runner import ping_code, ping_result
+        from engine.store.history import ResultWriter
 
         cfg = HeartbeatConfig.from_spec(rec.spec)
         state = self._stored_beat(rec, cfg)  # a /start stored a minute ago times this run
@@ -349,7 +349,7 @@ class TargetCommands(CommandBase):
         if new.kind != old.kind:
             new.state, new.fail_streak, new.ok_streak = "unknown", 0, 0
             if new.kind == "heartbeat" and not new.token:
-                from engine.heartbeat import new_token
+                from engine.heartbeats.heartbeat import new_token
 
                 new.token = new_token()
         if "depends_on" in changes:
@@ -476,8 +476,8 @@ class TargetCommands(CommandBase):
         target the file describes as it is stays untouched: nothing is written or audited."""
         from pydantic import ValidationError
 
-        from engine.config import TargetDecl, explain
-        from engine.config_checks import parse_toml
+        from engine.config.checks import parse_toml
+        from engine.config.settings import TargetDecl, explain
 
         text = check_text(
             text, f"{source} text", IMPORT_MAX, empty_ok=True, multiline=True, strip=False
@@ -559,7 +559,7 @@ class TargetCommands(CommandBase):
 
     def _config_source(self, i: int) -> str:
         """`file:line` of the i-th [[targets]] entry's depends_on, for a reconcile error."""
-        from engine.config import config_where
+        from engine.config.settings import config_where
 
         return config_where(self.settings.config_path, None, ("targets", i, "depends_on"))
 

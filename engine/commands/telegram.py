@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from engine.commands.base import CommandBase
-from engine.errors import SysAlertError
+from engine.core.errors import SysAlertError
 from engine.telegram import session_store
 
 if TYPE_CHECKING:

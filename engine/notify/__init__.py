@@ -1,0 +1,3 @@
+"""Delivery: the durable outbox, its dispatcher, message rendering and templates, and the
+channels (webhook, email, Slack, Discord, PagerDuty, Apprise).
+"""

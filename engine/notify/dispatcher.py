@@ -18,16 +18,17 @@ import anyio
 import httpx
 from anyio.abc import TaskGroup
 
-from engine.events import ReceiptEvent
-from engine.faults import crash_point
-from engine.notify import outbox, trouble
+from engine.alerting import trouble
+from engine.core.events import ReceiptEvent
+from engine.notify import outbox
 from engine.notify.channels import send as channel_send
 from engine.notify.message import ChannelContext, OutgoingMessage, SendOutcome, SmtpSettings
+from engine.runtime.faults import crash_point
 from engine.store import contacts as cstore
 from engine.store.store import new_id
 
 if TYPE_CHECKING:
-    from engine.engine import Engine
+    from engine.runtime.engine import Engine
 
 log = logging.getLogger(__name__)
 

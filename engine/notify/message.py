@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import httpx
 
-from engine.privacy import redact
+from engine.security.privacy import redact
 
 Kind = Literal["alert", "resolved", "acknowledged", "reminder", "escalation", "flapping", "test"]
 Severity = Literal["low", "medium", "high", "critical"]

@@ -9,8 +9,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from engine.domain import ContactRecord
-from engine.errors import BadInput
+from engine.core.domain import ContactRecord
+from engine.core.errors import BadInput
 from engine.store.models import AuditEntry, Contact, Incident, Notification, Receipt
 from engine.store.store import Store
 
@@ -125,7 +125,7 @@ def erase(store: Store, contact_id: str) -> None:
     contact". Then the SQLite WAL is truncated, as its old page images hold the removed values.
     Which sealed values carry the name is found first, in a read of its own, so the write
     transaction stays short (probe results keep being written meanwhile)."""
-    from engine.notify import trouble
+    from engine.alerting import trouble
 
     row = find(store, contact_id)
     renames = _name_holders(store, row.name) if row is not None else []

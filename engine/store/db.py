@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlmodel import create_engine
 
-from engine.errors import SysAlertError
+from engine.core.errors import SysAlertError
 
 
 def is_sqlite(url: str) -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from engine.errors import StoreBusy
+from engine.core.errors import StoreBusy
 from engine.store.store import Store
 
 _PG_KEY = "hashtext(current_schema() || '/sysalert-engine')"  # per schema: tests use one each

@@ -12,8 +12,8 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
-from engine.crypto import KeyRing
-from engine.errors import SysAlertError
+from engine.core.errors import SysAlertError
+from engine.security.crypto import KeyRing
 from engine.store import models
 from engine.store.models import SCHEMA_VERSION
 

@@ -16,8 +16,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from engine.crypto import ENV_MASTER_KEY, KEY_FILE_NAME, KeyRing, UnknownKeyId, load_key_ring
-from engine.errors import SysAlertError
+from engine.core.errors import SysAlertError
+from engine.security.crypto import (
+    ENV_MASTER_KEY,
+    KEY_FILE_NAME,
+    KeyRing,
+    UnknownKeyId,
+    load_key_ring,
+)
 from engine.store.db import describe_error, is_sqlite, open_db
 from engine.store.migrations import migrate
 

@@ -11,9 +11,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from engine.domain import parse_chat_id  # noqa: F401  (callers read it here too)
-from engine.errors import BadInput
-from engine.privacy import mask_id
+from engine.core.domain import parse_chat_id  # noqa: F401  (callers read it here too)
+from engine.core.errors import BadInput
+from engine.security.privacy import mask_id
 from engine.store.models import (
     AuditEntry,
     Benchmark,

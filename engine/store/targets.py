@@ -10,8 +10,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from engine.domain import TargetRecord
-from engine.errors import BadInput
+from engine.core.domain import TargetRecord
+from engine.core.errors import BadInput
 from engine.store.models import Target
 from engine.store.store import Store
 
@@ -183,7 +183,7 @@ def find_by_token(store: Store, token: str) -> TargetRecord | None:
 
 def delete_target(store: Store, target_id: str) -> None:
     """The target, its history and its windows, in one transaction."""
-    from engine.history import history_deletes
+    from engine.store.history import history_deletes
     from engine.store.models import MaintenanceWindow
 
     with store.session() as s:

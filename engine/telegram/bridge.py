@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from engine.errors import SysAlertError
-from engine.events import ReceiptEvent
+from engine.core.errors import SysAlertError
+from engine.core.events import ReceiptEvent
 from engine.notify.message import SendOutcome
-from engine.privacy import mask_id
+from engine.security.privacy import mask_id
 from engine.store import contacts as cstore
 from engine.telegram import bridge_store as bstore
 from engine.telegram import session_store
@@ -30,9 +30,9 @@ from engine.telegram.bridge_chat import ChatHandler
 from engine.telegram.chat_roles import AccessRequests
 
 if TYPE_CHECKING:
-    from engine.domain import ContactRecord
-    from engine.engine import Engine
+    from engine.core.domain import ContactRecord
     from engine.notify.message import OutgoingMessage
+    from engine.runtime.engine import Engine
     from engine.telegram.receipts import ReadReceipt
     from engine.telegram.service import TelegramService
 

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from engine.errors import BadInput
-from engine.privacy import mask_id
+from engine.core.errors import BadInput
+from engine.security.privacy import mask_id
 from engine.store import subscribers as sstore
 from engine.telegram import bridge_store as bstore
 from engine.telegram import chat_owner as owner
@@ -34,7 +34,7 @@ from engine.telegram.chat_roles import AccessRequests, Caller
 from engine.telegram.chat_status import get_reply, history_reply, status_reply
 
 if TYPE_CHECKING:
-    from engine.domain import ContactRecord
+    from engine.core.domain import ContactRecord
     from engine.store.models import Notification
     from engine.telegram.bridge import TelegramBridge
     from engine.telegram.inbound import IncomingMessage

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlmodel import col
 
-from engine.domain import ContactRecord
+from engine.core.domain import ContactRecord
 from engine.store import contacts as cstore
 from engine.store.models import Notification, Receipt
 from engine.store.store import Store, new_id

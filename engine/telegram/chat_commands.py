@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
-from engine.errors import BadInput
-from engine.specs import TargetSpec, parse_spec
+from engine.checks.specs import TargetSpec, parse_spec
+from engine.core.errors import BadInput
 
 ROLES = ("contact", "subscriber", "admin")
 _EVERYONE = frozenset(ROLES)

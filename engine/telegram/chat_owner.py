@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from engine.benchmarks.scoring import BASELINE_RUNS, fmt
-from engine.errors import NotFound, QuotaExceeded
-from engine.privacy import mask_id
+from engine.core.errors import NotFound, QuotaExceeded
+from engine.security.privacy import mask_id
 from engine.telegram.chat_commands import ChatCommand
 from engine.telegram.chat_roles import Caller
 
 if TYPE_CHECKING:
     from engine.commands import Commands
-    from engine.engine import Engine
+    from engine.runtime.engine import Engine
 
 _REMOVE_CMD = {"targets": "/rmtarget", "benchmarks": "/rmbench"}
 MAX_NAMES = 10

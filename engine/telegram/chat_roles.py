@@ -16,8 +16,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from engine.domain import ContactRecord
-from engine.privacy import mask_id
+from engine.core.domain import ContactRecord
+from engine.security.privacy import mask_id
 from engine.store import subscribers as sstore
 from engine.store.store import Store
 from engine.telegram import bridge_store as bstore

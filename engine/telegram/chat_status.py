@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 import anyio
 
 from engine.commands.base import live_records
-from engine.events import ResultEvent
+from engine.core.events import ResultEvent
 
 if TYPE_CHECKING:
-    from engine.domain import TargetRecord
-    from engine.engine import Engine
+    from engine.core.domain import TargetRecord
+    from engine.runtime.engine import Engine
 
 MAX_LINES = 25
 _MARK = {"down": "🔴", "pending": "🟠", "degraded": "🟡", "unknown": "⚪", "maintenance": "🔧"}

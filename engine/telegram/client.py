@@ -22,7 +22,7 @@ from telethon.crypto import rsa as telethon_rsa
 from telethon.sessions import StringSession
 
 from engine import __version__
-from engine.errors import BadInput
+from engine.core.errors import BadInput
 
 CREDENTIALS_HINT = "set [telegram] api_id/api_hash in config or TELEGRAM_API_ID/TELEGRAM_API_HASH"
 LOGIN_HINT = "run `sysalert telegram login`"

@@ -17,9 +17,9 @@ from typing import Any
 from telethon import TelegramClient, errors, utils
 from telethon.tl import functions, types
 
-from engine.errors import BadInput
+from engine.core.errors import BadInput
 from engine.notify.message import SendOutcome
-from engine.privacy import mask_id
+from engine.security.privacy import mask_id
 from engine.telegram import failures
 
 log = logging.getLogger(__name__)

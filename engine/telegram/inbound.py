@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from telethon import TelegramClient, events
 from telethon.tl import types
 
-from engine.privacy import mask_id
+from engine.security.privacy import mask_id
 from engine.telegram.chat_commands import RateLimiter
 from engine.telegram.delivery import MAX_TEXT
 from engine.telegram.reactions import OnReaction, attach_reaction_handler

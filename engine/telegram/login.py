@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from telethon import TelegramClient, errors, utils
 
-from engine.errors import SysAlertError
-from engine.privacy import mask_id
+from engine.core.errors import SysAlertError
+from engine.security.privacy import mask_id
 from engine.telegram.client import session_string
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from telethon import TelegramClient, errors, events, utils
 from telethon.tl import functions, types
 
-from engine.privacy import mask_id
+from engine.security.privacy import mask_id
 from engine.telegram import failures
 from engine.telegram.delivery import input_peer_from_resolved
 

@@ -46,9 +46,9 @@ KEY_EVERY = 0.1
 
 
 def build_store(n: int) -> None:
-    from engine.config import load_settings
-    from engine.crypto import load_key_ring
-    from engine.domain import TargetRecord
+    from engine.config.settings import load_settings
+    from engine.core.domain import TargetRecord
+    from engine.security.crypto import load_key_ring
     from engine.store.store import Store
     from engine.store.targets import to_row
 
@@ -126,11 +126,11 @@ async def _wait_first_paint(probe: Probe, limit: float = 30.0) -> None:
 
 
 async def run_ours(seconds: float) -> dict[str, Any]:
-    from engine.bootstrap import open_store
-    from engine.config import load_settings
-    from engine.engine import Engine
-    from engine.facade import EmbeddedBackend
-    from engine.probes.base import ProbeResult
+    from engine.checks.probes.base import ProbeResult
+    from engine.config.settings import load_settings
+    from engine.runtime.bootstrap import open_store
+    from engine.runtime.engine import Engine
+    from engine.runtime.facade import EmbeddedBackend
     from engine.store import targets as tstore
     from screens.virtual_table import VirtualTable
     from sysalert_tui.app import SysAlertApp
@@ -194,8 +194,8 @@ async def run_bare(seconds: float) -> dict[str, Any]:
     from textual.app import App, ComposeResult
     from textual.widgets import DataTable
 
-    from engine.bootstrap import open_store
-    from engine.config import load_settings
+    from engine.config.settings import load_settings
+    from engine.runtime.bootstrap import open_store
     from engine.store import targets as tstore
 
     settings = load_settings()

@@ -54,7 +54,7 @@ def interleaved_ms(
 
 def build(engine: Any, n: int, t0: float) -> dict[str, int]:
     """Targets, incidents and outbox rows as the alerting path writes them, in bulk."""
-    from engine.domain import TargetRecord
+    from engine.core.domain import TargetRecord
     from engine.notify import outbox
     from engine.store import contacts as cstore
     from engine.store.models import Incident, Notification
@@ -176,10 +176,10 @@ def main() -> int:
     )
     a = ap.parse_args()
     temp_env()
-    from engine.bootstrap import open_store
-    from engine.config import load_settings
-    from engine.engine import Engine
-    from engine.escalation import escalate_and_resend
+    from engine.alerting.escalation import escalate_and_resend
+    from engine.config.settings import load_settings
+    from engine.runtime.bootstrap import open_store
+    from engine.runtime.engine import Engine
     from engine.store.models import Notification
 
     settings = load_settings()

@@ -64,10 +64,10 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> N
 
 
 def make_targets(n: int) -> list[str]:
-    from engine.config import load_settings
-    from engine.crypto import load_key_ring
-    from engine.domain import TargetRecord
-    from engine.heartbeat import new_token
+    from engine.config.settings import load_settings
+    from engine.core.domain import TargetRecord
+    from engine.heartbeats.heartbeat import new_token
+    from engine.security.crypto import load_key_ring
     from engine.store.store import Store
     from engine.store.targets import to_row
 

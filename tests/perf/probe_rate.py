@@ -37,9 +37,9 @@ BUDGETS: dict[str, Budget] = {
 
 
 def build_store(n: int, ports: list[int], interval: float) -> tuple[object, object]:
-    from engine.config import load_settings
-    from engine.crypto import load_key_ring
-    from engine.domain import TargetRecord
+    from engine.config.settings import load_settings
+    from engine.core.domain import TargetRecord
+    from engine.security.crypto import load_key_ring
     from engine.store.store import Store
     from engine.store.targets import to_row
 
@@ -74,7 +74,7 @@ async def run_engine(
 ) -> dict[str, float]:
     import anyio
 
-    from engine.engine import Engine
+    from engine.runtime.engine import Engine
 
     engine = Engine(settings, store, mode="perf")  # type: ignore[arg-type]
     out: dict[str, float] = {}
@@ -177,7 +177,7 @@ def main() -> None:
     import os
 
     os.environ["SYSALERT_LOG_LEVEL"] = "ERROR"
-    from engine.config import load_settings
+    from engine.config.settings import load_settings
 
     load_settings()  # validates the environment before the listeners start
     proc, ports = start_listeners(16)

@@ -48,10 +48,10 @@ def main() -> None:
     add_check_flags(ap)
     a = ap.parse_args()
     temp_env()
-    from engine.bootstrap import open_store
-    from engine.config import load_settings
-    from engine.engine import Engine
-    from engine.probes.base import ProbeResult
+    from engine.checks.probes.base import ProbeResult
+    from engine.config.settings import load_settings
+    from engine.runtime.bootstrap import open_store
+    from engine.runtime.engine import Engine
     from tests.alerting_harness import drain_alerting
     from tests.perf.console import build_store
 

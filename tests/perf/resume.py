@@ -44,7 +44,7 @@ async def run_until_checked(
     """Start an engine, wait until every target has a result newer than `since`, stop it."""
     import anyio
 
-    from engine.engine import Engine
+    from engine.runtime.engine import Engine
 
     t0 = time.perf_counter()
     engine = Engine(settings, store, mode="perf")

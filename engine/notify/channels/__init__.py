@@ -14,7 +14,7 @@ import re
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl, urlsplit
 
-from engine.errors import BadInput
+from engine.core.errors import BadInput
 from engine.notify.message import ChannelContext, OutgoingMessage, SendOutcome
 
 Sender = Callable[[str, OutgoingMessage, ChannelContext], Awaitable[SendOutcome]]
