@@ -263,6 +263,8 @@ def test_check_text_keeps_only_printable_bounded_text(value: Any) -> None:
 @example("1e308")
 @example("-1")
 @example("nan")
+@example("--0")  # two signs: one clear line, never a ValueError
+@example("²")  # a digit int() does not read
 def test_numeric_parameters_are_in_range_or_bad_input(value: Any) -> None:
     try:
         n = check_int(value, "limit", LIST_LIMIT)

@@ -146,7 +146,7 @@ def check_int(value: Any, what: str, bounds: tuple[int, int]) -> int:
     lo, hi = bounds
     text = str(value).strip()
     whole = isinstance(value, int) or (
-        isinstance(value, str) and text.lstrip("-").isdigit() and len(text) < 20
+        isinstance(value, str) and text.removeprefix("-").isdecimal() and len(text) < 20
     )
     if isinstance(value, bool) or not whole:
         raise BadInput(
