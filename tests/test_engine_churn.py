@@ -83,7 +83,7 @@ async def test_rule_ticks_and_maintenance_reloads_survive_target_churn(
         while not stop.is_set():
             try:
                 engine.alerting.rules.tick(engine.clock())
-                engine.alerting.maintenance_changed()  # the reload, queued to its worker
+                engine.maintenance_changed()  # the hook commands call: onto the loop, then queued
                 ticks += 1
             except Exception as exc:  # the failure this test exists to catch
                 failures += 1
