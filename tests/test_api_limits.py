@@ -24,21 +24,18 @@ from engine.core.limits import (
     PING_DISCARD_MAX,
     TAGS_MAX,
 )
-from tests.daemon_harness import Daemon, cli, init_store, start_daemon
+from tests.daemon_harness import Daemon, cli, init_store, running_daemon, start_daemon
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    data_dir = tmp_path_factory.mktemp("limits") / "data"
-    init_store(data_dir, "[api]\nmax_body = 65536\n")
-    d = start_daemon(data_dir)
-    try:
+    with running_daemon(
+        tmp_path_factory.mktemp("limits") / "data", "[api]\nmax_body = 65536\n"
+    ) as d:
         yield d
-    finally:
-        d.stop()
-        assert "Traceback" not in d.log(), d.log()[-2000:]
+    assert "Traceback" not in d.log(), d.log()[-2000:]
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, settings  # noqa: E402
 from schemathesis.checks import positive_data_acceptance  # noqa: E402
 
-from tests.daemon_harness import Daemon, init_store, start_daemon, sysalert  # noqa: E402
+from tests.daemon_harness import Daemon, running_daemon, sysalert  # noqa: E402
 
 # Kept modest so both passes over ~50 operations stay well inside two minutes on a loaded machine.
 EXAMPLES = 12
@@ -30,14 +30,9 @@ CASES: collections.Counter[str] = collections.Counter()
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    data_dir = tmp_path_factory.mktemp("fuzz") / "data"
-    init_store(data_dir)
-    d = start_daemon(data_dir)
-    try:
+    with running_daemon(tmp_path_factory.mktemp("fuzz") / "data") as d:
         yield d
-    finally:
-        d.stop()
-        assert "Traceback" not in d.log(), d.log()[-2000:]
+    assert "Traceback" not in d.log(), d.log()[-2000:]
 
 
 @pytest.fixture(scope="module")

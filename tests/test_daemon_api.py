@@ -19,7 +19,13 @@ import httpx
 import pytest
 
 from engine.api.routes import ROUTES, Route
-from tests.daemon_harness import Daemon, cli, init_store, start_daemon, sysalert, wait_for
+from tests.daemon_harness import (
+    Daemon,
+    cli,
+    running_daemon,
+    sysalert,
+    wait_for,
+)
 
 SECRET_NAME = "payroll-db-7f3"  # a sealed value: must never reach a caller without a key
 SECRET_SPEC = "tcp://127.0.0.1:1"
@@ -27,13 +33,8 @@ SECRET_SPEC = "tcp://127.0.0.1:1"
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    data_dir = tmp_path_factory.mktemp("api") / "data"
-    init_store(data_dir)
-    d = start_daemon(data_dir)
-    try:
+    with running_daemon(tmp_path_factory.mktemp("api") / "data") as d:
         yield d
-    finally:
-        d.stop()
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.daemon_harness import Daemon, cli, init_store, start_daemon, wait_for
+from tests.daemon_harness import Daemon, cli, running_daemon, wait_for
 
 CURL = shutil.which("curl")
 pytestmark = pytest.mark.needs("curl")
@@ -25,13 +25,8 @@ pytestmark = pytest.mark.needs("curl")
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    data_dir = tmp_path_factory.mktemp("pings") / "data"
-    init_store(data_dir)
-    d = start_daemon(data_dir)
-    try:
+    with running_daemon(tmp_path_factory.mktemp("pings") / "data") as d:
         yield d
-    finally:
-        d.stop()
 
 
 @pytest.fixture
