@@ -8,8 +8,6 @@ from typing import Any
 
 import anyio
 
-from engine.alerting import incidents as inc_store
-from engine.benchmarks import store as bstore
 from engine.benchmarks.runner import measure_and_record
 from engine.benchmarks.scoring import delta_pct, fmt, status
 from engine.benchmarks.spec import MIN_INTERVAL, UNITS, parse_bench_spec, parse_threshold
@@ -18,6 +16,8 @@ from engine.commands.base import CommandBase, check_name
 from engine.core.durations import parse_duration
 from engine.core.errors import BadInput, NotFound
 from engine.core.limits import BENCH_INTERVAL, RUNS, SPEC_MAX, Name, Spec, check_int, check_text
+from engine.store import benchmarks as bstore
+from engine.store import incidents as inc_store
 from engine.store import quotas
 
 DEFAULT_INTERVAL = 3600.0

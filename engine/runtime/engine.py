@@ -95,8 +95,9 @@ class Engine:
         self._kick = asyncio.Event()
         from engine.alerting.alerting import Alerting
         from engine.benchmarks.runner import BenchmarkRunner
+        from engine.notify.dispatcher import Dispatcher
 
-        self.alerting = Alerting(self)
+        self.alerting = Alerting(self, Dispatcher(self))
         from engine.telegram.bridge import TelegramBridge
 
         self.telegram = TelegramBridge(self)
@@ -166,7 +167,7 @@ class Engine:
             log.warning("config reload: %s take effect at the next restart", ", ".join(later))
         self.settings = new
         self.commands.settings = new
-        self.alerting.rules._loaded = False
+        self.alerting.rules.loaded = False
         self.commands.reconcile_declared()
 
     def _load(self) -> None:
@@ -274,7 +275,13 @@ class Engine:
             return list(self.targets.values())
 
     # ---- hooks the command layer calls (any thread) ---------------------------------------------
-    def _call_in_loop(self, fn: Any, *args: Any) -> None:
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the engine runs on (None before `run`)."""
+        return self._loop
+
+    def call_in_loop(self, fn: Any, *args: Any) -> None:
+        """Run `fn(*args)` on the engine's loop: at once when called on it, else soon."""
         if self._loop is None or threading.get_ident() == self._loop_thread:
             fn(*args)
         else:
@@ -283,14 +290,14 @@ class Engine:
     def target_changed(self, target_id: str) -> None:
         rec = tstore.get(self.store, target_id)
         if rec is not None:
-            self._call_in_loop(self._target_changed, rec)
+            self.call_in_loop(self._target_changed, rec)
 
     def _target_changed(self, rec: TargetRecord) -> None:
         self._install(rec)
         self.events.publish(TargetsChangedEvent(self.clock(), rec.id))
 
     def target_removed(self, target_id: str) -> None:
-        self._call_in_loop(self._target_removed, target_id)
+        self.call_in_loop(self._target_removed, target_id)
 
     def _target_removed(self, target_id: str) -> None:
         rec = self.targets.pop(target_id, None)
@@ -318,7 +325,7 @@ class Engine:
         if loop is not None and (loop.is_closed() or not self.running):
             hb.swap_index(ring, tokens, index)  # the engine stopped: no loop to race with
             return
-        self._call_in_loop(hb.swap_index, ring, tokens, index)
+        self.call_in_loop(hb.swap_index, ring, tokens, index)
 
     async def _adopt_keys(self) -> None:
         """The key file changed (a rotation beside this engine): read and adopt it off the loop."""
@@ -328,13 +335,13 @@ class Engine:
             log.error("the rewritten key file cannot be read: %s", exc)
 
     def check_now(self, target_id: str) -> None:
-        self._call_in_loop(self.scheduler.check_now, target_id)
+        self.call_in_loop(self.scheduler.check_now, target_id)
 
     def incidents_changed(self, incident_id: str) -> None:
-        self._call_in_loop(self.alerting.incident_changed, incident_id)
+        self.call_in_loop(self.alerting.incident_changed, incident_id)
 
     def maintenance_changed(self) -> None:
-        self._call_in_loop(self.alerting.maintenance_changed)
+        self.call_in_loop(self.alerting.maintenance_changed)
 
     def state_counts(self) -> dict[str, int]:
         """Targets by shown state, for the status bar every 2 s (any thread). display_state per

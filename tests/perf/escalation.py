@@ -54,6 +54,7 @@ def interleaved_ms(
 
 def build(engine: Any, n: int, t0: float) -> dict[str, int]:
     """Targets, incidents and outbox rows as the alerting path writes them, in bulk."""
+    from engine.alerting import notifications
     from engine.core.domain import TargetRecord
     from engine.notify import outbox
     from engine.store import contacts as cstore
@@ -94,7 +95,7 @@ def build(engine: Any, n: int, t0: float) -> dict[str, int]:
 
         def note(inc: Incident, contact: Any, kind: str, level: int, at: float, **kw: Any) -> None:
             rec = engine.targets.get(inc.target_id or "")
-            msg = al.message(inc, rec, kind, level)
+            msg = notifications.message(store, inc, rec, kind, level)
             nid = new_id(length=14)
             body = store.seal(outbox.N, "body_s", nid, outbox.encode_message(msg))
             s.add(
