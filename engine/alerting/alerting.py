@@ -82,7 +82,7 @@ class Alerting:
     async def run(self) -> None:
         """State changes in order. A step that fails crashes the task and is retried first when
         the supervisor restarts it (the store may be back), up to STEP_ATTEMPTS times."""
-        await anyio.to_thread.run_sync(self._reload_maintenance, self.engine.clock())
+        await anyio.to_thread.run_sync(self.reload_maintenance, self.engine.clock())
         while True:
             if self._step is None:
                 self._step = (await self._recv.receive(), 0)
@@ -112,7 +112,7 @@ class Alerting:
             _, snap, tr, error_class, detail, now = item
             self._on_transition(snap, tr, error_class, detail, now)
         elif item[0] == "maintenance":
-            self._reload_maintenance(self.engine.clock())
+            self.reload_maintenance(self.engine.clock())
 
     # ---- transitions (worker thread) -------------------------------------------------------------
     def _on_transition(
@@ -356,10 +356,11 @@ class Alerting:
     def rules_tick(self, now: float) -> None:
         nb = self.maintenance.next_boundary
         if nb is not None and now >= nb:
-            self._reload_maintenance(now)
+            self.reload_maintenance(now)
         self.rules.tick(now)
 
-    def _reload_maintenance(self, now: float) -> None:
+    def reload_maintenance(self, now: float) -> None:
+        """Windows read again (changed, or a boundary passed); ended ones re-evaluate at once."""
         windows = wstore.load_all(self.store)
         expired = [w.id for w in windows if w.expired(now)]
         if expired:
