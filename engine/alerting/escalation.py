@@ -4,13 +4,13 @@ Level N+1 is notified when level N has neither read (where the channel reports r
 acknowledged within `escalation_after`; every `resend_interval` the current level gets a reminder.
 Acknowledge or resolve stops both. A silence ends by itself at its time.
 
-A tick reads every open incident with what it needs in one query (store.incidents.open_for_tick), so its cost
-does not grow by a query per incident; an incident is loaded whole only when it is acted on.
+A tick reads every open incident with what it needs in one query (`open_for_tick` in
+engine.store.incidents), so its cost does not grow by a query per incident; an incident is loaded
+whole only when it is acted on.
 """
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from engine.alerting import notifications
@@ -49,7 +49,7 @@ def escalate_and_resend(al: Alerting, now: float) -> None:
         if not read and now - first_at >= st.escalation_after:
             if everyone is None:
                 everyone = cstore.load_all(store)
-            exclude = notifications.excluded(SimpleNamespace(dedup_key=dedup_key))
+            exclude = notifications.excluded(dedup_key)
             if notifications.contacts_for(
                 store, level + 1, owner_id, exclude=exclude, everyone=everyone
             ):

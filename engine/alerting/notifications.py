@@ -19,10 +19,10 @@ if TYPE_CHECKING:
     from engine.store.store import Store
 
 
-def excluded(inc: Any) -> frozenset[str]:
-    """Contacts an incident never goes to: the one a delivery incident is about (its alert,
-    reminders and escalations alike)."""
-    key = getattr(inc, "dedup_key", "") or ""
+def excluded(dedup_key: str | None) -> frozenset[str]:
+    """Contacts an incident (by its dedup key) never goes to: the one a delivery incident is
+    about (its alert, reminders and escalations alike)."""
+    key = dedup_key or ""
     return (
         frozenset({key[len(DELIVERY_PREFIX) :]}) if key.startswith(DELIVERY_PREFIX) else frozenset()
     )
@@ -84,7 +84,7 @@ def notify_level(
 
     A rule's named contacts (`channels_for`) stand for level 1 only; escalation goes to the next
     level's. `seq` numbers reminders so each has its own idempotency key."""
-    exclude = excluded(inc)
+    exclude = excluded(inc.dedup_key)
     if level == 0:
         ids = inc_store.notified_contact_ids(store, inc.id)
         contacts = [
