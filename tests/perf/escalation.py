@@ -86,7 +86,7 @@ def build(engine: Any, n: int, t0: float) -> dict[str, int]:
     engine._load()
     for tid in tids[: max(1, n // 50)]:  # 2 %: in maintenance
         cmds.maintenance_on(tid, "1h")
-    al._reload_maintenance(t0)
+    al.reload_maintenance(t0)
 
     counts = {"silenced": 0, "held": 0, "escalated": 0, "read": 0, "fresh": 0, "resolved": n}
     open_ids = unique_ids(2 * n)
