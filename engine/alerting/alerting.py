@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from engine.alerting import notifications
+from engine.alerting.alertmanager import AlertmanagerReceiver
 from engine.alerting.escalation import escalate_and_resend
 from engine.alerting.maintenance import MaintenanceIndex
 from engine.alerting.rules import RuleEvaluator
@@ -45,6 +46,7 @@ class Alerting:
         self.maintenance = MaintenanceIndex()
         self.heartbeats = HeartbeatRunner(engine)
         self.rules = RuleEvaluator(engine, self)
+        self.alertmanager = AlertmanagerReceiver(self)
         self.dispatcher = dispatcher
         self._send, self._recv = anyio.create_memory_object_stream[tuple[Any, ...]](100_000)
         self._was_in_maintenance: set[str] = set()

@@ -22,6 +22,7 @@ class MaintenanceIndex:
     all_active: bool = False
     targets: set[str] = field(default_factory=set)
     tags: set[str] = field(default_factory=set)
+    matchers: list[dict[str, str]] = field(default_factory=list)  # label windows active now
     next_boundary: float | None = None
 
     def rebuild(self, windows: list[Window], now: float) -> None:
@@ -30,6 +31,7 @@ class MaintenanceIndex:
         all_active = False
         targets: set[str] = set()
         tags: set[str] = set()
+        matchers: list[dict[str, str]] = []
         boundaries = []
         for w in windows:
             if w.active(now):
@@ -37,12 +39,15 @@ class MaintenanceIndex:
                     all_active = True
                 elif w.scope == "tag" and w.tag:
                     tags.add(w.tag)
+                elif w.scope == "label" and w.tag:
+                    matchers.append(parse_matchers(w.tag))
                 elif w.target_id:
                     targets.add(w.target_id)
             nc = w.next_change(now)
             if nc is not None:
                 boundaries.append(nc)
         self.windows, self.targets, self.tags = windows, targets, tags
+        self.matchers = matchers
         self.all_active = all_active
         self.next_boundary = min(boundaries) if boundaries else None
 
@@ -50,6 +55,13 @@ class MaintenanceIndex:
         if self.all_active or rec.id in self.targets:
             return True
         return bool(self.tags) and any(t in self.tags for t in rec.tags)
+
+    def covers_labels(self, labels: dict[str, str]) -> bool:
+        """An Alertmanager alert's labels: held by `all` or by a label window all of whose
+        matchers it meets."""
+        if self.all_active:
+            return True
+        return any(all(labels.get(k) == v for k, v in m.items()) for m in self.matchers)
 
     def shown(self, rec: TargetRecord) -> str:
         """The state people see: paused, in maintenance, or what the probes say."""
@@ -59,12 +71,37 @@ class MaintenanceIndex:
 
 
 def parse_scope(text: str) -> tuple[str, str | None]:
-    """`all`, `tag:web`, or a target id/name."""
+    """`all`, `tag:web`, label matchers for Alertmanager alerts (`alertname=DiskFull,instance=x`,
+    also as `label:...`), or a target id/name."""
     t = text.strip()
     if not t:
         raise BadInput("no maintenance target given", "name a target, tag:NAME, or all")
+    if t.startswith("label:"):
+        m = parse_matchers(t.removeprefix("label:"))
+        return "label", ",".join(f"{k}={v}" for k, v in m.items())
+    if "=" in t and not t.startswith("tag:"):
+        try:
+            m = parse_matchers(t)
+        except BadInput:
+            return "target", t  # a target whose name holds '='
+        return "label", ",".join(f"{k}={v}" for k, v in m.items())
     if t.lower() == "all":
         return "all", None
     if t.startswith("tag:"):
         return "tag", t[4:]
     return "target", t
+
+
+def parse_matchers(text: str) -> dict[str, str]:
+    """`alertname=DiskFull,instance=node-7:9100` -> {label: value}; BadInput saying the form."""
+    out: dict[str, str] = {}
+    for part in text.split(","):
+        name, eq, value = part.strip().partition("=")
+        name = name.strip()
+        if not eq or not name or not value.strip() or not name.replace("_", "a").isalnum():
+            raise BadInput(
+                f"label matcher {part.strip()!r} is not NAME=VALUE",
+                "e.g. alertname=DiskFull or alertname=DiskFull,instance=node-7:9100",
+            )
+        out[name] = value.strip()
+    return dict(sorted(out.items()))

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route as SRoute
 
+from engine.api import alertmanager
 from engine.api.ping_protocol import TOO_LARGE, answer_ping, body_over, body_too_large
 from engine.api.routes import ROUTES, Route
 from engine.api.schema import openapi, surrogate_free, validate
@@ -343,6 +344,7 @@ def build_app(engine: Engine, trusted: bool) -> Any:
         SRoute("/metrics", metrics),
         SRoute("/openapi.json", spec),
         SRoute("/api/v1/events", events),
+        alertmanager.route(engine, _auth),
     ]
     return PingFastPath(engine, Starlette(routes=routes))
 

@@ -167,7 +167,7 @@ class AlertCommands(CommandBase):
                 "",
                 scope,
                 target_id,
-                ref if scope == "tag" else None,
+                ref if scope in ("tag", "label") else None,
                 kind,
                 None if sched else now,
                 ends,
@@ -215,8 +215,8 @@ class AlertCommands(CommandBase):
         if scope == "all":
             own = {t.id for t in self.list_targets(owner_id)} if owner_id is not None else None
             mine = [w for w in windows if own is None or w.target_id in own]
-        elif scope == "tag":
-            mine = [w for w in windows if w.scope == "tag" and w.tag == ref]
+        elif scope in ("tag", "label"):
+            mine = [w for w in windows if w.scope == scope and w.tag == ref]
         else:
             rec = self.get_target(ref or "", owner_id)
             mine = [w for w in windows if w.target_id == rec.id]
@@ -353,7 +353,7 @@ class AlertCommands(CommandBase):
 
 def _scope_detail(scope: str, ref: str | None) -> str | None:
     """The sealed detail of a tag's maintenance entry: `tag:NAME`, which history shows."""
-    return f"tag:{ref}" if scope == "tag" and ref else None
+    return f"{scope}:{ref}" if scope in ("tag", "label") and ref else None
 
 
 def _still_in_maintenance(what: str, holding: list[wstore.Window], kept: int) -> str | None:

@@ -115,6 +115,9 @@ def _subject(store: Store, inc: Incident, contacts: dict[str, Contact]) -> str:
     if key.startswith("bench:"):
         rec = bstore.get(store, key[len("bench:") :])
         return f"benchmark {rec.name}" if rec is not None else "benchmark"
+    if key.startswith("am:"):  # an Alertmanager alert: its name and instance, the text's start
+        text = store.open_(INC, "summary_s", inc.id, inc.summary_s) or ""
+        return text.split("\n", 1)[0].split(": ", 1)[0] or "alertmanager"
     if inc.rule_id:
         with store.session() as s:
             row = s.get(Rule, inc.rule_id)

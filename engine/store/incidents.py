@@ -279,3 +279,8 @@ def open_for_tick(store: Store) -> list[tuple[Any, ...]]:
     """The rows of `_tick_query`, in its column order, as plain tuples."""
     with store.engine.connect() as conn:
         return [tuple(r) for r in conn.execute(_tick_query())]
+
+
+def set_summary(store: Store, incident_id: str, summary: str) -> None:
+    """New text for an open incident (an Alertmanager alert sent again with other annotations)."""
+    set_fields(store, incident_id, summary_s=store.seal(INC, "summary_s", incident_id, summary))
