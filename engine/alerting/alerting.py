@@ -18,6 +18,7 @@ from engine.alerting.alertmanager import AlertmanagerReceiver
 from engine.alerting.escalation import escalate_and_resend
 from engine.alerting.maintenance import MaintenanceIndex
 from engine.alerting.rules import RuleEvaluator
+from engine.alerting.silences import SilenceSync
 from engine.core.events import IncidentEvent, MaintenanceEvent
 from engine.core.incident_states import SEVERITY_BY_KIND
 from engine.core.state import Transition
@@ -47,6 +48,7 @@ class Alerting:
         self.heartbeats = HeartbeatRunner(engine)
         self.rules = RuleEvaluator(engine, self)
         self.alertmanager = AlertmanagerReceiver(self)
+        self.silences = SilenceSync(self)
         self.dispatcher = dispatcher
         self._send, self._recv = anyio.create_memory_object_stream[tuple[Any, ...]](100_000)
         self._was_in_maintenance: set[str] = set()

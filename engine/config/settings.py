@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from engine.config.alertmanager import AlertmanagerSettings
 from engine.config.checks import (
     ENV_DATABASE_URL,
     check_database_url,
@@ -324,6 +325,7 @@ class Settings(_Section):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)
     watchdog: WatchdogSettings = Field(default_factory=WatchdogSettings)
+    alertmanager: AlertmanagerSettings = Field(default_factory=AlertmanagerSettings)
     targets: list[TargetDecl] = Field(default_factory=list)
     rules: list[RuleDecl] = Field(default_factory=list)
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from engine.core.incident_states import DELIVERY_PREFIX as DELIVERY
+from engine.store import alertmanager as am_store
 from engine.store import benchmarks as bstore
 from engine.store.incidents import INC
 from engine.store.models import Contact, Incident, Notification, Receipt, Rule, Target
@@ -95,6 +96,11 @@ def list_incidents(
                 "error_class": inc.error_class,
                 "escalation_level": inc.escalation_level,
                 "held_under": inc.parent_incident_id,
+                **(
+                    {"alertmanager": am_store.silence_info(store, inc.id)}
+                    if inc.dedup_key.startswith(am_store.KEY_PREFIX)
+                    else {}
+                ),
                 "notifications": [
                     _note(store, n, contacts.get(n.contact_id), receipts.get(n.id, []))
                     for n in sorted(by_inc.get(inc.id, []), key=lambda n: n.created_at)
