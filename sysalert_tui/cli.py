@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         cli_apikeys,
         cli_bench,
         cli_history,
+        cli_report,
         cli_ping,
         cli_rules,
         cli_subscribers,
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_ping.register(sub, _add_json)
     cli_alerts.register(sub, _add_json)
     cli_history.register(sub, _add_json)
+    cli_report.register(sub, _add_json)
     cli_subscribers.register(sub, _add_json)
     cli_rules.register(sub, _add_json)
     cli_bench.register(sub, _add_json)

@@ -27,6 +27,7 @@ from engine.notify import outbox
 from engine.notify.message import Kind
 from engine.store import contacts as cstore
 from engine.store import incidents as inc_store
+from engine.store import report as spans
 from engine.store import windows as wstore
 
 if TYPE_CHECKING:
@@ -376,6 +377,7 @@ class Alerting:
         ended = self._was_in_maintenance - covered
         started = covered - self._was_in_maintenance
         self._was_in_maintenance = covered
+        spans.sync_spans(self.store, covered, now)  # what SLA reports leave out
         for tid in started:
             self.engine.events.publish(MaintenanceEvent(now, tid, True))
         for tid in ended:

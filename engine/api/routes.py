@@ -138,6 +138,13 @@ ROUTES: tuple[Route, ...] = (
         "incident_id",
         body=("duration", "by"),
     ),
+    R(
+        "GET",
+        "/api/v1/report",
+        "sla_report",
+        "SLA report: uptime, downtime, incidents, MTTA, MTTR per target (maintenance left out)",
+        body=("month", "start", "end", "days", "target", "tag"),
+    ),
     R("GET", "/api/v1/rules", "list_rules", "Alert rules (config and run-time)"),
     R(
         "POST",

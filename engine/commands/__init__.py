@@ -13,6 +13,7 @@ from engine.commands.alerts import AlertCommands
 from engine.commands.apikeys import ApiKeyCommands
 from engine.commands.benchmarks import BenchmarkCommands
 from engine.commands.queries import QueryCommands
+from engine.commands.report import ReportCommands
 from engine.commands.rules import RuleCommands
 from engine.commands.subscribers import SubscriberCommands
 from engine.commands.targets import TargetCommands
@@ -41,6 +42,7 @@ class Commands(
     TelegramCommands,
     SubscriberCommands,
     RuleCommands,
+    ReportCommands,
 ):
     """Every action, written once."""
 

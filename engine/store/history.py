@@ -13,7 +13,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select, text
 from sqlmodel import col
 
 from engine.checks.probes.base import ProbeResult
-from engine.store.models import Result, Rollup
+from engine.store.models import MaintenanceSpan, Result, Rollup
 from engine.store.store import Store
 
 _RESULTS = Result.__table__  # type: ignore[attr-defined]
@@ -339,6 +339,7 @@ def history_deletes(target_ids: list[str]) -> list[Any]:
     return [
         delete(_RESULTS).where(_RESULTS.c.target_id.in_(target_ids)),
         delete(rollups).where(rollups.c.target_id.in_(target_ids)),
+        delete(MaintenanceSpan).where(col(MaintenanceSpan.target_id).in_(target_ids)),
     ]
 
 
