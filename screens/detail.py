@@ -13,6 +13,7 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Static
 
+from screens import sla
 from screens.actions import bindings_for
 from screens.base import EngineScreen
 from screens.chart import LatencyChart
@@ -54,6 +55,7 @@ class TargetDetailScreen(EngineScreen):
         with VerticalScroll(id="detail-body"):
             yield Static(f"Loading {self.target_name}…", id="detail-head")
             yield Static("", id="detail-range", classes="info-line")
+            yield Static("", id="detail-sla", classes="info-line")
             yield LatencyChart(id="chart")
             yield Static("Recent results", classes="section-title")
             yield Static("", id="detail-results")
@@ -101,6 +103,7 @@ class TargetDetailScreen(EngineScreen):
             "results": results,
             "incidents": incidents,
             "windows": windows,
+            "sla": sla.fetch(self, tid),
         }
 
     def _loaded(self, d: dict[str, Any]) -> None:
@@ -128,6 +131,7 @@ class TargetDetailScreen(EngineScreen):
         elif d["beat"] is None:  # a heartbeat has no latency of ours to average
             rng.append(f" · mean latency {ms(avg)}")
         self.query_one("#detail-range", Static).update(rng)
+        self.query_one("#detail-sla", Static).update(sla.line(d["sla"]))
         self._show_results(d["results"])
         self._show_incidents(d["incidents"])
         self._show_windows(d["windows"])

@@ -282,6 +282,10 @@ async def test_detail_ranges_and_back(tmp_path: Path) -> None:
             await settle(pilot)
             assert chart.label == "30d" and sum(b["n"] for b in chart.series) == 120
             assert "[m] 30d" in str(detail.query_one("#detail-range").render())
+            sla = str(detail.query_one("#detail-sla").render())
+            # 109 of its 120 checks passed; the firing incident opened 5 minutes ago.
+            assert "30d: 90.833% · down 5m · 1 incidents" in sla, sla
+            assert "90d: 90.833%" in sla, sla
             assert "inquokka" in shown(detail.query_one("#detail-incidents"))
             await pilot.press("escape")
             assert isinstance(pilot.app.screen, TargetsScreen)

@@ -55,6 +55,10 @@ def _day(text: str, what: str, tz: ZoneInfo, end: bool) -> datetime:
     return d if d.tzinfo else d.replace(tzinfo=tz)
 
 
+def _month_start(d: datetime) -> datetime:
+    return d.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
 class ReportCommands(CommandBase):
     def sla_report(
         self,
@@ -65,25 +69,26 @@ class ReportCommands(CommandBase):
         target: Ref | None = None,
         tag: Annotated[str, Field(max_length=TAG_MAX)] | None = None,
         owner_id: str | None = None,
+        now: float | None = None,
     ) -> dict[str, Any]:
-        """The report: the period (default: this month so far), then one entry per target."""
+        """The report: the period (default: this month so far), then one entry per target.
+        `now` for the console's clock (its tests freeze it); the API does not take it."""
         tz = _zone(self.settings.general.timezone)
-        now = time.time()
+        now = time.time() if now is None else now
         nowdt = datetime.fromtimestamp(now, tz)
         if sum(x is not None for x in (month, start or end, days)) > 1:
             raise BadInput("give one period", "--month, or --from/--to, or --days")
         if month:
             a, b = _month(month, tz)
         elif start or end:
-            a = _day(start, "--from", tz, False) if start else nowdt.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+            a = _day(start, "--from", tz, False) if start else _month_start(nowdt)
             b = _day(end, "--to", tz, True) if end else nowdt
         elif days is not None:
             if isinstance(days, bool) or not 1 <= int(days) <= MAX_DAYS:
                 raise BadInput(f"--days {days!r} is out of range", f"1 to {MAX_DAYS}")
             a, b = nowdt - timedelta(days=int(days)), nowdt
         else:
-            a = nowdt.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-            b = nowdt
+            a, b = _month_start(nowdt), nowdt
         if b <= a:
             raise BadInput("the period ends before it starts", "--to comes after --from")
         if target is not None and len(target) > REF_MAX:
