@@ -54,11 +54,11 @@ def rx() -> Iterator[Receiver]:
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory, rx: Receiver) -> Iterator[Daemon]:
     data = tmp_path_factory.mktemp("wh") / "data"
-    init_store(
-        data, f'[api]\napi_keys = ["{KEY}"]\n\n[alerts]\nescalation_after = "2s"\n'
-    )
+    init_store(data, f'[api]\napi_keys = ["{KEY}"]\n\n[alerts]\nescalation_after = "2s"\n')
     for name, level in (("first", 1), ("second", 2)):
-        r = sysalert(data, "contacts", "add", name, f"webhook:{rx.url}/{name}", "--level", str(level))
+        r = sysalert(
+            data, "contacts", "add", name, f"webhook:{rx.url}/{name}", "--level", str(level)
+        )
         assert r.returncode == 0, r.stderr
     d = start_daemon(data)
     yield d
@@ -117,7 +117,9 @@ def test_dedup_update_page_escalate_and_resolve(daemon: Daemon, rx: Receiver) ->
     assert inc["state"] == "firing" and "95% used on /var" in inc["summary"]
     assert inc["alertmanager"]["labels"]["instance"] == "node-7:9100"
     # Level 1 is paged with the alert's text; unread, level 2 after escalation_after.
-    first = wait_for(lambda: [s for s in rx.requests if s.path == "/first" and inc["id"] in s.body.decode()], 10)
+    first = wait_for(
+        lambda: [s for s in rx.requests if s.path == "/first" and inc["id"] in s.body.decode()], 10
+    )
     assert first and "http://prom.local:9090/graph" in first[0].json()["summary"]
     assert wait_for(
         lambda: [s for s in rx.requests if s.path == "/second" and inc["id"] in s.body.decode()], 15

@@ -49,7 +49,9 @@ def world(settings, db_url, keyring):
 def test_report_figures_from_rollups_raw_results_incidents_and_maintenance(world) -> None:
     rig, rec, t0 = world
     incs = rig.commands.list_incidents(target="web")
-    assert len(incs) == 1, [(i["kind"], i["opened_at"] - t0, i["resolved_at"] and i["resolved_at"] - t0) for i in incs]
+    assert len(incs) == 1, [
+        (i["kind"], i["opened_at"] - t0, i["resolved_at"] and i["resolved_at"] - t0) for i in incs
+    ]
     [inc] = incs
     assert inc["opened_at"] == pytest.approx(t0 + H + 31 * 60)  # the second failure
     assert inc["resolved_at"] == pytest.approx(t0 + 2 * H)

@@ -13,12 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from engine.alerting import notifications
-from engine.alerting.alertmanager import AlertmanagerReceiver
+from engine.alerting import alertmanager, notifications
 from engine.alerting.escalation import escalate_and_resend
 from engine.alerting.maintenance import MaintenanceIndex
 from engine.alerting.rules import RuleEvaluator
-from engine.alerting.silences import SilenceSync
 from engine.core.events import IncidentEvent, MaintenanceEvent
 from engine.core.incident_states import SEVERITY_BY_KIND
 from engine.core.state import Transition
@@ -27,7 +25,6 @@ from engine.notify import outbox
 from engine.notify.message import Kind
 from engine.store import contacts as cstore
 from engine.store import incidents as inc_store
-from engine.store import report as spans
 from engine.store import windows as wstore
 
 if TYPE_CHECKING:
@@ -48,8 +45,7 @@ class Alerting:
         self.maintenance = MaintenanceIndex()
         self.heartbeats = HeartbeatRunner(engine)
         self.rules = RuleEvaluator(engine, self)
-        self.alertmanager = AlertmanagerReceiver(self)
-        self.silences = SilenceSync(self)
+        self.alertmanager = alertmanager.AlertmanagerReceiver(self)
         self.dispatcher = dispatcher
         self._send, self._recv = anyio.create_memory_object_stream[tuple[Any, ...]](100_000)
         self._was_in_maintenance: set[str] = set()
@@ -377,7 +373,7 @@ class Alerting:
         ended = self._was_in_maintenance - covered
         started = covered - self._was_in_maintenance
         self._was_in_maintenance = covered
-        spans.sync_spans(self.store, covered, now)  # what SLA reports leave out
+        wstore.sync_spans(self.store, covered, now)
         for tid in started:
             self.engine.events.publish(MaintenanceEvent(now, tid, True))
         for tid in ended:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from engine.alerting.silences import SilenceSync
 from engine.core.errors import BadInput
 from engine.core.rulespec import SEVERITIES
 from engine.store import alertmanager as am_store
@@ -105,6 +106,21 @@ class AlertmanagerReceiver:
         self.alerting = alerting
         self.store = alerting.store
         self._lock = threading.Lock()
+        self.silences = SilenceSync(alerting)  # its loop: the engine's supervised tasks
+        self._labels: dict[str, dict[str, str]] = {}  # incident id -> its alert's labels
+
+    def held(self, incident_id: str) -> bool:
+        """Whether a label maintenance window covers this incident's alert now: escalation and
+        reminders wait (the labels are read once per incident, and only while such a window
+        or `all` is on)."""
+        m = self.alerting.maintenance
+        if not (m.matchers or m.all_active):
+            return False
+        labels = self._labels.get(incident_id)
+        if labels is None:
+            info = am_store.silence_info(self.store, incident_id)
+            labels = self._labels[incident_id] = dict(info["labels"]) if info else {}  # type: ignore[call-overload]
+        return m.covers_labels(labels)
 
     def receive(self, hook: AmWebhook, now: float) -> dict[str, Any]:
         """Each alert in order; the answer counts what happened (Alertmanager reads only 2xx)."""
@@ -129,12 +145,12 @@ class AlertmanagerReceiver:
             if al.maintenance.covers_labels(alert.labels):
                 return "in_maintenance"  # no incident opens in maintenance; it is sent again
             sev = severity_of(alert.labels)
-            inc, _ = al.open_incident(
-                key, KIND, sev if sev in SEVERITIES else "high", text, now
-            )
+            inc, _ = al.open_incident(key, KIND, sev if sev in SEVERITIES else "high", text, now)
             am_store.remember(self.store, alert.fingerprint, inc.id, alert.labels)
+            self._labels[inc.id] = dict(alert.labels)
             return "opened"
         am_store.remember(self.store, alert.fingerprint, existing.id, alert.labels)
+        self._labels[existing.id] = dict(alert.labels)
         if self.store.open_("incidents", "summary_s", existing.id, existing.summary_s) == text:
             return "unchanged"
         inc_store.set_summary(self.store, existing.id, text)

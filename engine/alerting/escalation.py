@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from engine.alerting import notifications
 from engine.store import contacts as cstore
 from engine.store import incidents as inc_store
+from engine.store.alertmanager import KEY_PREFIX as AM_PREFIX
 
 if TYPE_CHECKING:
     from engine.alerting.alerting import Alerting
@@ -44,6 +45,8 @@ def escalate_and_resend(al: Alerting, now: float) -> None:
         rec = targets.get(target_id or "")
         if rec is not None and al.in_maintenance(rec):
             continue
+        if dedup_key.startswith(AM_PREFIX) and al.alertmanager.held(iid):
+            continue  # its alert's labels are in maintenance
         if first_at is None:
             continue  # nobody paged at this level yet
         if not read and now - first_at >= st.escalation_after:

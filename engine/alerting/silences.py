@@ -101,7 +101,9 @@ class SilenceSync:
                 row.state = "resolved"
         return rows
 
-    async def _one(self, client: httpx.AsyncClient, row: AmRow, ack_silence: float, now: float) -> None:
+    async def _one(
+        self, client: httpx.AsyncClient, row: AmRow, ack_silence: float, now: float
+    ) -> None:
         want: float | None = None  # until when a silence should hold; None: no silence
         if row.state == "silenced" and row.silenced_until and row.silenced_until > now:
             want = row.silenced_until
@@ -178,9 +180,7 @@ class SilenceSync:
             RETRY_S,
             error,
         )
-        await anyio.to_thread.run_sync(
-            am_store.set_silence, self.store, row.id, None, None, error
-        )
+        await anyio.to_thread.run_sync(am_store.set_silence, self.store, row.id, None, None, error)
         if not self._failing:
             self._failing = True
             await anyio.to_thread.run_sync(

@@ -42,15 +42,15 @@ def _object(raw: bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError) as exc:
-        raise BadInput(f"body is not JSON: {type(exc).__name__}", "send Alertmanager's webhook") from None
+        raise BadInput(
+            f"body is not JSON: {type(exc).__name__}", "send Alertmanager's webhook"
+        ) from None
     if not isinstance(body, dict):
         raise BadInput("body must be a JSON object", "send Alertmanager's webhook (version 4)")
     return body
 
 
-def route(
-    engine: Any, auth: Callable[[Request], Awaitable[Response | None]]
-) -> Route:
+def route(engine: Any, auth: Callable[[Request], Awaitable[Response | None]]) -> Route:
     """The route, for build_app: `auth` is its API-key check (None: let the caller in)."""
 
     async def receive(request: Request) -> Response:

@@ -7,11 +7,10 @@ from __future__ import annotations
 import re
 import time
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
-from typing_extensions import Annotated
 
 from engine.commands.base import CommandBase
 from engine.core.errors import BadInput

@@ -132,7 +132,7 @@ class Engine:
                 sup.start(tg, "rules", self.alerting.rules_loop)
                 sup.start(tg, "escalation", self.alerting.escalation_loop)
                 sup.start(tg, "dispatcher", self.alerting.dispatcher.run)
-                sup.start(tg, "alertmanager-silences", self.alerting.silences.run)
+                sup.start(tg, "alertmanager-silences", self.alerting.alertmanager.silences.run)
                 sup.start(tg, "telegram", self.telegram.run)
                 sup.start(tg, "benchmarks", self.benchmarks.run)
                 sup.start(tg, "watchdog", self.watchdog.run)

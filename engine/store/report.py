@@ -19,28 +19,6 @@ from engine.store.store import Store
 HOUR = 3600
 
 
-# ---- maintenance spans (written by alerting whenever the windows are read again) ---------------
-def sync_spans(store: Store, covered: set[str], now: float) -> None:
-    """Targets in maintenance now get an open span (if none); open spans of others end now."""
-    with store.session() as s:
-        open_rows = list(
-            s.execute(select(MaintenanceSpan).where(col(MaintenanceSpan.ended_at).is_(None)))
-            .scalars()
-        )
-        have = {r.target_id for r in open_rows}
-        changed = False
-        for r in open_rows:
-            if r.target_id not in covered:
-                r.ended_at = now
-                s.add(r)
-                changed = True
-        for tid in covered - have:
-            s.add(MaintenanceSpan(target_id=tid, started_at=now))
-            changed = True
-        if changed:
-            s.commit()
-
-
 # ---- the report -----------------------------------------------------------------------------
 @dataclass
 class TargetSla:

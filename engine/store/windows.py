@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlmodel import col
 
-from engine.store.models import MaintenanceWindow
+from engine.store.models import MaintenanceSpan, MaintenanceWindow
 from engine.store.store import Store
 from engine.timing.schedules import WindowSchedule, describe, is_active, next_change
 
@@ -129,3 +129,26 @@ def remove(store: Store, window_ids: list[str]) -> int:
         res = s.execute(delete(MaintenanceWindow).where(col(MaintenanceWindow.id).in_(window_ids)))
         s.commit()
     return int(getattr(res, "rowcount", 0) or 0)
+
+
+def sync_spans(store: Store, covered: set[str], now: float) -> None:
+    """Targets in maintenance now get an open span (if none); open spans of others end now: what
+    SLA reports (engine.store.report) leave out, since windows are deleted once over."""
+    with store.session() as s:
+        open_rows = list(
+            s.execute(
+                select(MaintenanceSpan).where(col(MaintenanceSpan.ended_at).is_(None))
+            ).scalars()
+        )
+        have = {r.target_id for r in open_rows}
+        changed = False
+        for r in open_rows:
+            if r.target_id not in covered:
+                r.ended_at = now
+                s.add(r)
+                changed = True
+        for tid in covered - have:
+            s.add(MaintenanceSpan(target_id=tid, started_at=now))
+            changed = True
+        if changed:
+            s.commit()
