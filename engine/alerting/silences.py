@@ -35,7 +35,13 @@ def _iso(ts: float) -> str:
 
 
 class SilenceError(Exception):
-    """A call to Alertmanager failed: what happened, without its address."""
+    """A call to Alertmanager failed: what happened, without its address (`str`, for logs and
+    the engine incident) and Alertmanager's own answer, which may repeat labels (`detail`, kept
+    sealed on the alert)."""
+
+    def __init__(self, text: str, detail: str = "") -> None:
+        super().__init__(text)
+        self.detail = detail
 
 
 class SilenceSync:
@@ -66,7 +72,7 @@ class SilenceSync:
                     rows = await self._ended(client, held, rows, now)
                 except SilenceError as exc:
                     failed += 1
-                    await self._failed(held[0], str(exc))
+                    await self._failed(held[0], str(exc), exc.detail)
             for row in rows:
                 if self._retry_at.get(row.id, 0.0) > now:
                     continue
@@ -76,7 +82,7 @@ class SilenceSync:
                 except SilenceError as exc:
                     failed += 1
                     self._retry_at[row.id] = now + RETRY_S
-                    await self._failed(row, str(exc))
+                    await self._failed(row, str(exc), exc.detail)
         if rows and not failed and self._failing:
             self._failing = False
             await anyio.to_thread.run_sync(self.alerting.resolve_local_incident, TROUBLE_KEY)
@@ -151,8 +157,8 @@ class SilenceSync:
         try:
             await self._call(client, "DELETE", f"/api/v2/silence/{silence_id}")
         except SilenceError as exc:
-            if "expired" in str(exc) or "404" in str(exc):
-                return  # gone there already: what we wanted
+            if "HTTP 404" in str(exc) or any(w in exc.detail for w in ("expired", "not found")):
+                return  # gone there already (0.25 answers 500 "silence not found"): done
             raise
 
     async def _call(
@@ -163,7 +169,7 @@ class SilenceSync:
         except httpx.HTTPError as exc:
             raise SilenceError(f"{method} {path}: {type(exc).__name__}") from None
         if r.status_code >= 300:
-            raise SilenceError(f"{method} {path}: HTTP {r.status_code} {r.text[:200].strip()}")
+            raise SilenceError(f"{method} {path}: HTTP {r.status_code}", r.text[:300].strip())
         return r
 
     async def _save(self, row: AmRow, sid: str | None, until: float | None) -> None:
@@ -173,14 +179,15 @@ class SilenceSync:
     def _audit(self, row: AmRow, action: str) -> None:
         self.alerting.audit(action, row.incident_id, "engine")
 
-    async def _failed(self, row: AmRow, error: str) -> None:
+    async def _failed(self, row: AmRow, error: str, detail: str = "") -> None:
         log.error(
             "ALERTMANAGER SILENCE FAILED for incident %s (retried in %gs): %s",
             row.incident_id,
             RETRY_S,
             error,
         )
-        await anyio.to_thread.run_sync(am_store.set_silence, self.store, row.id, None, None, error)
+        kept = f"{error}: {detail}" if detail else error
+        await anyio.to_thread.run_sync(am_store.set_silence, self.store, row.id, None, None, kept)
         if not self._failing:
             self._failing = True
             await anyio.to_thread.run_sync(
