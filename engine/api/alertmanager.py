@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -50,11 +51,16 @@ def _object(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def route(engine: Any, auth: Callable[[Request], Awaitable[Response | None]]) -> Route:
-    """The route, for build_app: `auth` is its API-key check (None: let the caller in)."""
+def route(
+    engine: Any,
+    auth: Callable[[Request], Awaitable[Response | None]] | None = None,
+    middleware: Sequence[Middleware] = (),
+) -> Route:
+    """The route, for build_app: `auth` is an API-key check (its answer refuses the caller),
+    or `middleware` guards it as the other /api/* routes are guarded."""
 
     async def receive(request: Request) -> Response:
-        denied = await auth(request)
+        denied = await auth(request) if auth is not None else None
         if denied is not None:
             return denied
         raw = await _bounded(request, MAX_BODY)
@@ -81,4 +87,4 @@ def route(engine: Any, auth: Callable[[Request], Awaitable[Response | None]]) ->
             )
         return JSONResponse(answer)
 
-    return Route(PATH, receive, methods=["POST"])
+    return Route(PATH, receive, methods=["POST"], middleware=middleware)
