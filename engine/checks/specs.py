@@ -248,9 +248,9 @@ def parse_spec(text: str, stored: bool = False) -> TargetSpec:
         params = _query(raw, parts.query, {"every", "grace", "cron", "tz", "schedule"})
         _check_durations(raw, params, ("every", "grace"))
         if "cron" in params:
-            from croniter import croniter
+            from engine.core.cron import normalise_cron
 
-            if not croniter.is_valid(params["cron"]):
+            if normalise_cron(params["cron"]) is None:
                 raise _bad(
                     raw,
                     f"cron {params['cron']!r} does not parse",
