@@ -487,4 +487,4 @@ class Alerting:
 
     def _publish(self, incident_id: str, state: str, target_id: str | None, action: str) -> None:
         ev = IncidentEvent(self.engine.clock(), incident_id, state, target_id, action)
-        self.engine._call_in_loop(self.engine.events.publish, ev)
+        self.engine.call_in_loop(self.engine.events.publish, ev)

@@ -125,7 +125,7 @@ class BenchmarkRunner:
     # ---- scheduling ----------------------------------------------------------------------------
     def wake(self) -> None:
         """Rescan now (benchmark added, removed or changed). Any thread."""
-        self.engine._call_in_loop(self._wake.set)
+        self.engine.call_in_loop(self._wake.set)
 
     def due_at(self, rec: bstore.BenchRecord, now: float) -> float:
         base = now if rec.last_run_at is None else rec.last_run_at + rec.interval_s
@@ -176,7 +176,7 @@ class BenchmarkRunner:
     async def run_now(self, bench_id: str) -> dict[str, Any]:
         """Measure now, outside the schedule (`/get <benchmark>`, the console, the CLI). Safe to call
         from another event loop or thread: the run happens on the engine's loop."""
-        loop = self.engine._loop
+        loop = self.engine.loop
         if loop is not None and self.engine.running and _current_loop() is not loop:
             fut = asyncio.run_coroutine_threadsafe(self.run_now(bench_id), loop)
             return await asyncio.wrap_future(fut)
