@@ -20,10 +20,10 @@ from anyio.abc import TaskGroup
 
 from engine.alerting import trouble
 from engine.core.events import ReceiptEvent
+from engine.core.faults import crash_point
 from engine.notify import outbox
 from engine.notify.channels import send as channel_send
 from engine.notify.message import ChannelContext, OutgoingMessage, SendOutcome, SmtpSettings
-from engine.core.faults import crash_point
 from engine.store import contacts as cstore
 from engine.store.store import new_id
 
