@@ -145,7 +145,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_rotate(args: argparse.Namespace) -> int:
     from engine.api.client import connect_if_running
-    from engine.security.rotation import rotate_keys
+    from engine.store.rekey import rotate_keys
 
     settings = load_settings(args)
     daemon = connect_if_running(settings)  # the daemon on this data directory's socket, if any

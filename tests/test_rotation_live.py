@@ -21,10 +21,10 @@ from engine.commands import Commands
 from engine.config.settings import Settings, load_settings
 from engine.runtime.bootstrap import open_store
 from engine.security.crypto import KEY_FILE_NAME, KeyRing, read_key_file
-from engine.security.rotation import rotate_keys
 from engine.store import contacts as cstore
 from engine.store import targets as tstore
 from engine.store.models import Contact, Target
+from engine.store.rekey import rotate_keys
 from tests.conftest import free_port
 from tests.daemon_harness import Daemon, init_store, start_daemon, sysalert, wait_for
 from tests.test_channel_webhook import Receiver
