@@ -80,7 +80,11 @@ def test_the_older_variables_still_work_beside_the_new_ones(tmp_path: Path) -> N
         ("SYSALERT_ENGINE__CONCURRENCY", "lots", "environment SYSALERT_ENGINE__CONCURRENCY"),
         ("SYSALERT_SMTP__PORT", "99999", "environment SYSALERT_SMTP__PORT"),
         ("SYSALERT_SMTP__PASWORD", "x", "did you mean 'password'?"),
-        ("SYSALERT_API__API_KEYS", "k1", "environment SYSALERT_API__API_KEYS: the value is not JSON"),
+        (
+            "SYSALERT_API__API_KEYS",
+            "k1",
+            "environment SYSALERT_API__API_KEYS: the value is not JSON",
+        ),
     ],
 )
 def test_a_bad_value_in_the_environment_names_its_variable(
