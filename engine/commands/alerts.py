@@ -10,7 +10,7 @@ from sqlmodel import col
 
 from engine.alerting import incidents as inc_store
 from engine.alerting import maintenance as mstore
-from engine.commands.base import CommandBase, check_actor, check_name, live_records
+from engine.commands.base import CommandBase, check_actor, live_records
 from engine.core.durations import parse_duration
 from engine.core.errors import BadInput, NotFound
 from engine.core.limits import (
@@ -29,6 +29,7 @@ from engine.core.limits import (
     Ref,
     Schedule,
     check_int,
+    check_name,
     check_text,
 )
 from engine.notify import outbox

@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from engine.core.errors import BadInput
-from engine.core.limits import ACTOR_MAX, NAME_MAX, check_text
+from engine.core.limits import ACTOR_MAX, check_text
 from engine.store.models import AuditEntry
 
 if TYPE_CHECKING:
@@ -29,14 +28,6 @@ def live_records(hooks: Any) -> list[Any] | None:
         except RuntimeError:
             continue
     return None
-
-
-def check_name(name: str, what: str) -> str:
-    """A display name for a target, benchmark, rule or contact: non-empty, printable, not too
-    long (engine.core.limits)."""
-    if isinstance(name, str) and not name.strip():
-        raise BadInput(f"{what} name is empty", "give --name a few letters")
-    return check_text(name, f"{what} name", NAME_MAX)
 
 
 def check_actor(by: str) -> str:

@@ -14,10 +14,19 @@ from engine.benchmarks.runner import measure_and_record
 from engine.benchmarks.scoring import delta_pct, fmt, status
 from engine.benchmarks.spec import MIN_INTERVAL, UNITS, parse_bench_spec, parse_threshold
 from engine.benchmarks.workloads import describe
-from engine.commands.base import CommandBase, check_name
+from engine.commands.base import CommandBase
 from engine.core.durations import parse_duration
 from engine.core.errors import BadInput, NotFound
-from engine.core.limits import BENCH_INTERVAL, RUNS, SPEC_MAX, Name, Spec, check_int, check_text
+from engine.core.limits import (
+    BENCH_INTERVAL,
+    RUNS,
+    SPEC_MAX,
+    Name,
+    Spec,
+    check_int,
+    check_name,
+    check_text,
+)
 from engine.store import quotas
 
 DEFAULT_INTERVAL = 3600.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.alerting.rules import RuleSpec
-from engine.commands.base import CommandBase, check_name
+from engine.commands.base import CommandBase
 from engine.core.durations import parse_duration
 from engine.core.errors import BadInput, NotFound
 from engine.core.limits import (
@@ -17,6 +17,7 @@ from engine.core.limits import (
     Name,
     Ref,
     check_count,
+    check_name,
     check_text,
 )
 from engine.store import rules as rules_store

@@ -11,7 +11,8 @@ from typing import Any
 
 from engine.checks.options import check_options
 from engine.checks.specs import parse_spec
-from engine.commands.base import CommandBase, check_name, live_records
+from engine.checks.validators import check_threshold, validate_conditions
+from engine.commands.base import CommandBase, live_records
 from engine.core.domain import TargetRecord
 from engine.core.durations import format_duration, parse_duration
 from engine.core.errors import BadInput, NotFound
@@ -32,6 +33,7 @@ from engine.core.limits import (
     Spec,
     Tags,
     check_count,
+    check_name,
     check_text,
 )
 from engine.heartbeats.heartbeat import HeartbeatConfig, HeartbeatState, no_listener_hint
@@ -71,19 +73,6 @@ def _check_name(name: str) -> str:
     return check_name(name, "target")
 
 
-def check_threshold(value: int | str | None, what: str) -> int | None:
-    """A per-target down-after / up-after count: a whole number 1-100, or None for the default."""
-    if value is None or value == "":
-        return None
-    text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or not 1 <= int(text) <= 100:
-        raise BadInput(
-            f"{what} {value!r} must be a whole number from 1 to 100",
-            f"e.g. {what}=3 (checks in a row); leave it out for the [engine] default",
-        )
-    return int(text)
-
-
 def check_local_path(rec: TargetRecord) -> None:
     """A system://disk:PATH must name a path on this machine when it is added: a typo would
     otherwise read as a failing check forever. (Checked at add, not at every load: a disk that
@@ -96,24 +85,6 @@ def check_local_path(rec: TargetRecord) -> None:
                 f"target spec {rec.spec_text!r}: the path {path!r} does not exist here",
                 "give a mounted path, e.g. system://disk:/ or system://disk:/var",
             )
-
-
-def validate_conditions(conditions: list[str]) -> list[str]:
-    if not conditions:
-        return []
-    from engine.checks.conditions.parse import parse_conditions
-
-    parse_conditions(list(conditions))
-    for text in conditions:
-        if "[DOMAIN_EXPIRATION]" in text.upper():
-            # Gatus fills it from a WHOIS/RDAP lookup; no probe here does, so it would read 0 and
-            # fail every check for a reason nobody could see.
-            raise BadInput(
-                f"condition {text!r}: SysAlert does not look up domain registrations, so "
-                "[DOMAIN_EXPIRATION] has no value",
-                "drop it, or watch the certificate with [CERTIFICATE_EXPIRATION] > 720h",
-            )
-    return list(conditions)
 
 
 class TargetCommands(CommandBase):

@@ -7,8 +7,10 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from engine.checks.validators import check_threshold, validate_conditions
 from engine.config.sections import Section, dur
 from engine.core.errors import BadInput
+from engine.core.limits import check_name
 from engine.security.privacy import redact
 
 
@@ -41,15 +43,11 @@ class TargetDecl(Section):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        from engine.commands.base import check_name
-
         return v and _as_value_error(check_name, v, "target")
 
     @field_validator("conditions")
     @classmethod
     def _conditions(cls, v: list[str]) -> list[str]:
-        from engine.commands.targets import validate_conditions
-
         return _as_value_error(validate_conditions, v)
 
     @field_validator("options")
@@ -66,8 +64,6 @@ class TargetDecl(Section):
     @field_validator("failure_threshold", "recovery_threshold", mode="before")
     @classmethod
     def _threshold(cls, v: Any, info: Any) -> int | None:
-        from engine.commands.targets import check_threshold
-
         return _as_value_error(check_threshold, v, info.field_name)
 
     @field_validator("depends_on")
