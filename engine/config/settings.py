@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -280,13 +280,20 @@ def load_settings(
     env: dict[str, str] | None = None,
     required: bool = False,
     creating: bool = False,
+    check_target: Callable[[Settings, TargetDecl], object] | None = None,
 ) -> Settings:
     """Read and validate the config, every [[targets]] entry as `target add` would check it, with
     the SYSALERT_* variables of `env` (default: the process's) over the file's values.
 
     No file at the default place (`<data dir>/config.toml`) means defaults: a fresh machine runs
     before `sysalert init`. A file named elsewhere (--config, SYSALERT_CONFIG) must exist, or a
-    typo would silently run on defaults; `creating` (for `sysalert init`) lets it be absent."""
+    typo would silently run on defaults; `creating` (for `sysalert init`) lets it be absent.
+
+    `check_target(settings, entry)` builds a [[targets]] entry as `target add` would and raises
+    BadInput for what add refuses: the command layer's builder (engine.commands.targets.
+    check_declared), handed in by the caller because config sits below the command layer. The
+    CLI, the console and the daemon pass it; without it the entries are checked field by field
+    only, and the engine's reconcile refuses the rest at start."""
     env = dict(os.environ if env is None else env)
     ddir = data_dir or default_data_dir(env)
     path = config_path or default_config_path(ddir, env)
@@ -321,22 +328,26 @@ def load_settings(
         settings.telegram.api_hash = SecretStr(env["TELEGRAM_API_HASH"])
     check_database_url(settings.general.database_url, path, text, env)
     _check_unique_names(settings, path, text)
-    _check_targets_whole(settings, path, text)
+    if check_target is not None:
+        _check_targets_whole(settings, path, text, check_target)
     return settings
 
 
-def _check_targets_whole(settings: Settings, path: Path, text: str) -> None:
+def _check_targets_whole(
+    settings: Settings,
+    path: Path,
+    text: str,
+    check_target: Callable[[Settings, TargetDecl], object],
+) -> None:
     """Each [[targets]] entry built as `target add` builds it (defaults from [engine] applied), so
     what add refuses (an interval too short, a heartbeat without a period...) stops the load here
     and not the engine later. depends_on is resolved against the store when the engine starts."""
     if not settings.targets:
         return
-    from engine.commands.targets import check_declared
-
     fields = set(TargetDecl.model_fields)
     for i, decl in enumerate(settings.targets):
         try:
-            check_declared(settings, decl)
+            check_target(settings, decl)
         except BadInput as exc:
             first = redact(exc.message.splitlines()[0])
             word = first.split(" ", 1)[0]
