@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from engine.core.domain import TargetRecord
@@ -70,6 +70,19 @@ class LoopPort:
             fut.cancel()
             return fn()
 
+    async def run_in_loop(self, make: Callable[[], Awaitable[T]]) -> T:
+        """Await `make()` on the engine's loop from another loop or thread (the console's, a
+        test's): a coroutine whose work touches loop-owned state runs there, not here."""
+        loop = self._loop_ref
+        if loop is None or loop.is_closed() or _running_loop() is loop:
+            return await make()
+
+        async def job() -> T:
+            return await make()
+
+        fut = asyncio.run_coroutine_threadsafe(job(), loop)
+        return await asyncio.wrap_future(fut)
+
     def snapshot(self) -> list[TargetRecord]:
         """Every target record as a list, for a walk outside the event loop.
 
@@ -77,3 +90,10 @@ class LoopPort:
         iterating the dict meets "dictionary changed size during iteration". So the copy is made
         on the loop (`on_loop`)."""
         return self.on_loop(lambda: list(self.targets.values()))
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
