@@ -10,8 +10,8 @@ from typing import Any
 
 from rich.text import Text
 
-from engine.alerting.rules import METRICS, SEVERITIES, parse_when
 from engine.core.durations import parse_duration
+from engine.core.rulespec import METRICS, SEVERITIES, parse_when
 from screens.actions import bindings_for
 from screens.base import ListScreen
 from screens.dialogs import Field, FieldsDialog, checked

@@ -4,11 +4,11 @@ the audit entries about the contact are gone. Real store, SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from engine.alerting import incidents as inc_store
 from engine.commands import Commands
 from engine.config.settings import Settings
 from engine.notify import outbox
 from engine.security.crypto import KeyRing
+from engine.store import incidents as inc_store
 from engine.store.store import Store
 from engine.telegram import bridge_store
 from tests.test_telegram_receipt_race import _message

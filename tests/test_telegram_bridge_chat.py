@@ -12,8 +12,8 @@ import anyio
 import pytest
 from telethon.tl.functions.messages import SendMessageRequest
 
-from engine.alerting import maintenance as mstore
 from engine.store import contacts as cstore
+from engine.store import windows as wstore
 from engine.telegram import bridge_store
 from tests.telegram_engine import ALICE, BOB, STRANGER, running, until, use_fake_telegram
 from tests.telegram_harness import FakeTelegram
@@ -139,7 +139,7 @@ async def test_mode_maintenance_and_active(world):
     rec = await w.add_target("web", 9, interval="1h")
     text = await w.reply_text(await w.say(ALICE, "/mode maintenance web"))
     assert text.startswith("Maintenance on for web")
-    windows = await anyio.to_thread.run_sync(mstore.load_all, w.store)
+    windows = await anyio.to_thread.run_sync(wstore.load_all, w.store)
     assert [x.target_id for x in windows] == [rec.id]
     text = await w.reply_text(await w.say(ALICE, "/mode active web"))
     assert text == "Maintenance off for web (1 window(s) ended)."

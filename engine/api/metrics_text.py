@@ -57,7 +57,7 @@ class EngineCollector:
         for s, n in counts.items():
             states.add_metric([s], n)
         yield states
-        from engine.alerting.incidents import OPEN_STATES
+        from engine.core.incident_states import OPEN_STATES
         from engine.notify.outbox import depth
 
         inc = GaugeMetricFamily("sysalert_incidents_open", "Open incidents", labels=["state"])

@@ -16,16 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from engine.alerting import incidents as inc_store
-from engine.benchmarks import store as bstore
 from engine.benchmarks.scoring import BASELINE_RUNS, baseline_from, delta_pct, fmt, status
 from engine.benchmarks.spec import parse_bench_spec
 from engine.benchmarks.workloads import Measurement, describe, measure
 from engine.core.errors import NotFound
 from engine.core.events import BenchmarkEvent
+from engine.store import benchmarks as bstore
 
 if TYPE_CHECKING:
-    from engine.runtime.engine import Engine
+    from engine.benchmarks.ports import BenchmarkHost
     from engine.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -108,7 +107,7 @@ async def measure_and_record(store: Store, rec: bstore.BenchRecord, now: float) 
 
 
 class BenchmarkRunner:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: BenchmarkHost) -> None:
         self.engine = engine
         self.store = engine.store
         self.runs = 0
@@ -251,27 +250,19 @@ class BenchmarkRunner:
         if al.maintenance.all_active:
             return None  # maintenance for everything: runs are kept, nothing opens
         m = out.measurement
-        inc, created = inc_store.open_incident(
-            self.store,
+        inc, _ = al.open_incident(
             key,
             "benchmark",
             SEVERITY,
             _summary(rec, out),
-            None,
+            out.ts,
             error_class="regression" if m.ok else (m.error_class or "error"),
             owner_id=rec.owner_id,
-            now=out.ts,
         )
-        if created:
-            al._audit("incident.open", inc.id, "engine")
-            al._notify_level(inc, None, 1, "alert", out.ts)
-            al._publish(inc.id, "firing", None, "opened")
         return inc.id
 
     def _close(self, key: str, now: float) -> None:
-        inc = inc_store.find_open(self.store, key)
-        if inc is not None:
-            self.engine.alerting._resolve(inc, None, now, "engine")
+        self.engine.alerting.resolve_open(key, now)
 
 
 def _summary(rec: bstore.BenchRecord, out: RunOutcome) -> str:

@@ -8,7 +8,6 @@ from typing import Any
 import anyio
 from sqlmodel import col
 
-from engine.alerting import incidents as inc_store
 from engine.alerting import maintenance as mstore
 from engine.commands.base import CommandBase, check_actor, live_records
 from engine.core.durations import parse_duration
@@ -34,6 +33,9 @@ from engine.core.limits import (
 )
 from engine.notify import outbox
 from engine.store import contacts as cstore
+from engine.store import incident_list
+from engine.store import incidents as inc_store
+from engine.store import windows as wstore
 
 
 class AlertCommands(CommandBase):
@@ -51,7 +53,7 @@ class AlertCommands(CommandBase):
                 f"state {state!r} is unknown", "use firing, acknowledged, silenced or resolved"
             )
         tid = self.get_target(target).id if target else None
-        return inc_store.list_incidents(self.store, state, limit, owner_id, tid)
+        return incident_list.list_incidents(self.store, state, limit, owner_id, tid)
 
     def ack_incident(
         self, incident_id: str, by: Actor = "operator", owner_id: str | None = None
@@ -101,7 +103,7 @@ class AlertCommands(CommandBase):
         return inc
 
     def _incident(self, incident_id: str) -> dict[str, Any]:
-        found = inc_store.list_incidents(self.store, incident_id=incident_id)
+        found = incident_list.list_incidents(self.store, incident_id=incident_id)
         if found:
             return found[0]
         raise NotFound(f"no incident {incident_id!r}", "see `sysalert incidents list`")
@@ -160,9 +162,9 @@ class AlertCommands(CommandBase):
             if duration is not None and duration != ""
             else None
         )
-        w = mstore.insert(
+        w = wstore.insert(
             self.store,
-            mstore.Window(
+            wstore.Window(
                 "",
                 scope,
                 target_id,
@@ -208,7 +210,7 @@ class AlertCommands(CommandBase):
         and stay (the answer lists them); `note` says when the scope stays in maintenance anyway,
         and which window to remove for that."""
         scope, ref = mstore.parse_scope(what)
-        windows = mstore.load_all(self.store)
+        windows = wstore.load_all(self.store)
         now = time.time()
         rec = None
         if scope == "all":
@@ -221,7 +223,7 @@ class AlertCommands(CommandBase):
             mine = [w for w in windows if w.target_id == rec.id]
         gone = [w.id for w in mine if w.endable(now)]
         kept = [w for w in mine if not w.endable(now)]
-        mstore.remove(self.store, gone)
+        wstore.remove(self.store, gone)
         self.audit(
             "maintenance.off",
             self._scope_ref(scope, rec.id if rec else None),
@@ -249,12 +251,12 @@ class AlertCommands(CommandBase):
 
     def list_maintenance(self) -> list[dict[str, Any]]:
         now = time.time()
-        windows = [w for w in mstore.load_all(self.store) if not w.expired(now)]
+        windows = [w for w in wstore.load_all(self.store) if not w.expired(now)]
         names = self.target_names(w.target_id for w in windows if w.target_id)  # type: ignore[attr-defined]
         return [w.public(names) for w in windows]
 
     def remove_window(self, window_id: str, by: str = "operator") -> dict[str, Any]:
-        if not mstore.remove(self.store, [window_id.strip()]):
+        if not wstore.remove(self.store, [window_id.strip()]):
             raise NotFound(
                 f"no maintenance window {window_id!r}", "see `sysalert maintenance list`"
             )
@@ -355,7 +357,7 @@ def _scope_detail(scope: str, ref: str | None) -> str | None:
     return f"tag:{ref}" if scope == "tag" and ref else None
 
 
-def _still_in_maintenance(what: str, holding: list[mstore.Window], kept: int) -> str | None:
+def _still_in_maintenance(what: str, holding: list[wstore.Window], kept: int) -> str | None:
     """The sentence after `maintenance off` when it did not end everything."""
     if holding:
         ids = ", ".join(f"{w.id} ({w.public()['schedule'] or w.scope})" for w in holding[:3])

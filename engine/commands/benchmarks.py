@@ -8,8 +8,6 @@ from typing import Any
 
 import anyio
 
-from engine.alerting import incidents as inc_store
-from engine.benchmarks import store as bstore
 from engine.benchmarks.runner import measure_and_record
 from engine.benchmarks.scoring import delta_pct, fmt, status
 from engine.benchmarks.spec import MIN_INTERVAL, UNITS, parse_bench_spec, parse_threshold
@@ -27,6 +25,8 @@ from engine.core.limits import (
     check_name,
     check_text,
 )
+from engine.store import benchmarks as bstore
+from engine.store import incidents as inc_store
 from engine.store import quotas
 
 DEFAULT_INTERVAL = 3600.0

@@ -92,10 +92,11 @@ class QueryCommands(CommandBase):
 
     def _stored_states(self, target: str | None) -> dict[str, str]:
         from engine.alerting import maintenance as mstore
+        from engine.store import windows as wstore
 
         now = time.time()
         index = mstore.MaintenanceIndex()
-        index.rebuild(mstore.load_all(self.store), now)
+        index.rebuild(wstore.load_all(self.store), now)
         recs = [self.get_target(target)] if target else self.list_targets()
         return {r.id: index.shown(r) for r in recs}
 
@@ -178,7 +179,7 @@ class QueryCommands(CommandBase):
     def _few_names(self, refs: set[str]) -> dict[str, str]:
         """Benchmarks and contacts by their keyed refs: there are few of them, so all are read,
         and only when the page names one."""
-        from engine.benchmarks import store as bstore
+        from engine.store import benchmarks as bstore
         from engine.store import contacts as cstore
 
         out: dict[str, str] = {}

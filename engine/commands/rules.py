@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.alerting.rules import RuleSpec
 from engine.commands.base import CommandBase
 from engine.core.durations import parse_duration
 from engine.core.errors import BadInput, NotFound
@@ -20,6 +19,7 @@ from engine.core.limits import (
     check_name,
     check_text,
 )
+from engine.core.rulespec import RuleSpec
 from engine.store import rules as rules_store
 
 

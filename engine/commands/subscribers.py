@@ -16,10 +16,10 @@ import anyio
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from engine.alerting.incidents import OPEN_STATES
 from engine.commands.base import CommandBase
 from engine.core.domain import ContactRecord
 from engine.core.errors import BadInput, NotFound
+from engine.core.incident_states import OPEN_STATES
 from engine.security.privacy import mask_id
 from engine.store import contacts as cstore
 from engine.store import subscribers as sstore

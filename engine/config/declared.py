@@ -101,7 +101,7 @@ class RuleDecl(Section):
     @field_validator("metric")
     @classmethod
     def _metric(cls, v: str) -> str:
-        from engine.alerting.rules import METRICS
+        from engine.core.rulespec import METRICS
 
         if v not in METRICS:
             raise ValueError(f"unknown metric; use one of {', '.join(METRICS)}")
@@ -110,7 +110,7 @@ class RuleDecl(Section):
     @model_validator(mode="after")
     def _whole(self) -> RuleDecl:
         """The rule as the engine will build it: a bad one fails at load, not every tick."""
-        from engine.alerting.rules import RuleSpec
+        from engine.core.rulespec import RuleSpec
 
         _as_value_error(
             RuleSpec,

@@ -96,8 +96,9 @@ class Engine(LoopPort, ResultsPath, EngineStats, Background):
         self._kick = asyncio.Event()
         from engine.alerting.alerting import Alerting
         from engine.benchmarks.runner import BenchmarkRunner
+        from engine.notify.dispatcher import Dispatcher
 
-        self.alerting = Alerting(self)
+        self.alerting = Alerting(self, Dispatcher(self))
         from engine.telegram.bridge import TelegramBridge
 
         self.telegram = TelegramBridge(self)
@@ -158,7 +159,7 @@ class Engine(LoopPort, ResultsPath, EngineStats, Background):
             log.warning("config reload: %s take effect at the next restart", ", ".join(later))
         self.settings = new
         self.commands.settings = new
-        self.alerting.rules._loaded = False  # arch-alerting renames it `loaded`
+        self.alerting.rules.loaded = False
         self.commands.reconcile_declared()
 
     def _load(self) -> None:
