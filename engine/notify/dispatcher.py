@@ -23,7 +23,7 @@ from engine.core.events import ReceiptEvent
 from engine.notify import outbox
 from engine.notify.channels import send as channel_send
 from engine.notify.message import ChannelContext, OutgoingMessage, SendOutcome, SmtpSettings
-from engine.runtime.faults import crash_point
+from engine.core.faults import crash_point
 from engine.store import contacts as cstore
 from engine.store.store import new_id
 
