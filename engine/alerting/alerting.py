@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
 from sqlmodel import col
 
 from engine.alerting import incidents as inc_store
+from engine.alerting import trouble
 from engine.alerting.maintenance import MaintenanceIndex
 from engine.alerting.maintenance import load_all as load_windows
 from engine.alerting.maintenance import remove as remove_windows
@@ -26,6 +28,7 @@ from engine.heartbeats.runner import HeartbeatRunner
 from engine.notify import outbox
 from engine.notify.dispatcher import Dispatcher
 from engine.notify.message import Kind, OutgoingMessage
+from engine.notify.ports import DeliveryTrouble
 from engine.store import contacts as cstore
 
 if TYPE_CHECKING:
@@ -52,7 +55,14 @@ class Alerting:
         self.maintenance = MaintenanceIndex()
         self.heartbeats = HeartbeatRunner(engine)
         self.rules = RuleEvaluator(engine)
-        self.dispatcher = Dispatcher(engine)
+        self.dispatcher = Dispatcher(
+            engine,
+            DeliveryTrouble(
+                troubled=partial(trouble.troubled_contacts, self.store),
+                report=partial(trouble.raise_trouble, self),
+                clear=partial(trouble.clear_trouble, self),
+            ),
+        )
         self._send, self._recv = anyio.create_memory_object_stream[tuple[Any, ...]](100_000)
         self._was_in_maintenance: set[str] = set()
         self._step: tuple[tuple[Any, ...], int] | None = None  # in hand: retried after a crash

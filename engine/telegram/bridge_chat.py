@@ -19,9 +19,10 @@ import anyio
 from engine.core.errors import BadInput
 from engine.security.privacy import mask_id
 from engine.store import subscribers as sstore
-from engine.telegram import bridge_store as bstore
+from engine.store import telegram as tgstore
 from engine.telegram import chat_owner as owner
 from engine.telegram import chat_roles as roles
+from engine.telegram import chats
 from engine.telegram.chat_commands import (
     COMMANDS,
     BadChatCommand,
@@ -35,7 +36,7 @@ from engine.telegram.chat_status import get_reply, history_reply, status_reply
 
 if TYPE_CHECKING:
     from engine.core.domain import ContactRecord
-    from engine.store.models import Notification
+    from engine.store.outbox import OutboxRow
     from engine.telegram.bridge import TelegramBridge
     from engine.telegram.inbound import IncomingMessage
     from engine.telegram.reactions import IncomingReaction
@@ -54,7 +55,7 @@ class ChatHandler:
         self.store = bridge.store
         self._lookup_tried: set[str] = set()
         self._settled: dict[str, float] = {}  # subscriber id -> when their contact was checked
-        self.access: AccessRequests = getattr(bridge, "access_requests", None) or AccessRequests()
+        self.access: AccessRequests = bridge.access_requests
 
     @property
     def _admins(self) -> list[int]:
@@ -81,7 +82,7 @@ class ChatHandler:
             return
         todo = [
             c
-            for c in await anyio.to_thread.run_sync(bstore.unresolved, self.store)
+            for c in await anyio.to_thread.run_sync(chats.unresolved, self.store)
             if c.id not in self._lookup_tried
         ]
         if not todo:
@@ -138,7 +139,7 @@ class ChatHandler:
         alert = None
         if m.reply_to_msg_id is not None:
             alert = await anyio.to_thread.run_sync(
-                bstore.alert_by_message, self.store, who.chat_contacts, m.reply_to_msg_id
+                tgstore.alert_by_message, self.store, who.chat_contacts, m.reply_to_msg_id
             )
         try:
             cmd = parse_chat(m.text, alert is not None)
@@ -192,7 +193,7 @@ class ChatHandler:
             log.info("telegram reaction from %s ignored: not a contact", mask_id(r.sender_id))
             return None
         alert = await anyio.to_thread.run_sync(
-            bstore.alert_by_message, self.store, who.chat_contacts, r.message_id
+            tgstore.alert_by_message, self.store, who.chat_contacts, r.message_id
         )
         if alert is None or alert.incident_id is None:
             return None
@@ -203,7 +204,7 @@ class ChatHandler:
 
     # ---- commands -----------------------------------------------------------------------------
     async def run(
-        self, cmd: ChatCommand, who: Caller, alert: Notification | None = None
+        self, cmd: ChatCommand, who: Caller, alert: OutboxRow | None = None
     ) -> str | None:
         cmds = self.engine.commands
         name = cmd.name
@@ -256,7 +257,7 @@ class ChatHandler:
             return await get_reply(self.engine, ref, who.owner_id)
         except BadInput as missing:
             try:
-                return await owner.run_benchmark(self.engine, ref, who.owner_id)
+                return await owner.run_benchmark(self.engine.commands, ref, who.owner_id)
             except BadInput as exc:
                 if ref.lower() == "cpu":
                     raise exc from None
@@ -269,7 +270,7 @@ class ChatHandler:
         if sub is not None:
             await self._store_peer(sub.id, chat_id)
 
-    async def _ack(self, incident_id: str, who: Caller, alert: Notification | None) -> str:
+    async def _ack(self, incident_id: str, who: Caller, alert: OutboxRow | None) -> str:
         # A reply to an alert this chat received acts as the contact it was sent to (a subscriber
         # who is also an operator contact may ack the operator's alert they were sent).
         scope = who.owner_id
@@ -300,7 +301,7 @@ class ChatHandler:
     def _contact_whoami(self, who: Caller) -> str:
         c = who.contact
         assert c is not None
-        chat = bstore.chat_id_for(c)
+        chat = chats.chat_id_for(c)
         where = "this chat" if who.private else "this group"
         return (
             f"You are SysAlert contact {c.name} ({mask_id(chat) if chat is not None else '****'}), "

@@ -11,12 +11,11 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from engine.commands.base import live_records
 from engine.core.events import ResultEvent
 
 if TYPE_CHECKING:
     from engine.core.domain import TargetRecord
-    from engine.runtime.engine import Engine
+    from engine.telegram.ports import TelegramHost
 
 MAX_LINES = 25
 _MARK = {"down": "🔴", "pending": "🟠", "degraded": "🟡", "unknown": "⚪", "maintenance": "🔧"}
@@ -33,20 +32,17 @@ def clip_lines(lines: list[str], limit: int = MAX_LINES) -> list[str]:
     return [*lines[:limit], f"… and {len(lines) - limit} more"]
 
 
-def _live(engine: Engine, rec: TargetRecord) -> TargetRecord:
+def _live(engine: TelegramHost, rec: TargetRecord) -> TargetRecord:
     return engine.targets.get(rec.id, rec)
 
 
-def _targets_of(engine: Engine, owner_id: str | None) -> list[TargetRecord]:
+def _targets_of(engine: TelegramHost, owner_id: str | None) -> list[TargetRecord]:
     """The engine's own records (every target is loaded; opening 100,000 sealed names again from
     the store took seconds)."""
-    recs = live_records(engine)
-    if recs is None:
-        return [_live(engine, t) for t in engine.commands.list_targets(owner_id)]
-    return [t for t in recs if owner_id is None or t.owner_id == owner_id]
+    return [t for t in engine.snapshot() if owner_id is None or t.owner_id == owner_id]
 
 
-def status_reply(engine: Engine, owner_id: str | None) -> str:
+def status_reply(engine: TelegramHost, owner_id: str | None) -> str:
     """Targets that are not up, then open incidents (worker thread: it reads the store)."""
     cmds = engine.commands
     targets = _targets_of(engine, owner_id)
@@ -74,7 +70,7 @@ def status_reply(engine: Engine, owner_id: str | None) -> str:
     return "\n".join(clip_lines(lines))
 
 
-def describe(engine: Engine, rec: TargetRecord) -> str:
+def describe(engine: TelegramHost, rec: TargetRecord) -> str:
     t = _live(engine, rec)
     state = engine.display_state(t)
     parts = [f"{t.name}: {state}"]
@@ -90,7 +86,7 @@ def describe(engine: Engine, rec: TargetRecord) -> str:
     return ", ".join(parts)
 
 
-async def get_reply(engine: Engine, target: str, owner_id: str | None) -> str:
+async def get_reply(engine: TelegramHost, target: str, owner_id: str | None) -> str:
     """Check one target now and answer with that check's result (or the state, if it is slow)."""
     cmds = engine.commands
     rec = await anyio.to_thread.run_sync(lambda: cmds.get_target(target, owner_id))
@@ -112,7 +108,7 @@ async def get_reply(engine: Engine, target: str, owner_id: str | None) -> str:
     return f"{describe(engine, rec)} (no new result within {wait:.0f} s)"
 
 
-def history_reply(engine: Engine, target: str | None, owner_id: str | None) -> str:
+def history_reply(engine: TelegramHost, target: str | None, owner_id: str | None) -> str:
     """The last ten events, for one target or all of the caller's (worker thread)."""
     cmds = engine.commands
     if target:
