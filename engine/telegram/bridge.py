@@ -48,14 +48,14 @@ _GROUP_READERS_MAX = 5
 class TelegramBridge:
     def __init__(
         self,
-        engine: TelegramHost,
+        host: TelegramHost,
         *,
         poll_every: float = 5.0,
         disconnect_grace: float = 120.0,
         service_options: dict[str, Any] | None = None,
     ) -> None:
-        self.engine = engine
-        self.store = engine.store
+        self.host = host
+        self.store = host.store
         self.poll_every = poll_every
         self.disconnect_grace = disconnect_grace
         self.service_options = dict(service_options or {})  # backoff, reconcile_every (tests)
@@ -75,7 +75,7 @@ class TelegramBridge:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         # Telegram rows go through `send` (which says why when no session runs).
-        engine.alerting.dispatcher.set_telegram_sender(self)
+        host.alerting.dispatcher.set_telegram_sender(self)
 
     # ---- health (read from any thread: /health, `telegram status`) -----------------------------
     @property
@@ -150,7 +150,7 @@ class TelegramBridge:
 
     async def _sync(self) -> None:
         version = await anyio.to_thread.run_sync(session_store.version, self.store)
-        conf = self.engine.settings.telegram
+        conf = self.host.settings.telegram
         if version == self._version and conf == self._conf and self._start_error is None:
             return
         await self._stop()
@@ -189,8 +189,8 @@ class TelegramBridge:
         session = await anyio.to_thread.run_sync(session_store.load, self.store)
         account = await anyio.to_thread.run_sync(session_store.account, self.store)
         self._display = account.display if account else "****"
-        client = self.engine.commands.make_telegram_client(session)
-        conf = self.engine.settings.telegram
+        client = self.host.commands.make_telegram_client(session)
+        conf = self.host.settings.telegram
         per_minute = conf.commands_per_minute
         self.chat = ChatHandler(self)  # forgets failed contact lookups: a new session may succeed
         self.service = TelegramService(
@@ -226,7 +226,7 @@ class TelegramBridge:
                 if not cleared:
                     cleared = True
                     await anyio.to_thread.run_sync(
-                        self.engine.alerting.resolve_local_incident, LOCAL_INCIDENT
+                        self.host.alerting.resolve_local_incident, LOCAL_INCIDENT
                     )
                 await anyio.sleep(1.0)
             else:
@@ -245,9 +245,9 @@ class TelegramBridge:
             "until `sysalert telegram login`"
         )
         await anyio.to_thread.run_sync(
-            self.engine.alerting.open_local_incident, LOCAL_INCIDENT, "telegram", summary
+            self.host.alerting.open_local_incident, LOCAL_INCIDENT, "telegram", summary
         )
-        self.engine.alerting.dispatcher.wake()
+        self.host.alerting.dispatcher.wake()
 
     # ---- delivery (the dispatcher's TelegramSender) ------------------------------------------
     async def send(
@@ -302,7 +302,7 @@ class TelegramBridge:
     ) -> None:
         marks = await anyio.to_thread.run_sync(tgstore.mark_read, self.store, contacts, max_id, at)
         for m in marks:
-            self.engine.events.publish(
+            self.host.events.publish(
                 ReceiptEvent(time.time(), m.notification_id, m.incident_id, "read", "telegram")
             )
         if marks and chat_id < 0:

@@ -51,7 +51,7 @@ __all__ = ["Caller", "ChatHandler"]
 class ChatHandler:
     def __init__(self, bridge: TelegramBridge) -> None:
         self.bridge = bridge
-        self.engine = bridge.engine
+        self.host = bridge.host
         self.store = bridge.store
         self._lookup_tried: set[str] = set()
         self._settled: dict[str, float] = {}  # subscriber id -> when their contact was checked
@@ -59,7 +59,7 @@ class ChatHandler:
 
     @property
     def _admins(self) -> list[int]:
-        return list(self.engine.settings.telegram.admins)
+        return list(self.host.settings.telegram.admins)
 
     # ---- who may talk -------------------------------------------------------------------------
     async def caller(self, sender_id: int | None, chat_id: int, private: bool) -> Caller | None:
@@ -113,7 +113,7 @@ class ChatHandler:
         from engine.store import contacts as cstore
         from engine.telegram.delivery import resolve_peer
 
-        cmds = self.engine.commands
+        cmds = self.host.commands
         try:
             contact = await anyio.to_thread.run_sync(cmds.subscriber_contact, sub_id)
         except BadInput:
@@ -206,7 +206,7 @@ class ChatHandler:
     async def run(
         self, cmd: ChatCommand, who: Caller, alert: OutboxRow | None = None
     ) -> str | None:
-        cmds = self.engine.commands
+        cmds = self.host.commands
         name = cmd.name
         info = _INFO.get(name)
         if info is not None and who.role not in info.roles:
@@ -218,12 +218,12 @@ class ChatHandler:
                 return "That message is not an alert; send /ack <incident-id>."
             return await self._ack(incident, who, via)
         if name == "status":
-            return await anyio.to_thread.run_sync(status_reply, self.engine, who.owner_id)
+            return await anyio.to_thread.run_sync(status_reply, self.host, who.owner_id)
         if name == "get":
             return await self._get(cmd.target or "", who)
         if name == "history":
             return await anyio.to_thread.run_sync(
-                history_reply, self.engine, cmd.target, who.owner_id
+                history_reply, self.host, cmd.target, who.owner_id
             )
         if name == "mode":
             return await anyio.to_thread.run_sync(self._mode, cmd, who)
@@ -254,10 +254,10 @@ class ChatHandler:
     async def _get(self, ref: str, who: Caller) -> str:
         """A target of theirs (checked now), else a benchmark of theirs (run now)."""
         try:
-            return await get_reply(self.engine, ref, who.owner_id)
+            return await get_reply(self.host, ref, who.owner_id)
         except BadInput as missing:
             try:
-                return await owner.run_benchmark(self.engine.commands, ref, who.owner_id)
+                return await owner.run_benchmark(self.host.commands, ref, who.owner_id)
             except BadInput as exc:
                 if ref.lower() == "cpu":
                     raise exc from None
@@ -279,13 +279,13 @@ class ChatHandler:
             scope = sent_to.owner_id if sent_to is not None else scope
         by = who.actor
         inc = await anyio.to_thread.run_sync(
-            lambda: self.engine.commands.ack_incident(incident_id, by=by, owner_id=scope)
+            lambda: self.host.commands.ack_incident(incident_id, by=by, owner_id=scope)
         )
         what = inc.get("target") or ""
         return f"Acknowledged {inc['id']}{f' ({what})' if what else ''}: reminders and escalation stop."
 
     def _mode(self, cmd: ChatCommand, who: Caller) -> str:
-        cmds = self.engine.commands
+        cmds = self.host.commands
         target = cmd.target or ""
         label = "all targets" if who.owner_id is None else "all your targets"
         if target != "all":
@@ -321,7 +321,7 @@ class ChatHandler:
                     "receipts.\nSend /delete_account confirm to go on."
                 )
             # The audit line says only that a subscriber erased itself: no chat id, no names.
-            await self.engine.commands.erase_subscriber(sub.chat_id, by="telegram:self")
+            await self.host.commands.erase_subscriber(sub.chat_id, by="telegram:self")
             self._settled.pop(sub.id, None)
             return "Your SysAlert account and everything it owned are erased. Goodbye."
         if who.contact is None:
@@ -337,7 +337,7 @@ class ChatHandler:
         cid = who.contact.id
         # The audit entry says only that a contact erased itself: no name, no chat id.
         await anyio.to_thread.run_sync(
-            lambda: self.engine.commands.remove_contact(cid, by="telegram:self")
+            lambda: self.host.commands.remove_contact(cid, by="telegram:self")
         )
         return "Your SysAlert data is erased; you will get no more alerts here."
 
