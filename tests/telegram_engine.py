@@ -25,9 +25,9 @@ from engine.config.settings import Settings
 from engine.runtime.engine import Engine
 from engine.security.crypto import KeyRing
 from engine.security.privacy import mask_id
+from engine.store import telegram_session as session_store
 from engine.store.models import Notification
 from engine.store.store import Store
-from engine.telegram import session_store
 from engine.telegram.client import build_client
 from tests.telegram_harness import SETTINGS, FakeTelegram, install
 

@@ -16,7 +16,7 @@ import anyio
 
 from engine.commands.base import CommandBase
 from engine.core.errors import SysAlertError
-from engine.telegram import session_store
+from engine.store import telegram_session as session_store
 
 if TYPE_CHECKING:
     from telethon import TelegramClient

@@ -96,9 +96,8 @@ class Engine(LoopPort, ResultsPath, EngineStats, Background):
         self._kick = asyncio.Event()
         from engine.alerting.alerting import Alerting
         from engine.benchmarks.runner import BenchmarkRunner
-        from engine.notify.dispatcher import Dispatcher
 
-        self.alerting = Alerting(self, Dispatcher(self))
+        self.alerting = Alerting(self)
         from engine.telegram.bridge import TelegramBridge
 
         self.telegram = TelegramBridge(self)
