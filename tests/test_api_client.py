@@ -10,8 +10,21 @@ import httpx
 import pytest
 
 from engine.api.client import RemoteCommands
+from engine.core.domain import TargetRecord
+from engine.core.errors import SysAlertError
 
 pytestmark = pytest.mark.anyio
+
+BEAT = TargetRecord("abcdefgh", "x", "heartbeat://x?every=1h", "heartbeat", token="tok3n")
+
+
+def _answer(request: httpx.Request) -> Any:
+    """What a daemon answers: a target (the list of them) on /targets, else an object."""
+    path = request.url.path
+    if path.startswith("/api/v1/targets"):
+        one = BEAT.public("http://daemon:8787")
+        return [one] if path == "/api/v1/targets" and request.method == "GET" else one
+    return {"id": "abcdefgh", "name": "x"}
 
 
 def _client(seen: list[dict[str, Any]], actors: list[str | None] | None = None) -> RemoteCommands:
@@ -19,7 +32,7 @@ def _client(seen: list[dict[str, Any]], actors: list[str | None] | None = None) 
         seen.append(json.loads(request.content or b"{}"))
         if actors is not None:
             actors.append(request.headers.get("x-sysalert-actor"))
-        return httpx.Response(200, json={"id": "abcdefgh", "name": "x"})
+        return httpx.Response(200, json=_answer(request))
 
     return RemoteCommands("http://sysalert", transport=httpx.MockTransport(handle))
 
@@ -58,9 +71,30 @@ def test_an_unknown_field_is_an_error_not_a_silent_drop() -> None:
 
 
 async def test_telegram_login_over_connect_says_where_to_run_it() -> None:
-    from engine.core.errors import SysAlertError
-
     remote = _client([])  # like --connect: no local store behind this client
     with pytest.raises(SysAlertError, match="cannot run over --connect") as exc:
         await remote.telegram_login(prompts=None)
     assert "sysalert telegram login" in (exc.value.hint or "")
+
+
+def test_answers_come_back_as_the_commands_return_types() -> None:
+    """Attached, a command returns what it returns embedded (its return annotation): a target is
+    a TargetRecord whose public form is the daemon's, ping URL (its listener) included."""
+    remote = _client([])
+    rec = remote.get_target("x")
+    assert isinstance(rec, TargetRecord) and rec.token == "tok3n"
+    assert rec.public("http://elsewhere") == BEAT.public("http://daemon:8787")
+    listed = remote.list_targets()
+    assert [type(r) for r in listed] == [type(rec)] and listed[0].spec_text == BEAT.spec_text
+    assert remote.ack_incident("inc1") == {"id": "abcdefgh", "name": "x"}
+
+
+def test_an_answer_that_does_not_fit_the_return_type_is_a_clear_error() -> None:
+    remote = RemoteCommands(
+        "http://sysalert",
+        transport=httpx.MockTransport(lambda r: httpx.Response(200, json={"id": "t"})),
+    )
+    with pytest.raises(SysAlertError, match="answer to get_target does not read: name"):
+        remote.get_target("t")
+    with pytest.raises(SysAlertError, match="answer to list_targets does not read"):
+        remote.list_targets()

@@ -22,9 +22,7 @@ class StoredKey:
 
 def stored_keys(store: Store) -> list[StoredKey]:
     with store.session() as s:
-        return [
-            StoredKey(r.id, r.key_hash, r.label_s) for r in s.execute(select(ApiKey)).scalars()
-        ]
+        return [StoredKey(r.id, r.key_hash, r.label_s) for r in s.execute(select(ApiKey)).scalars()]
 
 
 def key_label(store: Store, key: StoredKey) -> str | None:
