@@ -139,8 +139,10 @@ def decode(command: str, body: bytes) -> Any:
 
 def response_schema(command: str, defs: dict[str, Any]) -> dict[str, Any]:
     """The JSON schema of `command`'s 200 body; shared definitions go into `defs`."""
+    # Validation mode: the shape the client reads back (a model's serializer that only drops its
+    # unset keys would otherwise hide its fields behind dict[str, Any]).
     schema = adapter(command).json_schema(
-        mode="serialization", ref_template="#/components/schemas/{model}"
+        mode="validation", ref_template="#/components/schemas/{model}"
     )
     defs.update(schema.pop("$defs", {}))
     return _target_ref(schema, defs)
