@@ -300,7 +300,7 @@ class Engine(LoopPort, ResultsPath, EngineStats, Background):
 
     def _healthy_now(self) -> bool:
         """What /health would answer now (the watchdog pings by it; worker thread)."""
-        from engine.runtime.health import health_report
+        from engine.api.health import health_report
 
         return bool(health_report(self)["status"] == "ok")
 
