@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 import anyio
-from sqlmodel import col
 
 from engine.alerting import incidents as inc_store
 from engine.alerting import maintenance as mstore
@@ -32,6 +31,7 @@ from engine.core.limits import (
     check_text,
 )
 from engine.notify import outbox
+from engine.store import acks
 from engine.store import contacts as cstore
 
 
@@ -61,7 +61,7 @@ class AlertCommands(CommandBase):
         outbox.cancel_pending(self.store, inc.id, ("reminder", "escalation"))
         self.audit("incident.ack", f"incident:{inc.id}", by)
         self._mark_notifications_acked(inc.id, by)
-        self._notify("incidents_changed", inc.id)
+        self.hooks.incidents_changed(inc.id)
         return self._incident(inc.id)
 
     def resolve_incident(
@@ -71,11 +71,9 @@ class AlertCommands(CommandBase):
         inc = self._own_incident(incident_id, owner_id)
         inc_store.resolve(self.store, inc.id)
         outbox.cancel_pending(self.store, inc.id)
-        rules = getattr(getattr(self.hooks, "alerting", None), "rules", None)
-        if rules is not None:
-            rules.forget(inc.dedup_key)
+        self.hooks.alerting.rules.forget(inc.dedup_key)
         self.audit("incident.resolve", f"incident:{inc.id}", by)
-        self._notify("incidents_changed", inc.id)
+        self.hooks.incidents_changed(inc.id)
         return self._incident(inc.id)
 
     def silence_incident(
@@ -90,7 +88,7 @@ class AlertCommands(CommandBase):
         inc = self._own_incident(incident_id, owner_id)
         inc_store.silence(self.store, inc.id, seconds)
         self.audit("incident.silence", f"incident:{inc.id}", by, f"for {seconds:g}s")
-        self._notify("incidents_changed", inc.id)
+        self.hooks.incidents_changed(inc.id)
         return self._incident(inc.id)
 
     def _own_incident(self, incident_id: str, owner_id: str | None) -> Any:
@@ -106,23 +104,7 @@ class AlertCommands(CommandBase):
         raise NotFound(f"no incident {incident_id!r}", "see `sysalert incidents list`")
 
     def _mark_notifications_acked(self, incident_id: str, by: str) -> None:
-        from sqlalchemy import select
-
-        from engine.store.models import Notification
-
-        with self.store.session() as s:
-            rows = list(
-                s.execute(
-                    select(Notification).where(
-                        col(Notification.incident_id) == incident_id,
-                        col(Notification.status) == "sent",
-                    )
-                ).scalars()
-            )
-            for n in rows:
-                n.acked_by_s = self.store.seal("notifications", "acked_by_s", n.id, by)
-                s.add(n)
-            s.commit()
+        acks.mark_acked(self.store, incident_id, by)
 
     # ---- maintenance -------------------------------------------------------------------------
     def maintenance_on(
@@ -177,7 +159,7 @@ class AlertCommands(CommandBase):
         self.audit(
             "maintenance.on", self._scope_ref(scope, target_id), by, _scope_detail(scope, ref)
         )
-        self._notify("maintenance_changed")
+        self.hooks.maintenance_changed()
         names = {target_id: self.get_target(target_id).name} if target_id else {}
         out: dict[str, Any] = {"windows": [w.public(names)]}
         if scope == "tag" and not self._tagged(ref or "", owner_id):
@@ -227,7 +209,7 @@ class AlertCommands(CommandBase):
             by,
             _scope_detail(scope, ref),
         )
-        self._notify("maintenance_changed")
+        self.hooks.maintenance_changed()
         # Still in maintenance now: a kept recurring window, or (for a target) a tag/all window.
         holding = [w for w in kept if w.active(now)]
         if rec is not None:
@@ -258,7 +240,7 @@ class AlertCommands(CommandBase):
                 f"no maintenance window {window_id!r}", "see `sysalert maintenance list`"
             )
         self.audit("maintenance.remove", self.store.ref("maintenance", window_id), by)
-        self._notify("maintenance_changed")
+        self.hooks.maintenance_changed()
         return {"removed": 1}
 
     # ---- contacts ----------------------------------------------------------------------------
@@ -325,10 +307,9 @@ class AlertCommands(CommandBase):
             since=datetime.now(UTC),
             summary="This is a test notification from SysAlert.",
         )
-        sender = getattr(self.hooks, "send_to_contact", None)
         async with httpx.AsyncClient(timeout=15.0) as http:
-            if sender is not None:
-                out = await sender(c, msg)
+            if self.hooks.running:
+                out = await self.hooks.send_to_contact(c, msg)
             else:
                 from engine.notify.dispatcher import Dispatcher
 

@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from engine.commands.ports import NULL_HOOKS, EngineHooks
+from engine.core.domain import TargetRecord
 from engine.core.errors import BadInput
 from engine.core.limits import ACTOR_MAX, NAME_MAX, check_text
-from engine.store.models import AuditEntry
+from engine.store import audit as audit_log
 
 if TYPE_CHECKING:
-    from engine.commands import EngineHooks
     from engine.config.settings import Settings
-    from engine.core.domain import TargetRecord
     from engine.store.store import Store
 
 
-def live_records(hooks: Any) -> list[Any] | None:
-    """The running engine's target records, copied on its loop (Engine.snapshot); None without an
-    engine. Other hooks with a `targets` dict: a copy that meets a change is tried again."""
-    snapshot = getattr(hooks, "snapshot", None)
-    if snapshot is not None:
-        return list(snapshot())
-    live = getattr(hooks, "targets", None)
-    for _ in range(3 if live is not None else 0):
-        try:
-            return list(live.values())  # type: ignore[union-attr]
-        except RuntimeError:
-            continue
-    return None
+def live_records(hooks: EngineHooks) -> list[TargetRecord] | None:
+    """The running engine's target records, copied on its loop (Engine.snapshot); None when no
+    engine runs (the store is the truth then)."""
+    return hooks.snapshot() if hooks.running else None
 
 
 def check_name(name: str, what: str) -> str:
@@ -47,7 +37,7 @@ def check_actor(by: str) -> str:
 class CommandBase:
     store: Store
     settings: Settings
-    hooks: EngineHooks | None
+    hooks: EngineHooks = NULL_HOOKS
 
     if TYPE_CHECKING:
         # Provided by TargetCommands; the other command mixins use them.
@@ -62,18 +52,7 @@ class CommandBase:
         detail: str | None = None,
     ) -> None:
         """Who did what, when. The actor and detail are sealed; the object is a short keyed ref."""
-        ts = time.time()
-        entry = AuditEntry(ts=ts, action=action, object_ref=object_ref)
-        row = f"{ts:.6f}:{action}"
-        entry.actor_s = self.store.seal("audit", "actor_s", row, actor)
-        entry.detail_s = self.store.seal("audit", "detail_s", row, detail)
-        with self.store.session() as s:
-            s.add(entry)
-            s.commit()
-
-    def _notify(self, method: str, *args: Any) -> None:
-        if self.hooks is not None:
-            getattr(self.hooks, method)(*args)
+        audit_log.record(self.store, action, object_ref, actor, detail)
 
     @property
     def ping_base(self) -> str:

@@ -142,9 +142,8 @@ class BenchmarkCommands(CommandBase):
         """Measure now. With a running engine the run goes through it (incidents, events);
         without one it measures and records here, so `sysalert bench run` works offline too."""
         rec = await anyio.to_thread.run_sync(self.get_benchmark, ref, owner_id)
-        runner = getattr(self.hooks, "benchmarks", None)
-        if runner is not None and getattr(self.hooks, "running", False):
-            return dict(await runner.run_now(rec.id))
+        if self.hooks.running:
+            return dict(await self.hooks.benchmarks.run_now(rec.id))
         out = await measure_and_record(self.store, rec, time.time())
         if out.baseline_set:
             detail = f"baseline {fmt(rec.baseline, out.measurement.unit)} from the first runs"
@@ -179,6 +178,4 @@ class BenchmarkCommands(CommandBase):
             self.resolve_incident(inc.id, by=by)  # type: ignore[attr-defined]
 
     def _wake_benchmarks(self) -> None:
-        runner = getattr(self.hooks, "benchmarks", None)
-        if runner is not None:
-            runner.wake()
+        self.hooks.benchmarks.wake()

@@ -5,9 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import literal, or_, select
-from sqlmodel import col
-
 from engine.commands.base import CommandBase, live_records
 from engine.core.errors import BadInput
 from engine.core.limits import (
@@ -19,8 +16,8 @@ from engine.core.limits import (
     check_int,
     check_number,
 )
+from engine.store import audit as audit_log
 from engine.store import history as hist
-from engine.store.models import AuditEntry, Incident
 
 HISTORY_KINDS = (
     "state",
@@ -40,11 +37,7 @@ HISTORY_KINDS = (
 class QueryCommands(CommandBase):
     def check_target_now(self, ref: str, owner_id: str | None = None) -> dict[str, Any]:
         rec = self.get_target(ref, owner_id)
-        if self.hooks is None:
-            raise BadInput(
-                "no engine is running to check now", "use `sysalert check NAME` for a one-off check"
-            )
-        self._notify("check_now", rec.id)
+        self.hooks.check_now(rec.id)  # without an engine: BadInput naming `sysalert check`
         return {"queued": rec.id}
 
     def target_results(
@@ -81,10 +74,9 @@ class QueryCommands(CommandBase):
         or only `target`'s (the detail screen: all of them take 60 ms and more at 100,000).
         The store holds only the probe state, saved every few seconds; without an engine the
         stored state with pause and the maintenance windows of now applied (`sysalert status`)."""
-        live = getattr(self.hooks, "targets", None)
-        shown = getattr(self.hooks, "display_state", None)
-        if live is None or shown is None:
+        if not self.hooks.running:
             return self._stored_states(target)
+        live, shown = self.hooks.targets, self.hooks.display_state
         if target:
             rec = live.get(target) or live.get(self.get_target(target).id)
             return {rec.id: shown(rec)} if rec is not None else {}
@@ -112,40 +104,8 @@ class QueryCommands(CommandBase):
             raise BadInput(
                 f"history kind {kind!r} is unknown", f"use one of {', '.join(HISTORY_KINDS)}"
             )
-        q = select(AuditEntry)
-        if target:
-            # The target's own entries and those of its incidents (opened, acked, resolved...).
-            rec = self.get_target(target)
-            its_incidents = select(literal("incident:") + Incident.id).where(
-                col(Incident.target_id) == rec.id
-            )
-            q = q.where(
-                or_(
-                    col(AuditEntry.object_ref).in_(self.store.refs("target", rec.id)),
-                    col(AuditEntry.object_ref).in_(its_incidents),
-                )
-            )
-        if kind:
-            q = q.where(col(AuditEntry.action).startswith(kind + "."))
-        if until is not None:
-            q = q.where(col(AuditEntry.ts) < until)
-        q = q.order_by(col(AuditEntry.ts).desc()).limit(n)
-        with self.store.session() as s:
-            rows = list(s.execute(q).scalars())
-            incident_ids = {
-                r.object_ref[9:] for r in rows if (r.object_ref or "").startswith("incident:")
-            }
-            incident_target = (
-                dict(
-                    s.execute(
-                        select(col(Incident.id), col(Incident.target_id)).where(
-                            col(Incident.id).in_(sorted(incident_ids))
-                        )
-                    ).all()
-                )
-                if incident_ids
-                else {}
-            )
+        tid = self.get_target(target).id if target else None  # its own and its incidents'
+        rows, incident_target = audit_log.page(self.store, tid, kind, until, n)
         # Names for this page only: opening every target's name took 4 s at 100,000 targets.
         refs = {r.object_ref or "" for r in rows}
         names = self.target_ref_names(refs)  # type: ignore[attr-defined]
@@ -156,12 +116,10 @@ class QueryCommands(CommandBase):
         names.update(self._few_names(refs))
         out = []
         for r in rows:
-            row = f"{r.ts:.6f}:{r.action}"
-            detail = self.store.open_("audit", "detail_s", row, r.detail_s)
             target = names.get(r.object_ref or "")
             if target is None and r.action.startswith("maintenance."):
                 # A tag's or everything's window: the sealed detail names the tag.
-                target = {"tag": detail, "all": "all"}.get(r.object_ref or "")
+                target = {"tag": r.detail, "all": "all"}.get(r.object_ref or "")
             out.append(
                 {
                     "ts": r.ts,
@@ -169,8 +127,8 @@ class QueryCommands(CommandBase):
                     "action": r.action,
                     "target": target,
                     "ref": r.object_ref,
-                    "actor": self.store.open_("audit", "actor_s", row, r.actor_s),
-                    "detail": detail,
+                    "actor": r.actor,
+                    "detail": r.detail,
                 }
             )
         return out
@@ -190,8 +148,9 @@ class QueryCommands(CommandBase):
         return out
 
     def engine_stats(self) -> dict[str, Any]:
-        if self.hooks is not None:
-            return self.hooks.stats()
+        live = self.hooks.stats()  # empty without an engine
+        if live:
+            return live
         return {
             "mode": "offline",
             "targets": len(self.list_targets()),

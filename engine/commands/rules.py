@@ -119,9 +119,7 @@ class RuleCommands(CommandBase):
         return row
 
     def _reload_rules(self) -> None:
-        alerting = getattr(self.hooks, "alerting", None)
-        if alerting is not None:
-            alerting.rules.reload()
+        self.hooks.alerting.rules.reload()
 
     @staticmethod
     def _public(r: RuleSpec, declared: bool, names: dict[str, str] | None = None) -> dict[str, Any]:

@@ -195,7 +195,7 @@ class TargetCommands(CommandBase):
         check_local_path(new)
         rec = tstore.insert(self.store, new)
         self.audit("target.add", self.store.ref("target", rec.id), by)
-        self._notify("target_changed", rec.id)
+        self.hooks.target_changed(rec.id)
         return rec
 
     def list_targets(self, owner_id: str | None = None) -> list[TargetRecord]:
@@ -208,12 +208,11 @@ class TargetCommands(CommandBase):
         else by opening only their names: 100,000 sealed targets take seconds to open in full."""
         wanted = set(ids)
         out: dict[str, str] = {}
-        live = getattr(self.hooks, "targets", None)
-        if live is not None:
-            for tid in wanted:
-                rec = live.get(tid)
-                if rec is not None:
-                    out[tid] = rec.name
+        live = self.hooks.targets  # empty without an engine
+        for tid in wanted:
+            rec = live.get(tid)
+            if rec is not None:
+                out[tid] = rec.name
         missing = wanted - out.keys()
         if missing:
             out.update(tstore.names_of(self.store, missing))
@@ -248,13 +247,12 @@ class TargetCommands(CommandBase):
         `listening` says whether the running engine takes pings over the network at all."""
         rec = self._heartbeat(ref, owner_id)
         cfg = HeartbeatConfig.from_spec(rec.spec)
-        runner = getattr(getattr(self.hooks, "alerting", None), "heartbeats", None)
-        state = runner.states.get(rec.id) if runner is not None else None
+        state = self.hooks.alerting.heartbeats.states.get(rec.id)
         if state is None:  # no engine has it in memory: the stored state and pings since
             state = self._stored_beat(rec, cfg)
-        now = getattr(self.hooks, "clock", time.time)()
+        now = self.hooks.clock()
         info = hb_summary(cfg, state, datetime.fromtimestamp(now, UTC))
-        listener = getattr(self.hooks, "ping_listener", None)
+        listener = self.hooks.ping_listener
         info["ping_url"] = rec.public(self.ping_base).get("ping_url")
         info["listening"] = listener is not None
         info["hint"] = no_listener_hint(rec.name, listener, bool(self.settings.api.public_url))
@@ -284,7 +282,7 @@ class TargetCommands(CommandBase):
         first start): its row is committed now and folded into the heartbeat's state when the
         engine starts (the same replay that covers a crash after a 200), so a cron job that ran
         meanwhile is not reported missing. The caller holds the engine lock meanwhile."""
-        if self.hooks is not None:
+        if self.hooks.running:
             raise BadInput("a running engine takes pings itself", "send it to the ping URL")
         rec = self._heartbeat(ref)
         from engine.heartbeats.heartbeat import apply_ping
@@ -359,7 +357,7 @@ class TargetCommands(CommandBase):
             self._check_no_cycle(new)
         tstore.save(self.store, new)
         self.audit("target.edit", self.store.ref("target", new.id), by)
-        self._notify("target_changed", new.id)
+        self.hooks.target_changed(new.id)
         return new
 
     def _check_parents(
@@ -409,7 +407,7 @@ class TargetCommands(CommandBase):
         rec = self.get_target(ref, owner_id)
         tstore.delete_target(self.store, rec.id)
         self.audit("target.remove", self.store.ref("target", rec.id), by)
-        self._notify("target_removed", rec.id)
+        self.hooks.target_removed(rec.id)
         return rec
 
     def pause_target(
@@ -422,7 +420,7 @@ class TargetCommands(CommandBase):
         self.audit(
             "target.pause" if paused else "target.resume", self.store.ref("target", rec.id), by
         )
-        self._notify("target_changed", rec.id)
+        self.hooks.target_changed(rec.id)
         return rec
 
     def seed_local_targets(self) -> list[str]:

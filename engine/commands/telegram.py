@@ -106,8 +106,8 @@ class TelegramCommands(CommandBase):
             "account": account.display if account else None,
             "since": account.saved_at if account else None,
         }
-        bridge = getattr(self.hooks, "telegram", None)
-        if bridge is not None:
+        bridge = self.hooks.telegram
+        if bridge.health_text is not None:  # a running engine's bridge
             out["health"] = {"ok": bool(bridge.healthy), "state": bridge.health_text}
         return out
 
@@ -141,6 +141,4 @@ class TelegramCommands(CommandBase):
         return {"was_logged_in": True, "ended_at_telegram": ended}
 
     def _telegram_session_changed(self) -> None:
-        bridge = getattr(self.hooks, "telegram", None)
-        if bridge is not None:
-            bridge.session_changed()
+        self.hooks.telegram.session_changed()

@@ -274,6 +274,11 @@ class Engine:
             return list(self.targets.values())
 
     # ---- hooks the command layer calls (any thread) ---------------------------------------------
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The loop the engine runs on (None before it starts): EngineHooks.loop."""
+        return self._loop
+
     def _call_in_loop(self, fn: Any, *args: Any) -> None:
         if self._loop is None or threading.get_ident() == self._loop_thread:
             fn(*args)
