@@ -12,18 +12,20 @@ from typing import Any
 from engine.commands.alerts import AlertCommands
 from engine.commands.apikeys import ApiKeyCommands
 from engine.commands.benchmarks import BenchmarkCommands
+from engine.commands.heartbeats import HeartbeatCommands
 from engine.commands.ports import NULL_HOOKS, EngineHooks, NullHooks
 from engine.commands.queries import QueryCommands
 from engine.commands.rules import RuleCommands
 from engine.commands.subscribers import SubscriberCommands
-from engine.commands.targets import TargetCommands
+from engine.commands.targets_io import TargetIOCommands
 from engine.commands.telegram import TelegramCommands
 from engine.config.settings import Settings
 from engine.store.store import Store
 
 
 class Commands(
-    TargetCommands,
+    TargetIOCommands,
+    HeartbeatCommands,
     AlertCommands,
     QueryCommands,
     ApiKeyCommands,
