@@ -132,11 +132,13 @@ class RemoteCommands:
 
         from engine.commands import Commands
         from engine.runtime.bootstrap import open_store
+        from engine.telegram.account import TelegramAccount
 
         settings = self.local_settings
         store = await anyio.to_thread.run_sync(open_store, settings)
         try:
-            return await Commands(store, settings).telegram_login(prompts, by=by)
+            cmds = Commands(store, settings, telegram=TelegramAccount())
+            return await cmds.telegram_login(prompts, by=by)
         finally:
             store.close()
 

@@ -13,7 +13,13 @@ from engine.commands.alerts import AlertCommands
 from engine.commands.apikeys import ApiKeyCommands
 from engine.commands.benchmarks import BenchmarkCommands
 from engine.commands.heartbeats import HeartbeatCommands
-from engine.commands.ports import NULL_HOOKS, EngineHooks, NullHooks
+from engine.commands.ports import (
+    NULL_HOOKS,
+    EngineHooks,
+    NoTelegramAccount,
+    NullHooks,
+    TelegramAccountPort,
+)
 from engine.commands.queries import QueryCommands
 from engine.commands.rules import RuleCommands
 from engine.commands.subscribers import SubscriberCommands
@@ -36,12 +42,20 @@ class Commands(
 ):
     """Every action, written once."""
 
-    def __init__(self, store: Store, settings: Settings, hooks: EngineHooks | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        hooks: EngineHooks | None = None,
+        telegram: TelegramAccountPort | None = None,
+    ) -> None:
         """`hooks`: the running engine; None gives the null engine (changes reach the store only,
-        which the next engine start loads)."""
+        which the next engine start loads). `telegram`: the Telegram side of login, logout and
+        status (engine.telegram.account.TelegramAccount); None refuses those in one line."""
         self.store = store
         self.settings = settings
         self.hooks = hooks if hooks is not None else NULL_HOOKS
+        self.telegram_account = telegram if telegram is not None else NoTelegramAccount()
 
     def adopt_keys(self) -> dict[str, Any]:
         """`sysalert rotate-keys` wrote a new key ring: use it from now on (a running engine
@@ -51,4 +65,4 @@ class Commands(
         return {"key_id": self.store.keys.current.key_id.hex()}
 
 
-__all__ = ["Commands", "EngineHooks", "NullHooks"]
+__all__ = ["Commands", "EngineHooks", "NullHooks", "TelegramAccountPort"]

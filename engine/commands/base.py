@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from engine.commands.ports import NULL_HOOKS, EngineHooks
+from engine.commands.ports import NULL_HOOKS, EngineHooks, NoTelegramAccount, TelegramAccountPort
 from engine.core.domain import TargetRecord
 from engine.core.errors import BadInput
 from engine.core.limits import ACTOR_MAX, NAME_MAX, check_text
@@ -38,6 +38,7 @@ class CommandBase:
     store: Store
     settings: Settings
     hooks: EngineHooks = NULL_HOOKS
+    telegram_account: TelegramAccountPort = NoTelegramAccount()
 
     if TYPE_CHECKING:
         # Provided by TargetCommands; the other command mixins use them.

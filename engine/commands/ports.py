@@ -11,9 +11,11 @@ import asyncio
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from engine.config.settings import Settings
 from engine.core.domain import TargetRecord
 from engine.core.errors import BadInput
 from engine.heartbeats.heartbeat import HeartbeatState
+from engine.store.store import Store
 
 
 class RulesView(Protocol):
@@ -82,6 +84,44 @@ class EngineHooks(Protocol):
     def stats(self) -> dict[str, Any]: ...
     async def committed(self) -> None: ...
     async def send_to_contact(self, contact: Any, msg: Any) -> Any: ...
+
+
+class TelegramAccountPort(Protocol):
+    """What the Telegram commands need from the Telegram side: engine.telegram.account.
+
+    Stateless: each call names the store and settings it works on. Answers are plain dicts
+    (`logged_in`, `account`, `since` / `already` / `was_logged_in`, `ended_at_telegram`)."""
+
+    def make_client(self, settings: Settings, session: str | None) -> Any: ...
+    def status(self, store: Store) -> dict[str, Any]: ...
+    async def login(self, store: Store, settings: Settings, prompts: Any) -> dict[str, Any]: ...
+    async def logout(
+        self, store: Store, settings: Settings, erased: Callable[[], None]
+    ) -> dict[str, Any]: ...
+
+
+class NoTelegramAccount:
+    """A command layer built without the Telegram side (tests, tools): says so in one line."""
+
+    def _refuse(self) -> BadInput:
+        return BadInput(
+            "this command layer was built without Telegram support",
+            "run `sysalert telegram ...` from the sysalert command",
+        )
+
+    def make_client(self, settings: Settings, session: str | None) -> Any:
+        raise self._refuse()
+
+    def status(self, store: Store) -> dict[str, Any]:
+        raise self._refuse()
+
+    async def login(self, store: Store, settings: Settings, prompts: Any) -> dict[str, Any]:
+        raise self._refuse()
+
+    async def logout(
+        self, store: Store, settings: Settings, erased: Callable[[], None]
+    ) -> dict[str, Any]:
+        raise self._refuse()
 
 
 # ---- the null engine ----------------------------------------------------------------------------
