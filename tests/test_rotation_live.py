@@ -309,7 +309,7 @@ def test_token_index_rebuilt_off_the_loop_keeps_changes_made_meanwhile(
         hb = engine.alerting.heartbeats
         cmds = engine.commands
         kept, gone, edited = (
-            cmds.add_target(f"heartbeat://{n}?every=1h&grace=5m", name=n)
+            cmds.target_record(cmds.add_target(f"heartbeat://{n}?every=1h&grace=5m", name=n).id)
             for n in ("kept", "gone", "edited")
         )
         rotate_keys(store_settings)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import anyio
+from pydantic_core import to_jsonable_python
 from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -62,7 +63,7 @@ def jsonable(x: Any, ping_base: str, engine: Engine | None = None) -> Any:
         return x.public(ping_base)
     if isinstance(x, list):
         return [jsonable(i, ping_base, engine) for i in x]
-    return x
+    return to_jsonable_python(x)  # a command's typed result (engine.core.results), or plain JSON
 
 
 def _live(engine: Engine, rec: TargetRecord) -> TargetRecord:

@@ -12,6 +12,7 @@ from typing import Any
 from engine.commands.alerts import AlertCommands
 from engine.commands.apikeys import ApiKeyCommands
 from engine.commands.benchmarks import BenchmarkCommands
+from engine.commands.checking import CheckCommands
 from engine.commands.heartbeats import HeartbeatCommands
 from engine.commands.ports import (
     NULL_HOOKS,
@@ -22,6 +23,7 @@ from engine.commands.ports import (
 )
 from engine.commands.queries import QueryCommands
 from engine.commands.rules import RuleCommands
+from engine.commands.seeding import SeedCommands
 from engine.commands.subscribers import SubscriberCommands
 from engine.commands.targets_io import TargetIOCommands
 from engine.commands.telegram import TelegramCommands
@@ -31,7 +33,9 @@ from engine.store.store import Store
 
 class Commands(
     TargetIOCommands,
+    SeedCommands,
     HeartbeatCommands,
+    CheckCommands,
     AlertCommands,
     QueryCommands,
     ApiKeyCommands,

@@ -16,9 +16,9 @@ if TYPE_CHECKING:
 
 
 def live_records(hooks: EngineHooks) -> list[TargetRecord] | None:
-    """The running engine's target records, copied on its loop (Engine.snapshot); None when no
-    engine runs (the store is the truth then)."""
-    return hooks.snapshot() if hooks.running else None
+    """The engine's target records, copied on its loop (Engine.snapshot); None when no engine
+    holds any (the store is the truth then)."""
+    return hooks.snapshot() if hooks.targets else None
 
 
 def check_name(name: str, what: str) -> str:
@@ -42,8 +42,8 @@ class CommandBase:
 
     if TYPE_CHECKING:
         # Provided by TargetCommands; the other command mixins use them.
-        def list_targets(self, owner_id: str | None = None) -> list[TargetRecord]: ...
-        def get_target(self, ref: str, owner_id: str | None = None) -> TargetRecord: ...
+        def target_records(self, owner_id: str | None = None) -> list[TargetRecord]: ...
+        def target_record(self, ref: str, owner_id: str | None = None) -> TargetRecord: ...
 
     def audit(
         self,

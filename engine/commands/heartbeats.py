@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 from engine.commands.base import CommandBase
 from engine.core.domain import TargetRecord
 from engine.core.errors import BadInput
+from engine.core.results import HeartbeatInfo
 from engine.heartbeats.heartbeat import HeartbeatConfig, HeartbeatState, no_listener_hint
 from engine.heartbeats.heartbeat import summary as hb_summary
 
 
 class HeartbeatCommands(CommandBase):
-    def heartbeat_info(self, ref: str, owner_id: str | None = None) -> dict[str, Any]:
+    def heartbeat_info(self, ref: str, owner_id: str | None = None) -> HeartbeatInfo:
         """A heartbeat's schedule, its last ping and next deadline, and where to ping it: for a
         push check the probe interval means nothing, so the console and `target show` read this.
         `listening` says whether the running engine takes pings over the network at all."""
@@ -27,13 +27,15 @@ class HeartbeatCommands(CommandBase):
         now = self.hooks.clock()
         info = hb_summary(cfg, state, datetime.fromtimestamp(now, UTC))
         listener = self.hooks.ping_listener
-        info["ping_url"] = rec.public(self.ping_base).get("ping_url")
-        info["listening"] = listener is not None
-        info["hint"] = no_listener_hint(rec.name, listener, bool(self.settings.api.public_url))
-        return info
+        return HeartbeatInfo(
+            **info,
+            ping_url=rec.public(self.ping_base).get("ping_url"),
+            listening=listener is not None,
+            hint=no_listener_hint(rec.name, listener, bool(self.settings.api.public_url)),
+        )
 
     def _heartbeat(self, ref: str, owner_id: str | None = None) -> TargetRecord:
-        rec = self.get_target(ref, owner_id)
+        rec = self.target_record(ref, owner_id)
         if rec.kind != "heartbeat" or not rec.token:
             raise BadInput(
                 f"target {rec.name!r} is a {rec.kind} check, not a heartbeat",
@@ -51,7 +53,7 @@ class HeartbeatCommands(CommandBase):
 
     def store_ping(
         self, ref: str, kind: str = "success", exit_status: int | None = None
-    ) -> dict[str, Any]:
+    ) -> HeartbeatInfo:
         """A ping taken while no engine runs (`sysalert ping` during a restart or before the
         first start): its row is committed now and folded into the heartbeat's state when the
         engine starts (the same replay that covers a crash after a 200), so a cron job that ran
@@ -71,5 +73,4 @@ class HeartbeatCommands(CommandBase):
         writer.add(rec.id, now, ping_result(outcome, exit_status), ping_code(kind, exit_status))
         writer.commit(writer.prepare(writer.take()), rollups=True)
         info = hb_summary(cfg, new, datetime.fromtimestamp(now, UTC))
-        info["stored_for_replay"] = True
-        return info
+        return HeartbeatInfo(**info, stored_for_replay=True)

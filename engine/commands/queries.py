@@ -36,7 +36,7 @@ HISTORY_KINDS = (
 
 class QueryCommands(CommandBase):
     def check_target_now(self, ref: str, owner_id: str | None = None) -> dict[str, Any]:
-        rec = self.get_target(ref, owner_id)
+        rec = self.target_record(ref, owner_id)
         self.hooks.check_now(rec.id)  # without an engine: BadInput naming `sysalert check`
         return {"queued": rec.id}
 
@@ -44,7 +44,7 @@ class QueryCommands(CommandBase):
         self, ref: str, limit: int | str = 50, before: float | str | None = None
     ) -> list[dict[str, Any]]:
         n, until = check_int(limit, "limit", LIST_LIMIT), _moment(before, "before")
-        rec = self.get_target(ref)
+        rec = self.target_record(ref)
         return hist.recent_results(self.store, rec.id, n, until)
 
     def target_series(
@@ -57,7 +57,7 @@ class QueryCommands(CommandBase):
         """`now` ends the window (default: the clock); the console passes its own clock."""
         s = check_number(seconds, "seconds", SERIES_SECONDS)
         b, end = check_int(buckets, "buckets", BUCKETS), _moment(now, "now")
-        rec = self.get_target(ref)
+        rec = self.target_record(ref)
         return {
             "series": hist.latency_series(self.store, rec.id, s, b, end),
             "uptime": hist.uptime(self.store, rec.id, s, end),
@@ -74,11 +74,11 @@ class QueryCommands(CommandBase):
         or only `target`'s (the detail screen: all of them take 60 ms and more at 100,000).
         The store holds only the probe state, saved every few seconds; without an engine the
         stored state with pause and the maintenance windows of now applied (`sysalert status`)."""
-        if not self.hooks.running:
+        if not self.hooks.targets:  # no engine, or one that holds no target yet
             return self._stored_states(target)
         live, shown = self.hooks.targets, self.hooks.display_state
         if target:
-            rec = live.get(target) or live.get(self.get_target(target).id)
+            rec = live.get(target) or live.get(self.target_record(target).id)
             return {rec.id: shown(rec)} if rec is not None else {}
         return {rec.id: shown(rec) for rec in live_records(self.hooks) or ()}
 
@@ -88,7 +88,7 @@ class QueryCommands(CommandBase):
         now = time.time()
         index = mstore.MaintenanceIndex()
         index.rebuild(mstore.load_all(self.store), now)
-        recs = [self.get_target(target)] if target else self.list_targets()
+        recs = [self.target_record(target)] if target else self.target_records()
         return {r.id: index.shown(r) for r in recs}
 
     def history(
@@ -104,7 +104,7 @@ class QueryCommands(CommandBase):
             raise BadInput(
                 f"history kind {kind!r} is unknown", f"use one of {', '.join(HISTORY_KINDS)}"
             )
-        tid = self.get_target(target).id if target else None  # its own and its incidents'
+        tid = self.target_record(target).id if target else None  # its own and its incidents'
         rows, incident_target = audit_log.page(self.store, tid, kind, until, n)
         # Names for this page only: opening every target's name took 4 s at 100,000 targets.
         refs = {r.object_ref or "" for r in rows}
@@ -153,7 +153,7 @@ class QueryCommands(CommandBase):
             return live
         return {
             "mode": "offline",
-            "targets": len(self.list_targets()),
+            "targets": len(self.target_records()),
             "probe_rate": 0.0,
             "ts": time.time(),
         }

@@ -18,6 +18,7 @@ from engine.alerting.incidents import OPEN_STATES
 from engine.commands.base import CommandBase
 from engine.core.domain import ContactRecord
 from engine.core.errors import BadInput, NotFound
+from engine.core.results import Subscriber
 from engine.security.privacy import mask_id
 from engine.store import contacts as cstore
 from engine.store import subscribers as sstore
@@ -29,13 +30,13 @@ COMMIT_WAIT_S = 5.0
 class SubscriberCommands(CommandBase):
     def add_subscriber(
         self, chat_id: str | int, role: str = "subscriber", by: str = "operator"
-    ) -> dict[str, Any]:
+    ) -> Subscriber:
         """Allow a chat in; it gets its own Telegram contact at once, so its alerts reach it."""
         cid = sstore.parse_chat_id(chat_id)
         rec = sstore.insert(self.store, cid, role)
         self.audit("subscriber.add", f"subscriber:{rec.id}", by)
         self.subscriber_contact(rec.id)
-        return rec.public()
+        return Subscriber.model_validate(rec.public())
 
     def find_subscriber(self, ref: str | int) -> sstore.SubscriberRecord | None:
         """By chat id, or by the subscriber's own id (what the console, which never sees a full
@@ -52,14 +53,14 @@ class SubscriberCommands(CommandBase):
             raise NotFound(f"chat {shown} is not a subscriber", "see `sysalert subscribers list`")
         return rec
 
-    def list_subscribers(self) -> list[dict[str, Any]]:
+    def list_subscribers(self) -> list[Subscriber]:
         """Masked chat ids, role, use and limits, last seen: what the console and CLI list."""
         out = []
         for r in sorted(sstore.load_all(self.store), key=lambda r: r.created_at):
             d = r.public()
             d["usage"] = sstore.usage(self.store, r.id)
             d["quota"] = self.quota_use(r.id)  # type: ignore[attr-defined]
-            out.append(d)
+            out.append(Subscriber.model_validate(d))
         return out
 
     def set_subscriber_limits(

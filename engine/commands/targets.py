@@ -1,9 +1,11 @@
-"""Target commands: add, edit, remove, pause, list, show, seed (export/import in targets_io)."""
+"""Target commands: add, edit, remove, pause, list, show (export/import: targets_io; seeds: seeding)."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
 from engine.checks.options import check_options
@@ -29,35 +31,21 @@ from engine.core.limits import (
     check_count,
     check_text,
 )
+from engine.core.results import Target
 from engine.store import targets as tstore
 
-# This machine's cpu, memory and disk, added on first start so the console shows live data at
-# once. They carry no threshold of their own: a busy machine spikes to 100% for seconds all the
-# time, and a target that fails on one check pages, recovers and flaps. A rule per target pages
-# instead, and only once the level has held for SEED_FOR (Prometheus's `for: 5m`).
-LOCAL_SEEDS = (
-    ("system://cpu", "cpu"),
-    ("system://memory", "memory"),
-    ("system://disk:/", "disk /"),
+# What the engine keeps in memory and writes to the store only every few seconds.
+RUNTIME_FIELDS = (
+    "state",
+    "state_since",
+    "next_due",
+    "last_check_at",
+    "last_latency_ms",
+    "last_error_class",
+    "fail_streak",
+    "ok_streak",
+    "flapping",
 )
-SEED_FOR_S = 300.0
-SEED_RULES = (  # rule name, metric, above, target name
-    ("cpu high", "system.cpu", 95.0, "cpu"),
-    ("memory high", "system.memory", 90.0, "memory"),
-    ("disk / full", "system.disk", 90.0, "disk /"),
-)
-
-
-def seeded_note(names: list[str]) -> str:
-    """What the first start added, and when it pages: `sysalert init` and the console say it."""
-    from engine.core.durations import format_duration
-
-    held = ", ".join(f"{t} above {above:g}%" for _, _, above, t in SEED_RULES if t in names)
-    return (
-        f"added this machine's {', '.join(names)} as targets; they alert only when a level holds"
-        f" for {format_duration(SEED_FOR_S)} ({held}), not on a spike."
-        " See `sysalert rules list`; `sysalert target remove NAME` drops one"
-    )
 
 
 def _check_name(name: str) -> str:
@@ -153,7 +141,7 @@ class TargetCommands(CommandBase):
         ]
         parent_id = None
         if depends_on:
-            parent = self.get_target(depends_on)
+            parent = self.target_record(depends_on)
             parent_id = parent.id
         token = None
         if parsed.kind == "heartbeat":
@@ -182,19 +170,34 @@ class TargetCommands(CommandBase):
         )
         return rec
 
-    def add_target(self, spec: str, *, by: str = "operator", **kw: Any) -> TargetRecord:
+    def add_target(self, spec: str, *, by: str = "operator", **kw: Any) -> Target:
         self.check_quota("targets", kw.get("owner_id"))  # type: ignore[attr-defined]
         new = self.build_target(spec, **kw)
         check_local_path(new)
         rec = tstore.insert(self.store, new)
         self.audit("target.add", self.store.ref("target", rec.id), by)
         self.hooks.target_changed(rec.id)
-        return rec
+        return self.public_target(rec)
 
-    def list_targets(self, owner_id: str | None = None) -> list[TargetRecord]:
+    def target_records(self, owner_id: str | None = None) -> list[TargetRecord]:
+        """The stored records by name (internal: the public answer is list_targets)."""
         recs = tstore.load_all(self.store, owner_id)
         recs.sort(key=lambda r: r.name.lower())
         return recs
+
+    def list_targets(self, owner_id: str | None = None) -> list[Target]:
+        return [self.public_target(r) for r in self.target_records(owner_id)]
+
+    def public_target(self, rec: TargetRecord) -> Target:
+        """The answer for one target: the stored definition with the running engine's state laid
+        over it (the store has it only every few seconds), so a ping answered 200 a moment ago
+        does not still read `unknown`."""
+        live = self.hooks.targets.get(rec.id)
+        if live is not None and live is not rec and live.kind == rec.kind:
+            rec = replace(rec, **{k: getattr(live, k) for k in RUNTIME_FIELDS})
+            beat = self.hooks.alerting.heartbeats.states.get(rec.id)
+            rec.hb_state = json.dumps(beat.to_dict()) if beat is not None else live.hb_state
+        return Target.model_construct(**rec.public(self.ping_base))
 
     def target_names(self, ids: Iterable[str]) -> dict[str, str]:
         """id -> name for just these targets, from the running engine's memory when there is one,
@@ -228,16 +231,19 @@ class TargetCommands(CommandBase):
         names = self.target_names(found.values())
         return {r: names[tid] for r, tid in found.items() if tid in names}
 
-    def get_target(self, ref: str, owner_id: str | None = None) -> TargetRecord:
+    def target_record(self, ref: str, owner_id: str | None = None) -> TargetRecord:
         rec = tstore.find(self.store, ref.strip())
         if rec is None or (owner_id is not None and rec.owner_id != owner_id):
             raise NotFound(f"no target {ref!r}", "see `sysalert target list` for ids and names")
         return rec
 
+    def get_target(self, ref: str, owner_id: str | None = None) -> Target:
+        return self.public_target(self.target_record(ref, owner_id))
+
     def edit_target(
         self, ref: str, owner_id: str | None = None, by: str = "operator", **changes: Any
-    ) -> TargetRecord:
-        old = self.get_target(ref, owner_id)
+    ) -> Target:
+        old = self.target_record(ref, owner_id)
         args: dict[str, Any] = {
             "spec": old.spec_text,
             "name": old.name,
@@ -286,13 +292,13 @@ class TargetCommands(CommandBase):
                 new.token = new_token()
         if "depends_on" in changes:
             new.parent_id = (
-                self.get_target(changes["depends_on"]).id if changes["depends_on"] else None
+                self.target_record(changes["depends_on"]).id if changes["depends_on"] else None
             )
             self._check_no_cycle(new)
         tstore.save(self.store, new)
         self.audit("target.edit", self.store.ref("target", new.id), by)
         self.hooks.target_changed(new.id)
-        return new
+        return self.public_target(new)
 
     def _check_no_cycle(self, rec: TargetRecord) -> None:
         """A target may not depend on itself, directly or through its parents: an outage would
@@ -308,19 +314,17 @@ class TargetCommands(CommandBase):
                 "pick a parent outside its own chain, or --depends-on '' to remove it",
             )
 
-    def remove_target(
-        self, ref: str, owner_id: str | None = None, by: str = "operator"
-    ) -> TargetRecord:
-        rec = self.get_target(ref, owner_id)
+    def remove_target(self, ref: str, owner_id: str | None = None, by: str = "operator") -> Target:
+        rec = self.target_record(ref, owner_id)
         tstore.delete_target(self.store, rec.id)
         self.audit("target.remove", self.store.ref("target", rec.id), by)
         self.hooks.target_removed(rec.id)
-        return rec
+        return self.public_target(rec)
 
     def pause_target(
         self, ref: str, paused: bool = True, owner_id: str | None = None, by: str = "operator"
-    ) -> TargetRecord:
-        rec = self.get_target(ref, owner_id)
+    ) -> Target:
+        rec = self.target_record(ref, owner_id)
         rec.paused = paused
         rec.state = "paused" if paused else "unknown"
         tstore.save(self.store, rec)
@@ -328,24 +332,7 @@ class TargetCommands(CommandBase):
             "target.pause" if paused else "target.resume", self.store.ref("target", rec.id), by
         )
         self.hooks.target_changed(rec.id)
-        return rec
-
-    def seed_local_targets(self) -> list[str]:
-        """First run: this machine's cpu, memory and disk, so the console shows live data at once,
-        each with a rule that pages on a sustained level (see LOCAL_SEEDS)."""
-        if tstore.load_all(self.store):
-            return []
-        names = [
-            self.add_target(spec, name=name, interval="15s", by="seed").name
-            for spec, name in LOCAL_SEEDS
-        ]
-        taken = {r["name"] for r in self.list_rules()}  # type: ignore[attr-defined]
-        for rule, metric, above, target in SEED_RULES:
-            if rule not in taken:  # a config [[rules]] entry of that name wins
-                self.add_rule(  # type: ignore[attr-defined]
-                    rule, metric, ">", above, SEED_FOR_S, "high", target=target, by="seed"
-                )
-        return names
+        return self.public_target(rec)
 
 
 def check_declared(settings: Any, decl: Any) -> TargetRecord:

@@ -21,7 +21,7 @@ class TargetIOCommands(TargetCommands):
         forms no cycle with the rest: checked in full first, so a bad file changes nothing.
         `source` names the file, or gives the place of entry i."""
         at = source if callable(source) else (lambda _i: source)
-        recs = {r.id: r for r in self.list_targets()}
+        recs = {r.id: r for r in self.target_records()}
         parent_of = {r.name: recs[r.parent_id].name for r in recs.values() if r.parent_id in recs}
         for d, rec in zip(decls, built, strict=True):
             if d.depends_on:  # an entry without one keeps its stored parent, as edit does
@@ -45,7 +45,7 @@ class TargetIOCommands(TargetCommands):
     def export_targets(self) -> str:
         """TOML that `import` reads back: targets as code."""
         lines = ["# sysalert export: targets as code (contains addresses: keep it private)", ""]
-        recs = self.list_targets()
+        recs = self.target_records()
         names = {r.id: r.name for r in recs}
         for r in recs:
             lines.append("[[targets]]")

@@ -42,7 +42,7 @@ def _targets_of(engine: Engine, owner_id: str | None) -> list[TargetRecord]:
     the store took seconds)."""
     recs = live_records(engine)
     if recs is None:
-        return [_live(engine, t) for t in engine.commands.list_targets(owner_id)]
+        return [_live(engine, t) for t in engine.commands.target_records(owner_id)]
     return [t for t in recs if owner_id is None or t.owner_id == owner_id]
 
 
@@ -93,7 +93,7 @@ def describe(engine: Engine, rec: TargetRecord) -> str:
 async def get_reply(engine: Engine, target: str, owner_id: str | None) -> str:
     """Check one target now and answer with that check's result (or the state, if it is slow)."""
     cmds = engine.commands
-    rec = await anyio.to_thread.run_sync(lambda: cmds.get_target(target, owner_id))
+    rec = await anyio.to_thread.run_sync(lambda: cmds.target_record(target, owner_id))
     if rec.kind == "heartbeat":  # nothing to probe: pings decide; say when the next is due
         info = await anyio.to_thread.run_sync(lambda: cmds.heartbeat_info(rec.id, owner_id))
         return f"{describe(engine, rec)}\n{info['detail']}"
