@@ -1,7 +1,8 @@
-"""Check one target now: the CLI's `sysalert check` and the console's "check now" are this one
-command. A spec or a stored target is probed here once and the result returned; a stored target
-that a running engine watches is checked by the engine (its state, incidents and history follow),
-unless the caller adds conditions or a timeout of its own (then it is a one-off probe here)."""
+"""Check one target now, in one place: `sysalert check` (check) and the console's, the API's and
+the chat's "check now" (check_target_now). A spec, or a target with conditions or a timeout of the
+caller's, is probed here once and the result returned; a stored target that a running engine
+watches is checked by the engine (its state, incidents and history follow) and the answer says
+it was queued."""
 
 from __future__ import annotations
 
@@ -30,6 +31,14 @@ def spec_or_none(what: str) -> TargetSpec | None:
 
 
 class CheckCommands(CommandBase):
+    def check_target_now(self, ref: str, owner_id: str | None = None) -> dict[str, Any]:
+        """Ask the running engine to check a watched target at once (the console's "check now",
+        the API, the chat's /get); its result arrives as the engine's next one. Without an
+        engine: BadInput pointing at `sysalert check`, which probes here."""
+        rec = self.target_record(ref, owner_id)
+        self.hooks.check_now(rec.id)
+        return {"queued": rec.id}
+
     async def check(
         self,
         what: str,
@@ -44,8 +53,7 @@ class CheckCommands(CommandBase):
         if spec is None:
             rec = self.target_record(what, owner_id)
             if self.hooks.running and not extra and timeout is None and rec.kind != "heartbeat":
-                self.hooks.check_now(rec.id)
-                return CheckResult(kind=rec.kind, queued=rec.id)
+                return CheckResult(kind=rec.kind, **self.check_target_now(rec.id, owner_id))
             spec, options = rec.spec, rec.options
             extra = list(rec.conditions) + extra
             default_timeout = rec.timeout_s

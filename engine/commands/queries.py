@@ -1,4 +1,4 @@
-"""Read-side commands: results, charts, uptime, history pages, engine figures, check now."""
+"""Read-side commands: results, charts, uptime, history pages, engine figures."""
 
 from __future__ import annotations
 
@@ -35,11 +35,6 @@ HISTORY_KINDS = (
 
 
 class QueryCommands(CommandBase):
-    def check_target_now(self, ref: str, owner_id: str | None = None) -> dict[str, Any]:
-        rec = self.target_record(ref, owner_id)
-        self.hooks.check_now(rec.id)  # without an engine: BadInput naming `sysalert check`
-        return {"queued": rec.id}
-
     def target_results(
         self, ref: str, limit: int | str = 50, before: float | str | None = None
     ) -> list[dict[str, Any]]:

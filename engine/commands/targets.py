@@ -197,7 +197,7 @@ class TargetCommands(CommandBase):
             rec = replace(rec, **{k: getattr(live, k) for k in RUNTIME_FIELDS})
             beat = self.hooks.alerting.heartbeats.states.get(rec.id)
             rec.hb_state = json.dumps(beat.to_dict()) if beat is not None else live.hb_state
-        return Target.model_construct(**rec.public(self.ping_base))
+        return Target.from_record(rec, self.ping_base)
 
     def target_names(self, ids: Iterable[str]) -> dict[str, str]:
         """id -> name for just these targets, from the running engine's memory when there is one,

@@ -12,9 +12,11 @@ the dicts they replace, so callers written against the JSON form read them uncha
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
+
+from engine.core.domain import STATE_SYMBOLS, TargetRecord
 
 
 class Result(BaseModel):
@@ -35,6 +37,18 @@ class Result(BaseModel):
 
     def keys(self) -> list[str]:
         return list(type(self).model_fields)
+
+    @classmethod
+    def trusted(cls, fields: dict[str, Any]) -> Self:
+        """A result from values the command layer built itself from typed records, without
+        validation: every field given. model_construct costs ten times more, which 100,000
+        targets listed at once would feel."""
+        out = cls.__new__(cls)
+        object.__setattr__(out, "__dict__", fields)
+        object.__setattr__(out, "__pydantic_fields_set__", set(fields))
+        object.__setattr__(out, "__pydantic_extra__", None)
+        object.__setattr__(out, "__pydantic_private__", None)
+        return out
 
 
 # ---- targets -----------------------------------------------------------------------------------
@@ -71,6 +85,18 @@ class Target(Result):
     symbol: str
     ping_url: str | None = None
 
+    @classmethod
+    def from_record(cls, rec: TargetRecord, ping_base: str | None = None) -> Target:
+        """The public form of an engine record (TargetRecord.public, without its deep copy)."""
+        d = {name: getattr(rec, name) for name in _RECORD_FIELDS}
+        d["spec"] = rec.spec_text
+        d["symbol"] = STATE_SYMBOLS.get(rec.state, "?")
+        d["ping_url"] = None
+        if rec.kind == "heartbeat" and rec.token:
+            base = (ping_base or "http://127.0.0.1:8787").rstrip("/")
+            d["ping_url"] = f"{base}/ping/{rec.token}"
+        return cls.trusted(d)
+
     @model_serializer(mode="wrap")
     def _drop_absent_ping_url(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         """`ping_url` exists for heartbeats only, as the JSON always had it."""
@@ -78,6 +104,9 @@ class Target(Result):
         if out.get("ping_url") is None:
             out.pop("ping_url", None)
         return out
+
+
+_RECORD_FIELDS = tuple(f for f in Target.model_fields if f not in ("spec", "symbol", "ping_url"))
 
 
 class HeartbeatInfo(Result):
