@@ -292,12 +292,3 @@ class Subscriber(Result):
             if key not in self.model_fields_set:
                 out.pop(key, None)
         return out
-
-
-# ---- engine figures ----------------------------------------------------------------------------
-class StatusSummary(Result):
-    """`sysalert status`: each target's shown state, and the engine's failing parts."""
-
-    targets: list[Target]
-    states: dict[str, str]
-    failing: dict[str, str]
