@@ -33,7 +33,8 @@ class Result(BaseModel):
         return getattr(self, key) if key in type(self).model_fields else default
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and key in type(self).model_fields
+        """As for the JSON form: an optional key left out of it (a note that is None) is not in."""
+        return isinstance(key, str) and key in self.model_dump()
 
     def keys(self) -> list[str]:
         return list(type(self).model_fields)
