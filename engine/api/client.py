@@ -135,11 +135,13 @@ class RemoteCommands:
         import anyio
 
         from engine.commands import Commands
+        from engine.telegram.account import TelegramAccount
 
         settings = self.local_settings
         store = await anyio.to_thread.run_sync(_open_local_store, settings)
         try:
-            return await Commands(store, settings).telegram_login(prompts, by=by)
+            cmds = Commands(store, settings, telegram=TelegramAccount())
+            return await cmds.telegram_login(prompts, by=by)
         finally:
             store.close()
 
