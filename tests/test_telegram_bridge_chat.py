@@ -14,7 +14,7 @@ from telethon.tl.functions.messages import SendMessageRequest
 
 from engine.store import contacts as cstore
 from engine.store import windows as wstore
-from engine.telegram import bridge_store
+from engine.telegram import chats
 from tests.telegram_engine import ALICE, BOB, STRANGER, running, until, use_fake_telegram
 from tests.telegram_harness import FakeTelegram
 
@@ -198,7 +198,7 @@ async def test_a_group_contact_acks_by_reply_and_its_chatter_is_ignored(world):
     ack = await w.say(BOB, "ack", reply_to=int(note.message_id), chat_id=group.id)
     assert (await w.reply_text(ack)).startswith(f"Acknowledged {inc['id']}")
     assert state_of(w, inc["id"])["acked_by"] == "ops"
-    assert bridge_store.chat_id_for(ops) == -4455
+    assert chats.chat_id_for(ops) == -4455
     refused = await w.reply_text(await w.say(BOB, "/delete_account confirm", chat_id=group.id))
     assert "private chat" in refused and cstore.find(w.store, "ops") is not None
 

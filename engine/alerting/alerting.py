@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from engine.alerting import alertmanager, notifications
+from engine.alerting import alertmanager, notifications, trouble
 from engine.alerting.escalation import escalate_and_resend
 from engine.alerting.maintenance import MaintenanceIndex
 from engine.alerting.rules import RuleEvaluator
@@ -22,7 +23,9 @@ from engine.core.incident_states import SEVERITY_BY_KIND
 from engine.core.state import Transition
 from engine.heartbeats.runner import HeartbeatRunner
 from engine.notify import outbox
+from engine.notify.dispatcher import Dispatcher
 from engine.notify.message import Kind
+from engine.notify.ports import DeliveryTrouble
 from engine.store import contacts as cstore
 from engine.store import incidents as inc_store
 from engine.store import windows as wstore
@@ -31,7 +34,6 @@ if TYPE_CHECKING:
     from engine.alerting.ports import AlertingHost
     from engine.checks.probes.base import ProbeResult
     from engine.core.domain import TargetRecord
-    from engine.notify.dispatcher import Dispatcher
     from engine.store.models import Incident
 
 log = logging.getLogger(__name__)
@@ -39,14 +41,21 @@ STEP_ATTEMPTS = 3
 
 
 class Alerting:
-    def __init__(self, engine: AlertingHost, dispatcher: Dispatcher) -> None:
+    def __init__(self, engine: AlertingHost) -> None:
         self.engine = engine
         self.store = engine.store
         self.maintenance = MaintenanceIndex()
         self.heartbeats = HeartbeatRunner(engine)
         self.rules = RuleEvaluator(engine, self)
         self.alertmanager = alertmanager.AlertmanagerReceiver(self)
-        self.dispatcher = dispatcher
+        self.dispatcher = Dispatcher(
+            engine,
+            DeliveryTrouble(
+                troubled=partial(trouble.troubled_contacts, self.store),
+                report=partial(trouble.raise_trouble, self),
+                clear=partial(trouble.clear_trouble, self),
+            ),
+        )
         self._send, self._recv = anyio.create_memory_object_stream[tuple[Any, ...]](100_000)
         self._was_in_maintenance: set[str] = set()
         self._step: tuple[tuple[Any, ...], int] | None = None  # in hand: retried after a crash

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from engine.heartbeats.ports import HeartbeatHost
+from engine.heartbeats.ports import HeartbeatHost, PingCounts
+from engine.notify.ports import DeliveryHost, DeliveryMetrics
 
 if TYPE_CHECKING:
     from engine.config.settings import Settings
@@ -26,9 +27,17 @@ class Auditor(Protocol):
     ) -> None: ...
 
 
-class AlertingHost(HeartbeatHost, Protocol):
+class AlertingMetrics(PingCounts, DeliveryMetrics, Protocol):
+    """The counters heartbeats and delivery keep (both run under alerting)."""
+
+
+class AlertingHost(HeartbeatHost, DeliveryHost, Protocol):
     """The engine as alerting sees it: targets and their parent index, the settings, the event
-    bus, the audit log, the last metric values, a copy of the targets, and its loop."""
+    bus, the audit log, the last metric values, a copy of the targets, and its loop; and what
+    the dispatcher it builds needs (DeliveryHost)."""
+
+    @property
+    def metrics(self) -> AlertingMetrics: ...
 
     @property
     def settings(self) -> Settings: ...

@@ -92,7 +92,7 @@ class ReportCommands(CommandBase):
             raise BadInput("the period ends before it starts", "--to comes after --from")
         if target is not None and len(target) > REF_MAX:
             raise BadInput("--target is too long", f"at most {REF_MAX} characters")
-        recs = [self.get_target(target, owner_id)] if target else self.list_targets(owner_id)
+        recs = [self.target_record(target, owner_id)] if target else self.target_records(owner_id)
         if tag:
             recs = [r for r in recs if tag in r.tags]
         t0, t1 = a.timestamp(), b.timestamp()
