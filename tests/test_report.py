@@ -62,7 +62,7 @@ def test_report_figures_from_rollups_raw_results_incidents_and_maintenance(world
     start = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(t0))
     end = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(t0 + 4 * H))
     rep = rig.commands.sla_report(start=start, end=end)
-    assert rep["from"] == t0 and rep["to"] == t0 + 4 * H
+    assert rep.start == t0 and rep.end == t0 + 4 * H
     web = next(t for t in rep["targets"] if t["target"] == "web")
     # 60 + 60 + 60 + 30 checks outside maintenance; 30 of hour 1 failed.
     assert (web["checks"], web["failed_checks"]) == (210, 30)
@@ -72,7 +72,7 @@ def test_report_figures_from_rollups_raw_results_incidents_and_maintenance(world
     assert web["mtta_s"] == pytest.approx(120)
     assert web["mttr_s"] == pytest.approx(H - 31 * 60)
     assert web["maintenance_s"] == pytest.approx(1800)
-    assert web["maintenance"] == [{"from": t0 + 3 * H, "to": t0 + 3 * H + 1800}]
+    assert [(m.start, m.end) for m in web["maintenance"]] == [(t0 + 3 * H, t0 + 3 * H + 1800)]
     api = next(t for t in rep["targets"] if t["target"] == "api")
     assert (api["checks"], api["uptime_pct"], api["incidents"]) == (120, 100.0, 0)
     # One target, by name or tag.

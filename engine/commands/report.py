@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
@@ -15,6 +15,7 @@ from pydantic import Field
 from engine.commands.base import CommandBase
 from engine.core.errors import BadInput
 from engine.core.limits import REF_MAX, TAG_MAX, Ref
+from engine.core.results import SlaReport, TargetSla
 from engine.store import report as rstore
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -69,7 +70,7 @@ class ReportCommands(CommandBase):
         tag: Annotated[str, Field(max_length=TAG_MAX)] | None = None,
         owner_id: str | None = None,
         now: float | None = None,
-    ) -> dict[str, Any]:
+    ) -> SlaReport:
         """The report: the period (default: this month so far), then one entry per target.
         `now` for the console's clock (its tests freeze it); the API does not take it."""
         tz = _zone(self.settings.general.timezone)
@@ -98,13 +99,15 @@ class ReportCommands(CommandBase):
         t0, t1 = a.timestamp(), b.timestamp()
         figures = rstore.sla(self.store, [r.id for r in recs], t0, t1, now)
         rows = [
-            {"target": r.name, "id": r.id, "kind": r.kind, **figures[r.id].public()}
+            TargetSla.model_validate(
+                {"target": r.name, "id": r.id, "kind": r.kind, **figures[r.id].public()}
+            )
             for r in sorted(recs, key=lambda r: r.name.lower())
         ]
-        return {
-            "from": t0,
-            "to": min(t1, now),
-            "period": month or f"{a:%Y-%m-%d %H:%M} .. {b:%Y-%m-%d %H:%M}",
-            "timezone": str(tz),
-            "targets": rows,
-        }
+        return SlaReport(
+            start=t0,
+            end=min(t1, now),
+            period=month or f"{a:%Y-%m-%d %H:%M} .. {b:%Y-%m-%d %H:%M}",
+            timezone=str(tz),
+            targets=rows,
+        )

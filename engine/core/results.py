@@ -311,3 +311,35 @@ class Subscriber(Result):
             if key not in self.model_fields_set:
                 out.pop(key, None)
         return out
+
+
+# ---- SLA reports -------------------------------------------------------------------------------
+class Span(Result):
+    start: float
+    end: float
+
+
+class TargetSla(Result):
+    """One target's figures over the period (engine.store.report says how each is found)."""
+
+    target: str
+    id: str
+    kind: str
+    uptime_pct: float | None
+    checks: int
+    failed_checks: int
+    downtime_s: float
+    incidents: int
+    acknowledged: int
+    mtta_s: float | None
+    mttr_s: float | None
+    maintenance_s: float
+    maintenance: list[Span]
+
+
+class SlaReport(Result):
+    start: float
+    end: float
+    period: str
+    timezone: str
+    targets: list[TargetSla]

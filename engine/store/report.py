@@ -42,7 +42,7 @@ class TargetSla:
             "mtta_s": round(sum(self.acked) / len(self.acked), 1) if self.acked else None,
             "mttr_s": round(sum(self.repaired) / len(self.repaired), 1) if self.repaired else None,
             "maintenance_s": round(sum(b - a for a, b in self.maintenance), 1),
-            "maintenance": [{"from": a, "to": b} for a, b in self.maintenance],
+            "maintenance": [{"start": a, "end": b} for a, b in self.maintenance],
         }
 
 
