@@ -74,3 +74,24 @@ async def test_failure_is_loud_kept_shown_and_clears(settings, db_url, keyring, 
         shown = am_incident(rig)["alertmanager"]
         assert shown["silence_id"] == "sil-1" and shown["silence_error"] is None
         assert not [i for i in rig.incidents("firing") if i["kind"] == "engine"]
+
+
+def test_label_maintenance_stops_escalation_until_it_ends(settings, db_url, keyring) -> None:
+    """An Alertmanager incident already open when a label window starts neither escalates nor
+    reminds during it; once the window ends it escalates as any unread incident does."""
+    with make_rig(settings, db_url, keyring, escalation_after=60.0) as rig:
+        rig.contact("first", level=1)
+        rig.contact("second", level=2)
+        al = rig.engine.alerting
+        al.alertmanager.receive(parse_webhook(body("ee06")), rig.at(0))
+        inc = am_incident(rig)
+        assert rig.note_summary(inc["id"]) == [("alert", "first", 1)]
+        rig.commands.maintenance_on("alertname=DiskFull", duration="10m")
+        rig.drain()
+        al.reload_maintenance(rig.at(1))
+        rig.tick(120)  # past escalation_after, but its labels are in maintenance
+        assert rig.note_summary(inc["id"]) == [("alert", "first", 1)]
+        rig.commands.maintenance_off("label:alertname=DiskFull")
+        al.reload_maintenance(rig.at(121))
+        rig.tick(122)
+        assert rig.note_summary(inc["id"])[-1] == ("escalation", "second", 2)
