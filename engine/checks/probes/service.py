@@ -34,6 +34,7 @@ _TEXT_CLASSES = (
     ("not authorized", "permission"),
     ("bad user name or password", "permission"),
     ("access_refused", "permission"),
+    ("authorization violation", "permission"),  # nats
     ('role "', "permission"),  # postgres: role "x" does not exist
     ('database "', "permission"),  # postgres: database "x" does not exist
     ("connection refused", "refused"),

@@ -17,6 +17,10 @@ from engine.checks.probes.service import setting as opt
 from engine.checks.specs import TargetSpec
 
 DEFAULT_QUERY = "SELECT 1"
+_NO_REPLICA_PRIVILEGE = (
+    "this user may not read the replica status: GRANT REPLICATION CLIENT ON *.* TO it "
+    "(MariaDB 10.5+: SLAVE MONITOR)"
+)
 _PG_REPLICA = (
     "SELECT pg_is_in_recovery(), CASE WHEN pg_is_in_recovery() THEN "
     "COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END"
@@ -118,7 +122,12 @@ async def probe_mysql(spec: TargetSpec, ctx: ProbeContext) -> ProbeResult:
                 limit = number(spec, ctx, "max_replication_lag_s")
                 problem = None
                 if limit is not None:
-                    problem = _lag_problem(await _mysql_lag(cur), limit)
+                    try:
+                        problem = _lag_problem(await _mysql_lag(cur), limit)
+                    except aiomysql.OperationalError as exc:
+                        if exc.args[:1] != (1227,):
+                            raise
+                        problem = ("permission", _NO_REPLICA_PRIVILEGE)
         finally:
             conn.close()
         return done(ctx, start, body, problem, spec.host)
