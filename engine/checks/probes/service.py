@@ -32,7 +32,10 @@ _TEXT_CLASSES = (
     ("wrongpass", "permission"),
     ("noauth", "permission"),
     ("not authorized", "permission"),
-    ("not authorised", "permission"),  # paho-mqtt 1.x: "[code:5] Connection Refused: not authorised"
+    (
+        "not authorised",
+        "permission",
+    ),  # paho-mqtt 1.x: "[code:5] Connection Refused: not authorised"
     ("[code:4]", "permission"),  # MQTT 3.1.1 CONNACK: bad user name or password
     ("[code:5]", "permission"),  # MQTT 3.1.1 CONNACK: not authorized
     ("bad user name or password", "permission"),
