@@ -87,6 +87,33 @@ async def test_postgres_wrong_login_closed_port_and_silence() -> None:
         assert time.monotonic() - start < 3.5
 
 
+async def test_postgres_tls_when_asked() -> None:
+    need_service("postgres")
+    import psycopg
+
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=test") as conn:
+        has_tls = conn.execute("SHOW ssl").fetchone() == ("on",)
+    res = await check("postgres://postgres@127.0.0.1/test?sslmode=require")
+    if has_tls:
+        assert res.ok, res.detail
+    else:
+        assert not res.ok and res.error_class == "tls" and "does not support SSL" in res.detail
+
+
+async def test_mysql_tls_when_asked() -> None:
+    need_service("mysql")
+    import pymysql
+
+    with pymysql.connect(host="127.0.0.1", user="root") as conn, conn.cursor() as cur:
+        cur.execute("SHOW VARIABLES LIKE 'have_ssl'")
+        has_tls = (cur.fetchone() or ("", ""))[1] == "YES"
+    res = await check("mysql://root@127.0.0.1/test?ssl=true")
+    if has_tls:
+        assert res.ok, res.detail
+    else:  # PyMySQL would carry on in plain text: the probe must not call that up
+        assert not res.ok and res.error_class == "tls" and "does not offer TLS" in res.detail
+
+
 @pytest.fixture
 def mysql_db() -> Iterator[tuple[str, str]]:
     """A throwaway database, table and user (password pw-USER); dropped after the test."""

@@ -43,6 +43,7 @@ _TEXT_CLASSES = (
     ("authorization violation", "permission"),  # nats
     ('role "', "permission"),  # postgres: role "x" does not exist
     ('database "', "permission"),  # postgres: database "x" does not exist
+    ("does not support ssl", "tls"),  # postgres: sslmode=require on a server without TLS
     ("connection refused", "refused"),
     ("errno 111", "refused"),
     ("timeout expired", "timeout"),

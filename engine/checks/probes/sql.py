@@ -121,7 +121,9 @@ async def probe_mysql(spec: TargetSpec, ctx: ProbeContext) -> ProbeResult:
                 body = _first_row(names, await cur.fetchone() if cur.description else None)
                 limit = number(spec, ctx, "max_replication_lag_s")
                 problem = None
-                if limit is not None:
+                if context is not None:
+                    problem = await _mysql_tls_problem(cur)
+                if limit is not None and problem is None:
                     try:
                         problem = _lag_problem(await _mysql_lag(cur), limit)
                     except aiomysql.OperationalError as exc:
@@ -133,6 +135,15 @@ async def probe_mysql(spec: TargetSpec, ctx: ProbeContext) -> ProbeResult:
         return done(ctx, start, body, problem, spec.host)
 
     return await guarded(spec, ctx, run, "logging in and querying")
+
+
+async def _mysql_tls_problem(cur: Any) -> tuple[str, str] | None:
+    """PyMySQL quietly stays in plain text when the server offers no TLS; ssl=true must not."""
+    await cur.execute("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+    row = await cur.fetchone()
+    if row and row.get("Value"):
+        return None
+    return "tls", "ssl=true, but the server does not offer TLS (the session is not encrypted)"
 
 
 async def _mysql_lag(cur: Any) -> float | None:
