@@ -71,7 +71,9 @@ async def probe_amqp(spec: TargetSpec, ctx: ProbeContext) -> ProbeResult:
     user, password, vhost = credentials(spec)
     queue = setting(spec, ctx, "queue")
     scheme = "amqps" if uses_tls(spec) else "amqp"
-    login = f"{quote(user or 'guest', safe='')}:{quote(password or 'guest', safe='')}@"
+    if user is None:  # RabbitMQ's default login, as every AMQP client assumes it
+        user, password = "guest", "guest"
+    login = f"{quote(user, safe='')}:{quote(password or '', safe='')}@"
     url = f"{scheme}://{login}{spec.host}:{spec.port}/{quote(vhost or '/', safe='')}"
 
     async def run(start: float) -> ProbeResult:
