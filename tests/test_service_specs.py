@@ -4,8 +4,11 @@ errors for what cannot work, and the password masked wherever a spec is shown.""
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engine.checks.options import check_options
+from engine.checks.service_specs import SCHEMES
 from engine.checks.specs import parse_spec
 from engine.core.domain import TargetRecord
 from engine.core.errors import BadInput
@@ -92,3 +95,20 @@ def test_password_masking_and_restoring() -> None:
     assert restore_password("amqp://guest:new@h/", raw) == "amqp://guest:new@h/"
     rec = TargetRecord(id="t1", name="mq", spec_text=raw, kind="amqp")
     assert "zebra-secret" not in str(rec.public())
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    scheme=st.sampled_from(sorted(SCHEMES)),
+    rest=st.text(alphabet=st.characters(codec="utf-8"), max_size=60)
+    | st.from_regex(r"[a-z:@/\[\]0-9.?=&%]{0,40}", fullmatch=True),
+)
+def test_any_text_after_a_service_scheme_parses_or_says_why(scheme: str, rest: str) -> None:
+    """Whatever follows the scheme: a spec, or one BadInput line, never another exception."""
+    try:
+        spec = parse_spec(f"{scheme}://{rest}")
+    except BadInput as exc:
+        assert "\n" not in str(exc)
+        return
+    assert spec.kind == SCHEMES[scheme]
+    assert mask_spec(spec.raw).count(":***@") <= 1
