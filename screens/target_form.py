@@ -66,14 +66,14 @@ class TargetFormScreen(EngineScreen):
         self.record = record
         self.nav_title = f"edit {field(record, 'name')}" if record is not None else "add a target"
         # The spec with its password: the spec field only ever shows it masked (***).
-        self._real_spec: str = (field(record, "spec_text") or "") if record is not None else ""
+        self._real_spec: str = (field(record, "spec") or "") if record is not None else ""
 
     def _initial(self) -> dict[str, str]:
         r = self.record
         if r is None:
             return {}
         return {
-            "spec": mask_spec(field(r, "spec_text") or ""),
+            "spec": mask_spec(field(r, "spec") or ""),
             "name": field(r, "name") or "",
             "interval": f"{field(r, 'interval_s'):g}s",
             "timeout": f"{field(r, 'timeout_s'):g}s",

@@ -74,18 +74,19 @@ async def test_picking_a_kind_offers_its_fields_and_saves_the_real_password(
             form.query_one("#f-name", Input).value = "mq"
             await pilot.press("ctrl+s")
             await settle(pilot)
-            rec = w.engine.commands.get_target("mq")
+            rec = w.engine.commands.target_record("mq")
             assert rec.kind == "amqp"
             assert rec.spec_text == "amqp://guest:zebra-secret-77@127.0.0.1/?queue=jobs"
-            assert rec.public()["spec"] == "amqp://guest:***@127.0.0.1/?queue=jobs"
+            shown_rec = w.engine.commands.get_target("mq")
+            assert shown_rec.spec == "amqp://guest:***@127.0.0.1/?queue=jobs"
             # editing keeps the password the form never showed
-            pilot.app.push_screen(TargetFormScreen(rec))
+            pilot.app.push_screen(TargetFormScreen(shown_rec))
             await settle(pilot)
             edit = pilot.app.screen
             assert edit.query_one("#f-spec", Input).value.count("***") == 1
             edit.query_one("#f-interval", Input).value = "45s"
             await pilot.press("ctrl+s")
             await settle(pilot)
-            again = w.engine.commands.get_target("mq")
+            again = w.engine.commands.target_record("mq")
             assert again.interval_s == 45.0
             assert again.spec_text == rec.spec_text

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from urllib.parse import SplitResult, unquote
 
 from engine.checks.specs import (
-    TargetSpec,
     check_host,
     check_numbers,
     check_port,
@@ -24,6 +23,7 @@ from engine.checks.specs import (
     split_host_port,
 )
 from engine.core.limits import TLS_MIN_DAYS
+from engine.core.spec import TargetSpec
 
 # scheme -> kind; the TLS variants are the same kind (the probe reads the scheme)
 SCHEMES = {
