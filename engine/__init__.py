@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from engine.core.durations import format_duration, parse_duration
     from engine.core.errors import BadInput, NotFound, SysAlertError
     from engine.core.rulespec import METRICS, SEVERITIES, parse_when
+    from engine.core.spec_secrets import mask_spec, restore_password
     from engine.notify.channels import parse_contact_address
     from engine.runtime.facade import ConsoleBackend
     from engine.security.privacy import mask_id
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from engine.timing.schedules import parse_window
 
 _PUBLIC: dict[str, str] = {
+    "mask_spec": "engine.core.spec_secrets",
+    "restore_password": "engine.core.spec_secrets",
     "BadInput": "engine.core.errors",
     "ConsoleBackend": "engine.runtime.facade",
     "EXAMPLES": "engine.checks.specs",
@@ -51,6 +54,8 @@ _PUBLIC: dict[str, str] = {
     "parse_window": "engine.timing.schedules",
 }
 __all__ = [
+    "mask_spec",
+    "restore_password",
     "BadInput",
     "ConsoleBackend",
     "EXAMPLES",
