@@ -13,6 +13,7 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Static
 
+from engine import mask_spec
 from screens import sla
 from screens.actions import bindings_for
 from screens.base import EngineScreen
@@ -153,7 +154,7 @@ class TargetDetailScreen(EngineScreen):
         tags = field(rec, "tags") or []
         if tags:
             text.append(" · tags " + ", ".join(tags))
-        text.append(f"\n{field(rec, 'spec')}", style="bright_black")
+        text.append(f"\n{mask_spec(field(rec, 'spec') or '')}", style="bright_black")
         if beat is not None:
             self._show_beat(text, beat, state, now)
             self.query_one("#detail-head", Static).update(text)

@@ -12,15 +12,21 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static, TextArea
 
-from engine.checks.conditions.parse import parse_conditions
-from engine.checks.specs import EXAMPLES, parse_spec
-from engine.core.durations import parse_duration
-from engine.core.errors import SysAlertError
+from engine import (
+    EXAMPLES,
+    SysAlertError,
+    mask_spec,
+    parse_conditions,
+    parse_duration,
+    parse_spec,
+    restore_password,
+)
 from screens.actions import bindings_for
 from screens.base import EngineScreen
 from screens.context import field
 from screens.dialogs import show_error
 from screens.fmt import error_sentence
+from screens.spec_builder import SpecBuilder
 
 FIELDS = (  # id, label, placeholder
     ("spec", "Spec", "tcp://host:port, https://…, icmp://host, system://cpu?max=90"),
@@ -38,7 +44,7 @@ def _count(value: str) -> None:
         raise ValueError("write a whole number from 1 to 100")
 
 
-CHECKS: dict[str, Callable[[str], object]] = {
+CHECKS: dict[str, Callable[[str], Any]] = {
     "spec": parse_spec,
     "interval": lambda v: parse_duration(v, "interval"),
     "timeout": lambda v: parse_duration(v, "timeout"),
@@ -63,13 +69,15 @@ class TargetFormScreen(EngineScreen):
         super().__init__()
         self.record = record
         self.nav_title = f"edit {field(record, 'name')}" if record is not None else "add a target"
+        # The spec with its password: the spec field only ever shows it masked (***).
+        self._real_spec: str = (field(record, "spec") or "") if record is not None else ""
 
     def _initial(self) -> dict[str, str]:
         r = self.record
         if r is None:
             return {}
         return {
-            "spec": field(r, "spec") or "",
+            "spec": mask_spec(field(r, "spec") or ""),
             "name": field(r, "name") or "",
             "interval": f"{field(r, 'interval_s'):g}s",
             "timeout": f"{field(r, 'timeout_s'):g}s",
@@ -81,6 +89,8 @@ class TargetFormScreen(EngineScreen):
     def compose_body(self) -> Iterable[Widget]:
         values = self._initial()
         with VerticalScroll(id="form-body"):
+            if self.record is None:
+                yield SpecBuilder(id="spec-builder")
             for fid, label, placeholder in FIELDS:
                 with Horizontal(classes="field-row"):
                     yield Label(label, classes="field-label")
@@ -117,7 +127,14 @@ class TargetFormScreen(EngineScreen):
 
     # ---- validation -------------------------------------------------------------------------------
     def _value(self, fid: str) -> str:
-        return self.query_one(f"#f-{fid}", Input).value.strip()
+        value = self.query_one(f"#f-{fid}", Input).value.strip()
+        return restore_password(value, self._real_spec) if fid == "spec" else value
+
+    @on(SpecBuilder.Built)
+    def _built(self, event: SpecBuilder.Built) -> None:
+        """A service kind's fields wrote a spec: keep it, show it masked."""
+        self._real_spec = event.spec
+        self.query_one("#f-spec", Input).value = mask_spec(event.spec)
 
     def _conditions(self) -> list[str]:
         text = self.query_one("#f-conditions", TextArea).text

@@ -52,6 +52,8 @@ async def test_subscriber_addtarget_takes_the_cli_spec_forms_and_refuses_local_k
         refusals = {
             "/addtarget cmd:/bin/true": "Commands can only be added from the console or CLI.",
             "/addtarget system://cpu": "Local system metrics can only be added from the console",
+            "/addtarget systemd://sshd.service": "Systemd units can only be added from the console",
+            "/addtarget docker://web": "Docker containers can only be added from the console",
             "/addtarget": "Which target? Give a spec such as tcp://db.example:5432.",
             "/addtarget ftp://x.example": "Usage: /addtarget <spec> [name]",
             "/addtarget 127.0.0.1:99999": "Usage: /addtarget <spec> [name]",

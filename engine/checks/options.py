@@ -144,6 +144,23 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
     "tls": {"verify_tls": _bool, "min_days": _number},
     "command": {"nagios": _bool, "max": _number, "min": _number},
     "system": {"max": _number, "min": _number},
+    # the service kinds (engine/checks/service_specs.py): the same keys work in the spec's query
+    "postgres": {
+        "query": _text,
+        "sslmode": _text,
+        "max_replication_lag_s": _number,
+        "in_recovery": _bool,
+    },
+    "mysql": {"query": _text, "ssl": _bool, "max_replication_lag_s": _number},
+    "redis": {"info": _text},
+    "mqtt": {"topic": _text},
+    "amqp": {"queue": _text},
+    "nats": {"subject": _text, "payload": _text, "expect": _text},
+    "smtp": {"starttls": _bool, "min_days": _number, "verify_tls": _bool},
+    "ssh": {"fingerprint": _text},
+    "udp": {"send": _text, "expect": _text},
+    "systemd": {"max_restarts": _number},
+    "docker": {"socket": _text, "max_restarts": _number},
 }
 
 

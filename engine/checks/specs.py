@@ -24,13 +24,20 @@ from engine.core.limits import (
 )
 from engine.core.spec import DURATION_BOUNDS, TargetSpec
 
-KINDS = ("tcp", "http", "icmp", "dns", "tls", "command", "heartbeat", "system")
+KINDS = (
+    *("tcp", "http", "icmp", "dns", "tls", "command", "heartbeat", "system"),
+    *("postgres", "mysql", "redis", "mqtt", "amqp", "nats", "smtp", "ssh", "udp"),
+    *("systemd", "docker"),
+)
 DNS_TYPES = ("A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "PTR", "SRV", "CAA")
 SYSTEM_METRICS = ("cpu", "memory", "disk", "load", "swap")
 EXAMPLES = (
     "tcp://host:port, https://example.org/health, icmp://host, dns://name?type=A&expect=1.2.3.4, "
     "tls://host:443?min_days=14, cmd:/path/to/check, heartbeat://name?every=5m&grace=1m, "
-    "system://cpu?max=90"
+    "system://cpu?max=90, postgres://user:pass@host/db, mysql://user:pass@host/db, "
+    "redis://host:6379/0, mqtt://host:1883, amqp://user:pass@host/vhost, nats://host:4222, "
+    "smtp://host:25?starttls=true, ssh://host:22, udp://host:port?send=ping&expect=pong, "
+    "systemd://unit.service, docker://container"
 )
 _HOST_RE = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$"
@@ -237,7 +244,20 @@ def parse_spec(text: str, stored: bool = False) -> TargetSpec:
         elif mount:
             raise _bad(raw, f"{metric} takes no path", f"write system://{metric}?max=90")
         return TargetSpec("system", raw, metric=metric, params=params)
+    from engine.checks.service_specs import SCHEMES, parse_service
+
+    if scheme in SCHEMES:
+        return parse_service(raw, scheme, parts, _range)
     raise _bad(raw, f"scheme {scheme!r} is unknown", f"forms: {EXAMPLES}")
+
+
+# The shared grammar under public names, for the service kinds' parser (service_specs.py).
+spec_error = _bad
+check_host = _check_host
+check_port = _check_port
+split_host_port = _split_host_port
+query_params = _query
+check_numbers = _check_numbers
 
 
 def _check_tz(raw: str, tz: str) -> None:

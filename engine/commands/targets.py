@@ -34,6 +34,7 @@ from engine.core.limits import (
     check_text,
 )
 from engine.core.results import Target
+from engine.core.spec_secrets import restore_password
 from engine.store import targets as tstore
 
 # What the engine keeps in memory and writes to the store only every few seconds.
@@ -229,6 +230,7 @@ class TargetCommands(CommandBase):
             "declared": old.declared,
         }
         args.update({k: v for k, v in changes.items() if v is not None})
+        args["spec"] = restore_password(args["spec"], old.spec_text)  # *** means "unchanged"
         if changes.get("timeout") is None and old.kind != "heartbeat":
             # A shorter interval takes the stored timeout down with it; an explicit one is checked.
             iv = parse_duration(args["interval"], "interval", INTERVAL)

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.core.spec import TargetSpec
+from engine.core.spec_secrets import mask_spec
 
 _parse_stored: Callable[[str], TargetSpec] | None = None
 
@@ -75,7 +76,7 @@ class TargetRecord:
     def public(self, ping_base: str | None = None) -> dict[str, Any]:
         """The JSON shape for the CLI and the API (only ever sent to an authorised caller)."""
         d = {k: v for k, v in asdict(self).items() if not k.startswith("_") and k != "token"}
-        d["spec"] = d.pop("spec_text")
+        d["spec"] = mask_spec(d.pop("spec_text"))  # a password shows as ***
         d["symbol"] = STATE_SYMBOLS.get(self.state, "?")
         if self.kind == "heartbeat" and self.token:
             base = (ping_base or "http://127.0.0.1:8787").rstrip("/")

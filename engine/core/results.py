@@ -17,6 +17,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
 from engine.core.domain import STATE_SYMBOLS, TargetRecord
+from engine.core.spec_secrets import mask_spec
 
 
 class Result(BaseModel):
@@ -90,7 +91,7 @@ class Target(Result):
     def from_record(cls, rec: TargetRecord, ping_base: str | None = None) -> Target:
         """The public form of an engine record (TargetRecord.public, without its deep copy)."""
         d = {name: getattr(rec, name) for name in _RECORD_FIELDS}
-        d["spec"] = rec.spec_text
+        d["spec"] = mask_spec(rec.spec_text)  # a password shows as *** (engine.core.spec_secrets)
         d["symbol"] = STATE_SYMBOLS.get(rec.state, "?")
         d["ping_url"] = None
         if rec.kind == "heartbeat" and rec.token:

@@ -57,7 +57,12 @@ _THUMBS_UP = re.compile(r"^\U0001F44D[\U0001F3FB-\U0001F3FF]?\ufe0f?$")
 _INCIDENT_ID = re.compile(r"^#?([A-Za-z0-9][A-Za-z0-9_:.-]{0,63})$")
 _CHAT_ID = re.compile(r"^-?\d{1,19}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_NO_CHAT_KINDS = {"command": "commands", "system": "local system metrics"}
+_NO_CHAT_KINDS = {
+    "command": "commands",
+    "system": "local system metrics",
+    "systemd": "systemd units",  # like system://: they read this host, not a service out there
+    "docker": "Docker containers",
+}
 MAX_NAME = 100
 
 

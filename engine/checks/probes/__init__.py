@@ -14,6 +14,18 @@ _MODULES = {
     "tls": "engine.checks.probes.tls",
     "command": "engine.checks.probes.command",
     "system": "engine.checks.probes.system",
+    # the service kinds: module:function where one module serves a family
+    "postgres": "engine.checks.probes.sql:probe_postgres",
+    "mysql": "engine.checks.probes.sql:probe_mysql",
+    "redis": "engine.checks.probes.redis:probe",
+    "mqtt": "engine.checks.probes.messaging:probe_mqtt",
+    "amqp": "engine.checks.probes.messaging:probe_amqp",
+    "nats": "engine.checks.probes.messaging:probe_nats",
+    "smtp": "engine.checks.probes.smtp:probe",
+    "ssh": "engine.checks.probes.ssh:probe",
+    "udp": "engine.checks.probes.udp:probe",
+    "systemd": "engine.checks.probes.host:probe_systemd",
+    "docker": "engine.checks.probes.host:probe_docker",
 }
 _cache: dict[str, Probe] = {}
 
@@ -22,7 +34,8 @@ def get_probe(kind: str) -> Probe:
     """The probe coroutine for a kind (heartbeat targets are passive and have none)."""
     probe = _cache.get(kind)
     if probe is None:
-        probe = importlib.import_module(_MODULES[kind]).probe
+        module, _, name = _MODULES[kind].partition(":")
+        probe = getattr(importlib.import_module(module), name or "probe")
         _cache[kind] = probe
     return probe
 
