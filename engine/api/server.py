@@ -24,9 +24,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route as SRoute
 
+from engine.api.badges import badge_routes
 from engine.api.ping_protocol import TOO_LARGE, answer_ping, body_over, body_too_large
 from engine.api.routes import ROUTES, Route
 from engine.api.schema import openapi, surrogate_free, validate
+from engine.api.status_pages import status_routes
 from engine.commands.acting import ACTOR_HEADER, takes_by
 from engine.commands.base import check_actor
 from engine.core.domain import TargetRecord
@@ -344,6 +346,7 @@ def build_app(engine: Engine, trusted: bool) -> Any:
         SRoute("/openapi.json", spec),
         SRoute("/api/v1/events", events),
     ]
+    routes += status_routes(engine) + badge_routes(engine)  # public, no key
     return PingFastPath(engine, Starlette(routes=routes))
 
 
