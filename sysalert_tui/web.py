@@ -222,6 +222,8 @@ def cmd_web(args: argparse.Namespace) -> int:
     from sysalert_tui.cli import load_settings
 
     settings = load_settings(args)
+    host, port = parse_listen(args.listen)
+    token = make_token()
     if args.api_key:
         os.environ["SYSALERT_API_KEY"] = args.api_key  # the sessions' consoles read it there
     remote = connect_if_running(settings, args.connect, args.api_key)
@@ -231,8 +233,6 @@ def cmd_web(args: argparse.Namespace) -> int:
             "start it first (`sysalert --daemon`, or the systemd unit), or give --connect URL",
         )
     remote.close()
-    host, port = parse_listen(args.listen)
-    token = make_token()
     sock = bind_tcp(host, port)
     from textual_serve.server import Server
 

@@ -5,6 +5,7 @@ screenshots) where a page has to be driven."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import shutil
@@ -80,7 +81,8 @@ class Browser:
         port = int(port_file.read_text().split()[0])
         pages = httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=10).json()
         url = next(p["webSocketDebuggerUrl"] for p in pages if p["type"] == "page")
-        self.ws = connect(url, max_size=64 * 1024 * 1024, open_timeout=10)
+        self.stack = contextlib.ExitStack()
+        self.ws = self.stack.enter_context(connect(url, max_size=64 * 1024 * 1024, open_timeout=10))
         self.ids = itertools.count(1)
         self.send("Page.enable")
         self.send("Runtime.enable")
@@ -126,7 +128,11 @@ class Browser:
             down["text"] = text
         self.send("Input.dispatchKeyEvent", type="keyDown", **down)
         self.send(
-            "Input.dispatchKeyEvent", type="keyUp", key=key, code=code, windowsVirtualKeyCode=key_code
+            "Input.dispatchKeyEvent",
+            type="keyUp",
+            key=key,
+            code=code,
+            windowsVirtualKeyCode=key_code,
         )
 
     def screenshot(self, path: Path) -> bytes:
@@ -135,9 +141,9 @@ class Browser:
         return data
 
     def close(self) -> None:
-        ws = getattr(self, "ws", None)
-        if ws is not None:
-            ws.close()
+        stack = getattr(self, "stack", None)
+        if stack is not None:
+            stack.close()
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
