@@ -136,7 +136,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     else:
         print("master key: from SYSALERT_MASTER_KEY")
     if res.seeded:
-        from engine.commands.targets import seeded_note
+        from engine.commands.seeding import seeded_note
 
         print(seeded_note(res.seeded))
     print(

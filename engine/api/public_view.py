@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -28,7 +29,7 @@ class PublicHost(Protocol):
     @property
     def store(self) -> Store: ...
     @property
-    def targets(self) -> dict[str, TargetRecord]: ...
+    def targets(self) -> Mapping[str, TargetRecord]: ...
 
     def display_state(self, rec: TargetRecord) -> str: ...
 

@@ -4,8 +4,8 @@ Engine class (the Engine satisfies it structurally)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from engine.alerting.alerting import Alerting
@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from engine.config.settings import Settings
     from engine.core.events import EventBus
     from engine.store.store import Store
+
+T = TypeVar("T")
 
 
 class BenchmarkHost(Protocol):
@@ -36,3 +38,5 @@ class BenchmarkHost(Protocol):
     def clock(self) -> float: ...
 
     def call_in_loop(self, fn: Callable[..., Any], *args: Any) -> None: ...
+
+    async def run_in_loop(self, make: Callable[[], Awaitable[T]]) -> T: ...

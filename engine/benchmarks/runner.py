@@ -175,11 +175,13 @@ class BenchmarkRunner:
     async def run_now(self, bench_id: str) -> dict[str, Any]:
         """Measure now, outside the schedule (`/get <benchmark>`, the console, the CLI). Safe to call
         from another event loop or thread: the run happens on the engine's loop."""
-        loop = self.engine.loop
-        if loop is not None and self.engine.running and _current_loop() is not loop:
-            fut = asyncio.run_coroutine_threadsafe(self.run_now(bench_id), loop)
-            return await asyncio.wrap_future(fut)
-        return (await self._run(bench_id)).public()
+
+        async def run() -> dict[str, Any]:
+            return (await self._run(bench_id)).public()
+
+        if self.engine.running:
+            return await self.engine.run_in_loop(run)
+        return await run()
 
     async def _run(self, bench_id: str) -> RunOutcome:
         if self._cpu is None or self._net is None:
@@ -276,10 +278,3 @@ def _summary(rec: bstore.BenchRecord, out: RunOutcome) -> str:
         f" ({'' if d is None else f'{d:+.0f}%, '}threshold {rec.threshold_pct:g}%,"
         f" {'higher' if rec.higher_is_better else 'lower'} is better)"
     )
-
-
-def _current_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None

@@ -55,7 +55,9 @@ class Engine(LoopPort, ResultsPath, EngineStats, Background):
         self.clock = clock
         self.events = EventBus()
         self.metrics = EngineMetrics()
-        self.commands = Commands(store, settings, hooks=self)
+        from engine.telegram.account import TelegramAccount
+
+        self.commands = Commands(store, settings, hooks=self, telegram=TelegramAccount())
         self.targets: dict[str, TargetRecord] = {}
         # parent id -> ids of the targets that depend on it. Values are tuples, replaced (never
         # changed in place) on the loop, so a worker thread reads one with a single dict get.
@@ -300,7 +302,7 @@ class Engine(LoopPort, ResultsPath, EngineStats, Background):
 
     def _healthy_now(self) -> bool:
         """What /health would answer now (the watchdog pings by it; worker thread)."""
-        from engine.runtime.health import health_report
+        from engine.api.health import health_report
 
         return bool(health_report(self)["status"] == "ok")
 

@@ -89,7 +89,7 @@ def describe(host: TelegramHost, rec: TargetRecord) -> str:
 async def get_reply(host: TelegramHost, target: str, owner_id: str | None) -> str:
     """Check one target now and answer with that check's result (or the state, if it is slow)."""
     cmds = host.commands
-    rec = await anyio.to_thread.run_sync(lambda: cmds.get_target(target, owner_id))
+    rec = await anyio.to_thread.run_sync(lambda: cmds.target_record(target, owner_id))
     if rec.kind == "heartbeat":  # nothing to probe: pings decide; say when the next is due
         info = await anyio.to_thread.run_sync(lambda: cmds.heartbeat_info(rec.id, owner_id))
         return f"{describe(host, rec)}\n{info['detail']}"
