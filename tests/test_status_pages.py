@@ -228,3 +228,21 @@ def test_config_accepts_a_page(tmp_path: Path) -> None:
     page = load_settings(cfg, tmp_path, env={}).status_pages[0]
     assert (page.slug, page.title, page.targets, page.tags) == ("pub", "T", ["a"], ["web"])
     assert page.shows("a", []) and page.shows("b", ["web"]) and not page.shows("b", ["db"])
+
+
+def test_a_page_added_by_sighup_is_served(world: StatusWorld, http: httpx.Client) -> None:
+    import signal
+
+    assert http.get("/status/late").status_code == 404
+    cfg = world.data_dir / "config.toml"
+    cfg.write_text(
+        cfg.read_text() + '\n[[status_pages]]\nslug = "late"\ntargets = ["tagged-api"]\n'
+    )
+    world.daemon.signal(signal.SIGHUP)
+    deadline = time.monotonic() + 15
+    while (r := http.get("/status/late")).status_code != 200:
+        assert time.monotonic() < deadline, "the page added to config.toml never appeared"
+        time.sleep(0.3)
+    assert "tagged-api" in r.text and "public-web" not in r.text and HIDDEN not in r.text
+    assert http.get("/badge/late/tagged-api/status.json").status_code == 200
+    assert http.get("/badge/late/public-web/status.json").status_code == 404

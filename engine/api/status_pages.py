@@ -33,6 +33,7 @@ from engine.store import windows as wstore
 from engine.store.windows import Window
 
 BAR_DAYS = 90
+RENDER_TTL_S = 2.0
 KIND_WORDS = {
     "down": "Outage",
     "heartbeat": "Missed heartbeat",
@@ -55,12 +56,22 @@ def status_routes(host: PublicHost) -> list[Route]:
     async def css(request: Request) -> Response:
         return etag_response(request, stylesheet(), "text/css; charset=utf-8")
 
+    rendered: dict[str, tuple[float, Any, bytes]] = {}
+
     async def page(request: Request) -> Response:
         decl = listing.page(request.path_params["slug"])
         if decl is None:
             return not_found("status page")
         listed = listing.listed(decl)  # on the loop, which owns the targets
-        body = await anyio.to_thread.run_sync(render_page, host, decl, listed)
+        # A public page may be hit hard: within RENDER_TTL_S the same page of the same targets is
+        # served from the last rendering (states at most that old) instead of asking the store.
+        key = (decl, tuple(t.id for t in listed))
+        hit = rendered.get(decl.slug)
+        if hit is not None and hit[1] == key and time.monotonic() < hit[0]:
+            body = hit[2]
+        else:
+            body = await anyio.to_thread.run_sync(render_page, host, decl, listed)
+            rendered[decl.slug] = (time.monotonic() + RENDER_TTL_S, key, body)
         response = etag_response(request, body, "text/html; charset=utf-8")
         response.headers["Content-Security-Policy"] = CSP
         return response
@@ -126,8 +137,11 @@ def _target(t: PublicTarget, days: list[sstore.DayUptime]) -> str:
     checks = sum(d.checks for d in days)
     total = f"{_pct(sum(d.ok for d in days) / checks)} uptime" if checks else "no data yet"
     cells = "".join(_cell(d) for d in days)
+    ms = t.latency_ms
     latency = (
-        f'<span class="latency">{t.latency_ms:.0f} ms</span>' if t.latency_ms is not None else ""
+        ""
+        if ms is None
+        else f'<span class="latency">{"&lt;1" if ms < 1 else f"{ms:.0f}"} ms</span>'
     )
     return (
         f'<article class="target"><div class="row"><h2>{name}</h2>{latency}'
