@@ -204,3 +204,20 @@ def test_console_in_chromium_renders_and_a_key_acts(web: WebConsole, tmp_path: P
         b.screenshot(tmp_path / "web-console-paused.png")
     finally:
         b.close()
+
+
+def test_a_session_console_never_starts_an_engine(tmp_path: Path) -> None:
+    """What each browser session runs, with the daemon gone: a clear line, no engine, no lock."""
+    d = tmp_path / "data"
+    init_store(d)
+    r = subprocess.run(
+        [sys.executable, "-m", "sysalert_tui"],
+        env={**child_env(d), "SYSALERT_ATTACH_ONLY": "1"},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=30,
+    )
+    assert r.returncode == 1
+    assert "the daemon does not answer" in r.stderr and "reload the page" in r.stderr
+    assert not (d / "sysalert.sock").exists()
