@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         cli_subscribers,
         cli_targets,
         cli_telegram,
+        web,
     )
 
     p = Parser(
@@ -112,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_bench.register(sub, _add_json)
     cli_apikeys.register(sub, _add_json)
     cli_telegram.register(sub, _add_json)
+    web.register(sub)
 
     rot = sub.add_parser("rotate-keys", help="re-encrypt every sealed value under a new master key")
     rot.add_argument("--batch", type=int, default=500, help="rows per transaction")

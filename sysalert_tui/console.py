@@ -68,6 +68,8 @@ def run_console(args: argparse.Namespace) -> int:
     )
     if remote is not None:
         return _run_attached(remote, settings)
+    if os.environ.get("SYSALERT_ATTACH_ONLY"):  # a `sysalert web` session: never an engine
+        raise SysAlertError("the daemon does not answer", "start it again, then reload the page")
     from sysalert_tui.daemon import LOCK_WAIT_S, InstanceLock
 
     notice = _first_run(settings)

@@ -25,6 +25,7 @@ from starlette.routing import Route as SRoute
 
 from engine.api import alertmanager, wire
 from engine.api.auth import ApiKeys, RequireKey
+from engine.api.badges import badge_routes
 from engine.api.errors import HANDLERS, NotAvailable, translate
 from engine.api.health import health_report
 from engine.api.ping_protocol import TOO_LARGE, answer_ping, body_over, body_too_large
@@ -32,6 +33,7 @@ from engine.api.ports import ApiEngine, PingSink
 from engine.api.requests import actor, parse_json_body, read_body
 from engine.api.routes import ROUTES, Route
 from engine.api.schema import openapi, validate
+from engine.api.status_pages import status_routes
 from engine.commands.acting import takes_by
 from engine.core.domain import TargetRecord
 
@@ -179,6 +181,7 @@ def build_app(engine: ApiEngine, trusted: bool) -> PingFastPath:
         SRoute("/api/v1/events", events, middleware=guard),
         alertmanager.route(engine, middleware=guard),
     ]
+    routes += status_routes(engine) + badge_routes(engine)  # public, no key
     return PingFastPath(engine, Starlette(routes=routes, exception_handlers=HANDLERS), closing)
 
 

@@ -49,6 +49,7 @@ from engine.config.sections import (
     TelegramSettings,
     WatchdogSettings,
 )
+from engine.config.status_pages import StatusPageDecl, check_unique_slugs
 from engine.core.errors import BadInput, ConfigError
 from engine.security.privacy import redact
 
@@ -105,6 +106,7 @@ class Settings(BaseSettings):
     alertmanager: AlertmanagerSettings = Field(default_factory=AlertmanagerSettings)
     targets: list[TargetDecl] = Field(default_factory=list)
     rules: list[RuleDecl] = Field(default_factory=list)
+    status_pages: list[StatusPageDecl] = Field(default_factory=list)
 
     # Resolved at load time, not read from the file.
     config_path: Path | None = Field(default=None, exclude=True)
@@ -330,6 +332,7 @@ def load_settings(
         settings.telegram.api_hash = SecretStr(env["TELEGRAM_API_HASH"])
     check_database_url(settings.general.database_url, path, text, env)
     _check_unique_names(settings, path, text)
+    check_unique_slugs(settings, path, text)
     if check_target is not None:
         _check_targets_whole(settings, path, text, check_target)
     return settings
