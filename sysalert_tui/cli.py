@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         cli_alerts,
         cli_apikeys,
         cli_bench,
+        cli_cluster,
         cli_history,
         cli_ping,
         cli_rules,
@@ -110,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_bench.register(sub, _add_json)
     cli_apikeys.register(sub, _add_json)
     cli_telegram.register(sub, _add_json)
+    cli_cluster.register(sub, _add_json)
 
     rot = sub.add_parser("rotate-keys", help="re-encrypt every sealed value under a new master key")
     rot.add_argument("--batch", type=int, default=500, help="rows per transaction")

@@ -46,6 +46,7 @@ def register(sub: Any, add_json: Any) -> None:
     )
     a.add_argument("--depends-on", help="parent target: its outage holds this one's alerts")
     _threshold_flags(a)
+    _location_flags(a)
     add_json(a)
     a.set_defaults(handler=cmd_add)
 
@@ -79,6 +80,7 @@ def register(sub: Any, add_json: Any) -> None:
     )
     e.add_argument("--depends-on", help="parent target ('' to remove the dependency)")
     _threshold_flags(e)
+    _location_flags(e)
     add_json(e)
     e.set_defaults(handler=cmd_edit)
 
@@ -115,6 +117,19 @@ def _threshold_flags(p: Any) -> None:
     )
 
 
+def _location_flags(p: Any) -> None:
+    p.add_argument(
+        "--locations",
+        metavar="A,B",
+        help="probe from each of these engine locations (several engines on PostgreSQL)",
+    )
+    p.add_argument(
+        "--quorum",
+        metavar="N",
+        help="locations that must see it down before it is down (default: a majority)",
+    )
+
+
 def _options(pairs: list[str]) -> dict[str, Any]:
     from engine.core.errors import BadInput
 
@@ -140,6 +155,8 @@ def cmd_add(args: argparse.Namespace) -> int:
             depends_on=args.depends_on,
             failure_threshold=args.failure_threshold,
             recovery_threshold=args.recovery_threshold,
+            locations=args.locations,
+            quorum=args.quorum,
         )
         pub = rec.public(cmds.ping_base) if hasattr(rec, "public") else rec
         beat = cmds.heartbeat_info(pub["id"]) if pub["kind"] == "heartbeat" else None
@@ -203,11 +220,19 @@ def cmd_show(args: argparse.Namespace) -> int:
             latest = None
         else:
             latest = latest_result(cmds, r)
+        if r.get("locations"):  # each location's latest result, not just their names
+            r["locations"] = cmds.target_locations(r["id"])
     if args.json:
         print_json(r)
     else:
         for line in show_lines(r, latest):
             print(line)
+        for loc in r.get("locations") or []:
+            lat = loc["latency_ms"]
+            print(
+                f"  {loc['location']:<12} {loc['state']:<9}"
+                f" {'' if lat is None else f'{lat:.0f} ms':<9} {ago(loc['checked_at'])}"
+            )
     return 0
 
 
@@ -281,6 +306,8 @@ def cmd_edit(args: argparse.Namespace) -> int:
         conditions=args.conditions,
         failure_threshold=args.failure_threshold,
         recovery_threshold=args.recovery_threshold,
+        locations=args.locations,
+        quorum=args.quorum,
         **changes,
     )
 

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from engine.benchmarks import store as bstore
@@ -68,7 +69,14 @@ def open_incident(
     )
     with store.session() as s:
         s.add(inc)
-        s.commit()
+        try:
+            s.commit()
+        except IntegrityError:  # another engine opened it meanwhile: one open incident per key
+            s.rollback()
+            existing = find_open(store, dedup_key)
+            if existing is None:
+                raise
+            return existing, False
     return inc, True
 
 

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from engine.commands.alerts import AlertCommands
 from engine.commands.apikeys import ApiKeyCommands
 from engine.commands.benchmarks import BenchmarkCommands
+from engine.commands.cluster import ClusterCommands
 from engine.commands.queries import QueryCommands
 from engine.commands.rules import RuleCommands
 from engine.commands.subscribers import SubscriberCommands
@@ -41,6 +42,7 @@ class Commands(
     TelegramCommands,
     SubscriberCommands,
     RuleCommands,
+    ClusterCommands,
 ):
     """Every action, written once."""
 

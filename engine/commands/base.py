@@ -74,6 +74,10 @@ class CommandBase:
     def _notify(self, method: str, *args: Any) -> None:
         if self.hooks is not None:
             getattr(self.hooks, method)(*args)
+        elif not self.store.sqlite:  # no engine here: tell the engines sharing the store
+            from engine.store.cluster import announce
+
+            announce(self.store, method, *args)
 
     @property
     def ping_base(self) -> str:

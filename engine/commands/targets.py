@@ -34,6 +34,7 @@ from engine.core.limits import (
     check_count,
     check_text,
 )
+from engine.core.locations import check_locations, check_quorum
 from engine.heartbeats.heartbeat import HeartbeatConfig, HeartbeatState, no_listener_hint
 from engine.heartbeats.heartbeat import summary as hb_summary
 from engine.store import targets as tstore
@@ -131,6 +132,8 @@ class TargetCommands(CommandBase):
         failure_threshold: int | str | None = None,
         recovery_threshold: int | str | None = None,
         declared: bool = False,
+        locations: str | list[str] | None = None,
+        quorum: int | str | None = None,
     ) -> TargetRecord:
         """Validate everything and return an unsaved record; nothing is stored on error."""
         parsed = parse_spec(check_text(spec, "target spec", SPEC_MAX))
@@ -185,8 +188,11 @@ class TargetCommands(CommandBase):
             failure_threshold=check_threshold(failure_threshold, "failure_threshold"),
             recovery_threshold=check_threshold(recovery_threshold, "recovery_threshold"),
             declared=declared,
+            locations=check_locations(locations),
+            quorum=None,
             _spec=parsed,
         )
+        rec.quorum = check_quorum(quorum, rec.locations)
         return rec
 
     def add_target(self, spec: str, *, by: str = "operator", **kw: Any) -> TargetRecord:
@@ -318,6 +324,8 @@ class TargetCommands(CommandBase):
             "failure_threshold": old.failure_threshold,
             "recovery_threshold": old.recovery_threshold,
             "declared": old.declared,
+            "locations": old.locations,
+            "quorum": old.quorum,
         }
         args.update({k: v for k, v in changes.items() if v is not None})
         if changes.get("timeout") is None and old.kind != "heartbeat":
@@ -463,7 +471,9 @@ class TargetCommands(CommandBase):
                 lines.append(f"options = {_toml_value(r.options)}")
             if r.parent_id and r.parent_id in names:
                 lines.append(f"depends_on = {_toml_str(names[r.parent_id])}")
-            for key in ("failure_threshold", "recovery_threshold"):
+            if r.locations:
+                lines.append(f"locations = {_toml_value(r.locations)}")
+            for key in ("failure_threshold", "recovery_threshold", "quorum"):
                 if getattr(r, key) is not None:
                     lines.append(f"{key} = {getattr(r, key)}")
             lines.append("")
@@ -584,6 +594,8 @@ def _decl_args(d: Any) -> dict[str, Any]:
         "options": d.options,
         "failure_threshold": d.failure_threshold,
         "recovery_threshold": d.recovery_threshold,
+        "locations": d.locations,
+        "quorum": d.quorum,
     }
 
 
@@ -599,6 +611,8 @@ def _definition(rec: TargetRecord) -> dict[str, Any]:
         "declared": rec.declared,
         "failure_threshold": rec.failure_threshold,
         "recovery_threshold": rec.recovery_threshold,
+        "locations": rec.locations,
+        "quorum": rec.quorum,
     }
 
 

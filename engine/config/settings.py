@@ -85,8 +85,21 @@ class EngineSettings(_Section):
     flap_threshold: float = Field(0.5, gt=0, le=1)
     result_batch_ms: int = Field(50, ge=1, le=5000)
     seed_local_targets: bool = True
+    # Several engines on one PostgreSQL: this engine's location (SYSALERT_LOCATION; empty: the
+    # [general] location), its id (SYSALERT_ENGINE_ID; empty: made from the host name and the
+    # data directory) and how long a target's lease lasts unrenewed (failover time).
+    location: str = ""
+    id: str = Field("", max_length=40, pattern=r"^[A-Za-z0-9_.-]*$")
+    lease: float = Field(5.0, ge=2.0, le=300.0)
 
-    _d = field_validator("default_interval", "default_timeout", mode="before")(_dur)
+    _d = field_validator("default_interval", "default_timeout", "lease", mode="before")(_dur)
+
+    @field_validator("location")
+    @classmethod
+    def _location(cls, v: str) -> str:
+        from engine.core.locations import check_location
+
+        return v and str(_as_value_error(check_location, v))
 
 
 class RetentionSettings(_Section):
@@ -205,6 +218,22 @@ class TargetDecl(_Section):
     depends_on: str = ""
     failure_threshold: int | None = None
     recovery_threshold: int | None = None
+    locations: list[str] = Field(default_factory=list)
+    quorum: int | None = None
+
+    @field_validator("locations")
+    @classmethod
+    def _locations(cls, v: list[str]) -> list[str]:
+        from engine.core.locations import check_locations
+
+        return list(_as_value_error(check_locations, v))
+
+    @field_validator("quorum")
+    @classmethod
+    def _quorum(cls, v: int | None, info: Any) -> int | None:
+        from engine.core.locations import check_quorum
+
+        return _as_value_error(check_quorum, v, info.data.get("locations") or [])  # type: ignore[no-any-return]
 
     @field_validator("interval", "timeout", mode="before")
     @classmethod
@@ -339,6 +368,11 @@ class Settings(_Section):
         return self.general.database_url or f"sqlite:///{self.data_dir / 'sysalert.db'}"
 
     @property
+    def location(self) -> str:
+        """Where this engine probes from: [engine] location, else [general] location."""
+        return self.engine.location or self.general.location or "default"
+
+    @property
     def socket_path(self) -> Path:
         return (
             Path(self.api.socket).expanduser()
@@ -455,6 +489,15 @@ def load_settings(
         settings.general.data_dir = str(ddir)
     if env.get(ENV_DATABASE_URL):
         settings.general.database_url = env[ENV_DATABASE_URL]
+    for var, key in (("SYSALERT_LOCATION", "location"), ("SYSALERT_ENGINE_ID", "id")):
+        if env.get(var):
+            try:
+                setattr(settings.engine, key, env[var])
+            except ValidationError as exc:
+                raise BadInput(
+                    f"{var}={env[var]!r}: {exc.errors()[0]['msg']}",
+                    "use letters, digits, '-' or '_', e.g. fra",
+                ) from None
     if env.get("TELEGRAM_API_ID"):
         try:
             settings.telegram.api_id = int(env["TELEGRAM_API_ID"])

@@ -28,6 +28,7 @@ from engine.config.settings import Settings
 from engine.core.domain import TargetRecord
 from engine.core.events import EventBus, ResultEvent, StateEvent, TargetsChangedEvent
 from engine.core.state import FlapTracker, Transition, apply_result
+from engine.runtime.cluster import ClusterMember
 from engine.runtime.metrics import EngineMetrics
 from engine.runtime.supervisor import Supervisor
 from engine.runtime.watchdog import Watchdog
@@ -102,6 +103,10 @@ class Engine:
         self.telegram = TelegramBridge(self)
         self.benchmarks = BenchmarkRunner(self)
         store.on_keys_changed(self._keys_changed)
+        # On PostgreSQL several engines share the store: this one probes the targets it leases.
+        self.cluster: ClusterMember | None = (
+            ClusterMember(self) if not store.sqlite and mode in ("daemon", "embedded") else None
+        )
 
     # ---- lifecycle ----------------------------------------------------------------------------
     async def run(self, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
@@ -124,15 +129,22 @@ class Engine:
                 sup = self.supervisor
                 sup.start(tg, "scheduler", self.scheduler.run)
                 sup.start(tg, "writer", self._flush_loop)
-                sup.start(tg, "housekeeping", self._housekeeping_loop)
                 if self.store_lock is not None:
                     sup.start(tg, "store-lock", self._lock_loop)
                 sup.start(tg, "alerting", self.alerting.run)
                 sup.start(tg, "rules", self.alerting.rules_loop)
-                sup.start(tg, "escalation", self.alerting.escalation_loop)
                 sup.start(tg, "dispatcher", self.alerting.dispatcher.run)
-                sup.start(tg, "telegram", self.telegram.run)
-                sup.start(tg, "benchmarks", self.benchmarks.run)
+                # Store-wide duties: on a shared store only the leading engine runs them.
+                lead = self.cluster.leader_only if self.cluster else (lambda fn: fn)
+                sup.start(tg, "housekeeping", lead(self._housekeeping_loop))
+                sup.start(tg, "escalation", lead(self.alerting.escalation_loop))
+                sup.start(tg, "telegram", lead(self.telegram.run))
+                sup.start(tg, "benchmarks", lead(self.benchmarks.run))
+                if self.cluster is not None:
+                    sup.start(tg, "cluster-leases", self.cluster.lease_loop)
+                    sup.start(tg, "cluster-locations", self.cluster.report_loop)
+                    sup.start(tg, "cluster-events-out", self.cluster.relay_out)
+                    sup.start(tg, "cluster-events-in", self.cluster.relay_in)
                 sup.start(tg, "watchdog", self.watchdog.run)
                 tg.start_soon(sup.monitor)
                 task_status.started()
@@ -146,6 +158,8 @@ class Engine:
                 from engine.checks.probes.http import close_shared
 
                 await close_shared(self.shared)
+                if self.cluster is not None:
+                    await anyio.to_thread.run_sync(self.cluster.leave)
 
     def stop(self) -> None:
         self._stop.set()
@@ -172,7 +186,9 @@ class Engine:
     def _load(self) -> None:
         """Resume from the store: every target scheduled at once, spread over its interval."""
         self.commands.reconcile_declared()  # also removes declared targets no longer in the file
-        if self.mode in ("daemon", "embedded"):  # both hold the store's single-instance lock
+        if self.cluster is not None:
+            self.cluster.first_round()  # the leases this engine starts with
+        elif self.mode in ("daemon", "embedded"):  # both hold the store's single-instance lock
             from engine.notify.outbox import reclaim_orphans
 
             if reclaim_orphans(self.store):
@@ -229,12 +245,18 @@ class Engine:
         if rec.paused:
             self.scheduler.remove(rec.id)
             rec.state = "paused"
+        elif self.cluster is not None and not self.cluster.holds(rec.id):
+            self.scheduler.remove(rec.id)  # another engine probes it (or will: lease rows)
+            self.cluster.kick()
         else:
-            # The scheduler's own timer bounds the check; a little slack lets a probe's finer
-            # timeout (HTTP phases, command kill grace) report first.
-            self.scheduler.add(
-                rec.id, rec.interval_s, timeout=rec.timeout_s + (0.0 if rec.kind == "tcp" else 2.0)
-            )
+            self.schedule(rec)
+
+    def schedule(self, rec: TargetRecord) -> None:
+        """Probe a target from now on. The scheduler's own timer bounds the check; a little slack
+        lets a probe's finer timeout (HTTP phases, command kill grace) report first."""
+        self.scheduler.add(
+            rec.id, rec.interval_s, timeout=rec.timeout_s + (0.0 if rec.kind == "tcp" else 2.0)
+        )
 
     def _relink(self, target_id: str, old_parent: str | None, new_parent: str | None) -> None:
         """Keep `children` in step with a target's parent (loop thread)."""
@@ -391,6 +413,8 @@ class Engine:
         store = self.store_error or self.store_lock_error
         if store is not None:
             out["store"] = store
+        if self.cluster is not None and self.cluster.error is not None:
+            out["cluster"] = self.cluster.error
         if not self.telegram.healthy:
             out["telegram"] = self.telegram.health_text
         return out
@@ -484,6 +508,15 @@ class Engine:
         if res.value is not None:
             self.last_values[rec.id] = res.value
         events = self.events
+        if rec.locations and self.cluster is not None:
+            # Probed from several locations: this location's view goes to the store, which
+            # decides the combined state (engine.runtime.cluster).
+            self.cluster.location_result(rec, res, now)
+            if events.subscribers:
+                events.publish(
+                    ResultEvent(now, rec.id, res.ok, res.latency_ms, res.error_class, rec.state)
+                )
+            return
         tr = apply_result(
             rec,
             res,
@@ -655,6 +688,9 @@ class Engine:
         self._drain_done()  # results of checks that finished in the last loop iteration
         try:
             dirty = list(self.targets.values())
+            if self.cluster is not None:  # the others' targets are theirs to write
+                mine = self.cluster.held_ids()
+                dirty = [r for r in dirty if r.id in mine and not r.locations]
             purge, self._purge = self._purge, set()
             await anyio.to_thread.run_sync(self._write, self.writer.take(), dirty, True, purge)
             self.writer.close()

@@ -40,6 +40,12 @@ def health_report(engine: Engine) -> dict[str, Any]:
         "age_s": hk_age,
         **({"error": hk_error} if hk_error else {}),
     }
+    cluster = engine.cluster
+    if cluster is not None:
+        status = cluster.status()
+        parts["cluster"] = {"ok": status["error"] is None, **status}
+        if not cluster.leader:  # retention is a store-wide duty: the leading engine runs it
+            parts["housekeeping"] = {"ok": True, "age_s": None, "runs_on": "the leader"}
     failing_tasks: list[str] = []
     sup = getattr(engine, "supervisor", None)
     if sup is not None:
