@@ -369,7 +369,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """Exit 1 when a target is down or a part of the running engine fails; a target in
+    """Exit 1 when a target is down or partial or a part of the running engine fails; a target in
     maintenance or paused is shown so and does not count (its outage was planned), as the console
     and the engine's own counts do."""
     with open_commands(args) as cmds:
@@ -399,6 +399,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                     for r in recs
                 ],
                 "down": sum(r["state"] == "down" for r in recs),
+                "partial": sum(r["state"] == "partial" for r in recs),
                 "engine": {"mode": stats.get("mode"), "failing": failing},
             }
         )
@@ -418,7 +419,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         if failing:
             parts = ", ".join(f"{name} ({why})" for name, why in sorted(failing.items()))
             print(f"engine FAILING: {parts}; see the daemon log and GET /health")
-    return 1 if failing or any(r["state"] == "down" for r in recs) else 0
+    # `partial` (down in some locations, fewer than the quorum) is not up either.
+    return 1 if failing or any(r["state"] in ("down", "partial") for r in recs) else 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:

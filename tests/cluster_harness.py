@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -223,6 +223,17 @@ class Cluster:
         )
         return Node(name, data, env)
 
+    def commands(self) -> Any:
+        """The command layer on the shared store in this process (no engine: the running engines
+        hear of changes over NOTIFY): quicker than a CLI process per target."""
+        from engine.commands import Commands
+        from engine.config.settings import load_settings
+        from engine.runtime.bootstrap import open_store
+
+        env = {"SYSALERT_DATA_DIR": str(self.first), "SYSALERT_DATABASE_URL": self.db_url}
+        settings = load_settings(self.first / "config.toml", self.first, env=env)
+        return Commands(open_store(settings), settings)
+
     def admin(self) -> Node:
         """A CLI on the store without attaching to any daemon (its own data dir, none runs)."""
         return self._node("n0", self.first, "default")
@@ -238,7 +249,5 @@ class Cluster:
 
     def stop(self) -> None:
         for n in self.nodes:
-            try:
+            with suppress(Exception):
                 n.stop()
-            except Exception:
-                pass

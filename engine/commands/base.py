@@ -75,7 +75,7 @@ class CommandBase:
         if self.hooks is not None:
             getattr(self.hooks, method)(*args)
         elif not self.store.sqlite:  # no engine here: tell the engines sharing the store
-            from engine.store.cluster import announce
+            from engine.store.cluster_live import announce
 
             announce(self.store, method, *args)
 

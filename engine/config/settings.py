@@ -233,7 +233,7 @@ class TargetDecl(_Section):
     def _quorum(cls, v: int | None, info: Any) -> int | None:
         from engine.core.locations import check_quorum
 
-        return _as_value_error(check_quorum, v, info.data.get("locations") or [])  # type: ignore[no-any-return]
+        return _as_value_error(check_quorum, v, info.data.get("locations") or [])
 
     @field_validator("interval", "timeout", mode="before")
     @classmethod

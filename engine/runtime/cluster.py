@@ -27,6 +27,7 @@ from engine.core.events import Event, StateEvent, event_from_dict
 from engine.core.locations import ANY
 from engine.core.state import Transition, apply_result
 from engine.store import cluster as cstore
+from engine.store import cluster_live as clive
 
 if TYPE_CHECKING:
     from engine.config.settings import Settings
@@ -59,7 +60,7 @@ class ClusterMember:
         self.leader = False
         self.error: str | None = None  # why this engine cannot take part now, None when fine
         self.live: dict[str, int] = {}
-        self._leader_lock = cstore.LeaderLock(self.store)
+        self._leader_lock = clive.LeaderLock(self.store)
         self._last_ok = 0.0  # monotonic time the last round began that succeeded
         self._rounds = 0
         self._sync_due = True
@@ -72,7 +73,7 @@ class ClusterMember:
         self._remote: dict[int, Event] = {}
         self._quiet: set[str] = set()
         self.channel = ""
-        self._listener: cstore.Listener | None = None
+        self._listener: clive.Listener | None = None
 
     # ---- what the engine asks ---------------------------------------------------------------
     def holds(self, target_id: str) -> bool:
@@ -91,7 +92,7 @@ class ClusterMember:
     # ---- start and stop (worker thread) -----------------------------------------------------
     def first_round(self) -> None:
         """Before the scheduler starts: the leases this engine begins with."""
-        self.channel = cstore.channel_of(self.store)
+        self.channel = clive.channel_of(self.store)
         cstore.sync_leases(self.store)
         r, _ = self._round()
         self.held = r.held
@@ -241,7 +242,7 @@ class ClusterMember:
             reports, self._reports = list(self._reports.values()), {}
             recompute, self._recompute = self._recompute, set()
             try:
-                changes = await anyio.to_thread.run_sync(
+                changes, states = await anyio.to_thread.run_sync(
                     cstore.report_locations, self.store, self.id, reports, recompute, self.lease_s
                 )
             except Exception:
@@ -249,6 +250,11 @@ class ClusterMember:
                 raise
             for ch in changes:
                 self._changed(ch)
+            targets = self.engine.targets
+            for tid, state in states.items():  # missed another engine's change: catch up
+                rec = targets.get(tid)
+                if rec is not None and rec.state != state:
+                    rec.state = state
 
     def _changed(self, ch: cstore.Change) -> None:
         eng = self.engine
@@ -288,16 +294,14 @@ class ClusterMember:
                     payloads.append(json.dumps({"e": self.id, "v": d}))
                 payloads += [json.dumps({"e": self.id, "v": d}) for d in results.values()]
                 if payloads:
-                    await anyio.to_thread.run_sync(
-                        cstore.notify, self.store, self.channel, payloads
-                    )
+                    await anyio.to_thread.run_sync(clive.notify, self.store, self.channel, payloads)
                 await anyio.sleep(0.2)  # coalesce: at most five notify rounds a second
         finally:
             sub.close()
 
     async def relay_in(self) -> None:
         """Events of the other engines, published here as if local (consoles attached here)."""
-        self._listener = cstore.Listener(self.store, self.channel)
+        self._listener = clive.Listener(self.store, self.channel)
         try:
             while True:
                 payloads = await anyio.to_thread.run_sync(self._listener.wait, 1.0)
@@ -332,10 +336,9 @@ class ClusterMember:
             # The combined state of a multi-location target is decided by whichever engine
             # reported last: every engine probing it learns it here.
             rec.state, rec.state_since = ev.new, ev.ts  # type: ignore[attr-defined]
-        elif rec is not None and not self.holds(rec.id):
-            if ev.type == "result":
-                rec.last_latency_ms = ev.latency_ms  # type: ignore[attr-defined]
-                rec.last_error_class = ev.error_class  # type: ignore[attr-defined]
+        elif rec is not None and ev.type == "result" and not self.holds(rec.id):
+            rec.last_latency_ms = ev.latency_ms  # type: ignore[attr-defined]
+            rec.last_error_class = ev.error_class  # type: ignore[attr-defined]
         if len(self._remote) > 50_000:
             self._remote.clear()
         self._remote[id(ev)] = ev

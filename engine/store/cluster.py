@@ -10,7 +10,6 @@ engine sees each change of the combined state (and opens or resolves the inciden
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,7 +22,6 @@ from engine.store.store import Store
 
 DB_NOW = "EXTRACT(EPOCH FROM clock_timestamp())::float8"
 _LEGS = "CASE WHEN t.locations = '' THEN ARRAY['*'] ELSE string_to_array(t.locations, ',') END"
-_PG_LEADER = "hashtext(current_schema() || '/sysalert-leader')"
 
 
 @dataclass
@@ -197,10 +195,13 @@ def report_locations(
     reports: list[dict[str, Any]],
     recompute: Iterable[str],
     lease_s: float,
-) -> list[Change]:
+) -> tuple[list[Change], dict[str, str]]:
     """Write this engine's latest result per (target, location) it holds, then decide the combined
-    state of `recompute` targets. Each report: t, l, state, latency_ms, error_class, checked_at."""
+    state of `recompute` targets. Each report: t, l, state, latency_ms, error_class, checked_at.
+    Returns the changes, and the combined state of every recomputed target (so an engine whose
+    memory missed another engine's change catches up)."""
     changes: list[Change] = []
+    states: dict[str, str] = {}
     with store.engine.begin() as conn:
         now = float(conn.execute(text(f"SELECT {DB_NOW}")).scalar_one())
         if reports:
@@ -223,6 +224,7 @@ def report_locations(
             legs = _legs(conn, tid, now)
             locs = [x for x in row[1].split(",") if x]
             verdict = combine(locs, {loc: leg["state"] for loc, leg in legs.items()}, row[2])
+            states[tid] = verdict.state
             rep = last.get(tid)
             if rep is not None:
                 conn.execute(
@@ -253,7 +255,7 @@ def report_locations(
                         errors[0] if errors else None,
                     )
                 )
-    return changes
+    return changes, states
 
 
 def _legs(conn: Any, target_id: str, now: float) -> dict[str, dict[str, Any]]:
@@ -351,133 +353,3 @@ def runtime_of(store: Store, target_ids: list[str]) -> dict[str, dict[str, Any]]
         "last_check_at",
     )
     return {r[0]: dict(zip(keys, r[1:], strict=True)) for r in rows}
-
-
-# ---- leadership: one engine runs the store-wide duties ------------------------------------------
-class LeaderLock:
-    """A session advisory lock held by one connection: whoever holds it leads. An engine that dies
-    loses it with its connection, and the next try of another engine takes it."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self._conn: Any = None
-
-    def try_take(self) -> bool:
-        if self._conn is not None:
-            return self.held()
-        conn = self.store.engine.connect()
-        try:
-            got = bool(conn.execute(text(f"SELECT pg_try_advisory_lock({_PG_LEADER})")).scalar())
-            conn.commit()
-        except Exception:
-            conn.close()
-            raise
-        if got:
-            self._conn = conn
-        else:
-            conn.close()
-        return got
-
-    def held(self) -> bool:
-        if self._conn is None:
-            return False
-        try:
-            n = self._conn.execute(
-                text(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                    " AND pid = pg_backend_pid()"
-                )  # this connection holds no other lock
-            ).scalar()
-            self._conn.commit()
-        except Exception:
-            self._drop()
-            return False
-        if not n:
-            self._drop()
-        return bool(n)
-
-    def _drop(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.invalidate()
-                conn.close()
-
-    def release(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.execute(text(f"SELECT pg_advisory_unlock({_PG_LEADER})"))
-                self._conn.commit()
-            self._drop()
-
-
-# ---- live events between engines: LISTEN/NOTIFY --------------------------------------------------
-def channel_of(store: Store) -> str:
-    """One NOTIFY channel per schema (tests and checks share one database)."""
-    with store.engine.begin() as conn:
-        return str(conn.execute(text("SELECT 'sysalert_' || md5(current_schema())")).scalar())[:40]
-
-
-def notify(store: Store, channel: str, payloads: list[str]) -> None:
-    if not payloads:
-        return
-    with store.engine.begin() as conn:
-        conn.execute(text("SELECT pg_notify(:c, :p)"), [{"c": channel, "p": p} for p in payloads])
-
-
-def announce(store: Store, method: str, *args: Any) -> None:
-    """A change made without an engine (a CLI on the store itself), told to the running engines
-    as the event the engine would have published; best effort (their lease sync catches up)."""
-    import json
-    import time
-
-    if method in ("target_changed", "target_removed"):
-        ev = {
-            "type": "targets",
-            "ts": time.time(),
-            "target_id": args[0],
-            "removed": method == "target_removed",
-        }
-    elif method == "maintenance_changed":
-        ev = {"type": "maintenance", "ts": time.time(), "target_id": None, "active": True}
-    elif method == "incidents_changed":
-        ev = {"type": "incident", "ts": time.time(), "incident_id": args[0], "state": "changed"}
-    else:
-        return
-    with contextlib.suppress(Exception):
-        notify(store, channel_of(store), [json.dumps({"e": "command", "v": ev})])
-
-
-class Listener:
-    """A connection of its own that LISTENs; `wait` returns the payloads that arrived."""
-
-    def __init__(self, store: Store, channel: str) -> None:
-        self.store = store
-        self.channel = channel
-        self._raw: Any = None
-
-    def _connect(self) -> Any:
-        raw = self.store.engine.raw_connection()
-        pg = raw.driver_connection
-        pg.autocommit = True
-        pg.execute(f"LISTEN {self.channel}")
-        self._raw = raw
-        return pg
-
-    def wait(self, timeout: float) -> list[str]:
-        """Blocks up to `timeout` seconds (worker thread)."""
-        pg = self._raw.driver_connection if self._raw is not None else self._connect()
-        try:
-            out = [n.payload for n in pg.notifies(timeout=timeout, stop_after=1)]
-            if out:  # a burst: take what else has arrived, without waiting long
-                out += [n.payload for n in pg.notifies(timeout=0.002, stop_after=1000)]
-            return out
-        except Exception:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        raw, self._raw = self._raw, None
-        if raw is not None:
-            with contextlib.suppress(Exception):
-                raw.invalidate()
