@@ -22,7 +22,6 @@ from tests.conftest import need, pg_available
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(400)]
 
 
-
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
     need("PostgreSQL (127.0.0.1:5432, db test)", pg_available(), "start the local PostgreSQL")
@@ -185,7 +184,7 @@ def test_a_location_failing_is_partial_and_the_quorum_pages(cluster: Cluster) ->
         assert legs == {"fra": "down", "nyc": "up"}
         time.sleep(3)
         assert not hooks.about('"q"'), "paged while fewer than the quorum saw it down"
-        status = fra.cli("target", "status")
+        status = fra.cli("status")
         assert "partial" in status.stdout and status.returncode != 0  # not counted as up
 
         (root / "fail-nyc").touch()
@@ -228,3 +227,37 @@ def test_a_location_with_no_engine_is_reported_not_counted_as_up(cluster: Cluste
             "state"] == "up", 20)  # fmt: skip
     finally:
         counter.close()
+
+
+def test_heartbeat_pings_are_taken_by_any_engine(cluster: Cluster) -> None:
+    """Pings sent only to the engine that does not hold the heartbeat keep it up (the holder
+    folds the committed rows in); when they stop, it goes down and pages once."""
+    import httpx
+
+    hooks = Hooks()
+    try:
+        cmds = cluster.commands()
+        try:
+            cmds.add_contact("oncall", f"webhook:http://127.0.0.1:{hooks.port}/h")
+            rec = cmds.add_target("heartbeat://job?every=3s&grace=2s", name="job")
+        finally:
+            cmds.store.close()
+        a = cluster.node("a").start()
+        b = cluster.node("b").start()
+        time.sleep(2)
+        other = a if a.health()["parts"]["cluster"]["targets_held"] == 0 else b
+        assert other.health()["parts"]["cluster"]["targets_held"] == 0
+        for _ in range(8):  # every 1.5 s, to the engine that does not hold it
+            r = httpx.get(f"http://127.0.0.1:{other.port}/ping/{rec.token}", timeout=5)
+            assert r.status_code == 200, r.text
+            time.sleep(1.5)
+        show = json.loads(a.cli("target", "show", "job", "--json").stdout)
+        assert show["state"] == "up", show["state"]
+        assert not hooks.about('"job"'), "paged although pings arrived (at the other engine)"
+        page = _until(lambda: hooks.about('"job"'), 20)  # pings stop: down after 3 s + 2 s
+        assert page
+        time.sleep(3)
+        alerts = [p for p in hooks.about('"job"') if json.loads(p)["kind"] == "alert"]
+        assert len(alerts) == 1
+    finally:
+        hooks.close()

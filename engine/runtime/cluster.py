@@ -123,7 +123,10 @@ class ClusterMember:
         self._last_ok = began
         self.live = r.live
         gained = [t for t, loc in r.held - self.held if loc == ANY]
-        return r, cstore.runtime_of(self.store, gained)
+        state = cstore.runtime_of(self.store, gained)
+        for tid, due in r.due.items():  # handed back by another engine: its next due time
+            state.setdefault(tid, {})["_due"] = due
+        return r, state
 
     # ---- the loops (supervised) --------------------------------------------------------------
     async def lease_loop(self) -> None:
@@ -157,19 +160,26 @@ class ClusterMember:
         for tid, _ in lost:
             eng.scheduler.remove(tid)
             self._shadows.pop(tid, None)
+        mono, wall = eng.scheduler.clock(), time.time()
         for tid, _ in gained:
             rec = eng.targets.get(tid)
             if rec is None:  # added on another engine, not heard of yet: loaded, then scheduled
                 eng.target_changed(tid)
                 continue
-            for k, v in state.get(tid, {}).items():
+            got = dict(state.get(tid, {}))
+            due = got.pop("_due", 0.0)
+            for k, v in got.items():
                 setattr(rec, k, v)
-            eng.schedule(rec)
+            # Handed over: from the due time the last holder had; else (expired lease, a new
+            # target): at the usual spot in its interval.
+            first = mono + max(0.0, due - wall) if 0 < due <= wall + rec.interval_s else None
+            eng.schedule(rec, first)
 
     async def _hand_back(self, excess: dict[str, int]) -> None:
         """Another engine joined: give back what is over the fair share, unscheduled first."""
         eng = self.engine
-        now = time.time()
+        mono, wall = eng.scheduler.clock(), time.time()
+        dues = eng.scheduler.dues()
         out: list[tuple[str, str, float]] = []
         for pool, n in excess.items():
             mine = sorted(t for t, loc in self.held if loc == pool)[:n]
@@ -177,7 +187,7 @@ class ClusterMember:
                 eng.scheduler.remove(tid)
                 self.held.discard((tid, pool))
                 self._shadows.pop(tid, None)
-                out.append((tid, pool, now))
+                out.append((tid, pool, wall + max(0.0, dues.get(tid, mono) - mono)))
         await anyio.to_thread.run_sync(cstore.release, self.store, self.id, out)
 
     # ---- leadership -------------------------------------------------------------------------
@@ -336,6 +346,9 @@ class ClusterMember:
             # The combined state of a multi-location target is decided by whichever engine
             # reported last: every engine probing it learns it here.
             rec.state, rec.state_since = ev.new, ev.ts  # type: ignore[attr-defined]
+        elif rec is not None and ev.type == "result" and rec.kind == "heartbeat":
+            if self.holds(rec.id):  # a ping another engine took: fold the stored row in
+                self.engine.replayed(self.engine.alerting.heartbeats.replay([rec], ev.ts))
         elif rec is not None and ev.type == "result" and not self.holds(rec.id):
             rec.last_latency_ms = ev.latency_ms  # type: ignore[attr-defined]
             rec.last_error_class = ev.error_class  # type: ignore[attr-defined]

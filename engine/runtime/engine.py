@@ -251,11 +251,36 @@ class Engine:
         else:
             self.schedule(rec)
 
-    def schedule(self, rec: TargetRecord) -> None:
-        """Probe a target from now on. The scheduler's own timer bounds the check; a little slack
-        lets a probe's finer timeout (HTTP phases, command kill grace) report first."""
+    def probes_here(self, target_id: str) -> bool:
+        """Whether this engine probes (holds the lease of) a target; always on SQLite."""
+        return self.cluster is None or self.cluster.holds(target_id)
+
+    def ping_elsewhere(self, rec: TargetRecord, res: ProbeResult, now: float) -> None:
+        """A ping for a heartbeat another engine holds: once its row is committed, a result
+        event tells that engine (and consoles here) to fold it in."""
+
+        def committed(exc: Exception | None) -> None:
+            if exc is None:
+                self.events.publish(
+                    ResultEvent(now, rec.id, res.ok, None, res.error_class, rec.state)
+                )
+
+        self.when_committed(committed)
+
+    def replayed(self, changes: list[tuple[TargetRecord, Transition]]) -> None:
+        """State changes found by folding stored pings in: where a live change goes."""
+        self._replayed = changes
+        self._after_replay()
+
+    def schedule(self, rec: TargetRecord, first_due: float | None = None) -> None:
+        """Probe a target from now on (from `first_due`, scheduler clock, when given). The
+        scheduler's own timer bounds the check; a little slack lets a probe's finer timeout
+        (HTTP phases, command kill grace) report first."""
         self.scheduler.add(
-            rec.id, rec.interval_s, timeout=rec.timeout_s + (0.0 if rec.kind == "tcp" else 2.0)
+            rec.id,
+            rec.interval_s,
+            first_due,
+            timeout=rec.timeout_s + (0.0 if rec.kind == "tcp" else 2.0),
         )
 
     def _relink(self, target_id: str, old_parent: str | None, new_parent: str | None) -> None:

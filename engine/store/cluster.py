@@ -33,6 +33,7 @@ class Round:
     held: set[tuple[str, str]] = field(default_factory=set)
     excess: dict[str, int] = field(default_factory=dict)
     live: dict[str, int] = field(default_factory=dict)  # location -> live engines
+    due: dict[str, float] = field(default_factory=dict)  # claimed now: next check (wall clock)
 
 
 def sync_leases(store: Store) -> None:
@@ -125,17 +126,19 @@ def lease_round(
             want = min(share - mine, max_claim)
             if want <= 0:
                 continue
-            ids = [
-                r[0]
+            claimed = {
+                r[0]: float(r[1])
                 for r in conn.execute(
                     text(
-                        "SELECT target_id FROM target_leases WHERE location = :pool"
+                        "SELECT target_id, due_at FROM target_leases WHERE location = :pool"
                         " AND (holder IS NULL OR expires_at < :now) ORDER BY due_at"
                         " LIMIT :want FOR UPDATE SKIP LOCKED"
                     ),
                     {"pool": pool, "now": now, "want": want},
                 )
-            ]
+            }
+            ids = list(claimed)
+            out.due.update(claimed)
             if ids:
                 conn.execute(
                     text(
