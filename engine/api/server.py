@@ -74,6 +74,8 @@ def _live(engine: Engine, rec: TargetRecord) -> TargetRecord:
     cur = engine.targets.get(rec.id)
     if cur is None or cur is rec or cur.kind != rec.kind:
         return rec
+    if rec.locations or not engine.probes_here(rec.id):
+        return rec  # another engine's target, or a state decided in the store: the store's
     changes = {k: getattr(cur, k) for k in _RUNTIME}
     hb = getattr(engine.alerting.heartbeats, "states", {}).get(rec.id)
     changes["hb_state"] = json.dumps(hb.to_dict()) if hb is not None else cur.hb_state

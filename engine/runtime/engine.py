@@ -415,6 +415,7 @@ class Engine:
             "last_error": self._last_error(),
             "uptime_s": round(self.clock() - self.started_at, 1),
             "failing": self.failing_parts(),
+            **({"cluster": self.cluster.status()} if self.cluster is not None else {}),
         }
 
     def _last_error(self) -> str:
