@@ -75,6 +75,7 @@ def claim_due(
     now: float | None = None,
     limit: int = 50,
     skip_contacts: Collection[str] = (),
+    skip_channels: Collection[str] = (),
 ) -> list[Notification]:
     """Take up to `limit` due rows (pending, or sending with an expired lease) for this engine.
     Rows for `skip_contacts` (contacts this engine is still sending to) stay queued for later."""
@@ -85,6 +86,8 @@ def claim_due(
         and_(t.c.status == "sending", t.c.lease_until < now),
     )
     pick = and_(due, t.c.contact_id.not_in(list(skip_contacts))) if skip_contacts else due
+    if skip_channels:
+        pick = and_(pick, t.c.channel.not_in(list(skip_channels)))
     with store.engine.begin() as conn:
         q = select(t.c.id).where(pick).order_by(t.c.created_at).limit(limit)
         if not store.sqlite:

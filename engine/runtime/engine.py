@@ -251,6 +251,10 @@ class Engine:
         else:
             self.schedule(rec)
 
+    def leads(self) -> bool:
+        """Whether this engine runs the store-wide duties (always, without other engines)."""
+        return self.cluster is None or self.cluster.leader
+
     def probes_here(self, target_id: str) -> bool:
         """Whether this engine probes (holds the lease of) a target; always on SQLite."""
         return self.cluster is None or self.cluster.holds(target_id)
