@@ -103,10 +103,9 @@ class Engine:
         self.telegram = TelegramBridge(self)
         self.benchmarks = BenchmarkRunner(self)
         store.on_keys_changed(self._keys_changed)
-        # On PostgreSQL several engines share the store: this one probes the targets it leases.
-        self.cluster: ClusterMember | None = (
-            ClusterMember(self) if not store.sqlite and mode in ("daemon", "embedded") else None
-        )
+        # On PostgreSQL several engines share the store: a running engine probes the targets
+        # it leases (set in run; an engine driven without running, in tools and tests, is alone).
+        self.cluster: ClusterMember | None = None
 
     # ---- lifecycle ----------------------------------------------------------------------------
     async def run(self, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
@@ -116,6 +115,8 @@ class Engine:
         # turn within half a millisecond instead of five, which bounds group-commit latency.
         sys.setswitchinterval(0.0005)
         self.started_at = self.clock()
+        if not self.store.sqlite and self.mode in ("daemon", "embedded"):
+            self.cluster = ClusterMember(self)
         await anyio.to_thread.run_sync(self._load)
         self._after_replay()
         # Targets, specs and contexts live as long as the engine: keep them out of the cyclic
