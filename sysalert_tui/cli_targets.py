@@ -221,13 +221,16 @@ def cmd_show(args: argparse.Namespace) -> int:
         else:
             latest = latest_result(cmds, r)
         if r.get("locations"):  # each location's latest result, not just their names
-            r["locations"] = cmds.target_locations(r["id"])
+            # (a SQLite store has one engine, which probes every target: names only)
+            r["locations"] = cmds.target_locations(r["id"]) or r["locations"]
     if args.json:
         print_json(r)
     else:
         for line in show_lines(r, latest):
             print(line)
         for loc in r.get("locations") or []:
+            if not isinstance(loc, dict):
+                continue
             lat = loc["latency_ms"]
             print(
                 f"  {loc['location']:<12} {loc['state']:<9}"

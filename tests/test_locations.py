@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,30 @@ def test_declared_targets_take_locations_and_quorum(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="quorum 2 with 1 location"):
         load_settings(cfg, tmp_path, env={})
+
+
+def test_cli_locations_on_a_sqlite_store(tmp_path: Path) -> None:
+    """On SQLite (one engine) locations are stored and shown; `engines` says there is no list;
+    a bad quorum is one line naming the fix."""
+    from tests.daemon_harness import cli, init_store
+
+    data = tmp_path / "data"
+    init_store(data)
+    rc, out, err = cli(data, "target", "add", "tcp://127.0.0.1:9", "--name", "db",
+                       "--locations", "fra,nyc", "--quorum", "3")  # fmt: skip
+    assert rc == 2 and "quorum 3 with 2 location(s)" in err and "Traceback" not in err
+    rc, out, err = cli(data, "target", "add", "tcp://127.0.0.1:9", "--name", "db",
+                       "--locations", "fra,nyc", "--json")  # fmt: skip
+    assert rc == 0, err
+    d = json.loads(out)
+    assert (d["locations"], d["quorum"]) == (["fra", "nyc"], None)
+    rc, out, _ = cli(data, "target", "edit", "db", "--quorum", "1")
+    assert rc == 0
+    rc, out, _ = cli(data, "target", "show", "db", "--json")
+    assert json.loads(out)["quorum"] == 1 and json.loads(out)["locations"] == ["fra", "nyc"]
+    rc, out, _ = cli(data, "target", "export")
+    assert 'locations = ["fra", "nyc"]' in out and "quorum = 1" in out
+    rc, out, _ = cli(data, "engines", "--json")
+    assert rc == 0 and json.loads(out) == []
+    rc, out, _ = cli(data, "engines")
+    assert "SQLite store is never shared" in out
