@@ -105,7 +105,7 @@ def test_cli_locations_on_a_sqlite_store(tmp_path: Path) -> None:
     assert rc == 0
     rc, out, _ = cli(data, "target", "show", "db", "--json")
     assert json.loads(out)["quorum"] == 1 and json.loads(out)["locations"] == ["fra", "nyc"]
-    rc, out, _ = cli(data, "target", "export")
+    rc, out, _ = cli(data, "export")
     assert 'locations = ["fra", "nyc"]' in out and "quorum = 1" in out
     rc, out, _ = cli(data, "engines", "--json")
     assert rc == 0 and json.loads(out) == []
