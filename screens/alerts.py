@@ -14,7 +14,7 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
-from engine.core.durations import parse_duration
+from engine import parse_duration
 from screens.actions import bindings_for
 from screens.base import EngineScreen
 from screens.dialogs import Field, FieldsDialog, checked

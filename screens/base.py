@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static
 
-from engine.core.errors import SysAlertError
+from engine import SysAlertError
 from screens.chrome import NavBar, StatusBar
 from screens.context import ConsoleContext, context
 from screens.dialogs import ConfirmScreen

@@ -10,9 +10,7 @@ from typing import Any
 
 from rich.text import Text
 
-from engine.benchmarks.scoring import fmt
-from engine.benchmarks.spec import parse_bench_spec, parse_threshold
-from engine.core.durations import parse_duration
+from engine import fmt, parse_bench_spec, parse_duration, parse_threshold
 from screens.actions import bindings_for
 from screens.base import ListScreen, Unavailable
 from screens.dialogs import Field, FieldsDialog, checked

@@ -7,7 +7,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
-from engine.core.domain import STATE_SYMBOLS
+from engine import STATE_SYMBOLS
 from screens.context import context
 from screens.fmt import STATE_STYLES
 

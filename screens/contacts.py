@@ -11,7 +11,7 @@ from textual import events
 from textual.widget import Widget
 from textual.widgets import Static
 
-from engine.security.privacy import mask_id
+from engine import mask_id
 from screens.actions import bindings_for
 from screens.base import EngineScreen
 from screens.dialogs import Field, FieldsDialog
@@ -57,8 +57,7 @@ def _level(value: str) -> str | None:
 
 
 def _address(value: str) -> str | None:
-    from engine.core.errors import SysAlertError
-    from engine.notify.channels import parse_contact_address
+    from engine import SysAlertError, parse_contact_address
 
     if not value.strip():
         return None

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import tzinfo
 from typing import Any, Protocol, cast
 
-from engine.runtime.facade import ConsoleBackend
+from engine import ConsoleBackend
 
 
 class ConsoleContext(Protocol):

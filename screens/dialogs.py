@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from engine.core.errors import SysAlertError
+from engine import SysAlertError
 
 Validator = Callable[[str], str | None]
 

@@ -11,9 +11,7 @@ from datetime import datetime, tzinfo
 
 from rich.text import Text
 
-from engine.core.domain import STATE_SYMBOLS
-from engine.core.durations import format_duration
-from engine.core.errors import SysAlertError
+from engine import STATE_SYMBOLS, SysAlertError, format_duration
 
 STATE_STYLES = {
     "up": "green",

@@ -15,9 +15,7 @@ from textual import on
 from textual.widget import Widget
 from textual.widgets import Static
 
-from engine.core.domain import STATE_SYMBOLS
-from engine.core.durations import parse_duration
-from engine.core.errors import BadInput
+from engine import STATE_SYMBOLS, BadInput, parse_duration
 from screens.actions import bindings_for
 from screens.base import EngineScreen
 from screens.dialogs import Field, FieldsDialog

@@ -11,9 +11,7 @@ from rich.text import Text
 from textual.widget import Widget
 from textual.widgets import Static
 
-from engine.core.durations import parse_duration
-from engine.core.errors import NotFound
-from engine.timing.schedules import parse_window
+from engine import NotFound, parse_duration, parse_window
 from screens.actions import bindings_for
 from screens.base import EngineScreen
 from screens.dialogs import Field, FieldsDialog, checked

@@ -10,8 +10,7 @@ from typing import Any
 
 from rich.text import Text
 
-from engine.core.durations import parse_duration
-from engine.core.rulespec import METRICS, SEVERITIES, parse_when
+from engine import METRICS, SEVERITIES, parse_duration, parse_when
 from screens.actions import bindings_for
 from screens.base import ListScreen
 from screens.dialogs import Field, FieldsDialog, checked

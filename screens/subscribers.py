@@ -23,7 +23,7 @@ ROLE_STYLES = {"admin": "bold magenta", "subscriber": ""}
 
 
 def _chat_id(value: str) -> None:
-    from engine.core.domain import parse_chat_id
+    from engine import parse_chat_id
 
     parse_chat_id(value)
 

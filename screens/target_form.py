@@ -12,10 +12,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static, TextArea
 
-from engine.checks.conditions.parse import parse_conditions
-from engine.checks.specs import EXAMPLES, parse_spec
-from engine.core.durations import parse_duration
-from engine.core.errors import SysAlertError
+from engine import EXAMPLES, SysAlertError, parse_conditions, parse_duration, parse_spec
 from screens.actions import bindings_for
 from screens.base import EngineScreen
 from screens.context import field

@@ -10,7 +10,7 @@ from textual import on
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
-from engine.core.errors import NotFound
+from engine import NotFound
 from screens.actions import bindings_for
 from screens.base import EngineScreen
 from screens.dialogs import ConfirmScreen

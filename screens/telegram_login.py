@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from engine.core.errors import SysAlertError
+from engine import SysAlertError
 from screens.dialogs import Field, FieldsDialog
 from screens.fmt import error_sentence
 
@@ -55,7 +55,7 @@ async def _ask(
 
 
 async def _login(screen: Any, fn: Any, done: Callable[[], None]) -> None:
-    from engine.telegram.login import LoginPrompts
+    from engine import LoginPrompts
 
     async def say(text: str) -> None:
         screen.notify(text, severity="warning")
