@@ -240,6 +240,7 @@ def test_heartbeat_pings_are_taken_by_any_engine(cluster: Cluster) -> None:
         try:
             cmds.add_contact("oncall", f"webhook:http://127.0.0.1:{hooks.port}/h")
             rec = cmds.add_target("heartbeat://job?every=4s&grace=4s", name="job")
+            token = str(rec.ping_url).rsplit("/", 1)[1]  # the result carries the URL, not the token
         finally:
             cmds.store.close()
         a = cluster.node("a").start()
@@ -255,7 +256,7 @@ def test_heartbeat_pings_are_taken_by_any_engine(cluster: Cluster) -> None:
 
         seen = []
         for i in range(8):  # every 1.5 s, to the engine that does not hold it
-            r = httpx.get(f"http://127.0.0.1:{other.port}/ping/{rec.token}", timeout=5)
+            r = httpx.get(f"http://127.0.0.1:{other.port}/ping/{token}", timeout=5)
             assert r.status_code == 200, r.text
             time.sleep(1.5)
             if i >= 2:
