@@ -124,10 +124,17 @@ class StatusBar(Static):
                 f" │ {stats.get('probe_rate', 0.0):.1f} probes/s │ {stats.get('targets', 0)} targets"
             )
             states = stats.get("states") or {}
-            for state in ("down", "degraded", "pending", "maintenance", "paused"):
+            for state in ("down", "partial", "degraded", "pending", "maintenance", "paused"):
                 n = states.get(state)
                 if n:
                     text.append(f" {STATE_SYMBOLS[state]}{n}", style=STATE_STYLES.get(state, ""))
+        cluster = stats.get("cluster")
+        if cluster:  # several engines share the store: how many, and this one's share
+            text.append(
+                f" │ engine {cluster['id']} ({cluster['location']}, {cluster['targets_held']}"
+                f" leases) of {cluster['engines_alive']}"
+                + (" · leader" if cluster["leader"] else "")
+            )
         failing = stats.get("failing")
         if failing:  # only while something fails: a healthy bar stays as it was
             parts = ", ".join(f"{name} ({why})" for name, why in sorted(failing.items()))

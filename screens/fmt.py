@@ -18,6 +18,7 @@ STATE_STYLES = {
     "down": "bold red",
     "pending": "yellow",
     "degraded": "bold yellow",
+    "partial": "bold dark_orange",  # down in some locations, fewer than the quorum
     "unknown": "bright_black",
     "maintenance": "magenta",
     "paused": "bright_black",

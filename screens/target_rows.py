@@ -22,6 +22,7 @@ SPARK = 12
 SORTS = ("state", "name", "latency")
 STATE_ORDER = {
     "down": 0,
+    "partial": 1,
     "degraded": 1,
     "pending": 2,
     "unknown": 3,

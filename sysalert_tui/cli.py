@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         cli_alerts,
         cli_apikeys,
         cli_bench,
+        cli_cluster,
         cli_history,
         cli_ping,
         cli_report,
@@ -114,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_apikeys.register(sub, _add_json)
     cli_telegram.register(sub, _add_json)
     web.register(sub)
+    cli_cluster.register(sub, _add_json)
 
     rot = sub.add_parser("rotate-keys", help="re-encrypt every sealed value under a new master key")
     rot.add_argument("--batch", type=int, default=500, help="rows per transaction")

@@ -47,6 +47,7 @@ def register(sub: Any, add_json: Any) -> None:
     )
     a.add_argument("--depends-on", help="parent target: its outage holds this one's alerts")
     _threshold_flags(a)
+    _location_flags(a)
     add_json(a)
     a.set_defaults(handler=cmd_add)
 
@@ -80,6 +81,7 @@ def register(sub: Any, add_json: Any) -> None:
     )
     e.add_argument("--depends-on", help="parent target ('' to remove the dependency)")
     _threshold_flags(e)
+    _location_flags(e)
     add_json(e)
     e.set_defaults(handler=cmd_edit)
 
@@ -116,6 +118,19 @@ def _threshold_flags(p: Any) -> None:
     )
 
 
+def _location_flags(p: Any) -> None:
+    p.add_argument(
+        "--locations",
+        metavar="A,B",
+        help="probe from each of these engine locations (several engines on PostgreSQL)",
+    )
+    p.add_argument(
+        "--quorum",
+        metavar="N",
+        help="locations that must see it down before it is down (default: a majority)",
+    )
+
+
 def _options(pairs: list[str]) -> dict[str, Any]:
     from engine.core.errors import BadInput
 
@@ -141,6 +156,8 @@ def cmd_add(args: argparse.Namespace) -> int:
             depends_on=args.depends_on,
             failure_threshold=args.failure_threshold,
             recovery_threshold=args.recovery_threshold,
+            locations=args.locations,
+            quorum=args.quorum,
         )
         pub = _pub(cmds, rec)
         beat = cmds.heartbeat_info(pub["id"]) if pub["kind"] == "heartbeat" else None
@@ -206,11 +223,22 @@ def cmd_show(args: argparse.Namespace) -> int:
             latest = None
         else:
             latest = latest_result(cmds, r)
+        if r.get("locations"):  # each location's latest result, not just their names
+            # (a SQLite store has one engine, which probes every target: names only)
+            r["locations"] = cmds.target_locations(r["id"]) or r["locations"]
     if args.json:
         print_json(r)
     else:
         for line in show_lines(r, latest):
             print(line)
+        for loc in r.get("locations") or []:
+            if not isinstance(loc, dict):
+                continue
+            lat = loc["latency_ms"]
+            print(
+                f"  {loc['location']:<12} {loc['state']:<9}"
+                f" {'' if lat is None else f'{lat:.0f} ms':<9} {ago(loc['checked_at'])}"
+            )
     return 0
 
 
@@ -284,6 +312,8 @@ def cmd_edit(args: argparse.Namespace) -> int:
         conditions=args.conditions,
         failure_threshold=args.failure_threshold,
         recovery_threshold=args.recovery_threshold,
+        locations=args.locations,
+        quorum=args.quorum,
         **changes,
     )
 
@@ -308,7 +338,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """Exit 1 when a target is down or a part of the running engine fails; a target in
+    """Exit 1 when a target is down or partial or a part of the running engine fails; a target in
     maintenance or paused is shown so and does not count (its outage was planned), as the console
     and the engine's own counts do."""
     with open_commands(args) as cmds:
@@ -338,6 +368,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                     for r in recs
                 ],
                 "down": sum(r["state"] == "down" for r in recs),
+                "partial": sum(r["state"] == "partial" for r in recs),
                 "engine": {"mode": stats.get("mode"), "failing": failing},
             }
         )
@@ -357,7 +388,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         if failing:
             parts = ", ".join(f"{name} ({why})" for name, why in sorted(failing.items()))
             print(f"engine FAILING: {parts}; see the daemon log and GET /health")
-    return 1 if failing or any(r["state"] == "down" for r in recs) else 0
+    # `partial` (down in some locations, fewer than the quorum) is not up either.
+    return 1 if failing or any(r["state"] in ("down", "partial") for r in recs) else 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -105,15 +105,16 @@ def _first_run(settings: Settings) -> str | None:
 
 def _run_embedded(settings: Settings, notice: str | None = None) -> int:
     from engine.runtime.bootstrap import open_store
+    from engine.runtime.cluster import engine_id_for
     from engine.runtime.engine import Engine
     from engine.runtime.facade import EmbeddedBackend
     from engine.store.engine_lock import StoreLock
     from sysalert_tui.app import SysAlertApp
 
     store = open_store(settings)
-    store_lock = StoreLock(store)
+    store_lock = StoreLock(store, engine_id_for(settings))
     try:
-        store_lock.acquire()  # a daemon elsewhere on this database: refuse, as on this host
+        store_lock.acquire()  # this engine id already running (SQLite: any engine): refuse
         engine = Engine(settings, store, mode="embedded")
         engine.store_lock = store_lock
         # Before the screen opens: a depends_on naming no target is one line and exit 2, as for

@@ -112,6 +112,7 @@ def user_error(exc: BaseException) -> SysAlertError | None:
 async def _main(args: argparse.Namespace, settings: Any) -> int:
     from engine.api.serve import make_servers, run_servers, stop_servers
     from engine.runtime.bootstrap import open_store
+    from engine.runtime.cluster import engine_id_for
     from engine.runtime.engine import Engine
     from engine.store.engine_lock import StoreLock
     from sysalert_tui.tuning import freeze_loaded, tune_process
@@ -123,7 +124,7 @@ async def _main(args: argparse.Namespace, settings: Any) -> int:
     store_lock: StoreLock | None = None
     try:  # from here on the lock, the store and the socket file are released on any exit
         store = open_store(settings)
-        store_lock = StoreLock(store)
+        store_lock = StoreLock(store, engine_id_for(settings))
         store_lock.acquire()
         engine = Engine(settings, store, mode="daemon")
         engine.store_lock = store_lock

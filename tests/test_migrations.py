@@ -171,7 +171,7 @@ def test_v1_store_upgrades_with_data_intact(v1_store: Store) -> None:
         assert not inspect(conn).has_table("rollups")
     assert migrate(store.engine) == 1
     with store.engine.connect() as conn:
-        assert current_version(conn) == SCHEMA_VERSION == 4
+        assert current_version(conn) == SCHEMA_VERSION == 5
         cols = {c["name"] for c in inspect(conn).get_columns("targets")}
         assert {"flapping", "parent_id", "hb_state"} <= cols
         assert "ping" in {c["name"] for c in inspect(conn).get_columns("results")}  # v3
@@ -300,3 +300,62 @@ def test_v4_seals_contact_status_detail(v1_store: Store, keyring: KeyRing) -> No
         db = store.engine.url.database or ""
         raw = b"".join(p.read_bytes() for p in Path(db).parent.glob(Path(db).name + "*"))
         assert b"10.1.2.3" not in raw and b"77441265" not in raw
+
+
+def test_v5_adds_locations_leases_engines_and_one_open_incident_per_key(v1_store: Store) -> None:
+    """v5 (several engines): targets keep their rows with no locations, lease and engine tables
+    appear, and two open incidents with one key (possible before) become one: the older stays."""
+    store = v1_store
+    row = (
+        "INSERT INTO incidents (id, dedup_key, kind, state, severity, opened_at, escalation_level)"
+        " VALUES (:id, 'target:t1', 'down', 'firing', 'high', :at, 1)"
+    )
+    with store.engine.begin() as conn:
+        conn.execute(text(row), {"id": "inc00001", "at": 1.0})
+        conn.execute(text(row), {"id": "inc00002", "at": 2.0})
+    assert migrate(store.engine) == 1
+    with store.engine.begin() as conn:
+        assert inspect(conn).has_table("target_leases") and inspect(conn).has_table("engines")
+        cols = {c["name"] for c in inspect(conn).get_columns("targets")}
+        assert {"locations", "quorum"} <= cols
+        states = dict(conn.execute(text("SELECT id, state FROM incidents")).all())
+        assert states == {"inc00001": "firing", "inc00002": "resolved"}
+        with pytest.raises(Exception, match="(?i)unique"):
+            conn.execute(text(row), {"id": "inc00003", "at": 3.0})
+    recs = tstore.load_all(store)
+    assert recs and all(r.locations == [] and r.quorum is None for r in recs)
+
+
+@pytest.mark.postgres
+def test_two_engines_starting_at_once_migrate_once() -> None:
+    """The migration runs under an advisory lock: two stores opening a fresh schema at the same
+    moment both come up at the newest version, and the store is created once."""
+    import threading
+
+    from tests.cluster_harness import pg_schema
+    from tests.conftest import need, pg_available
+
+    need("PostgreSQL", pg_available(), "start the local PostgreSQL")
+    with pg_schema() as url:
+        engines = [open_db(url), open_db(url)]
+        got: list[object] = []
+        threads = [
+            threading.Thread(target=lambda e=e: got.append(_try_migrate(e))) for e in engines
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert sorted(got, key=str) == [0, SCHEMA_VERSION], got  # one created, one found it
+        with engines[0].connect() as conn:
+            n = conn.execute(text("SELECT count(*) FROM meta WHERE key = 'schema_version'"))
+            assert n.scalar() == 1
+        for e in engines:
+            e.dispose()
+
+
+def _try_migrate(engine):  # type: ignore[no-untyped-def]
+    try:
+        return migrate(engine)
+    except Exception as exc:  # a race would show here (duplicate table, duplicate key)
+        return exc

@@ -1,5 +1,6 @@
-"""One engine per store across data directories and hosts: a second engine on the same database
-is refused with a clear error (PostgreSQL advisory lock per schema; a lock file beside SQLite)."""
+"""One engine per SQLite store across data directories; one engine per engine id on PostgreSQL
+(several engines share it by lease): a second engine that may not start is refused with a clear
+error (PostgreSQL advisory lock per schema and engine id; a lock file beside SQLite)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from engine.store.store import Store
 
 def test_a_second_engine_on_the_same_store_is_refused(db_url: str, keyring: KeyRing) -> None:
     first, second = Store.open(db_url, keyring), Store.open(db_url, keyring)
-    a, b = StoreLock(first), StoreLock(second)
+    a, b = StoreLock(first, "e-1"), StoreLock(second, "e-1")
     try:
         a.acquire()
-        with pytest.raises(StoreBusy, match="another SysAlert engine uses this database"):
+        with pytest.raises(
+            StoreBusy, match="another SysAlert engine uses this database|e-1 already runs"
+        ):
             b.acquire()
         a.release()
         b.acquire()  # the first one stopped: the next may start
@@ -25,6 +28,27 @@ def test_a_second_engine_on_the_same_store_is_refused(db_url: str, keyring: KeyR
         a.release()
         first.close()
         second.close()
+
+
+@pytest.mark.postgres
+def test_engines_with_other_ids_share_a_postgresql_store(keyring: KeyRing) -> None:
+    """Several engines on one PostgreSQL: each id takes its own lock; SQLite still refuses."""
+    from tests.cluster_harness import pg_schema
+    from tests.conftest import need, pg_available
+
+    need("PostgreSQL", pg_available(), "start the local PostgreSQL")
+    with pg_schema() as url:
+        first, second = Store.open(url, keyring), Store.open(url, keyring)
+        a, b = StoreLock(first, "e-1"), StoreLock(second, "e-2")
+        try:
+            a.acquire()
+            b.acquire()
+            assert a.held() and b.held()
+        finally:
+            a.release()
+            b.release()
+            first.close()
+            second.close()
 
 
 def test_other_stores_are_not_held(db_url: str, keyring: KeyRing, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -117,7 +141,7 @@ def test_a_lock_another_engine_took_meanwhile_is_not_taken_again(keyring: KeyRin
         conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
     url = f"{PG_URL}?options=-csearch_path%3D{schema}"
     first, second = Store.open(url, keyring), Store.open(url, keyring)
-    a, b = StoreLock(first), StoreLock(second)
+    a, b = StoreLock(first, "e-1"), StoreLock(second, "e-1")
     try:
         a.acquire()
         a._conn.invalidate()  # the first engine's connection dies...

@@ -155,7 +155,7 @@ class Alerting:
             return  # one notice for the flapping, none per flip
         if state == "down" and tr.old != "down":
             self.open_for_target(rec, error_class, detail, now)
-        elif state in ("up", "degraded") and tr.old in ("down", "pending"):
+        elif state in ("up", "degraded", "partial") and tr.old in ("down", "pending"):
             self.resolve_for_target(rec, now)
 
     def _flapping(self, rec: TargetRecord, flapping: bool, now: float) -> None:

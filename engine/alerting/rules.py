@@ -133,14 +133,16 @@ class RuleEvaluator:
             if rule.selector:
                 self._tick_each(rule, now)
                 continue
-            v = self.metric_value(rule)
+            src = self.source(rule)
+            if src is not None and not self.engine.probes_here(src.id):
+                continue  # another engine probes it (several engines): that engine decides
+            v = self.metric_value(rule, src)
             holding = v is not None and rule.holds(v)
             key = f"rule:{rule.id}"
             if not holding:
                 rule.holding_since = None
             elif rule.holding_since is None:
                 rule.holding_since = now
-            src = self.source(rule)
             if src is not None and self.alerting.in_maintenance(src):
                 continue  # keep timing the condition, but open and close nothing in maintenance
             if holding:
@@ -166,8 +168,11 @@ class RuleEvaluator:
         own incident (`rule:ID:TARGET`); targets that left the selection are cleared."""
         seen: set[str] = set()
         in_maintenance = self.alerting.in_maintenance
+        here = self.engine.probes_here
         for src in self.sources(rule):
             seen.add(src.id)
+            if not here(src.id):
+                continue  # another engine probes it (several engines): that engine decides
             v = self.metric_value(rule, src)
             key = f"rule:{rule.id}:{src.id}"
             if v is None or not rule.holds(v):

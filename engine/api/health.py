@@ -38,6 +38,12 @@ def health_report(engine: HealthSource) -> dict[str, Any]:
         "age_s": hk_age,
         **({"error": hk_error} if hk_error else {}),
     }
+    cluster = engine.cluster
+    if cluster is not None:
+        status = cluster.status()
+        parts["cluster"] = {"ok": status["error"] is None, **status}
+        if not cluster.leader:  # retention is a store-wide duty: the leading engine runs it
+            parts["housekeeping"] = {"ok": True, "age_s": None, "runs_on": "the leader"}
     tasks = engine.supervisor.report()
     failing_tasks = [name for name, t in tasks.items() if not t["ok"]]
     parts["tasks"] = {

@@ -50,7 +50,17 @@ class EngineCollector:
         )
         states = GaugeMetricFamily("sysalert_targets", "Targets by state", labels=["state"])
         counts: dict[str, int] = {
-            s: 0 for s in ("up", "pending", "down", "degraded", "unknown", "maintenance", "paused")
+            s: 0
+            for s in (
+                "up",
+                "pending",
+                "down",
+                "partial",
+                "degraded",
+                "unknown",
+                "maintenance",
+                "paused",
+            )
         }
         for rec in e.snapshot():  # copied on the loop: this runs in a worker thread
             s = e.display_state(rec)
@@ -58,6 +68,22 @@ class EngineCollector:
         for s, n in counts.items():
             states.add_metric([s], n)
         yield states
+        cl = e.cluster
+        if cl is not None:  # several engines on one store: this one, and who is alive where
+            held = GaugeMetricFamily(
+                "sysalert_engine_leases", "Target leases this engine holds", labels=["engine"]
+            )
+            held.add_metric([cl.id], len(cl.held))
+            yield held
+            yield GaugeMetricFamily(
+                "sysalert_engine_leader", "1 while this engine leads", value=int(cl.leader)
+            )
+            alive = GaugeMetricFamily(
+                "sysalert_engines_alive", "Engines alive on this store", labels=["location"]
+            )
+            for loc, n in sorted(cl.live.items()):
+                alive.add_metric([loc], n)
+            yield alive
         inc = GaugeMetricFamily("sysalert_incidents_open", "Open incidents", labels=["state"])
         rows = incident_counts(e.store, OPEN_STATES)
         for st in OPEN_STATES:

@@ -32,6 +32,8 @@ _TARGET_FIELDS = (
     "depends_on",
     "failure_threshold",
     "recovery_threshold",
+    "locations",
+    "quorum",
 )
 ROUTES: tuple[Route, ...] = (
     R("GET", "/api/v1/targets", "list_targets", "List targets"),
@@ -44,6 +46,14 @@ ROUTES: tuple[Route, ...] = (
         signature="build_target",
     ),
     R("GET", "/api/v1/targets/{ref}", "get_target", "One target", "ref"),
+    R(
+        "GET",
+        "/api/v1/targets/{ref}/locations",
+        "target_locations",
+        "Each location's latest result and latency, and the engine probing there",
+        "ref",
+    ),
+    R("GET", "/api/v1/engines", "list_engines", "The engines sharing this store"),
     R(
         "GET",
         "/api/v1/targets/{ref}/heartbeat",

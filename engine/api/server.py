@@ -69,6 +69,8 @@ def live(engine: ApiEngine, result: Any) -> Any:
     cur = engine.targets.get(result.id)
     if cur is None or cur is result or cur.kind != result.kind:
         return result
+    if result.locations or not engine.probes_here(result.id):
+        return result  # another engine's target, or a state decided in the store: the store's
     changes = {k: getattr(cur, k) for k in _RUNTIME}
     hb = engine.alerting.heartbeats.states.get(result.id)
     changes["hb_state"] = json.dumps(hb.to_dict()) if hb is not None else cur.hb_state

@@ -13,6 +13,7 @@ from engine.commands.alerts import AlertCommands
 from engine.commands.apikeys import ApiKeyCommands
 from engine.commands.benchmarks import BenchmarkCommands
 from engine.commands.checking import CheckCommands
+from engine.commands.cluster import ClusterCommands, SharedStoreHooks
 from engine.commands.heartbeats import HeartbeatCommands
 from engine.commands.ports import (
     NULL_HOOKS,
@@ -45,6 +46,7 @@ class Commands(
     SubscriberCommands,
     RuleCommands,
     ReportCommands,
+    ClusterCommands,
 ):
     """Every action, written once."""
 
@@ -60,7 +62,9 @@ class Commands(
         status (engine.telegram.account.TelegramAccount); None refuses those in one line."""
         self.store = store
         self.settings = settings
-        self.hooks = hooks if hooks is not None else NULL_HOOKS
+        if hooks is None:  # on a shared (PostgreSQL) store the running engines hear of changes
+            hooks = NULL_HOOKS if store.sqlite else SharedStoreHooks(store)
+        self.hooks = hooks
         self.telegram_account = telegram if telegram is not None else NoTelegramAccount()
 
     def adopt_keys(self) -> dict[str, Any]:

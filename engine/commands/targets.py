@@ -33,6 +33,7 @@ from engine.core.limits import (
     check_name,
     check_text,
 )
+from engine.core.locations import check_locations, check_quorum
 from engine.core.results import Target
 from engine.core.spec_secrets import restore_password
 from engine.store import targets as tstore
@@ -84,6 +85,8 @@ class TargetCommands(CommandBase):
         failure_threshold: int | str | None = None,
         recovery_threshold: int | str | None = None,
         declared: bool = False,
+        locations: str | list[str] | None = None,
+        quorum: int | str | None = None,
     ) -> TargetRecord:
         """Validate everything and return an unsaved record; nothing is stored on error."""
         parsed = parse_spec(check_text(spec, "target spec", SPEC_MAX))
@@ -138,8 +141,11 @@ class TargetCommands(CommandBase):
             failure_threshold=check_threshold(failure_threshold, "failure_threshold"),
             recovery_threshold=check_threshold(recovery_threshold, "recovery_threshold"),
             declared=declared,
+            locations=check_locations(locations),
+            quorum=None,
             _spec=parsed,
         )
+        rec.quorum = check_quorum(quorum, rec.locations)
         return rec
 
     def add_target(self, spec: str, *, by: str = "operator", **kw: Any) -> Target:
@@ -165,6 +171,8 @@ class TargetCommands(CommandBase):
         over it (the store has it only every few seconds), so a ping answered 200 a moment ago
         does not still read `unknown`."""
         live = self.hooks.targets.get(rec.id)
+        if rec.locations or not self.hooks.probes_here(rec.id):
+            live = None  # another engine's, or decided in the store (several engines): the store's
         if live is not None and live is not rec and live.kind == rec.kind:
             rec = replace(rec, **{k: getattr(live, k) for k in RUNTIME_FIELDS})
             beat = self.hooks.alerting.heartbeats.states.get(rec.id)
@@ -228,6 +236,8 @@ class TargetCommands(CommandBase):
             "failure_threshold": old.failure_threshold,
             "recovery_threshold": old.recovery_threshold,
             "declared": old.declared,
+            "locations": old.locations,
+            "quorum": old.quorum,
         }
         args.update({k: v for k, v in changes.items() if v is not None})
         args["spec"] = restore_password(args["spec"], old.spec_text)  # *** means "unchanged"
@@ -328,6 +338,8 @@ def decl_args(d: Any) -> dict[str, Any]:
         "options": d.options,
         "failure_threshold": d.failure_threshold,
         "recovery_threshold": d.recovery_threshold,
+        "locations": d.locations,
+        "quorum": d.quorum,
     }
 
 

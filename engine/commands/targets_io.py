@@ -62,7 +62,9 @@ class TargetIOCommands(TargetCommands):
                 lines.append(f"options = {_toml_value(r.options)}")
             if r.parent_id and r.parent_id in names:
                 lines.append(f"depends_on = {_toml_str(names[r.parent_id])}")
-            for key in ("failure_threshold", "recovery_threshold"):
+            if r.locations:
+                lines.append(f"locations = {_toml_value(r.locations)}")
+            for key in ("failure_threshold", "recovery_threshold", "quorum"):
                 if getattr(r, key) is not None:
                     lines.append(f"{key} = {getattr(r, key)}")
             lines.append("")
@@ -175,6 +177,8 @@ def _definition(rec: TargetRecord) -> dict[str, Any]:
         "declared": rec.declared,
         "failure_threshold": rec.failure_threshold,
         "recovery_threshold": rec.recovery_threshold,
+        "locations": rec.locations,
+        "quorum": rec.quorum,
     }
 
 

@@ -11,6 +11,7 @@ from engine.checks.validators import check_threshold, validate_conditions
 from engine.config.sections import Section, dur
 from engine.core.errors import BadInput
 from engine.core.limits import check_name
+from engine.core.locations import check_locations, check_quorum
 from engine.security.privacy import redact
 
 
@@ -25,6 +26,18 @@ class TargetDecl(Section):
     depends_on: str = ""
     failure_threshold: int | None = None
     recovery_threshold: int | None = None
+    locations: list[str] = Field(default_factory=list)
+    quorum: int | None = None
+
+    @field_validator("locations")
+    @classmethod
+    def _locations(cls, v: list[str]) -> list[str]:
+        return list(_as_value_error(check_locations, v))
+
+    @field_validator("quorum")
+    @classmethod
+    def _quorum(cls, v: int | None, info: Any) -> int | None:
+        return _as_value_error(check_quorum, v, info.data.get("locations") or [])
 
     @field_validator("interval", "timeout", mode="before")
     @classmethod

@@ -61,8 +61,24 @@ class EngineSettings(Section):
     flap_threshold: float = Field(0.5, gt=0, le=1)
     result_batch_ms: int = Field(50, ge=1, le=5000)
     seed_local_targets: bool = True
+    # Several engines on one PostgreSQL: this engine's location (SYSALERT_LOCATION; empty: the
+    # [general] location), its id (SYSALERT_ENGINE_ID; empty: made from the host name and the
+    # data directory) and how long a target's lease lasts unrenewed (failover time).
+    location: str = ""
+    id: str = Field("", max_length=40, pattern=r"^[A-Za-z0-9_.-]*$")
+    lease: float = Field(5.0, ge=2.0, le=300.0)
 
-    _d = field_validator("default_interval", "default_timeout", mode="before")(dur)
+    _d = field_validator("default_interval", "default_timeout", "lease", mode="before")(dur)
+
+    @field_validator("location")
+    @classmethod
+    def _location(cls, v: str) -> str:
+        from engine.core.locations import check_location
+
+        try:
+            return v and check_location(v)
+        except BadInput as exc:
+            raise ValueError(f"{exc.message}; {exc.hint}") from None
 
 
 class RetentionSettings(Section):

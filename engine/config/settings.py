@@ -120,6 +120,11 @@ class Settings(BaseSettings):
         return self.general.database_url or f"sqlite:///{self.data_dir / 'sysalert.db'}"
 
     @property
+    def location(self) -> str:
+        """Where this engine probes from: [engine] location, else [general] location."""
+        return self.engine.location or self.general.location or "default"
+
+    @property
     def socket_path(self) -> Path:
         return (
             Path(self.api.socket).expanduser()
@@ -321,6 +326,15 @@ def load_settings(
         settings.general.data_dir = str(ddir)
     if env.get(ENV_DATABASE_URL):
         settings.general.database_url = env[ENV_DATABASE_URL]
+    for var, key in (("SYSALERT_LOCATION", "location"), ("SYSALERT_ENGINE_ID", "id")):
+        if env.get(var):
+            try:
+                setattr(settings.engine, key, env[var])
+            except ValidationError as exc:
+                raise BadInput(
+                    f"{var}={env[var]!r}: {exc.errors()[0]['msg']}",
+                    "use letters, digits, '-' or '_', e.g. fra",
+                ) from None
     if env.get("TELEGRAM_API_ID"):
         try:
             settings.telegram.api_id = int(env["TELEGRAM_API_ID"])

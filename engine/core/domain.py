@@ -22,11 +22,12 @@ def use_spec_parser(parse: Callable[[str], TargetSpec]) -> None:
     _parse_stored = parse
 
 
-STATES = ("up", "pending", "down", "degraded", "unknown", "maintenance", "paused")
+STATES = ("up", "pending", "down", "partial", "degraded", "unknown", "maintenance", "paused")
 STATE_SYMBOLS = {
     "up": "●",
     "pending": "◐",
     "down": "✖",
+    "partial": "◑",  # down in some locations, fewer than the quorum
     "degraded": "▲",
     "unknown": "?",
     "maintenance": "⚒",
@@ -63,6 +64,10 @@ class TargetRecord:
     ok_streak: int = 0
     flapping: bool = False
     hb_state: str | None = None
+    # Probed from each of these locations (empty: by one engine anywhere); down when `quorum`
+    # of them (None: a majority) see it down, `partial` when fewer do.
+    locations: list[str] = field(default_factory=list)
+    quorum: int | None = None
     _spec: TargetSpec | None = field(default=None, repr=False, compare=False)
 
     @property

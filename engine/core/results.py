@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from engine.core.domain import STATE_SYMBOLS, TargetRecord
 from engine.core.spec_secrets import mask_spec
@@ -84,6 +84,9 @@ class Target(Result):
     ok_streak: int
     flapping: bool
     hb_state: str | None
+    # Probed from each of these engine locations (several engines); down at `quorum` of them.
+    locations: list[str] = Field(default_factory=list)
+    quorum: int | None = None
     symbol: str
     ping_url: str | None = None
 

@@ -38,3 +38,11 @@ class HeartbeatHost(Protocol):
     def process_state(
         self, rec: TargetRecord, new: str, res: ProbeResult, now: float, ping: str | None = None
     ) -> None: ...
+
+    def probes_here(self, target_id: str) -> bool:
+        """Whether this engine holds the target (several engines share a PostgreSQL store)."""
+        ...
+
+    def ping_elsewhere(self, rec: TargetRecord, res: ProbeResult, now: float) -> None:
+        """A ping for a heartbeat another engine holds: tell it once the row is committed."""
+        ...

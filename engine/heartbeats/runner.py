@@ -187,6 +187,14 @@ class HeartbeatRunner:
         now = self.engine.clock()
         code = ping_code(kind, exit_status)
         old = self._state(rec)
+        if not self.engine.probes_here(rec.id):
+            # Another engine on the shared store holds this heartbeat: the row is committed here
+            # and that engine folds it into the state it keeps (engine.runtime.cluster).
+            _, outcome = apply_ping(cfg, old, kind, datetime.fromtimestamp(now, UTC), exit_status)
+            self.engine.metrics.pings[outcome.kind] += 1
+            self.engine.writer.add(rec.id, now, ping_result(outcome, exit_status), code)
+            self.engine.ping_elsewhere(rec, ping_result(outcome, exit_status), now)
+            return rec
         state, outcome = apply_ping(cfg, old, kind, datetime.fromtimestamp(now, UTC), exit_status)
         self._set(rec, state)
         self.engine.metrics.pings[outcome.kind] += 1

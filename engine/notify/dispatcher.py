@@ -165,6 +165,8 @@ class Dispatcher:
             self.host.clock(),
             room,
             skip_contacts=frozenset(self._queues),
+            # The Telegram session runs on the leading engine only (several engines, one store).
+            skip_channels=() if self.host.leads() else ("telegram",),
         )
         return await anyio.to_thread.run_sync(claim)
 

@@ -62,10 +62,14 @@ def claim_due(
     now: float | None = None,
     limit: int = 50,
     skip_contacts: Collection[str] = (),
+    skip_channels: Collection[str] = (),
 ) -> list[OutboxRow]:
     """Take up to `limit` due rows (pending, or sending with an expired lease) for this engine.
-    Rows for `skip_contacts` (contacts this engine is still sending to) stay queued for later."""
-    return table.claim_due(store, owner, now or time.time(), limit, LEASE_S, skip_contacts)
+    Rows for `skip_contacts` (contacts this engine is still sending to) and `skip_channels` stay
+    queued for later."""
+    return table.claim_due(
+        store, owner, now or time.time(), limit, LEASE_S, skip_contacts, skip_channels
+    )
 
 
 def renew(store: Store, owner: str, ids: Collection[str], now: float | None = None) -> set[str]:

@@ -53,6 +53,10 @@ class DeliveryHost(Protocol):
     @property
     def clock(self) -> Callable[[], float]: ...
 
+    def leads(self) -> bool:
+        """Whether this engine runs the store-wide duties (the Telegram session among them)."""
+        ...
+
 
 @dataclass(frozen=True)
 class DeliveryTrouble:

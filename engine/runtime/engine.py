@@ -24,9 +24,10 @@ from engine.checks.probes.base import ProbeContext, ProbeResult
 from engine.commands import Commands
 from engine.config.settings import Settings
 from engine.core.domain import TargetRecord
-from engine.core.events import EventBus, StateEvent, TargetsChangedEvent
+from engine.core.events import EventBus, ResultEvent, StateEvent, TargetsChangedEvent
 from engine.core.state import FlapTracker, Transition
 from engine.runtime.background import Background, EngineAlarms, restart_only_changes
+from engine.runtime.cluster import ClusterMember
 from engine.runtime.loop import LoopPort
 from engine.runtime.metrics import EngineMetrics
 from engine.runtime.results import ResultsPath
@@ -105,11 +106,16 @@ class Engine(LoopPort, ResultsPath, EngineStats, Background):
         self.telegram = TelegramBridge(self)
         self.benchmarks = BenchmarkRunner(self)
         store.on_keys_changed(self._keys_changed)
+        # On PostgreSQL several engines share the store: a running engine probes the targets
+        # it leases (set in run; an engine driven without running, in tools and tests, is alone).
+        self.cluster: ClusterMember | None = None
 
     # ---- lifecycle ----------------------------------------------------------------------------
     async def run(self, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
         self.bind_loop()
         self.started_at = self.clock()
+        if not self.store.sqlite and self.mode in ("daemon", "embedded"):
+            self.cluster = ClusterMember(self)
         await anyio.to_thread.run_sync(self._load)
         self._after_replay()
         self.running = True
@@ -118,16 +124,25 @@ class Engine(LoopPort, ResultsPath, EngineStats, Background):
                 sup = self.supervisor
                 sup.start(tg, "scheduler", self.scheduler.run)
                 sup.start(tg, "writer", self._flush_loop)
-                sup.start(tg, "housekeeping", self._housekeeping_loop)
                 if self.store_lock is not None:
                     sup.start(tg, "store-lock", self._lock_loop)
                 sup.start(tg, "alerting", self.alerting.run)
                 sup.start(tg, "rules", self.alerting.rules_loop)
-                sup.start(tg, "escalation", self.alerting.escalation_loop)
                 sup.start(tg, "dispatcher", self.alerting.dispatcher.run)
-                sup.start(tg, "alertmanager-silences", self.alerting.alertmanager.silences.run)
-                sup.start(tg, "telegram", self.telegram.run)
-                sup.start(tg, "benchmarks", self.benchmarks.run)
+                # Store-wide duties: on a shared store only the leading engine runs them.
+                lead = self.cluster.leader_only if self.cluster else (lambda fn: fn)
+                sup.start(tg, "housekeeping", lead(self._housekeeping_loop))
+                sup.start(tg, "escalation", lead(self.alerting.escalation_loop))
+                sup.start(
+                    tg, "alertmanager-silences", lead(self.alerting.alertmanager.silences.run)
+                )
+                sup.start(tg, "telegram", lead(self.telegram.run))
+                sup.start(tg, "benchmarks", lead(self.benchmarks.run))
+                if self.cluster is not None:
+                    sup.start(tg, "cluster-leases", self.cluster.lease_loop)
+                    sup.start(tg, "cluster-locations", self.cluster.report_loop)
+                    sup.start(tg, "cluster-events-out", self.cluster.relay_out)
+                    sup.start(tg, "cluster-events-in", self.cluster.relay_in)
                 sup.start(tg, "watchdog", self.watchdog.run)
                 tg.start_soon(sup.monitor)
                 task_status.started()
@@ -141,6 +156,8 @@ class Engine(LoopPort, ResultsPath, EngineStats, Background):
                 from engine.checks.probes.http import close_shared
 
                 await close_shared(self.shared)
+                if self.cluster is not None:
+                    await anyio.to_thread.run_sync(self.cluster.leave)
 
     def stop(self) -> None:
         self._stop.set()
@@ -167,7 +184,9 @@ class Engine(LoopPort, ResultsPath, EngineStats, Background):
     def _load(self) -> None:
         """Resume from the store: every target scheduled at once, spread over its interval."""
         self.commands.reconcile_declared()  # also removes declared targets no longer in the file
-        if self.mode in ("daemon", "embedded"):  # both hold the store's single-instance lock
+        if self.cluster is not None:
+            self.cluster.first_round()  # the leases this engine starts with
+        elif self.mode in ("daemon", "embedded"):  # both hold the store's single-instance lock
             from engine.notify.outbox import reclaim_orphans
 
             if reclaim_orphans(self.store):
@@ -224,12 +243,47 @@ class Engine(LoopPort, ResultsPath, EngineStats, Background):
         if rec.paused:
             self.scheduler.remove(rec.id)
             rec.state = "paused"
+        elif self.cluster is not None and not self.cluster.holds(rec.id):
+            self.scheduler.remove(rec.id)  # another engine probes it (or will: lease rows)
+            self.cluster.kick()
         else:
-            # The scheduler's own timer bounds the check; a little slack lets a probe's finer
-            # timeout (HTTP phases, command kill grace) report first.
-            self.scheduler.add(
-                rec.id, rec.interval_s, timeout=rec.timeout_s + (0.0 if rec.kind == "tcp" else 2.0)
-            )
+            self.schedule(rec)
+
+    def leads(self) -> bool:
+        """Whether this engine runs the store-wide duties (always, without other engines)."""
+        return self.cluster is None or self.cluster.leader
+
+    def probes_here(self, target_id: str) -> bool:
+        """Whether this engine probes (holds the lease of) a target; always on SQLite."""
+        return self.cluster is None or self.cluster.holds(target_id)
+
+    def ping_elsewhere(self, rec: TargetRecord, res: ProbeResult, now: float) -> None:
+        """A ping for a heartbeat another engine holds: once its row is committed, a result
+        event tells that engine (and consoles here) to fold it in."""
+
+        def committed(exc: Exception | None) -> None:
+            if exc is None:
+                self.events.publish(
+                    ResultEvent(now, rec.id, res.ok, None, res.error_class, rec.state)
+                )
+
+        self.when_committed(committed)
+
+    def replayed(self, changes: list[tuple[TargetRecord, Transition]]) -> None:
+        """State changes found by folding stored pings in: where a live change goes."""
+        self._replayed = changes
+        self._after_replay()
+
+    def schedule(self, rec: TargetRecord, first_due: float | None = None) -> None:
+        """Probe a target from now on (from `first_due`, scheduler clock, when given). The
+        scheduler's own timer bounds the check; a little slack lets a probe's finer timeout
+        (HTTP phases, command kill grace) report first."""
+        self.scheduler.add(
+            rec.id,
+            rec.interval_s,
+            first_due,
+            timeout=rec.timeout_s + (0.0 if rec.kind == "tcp" else 2.0),
+        )
 
     def _relink(self, target_id: str, old_parent: str | None, new_parent: str | None) -> None:
         """Keep `children` in step with a target's parent (loop thread)."""

@@ -16,6 +16,7 @@ from engine.config.settings import Settings
 from engine.core.domain import TargetRecord
 from engine.core.events import EventBus, ResultEvent, StateEvent
 from engine.core.state import FlapTracker, Transition, apply_result
+from engine.runtime.cluster import ClusterMember
 from engine.runtime.metrics import EngineMetrics
 from engine.store import targets as tstore
 from engine.store.history import ResultWriter
@@ -41,6 +42,7 @@ class ResultsPath:
     dirty: set[str]
     last_values: dict[str, float]
     alerting: Any
+    cluster: ClusterMember | None
     loop_heartbeat: float
     store_error: str | None
     _direct: dict[str, Any]
@@ -129,6 +131,15 @@ class ResultsPath:
         if res.value is not None:
             self.last_values[rec.id] = res.value
         events = self.events
+        if rec.locations and self.cluster is not None:
+            # Probed from several locations: this location's view goes to the store, which
+            # decides the combined state (engine.runtime.cluster).
+            self.cluster.location_result(rec, res, now)
+            if events.subscribers:
+                events.publish(
+                    ResultEvent(now, rec.id, res.ok, res.latency_ms, res.error_class, rec.state)
+                )
+            return
         tr = apply_result(
             rec,
             res,
@@ -299,6 +310,9 @@ class ResultsPath:
         self._drain_done()  # results of checks that finished in the last loop iteration
         try:
             dirty = list(self.targets.values())
+            if self.cluster is not None:  # the others' targets are theirs to write
+                mine = self.cluster.held_ids()
+                dirty = [r for r in dirty if r.id in mine and not r.locations]
             purge, self._purge = self._purge, set()
             await anyio.to_thread.run_sync(self._write, self.writer.take(), dirty, True, purge)
             self.writer.close()

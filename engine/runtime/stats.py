@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.core.domain import TargetRecord
 from engine.core.events import EventBus
+from engine.runtime.cluster import ClusterMember
 from engine.runtime.metrics import EngineMetrics
 from engine.runtime.supervisor import Supervisor
 from engine.store import contacts as cstore
@@ -32,6 +33,7 @@ class EngineStats:
     started_at: float
     store_error: str | None
     store_lock_error: str | None
+    cluster: ClusterMember | None
 
     if TYPE_CHECKING:  # provided by the Engine's LoopPort
 
@@ -69,6 +71,7 @@ class EngineStats:
             "last_error": self._last_error(),
             "uptime_s": round(self.clock() - self.started_at, 1),
             "failing": self.failing_parts(),
+            **({"cluster": self.cluster.status()} if self.cluster is not None else {}),
         }
 
     def _last_error(self) -> str:
@@ -86,6 +89,8 @@ class EngineStats:
         store = self.store_error or self.store_lock_error
         if store is not None:
             out["store"] = store
+        if self.cluster is not None and self.cluster.error is not None:
+            out["cluster"] = self.cluster.error
         if not self.telegram.healthy:
             out["telegram"] = self.telegram.health_text
         return out

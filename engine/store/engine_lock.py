@@ -1,10 +1,10 @@
-"""One engine per store, whichever host or data directory it runs from.
+"""One engine per SQLite store; one engine per engine id on a PostgreSQL store.
 
-The data directory's lock file keeps a second daemon or console on this machine out. Two daemons
-started from different data directories (or hosts) with the same `database_url` would both run
-schedulers, escalations and reminders on the same rows, so the store itself is locked too: a
-PostgreSQL advisory lock on the schema in use (held by one connection for the engine's life), or
-a lock file beside a SQLite database.
+The data directory's lock file keeps a second daemon or console on this machine out. A SQLite
+database gets a lock file beside it: a second engine from another data directory is refused. On
+PostgreSQL several engines share the store (leases, engine.store.cluster), so the advisory lock is
+per engine id: the same engine (same id, e.g. a copied data directory with SYSALERT_ENGINE_ID
+unchanged) cannot run twice, and its leases are never renewed by two processes.
 """
 
 from __future__ import annotations
@@ -21,15 +21,17 @@ from sqlalchemy.engine import make_url
 from engine.core.errors import StoreBusy
 from engine.store.store import Store
 
-_PG_KEY = "hashtext(current_schema() || '/sysalert-engine')"  # per schema: tests use one each
+# Per schema (tests use one each) and engine id.
+_PG_KEY = "hashtext(current_schema() || '/sysalert-engine/' || :engine_id)"
 _PG_LOCK = f"SELECT pg_try_advisory_lock({_PG_KEY})"
 _PG_UNLOCK = f"SELECT pg_advisory_unlock({_PG_KEY})"
 _BUSY_HINT = "stop the other engine first, or attach to it (`sysalert --connect URL`)"
 
 
 class StoreLock:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, engine_id: str = "") -> None:
         self.store = store
+        self.engine_id = engine_id
         self._conn: Any = None
         self._fd: int | None = None
         self._pg = False  # a PostgreSQL advisory lock was taken: no connection means not held
@@ -55,7 +57,7 @@ class StoreLock:
         self._pg = True
         conn = self.store.engine.connect()
         try:
-            got = bool(conn.execute(text(_PG_LOCK)).scalar())
+            got = bool(conn.execute(text(_PG_LOCK), {"engine_id": self.engine_id}).scalar())
             conn.commit()
         except Exception:
             conn.close()
@@ -63,9 +65,9 @@ class StoreLock:
         if not got:
             conn.close()
             raise StoreBusy(
-                "another SysAlert engine uses this database (from another host or data "
-                "directory: it holds the store's advisory lock)",
-                _BUSY_HINT,
+                f"engine {self.engine_id or '(no id)'} already runs on this database (another"
+                " process holds its advisory lock)",
+                "stop it first, or give this one another id ([engine] id or SYSALERT_ENGINE_ID)",
             )
         self._conn = conn
 
@@ -110,7 +112,7 @@ class StoreLock:
             self._fd = None
         if self._conn is not None:
             try:
-                self._conn.execute(text(_PG_UNLOCK))
+                self._conn.execute(text(_PG_UNLOCK), {"engine_id": self.engine_id})
                 self._conn.commit()
             except Exception:  # the session ending releases it anyway
                 pass

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from sqlalchemy import Select, and_, case, delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from engine.core.errors import BadInput, NotFound
@@ -68,7 +69,14 @@ def open_incident(
     )
     with store.session() as s:
         s.add(inc)
-        s.commit()
+        try:
+            s.commit()
+        except IntegrityError:  # another engine opened it meanwhile: one open incident per key
+            s.rollback()
+            existing = find_open(store, dedup_key)
+            if existing is None:
+                raise
+            return existing, False
     return inc, True
 
 

@@ -70,7 +70,35 @@ def _v4(conn: Connection, keys: KeyRing | None) -> None:
     conn.execute(text("ALTER TABLE contacts DROP COLUMN status_detail"))
 
 
-MIGRATIONS = {2: _v2, 3: _v3, 4: _v4}
+def _v5(conn: Connection, keys: KeyRing | None) -> None:
+    """v5: several engines on one store. Targets name their locations and quorum; leases say
+    which engine probes a target in each location; engines say they are alive; at most one open
+    incident per key (older duplicates, possible before, are resolved first)."""
+    _add_column(conn, "targets", "locations", "VARCHAR", "''")
+    _add_column(conn, "targets", "quorum", "INTEGER")
+    SQLModel.metadata.create_all(
+        conn,
+        tables=[models.EngineRow.__table__, models.TargetLease.__table__],  # type: ignore[attr-defined]
+    )
+    conn.execute(
+        text(
+            "UPDATE incidents SET state = 'resolved' WHERE "
+            + models.OPEN_INCIDENT_SQL
+            + " AND EXISTS (SELECT 1 FROM incidents o WHERE o.dedup_key = incidents.dedup_key"
+            " AND o.state IN ('firing', 'acknowledged', 'silenced')"
+            " AND (o.opened_at < incidents.opened_at"
+            " OR (o.opened_at = incidents.opened_at AND o.id < incidents.id)))"
+        )
+    )
+    for index in models.Incident.__table__.indexes:  # type: ignore[attr-defined]
+        if index.name == "uq_incidents_open_key":
+            index.create(conn, checkfirst=True)
+
+
+MIGRATIONS = {2: _v2, 3: _v3, 4: _v4, 5: _v5}
+# Two engines starting at once on one PostgreSQL: the second waits here until the first has
+# migrated (and then finds nothing left to do). Held until the migration's transaction ends.
+_PG_MIGRATE_LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '/sysalert-migrate'))"
 
 
 def current_version(conn: Connection) -> int | None:
@@ -84,6 +112,8 @@ def migrate(engine: Engine, keys: KeyRing | None = None) -> int:
     """Bring the store to SCHEMA_VERSION; return the version it had (0 when new). Steps that seal
     existing values need the key ring."""
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text(_PG_MIGRATE_LOCK))
         version = current_version(conn)
         if version is None:
             SQLModel.metadata.create_all(conn)

@@ -6,10 +6,10 @@ known before the insert. Nothing that names infrastructure or a person is stored
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def _blob(nullable: bool = True) -> Column:
@@ -60,6 +60,10 @@ class Target(SQLModel, table=True):
     ok_streak: int = 0
     flapping: bool = False
     hb_state: str | None = None  # heartbeat state JSON (timestamps and kinds only)
+    # Where it is probed from: "" = by one engine anywhere; "fra,nyc" = by one engine in each,
+    # down when `quorum` of them (None: a majority) see it down. Location names are labels.
+    locations: str = ""
+    quorum: int | None = None
 
 
 class Result(SQLModel, table=True):
@@ -90,8 +94,22 @@ class Rollup(SQLModel, table=True):
     latency_max: float = 0.0
 
 
+OPEN_INCIDENT_SQL = "state IN ('firing', 'acknowledged', 'silenced')"
+
+
 class Incident(SQLModel, table=True):
     __tablename__ = "incidents"
+    # One open incident per key store-wide: two engines opening the same one at once both try,
+    # and the second insert fails (engine.alerting.incidents returns the first).
+    __table_args__ = (
+        Index(
+            "uq_incidents_open_key",
+            "dedup_key",
+            unique=True,
+            postgresql_where=text(OPEN_INCIDENT_SQL),
+            sqlite_where=text(OPEN_INCIDENT_SQL),
+        ),
+    )
     id: str = Field(primary_key=True, max_length=16)
     dedup_key: str = Field(max_length=80, index=True)
     target_id: str | None = Field(default=None, max_length=16, index=True)
@@ -252,6 +270,36 @@ class ApiKey(SQLModel, table=True):
     key_hash: str = Field(max_length=64, index=True)
     label_s: bytes | None = Field(default=None, sa_column=_blob())
     created_at: float = 0.0
+
+
+class EngineRow(SQLModel, table=True):
+    """One running engine of a shared (PostgreSQL) store: it says it is alive every round."""
+
+    __tablename__ = "engines"
+    id: str = Field(primary_key=True, max_length=40)
+    location: str = Field(default="default", max_length=40)
+    started_at: float = 0.0
+    last_seen: float = 0.0  # the database's clock, so hosts' clocks need not agree
+    held: int = 0  # target leases held at the last round
+    leader: bool = False  # runs the store-wide duties (escalation, reminders, retention)
+    stopped: bool = False
+
+
+class TargetLease(SQLModel, table=True):
+    """Who probes a target in one location, until when, and what that location saw last.
+    location "*" stands for "any one engine" (a target without locations)."""
+
+    __tablename__ = "target_leases"
+    __table_args__ = (Index("ix_target_leases_holder", "holder"),)
+    target_id: str = Field(primary_key=True, max_length=16)
+    location: str = Field(primary_key=True, max_length=40)
+    holder: str | None = Field(default=None, max_length=40)
+    expires_at: float = 0.0  # the database's clock
+    due_at: float = 0.0  # next check, written when a lease is handed back (wall clock)
+    state: str | None = Field(default=None, max_length=16)
+    latency_ms: float | None = None
+    error_class: str | None = Field(default=None, max_length=16)
+    checked_at: float | None = None
 
 
 # Every sealed column, for key rotation: (model, column, fingerprint columns recomputed from it).

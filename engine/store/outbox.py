@@ -101,15 +101,18 @@ def claim_due(
     limit: int,
     lease_s: float,
     skip_contacts: Collection[str] = (),
+    skip_channels: Collection[str] = (),
 ) -> list[OutboxRow]:
     """Take up to `limit` due rows (pending, or sending with an expired lease) for `owner`, oldest
-    first. Rows for `skip_contacts` stay queued for later."""
+    first. Rows for `skip_contacts` or `skip_channels` stay queued for later."""
     t = Notification.__table__  # type: ignore[attr-defined]
     due = or_(
         and_(t.c.status == "pending", t.c.next_attempt_at <= now),
         and_(t.c.status == "sending", t.c.lease_until < now),
     )
     pick = and_(due, t.c.contact_id.not_in(list(skip_contacts))) if skip_contacts else due
+    if skip_channels:
+        pick = and_(pick, t.c.channel.not_in(list(skip_channels)))
     with store.engine.begin() as conn:
         q = select(t.c.id).where(pick).order_by(t.c.created_at).limit(limit)
         if not store.sqlite:

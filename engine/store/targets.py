@@ -53,6 +53,8 @@ def to_row(store: Store, rec: TargetRecord) -> Target:
         recovery_threshold=rec.recovery_threshold,
         paused=rec.paused,
         declared=rec.declared,
+        locations=",".join(rec.locations),
+        quorum=rec.quorum,
         created_at=rec.created_at or time.time(),
         updated_at=time.time(),
     )
@@ -80,6 +82,8 @@ def from_row(store: Store, row: Target) -> TargetRecord:
         recovery_threshold=row.recovery_threshold,
         paused=row.paused,
         declared=row.declared,
+        locations=[x for x in (row.locations or "").split(",") if x],
+        quorum=row.quorum,
         created_at=row.created_at,
     )
     for k in _RUNTIME:
@@ -185,11 +189,12 @@ def find_by_token(store: Store, token: str) -> TargetRecord | None:
 def delete_target(store: Store, target_id: str) -> None:
     """The target, its history and its windows, in one transaction."""
     from engine.store.history import history_deletes
-    from engine.store.models import MaintenanceWindow
+    from engine.store.models import MaintenanceWindow, TargetLease
 
     with store.session() as s:
         for stmt in history_deletes([target_id]):
             s.execute(stmt)
+        s.execute(delete(TargetLease).where(col(TargetLease.target_id) == target_id))
         s.execute(delete(MaintenanceWindow).where(col(MaintenanceWindow.target_id) == target_id))
         s.execute(delete(Target).where(col(Target.id) == target_id))
         s.commit()

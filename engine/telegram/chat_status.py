@@ -18,7 +18,14 @@ if TYPE_CHECKING:
     from engine.telegram.ports import TelegramHost
 
 MAX_LINES = 25
-_MARK = {"down": "🔴", "pending": "🟠", "degraded": "🟡", "unknown": "⚪", "maintenance": "🔧"}
+_MARK = {
+    "down": "🔴",
+    "partial": "🟠",
+    "pending": "🟠",
+    "degraded": "🟡",
+    "unknown": "⚪",
+    "maintenance": "🔧",
+}
 _OPEN = ("firing", "acknowledged", "silenced")
 
 
@@ -49,7 +56,7 @@ def status_reply(host: TelegramHost, owner_id: str | None) -> str:
     states = [(t, host.display_state(t)) for t in targets]
     up = sum(1 for _, s in states if s == "up")
     lines = [f"{up} of {len(targets)} targets up."]
-    bad = [(t, s) for t, s in states if s in ("down", "pending", "degraded")]
+    bad = [(t, s) for t, s in states if s in ("down", "partial", "pending", "degraded")]
     for t, s in sorted(bad, key=lambda x: (x[1] != "down", x[0].name)):
         since = f" since {utc_hm(t.state_since)}" if t.state_since else ""
         why = f" ({t.last_error_class})" if t.last_error_class else ""

@@ -87,6 +87,12 @@ class Scheduler:
         if self.heap[0][1] == seq:
             self._wake.set()
 
+    def dues(self) -> dict[str, float]:
+        """Each scheduled target's next due time (this clock): one pass over the heap, for the
+        rare hand-over of targets to another engine, which goes on from the same times."""
+        live = self.live
+        return {tid: due for due, seq, tid in self.heap if live.get(tid) == seq}
+
     def __len__(self) -> int:
         return len(self.intervals)
 

@@ -1,0 +1,49 @@
+"""Several engines on one store: which engines run, and where a target is probed from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.commands.base import CommandBase
+from engine.commands.ports import NullHooks
+from engine.core.limits import Ref
+from engine.store import cluster as cstore
+from engine.store.cluster_live import announce
+from engine.store.store import Store
+
+
+class SharedStoreHooks(NullHooks):
+    """No engine in this process, but engines elsewhere share the (PostgreSQL) store: a change
+    made here (a CLI on the store) is announced to them over NOTIFY, as an engine would."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def target_changed(self, target_id: str) -> None:
+        announce(self.store, "target_changed", target_id)
+
+    def target_removed(self, target_id: str) -> None:
+        announce(self.store, "target_removed", target_id)
+
+    def incidents_changed(self, incident_id: str) -> None:
+        announce(self.store, "incidents_changed", incident_id)
+
+    def maintenance_changed(self) -> None:
+        announce(self.store, "maintenance_changed")
+
+
+class ClusterCommands(CommandBase):
+    def list_engines(self) -> list[dict[str, Any]]:
+        """Every engine that shares this store: id, location, targets held, last seen, alive,
+        leader. A SQLite store has one engine and keeps no list (empty)."""
+        if self.store.sqlite:
+            return []
+        return cstore.list_engines(self.store, self.settings.engine.lease)
+
+    def target_locations(self, ref: Ref) -> list[dict[str, Any]]:
+        """Each of a target's locations with its latest result, latency and the engine probing
+        it there (`no-engine` when none is alive); empty for a target without locations."""
+        rec = self.target_record(ref)
+        if not rec.locations or self.store.sqlite:
+            return []
+        return cstore.location_detail(self.store, rec.id, rec.locations)
