@@ -408,7 +408,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise BadInput(f"cannot read {args.file}: {exc.strerror}", "check the path") from None
     with open_commands(args) as cmds:
-        res = cmds.import_targets(text, source=str(args.file))
+        if getattr(cmds, "mode", None) == "attached" or not sys.stderr.isatty():
+            res = cmds.import_targets(text, source=str(args.file))
+        else:  # written here in batches: a bar on the terminal shows how far it is
+            from sysalert_tui.progress import import_bar
+
+            with import_bar() as progress:
+                res = cmds.import_targets(text, source=str(args.file), progress=progress)
     print(
         f"imported: {res['added']} added, {res['updated']} updated,"
         f" {res.get('unchanged', 0)} unchanged"

@@ -12,20 +12,21 @@ from typing import Any
 from engine.checks.options import check_options
 from engine.checks.specs import parse_spec
 from engine.commands.base import CommandBase, check_name, live_records
+from engine.commands.importing import TargetImport
+from engine.commands.importing import decl_args as _decl_args
+from engine.commands.importing import definition as _definition
 from engine.core.domain import TargetRecord
 from engine.core.durations import format_duration, parse_duration
 from engine.core.errors import BadInput, NotFound
 from engine.core.limits import (
     CONDITION_MAX,
     CONDITIONS_MAX,
-    IMPORT_MAX,
     INTERVAL,
     SPEC_MAX,
     TAG_MAX,
     TAGS_MAX,
     TIMEOUT,
     Conditions,
-    ImportText,
     Name,
     Options,
     Ref,
@@ -116,7 +117,7 @@ def validate_conditions(conditions: list[str]) -> list[str]:
     return list(conditions)
 
 
-class TargetCommands(CommandBase):
+class TargetCommands(TargetImport, CommandBase):
     def build_target(
         self,
         spec: Spec,
@@ -469,61 +470,6 @@ class TargetCommands(CommandBase):
             lines.append("")
         return "\n".join(lines)
 
-    def import_targets(
-        self, text: ImportText, source: str = "import", by: str = "operator"
-    ) -> dict[str, int]:
-        """Add new targets and update changed ones by name; all-or-nothing validation first. A
-        target the file describes as it is stays untouched: nothing is written or audited."""
-        from pydantic import ValidationError
-
-        from engine.config.checks import parse_toml
-        from engine.config.settings import TargetDecl, explain
-
-        text = check_text(
-            text, f"{source} text", IMPORT_MAX, empty_ok=True, multiline=True, strip=False
-        )
-        data = parse_toml(text, source)
-        items = data.get("targets", [])
-        if not isinstance(items, list):
-            raise BadInput(
-                f"{source}: `targets` must be an array of tables", "write [[targets]] blocks"
-            )
-        decls = []
-        for i, raw in enumerate(items):
-            try:
-                decls.append(TargetDecl.model_validate(raw))
-            except ValidationError as exc:
-                raise explain(source, text, exc, ("targets", i)) from None
-        built = [self.build_target(**_decl_args(d)) for d in decls]
-        self._check_parents(source, decls, built)  # before anything is written
-        added = updated = unchanged = 0
-        reparent: list[tuple[str, str]] = []
-        for d, rec in zip(decls, built, strict=True):
-            existing = tstore.find(self.store, rec.name)
-            definition = _definition(rec)
-            del definition["declared"]  # an import never changes who owns a target's definition
-            if existing is None:
-                self.add_target(name=rec.name, by=by, **definition)
-                added += 1
-                if d.depends_on:
-                    reparent.append((rec.name, d.depends_on))
-                continue
-            stored = _definition(existing)
-            del stored["declared"]
-            parent = self.target_names([existing.parent_id]) if existing.parent_id else {}
-            new_parent = bool(d.depends_on) and parent.get(existing.parent_id or "") != d.depends_on
-            if stored == definition and not new_parent:
-                unchanged += 1
-                continue
-            if stored != definition:
-                self.edit_target(existing.id, by=by, **definition)
-            if new_parent:
-                reparent.append((rec.name, d.depends_on or ""))
-            updated += 1
-        for name, parent_name in reparent:  # a parent may come later in the file
-            self.edit_target(name, depends_on=parent_name, by=by)
-        return {"added": added, "updated": updated, "unchanged": unchanged}
-
     def reconcile_declared(self) -> dict[str, int]:
         """Config [[targets]] are the truth for declared targets: add, update, remove. Every
         entry is built and its depends_on checked first, so a bad config changes nothing."""
@@ -570,36 +516,6 @@ def check_declared(settings: Any, decl: Any) -> TargetRecord:
     checker = TargetCommands()
     checker.settings = settings
     return checker.build_target(**_decl_args(decl), declared=True)
-
-
-def _decl_args(d: Any) -> dict[str, Any]:
-    """build_target's arguments from a [[targets]] entry (config or import)."""
-    return {
-        "spec": d.spec,
-        "name": d.name or None,
-        "interval": d.interval,
-        "timeout": d.timeout,
-        "tags": d.tags,
-        "conditions": d.conditions,
-        "options": d.options,
-        "failure_threshold": d.failure_threshold,
-        "recovery_threshold": d.recovery_threshold,
-    }
-
-
-def _definition(rec: TargetRecord) -> dict[str, Any]:
-    """What a target is (not what it is doing): compared to decide an update, passed to add/edit."""
-    return {
-        "spec": rec.spec_text,
-        "interval": rec.interval_s,
-        "timeout": rec.timeout_s,
-        "tags": rec.tags,
-        "conditions": rec.conditions,
-        "options": rec.options,
-        "declared": rec.declared,
-        "failure_threshold": rec.failure_threshold,
-        "recovery_threshold": rec.recovery_threshold,
-    }
 
 
 def _closes_cycle(child: str, parent: str, parent_of: Callable[[str], str | None]) -> bool:
