@@ -15,6 +15,7 @@ from engine.commands.base import CommandBase, check_name, live_records
 from engine.commands.importing import TargetImport
 from engine.commands.importing import decl_args as _decl_args
 from engine.commands.importing import definition as _definition
+from engine.commands.paging import TargetPaging
 from engine.core.domain import TargetRecord
 from engine.core.durations import format_duration, parse_duration
 from engine.core.errors import BadInput, NotFound
@@ -117,7 +118,7 @@ def validate_conditions(conditions: list[str]) -> list[str]:
     return list(conditions)
 
 
-class TargetCommands(TargetImport, CommandBase):
+class TargetCommands(TargetImport, TargetPaging, CommandBase):
     def build_target(
         self,
         spec: Spec,
