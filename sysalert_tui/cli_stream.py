@@ -38,24 +38,21 @@ def pages(cmds: Any, fields: str = "", page: int = PAGE) -> Iterator[dict[str, A
                 return
 
 
-def rows(cmds: Any, fields: str = "") -> Iterator[dict[str, Any]]:
-    for p in pages(cmds, fields):
-        yield from p["rows"]
-
-
-def _indented(obj: Any, level: int) -> str:
+def write_array(chunks: Iterator[list[dict[str, Any]]], out: TextIO, level: int = 0) -> None:
+    """A JSON array written a chunk (a page) at a time, exactly as json.dump(indent=2,
+    sort_keys=True) writes the whole list at `level` spaces; the caller writes what precedes
+    the opening bracket (a key)."""
     pad = " " * level
-    return "\n".join(pad + line for line in json.dumps(obj, indent=2, sort_keys=True).split("\n"))
-
-
-def write_array(items: Iterator[dict[str, Any]], out: TextIO, level: int = 0) -> None:
-    """A JSON array written item by item, as json.dump(indent=2) writes it at `level` spaces.
-    The opening bracket is the caller's (it may follow a key)."""
     first = True
-    for item in items:
-        out.write(("[\n" if first else ",\n") + _indented(item, level + 2))
+    for chunk in chunks:
+        if not chunk:
+            continue
+        text = json.dumps(chunk, indent=2, sort_keys=True)[2:-2]  # without "[\n" and "\n]"
+        if level:
+            text = pad + text.replace("\n", "\n" + pad)
+        out.write(("[\n" if first else ",\n") + text)
         first = False
-    out.write("[]" if first else "\n" + " " * level + "]")
+    out.write("[]" if first else "\n" + pad + "]")
 
 
 def status(cmds: Any, as_json: bool, out: TextIO = sys.stdout) -> int:
@@ -68,13 +65,12 @@ def status(cmds: Any, as_json: bool, out: TextIO = sys.stdout) -> int:
     down = first["counts"].get("down", 0)
     seen_down = False
 
-    def marked() -> Iterator[dict[str, Any]]:
+    def marked() -> Iterator[list[dict[str, Any]]]:
         nonlocal seen_down
         for p in itertools.chain([first], walk):
-            for raw in p["rows"]:
-                r = _status_row(raw)
-                seen_down = seen_down or r["state"] == "down"
-                yield r
+            chunk = [_status_row(raw) for raw in p["rows"]]
+            seen_down = seen_down or any(r["state"] == "down" for r in chunk)
+            yield chunk
 
     if as_json:
         head = json.dumps(
@@ -88,7 +84,8 @@ def status(cmds: Any, as_json: bool, out: TextIO = sys.stdout) -> int:
     else:
         table = [
             [f"{STATE_SYMBOLS.get(r['state'], '?')} {r['state']}", r["name"], ago(r["state_since"])]
-            for r in marked()
+            for chunk in marked()
+            for r in chunk
         ]
         print_table(["state", "name", "since"], table, empty="no targets yet")
         if failing:
@@ -105,9 +102,11 @@ def _status_row(r: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def public_rows(cmds: Any) -> Iterator[dict[str, Any]]:
-    """`target list --json` rows: the record's public shape, as `target show` prints it."""
-    for r in rows(cmds):
-        r.pop("shown", None)
-        r.pop("value", None)
-        yield r
+def public_pages(cmds: Any) -> Iterator[list[dict[str, Any]]]:
+    """`target list --json` rows a page at a time: the record's public shape, as `target show`
+    prints it."""
+    for p in pages(cmds):
+        for r in p["rows"]:
+            r.pop("shown", None)
+            r.pop("value", None)
+        yield p["rows"]

@@ -164,10 +164,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     with open_commands(args) as cmds:
         if args.json:  # written as the pages come: the first target at once, memory flat
-            cli_stream.write_array(cli_stream.public_rows(cmds), sys.stdout)
+            cli_stream.write_array(cli_stream.public_pages(cmds), sys.stdout)
             sys.stdout.write("\n")
             return 0
-        recs = list(cli_stream.public_rows(cmds))
+        recs = [r for page in cli_stream.public_pages(cmds) for r in page]
         latest = {r["id"]: latest_result(cmds, r) for r in recs if metric_of(r["kind"]) == "value"}
     print_table(
         ["id", "state", "name", "kind", "every", "latency", "checked"],

@@ -45,6 +45,49 @@ class LiveTargets(Protocol):
     def display_state(self, rec: TargetRecord) -> str: ...
 
 
+_PLAIN = frozenset(
+    [
+        "id",
+        "name",
+        "kind",
+        "interval_s",
+        "timeout_s",
+        "owner_id",
+        "parent_id",
+        "failure_threshold",
+        "recovery_threshold",
+        "paused",
+        "declared",
+        "created_at",
+        "state",
+        "state_since",
+        "next_due",
+        "last_check_at",
+        "last_latency_ms",
+        "last_error_class",
+        "fail_streak",
+        "ok_streak",
+        "flapping",
+        "hb_state",
+    ]
+)
+
+
+def _some_of(
+    rec: TargetRecord, keep: list[str], shown: Any, values: dict[str, float]
+) -> dict[str, Any]:
+    """Just the fields asked for, when each is a plain attribute (or shown, value)."""
+    out: dict[str, Any] = {}
+    for k in keep:
+        if k == "shown":
+            out[k] = shown(rec)
+        elif k == "value":
+            out[k] = values.get(rec.id)
+        else:
+            out[k] = getattr(rec, k)
+    return out
+
+
 def row_of(rec: TargetRecord, shown: str, value: float | None, ping_base: str) -> dict[str, Any]:
     """A target as a page carries it: the record's public fields (`state` is the probe state,
     as `target list --json` prints it), the shown state and the last measured value."""
@@ -159,11 +202,14 @@ class TargetPaging(CommandBase):
         )
         values = self._last_values()
         shown = views.shown
-        base = self.ping_base
-        out = [row_of(r, shown(r), values.get(r.id), base) for r in window]
-        if fields:
-            keep = [f for f in fields.split(",") if f]
-            out = [{k: row[k] for k in keep if k in row} for row in out]
+        keep = [f for f in fields.split(",") if f]
+        if keep and all(k in _PLAIN or k in ("shown", "value") for k in keep):
+            out = [_some_of(r, keep, shown, values) for r in window]  # status: 8 of 30, fast
+        else:
+            base = self.ping_base
+            out = [row_of(r, shown(r), values.get(r.id), base) for r in window]
+            if keep:
+                out = [{k: row[k] for k in keep if k in row} for row in out]
         more = offset + limit < total
         return {
             "sort": sort,
