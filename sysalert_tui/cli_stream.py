@@ -13,13 +13,18 @@ import json
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from json.encoder import encode_basestring_ascii as encode_str  # type: ignore[attr-defined]
 from typing import Any, TextIO
 
 from engine.core.domain import STATE_SYMBOLS
 from sysalert_tui.output import ago, print_table
 
-PAGE = 5000
+PAGE = 5000  # full rows (`target list`) per request
+STATUS_PAGE = 25_000  # `status` rows (eight fields) per request: four requests at 100,000
 STATUS_FIELDS = ("id", "name", "kind", "state", "probe_state", "state_since", "last_check_at")
+_STATUS_KEYS = frozenset(STATUS_FIELDS)
+_STR_FIELDS = ("id", "kind", "name", "probe_state", "state")
+_INF = float("inf")
 
 
 def pages(cmds: Any, fields: str = "", page: int = PAGE) -> Iterator[dict[str, Any]]:
@@ -38,6 +43,47 @@ def pages(cmds: Any, fields: str = "", page: int = PAGE) -> Iterator[dict[str, A
                 return
 
 
+def _scalar(v: Any) -> str:
+    """One value as json.dumps writes it (ensure_ascii), for the scalars a status row holds."""
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, str):
+        return encode_str(v)
+    if isinstance(v, float) and v == v and v not in (_INF, -_INF):
+        return float.__repr__(v)
+    return json.dumps(v)
+
+
+def status_text(rows: list[dict[str, Any]], level: int) -> str:
+    """Status rows (always the same seven scalar fields) as json.dumps(indent=2, sort_keys=True)
+    lays them out, without its pure-Python indenting encoder: 100,000 rows in half the time,
+    which is most of what `status --json` costs this side."""
+    p = " " * level
+    line = f",\n{p}    "
+    out = []
+    for r in rows:
+        if not all(type(r[k]) is str for k in _STR_FIELDS):
+            return _generic(rows, level)
+        out.append(
+            f'{p}  {{\n{p}    "id": {encode_str(r["id"])}{line}"kind": {encode_str(r["kind"])}'
+            f'{line}"last_check_at": {_scalar(r["last_check_at"])}'
+            f'{line}"name": {encode_str(r["name"])}'
+            f'{line}"probe_state": {encode_str(r["probe_state"])}'
+            f'{line}"state": {encode_str(r["state"])}'
+            f'{line}"state_since": {_scalar(r["state_since"])}\n{p}  }}'
+        )
+    return ",\n".join(out)
+
+
+def _generic(rows: list[dict[str, Any]], level: int) -> str:
+    text = json.dumps(rows, indent=2, sort_keys=True)[2:-2]  # without "[\n" and "\n]"
+    return " " * level + text.replace("\n", "\n" + " " * level) if level else text
+
+
 def write_array(chunks: Iterator[list[dict[str, Any]]], out: TextIO, level: int = 0) -> None:
     """A JSON array written a chunk (a page) at a time, exactly as json.dump(indent=2,
     sort_keys=True) writes the whole list at `level` spaces; the caller writes what precedes
@@ -47,9 +93,10 @@ def write_array(chunks: Iterator[list[dict[str, Any]]], out: TextIO, level: int 
     for chunk in chunks:
         if not chunk:
             continue
-        text = json.dumps(chunk, indent=2, sort_keys=True)[2:-2]  # without "[\n" and "\n]"
-        if level:
-            text = pad + text.replace("\n", "\n" + pad)
+        if all(len(r) == len(STATUS_FIELDS) and r.keys() == _STATUS_KEYS for r in chunk):
+            text = status_text(chunk, level)
+        else:
+            text = _generic(chunk, level)
         out.write(("[\n" if first else ",\n") + text)
         first = False
     out.write("[]" if first else "\n" + pad + "]")
@@ -60,7 +107,7 @@ def status(cmds: Any, as_json: bool, out: TextIO = sys.stdout) -> int:
     fails. `state` is what is shown (maintenance and pause applied), `probe_state` the probes'."""
     stats = cmds.engine_stats()
     failing = stats.get("failing") or {}
-    walk = pages(cmds, ",".join(("shown", *STATUS_FIELDS)))
+    walk = pages(cmds, ",".join(("shown", *STATUS_FIELDS)), STATUS_PAGE)
     first = next(walk)
     down = first["counts"].get("down", 0)
     seen_down = False

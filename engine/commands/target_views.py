@@ -34,7 +34,8 @@ class Shown(Protocol):
 
 
 def _key(r: TargetRecord) -> Key:
-    return (r.name.lower(), r.id)
+    low = r.name.lower()
+    return (r.name if low == r.name else low, r.id)  # no second copy of a lower-case name
 
 
 class TargetViews:
@@ -65,7 +66,7 @@ class TargetViews:
         self._snapshot: Sequence[TargetRecord] = ()
         self.names: list[TargetRecord] = []
         self._keys: list[Key] = []  # the name order's keys, beside `names`
-        self._hay: dict[str, str] = {}  # id -> "name kind tags", lower-cased: what a filter finds
+        self._hay: dict[str, str] = {}  # id -> its tags, lower-cased (targets with tags only)
         self._state_of: dict[str, str] = {}
         self._buckets: dict[str, list[Key]] = {s: [] for s in STATE_ORDER}
         self._latency: tuple[float, list[TargetRecord]] | None = None
@@ -115,10 +116,7 @@ class TargetViews:
             self._keys = [k for k, _ in keyed]
             self.names = [r for _, r in keyed]
             self.by_id = {r.id: r for r in recs}
-            self._hay = {
-                k[1]: " ".join((k[0], r.kind, *r.tags)).lower() if r.tags else f"{k[0]} {r.kind}"
-                for k, r in keyed
-            }
+            self._hay = {k[1]: " ".join(r.tags).lower() for k, r in keyed if r.tags}
             self._snapshot = recs
         shown = self.shown
         buckets: dict[str, list[Key]] = {s: [] for s in STATE_ORDER}
@@ -239,21 +237,30 @@ class TargetViews:
             return rows
 
     def _filter(self, sort: str, q: str, owners: str) -> list[TargetRecord]:
-        """One pass in `sort` order over the kept haystacks (name, kind and tags, lower-cased:
-        nothing is lower-cased per keystroke); the records are read only for an owner filter."""
+        """One pass in `sort` order: the lower-cased names are the order's keys and the tags are
+        kept lower-cased, so nothing is lower-cased per keystroke in the state and name orders."""
         by_id, state_of, hay = self.by_id, self._state_of, self._hay
         wanted = set(owners.split(",")) if owners and owners != "-" else None
 
-        def ok(tid: str) -> bool:
+        def ok(k: Key) -> bool:
+            tid = k[1]
             if owners:
                 owner = by_id[tid].owner_id
                 if owner is not None if wanted is None else owner not in wanted:
                     return False
-            return not q or q in hay.get(tid, "") or q in state_of.get(tid, "")
+            return (
+                not q
+                or q in k[0]
+                or q in by_id[tid].kind
+                or q in state_of.get(tid, "")
+                or q in hay.get(tid, "")
+            )
 
         if sort == "state":
-            return [by_id[k[1]] for s in STATE_ORDER for k in self._buckets[s] if ok(k[1])]
-        return [r for r in self.order(sort) if ok(r.id)]
+            return [by_id[k[1]] for s in STATE_ORDER for k in self._buckets[s] if ok(k)]
+        if sort == "name":
+            return [by_id[k[1]] for k in self._keys if ok(k)]
+        return [r for r in self.order(sort) if ok(_key(r))]
 
 
 def index_of(rows: Sequence[TargetRecord], tid: str) -> int | None:

@@ -27,9 +27,13 @@ def uptime_of(
         for i in range(0, len(ids), CHUNK):
             q = (
                 select(
-                    col(Rollup.target_id), func.sum(col(Rollup.count)), func.sum(col(Rollup.ok_count))
+                    col(Rollup.target_id),
+                    func.sum(col(Rollup.count)),
+                    func.sum(col(Rollup.ok_count)),
                 )
-                .where(col(Rollup.hour) >= first_hour, col(Rollup.target_id).in_(ids[i : i + CHUNK]))
+                .where(
+                    col(Rollup.hour) >= first_hour, col(Rollup.target_id).in_(ids[i : i + CHUNK])
+                )
                 .group_by(Rollup.target_id)
             )
             out.update({t: float(o) / float(c) for t, c, o in s.execute(q).all() if c})
