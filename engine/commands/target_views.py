@@ -95,12 +95,14 @@ class TargetViews:
                         moved.add(tid)
                     else:
                         self._need_full = True
-            # A full pass is put off while it would take more than a fifth of the time since the
-            # last one (100,000 targets during an import: 0.3 s at most every 1.5 s).
-            wait = 4 * self._full_cost
+            # A full pass that costs (over 50 ms) is put off while it would take more than a
+            # fifth of the time since the last one (100,000 targets: 0.3 s at most every 1.5 s).
+            wait = 4 * self._full_cost if self._full_cost > 0.05 else 0.0
             recent = self._full_at is not None and now - self._full_at < wait
             if self._need_full and not (recent and self.names):
+                cpu = time.thread_time()
                 self._full(now)
+                self._full_cost = time.thread_time() - cpu  # CPU, not wall: a busy host
             else:
                 for tid in moved:
                     self._move(tid)
@@ -129,7 +131,6 @@ class TargetViews:
             state_of[k[1]] = s
         self._buckets, self._state_of = buckets, state_of
         self._full_at, self._need_full = now, False
-        self._full_cost = self._clock() - now
         self._changed()
 
     def _move(self, tid: str) -> None:
