@@ -149,10 +149,10 @@ class TargetPaging(CommandBase):
 
     def _stored_records(self) -> list[TargetRecord]:
         """Without an engine: the stored targets, and their shown states read with them."""
-        from engine.store import targets as tstore
+        from engine.store.target_batch import iter_all
 
         self._stored_states_now = self.target_states()  # type: ignore[attr-defined]
-        return tstore.load_all(self.store)
+        return list(iter_all(self.store))
 
     def _stored_shown(self, rec: TargetRecord) -> str:
         return cast(str, self._stored_states_now.get(rec.id, rec.state))

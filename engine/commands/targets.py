@@ -38,6 +38,7 @@ from engine.core.limits import (
 )
 from engine.heartbeats.heartbeat import HeartbeatConfig, HeartbeatState, no_listener_hint
 from engine.heartbeats.heartbeat import summary as hb_summary
+from engine.store import target_batch
 from engine.store import targets as tstore
 
 # This machine's cpu, memory and disk, added on first start so the console shows live data at
@@ -478,7 +479,7 @@ class TargetCommands(TargetImport, TargetPaging, CommandBase):
         built = [self.build_target(**_decl_args(d), declared=True) for d in decls]
         if any(d.depends_on for d in decls):  # reading every target costs at 100,000
             self._check_parents(self._config_source, decls, built)
-        existing = {r.name: r for r in tstore.load_all(self.store) if r.declared}
+        existing = {r.name: r for r in target_batch.iter_all(self.store) if r.declared}
         seen: set[str] = set()
         added = updated = removed = 0
         for rec in built:

@@ -32,6 +32,7 @@ from engine.runtime.metrics import EngineMetrics
 from engine.runtime.supervisor import Supervisor
 from engine.runtime.watchdog import Watchdog
 from engine.store import contacts as cstore
+from engine.store import target_batch
 from engine.store import targets as tstore
 from engine.store.history import ResultWriter
 from engine.store.store import Store
@@ -177,7 +178,7 @@ class Engine:
 
             if reclaim_orphans(self.store):
                 log.info("outbox: notifications left mid-send by the last run are queued again")
-        for rec in tstore.load_all(self.store):
+        for rec in target_batch.iter_all(self.store):  # a chunk at a time: RSS at 100,000
             self._install(rec)
         log.info("engine loaded %d targets", len(self.targets))
         # Audit rows name targets by keyed ref: compute them here, in the loading thread, so the
