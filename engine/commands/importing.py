@@ -54,12 +54,10 @@ def definition(rec: TargetRecord) -> dict[str, Any]:
 class TargetImport(CommandBase):
     """The import command; TargetCommands provides build_target, edit_target, target_names."""
 
-    if TYPE_CHECKING:  # the methods this mixin uses
-
-        def build_target(self, spec: str, **kw: Any) -> TargetRecord: ...
-        def edit_target(self, ref: str, **kw: Any) -> TargetRecord: ...
-        def target_names(self, ids: Any) -> dict[str, str]: ...
-        def check_quota(self, kind: str, owner_id: str | None, adding: int = 1) -> None: ...
+    if TYPE_CHECKING:  # what this mixin uses of TargetCommands
+        build_target: Callable[..., TargetRecord]
+        edit_target: Callable[..., TargetRecord]
+        target_names: Callable[..., dict[str, str]]
 
     def import_targets(
         self,
@@ -80,7 +78,7 @@ class TargetImport(CommandBase):
         for rec in new:
             check_local_path(rec)
         if new:
-            self.check_quota("targets", None, adding=len(new))
+            self.check_quota("targets", None, adding=len(new))  # type: ignore[attr-defined]
         done = 0
         for i in range(0, len(new), BATCH):
             batch = new[i : i + BATCH]
