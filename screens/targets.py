@@ -123,12 +123,15 @@ class TargetsScreen(EngineScreen):
             self._again = (max(0, index - WINDOW // 3), None)
 
     def _reload_uptimes(self) -> None:
-        ids = ",".join(self.rows.rows)
-        if not ids:
+        held = list(self.rows.rows)
+        if not held:
             return
 
         def job() -> Any:
-            return self.optional("target_uptimes", ids, 86400) or {}
+            out: dict[str, float] = {}
+            for i in range(0, len(held), 100):  # target_uptimes takes 100 ids at a time
+                out.update(self.optional("target_uptimes", ",".join(held[i : i + 100])) or {})
+            return out
 
         self.call_fn(job, then=self._got_uptimes)
 
