@@ -85,9 +85,7 @@ class BenchmarksScreen(ListScreen):
 
     def _loaded(self, value: tuple[Any, dict[str, str]]) -> None:
         items, self.owners = value
-        self.all_items = [
-            b if isinstance(b, dict) else dict(getattr(b, "__dict__", {})) for b in items or []
-        ]
+        self.all_items = list(items or [])
         self._filter_owner()
         self._fill(EMPTY)
 
@@ -121,7 +119,7 @@ class BenchmarksScreen(ListScreen):
     def cells(self, b: dict[str, Any]) -> tuple[Any, ...]:
         score = _num(b, "score", "last_score")
         base = _num(b, "baseline")
-        trend = [(_num(t, "score") if isinstance(t, dict) else t) for t in b.get("trend") or []]
+        trend = list(b.get("trend") or [])
         name = Text(str(b.get("name", "?")))
         if b.get("owner_id"):  # a subscriber's: their masked chat id after the name
             name.append(f" · {self.owners.get(b['owner_id'], '****')}", style="cyan")
@@ -175,7 +173,7 @@ class BenchmarksScreen(ListScreen):
         self.app.push_screen(dialog, answered)
 
     def _added(self, b: Any) -> None:
-        name = b.get("name") if isinstance(b, dict) else getattr(b, "name", "")
+        name = b.get("name")
         self.done(f"Benchmark {name} added; its first runs set the baseline.")
 
     def action_run_benchmark(self) -> None:
@@ -186,7 +184,6 @@ class BenchmarksScreen(ListScreen):
         self.call("run_benchmark", str(b.get("id") or b.get("name")), then=self._ran)
 
     def _ran(self, out: Any) -> None:
-        out = out if isinstance(out, dict) else {}
         name, score = out.get("name", "the benchmark"), _num(out, "score")
         if not out.get("ok") or score is None:
             why = out.get("detail") or out.get("error_class") or "no score"

@@ -77,9 +77,6 @@ def telegram_text(status: Any) -> Text:
             "not available from this engine (log in with `sysalert telegram login`)", style="italic"
         )
         return text
-    if not isinstance(status, dict):
-        text.append(str(status))
-        return text
     logged = status.get("logged_in", status.get("authorized"))
     state = status.get("state") or ("logged in" if logged else "not logged in")
     good = bool(logged) or state in ("connected", "logged in", "ok")
@@ -88,7 +85,7 @@ def telegram_text(status: Any) -> Text:
     if account:
         text.append(f" as {account}")
     health = status.get("health")
-    if isinstance(health, dict) and good:
+    if health and good:
         text.append(f" · link: {health.get('state')}", style="green" if health.get("ok") else "red")
     for key in ("detail", "error"):
         if status.get(key):
@@ -137,7 +134,7 @@ class ContactsScreen(EngineScreen):
 
     def _loaded(self, value: tuple[list[Any], Any]) -> None:
         contacts, status = value
-        self.contacts = [c if isinstance(c, dict) else c.public() for c in contacts]
+        self.contacts = list(contacts)
         self.query_one("#telegram", Static).update(telegram_text(status))
         self._fill()
 

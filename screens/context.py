@@ -1,8 +1,8 @@
 """What a screen may rely on from the App that hosts it, so screens never import sysalert_tui.
 
 The App (in sysalert_tui) provides these attributes; screens reach them through `context(app)`.
-Command results arrive either as engine records (embedded) or as JSON dicts (attached): `field()`
-reads both, so a screen is written once for both modes.
+Command results are typed (engine.core.results); each also answers `r["field"]` and `r.get()` like
+its JSON form, so `field()` reads a result the same whichever mode the console runs in.
 """
 
 from __future__ import annotations
@@ -31,9 +31,6 @@ def context(app: Any) -> ConsoleContext:
 
 
 def field(obj: Any, name: str, default: Any = None) -> Any:
-    """Read a field from a record object or its JSON form (`spec_text` is `spec` in JSON)."""
-    if isinstance(obj, dict):
-        if name == "spec_text":
-            return obj.get("spec", obj.get("spec_text", default))
-        return obj.get(name, default)
-    return getattr(obj, name, default)
+    """Read a field of a command result (engine.core.results); `default` without one (an add
+    form has no record yet)."""
+    return default if obj is None else obj.get(name, default)

@@ -149,7 +149,7 @@ class TargetDetailScreen(EngineScreen):
         tags = field(rec, "tags") or []
         if tags:
             text.append(" · tags " + ", ".join(tags))
-        text.append(f"\n{field(rec, 'spec_text')}", style="bright_black")
+        text.append(f"\n{field(rec, 'spec')}", style="bright_black")
         if beat is not None:
             self._show_beat(text, beat, state, now)
             self.query_one("#detail-head", Static).update(text)

@@ -10,8 +10,8 @@ from typing import Any
 
 from rich.text import Text
 
-from engine.alerting.rules import METRICS, SEVERITIES, parse_when
 from engine.core.durations import parse_duration
+from engine.core.rulespec import METRICS, SEVERITIES, parse_when
 from screens.actions import bindings_for
 from screens.base import ListScreen
 from screens.dialogs import Field, FieldsDialog, checked
@@ -76,7 +76,7 @@ class RulesScreen(ListScreen):
         self.call("list_contacts", then=self._add_rule_dialog)
 
     def _add_rule_dialog(self, contacts: Any) -> None:
-        known = {str(c.get("name") if isinstance(c, dict) else c.name) for c in contacts or []}
+        known = {str(c["name"]) for c in contacts or []}
 
         def channels(value: str) -> str | None:
             wrong = [c.strip() for c in value.split(",") if c.strip() and c.strip() not in known]

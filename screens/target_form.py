@@ -69,7 +69,7 @@ class TargetFormScreen(EngineScreen):
         if r is None:
             return {}
         return {
-            "spec": field(r, "spec_text") or "",
+            "spec": field(r, "spec") or "",
             "name": field(r, "name") or "",
             "interval": f"{field(r, 'interval_s'):g}s",
             "timeout": f"{field(r, 'timeout_s'):g}s",

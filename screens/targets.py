@@ -343,8 +343,7 @@ class TargetsScreen(EngineScreen):
 
     def _paused(self, rec: Any) -> None:
         self._saved(rec)
-        name = rec.get("name") if isinstance(rec, dict) else rec.name
-        state = rec.get("state") if isinstance(rec, dict) else rec.state
+        name, state = rec["name"], rec["state"]
         self.notify(f"{name} {'paused' if state == 'paused' else 'resumed'}.")
 
 

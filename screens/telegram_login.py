@@ -76,6 +76,6 @@ async def _login(screen: Any, fn: Any, done: Callable[[], None]) -> None:
     except SysAlertError as exc:
         screen.notify(error_sentence(exc), severity="error", timeout=8)
         return
-    account = result.get("account") if isinstance(result, dict) else None
+    account = result.get("account")
     screen.notify(f"Telegram: logged in{f' as {account}' if account else ''}.")
     done()

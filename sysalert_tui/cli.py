@@ -134,7 +134,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     else:
         print("master key: from SYSALERT_MASTER_KEY")
     if res.seeded:
-        from engine.commands.targets import seeded_note
+        from engine.commands.seeding import seeded_note
 
         print(seeded_note(res.seeded))
     print(
@@ -145,7 +145,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_rotate(args: argparse.Namespace) -> int:
     from engine.api.client import connect_if_running
-    from engine.security.rotation import rotate_keys
+    from engine.store.rekey import rotate_keys
 
     settings = load_settings(args)
     daemon = connect_if_running(settings)  # the daemon on this data directory's socket, if any
@@ -190,9 +190,10 @@ def _daemon_adopts(daemon: Any, ring: Any) -> None:
 def load_settings(args: argparse.Namespace, allow_missing: bool = False):  # type: ignore[no-untyped-def]
     """The settings every command runs with; `allow_missing` only for `init`, which creates the
     file that --config or SYSALERT_CONFIG names."""
+    from engine.commands.targets import check_declared
     from engine.config.settings import load_settings as _load
 
-    return _load(args.config, args.data_dir, creating=allow_missing)
+    return _load(args.config, args.data_dir, creating=allow_missing, check_target=check_declared)
 
 
 def _configure_logging(args: argparse.Namespace, daemon: bool) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from engine.alerting.rules import parse_when
 from engine.core.errors import BadInput
+from engine.core.rulespec import parse_when
 from sysalert_tui.output import print_json, print_table
 from sysalert_tui.session import open_commands
 

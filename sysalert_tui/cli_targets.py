@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from pydantic_core import to_jsonable_python
 
 from engine.core.domain import STATE_SYMBOLS
 from screens.fmt import metric_of
@@ -141,7 +142,7 @@ def cmd_add(args: argparse.Namespace) -> int:
             failure_threshold=args.failure_threshold,
             recovery_threshold=args.recovery_threshold,
         )
-        pub = rec.public(cmds.ping_base) if hasattr(rec, "public") else rec
+        pub = _pub(cmds, rec)
         beat = cmds.heartbeat_info(pub["id"]) if pub["kind"] == "heartbeat" else None
     if args.json:
         print_json(pub)
@@ -156,7 +157,9 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def _pub(cmds: Any, rec: Any) -> dict[str, Any]:
-    return rec.public(cmds.ping_base) if hasattr(rec, "public") else rec
+    """A target result as its JSON (model_dump(mode="json")), the same embedded and attached."""
+    out: dict[str, Any] = to_jsonable_python(rec)
+    return out
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -289,58 +292,21 @@ def cmd_edit(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from engine.checks.runner import make_context, run_check
-    from engine.checks.specs import parse_spec
-    from engine.core.durations import parse_duration
-    from engine.core.errors import BadInput
-    from engine.core.limits import TIMEOUT
+    """The check command (engine.commands.checking), probed here: a spec needs no store."""
+    from engine.commands.checking import CheckCommands, spec_or_none
 
-    spec_err: BadInput | None = None
-    try:
-        spec = parse_spec(args.what)
-        options: dict[str, Any] = {}
-        conditions = list(args.conditions)
-        timeout = parse_duration(args.timeout, "timeout", TIMEOUT) if args.timeout else 5.0
-    except BadInput as exc:
-        spec_err = exc
-    if spec_err is not None:
-        if "://" in args.what or args.what.startswith("cmd:"):
-            raise spec_err
-        with open_commands(args, prefer_daemon=False) as cmds:
-            rec = cmds.get_target(args.what)
-        spec, options = rec.spec, rec.options
-        conditions = list(rec.conditions) + list(args.conditions)
-        timeout = (
-            parse_duration(args.timeout, "timeout", TIMEOUT) if args.timeout else rec.timeout_s
-        )
-    if spec.kind == "heartbeat":
-        raise BadInput(
-            "a heartbeat is pushed, not probed", "look at it with `sysalert target show NAME`"
-        )
+    def probe(cmds: Any) -> Any:
+        return anyio.run(lambda: cmds.check(args.what, args.conditions, args.timeout))
 
-    async def _run() -> Any:
-        shared: dict[str, Any] = {}
-        try:
-            return await run_check(spec, make_context(timeout, options, conditions, shared))
-        finally:
-            from engine.checks.probes.http import close_shared
-
-            await close_shared(shared)
-
-    res = anyio.run(_run)
-    if args.json:
-        print_json(
-            {
-                "ok": res.ok,
-                "latency_ms": res.latency_ms,
-                "value": res.value,
-                "error_class": res.error_class,
-                "detail": res.detail,
-                "degraded": res.degraded,
-            }
-        )
+    if spec_or_none(args.what) is not None:
+        res = probe(CheckCommands())
     else:
-        print(check_line(spec.kind, res))
+        with open_commands(args, prefer_daemon=False) as cmds:
+            res = probe(cmds)
+    if args.json:
+        print_json(res.model_dump(mode="json", exclude={"kind", "queued"}))
+    else:
+        print(check_line(res.kind, res))
     return 0 if res.ok else 1
 
 

@@ -93,7 +93,7 @@ def _first_run(settings: Settings) -> str | None:
     has_key = bool(os.environ.get(ENV_MASTER_KEY)) or (settings.data_dir / KEY_FILE_NAME).exists()
     if has_key:
         return None
-    from engine.commands.targets import seeded_note
+    from engine.commands.seeding import seeded_note
     from engine.runtime.bootstrap import init_data_dir
 
     res = init_data_dir(settings)

@@ -114,7 +114,9 @@ async def _main(args: argparse.Namespace, settings: Any) -> int:
     from engine.runtime.bootstrap import open_store
     from engine.runtime.engine import Engine
     from engine.store.engine_lock import StoreLock
+    from sysalert_tui.tuning import freeze_loaded, tune_process
 
+    tune_process()
     lock = InstanceLock(settings.data_dir / "engine.lock")
     lock.acquire(wait=LOCK_WAIT_S)
     store = None
@@ -130,6 +132,7 @@ async def _main(args: argparse.Namespace, settings: Any) -> int:
         log.info("daemon starting: %d API listener(s)", len(servers))
         async with anyio.create_task_group() as tg:
             await tg.start(engine.run)
+            freeze_loaded()  # the targets are loaded once run() reports started
             tg.start_soon(run_servers, servers, settings.socket_path)
             with anyio.open_signal_receiver(
                 signal.SIGTERM, signal.SIGINT, signal.SIGHUP

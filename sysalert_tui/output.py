@@ -8,9 +8,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic_core import to_jsonable_python
+
 
 def print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, sort_keys=True, default=str)
+    # A command's typed result prints as model_dump(mode="json"), the same embedded and attached.
+    json.dump(to_jsonable_python(data, fallback=str), sys.stdout, indent=2, sort_keys=True)
     sys.stdout.write("\n")
 
 

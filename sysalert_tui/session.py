@@ -28,10 +28,11 @@ def open_commands(args: argparse.Namespace, prefer_daemon: bool = True) -> Itera
             return
     from engine.commands import Commands
     from engine.runtime.bootstrap import open_store
+    from engine.telegram.account import TelegramAccount
 
     store = open_store(settings)
     try:
-        yield ActingAs(Commands(store, settings), login_name())
+        yield ActingAs(Commands(store, settings, telegram=TelegramAccount()), login_name())
     finally:
         store.close()
 

@@ -70,7 +70,7 @@ def make_engine(settings: Settings, store: Store, clock: Any = frozen_clock) -> 
     engine = Engine(settings, store, mode="embedded", clock=clock)
     for rec in tstore.load_all(store):
         engine.target_changed(rec.id)
-    engine.alerting._reload_maintenance(FIXED_NOW)  # what run() does first; no public seam for it
+    engine.alerting.reload_maintenance(FIXED_NOW)  # what run() does first
     return engine
 
 

@@ -19,7 +19,6 @@ from typing import Any
 
 from sqlalchemy import delete, update
 
-from engine.alerting import maintenance as mstore
 from engine.checks.probes.base import ProbeResult
 from engine.commands import Commands
 from engine.config.settings import Settings, load_settings
@@ -27,6 +26,7 @@ from engine.notify import outbox
 from engine.notify.message import OutgoingMessage
 from engine.security.crypto import KeyRing
 from engine.store import targets as tstore
+from engine.store import windows as wstore
 from engine.store.history import PendingResult, ResultWriter
 from engine.store.models import AuditEntry, Incident, Notification
 from engine.store.store import Store
@@ -201,9 +201,9 @@ def _dt(ts: float) -> Any:
 
 
 def _windows(store: Store) -> None:
-    mstore.insert(
+    wstore.insert(
         store,
-        mstore.Window(
+        wstore.Window(
             "wbackup",
             "target",
             "tbackup",
@@ -216,9 +216,9 @@ def _windows(store: Store) -> None:
             FIXED_NOW - 1200,
         ),
     )
-    mstore.insert(
+    wstore.insert(
         store,
-        mstore.Window(
+        wstore.Window(
             "wdbweek",
             "tag",
             None,
@@ -235,7 +235,7 @@ def _windows(store: Store) -> None:
 
 def _rules(store: Store) -> None:
     """Two run-time rules with fixed ids (no audit rows: the History snapshot stays as it is)."""
-    from engine.alerting.rules import RuleSpec
+    from engine.core.rulespec import RuleSpec
     from engine.store import rules as rules_store
 
     rules_store.insert(
@@ -248,7 +248,7 @@ def _rules(store: Store) -> None:
 
 
 def _benchmarks(store: Store) -> None:
-    from engine.benchmarks import store as bstore
+    from engine.store import benchmarks as bstore
 
     for bid, name, spec, kind, base, scores, higher in (
         (

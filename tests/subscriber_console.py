@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import update
 
-from engine.benchmarks import store as bstore
+from engine.store import benchmarks as bstore
 from engine.store import subscribers as sstore
 from engine.store import targets as tstore
 from engine.store.models import Subscriber

@@ -20,14 +20,14 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from telethon.tl import types
 
-from engine.commands.telegram import TelegramCommands
 from engine.config.settings import Settings
 from engine.runtime.engine import Engine
 from engine.security.crypto import KeyRing
 from engine.security.privacy import mask_id
+from engine.store import telegram_session as session_store
 from engine.store.models import Notification
 from engine.store.store import Store
-from engine.telegram import session_store
+from engine.telegram.account import TelegramAccount
 from engine.telegram.client import build_client
 from tests.telegram_harness import SETTINGS, FakeTelegram, install
 
@@ -40,7 +40,7 @@ def use_fake_telegram(monkeypatch: Any, server: FakeTelegram) -> None:
     def factory(settings: Any, session: str | None) -> Any:
         return install(build_client(settings, session, environ={}), server)
 
-    monkeypatch.setattr(TelegramCommands, "telegram_client_factory", factory)
+    monkeypatch.setattr(TelegramAccount, "client_factory", factory)
 
 
 def configure(settings: Settings) -> Settings:

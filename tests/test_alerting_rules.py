@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.alerting.rules import RuleSpec
 from engine.config.settings import load_settings
 from engine.core.errors import BadInput, ConfigError
+from engine.core.rulespec import RuleSpec
 from tests.alerting_harness import Rig, make_rig
 
 SLOW_API = """
@@ -274,7 +274,7 @@ def test_rule_incidents_follow_the_rule_being_disabled_removed_or_resolved(
 def test_a_clear_that_fails_once_is_tried_again(data_dir, db_url, keyring, monkeypatch) -> None:
     """The store refused the resolve once (locked, a dropped connection): the rule's incident
     must still resolve on a later tick, not stay open with nobody looking."""
-    from engine.alerting import incidents as inc_store
+    from engine.store import incidents as inc_store
 
     with make_rig(settings_with(data_dir, SLOW_API), db_url, keyring) as rig:
         rig.contact("oncall")

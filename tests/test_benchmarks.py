@@ -16,8 +16,6 @@ import anyio
 import pytest
 from sqlalchemy import select
 
-from engine.alerting import incidents as inc_store
-from engine.benchmarks import store as bstore
 from engine.benchmarks.scoring import baseline_from, delta_pct, is_regressed, status
 from engine.benchmarks.spec import parse_bench_spec
 from engine.benchmarks.workloads import measure, percentile
@@ -25,6 +23,8 @@ from engine.commands import Commands
 from engine.config.settings import Settings
 from engine.core.errors import BadInput
 from engine.security.crypto import KeyRing
+from engine.store import benchmarks as bstore
+from engine.store import incidents as inc_store
 from engine.store.models import Incident, Notification
 from engine.store.store import Store
 

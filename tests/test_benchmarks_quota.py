@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.benchmarks import store as bstore
 from engine.commands import Commands
 from engine.config.settings import Settings
 from engine.core.errors import BadInput, NotFound, QuotaExceeded
 from engine.security.crypto import KeyRing
+from engine.store import benchmarks as bstore
 from engine.store.models import Subscriber
 from engine.store.store import Store
 

@@ -11,6 +11,7 @@ from hypothesis import settings as examples
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from engine.commands.targets import check_declared
 from engine.config.locate import locate
 from engine.config.settings import Settings, load_settings
 from engine.core.errors import ConfigError
@@ -22,7 +23,7 @@ EXAMPLE = ROOT / "config.toml.example"
 def _load(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> Settings:
     path = tmp_path / "config.toml"
     path.write_text(text)
-    return load_settings(path, tmp_path / "data", env=env or {})
+    return load_settings(path, tmp_path / "data", env=env or {}, check_target=check_declared)
 
 
 def _error(tmp_path: Path, text: str) -> str:
@@ -312,6 +313,17 @@ def test_declared_name_and_heartbeat_spec_are_checked(tmp_path: Path) -> None:
     assert "config.toml:2: targets[0].spec" in msg
 
 
+def test_a_whole_entry_is_built_as_target_add_builds_it(tmp_path: Path) -> None:
+    """What only the whole entry shows (a timeout longer than the interval) is refused by the
+    command layer's builder the CLI, console and daemon hand to load_settings."""
+    text = TARGET + 'interval = "10s"\ntimeout = "20s"\n'
+    msg = _error(tmp_path, text)
+    assert "config.toml:" in msg and "targets[0]" in msg and "longer than the interval" in msg
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    assert load_settings(path, tmp_path / "data", env={}).targets[0].timeout == 20.0
+
+
 def test_a_shown_value_is_redacted(tmp_path: Path) -> None:
     msg = _error(tmp_path, '[[targets]]\nspec = "tcp://db-primary.corp.example"\n')
     assert "config.toml:2: targets[0].spec" in msg and "db-primary" not in msg
@@ -453,7 +465,7 @@ def test_any_targets_entries_load_or_give_one_config_error(tmp_path: Path, entri
     path = tmp_path / "prop.toml"
     path.write_text(text, encoding="utf-8")
     try:
-        load_settings(path, tmp_path, env={})
+        load_settings(path, tmp_path, env={}, check_target=check_declared)
     except ConfigError as exc:
         assert "\n" not in str(exc)
 
@@ -466,6 +478,6 @@ def test_any_bytes_load_or_give_one_config_error(tmp_path: Path, data: bytes) ->
     path = tmp_path / "raw.toml"
     path.write_bytes(data)
     try:
-        load_settings(path, tmp_path, env={})
+        load_settings(path, tmp_path, env={}, check_target=check_declared)
     except ConfigError as exc:
         assert "\n" not in str(exc).split(" TOML syntax error: ")[0]

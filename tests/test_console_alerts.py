@@ -97,13 +97,13 @@ async def test_silence_asks_how_long_and_rejects_nonsense(tmp_path: Path) -> Non
 
 async def test_a_group_alert_says_which_members_read_it(tmp_path: Path) -> None:
     """Telegram names who in a small group read an alert; the receipts line shows them."""
-    from engine.telegram import bridge_store
+    from engine.store import telegram as tgstore
 
     with fresh_world(tmp_path) as w:
         inc = _incident(w, "inquokka")
         read = next(n for n in inc["notifications"] if n["read_at"])
-        bridge_store.add_reader(w.store, read["id"], "alice", read["read_at"])
-        bridge_store.add_reader(w.store, read["id"], "user ****7002", read["read_at"])
+        tgstore.add_reader(w.store, read["id"], "alice", read["read_at"])
+        tgstore.add_reader(w.store, read["id"], "user ****7002", read["read_at"])
         async with make_app(w.backend).run_test(size=(120, 40)) as pilot:
             screen = await _open_alerts(pilot)
             receipts = shown(screen.query_one("#receipts"))

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.alerting import incidents as inc_store
 from engine.checks.probes.base import ProbeResult
 from engine.notify import outbox
 from engine.runtime.engine import Engine
 from engine.runtime.facade import EmbeddedBackend
+from engine.store import incidents as inc_store
 from engine.store.history import ResultWriter
 from screens.alerts import AlertsScreen
 from screens.chrome import NavBar, StatusBar

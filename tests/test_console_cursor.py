@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from textual.coordinate import Coordinate
 
-from engine.alerting import incidents as inc_store
+from engine.store import incidents as inc_store
 from screens.alerts import AlertsScreen
 from tests.console_fixture import FIXED_NOW, fresh_world, make_app, settle
 

@@ -166,7 +166,7 @@ async def test_an_engine_that_cannot_start_is_said_in_the_status_bar(tmp_path: P
 async def test_a_crashing_task_shows_in_the_status_bar_only_while_it_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from engine.runtime import faults
+    from engine.core import faults
 
     faults._raised.clear()
     monkeypatch.setenv("SYSALERT_FAULT", "raise:rules:2")  # 1 s + 2 s of backoff, then 5 s stable

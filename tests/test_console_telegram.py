@@ -90,7 +90,7 @@ async def test_login_from_a_console_attached_to_a_daemon(
     from engine.config.settings import load_settings
     from engine.runtime.bootstrap import open_store
     from engine.runtime.facade import AttachedBackend
-    from engine.telegram import session_store
+    from engine.store import telegram_session as session_store
     from tests.daemon_harness import running_daemon
     from tests.telegram_harness import SETTINGS
 

@@ -4,13 +4,13 @@ the audit entries about the contact are gone. Real store, SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from engine.alerting import incidents as inc_store
 from engine.commands import Commands
 from engine.config.settings import Settings
 from engine.notify import outbox
 from engine.security.crypto import KeyRing
+from engine.store import incidents as inc_store
+from engine.store import telegram as tgstore
 from engine.store.store import Store
-from engine.telegram import bridge_store
 from tests.test_telegram_receipt_race import _message
 
 
@@ -25,8 +25,8 @@ def test_removing_a_contact_erases_its_name_everywhere(
         inc, _ = inc_store.open_incident(store, "k", "down", "high", "db is down")
         cmds.ack_incident(inc.id, by="alice")  # a Telegram reply: the actor is the contact name
         note = outbox.enqueue(store, ops["id"], "telegram", _message(), inc.id)
-        bridge_store.add_reader(store, note, "alice", 1.0)  # alice read the group's alert
-        bridge_store.add_reader(store, note, "bob", 2.0)
+        tgstore.add_reader(store, note, "alice", 1.0)  # alice read the group's alert
+        tgstore.add_reader(store, note, "bob", 2.0)
         assert any(h["actor"] == "alice" for h in cmds.history(limit=50))
 
         cmds.remove_contact("alice")

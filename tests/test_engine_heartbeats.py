@@ -40,7 +40,9 @@ async def test_a_start_alone_decides_nothing_whoever_looks_first(store, settings
     ends goes down after the grace."""
     clock = Clock(1_800_000_000.0)
     engine = Engine(settings, store, clock=clock)
-    rec = engine.commands.add_target("heartbeat://job?every=1h&grace=5m", name="job")
+    rec = engine.commands.target_record(
+        engine.commands.add_target("heartbeat://job?every=1h&grace=5m", name="job").id
+    )
     async with anyio.create_task_group() as tg:
         await tg.start(engine.run)
         hb, live = engine.alerting.heartbeats, engine.targets[rec.id]
@@ -64,7 +66,9 @@ async def test_a_start_alone_decides_nothing_whoever_looks_first(store, settings
 async def test_ping_lifecycle_with_a_controlled_clock(store, settings: Settings) -> None:
     clock = Clock(1_800_000_000.0)
     engine = Engine(settings, store, clock=clock)
-    rec = engine.commands.add_target("heartbeat://backup?every=1h&grace=5m", name="backup")
+    rec = engine.commands.target_record(
+        engine.commands.add_target("heartbeat://backup?every=1h&grace=5m", name="backup").id
+    )
     assert rec.token and len(rec.token) >= 22
     async with anyio.create_task_group() as tg:
         await tg.start(engine.run)
@@ -113,7 +117,9 @@ async def test_ping_lifecycle_with_a_controlled_clock(store, settings: Settings)
 async def test_down_heartbeat_opens_an_incident(store, settings: Settings) -> None:
     clock = Clock(1_800_000_000.0)
     engine = Engine(settings, store, clock=clock)
-    rec = engine.commands.add_target("heartbeat://nightly?every=10m&grace=1m", name="nightly")
+    rec = engine.commands.target_record(
+        engine.commands.add_target("heartbeat://nightly?every=10m&grace=1m", name="nightly").id
+    )
     async with anyio.create_task_group() as tg:
         await tg.start(engine.run)
         hb = engine.alerting.heartbeats

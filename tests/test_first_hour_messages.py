@@ -70,7 +70,7 @@ def test_an_incident_without_a_target_names_what_it_is_about(rig: Rig) -> None:
     assert inc["kind"] == "delivery" and inc["target"] == "contact flaky"
     rig.commands.add_rule("hot", "system.cpu", ">", 90)
     (rule,) = [r for r in rig.commands.list_rules() if r["name"] == "hot"]
-    from engine.alerting import incidents as inc_store
+    from engine.store import incidents as inc_store
 
     inc_store.open_incident(
         rig.store, f"rule:{rule['id']}", "rule", "high", "hot", rule_id=rule["id"]

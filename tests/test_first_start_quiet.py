@@ -7,7 +7,7 @@ from pathlib import Path
 
 from engine.checks.probes import system
 from engine.checks.runner import make_context
-from engine.commands.targets import SEED_FOR_S, seeded_note
+from engine.commands.seeding import SEED_FOR_S, seeded_note
 from engine.config.settings import load_settings
 from tests.alerting_harness import Rig, make_rig
 

@@ -33,7 +33,7 @@ def test_reconcile_adds_updates_and_removes(tmp_path: Path) -> None:
         s2 = _settings(d, '[[targets]]\nspec = "tcp://10.0.0.1:2222"\nname = "ssh"\n')
         assert Commands(store, s2).reconcile_declared() == {"added": 0, "updated": 1, "removed": 1}
         ssh = Commands(store, s2).get_target("ssh")
-        assert ssh.id == ssh_id and ssh.spec_text == "tcp://10.0.0.1:2222" and ssh.declared
+        assert ssh.id == ssh_id and ssh.spec == "tcp://10.0.0.1:2222" and ssh.declared
         names = {t.name for t in Commands(store, s2).list_targets()}
         assert names == {"ssh", "manual"}  # the target added by hand is never touched
         assert Commands(store, s2).get_target(manual.id).declared is False

@@ -19,9 +19,9 @@ from engine.commands import Commands
 from engine.config.settings import Settings, load_settings
 from engine.runtime.bootstrap import init_data_dir, open_store
 from engine.security.crypto import KEY_FILE_NAME, KeyRing, load_key_ring, read_key_file
-from engine.security.rotation import MARKER, rotate_keys
 from engine.store import targets as tstore
 from engine.store.models import FINGERPRINTS, SEALED_COLUMNS, Contact, aad_row
+from engine.store.rekey import MARKER, rotate_keys
 from engine.store.store import Store, new_id
 
 SA = str(Path(sys.executable).parent / "sysalert")

@@ -21,10 +21,10 @@ from engine.commands import Commands
 from engine.config.settings import Settings, load_settings
 from engine.runtime.bootstrap import open_store
 from engine.security.crypto import KEY_FILE_NAME, KeyRing, read_key_file
-from engine.security.rotation import rotate_keys
 from engine.store import contacts as cstore
 from engine.store import targets as tstore
 from engine.store.models import Contact, Target
+from engine.store.rekey import rotate_keys
 from tests.conftest import free_port
 from tests.daemon_harness import Daemon, init_store, start_daemon, sysalert, wait_for
 from tests.test_channel_webhook import Receiver
@@ -309,7 +309,7 @@ def test_token_index_rebuilt_off_the_loop_keeps_changes_made_meanwhile(
         hb = engine.alerting.heartbeats
         cmds = engine.commands
         kept, gone, edited = (
-            cmds.add_target(f"heartbeat://{n}?every=1h&grace=5m", name=n)
+            cmds.target_record(cmds.add_target(f"heartbeat://{n}?every=1h&grace=5m", name=n).id)
             for n in ("kept", "gone", "edited")
         )
         rotate_keys(store_settings)
@@ -318,7 +318,9 @@ def test_token_index_rebuilt_off_the_loop_keeps_changes_made_meanwhile(
         ring = store.keys
         tokens, index = hb.build_index(ring, engine.snapshot())
         # Meanwhile, on the loop: one heartbeat added, one removed, one given a new token.
-        added = cmds.add_target("heartbeat://added?every=1h&grace=5m", name="added")
+        added = cmds.target_record(
+            cmds.add_target("heartbeat://added?every=1h&grace=5m", name="added").id
+        )
         cmds.remove_target("gone")
         engine.targets[edited.id] = replace(engine.targets[edited.id], token="tok-new-xyz")
         hb.swap_index(ring, tokens, index)

@@ -46,7 +46,7 @@ async def test_subscriber_addtarget_takes_the_cli_spec_forms_and_refuses_local_k
             w.engine.ping_listener = "127.0.0.1:8787"
             text = await ask(w, CAROL, "/addtarget heartbeat://weekly?every=7d")
             assert "Ping URL: http" in text and "takes no pings" not in text
-        mine = {t.name: (t.kind, t.spec_text) for t in owned_targets(w, CAROL)}
+        mine = {t.name: (t.kind, t.spec) for t in owned_targets(w, CAROL)}
         assert mine["web"] == ("tcp", f"tcp://127.0.0.1:{port}")
         assert set(mine) == {"web", "127.0.0.1", "nightly", "weekly"}
         refusals = {

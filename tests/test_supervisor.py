@@ -119,7 +119,7 @@ def test_a_telegram_bridge_that_cannot_start_is_red_and_pages_through_a_webhook(
 ) -> None:
     from engine.config.settings import load_settings
     from engine.runtime.bootstrap import open_store
-    from engine.telegram import session_store
+    from engine.store import telegram_session as session_store
 
     data_dir = tmp_path / "data"
     init_store(data_dir, '[telegram]\napi_id = 12345\napi_hash = "0123456789abcdef"\n')

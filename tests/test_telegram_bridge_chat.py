@@ -12,9 +12,9 @@ import anyio
 import pytest
 from telethon.tl.functions.messages import SendMessageRequest
 
-from engine.alerting import maintenance as mstore
 from engine.store import contacts as cstore
-from engine.telegram import bridge_store
+from engine.store import windows as wstore
+from engine.telegram import chats
 from tests.telegram_engine import ALICE, BOB, STRANGER, running, until, use_fake_telegram
 from tests.telegram_harness import FakeTelegram
 
@@ -139,7 +139,7 @@ async def test_mode_maintenance_and_active(world):
     rec = await w.add_target("web", 9, interval="1h")
     text = await w.reply_text(await w.say(ALICE, "/mode maintenance web"))
     assert text.startswith("Maintenance on for web")
-    windows = await anyio.to_thread.run_sync(mstore.load_all, w.store)
+    windows = await anyio.to_thread.run_sync(wstore.load_all, w.store)
     assert [x.target_id for x in windows] == [rec.id]
     text = await w.reply_text(await w.say(ALICE, "/mode active web"))
     assert text == "Maintenance off for web (1 window(s) ended)."
@@ -198,7 +198,7 @@ async def test_a_group_contact_acks_by_reply_and_its_chatter_is_ignored(world):
     ack = await w.say(BOB, "ack", reply_to=int(note.message_id), chat_id=group.id)
     assert (await w.reply_text(ack)).startswith(f"Acknowledged {inc['id']}")
     assert state_of(w, inc["id"])["acked_by"] == "ops"
-    assert bridge_store.chat_id_for(ops) == -4455
+    assert chats.chat_id_for(ops) == -4455
     refused = await w.reply_text(await w.say(BOB, "/delete_account confirm", chat_id=group.id))
     assert "private chat" in refused and cstore.find(w.store, "ops") is not None
 

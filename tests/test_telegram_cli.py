@@ -14,7 +14,7 @@ from telethon.tl.functions.auth import CheckPasswordRequest, LogOutRequest, Sign
 
 from engine.config.settings import load_settings
 from engine.runtime.bootstrap import open_store
-from engine.telegram import session_store
+from engine.store import telegram_session as session_store
 from sysalert_tui.cli import main
 from tests.daemon_harness import child_env, init_store
 from tests.telegram_engine import use_fake_telegram

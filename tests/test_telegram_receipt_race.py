@@ -61,22 +61,22 @@ async def test_telegram_receipt_that_overtakes_mark_sent_still_counts(engine: En
     outbox.mark_sent(engine.store, early, "42")
     outbox.mark_sent(engine.store, late, "43")
     # The dispatcher calls this right after each mark_sent of a Telegram row.
-    await bridge._after_sent(cstore.find(engine.store, contact["id"]))
+    await bridge.after_sent(cstore.find(engine.store, contact["id"]))
     assert _read_at(engine, early) == at.timestamp()
     assert _read_at(engine, late) is None  # 43 was not covered by the receipt
 
 
 async def test_two_receipts_applied_at_once_mark_each_alert_once(db_url: str, keyring) -> None:
-    """A push and a poll (or `_after_sent`) for one chat run `mark_read` in two threads. The
+    """A push and a poll (or `after_sent`) for one chat run `mark_read` in two threads. The
     second runs, whole, between the first's read of unread rows and its write: the row must be
     marked once, with one Receipt, whichever database."""
     import threading
 
     from sqlalchemy import event, func, select
 
+    from engine.store import telegram as bstore
     from engine.store.models import Receipt
     from engine.store.store import Store
-    from engine.telegram import bridge_store as bstore
 
     store = Store.open(db_url, keyring)
     try:

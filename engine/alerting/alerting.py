@@ -9,50 +9,52 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from sqlmodel import col
 
-from engine.alerting import incidents as inc_store
+from engine.alerting import notifications, trouble
+from engine.alerting.escalation import escalate_and_resend
 from engine.alerting.maintenance import MaintenanceIndex
-from engine.alerting.maintenance import load_all as load_windows
-from engine.alerting.maintenance import remove as remove_windows
 from engine.alerting.rules import RuleEvaluator
 from engine.core.events import IncidentEvent, MaintenanceEvent
+from engine.core.incident_states import SEVERITY_BY_KIND
 from engine.core.state import Transition
 from engine.heartbeats.runner import HeartbeatRunner
 from engine.notify import outbox
 from engine.notify.dispatcher import Dispatcher
-from engine.notify.message import Kind, OutgoingMessage
+from engine.notify.message import Kind
+from engine.notify.ports import DeliveryTrouble
 from engine.store import contacts as cstore
+from engine.store import incidents as inc_store
+from engine.store import windows as wstore
 
 if TYPE_CHECKING:
+    from engine.alerting.ports import AlertingHost
     from engine.checks.probes.base import ProbeResult
     from engine.core.domain import TargetRecord
-    from engine.runtime.engine import Engine
+    from engine.store.models import Incident
 
 log = logging.getLogger(__name__)
 STEP_ATTEMPTS = 3
-SEVERITY_BY_KIND = {
-    "down": "high",
-    "flapping": "medium",
-    "heartbeat": "high",
-    "telegram": "high",
-    "delivery": "high",
-    "engine": "critical",
-}
 
 
 class Alerting:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: AlertingHost) -> None:
         self.engine = engine
         self.store = engine.store
         self.maintenance = MaintenanceIndex()
         self.heartbeats = HeartbeatRunner(engine)
-        self.rules = RuleEvaluator(engine)
-        self.dispatcher = Dispatcher(engine)
+        self.rules = RuleEvaluator(engine, self)
+        self.dispatcher = Dispatcher(
+            engine,
+            DeliveryTrouble(
+                troubled=partial(trouble.troubled_contacts, self.store),
+                report=partial(trouble.raise_trouble, self),
+                clear=partial(trouble.clear_trouble, self),
+            ),
+        )
         self._send, self._recv = anyio.create_memory_object_stream[tuple[Any, ...]](100_000)
         self._was_in_maintenance: set[str] = set()
         self._step: tuple[tuple[Any, ...], int] | None = None  # in hand: retried after a crash
@@ -89,7 +91,7 @@ class Alerting:
     async def run(self) -> None:
         """State changes in order. A step that fails crashes the task and is retried first when
         the supervisor restarts it (the store may be back), up to STEP_ATTEMPTS times."""
-        await anyio.to_thread.run_sync(self._reload_maintenance, self.engine.clock())
+        await anyio.to_thread.run_sync(self.reload_maintenance, self.engine.clock())
         while True:
             if self._step is None:
                 self._step = (await self._recv.receive(), 0)
@@ -109,8 +111,6 @@ class Alerting:
             self.dispatcher.wake()
 
     async def escalation_loop(self) -> None:
-        from engine.alerting.escalation import escalate_and_resend
-
         while True:
             await anyio.sleep(1.0)
             await anyio.to_thread.run_sync(escalate_and_resend, self, self.engine.clock())
@@ -121,7 +121,7 @@ class Alerting:
             _, snap, tr, error_class, detail, now = item
             self._on_transition(snap, tr, error_class, detail, now)
         elif item[0] == "maintenance":
-            self._reload_maintenance(self.engine.clock())
+            self.reload_maintenance(self.engine.clock())
 
     # ---- transitions (worker thread) -------------------------------------------------------------
     def _on_transition(
@@ -171,13 +171,13 @@ class Alerting:
                 now=now,
             )
             if created:
-                self._audit("incident.open", inc.id, "engine")
-                self._notify_level(inc, rec, 1, "flapping", now)
-                self._publish(inc.id, "firing", rec.id, "opened")
+                self.audit("incident.open", inc.id, "engine")
+                self.notify_level(inc, rec, 1, "flapping", now)
+                self.publish_incident(inc.id, "firing", rec.id, "opened")
         else:
             still_open = inc_store.find_open(self.store, key)
             if still_open is not None:
-                self._resolve(still_open, rec, now, "engine")
+                self.resolve_incident(still_open, rec, now, "engine")
             if rec.state == "down":
                 self.open_for_target(rec, rec.last_error_class, "", now)
             elif rec.state in ("up", "degraded"):
@@ -213,16 +213,16 @@ class Alerting:
         )
         if not created:
             return
-        self._audit("incident.open", inc.id, "engine")
+        self.audit("incident.open", inc.id, "engine")
         if parent_inc is None:
-            self._notify_level(inc, rec, 1, "alert", now)
-        self._publish(inc.id, "firing", rec.id, "opened")
+            self.notify_level(inc, rec, 1, "alert", now)
+        self.publish_incident(inc.id, "firing", rec.id, "opened")
         self._settle_children(rec, now)  # children that waited for this verdict: held under it
 
     def resolve_for_target(self, rec: TargetRecord, now: float) -> None:
         inc = inc_store.find_open(self.store, f"target:{rec.id}")
         if inc is not None:
-            self._resolve(inc, rec, now, "engine")
+            self.resolve_incident(inc, rec, now, "engine")
         self._settle_children(rec, now)  # the parent is fine: children still down page now
 
     def _settle_children(self, parent: TargetRecord, now: float) -> None:
@@ -240,44 +240,68 @@ class Alerting:
             ):
                 self.open_for_target(kid, kid.last_error_class, "", now)  # deduplicated
 
-    def _resolve(self, inc: Any, rec: TargetRecord | None, now: float, by: str) -> None:
+    def resolve_incident(self, inc: Any, rec: TargetRecord | None, now: float, by: str) -> None:
         was_held = inc.parent_incident_id is not None
         inc_store.resolve(self.store, inc.id, now)
         outbox.cancel_pending(self.store, inc.id)
-        self._audit("incident.resolve", inc.id, by)
+        self.audit("incident.resolve", inc.id, by)
         if not was_held:
-            self._notify_level(inc, rec, 0, "resolved", now)
-        self._publish(inc.id, "resolved", inc.target_id, "resolved")
-        self._release_children(inc, now)
+            self.notify_level(inc, rec, 0, "resolved", now)
+        self.publish_incident(inc.id, "resolved", inc.target_id, "resolved")
+        self.release_children(inc.id, now)
 
-    def _release_children(self, parent_inc: Any, now: float) -> None:
+    def release_children(self, parent_incident_id: str, now: float) -> None:
         """The parent recovered: children still down page on their own now."""
-        from sqlalchemy import select
-
-        from engine.store.models import Incident
-
-        with self.store.session() as s:
-            kids = list(
-                s.execute(
-                    select(Incident).where(
-                        col(Incident.parent_incident_id) == parent_inc.id,
-                        col(Incident.state) == "firing",
-                    )
-                ).scalars()
-            )
-        for kid in kids:
+        for kid in inc_store.held_children(self.store, parent_incident_id):
             child = self.engine.targets.get(kid.target_id or "")
-            with self.store.session() as s:
-                row = s.get(Incident, kid.id)
-                if row is None:
-                    continue  # removed meanwhile (its target was deleted)
-                row.parent_incident_id = None
-                s.add(row)
-                s.commit()
+            if not inc_store.unhold(self.store, kid.id):
+                continue  # removed meanwhile (its target was deleted)
             if child is not None and child.state == "down":
-                self._notify_level(kid, child, 1, "alert", now)
+                self.notify_level(kid, child, 1, "alert", now)
             elif child is not None:
-                self._resolve(kid, child, now, "engine")
+                self.resolve_incident(kid, child, now, "engine")
+
+    def open_incident(
+        self,
+        dedup_key: str,
+        kind: str,
+        severity: str,
+        summary: str,
+        now: float,
+        *,
+        target_id: str | None = None,
+        rule_id: str | None = None,
+        error_class: str | None = None,
+        owner_id: str | None = None,
+        names: list[str] | None = None,
+    ) -> tuple[Incident, bool]:
+        """Open (deduplicated) an incident about no target's state (a rule, a benchmark): audit,
+        page level 1 (or the named contacts) and publish when it is new. (incident, created)."""
+        inc, created = inc_store.open_incident(
+            self.store,
+            dedup_key,
+            kind,
+            severity,
+            summary,
+            target_id,
+            rule_id=rule_id,
+            error_class=error_class,
+            owner_id=owner_id,
+            now=now,
+        )
+        if created:
+            self.audit("incident.open", inc.id, "engine")
+            self.notify_level(inc, None, 1, "alert", now, names=names)
+            self.publish_incident(inc.id, "firing", None, "opened")
+        return inc, created
+
+    def resolve_open(self, dedup_key: str, now: float) -> bool:
+        """Resolve the open incident with this key, if any (a rule or benchmark is fine again)."""
+        inc = inc_store.find_open(self.store, dedup_key)
+        if inc is None:
+            return False
+        self.resolve_incident(inc, None, now, "engine")
+        return True
 
     # ---- local incidents: the engine's own trouble (a broken Telegram session) -------------------
     def open_local_incident(
@@ -299,7 +323,7 @@ class Alerting:
         )
         if not created:
             return None
-        self._audit("incident.open", inc.id, "engine")
+        self.audit("incident.open", inc.id, "engine")
         if everyone:
             names = [
                 c.name
@@ -307,73 +331,17 @@ class Alerting:
                 if c.status == "ok" and c.owner_id is None and c.channel not in skip_channels
             ]
             if names:
-                self._notify_level(inc, None, 1, "alert", now, names=names)
+                self.notify_level(inc, None, 1, "alert", now, names=names)
         else:
-            self._notify_level(inc, None, 1, "alert", now)
-        self._publish(inc.id, "firing", None, "opened")
+            self.notify_level(inc, None, 1, "alert", now)
+        self.publish_incident(inc.id, "firing", None, "opened")
         return inc.id
 
     def resolve_local_incident(self, dedup_key: str, now: float | None = None) -> bool:
-        inc = inc_store.find_open(self.store, dedup_key)
-        if inc is None:
-            return False
-        self._resolve(inc, None, now or time.time(), "engine")
-        return True
+        return self.resolve_open(dedup_key, now or time.time())
 
     # ---- notifications ------------------------------------------------------------------------
-    @staticmethod
-    def excluded(inc: Any) -> frozenset[str]:
-        """Contacts an incident never goes to: the one a delivery incident is about (its alert,
-        reminders and escalations alike)."""
-        from engine.alerting import trouble
-
-        key = getattr(inc, "dedup_key", "") or ""
-        return (
-            frozenset({key[len(trouble.PREFIX) :]})
-            if key.startswith(trouble.PREFIX)
-            else frozenset()
-        )
-
-    def contacts_for(
-        self,
-        level: int,
-        owner_id: str | None,
-        names: list[str] | None = None,
-        exclude: frozenset[str] = frozenset(),
-        everyone: list[Any] | None = None,
-    ) -> list[Any]:
-        out = []
-        for c in everyone if everyone is not None else cstore.load_all(self.store):
-            if c.status != "ok" or c.owner_id != owner_id or c.id in exclude:
-                continue
-            if names:
-                if c.name not in names:
-                    continue
-            elif level and c.level != level:
-                continue
-            out.append(c)
-        return out
-
-    def message(
-        self, inc: Any, rec: TargetRecord | None, kind: Kind, level: int
-    ) -> OutgoingMessage:
-        summary = self.store.open_("incidents", "summary_s", inc.id, inc.summary_s) or ""
-        state = "resolved" if kind == "resolved" else (rec.state if rec else inc.state)
-        return OutgoingMessage(
-            kind=kind,
-            incident_id=inc.id,
-            severity=inc.severity,
-            target_name=rec.name if rec else summary[:40],
-            target_ref=self.store.ref("target", rec.id) if rec else "",
-            state=state,
-            since=datetime.fromtimestamp(inc.opened_at, UTC),
-            error_class=inc.error_class,
-            summary=summary,
-            level=max(1, level),
-            ack_hint=f"reply ack or /ack {inc.id}",
-        )
-
-    def _notify_level(
+    def notify_level(
         self,
         inc: Any,
         rec: TargetRecord | None,
@@ -383,83 +351,29 @@ class Alerting:
         names: list[str] | None = None,
         seq: int | None = None,
     ) -> int:
-        """Queue one notification per contact of `level` (0 = everyone already notified).
-
-        A rule's named contacts stand for level 1 only; escalation goes to the next level's.
-        `seq` numbers reminders so each has its own idempotency key."""
-        exclude = self.excluded(inc)
-        if level == 0:
-            contacts = [c for c in self._already_notified(inc.id) if c.id not in exclude]
-        else:
-            named = names or (self.rules.channels_for(inc) if level == 1 else None)
-            everyone = cstore.load_all(self.store)
-            contacts = self.contacts_for(level, inc.owner_id, named, exclude, everyone)
-            if not contacts and not named and kind == "alert":
-                # Nobody usable at this level (all blocked, or none set): the next level that has
-                # someone gets the alert, rather than nobody; escalation continues from there.
-                for up in range(level + 1, 10):
-                    contacts = self.contacts_for(up, inc.owner_id, None, exclude, everyone)
-                    if contacts:
-                        level = up
-                        from engine.alerting.escalation import _set
-
-                        _set(self.store, inc.id, escalation_level=up)
-                        inc.escalation_level = up
-                        break
-        msg = self.message(inc, rec, kind, level)
-        if seq is not None:
-            msg.extra["seq"] = seq
-        for c in contacts:
-            outbox.enqueue(self.store, c.id, c.channel, msg, inc.id, now)
-        if contacts and kind != "resolved":
-            self._touch(inc.id, now)
-        return len(contacts)
-
-    def _already_notified(self, incident_id: str) -> list[Any]:
-        from sqlalchemy import select
-
-        from engine.store.models import Notification
-
-        with self.store.session() as s:
-            ids = set(
-                s.execute(
-                    select(col(Notification.contact_id)).where(
-                        col(Notification.incident_id) == incident_id,
-                        col(Notification.kind) != "resolved",
-                    )
-                ).scalars()
-            )
-        return [c for c in cstore.load_all(self.store) if c.id in ids and c.status == "ok"]
-
-    def _touch(self, incident_id: str, now: float) -> None:
-        from engine.store.models import Incident
-
-        with self.store.session() as s:
-            row = s.get(Incident, incident_id)
-            if row is not None:
-                row.last_notified_at = now
-                s.add(row)
-                s.commit()
+        """Queue one notification per contact of `level` (see notifications.notify_level)."""
+        return notifications.notify_level(
+            self.store, self.rules.channels_for, inc, rec, level, kind, now, names, seq
+        )
 
     # ---- the tick (worker thread) ------------------------------------------------------------
     def tick(self, now: float) -> None:
         """One round of what the rules and escalation loops do each second (tests, tools)."""
         self.rules_tick(now)
-        from engine.alerting.escalation import escalate_and_resend
-
         escalate_and_resend(self, now)
 
     def rules_tick(self, now: float) -> None:
         nb = self.maintenance.next_boundary
         if nb is not None and now >= nb:
-            self._reload_maintenance(now)
+            self.reload_maintenance(now)
         self.rules.tick(now)
 
-    def _reload_maintenance(self, now: float) -> None:
-        windows = load_windows(self.store)
+    def reload_maintenance(self, now: float) -> None:
+        """Windows read again (changed, or a boundary passed); ended ones re-evaluate at once."""
+        windows = wstore.load_all(self.store)
         expired = [w.id for w in windows if w.expired(now)]
         if expired:
-            remove_windows(self.store, expired)
+            wstore.remove(self.store, expired)
             windows = [w for w in windows if w.id not in expired]
         self.maintenance.rebuild(windows, now)
         # Worker thread: walk a copy the loop made, not the dict the loop changes.
@@ -482,9 +396,12 @@ class Alerting:
         if ended:
             self.rules.tick(now)  # rules on those targets too, not a tick later
 
-    def _audit(self, action: str, incident_id: str, actor: str) -> None:
+    def audit(self, action: str, incident_id: str, actor: str) -> None:
         self.engine.commands.audit(action, f"incident:{incident_id}", actor)
 
-    def _publish(self, incident_id: str, state: str, target_id: str | None, action: str) -> None:
+    def publish_incident(
+        self, incident_id: str, state: str, target_id: str | None, action: str
+    ) -> None:
+        """Tell the event bus's subscribers (console, API streams), from any thread."""
         ev = IncidentEvent(self.engine.clock(), incident_id, state, target_id, action)
-        self.engine._call_in_loop(self.engine.events.publish, ev)
+        self.engine.call_in_loop(self.engine.events.publish, ev)

@@ -6,114 +6,25 @@ targets give cpu/memory/disk/load percent, tls targets certificate days left, be
 
 from __future__ import annotations
 
-import operator
-import re
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from engine.core.errors import BadInput
+from engine.core.rulespec import RuleSpec
+from engine.store.rules import load_rules, open_rule_keys
 
 if TYPE_CHECKING:
+    from engine.alerting.alerting import Alerting
+    from engine.alerting.ports import AlertingHost
     from engine.core.domain import TargetRecord
-    from engine.runtime.engine import Engine
-
-OPS = {
-    ">": operator.gt,
-    "<": operator.lt,
-    ">=": operator.ge,
-    "<=": operator.le,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
-SEVERITIES = ("low", "medium", "high", "critical")
-METRICS = (
-    "latency",
-    "up",
-    "value",
-    "system.cpu",
-    "system.memory",
-    "system.disk",
-    "system.load",
-    "system.swap",
-    "cert_days",
-    "benchmark.score",
-)
-
-
-_WHEN = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
-
-
-def parse_when(text: str) -> tuple[str, float]:
-    """`> 90`, `<= 14`: a comparison and a threshold, as the CLI's --when and the console take it."""
-    m = _WHEN.match(text or "")
-    if not m:
-        raise BadInput(f"{text!r} is not a comparison", "write an operator and a number: '> 90'")
-    return m.group(1), float(m.group(2))
-
-
-@dataclass
-class RuleSpec:
-    id: str
-    name: str
-    metric: str
-    comparison: str
-    threshold: float
-    duration_s: float = 0.0
-    severity: str = "medium"
-    channels: list[str] = field(default_factory=list)
-    target: str = ""
-    enabled: bool = True
-    holding_since: float | None = None
-    # A selector rule ("*" or "tag:NAME") times each target on its own.
-    holding: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def selector(self) -> bool:
-        """`target = "*"` (every target the metric applies to) or `"tag:NAME"`."""
-        return self.target == "*" or self.target.startswith("tag:")
-
-    def __post_init__(self) -> None:
-        if self.comparison not in OPS:
-            raise BadInput(
-                f"rule {self.name!r}: comparison {self.comparison!r} is unknown",
-                f"use one of {' '.join(OPS)}",
-            )
-        if self.severity not in SEVERITIES:
-            raise BadInput(
-                f"rule {self.name!r}: severity {self.severity!r} is unknown",
-                f"use one of {', '.join(SEVERITIES)}",
-            )
-        if self.metric not in METRICS:
-            raise BadInput(
-                f"rule {self.name!r}: metric {self.metric!r} is unknown",
-                f"use one of {', '.join(METRICS)}",
-            )
-        if (
-            self.metric in ("latency", "up", "value", "cert_days", "benchmark.score")
-            and not self.target
-        ):
-            raise BadInput(
-                f"rule {self.name!r}: metric {self.metric} needs a target",
-                'name it, or "*" for every target, or "tag:NAME": --target (CLI), target = (config)',
-            )
-        if self.selector and self.metric == "benchmark.score":
-            raise BadInput(
-                f"rule {self.name!r}: a benchmark rule names one benchmark", "--target BENCHMARK"
-            )
-        if self.target == "tag:":
-            raise BadInput(f"rule {self.name!r}: tag: needs a tag name", "e.g. tag:db")
-
-    def holds(self, value: float) -> bool:
-        return bool(OPS[self.comparison](value, self.threshold))
 
 
 class RuleEvaluator:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: AlertingHost, alerting: Alerting) -> None:
         self.engine = engine
+        self.alerting = alerting
         self.rules: list[RuleSpec] = []
-        self._loaded = False
+        self.loaded = False  # False: the next tick (re)reads the rules
         # Dedup keys of the rule incidents open now: clearing asks the store only about these
         # (a "*" rule over 100,000 targets must not query once per target per tick).
         self.open_keys: set[str] = set()
@@ -129,18 +40,16 @@ class RuleEvaluator:
 
     def load(self) -> None:
         """(Re)load config and stored rules, keeping how long each one has already held."""
-        from engine.store.rules import load_rules, open_rule_keys
-
         held = {r.id: (r.holding_since, r.holding) for r in self.rules}
-        self.rules = load_rules(self.engine)
+        self.rules = load_rules(self.engine.settings, self.engine.store)
         for r in self.rules:
             r.holding_since, r.holding = held.get(r.id, (None, {}))
         self.open_keys = open_rule_keys(self.engine.store)
-        self._loaded = True
+        self.loaded = True
 
     def reload(self) -> None:
         """Any thread: the next tick reads the rules again."""
-        self._loaded = False
+        self.loaded = False
 
     def channels_for(self, inc: Any) -> list[str] | None:
         if inc.rule_id:
@@ -215,7 +124,7 @@ class RuleEvaluator:
                 self._snapshot, self._ticking = None, False
 
     def _tick(self, now: float) -> None:
-        if not self._loaded:
+        if not self.loaded:
             self.load()
         self._clear_orphans(now)
         for rule in self.rules:
@@ -232,7 +141,7 @@ class RuleEvaluator:
             elif rule.holding_since is None:
                 rule.holding_since = now
             src = self.source(rule)
-            if src is not None and self.engine.alerting.in_maintenance(src):
+            if src is not None and self.alerting.in_maintenance(src):
                 continue  # keep timing the condition, but open and close nothing in maintenance
             if holding:
                 if now - rule.holding_since >= rule.duration_s:  # type: ignore[operator]
@@ -256,7 +165,7 @@ class RuleEvaluator:
         """A selector rule: each matching target holds, fires and clears on its own, under its
         own incident (`rule:ID:TARGET`); targets that left the selection are cleared."""
         seen: set[str] = set()
-        in_maintenance = self.engine.alerting.in_maintenance
+        in_maintenance = self.alerting.in_maintenance
         for src in self.sources(rule):
             seen.add(src.id)
             v = self.metric_value(rule, src)
@@ -284,39 +193,28 @@ class RuleEvaluator:
         now: float,
         src: TargetRecord | None = None,
     ) -> None:
-        from engine.alerting import incidents as inc_store
-
         if key in self.open_keys:
             return  # open already: no store query per holding target per tick
-        al = self.engine.alerting
         on = f" on {src.name}" if rule.selector and src is not None else ""
         summary = (
             f"rule {rule.name}{on}: {rule.metric} = {value:g} {rule.comparison} {rule.threshold:g}"
         )
-        inc, created = inc_store.open_incident(
-            self.engine.store,
+        self.alerting.open_incident(
             key,
             "rule",
             rule.severity,
             summary,
-            src.id if src else None,
+            now,
+            target_id=src.id if src else None,
             rule_id=rule.id,
-            now=now,
+            names=rule.channels or None,
         )
         self.open_keys.add(key)
-        if created:
-            al._audit("incident.open", inc.id, "engine")
-            al._notify_level(inc, None, 1, "alert", now, names=rule.channels or None)
-            al._publish(inc.id, "firing", None, "opened")
 
     def _clear(self, key: str, now: float) -> None:
-        from engine.alerting import incidents as inc_store
-
         if key not in self.open_keys:
             return  # nothing of this rule is open (the set is loaded from the store)
-        inc = inc_store.find_open(self.engine.store, key)
-        if inc is not None:
-            self.engine.alerting._resolve(inc, None, now, "engine")
+        self.alerting.resolve_open(key, now)
         self.open_keys.discard(key)  # only once resolved: a failed try is tried again next tick
 
 

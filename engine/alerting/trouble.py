@@ -11,17 +11,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlmodel import col
-
-from engine.alerting import incidents as inc_store
+from engine.core.incident_states import DELIVERY_PREFIX
 from engine.store import contacts as cstore
+from engine.store import incidents as inc_store
 
 if TYPE_CHECKING:
     from engine.alerting.alerting import Alerting
     from engine.store.store import Store
 
 KIND = "delivery"
-PREFIX = "delivery:"
+PREFIX = DELIVERY_PREFIX
 
 
 def key(contact_id: str) -> str:
@@ -36,13 +35,8 @@ def raise_trouble(
     not the operator's page), or a failed notice of a delivery incident (no chains)."""
     if contact.owner_id is not None or cstore.find(alerting.store, contact.id) is None:
         return None  # a subscriber's own, or erased while its send was in flight
-    if incident_id is not None:
-        from engine.store.models import Incident
-
-        with alerting.store.session() as s:
-            about = s.get(Incident, incident_id)
-        if about is not None and about.kind == KIND:
-            return None
+    if incident_id is not None and inc_store.kind_of(alerting.store, incident_id) == KIND:
+        return None
     summary = (
         f"Alerts cannot reach contact {contact.name} over {channel}: {error[:200]}. "
         f"`sysalert notify test {contact.name}` shows the error; fix the address or the "
@@ -61,40 +55,4 @@ def clear_trouble(alerting: Alerting, contact_id: str) -> bool:
 
 def troubled_contacts(store: Store) -> set[str]:
     """Contacts with an open delivery incident (the dispatcher watches their next success)."""
-    from sqlalchemy import select
-
-    from engine.store.models import Incident
-
-    with store.session() as s:
-        keys = s.execute(
-            select(col(Incident.dedup_key)).where(
-                col(Incident.dedup_key).startswith(PREFIX),
-                col(Incident.state).in_(inc_store.OPEN_STATES),
-            )
-        ).scalars()
-        return {k[len(PREFIX) :] for k in keys}
-
-
-def erase_for_removed(s: Any, contact_id: str) -> None:
-    """A removed contact's delivery incidents go with it, quietly: their text names the person
-    (part of the contact's erase, in its transaction)."""
-    from sqlalchemy import delete, select
-
-    from engine.store.models import Incident, Notification, Receipt
-
-    ids = list(
-        s.execute(
-            select(col(Incident.id)).where(col(Incident.dedup_key) == key(contact_id))
-        ).scalars()
-    )
-    if not ids:
-        return
-    notes = list(
-        s.execute(
-            select(col(Notification.id)).where(col(Notification.incident_id).in_(ids))
-        ).scalars()
-    )
-    if notes:
-        s.execute(delete(Receipt).where(Receipt.notification_id.in_(notes)))  # type: ignore[attr-defined]
-        s.execute(delete(Notification).where(Notification.id.in_(notes)))  # type: ignore[attr-defined]
-    s.execute(delete(Incident).where(Incident.id.in_(ids)))  # type: ignore[attr-defined]
+    return {k[len(PREFIX) :] for k in inc_store.open_keys(store, PREFIX)}

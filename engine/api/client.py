@@ -16,11 +16,15 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from pydantic import ValidationError
 
+from engine.api import wire
 from engine.api.routes import BY_COMMAND, route_for
 from engine.commands.acting import ACTOR_HEADER
 from engine.config.settings import Settings
 from engine.core.errors import BadInput, NotFound, SysAlertError
+from engine.security.crypto import load_key_ring
+from engine.store.store import Store
 
 # Arguments that only an in-process call carries: the owner scope of a local caller, the console's
 # own clock, an import's file label. Over the API the daemon decides these itself. The audit actor
@@ -94,7 +98,7 @@ class RemoteCommands:
                 f"cannot reach the daemon: {type(exc).__name__}", "is `sysalert --daemon` running?"
             ) from None
         if r.status_code == 200:
-            return r.json()
+            return _decoded(command, r.content)
         try:
             body = r.json()
         except json.JSONDecodeError:
@@ -131,12 +135,13 @@ class RemoteCommands:
         import anyio
 
         from engine.commands import Commands
-        from engine.runtime.bootstrap import open_store
+        from engine.telegram.account import TelegramAccount
 
         settings = self.local_settings
-        store = await anyio.to_thread.run_sync(open_store, settings)
+        store = await anyio.to_thread.run_sync(_open_local_store, settings)
         try:
-            return await Commands(store, settings).telegram_login(prompts, by=by)
+            cmds = Commands(store, settings, telegram=TelegramAccount())
+            return await cmds.telegram_login(prompts, by=by)
         finally:
             store.close()
 
@@ -158,6 +163,27 @@ class RemoteCommands:
                 elif line.startswith("data: ") and event:
                     yield json.loads(line[6:])
                     event = None
+
+
+def _open_local_store(settings: Settings) -> Store:
+    """The store the daemon on this data directory runs on, with the same key ring (so no key
+    check is needed: the daemon's start made it), watching the key file as the daemon does."""
+    store = Store.open(settings.database_url, load_key_ring(settings.data_dir))
+    store.watch_key_file(settings.data_dir)
+    return store
+
+
+def _decoded(command: str, body: bytes) -> Any:
+    """The answer as the type the command returns embedded (its return annotation)."""
+    try:
+        return wire.decode(command, body)
+    except ValidationError as exc:  # a daemon of another version, or a bug of ours
+        err = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(x) for x in err["loc"]) or "body"
+        raise SysAlertError(
+            f"the daemon's answer to {command} does not read: {where}: {err['msg']}",
+            "run the same SysAlert version as the daemon",
+        ) from None
 
 
 @functools.cache

@@ -5,18 +5,19 @@ No label carries a sealed value: probes are labelled by kind and outcome, states
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
-from sqlmodel import col
 
-if TYPE_CHECKING:
-    from engine.runtime.engine import Engine
+from engine.api.ports import MetricsSource
+from engine.core.incident_states import OPEN_STATES
+from engine.notify.outbox import depth
+from engine.store.metrics import incident_counts
 
 
 class EngineCollector:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: MetricsSource) -> None:
         self.engine = engine
 
     def collect(self) -> Any:
@@ -57,22 +58,8 @@ class EngineCollector:
         for s, n in counts.items():
             states.add_metric([s], n)
         yield states
-        from engine.alerting.incidents import OPEN_STATES
-        from engine.notify.outbox import depth
-
         inc = GaugeMetricFamily("sysalert_incidents_open", "Open incidents", labels=["state"])
-        from sqlalchemy import func, select
-
-        from engine.store.models import Incident
-
-        with e.store.session() as sess:
-            rows = dict(
-                sess.execute(
-                    select(col(Incident.state), func.count())
-                    .where(col(Incident.state).in_(OPEN_STATES))
-                    .group_by(Incident.state)
-                ).all()
-            )
+        rows = incident_counts(e.store, OPEN_STATES)
         for st in OPEN_STATES:
             inc.add_metric([st], rows.get(st, 0))
         yield inc
@@ -96,25 +83,23 @@ class EngineCollector:
         yield GaugeMetricFamily(
             "sysalert_event_subscribers", "Live event stream readers", value=e.events.subscribers
         )
-        sup = getattr(e, "supervisor", None)
-        if sup is not None:
-            restarts = CounterMetricFamily(
-                "sysalert_task_restarts", "Background task restarts after a crash", labels=["task"]
-            )
-            failing = GaugeMetricFamily(
-                "sysalert_task_failing",
-                "1 while a background task is down or crash-looping",
-                labels=["task"],
-            )
-            down = sup.failing()
-            for name, n in sorted(sup.restarts().items()):
-                restarts.add_metric([name], n)
-                failing.add_metric([name], 1 if name in down else 0)
-            yield restarts
-            yield failing
+        restarts = CounterMetricFamily(
+            "sysalert_task_restarts", "Background task restarts after a crash", labels=["task"]
+        )
+        failing = GaugeMetricFamily(
+            "sysalert_task_failing",
+            "1 while a background task is down or crash-looping",
+            labels=["task"],
+        )
+        down = e.supervisor.failing()
+        for name, n in sorted(e.supervisor.restarts().items()):
+            restarts.add_metric([name], n)
+            failing.add_metric([name], 1 if name in down else 0)
+        yield restarts
+        yield failing
 
 
-def render_metrics(engine: Engine) -> str:
+def render_metrics(engine: MetricsSource) -> str:
     reg = CollectorRegistry()
     reg.register(EngineCollector(engine))
     return generate_latest(reg).decode()

@@ -20,19 +20,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from engine.api.ports import PingSink
 from engine.core.errors import BadInput
 from engine.core.limits import PING_BODY_MAX, PING_DISCARD_MAX
 from engine.heartbeats.heartbeat import parse_ping_path
 from engine.store.db import describe_error
-
-if TYPE_CHECKING:
-    from engine.runtime.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +39,7 @@ _PING_METHODS = (b"GET", b"HEAD", b"POST")
 _last_error_log = [0.0]
 
 
-def answer_ping(engine: Engine, path: str, reply: Reply) -> None:
+def answer_ping(engine: PingSink, path: str, reply: Reply) -> None:
     """Record the ping at `path` and call `reply(status, body)` once: at once for 400/404, after
     the group commit that stores it for 200, with 503 when it could not be recorded."""
     try:
@@ -142,7 +140,7 @@ _NO_EVENT = _NoEvent()
 class PingProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol; `/ping/...` requests skip ASGI (see the module docstring)."""
 
-    engine: Engine  # set on the subclass made by `ping_protocol`
+    engine: PingSink  # set on the subclass made by `ping_protocol`
     _linger_left: int | None = None  # bytes still to drop after a 413, before closing at once
 
     def data_received(self, data: bytes) -> None:
@@ -242,6 +240,6 @@ class PingProtocol(HttpToolsProtocol):
                 transport.close()
 
 
-def ping_protocol(engine: Engine) -> type[PingProtocol]:
+def ping_protocol(engine: PingSink) -> type[PingProtocol]:
     """The protocol class for one engine's listeners, TCP and Unix socket (uvicorn's `http=`)."""
     return type("EnginePingProtocol", (PingProtocol,), {"engine": engine})

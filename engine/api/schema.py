@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
+from engine.api import wire
 from engine.api.routes import ROUTES, Route
 from engine.core.errors import BadInput
 from engine.core.limits import ACTOR_MAX, REF_MAX, bad_char
@@ -142,16 +143,6 @@ def surrogate_free(value: Any, where: str = "body") -> None:
             surrogate_free(v, where)
 
 
-def _response_schema(route: Route) -> dict[str, Any]:
-    """The 200 body's JSON shape, from the command's return annotation."""
-    from engine.commands import Commands
-
-    fn = getattr(Commands, route.command)
-    ret = inspect.signature(fn).return_annotation
-    text = ret if isinstance(ret, str) else getattr(ret, "__name__", "")
-    return {"type": "array"} if text.startswith(("list", "List")) else {"type": "object"}
-
-
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -166,11 +157,13 @@ def _query_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def _operation(route: Route) -> dict[str, Any]:
+def _operation(route: Route, defs: dict[str, Any]) -> dict[str, Any]:
+    """One route's operation; the 200 body's schema is the command's return annotation's (the
+    adapter the server encodes with and the attach client decodes with), its models in `defs`."""
     from engine.commands.acting import ACTOR_HEADER, takes_by
 
     fixed = "_".join(f"{k}_{v}" for k, v in route.fixed.items())
-    responses = {"200": _json(_response_schema(route), "OK")}
+    responses = {"200": _json(wire.response_schema(route.command, defs), "OK")}
     responses.update({code: _json(ERROR_SCHEMA, text) for code, text in _ERRORS.items()})
     op: dict[str, Any] = {
         "summary": route.summary,
@@ -226,8 +219,9 @@ def _operation(route: Route) -> dict[str, Any]:
 def openapi() -> dict[str, Any]:
     """The OpenAPI 3.1 document: every REST route with its body, parameters and responses."""
     paths: dict[str, Any] = {}
+    defs: dict[str, Any] = {}
     for r in ROUTES:
-        paths.setdefault(r.path, {})[r.method.lower()] = _operation(r)
+        paths.setdefault(r.path, {})[r.method.lower()] = _operation(r, defs)
     text = {"text/plain": {"schema": {"type": "string"}}}
     paths["/health"] = {
         "get": {
@@ -278,7 +272,8 @@ def openapi() -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
+            "schemas": defs,
+            "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
         },
         "security": [{"apiKey": []}],
     }

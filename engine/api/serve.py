@@ -7,14 +7,13 @@ import logging
 import os
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import uvicorn
 
+from engine.api.ports import ApiEngine
+from engine.api.server import PingFastPath, build_app
 from engine.core.errors import BadInput, ConfigError, SysAlertError
-
-if TYPE_CHECKING:
-    from engine.runtime.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +22,10 @@ class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: the daemon owns SIGTERM/SIGHUP."""
 
     sock: socket.socket | None = None  # bound by make_servers, served by run_servers
+
+    def __init__(self, app: PingFastPath, **config: Any) -> None:
+        super().__init__(uvicorn.Config(app, **config))
+        self.app = app
 
     @contextlib.contextmanager
     def capture_signals(self) -> Any:
@@ -37,12 +40,14 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 
 def make_servers(
-    engine: Engine, socket_path: Path | None, listen: str | None, tls: tuple[str, str] | None = None
+    engine: ApiEngine,
+    socket_path: Path | None,
+    listen: str | None,
+    tls: tuple[str, str] | None = None,
 ) -> list[_Server]:
     """The Unix socket's server and, with `listen`, the TCP one: HTTPS when `tls` gives the
     certificate and key files (PEM). Pings keep their fast path: TLS sits below the protocol."""
     from engine.api.ping_protocol import ping_protocol
-    from engine.api.server import build_app
 
     servers = []
     common: dict[str, Any] = {
@@ -61,7 +66,7 @@ def make_servers(
     try:
         if socket_path is not None:
             bound.append(bind_private_socket(socket_path))
-            server = _Server(uvicorn.Config(build_app(engine, trusted=True), **common))
+            server = _Server(build_app(engine, trusted=True), **common)
             server.sock = bound[-1]
             servers.append(server)
         if listen:
@@ -69,14 +74,12 @@ def make_servers(
             cert, key = check_tls(*tls) if tls else (None, None)
             bound.append(bind_tcp(host, port))
             server = _Server(
-                uvicorn.Config(
-                    build_app(engine, trusted=False),
-                    host=host,
-                    port=port,
-                    ssl_certfile=cert,
-                    ssl_keyfile=key,
-                    **common,
-                )
+                build_app(engine, trusted=False),
+                host=host,
+                port=port,
+                ssl_certfile=cert,
+                ssl_keyfile=key,
+                **common,
             )
             server.sock = bound[-1]
             servers.append(server)
@@ -162,4 +165,5 @@ async def run_servers(servers: list[_Server], socket_path: Path | None = None) -
 
 def stop_servers(servers: list[_Server]) -> None:
     for s in servers:
+        s.app.closing.set = True  # its event streams end now, not when the engine has stopped
         s.should_exit = True

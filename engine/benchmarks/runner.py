@@ -16,16 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from engine.alerting import incidents as inc_store
-from engine.benchmarks import store as bstore
 from engine.benchmarks.scoring import BASELINE_RUNS, baseline_from, delta_pct, fmt, status
 from engine.benchmarks.spec import parse_bench_spec
 from engine.benchmarks.workloads import Measurement, describe, measure
 from engine.core.errors import NotFound
 from engine.core.events import BenchmarkEvent
+from engine.store import benchmarks as bstore
 
 if TYPE_CHECKING:
-    from engine.runtime.engine import Engine
+    from engine.benchmarks.ports import BenchmarkHost
     from engine.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -108,7 +107,7 @@ async def measure_and_record(store: Store, rec: bstore.BenchRecord, now: float) 
 
 
 class BenchmarkRunner:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: BenchmarkHost) -> None:
         self.engine = engine
         self.store = engine.store
         self.runs = 0
@@ -125,7 +124,7 @@ class BenchmarkRunner:
     # ---- scheduling ----------------------------------------------------------------------------
     def wake(self) -> None:
         """Rescan now (benchmark added, removed or changed). Any thread."""
-        self.engine._call_in_loop(self._wake.set)
+        self.engine.call_in_loop(self._wake.set)
 
     def due_at(self, rec: bstore.BenchRecord, now: float) -> float:
         base = now if rec.last_run_at is None else rec.last_run_at + rec.interval_s
@@ -176,11 +175,13 @@ class BenchmarkRunner:
     async def run_now(self, bench_id: str) -> dict[str, Any]:
         """Measure now, outside the schedule (`/get <benchmark>`, the console, the CLI). Safe to call
         from another event loop or thread: the run happens on the engine's loop."""
-        loop = self.engine._loop
-        if loop is not None and self.engine.running and _current_loop() is not loop:
-            fut = asyncio.run_coroutine_threadsafe(self.run_now(bench_id), loop)
-            return await asyncio.wrap_future(fut)
-        return (await self._run(bench_id)).public()
+
+        async def run() -> dict[str, Any]:
+            return (await self._run(bench_id)).public()
+
+        if self.engine.running:
+            return await self.engine.run_in_loop(run)
+        return await run()
 
     async def _run(self, bench_id: str) -> RunOutcome:
         if self._cpu is None or self._net is None:
@@ -251,27 +252,19 @@ class BenchmarkRunner:
         if al.maintenance.all_active:
             return None  # maintenance for everything: runs are kept, nothing opens
         m = out.measurement
-        inc, created = inc_store.open_incident(
-            self.store,
+        inc, _ = al.open_incident(
             key,
             "benchmark",
             SEVERITY,
             _summary(rec, out),
-            None,
+            out.ts,
             error_class="regression" if m.ok else (m.error_class or "error"),
             owner_id=rec.owner_id,
-            now=out.ts,
         )
-        if created:
-            al._audit("incident.open", inc.id, "engine")
-            al._notify_level(inc, None, 1, "alert", out.ts)
-            al._publish(inc.id, "firing", None, "opened")
         return inc.id
 
     def _close(self, key: str, now: float) -> None:
-        inc = inc_store.find_open(self.store, key)
-        if inc is not None:
-            self.engine.alerting._resolve(inc, None, now, "engine")
+        self.engine.alerting.resolve_open(key, now)
 
 
 def _summary(rec: bstore.BenchRecord, out: RunOutcome) -> str:
@@ -285,10 +278,3 @@ def _summary(rec: bstore.BenchRecord, out: RunOutcome) -> str:
         f" ({'' if d is None else f'{d:+.0f}%, '}threshold {rec.threshold_pct:g}%,"
         f" {'higher' if rec.higher_is_better else 'lower'} is better)"
     )
-
-
-def _current_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None

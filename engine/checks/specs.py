@@ -10,21 +10,19 @@ import ipaddress
 import math
 import re
 import shlex
-from dataclasses import dataclass, field
-from typing import overload
 from urllib.parse import parse_qsl, urlsplit
 
+from engine.core.domain import use_spec_parser
 from engine.core.durations import parse_duration
 from engine.core.errors import BadInput
 from engine.core.limits import (
     DURATION_MAX,
-    HEARTBEAT_EVERY,
-    HEARTBEAT_GRACE,
     ICMP_COUNT,
     SYSTEM_LOAD,
     SYSTEM_PERCENT,
     TLS_MIN_DAYS,
 )
+from engine.core.spec import DURATION_BOUNDS, TargetSpec
 
 KINDS = ("tcp", "http", "icmp", "dns", "tls", "command", "heartbeat", "system")
 DNS_TYPES = ("A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "PTR", "SRV", "CAA")
@@ -34,55 +32,9 @@ EXAMPLES = (
     "tls://host:443?min_days=14, cmd:/path/to/check, heartbeat://name?every=5m&grace=1m, "
     "system://cpu?max=90"
 )
-DURATION_BOUNDS = {"every": HEARTBEAT_EVERY, "grace": HEARTBEAT_GRACE}
 _HOST_RE = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$"
 )
-
-
-@dataclass(frozen=True)
-class TargetSpec:
-    """A parsed spec. `raw` is what the user typed; it is sealed in the store, never logged."""
-
-    kind: str
-    raw: str
-    host: str | None = None
-    port: int | None = None
-    url: str | None = None
-    argv: tuple[str, ...] = ()
-    metric: str | None = None
-    params: dict[str, str] = field(default_factory=dict)
-
-    def param_float(self, key: str, default: float | None = None) -> float | None:
-        v = self.params.get(key)
-        return default if v is None else float(v)
-
-    @overload
-    def param_duration(self, key: str, default: float) -> float: ...
-    @overload
-    def param_duration(self, key: str, default: None = None) -> float | None: ...
-    def param_duration(self, key: str, default: float | None = None) -> float | None:
-        v = self.params.get(key)
-        bounds = DURATION_BOUNDS.get(key, (0.0, DURATION_MAX))
-        return default if v is None else parse_duration(v, key, bounds)
-
-    def default_name(self) -> str:
-        """A readable default name (sealed like any name)."""
-        if self.kind == "system":
-            return (
-                f"{self.metric}"
-                if self.metric != "disk"
-                else f"disk {self.params.get('path', '/')}"
-            )
-        if self.kind == "heartbeat":
-            return self.host or "heartbeat"
-        if self.kind == "command":
-            return self.argv[0].rsplit("/", 1)[-1] if self.argv else "command"
-        if self.kind == "http" and self.url:
-            return urlsplit(self.url).hostname or self.url
-        if self.kind == "dns":
-            return f"{self.host} {self.params.get('type', 'A')}"
-        return f"{self.host}:{self.port}" if self.port else (self.host or self.raw)
 
 
 def _bad(raw: str, what: str, fix: str) -> BadInput:
@@ -248,9 +200,9 @@ def parse_spec(text: str, stored: bool = False) -> TargetSpec:
         params = _query(raw, parts.query, {"every", "grace", "cron", "tz", "schedule"})
         _check_durations(raw, params, ("every", "grace"))
         if "cron" in params:
-            from croniter import croniter
+            from engine.core.cron import normalise_cron
 
-            if not croniter.is_valid(params["cron"]):
+            if normalise_cron(params["cron"]) is None:
                 raise _bad(
                     raw,
                     f"cron {params['cron']!r} does not parse",
@@ -308,3 +260,7 @@ def _parse_command(raw: str) -> TargetSpec:
     except ValueError as exc:
         raise _bad(raw, f"command does not split into words ({exc})", "check the quotes") from None
     return TargetSpec("command", raw, argv=argv)
+
+
+# TargetRecord.spec (engine.core) parses a stored spec lazily with this parser.
+use_spec_parser(lambda text: parse_spec(text, stored=True))

@@ -6,11 +6,9 @@ import time
 from typing import Any
 
 import anyio
-from sqlmodel import col
 
-from engine.alerting import incidents as inc_store
 from engine.alerting import maintenance as mstore
-from engine.commands.base import CommandBase, check_actor, check_name, live_records
+from engine.commands.base import CommandBase, check_actor, live_records
 from engine.core.durations import parse_duration
 from engine.core.errors import BadInput, NotFound
 from engine.core.limits import (
@@ -29,10 +27,15 @@ from engine.core.limits import (
     Ref,
     Schedule,
     check_int,
+    check_name,
     check_text,
 )
+from engine.core.results import Contact, Incident, MaintenanceOff, MaintenanceOn, Window
 from engine.notify import outbox
+from engine.store import acks, incident_list
 from engine.store import contacts as cstore
+from engine.store import incidents as inc_store
+from engine.store import windows as wstore
 
 
 class AlertCommands(CommandBase):
@@ -43,39 +46,38 @@ class AlertCommands(CommandBase):
         owner_id: str | None = None,
         target: Ref | None = None,
         limit: int | str = 200,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Incident]:
         limit = check_int(limit, "limit", LIST_LIMIT)
         if state and state not in ("firing", "acknowledged", "resolved", "silenced"):
             raise BadInput(
                 f"state {state!r} is unknown", "use firing, acknowledged, silenced or resolved"
             )
-        tid = self.get_target(target).id if target else None
-        return inc_store.list_incidents(self.store, state, limit, owner_id, tid)
+        tid = self.target_record(target).id if target else None
+        found = incident_list.list_incidents(self.store, state, limit, owner_id, tid)
+        return [Incident.model_validate(i) for i in found]
 
     def ack_incident(
         self, incident_id: str, by: Actor = "operator", owner_id: str | None = None
-    ) -> dict[str, Any]:
+    ) -> Incident:
         by = check_actor(by)
         inc = self._own_incident(incident_id, owner_id)
         inc = inc_store.acknowledge(self.store, inc.id, by)
         outbox.cancel_pending(self.store, inc.id, ("reminder", "escalation"))
         self.audit("incident.ack", f"incident:{inc.id}", by)
         self._mark_notifications_acked(inc.id, by)
-        self._notify("incidents_changed", inc.id)
+        self.hooks.incidents_changed(inc.id)
         return self._incident(inc.id)
 
     def resolve_incident(
         self, incident_id: str, by: Actor = "operator", owner_id: str | None = None
-    ) -> dict[str, Any]:
+    ) -> Incident:
         by = check_actor(by)
         inc = self._own_incident(incident_id, owner_id)
         inc_store.resolve(self.store, inc.id)
         outbox.cancel_pending(self.store, inc.id)
-        rules = getattr(getattr(self.hooks, "alerting", None), "rules", None)
-        if rules is not None:
-            rules.forget(inc.dedup_key)
+        self.hooks.alerting.rules.forget(inc.dedup_key)
         self.audit("incident.resolve", f"incident:{inc.id}", by)
-        self._notify("incidents_changed", inc.id)
+        self.hooks.incidents_changed(inc.id)
         return self._incident(inc.id)
 
     def silence_incident(
@@ -84,13 +86,13 @@ class AlertCommands(CommandBase):
         duration: str | float,
         by: Actor = "operator",
         owner_id: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Incident:
         seconds = parse_duration(duration, "silence duration", SILENCE_FOR)
         by = check_actor(by)
         inc = self._own_incident(incident_id, owner_id)
         inc_store.silence(self.store, inc.id, seconds)
         self.audit("incident.silence", f"incident:{inc.id}", by, f"for {seconds:g}s")
-        self._notify("incidents_changed", inc.id)
+        self.hooks.incidents_changed(inc.id)
         return self._incident(inc.id)
 
     def _own_incident(self, incident_id: str, owner_id: str | None) -> Any:
@@ -99,30 +101,14 @@ class AlertCommands(CommandBase):
             raise NotFound(f"no incident {incident_id!r}", "see /status for yours")
         return inc
 
-    def _incident(self, incident_id: str) -> dict[str, Any]:
-        found = inc_store.list_incidents(self.store, incident_id=incident_id)
+    def _incident(self, incident_id: str) -> Incident:
+        found = incident_list.list_incidents(self.store, incident_id=incident_id)
         if found:
-            return found[0]
+            return Incident.model_validate(found[0])
         raise NotFound(f"no incident {incident_id!r}", "see `sysalert incidents list`")
 
     def _mark_notifications_acked(self, incident_id: str, by: str) -> None:
-        from sqlalchemy import select
-
-        from engine.store.models import Notification
-
-        with self.store.session() as s:
-            rows = list(
-                s.execute(
-                    select(Notification).where(
-                        col(Notification.incident_id) == incident_id,
-                        col(Notification.status) == "sent",
-                    )
-                ).scalars()
-            )
-            for n in rows:
-                n.acked_by_s = self.store.seal("notifications", "acked_by_s", n.id, by)
-                s.add(n)
-            s.commit()
+        acks.mark_acked(self.store, incident_id, by)
 
     # ---- maintenance -------------------------------------------------------------------------
     def maintenance_on(
@@ -133,20 +119,20 @@ class AlertCommands(CommandBase):
         by: str = "operator",
         owner_id: str | None = None,
         schedule: Schedule | None = None,
-    ) -> dict[str, Any]:
+    ) -> MaintenanceOn:
         scope, ref = mstore.parse_scope(check_text(what, "maintenance target", REF_MAX))
         reason = check_text(reason or "", "--reason", REASON_MAX, empty_ok=True)
         if schedule:
             schedule = check_text(schedule, "--schedule", SCHEDULE_MAX)
         if scope == "all" and owner_id is not None:
-            return {
-                "windows": [
-                    self.maintenance_on(t.id, duration, reason, by, owner_id)["windows"][0]
-                    for t in self.list_targets(owner_id)
+            return MaintenanceOn(
+                windows=[
+                    self.maintenance_on(t.id, duration, reason, by, owner_id).windows[0]
+                    for t in self.target_records(owner_id)
                 ]
-            }
+            )
         now = time.time()
-        target_id = self.get_target(ref, owner_id).id if scope == "target" and ref else None
+        target_id = self.target_record(ref, owner_id).id if scope == "target" and ref else None
         sched = None
         kind = "toggle"
         if schedule:
@@ -159,9 +145,9 @@ class AlertCommands(CommandBase):
             if duration is not None and duration != ""
             else None
         )
-        w = mstore.insert(
+        w = wstore.insert(
             self.store,
-            mstore.Window(
+            wstore.Window(
                 "",
                 scope,
                 target_id,
@@ -177,11 +163,11 @@ class AlertCommands(CommandBase):
         self.audit(
             "maintenance.on", self._scope_ref(scope, target_id), by, _scope_detail(scope, ref)
         )
-        self._notify("maintenance_changed")
-        names = {target_id: self.get_target(target_id).name} if target_id else {}
-        out: dict[str, Any] = {"windows": [w.public(names)]}
+        self.hooks.maintenance_changed()
+        names = {target_id: self.target_record(target_id).name} if target_id else {}
+        out = MaintenanceOn(windows=[Window.model_validate(w.public(names))])
         if scope == "tag" and not self._tagged(ref or "", owner_id):
-            out["note"] = (
+            out.note = (
                 f"no target is tagged {ref!r} yet: the window holds targets once they carry the tag"
                 f" (`sysalert target edit NAME --tag {ref}`); `sysalert maintenance off tag:{ref}`"
                 " ends it"
@@ -197,37 +183,37 @@ class AlertCommands(CommandBase):
         """Whether any target (of this owner) carries `tag`: the running engine's, else stored."""
         recs = live_records(self.hooks)
         if recs is None:
-            recs = self.list_targets(owner_id)
+            recs = self.target_records(owner_id)
         return any(tag in r.tags for r in recs if owner_id is None or r.owner_id == owner_id)
 
     def maintenance_off(
         self, what: Ref, by: str = "operator", owner_id: str | None = None
-    ) -> dict[str, Any]:
+    ) -> MaintenanceOff:
         """End maintenance now for a target, a tag or all. Recurring and future windows are plans
         and stay (the answer lists them); `note` says when the scope stays in maintenance anyway,
         and which window to remove for that."""
         scope, ref = mstore.parse_scope(what)
-        windows = mstore.load_all(self.store)
+        windows = wstore.load_all(self.store)
         now = time.time()
         rec = None
         if scope == "all":
-            own = {t.id for t in self.list_targets(owner_id)} if owner_id is not None else None
+            own = {t.id for t in self.target_records(owner_id)} if owner_id is not None else None
             mine = [w for w in windows if own is None or w.target_id in own]
         elif scope == "tag":
             mine = [w for w in windows if w.scope == "tag" and w.tag == ref]
         else:
-            rec = self.get_target(ref or "", owner_id)
+            rec = self.target_record(ref or "", owner_id)
             mine = [w for w in windows if w.target_id == rec.id]
         gone = [w.id for w in mine if w.endable(now)]
         kept = [w for w in mine if not w.endable(now)]
-        mstore.remove(self.store, gone)
+        wstore.remove(self.store, gone)
         self.audit(
             "maintenance.off",
             self._scope_ref(scope, rec.id if rec else None),
             by,
             _scope_detail(scope, ref),
         )
-        self._notify("maintenance_changed")
+        self.hooks.maintenance_changed()
         # Still in maintenance now: a kept recurring window, or (for a target) a tag/all window.
         holding = [w for w in kept if w.active(now)]
         if rec is not None:
@@ -240,25 +226,25 @@ class AlertCommands(CommandBase):
                 and (w.scope == "all" or (w.scope == "tag" and w.tag in rec.tags))
             ]
         names = self.target_names(w.target_id for w in kept if w.target_id)  # type: ignore[attr-defined]
-        return {
-            "removed": len(gone),
-            "kept": [w.public(names) for w in kept],
-            "note": _still_in_maintenance(what, holding, len(kept)),
-        }
+        return MaintenanceOff(
+            removed=len(gone),
+            kept=[Window.model_validate(w.public(names)) for w in kept],
+            note=_still_in_maintenance(what, holding, len(kept)),
+        )
 
-    def list_maintenance(self) -> list[dict[str, Any]]:
+    def list_maintenance(self) -> list[Window]:
         now = time.time()
-        windows = [w for w in mstore.load_all(self.store) if not w.expired(now)]
+        windows = [w for w in wstore.load_all(self.store) if not w.expired(now)]
         names = self.target_names(w.target_id for w in windows if w.target_id)  # type: ignore[attr-defined]
-        return [w.public(names) for w in windows]
+        return [Window.model_validate(w.public(names)) for w in windows]
 
     def remove_window(self, window_id: str, by: str = "operator") -> dict[str, Any]:
-        if not mstore.remove(self.store, [window_id.strip()]):
+        if not wstore.remove(self.store, [window_id.strip()]):
             raise NotFound(
                 f"no maintenance window {window_id!r}", "see `sysalert maintenance list`"
             )
         self.audit("maintenance.remove", self.store.ref("maintenance", window_id), by)
-        self._notify("maintenance_changed")
+        self.hooks.maintenance_changed()
         return {"removed": 1}
 
     # ---- contacts ----------------------------------------------------------------------------
@@ -269,7 +255,7 @@ class AlertCommands(CommandBase):
         level: int | str = 1,
         owner_id: str | None = None,
         by: str = "operator",
-    ) -> dict[str, Any]:
+    ) -> Contact:
         from engine.notify.channels import parse_contact_address
 
         name = check_name(name, "contact")
@@ -277,9 +263,9 @@ class AlertCommands(CommandBase):
         channel, addr = parse_contact_address(check_text(address, "address", ADDRESS_MAX))
         rec = cstore.insert(self.store, name, channel, addr, int(level), owner_id)
         self.audit("contact.add", self.store.ref("contact", rec.id), by)
-        return rec.public()
+        return Contact.model_validate(rec.public())
 
-    def list_contacts(self, owner_id: str | None = None) -> list[dict[str, Any]]:
+    def list_contacts(self, owner_id: str | None = None) -> list[Contact]:
         """Contacts by level; one whose notifications ran out of tries (an open delivery
         incident) shows as failing, not ok: only a permanent failure blocks it in the store."""
         from engine.alerting.trouble import troubled_contacts
@@ -287,9 +273,9 @@ class AlertCommands(CommandBase):
         troubled = troubled_contacts(self.store)
         out = []
         for c in sorted(cstore.load_all(self.store, owner_id), key=lambda c: (c.level, c.name)):
-            shown = c.public()
-            if shown.get("status") == "ok" and c.id in troubled:
-                shown["status"] = "failing"
+            shown = Contact.model_validate(c.public())
+            if shown.status == "ok" and c.id in troubled:
+                shown.status = "failing"
             out.append(shown)
         return out
 
@@ -325,10 +311,9 @@ class AlertCommands(CommandBase):
             since=datetime.now(UTC),
             summary="This is a test notification from SysAlert.",
         )
-        sender = getattr(self.hooks, "send_to_contact", None)
         async with httpx.AsyncClient(timeout=15.0) as http:
-            if sender is not None:
-                out = await sender(c, msg)
+            if self.hooks.running:
+                out = await self.hooks.send_to_contact(c, msg)
             else:
                 from engine.notify.dispatcher import Dispatcher
 
@@ -354,7 +339,7 @@ def _scope_detail(scope: str, ref: str | None) -> str | None:
     return f"tag:{ref}" if scope == "tag" and ref else None
 
 
-def _still_in_maintenance(what: str, holding: list[mstore.Window], kept: int) -> str | None:
+def _still_in_maintenance(what: str, holding: list[wstore.Window], kept: int) -> str | None:
     """The sentence after `maintenance off` when it did not end everything."""
     if holding:
         ids = ", ".join(f"{w.id} ({w.public()['schedule'] or w.scope})" for w in holding[:3])

@@ -2,41 +2,22 @@
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from engine.core.errors import BadInput
-from engine.core.limits import ACTOR_MAX, NAME_MAX, check_text
-from engine.store.models import AuditEntry
+from engine.commands.ports import NULL_HOOKS, EngineHooks, NoTelegramAccount, TelegramAccountPort
+from engine.core.domain import TargetRecord
+from engine.core.limits import ACTOR_MAX, check_text
+from engine.store import audit as audit_log
 
 if TYPE_CHECKING:
-    from engine.commands import EngineHooks
     from engine.config.settings import Settings
-    from engine.core.domain import TargetRecord
     from engine.store.store import Store
 
 
-def live_records(hooks: Any) -> list[Any] | None:
-    """The running engine's target records, copied on its loop (Engine.snapshot); None without an
-    engine. Other hooks with a `targets` dict: a copy that meets a change is tried again."""
-    snapshot = getattr(hooks, "snapshot", None)
-    if snapshot is not None:
-        return list(snapshot())
-    live = getattr(hooks, "targets", None)
-    for _ in range(3 if live is not None else 0):
-        try:
-            return list(live.values())  # type: ignore[union-attr]
-        except RuntimeError:
-            continue
-    return None
-
-
-def check_name(name: str, what: str) -> str:
-    """A display name for a target, benchmark, rule or contact: non-empty, printable, not too
-    long (engine.core.limits)."""
-    if isinstance(name, str) and not name.strip():
-        raise BadInput(f"{what} name is empty", "give --name a few letters")
-    return check_text(name, f"{what} name", NAME_MAX)
+def live_records(hooks: EngineHooks) -> list[TargetRecord] | None:
+    """The engine's target records, copied on its loop (Engine.snapshot); None when no engine
+    holds any (the store is the truth then)."""
+    return hooks.snapshot() if hooks.targets else None
 
 
 def check_actor(by: str) -> str:
@@ -47,12 +28,13 @@ def check_actor(by: str) -> str:
 class CommandBase:
     store: Store
     settings: Settings
-    hooks: EngineHooks | None
+    hooks: EngineHooks = NULL_HOOKS
+    telegram_account: TelegramAccountPort = NoTelegramAccount()
 
     if TYPE_CHECKING:
         # Provided by TargetCommands; the other command mixins use them.
-        def list_targets(self, owner_id: str | None = None) -> list[TargetRecord]: ...
-        def get_target(self, ref: str, owner_id: str | None = None) -> TargetRecord: ...
+        def target_records(self, owner_id: str | None = None) -> list[TargetRecord]: ...
+        def target_record(self, ref: str, owner_id: str | None = None) -> TargetRecord: ...
 
     def audit(
         self,
@@ -62,18 +44,7 @@ class CommandBase:
         detail: str | None = None,
     ) -> None:
         """Who did what, when. The actor and detail are sealed; the object is a short keyed ref."""
-        ts = time.time()
-        entry = AuditEntry(ts=ts, action=action, object_ref=object_ref)
-        row = f"{ts:.6f}:{action}"
-        entry.actor_s = self.store.seal("audit", "actor_s", row, actor)
-        entry.detail_s = self.store.seal("audit", "detail_s", row, detail)
-        with self.store.session() as s:
-            s.add(entry)
-            s.commit()
-
-    def _notify(self, method: str, *args: Any) -> None:
-        if self.hooks is not None:
-            getattr(self.hooks, method)(*args)
+        audit_log.record(self.store, action, object_ref, actor, detail)
 
     @property
     def ping_base(self) -> str:

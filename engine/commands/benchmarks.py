@@ -8,16 +8,26 @@ from typing import Any
 
 import anyio
 
-from engine.alerting import incidents as inc_store
-from engine.benchmarks import store as bstore
 from engine.benchmarks.runner import measure_and_record
 from engine.benchmarks.scoring import delta_pct, fmt, status
 from engine.benchmarks.spec import MIN_INTERVAL, UNITS, parse_bench_spec, parse_threshold
 from engine.benchmarks.workloads import describe
-from engine.commands.base import CommandBase, check_name
+from engine.commands.base import CommandBase
 from engine.core.durations import parse_duration
 from engine.core.errors import BadInput, NotFound
-from engine.core.limits import BENCH_INTERVAL, RUNS, SPEC_MAX, Name, Spec, check_int, check_text
+from engine.core.limits import (
+    BENCH_INTERVAL,
+    RUNS,
+    SPEC_MAX,
+    Name,
+    Spec,
+    check_int,
+    check_name,
+    check_text,
+)
+from engine.core.results import Benchmark
+from engine.store import benchmarks as bstore
+from engine.store import incidents as inc_store
 from engine.store import quotas
 
 DEFAULT_INTERVAL = 3600.0
@@ -49,7 +59,7 @@ class BenchmarkCommands(CommandBase):
         threshold: str | float | None = None,
         owner_id: str | None = None,
         by: str = "operator",
-    ) -> dict[str, Any]:
+    ) -> Benchmark:
         """Validate everything, check the quota, then store; on any error nothing is stored."""
         parsed = parse_bench_spec(check_text(spec, "benchmark spec", SPEC_MAX))
         iv = (
@@ -89,16 +99,14 @@ class BenchmarkCommands(CommandBase):
             raise NotFound(f"no benchmark {ref!r}", "see `sysalert bench list` for ids and names")
         return rec
 
-    def list_benchmarks(self, owner_id: str | None = None) -> list[dict[str, Any]]:
+    def list_benchmarks(self, owner_id: str | None = None) -> list[Benchmark]:
         """Each with score vs baseline, delta %, status and the last runs' scores as a trend."""
         recs = sorted(bstore.load_all(self.store, owner_id), key=lambda r: r.name.lower())
         return [
             self._bench_public(r, bstore.recent_runs(self.store, r.id, TREND_RUNS)) for r in recs
         ]
 
-    def show_benchmark(
-        self, ref: str, owner_id: str | None = None, runs: int = 50
-    ) -> dict[str, Any]:
+    def show_benchmark(self, ref: str, owner_id: str | None = None, runs: int = 50) -> Benchmark:
         rec = self.get_benchmark(ref, owner_id)
         return self._bench_public(
             rec, bstore.recent_runs(self.store, rec.id, check_int(runs, "runs", RUNS))
@@ -116,7 +124,7 @@ class BenchmarkCommands(CommandBase):
 
     def set_baseline(
         self, ref: str, owner_id: str | None = None, by: str = "operator"
-    ) -> dict[str, Any]:
+    ) -> Benchmark:
         """Baseline := the current score (after an intended change, say a new server)."""
         rec = self.get_benchmark(ref, owner_id)
         if rec.last_score is None:
@@ -142,9 +150,8 @@ class BenchmarkCommands(CommandBase):
         """Measure now. With a running engine the run goes through it (incidents, events);
         without one it measures and records here, so `sysalert bench run` works offline too."""
         rec = await anyio.to_thread.run_sync(self.get_benchmark, ref, owner_id)
-        runner = getattr(self.hooks, "benchmarks", None)
-        if runner is not None and getattr(self.hooks, "running", False):
-            return dict(await runner.run_now(rec.id))
+        if self.hooks.running:
+            return dict(await self.hooks.benchmarks.run_now(rec.id))
         out = await measure_and_record(self.store, rec, time.time())
         if out.baseline_set:
             detail = f"baseline {fmt(rec.baseline, out.measurement.unit)} from the first runs"
@@ -154,7 +161,7 @@ class BenchmarkCommands(CommandBase):
         return out.public()
 
     # ---- helpers -------------------------------------------------------------------------------
-    def _bench_public(self, rec: bstore.BenchRecord, runs: list[Any]) -> dict[str, Any]:
+    def _bench_public(self, rec: bstore.BenchRecord, runs: list[Any]) -> Benchmark:
         last_ok = runs[-1].ok if runs else None
         d = delta_pct(rec.last_score, rec.baseline)
         out = rec.public()
@@ -171,7 +178,7 @@ class BenchmarkCommands(CommandBase):
                 "ref": self.store.ref("bench", rec.id),
             }
         )
-        return out
+        return Benchmark.model_validate(out)
 
     def _resolve_bench_incident(self, bench_id: str, by: str) -> None:
         inc = inc_store.find_open(self.store, f"bench:{bench_id}")
@@ -179,6 +186,4 @@ class BenchmarkCommands(CommandBase):
             self.resolve_incident(inc.id, by=by)  # type: ignore[attr-defined]
 
     def _wake_benchmarks(self) -> None:
-        runner = getattr(self.hooks, "benchmarks", None)
-        if runner is not None:
-            runner.wake()
+        self.hooks.benchmarks.wake()

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from engine.commands.base import CommandBase
+from engine.commands.targets import decl_args
 from engine.core.domain import TargetRecord
 from engine.core.errors import BadInput
 from engine.core.limits import IMPORT_MAX, ImportText, check_text
@@ -19,21 +20,6 @@ from engine.store import target_batch
 
 BATCH = 1000  # new targets per transaction
 Progress = Callable[[int, int], None]  # (targets done, targets in the file)
-
-
-def decl_args(d: Any) -> dict[str, Any]:
-    """build_target's arguments from a [[targets]] entry (config or import)."""
-    return {
-        "spec": d.spec,
-        "name": d.name or None,
-        "interval": d.interval,
-        "timeout": d.timeout,
-        "tags": d.tags,
-        "conditions": d.conditions,
-        "options": d.options,
-        "failure_threshold": d.failure_threshold,
-        "recovery_threshold": d.recovery_threshold,
-    }
 
 
 def definition(rec: TargetRecord) -> dict[str, Any]:
@@ -56,7 +42,7 @@ class TargetImport(CommandBase):
 
     if TYPE_CHECKING:  # what this mixin uses of TargetCommands
         build_target: Callable[..., TargetRecord]
-        edit_target: Callable[..., TargetRecord]
+        edit_target: Callable[..., Any]
         target_names: Callable[..., dict[str, str]]
 
     def import_targets(
@@ -86,7 +72,7 @@ class TargetImport(CommandBase):
                 rec.id = tid
             target_batch.insert_many(self.store, batch, "target.add", by)
             for rec in batch:
-                self._notify("target_changed", rec.id)
+                self.hooks.target_changed(rec.id)
             done += len(batch)
             if progress is not None:
                 progress(done, total)

@@ -15,7 +15,8 @@ Without an engine the same views are built over the stored targets.
 from __future__ import annotations
 
 import threading
-from typing import Annotated, Any, Protocol, cast
+from collections.abc import Mapping
+from typing import Annotated, Any, cast
 
 from pydantic import Field
 
@@ -23,7 +24,6 @@ from engine.commands.base import CommandBase
 from engine.commands.target_views import TargetViews, index_of
 from engine.core.domain import STATE_SYMBOLS, TargetRecord
 from engine.core.errors import BadInput
-from engine.core.events import EventBus
 from engine.core.limits import REF_MAX, check_text
 
 SORTS = ("state", "name", "latency")
@@ -35,17 +35,6 @@ QUERY_MAX = REF_MAX
 Limit = Annotated[int, Field(ge=1, le=PAGE_MAX)]
 Offset = Annotated[int, Field(ge=0)]
 Query = Annotated[str, Field(max_length=QUERY_MAX)]
-
-
-class LiveTargets(Protocol):
-    """What paging reads from a running engine: its records, the state it shows for one, the
-    last measured values and its event bus (state, maintenance and target changes)."""
-
-    last_values: dict[str, float]
-    events: EventBus
-
-    def snapshot(self) -> list[TargetRecord]: ...
-    def display_state(self, rec: TargetRecord) -> str: ...
 
 
 _PLAIN = frozenset(
@@ -77,7 +66,7 @@ _PLAIN = frozenset(
 
 
 def _some_of(
-    rec: TargetRecord, keep: list[str], shown: Any, values: dict[str, float]
+    rec: TargetRecord, keep: list[str], shown: Any, values: Mapping[str, float]
 ) -> dict[str, Any]:
     """Just the fields asked for, when each is a plain attribute (or shown, value)."""
     out: dict[str, Any] = {}
@@ -142,8 +131,8 @@ class TargetPaging(CommandBase):
             return views
         with TargetPaging._views_lock:
             if self._views is None:
-                if self.hooks is not None:
-                    live = cast(LiveTargets, self.hooks)
+                live = self.hooks
+                if live.events is not None:  # an engine: its records, kept up by its events
                     self._views = TargetViews(live.snapshot, live.display_state, live.events)
                 else:
                     self._views = TargetViews(self._stored_records, self._stored_shown)
@@ -236,10 +225,10 @@ class TargetPaging(CommandBase):
         wanted = [i for i in ids.split(",") if i][:UPTIME_IDS]
         return uptime_of(self.store, wanted, check_number(seconds, "seconds", SERIES_SECONDS))
 
-    def _last_values(self) -> dict[str, float]:
+    def _last_values(self) -> Mapping[str, float]:
         """The last value of each target measuring one (system percent, TLS days): the engine
         keeps them; the store has them only in the results."""
-        return cast(LiveTargets, self.hooks).last_values if self.hooks is not None else {}
+        return self.hooks.last_values
 
 
 def _after(rows: list[TargetRecord], sort: str, cursor: str, views: TargetViews) -> int:

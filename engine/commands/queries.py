@@ -1,12 +1,9 @@
-"""Read-side commands: results, charts, uptime, history pages, engine figures, check now."""
+"""Read-side commands: results, charts, uptime, history pages, engine figures."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
-
-from sqlalchemy import literal, or_, select
-from sqlmodel import col
 
 from engine.commands.base import CommandBase, live_records
 from engine.core.errors import BadInput
@@ -19,8 +16,8 @@ from engine.core.limits import (
     check_int,
     check_number,
 )
+from engine.store import audit as audit_log
 from engine.store import history as hist
-from engine.store.models import AuditEntry, Incident
 
 HISTORY_KINDS = (
     "state",
@@ -38,20 +35,11 @@ HISTORY_KINDS = (
 
 
 class QueryCommands(CommandBase):
-    def check_target_now(self, ref: str, owner_id: str | None = None) -> dict[str, Any]:
-        rec = self.get_target(ref, owner_id)
-        if self.hooks is None:
-            raise BadInput(
-                "no engine is running to check now", "use `sysalert check NAME` for a one-off check"
-            )
-        self._notify("check_now", rec.id)
-        return {"queued": rec.id}
-
     def target_results(
         self, ref: str, limit: int | str = 50, before: float | str | None = None
     ) -> list[dict[str, Any]]:
         n, until = check_int(limit, "limit", LIST_LIMIT), _moment(before, "before")
-        rec = self.get_target(ref)
+        rec = self.target_record(ref)
         return hist.recent_results(self.store, rec.id, n, until)
 
     def target_series(
@@ -64,7 +52,7 @@ class QueryCommands(CommandBase):
         """`now` ends the window (default: the clock); the console passes its own clock."""
         s = check_number(seconds, "seconds", SERIES_SECONDS)
         b, end = check_int(buckets, "buckets", BUCKETS), _moment(now, "now")
-        rec = self.get_target(ref)
+        rec = self.target_record(ref)
         return {
             "series": hist.latency_series(self.store, rec.id, s, b, end),
             "uptime": hist.uptime(self.store, rec.id, s, end),
@@ -81,22 +69,22 @@ class QueryCommands(CommandBase):
         or only `target`'s (the detail screen: all of them take 60 ms and more at 100,000).
         The store holds only the probe state, saved every few seconds; without an engine the
         stored state with pause and the maintenance windows of now applied (`sysalert status`)."""
-        live = getattr(self.hooks, "targets", None)
-        shown = getattr(self.hooks, "display_state", None)
-        if live is None or shown is None:
+        if not self.hooks.targets:  # no engine, or one that holds no target yet
             return self._stored_states(target)
+        live, shown = self.hooks.targets, self.hooks.display_state
         if target:
-            rec = live.get(target) or live.get(self.get_target(target).id)
+            rec = live.get(target) or live.get(self.target_record(target).id)
             return {rec.id: shown(rec)} if rec is not None else {}
         return {rec.id: shown(rec) for rec in live_records(self.hooks) or ()}
 
     def _stored_states(self, target: str | None) -> dict[str, str]:
         from engine.alerting import maintenance as mstore
+        from engine.store import windows as wstore
 
         now = time.time()
         index = mstore.MaintenanceIndex()
-        index.rebuild(mstore.load_all(self.store), now)
-        recs = [self.get_target(target)] if target else self.list_targets()
+        index.rebuild(wstore.load_all(self.store), now)
+        recs = [self.target_record(target)] if target else self.target_records()
         return {r.id: index.shown(r) for r in recs}
 
     def history(
@@ -112,40 +100,8 @@ class QueryCommands(CommandBase):
             raise BadInput(
                 f"history kind {kind!r} is unknown", f"use one of {', '.join(HISTORY_KINDS)}"
             )
-        q = select(AuditEntry)
-        if target:
-            # The target's own entries and those of its incidents (opened, acked, resolved...).
-            rec = self.get_target(target)
-            its_incidents = select(literal("incident:") + Incident.id).where(
-                col(Incident.target_id) == rec.id
-            )
-            q = q.where(
-                or_(
-                    col(AuditEntry.object_ref).in_(self.store.refs("target", rec.id)),
-                    col(AuditEntry.object_ref).in_(its_incidents),
-                )
-            )
-        if kind:
-            q = q.where(col(AuditEntry.action).startswith(kind + "."))
-        if until is not None:
-            q = q.where(col(AuditEntry.ts) < until)
-        q = q.order_by(col(AuditEntry.ts).desc()).limit(n)
-        with self.store.session() as s:
-            rows = list(s.execute(q).scalars())
-            incident_ids = {
-                r.object_ref[9:] for r in rows if (r.object_ref or "").startswith("incident:")
-            }
-            incident_target = (
-                dict(
-                    s.execute(
-                        select(col(Incident.id), col(Incident.target_id)).where(
-                            col(Incident.id).in_(sorted(incident_ids))
-                        )
-                    ).all()
-                )
-                if incident_ids
-                else {}
-            )
+        tid = self.target_record(target).id if target else None  # its own and its incidents'
+        rows, incident_target = audit_log.page(self.store, tid, kind, until, n)
         # Names for this page only: opening every target's name took 4 s at 100,000 targets.
         refs = {r.object_ref or "" for r in rows}
         names = self.target_ref_names(refs)  # type: ignore[attr-defined]
@@ -156,12 +112,10 @@ class QueryCommands(CommandBase):
         names.update(self._few_names(refs))
         out = []
         for r in rows:
-            row = f"{r.ts:.6f}:{r.action}"
-            detail = self.store.open_("audit", "detail_s", row, r.detail_s)
             target = names.get(r.object_ref or "")
             if target is None and r.action.startswith("maintenance."):
                 # A tag's or everything's window: the sealed detail names the tag.
-                target = {"tag": detail, "all": "all"}.get(r.object_ref or "")
+                target = {"tag": r.detail, "all": "all"}.get(r.object_ref or "")
             out.append(
                 {
                     "ts": r.ts,
@@ -169,8 +123,8 @@ class QueryCommands(CommandBase):
                     "action": r.action,
                     "target": target,
                     "ref": r.object_ref,
-                    "actor": self.store.open_("audit", "actor_s", row, r.actor_s),
-                    "detail": detail,
+                    "actor": r.actor,
+                    "detail": r.detail,
                 }
             )
         return out
@@ -178,7 +132,7 @@ class QueryCommands(CommandBase):
     def _few_names(self, refs: set[str]) -> dict[str, str]:
         """Benchmarks and contacts by their keyed refs: there are few of them, so all are read,
         and only when the page names one."""
-        from engine.benchmarks import store as bstore
+        from engine.store import benchmarks as bstore
         from engine.store import contacts as cstore
 
         out: dict[str, str] = {}
@@ -190,11 +144,12 @@ class QueryCommands(CommandBase):
         return out
 
     def engine_stats(self) -> dict[str, Any]:
-        if self.hooks is not None:
-            return self.hooks.stats()
+        live = self.hooks.stats()  # empty without an engine
+        if live:
+            return live
         return {
             "mode": "offline",
-            "targets": len(self.list_targets()),
+            "targets": len(self.target_records()),
             "probe_rate": 0.0,
             "ts": time.time(),
         }

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.alerting.rules import RuleSpec
-from engine.commands.base import CommandBase, check_name
+from engine.commands.base import CommandBase
 from engine.core.durations import parse_duration
 from engine.core.errors import BadInput, NotFound
 from engine.core.limits import (
@@ -17,8 +16,11 @@ from engine.core.limits import (
     Name,
     Ref,
     check_count,
+    check_name,
     check_text,
 )
+from engine.core.results import Rule
+from engine.core.rulespec import RuleSpec
 from engine.store import rules as rules_store
 
 
@@ -34,7 +36,7 @@ class RuleCommands(CommandBase):
         channels: Channels | None = None,
         target: Ref | None = None,
         by: str = "operator",
-    ) -> dict[str, Any]:
+    ) -> Rule:
         name = check_name(name or "", "rule")
         metric = check_text(metric, "metric", REF_MAX)
         channels = [
@@ -57,7 +59,7 @@ class RuleCommands(CommandBase):
             and not target.startswith("tag:")
             and not metric.startswith(("system.", "benchmark."))
         ):
-            target_id = self.get_target(target).id
+            target_id = self.target_record(target).id
             subject = target_id
         spec = RuleSpec(
             "",
@@ -83,7 +85,7 @@ class RuleCommands(CommandBase):
         self._reload_rules()
         return self._public(spec, False, {target_id: target} if target_id and target else None)
 
-    def list_rules(self) -> list[dict[str, Any]]:
+    def list_rules(self) -> list[Rule]:
         declared = rules_store.declared_rules(self.settings)
         stored = rules_store.stored_rules(self.store)
         names = self.target_names(r.target for r in [*declared, *stored] if r.target)  # type: ignore[attr-defined]
@@ -91,9 +93,7 @@ class RuleCommands(CommandBase):
         out += [self._public(r, False, names) for r in stored]
         return out
 
-    def set_rule_enabled(
-        self, ref: str, enabled: bool = True, by: str = "operator"
-    ) -> dict[str, Any]:
+    def set_rule_enabled(self, ref: str, enabled: bool = True, by: str = "operator") -> Rule:
         row = self._stored(ref)
         rules_store.set_enabled(self.store, row.id, bool(enabled))
         self.audit("rule.enable" if enabled else "rule.disable", f"rule:{row.id}", by)
@@ -119,22 +119,22 @@ class RuleCommands(CommandBase):
         return row
 
     def _reload_rules(self) -> None:
-        alerting = getattr(self.hooks, "alerting", None)
-        if alerting is not None:
-            alerting.rules.reload()
+        self.hooks.alerting.rules.reload()
 
     @staticmethod
-    def _public(r: RuleSpec, declared: bool, names: dict[str, str] | None = None) -> dict[str, Any]:
-        return {
-            "id": r.id,
-            "name": r.name,
-            "metric": r.metric,
-            "comparison": r.comparison,
-            "threshold": r.threshold,
-            "duration_s": r.duration_s,
-            "severity": r.severity,
-            "channels": r.channels,
-            "target": (names or {}).get(r.target, r.target) or None,
-            "enabled": r.enabled,
-            "declared": declared,
-        }
+    def _public(r: RuleSpec, declared: bool, names: dict[str, str] | None = None) -> Rule:
+        return Rule.model_validate(
+            {
+                "id": r.id,
+                "name": r.name,
+                "metric": r.metric,
+                "comparison": r.comparison,
+                "threshold": r.threshold,
+                "duration_s": r.duration_s,
+                "severity": r.severity,
+                "channels": r.channels,
+                "target": (names or {}).get(r.target, r.target) or None,
+                "enabled": r.enabled,
+                "declared": declared,
+            }
+        )

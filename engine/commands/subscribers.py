@@ -13,17 +13,15 @@ import time
 from typing import Any
 
 import anyio
-from sqlalchemy import func, select
-from sqlmodel import col
 
-from engine.alerting.incidents import OPEN_STATES
 from engine.commands.base import CommandBase
 from engine.core.domain import ContactRecord
 from engine.core.errors import BadInput, NotFound
+from engine.core.incident_states import OPEN_STATES
+from engine.core.results import Subscriber
 from engine.security.privacy import mask_id
 from engine.store import contacts as cstore
 from engine.store import subscribers as sstore
-from engine.store.models import Benchmark, Contact, Incident, Notification, Subscriber, Target
 
 STATS_WINDOW_S = 7 * 86400.0
 COMMIT_WAIT_S = 5.0
@@ -32,13 +30,13 @@ COMMIT_WAIT_S = 5.0
 class SubscriberCommands(CommandBase):
     def add_subscriber(
         self, chat_id: str | int, role: str = "subscriber", by: str = "operator"
-    ) -> dict[str, Any]:
+    ) -> Subscriber:
         """Allow a chat in; it gets its own Telegram contact at once, so its alerts reach it."""
         cid = sstore.parse_chat_id(chat_id)
         rec = sstore.insert(self.store, cid, role)
         self.audit("subscriber.add", f"subscriber:{rec.id}", by)
         self.subscriber_contact(rec.id)
-        return rec.public()
+        return Subscriber.model_validate(rec.public())
 
     def find_subscriber(self, ref: str | int) -> sstore.SubscriberRecord | None:
         """By chat id, or by the subscriber's own id (what the console, which never sees a full
@@ -55,14 +53,14 @@ class SubscriberCommands(CommandBase):
             raise NotFound(f"chat {shown} is not a subscriber", "see `sysalert subscribers list`")
         return rec
 
-    def list_subscribers(self) -> list[dict[str, Any]]:
+    def list_subscribers(self) -> list[Subscriber]:
         """Masked chat ids, role, use and limits, last seen: what the console and CLI list."""
         out = []
         for r in sorted(sstore.load_all(self.store), key=lambda r: r.created_at):
             d = r.public()
             d["usage"] = sstore.usage(self.store, r.id)
             d["quota"] = self.quota_use(r.id)  # type: ignore[attr-defined]
-            out.append(d)
+            out.append(Subscriber.model_validate(d))
         return out
 
     def set_subscriber_limits(
@@ -107,11 +105,9 @@ class SubscriberCommands(CommandBase):
         `chat_id` may also be the subscriber's id (the console's masked list knows only that)."""
         rec = self._subscriber(chat_id)
         for tid in self._owned_targets(rec.id):
-            self._notify("target_removed", tid)
+            self.hooks.target_removed(tid)
         counts = sstore.erase(self.store, rec.id)
-        runner = getattr(self.hooks, "benchmarks", None)
-        if runner is not None:
-            runner.wake()
+        self.hooks.benchmarks.wake()
         # The audit line keeps no personal data: the random subscriber id and the counts only.
         self.audit("subscriber.remove", f"subscriber:{rec.id}", by, f"erased {counts}")
         return {"removed": mask_id(rec.chat_id), "erased": counts}
@@ -122,61 +118,30 @@ class SubscriberCommands(CommandBase):
         row of theirs is written after it."""
         rec = await anyio.to_thread.run_sync(self._subscriber, chat_id)
         hooks = self.hooks
-        if hooks is not None and getattr(hooks, "_loop", None) is _running_loop():
+        if hooks.loop is not None and hooks.loop is _running_loop():
             for tid in await anyio.to_thread.run_sync(self._owned_targets, rec.id):
                 hooks.target_removed(tid)  # on the loop: removed from the schedule at once
             with anyio.move_on_after(COMMIT_WAIT_S):
-                await hooks.committed()  # type: ignore[attr-defined]
+                await hooks.committed()
         return await anyio.to_thread.run_sync(self.remove_subscriber, rec.id, by)
 
     def _owned_targets(self, sub_id: str) -> list[str]:
-        with self.store.session() as s:
-            return list(
-                s.execute(select(col(Target.id)).where(col(Target.owner_id) == sub_id)).scalars()
-            )
+        return sstore.owned_target_ids(self.store, sub_id)
 
     # ---- /stats -------------------------------------------------------------------------------
     def subscriber_stats(self, window_s: float = STATS_WINDOW_S) -> dict[str, Any]:
         """Counts and rates for admins: no names, no addresses, no chat ids."""
-        since = time.time() - window_s
-        with self.store.session() as s:
-
-            def count(model: Any, *where: Any) -> int:
-                q = select(func.count()).select_from(model)
-                return int(s.execute(q.where(*where) if where else q).scalar_one())
-
-            subs = count(Subscriber)
-            admins = count(Subscriber, Subscriber.role == "admin")
-            targets = count(Target)
-            owned_targets = count(Target, Target.owner_id.is_not(None))  # type: ignore[union-attr]
-            benchmarks = count(Benchmark)
-            incidents = count(Incident, Incident.state.in_(OPEN_STATES))  # type: ignore[attr-defined]
-            contacts = count(Contact)
-            recent = Notification.created_at >= since
-            sent = count(Notification, recent, Notification.status == "sent")
-            dead = count(Notification, recent, Notification.status == "dead")
-            tg_sent = count(
-                Notification,
-                recent,
-                Notification.status == "sent",
-                Notification.channel == "telegram",
-            )
-            tg_read = count(
-                Notification,
-                recent,
-                Notification.status == "sent",
-                Notification.channel == "telegram",
-                Notification.read_at.is_not(None),  # type: ignore[union-attr]
-            )
+        n = sstore.counts(self.store, time.time() - window_s, tuple(OPEN_STATES))
+        sent, dead, tg_sent, tg_read = n["sent"], n["dead"], n["tg_sent"], n["tg_read"]
         probe_rate = float(self.engine_stats().get("probe_rate") or 0.0)  # type: ignore[attr-defined]
         return {
-            "subscribers": subs,
-            "admins": admins,
-            "targets": targets,
-            "subscriber_targets": owned_targets,
-            "benchmarks": benchmarks,
-            "contacts": contacts,
-            "open_incidents": incidents,
+            "subscribers": n["subscribers"],
+            "admins": n["admins"],
+            "targets": n["targets"],
+            "subscriber_targets": n["subscriber_targets"],
+            "benchmarks": n["benchmarks"],
+            "contacts": n["contacts"],
+            "open_incidents": n["open_incidents"],
             "probe_rate": round(probe_rate, 1),
             "window_days": round(window_s / 86400, 1),
             "notifications_sent": sent,

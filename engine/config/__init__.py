@@ -1,3 +1,5 @@
-"""Configuration: the TOML file read into typed settings, checks on the file before and
-after parsing, `file:line` locations for errors, and the documented example config.
+"""Configuration: the TOML file and the SYSALERT_* environment read into typed settings through
+pydantic-settings (settings), its sections and declared targets and rules (sections, declared),
+checks on the file before and after parsing, `file:line` locations for errors, and the documented
+example config.
 """

@@ -1,22 +1,31 @@
-"""TOML config -> validated, typed settings. Every error names file, line, key, value and the fix."""
+"""Settings: the TOML config file, then SYSALERT_* environment variables over it, validated and
+typed. Every error names where the value came from (`file:line`, or the environment variable),
+the key, the value (never a secret's) and the fix.
+
+Any key can come from the environment through pydantic-settings: the prefix SYSALERT_ and `__`
+between section and key, e.g. SYSALERT_SMTP__PASSWORD, SYSALERT_ALERTS__WEBHOOK_SECRET,
+SYSALERT_ENGINE__CONCURRENCY=800, SYSALERT_API__API_KEYS='["k1", "k2"]' (lists and tables as
+JSON). The environment wins over the file. The older variables keep working as before:
+SYSALERT_DATA_DIR, SYSALERT_CONFIG, SYSALERT_DATABASE_URL, TELEGRAM_API_ID, TELEGRAM_API_HASH.
+"""
 
 from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
 )
+from pydantic_settings import SettingsError as _SettingsError
 
 from engine.config.checks import (
     ENV_DATABASE_URL,
@@ -26,295 +35,63 @@ from engine.config.checks import (
     parse_toml,
     read_text,
 )
+from engine.config.declared import RuleDecl, TargetDecl
 from engine.config.locate import locate
-from engine.core.durations import parse_duration
-from engine.core.errors import BadInput, ConfigError
-from engine.core.limits import (
-    DURATION_MAX,
-    INTERVAL,
-    LIMIT_CONCURRENCY,
-    MAX_BODY,
-    RULE_FOR,
-    TIMEOUT,
+from engine.config.sections import (
+    AlertSettings,
+    ApiSettings,
+    EngineSettings,
+    GeneralSettings,
+    QuotaSettings,
+    RetentionSettings,
+    SmtpSettings,
+    TelegramSettings,
+    WatchdogSettings,
 )
+from engine.core.errors import BadInput, ConfigError
 from engine.security.privacy import redact
+
+__all__ = [
+    "ENV_CONFIG",
+    "ENV_DATA_DIR",
+    "ENV_PREFIX",
+    "Settings",
+    "TargetDecl",
+    "RuleDecl",
+    "TelegramSettings",
+    "config_where",
+    "explain",
+    "load_settings",
+]
 
 ENV_CONFIG = "SYSALERT_CONFIG"
 ENV_DATA_DIR = "SYSALERT_DATA_DIR"
+ENV_PREFIX = "SYSALERT_"
+ENV_DELIMITER = "__"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+class Settings(BaseSettings):
+    """The whole configuration. `Settings()` is the defaults: the environment is read by
+    `load_settings` (with the mapping it is given), never implicitly by constructing one."""
 
+    model_config = SettingsConfigDict(
+        extra="forbid",
+        validate_assignment=True,
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_DELIMITER,
+    )
 
-# The ranges of engine.core.limits for the durations that have one; others are 0 to DURATION_MAX.
-_DURATION_BOUNDS = {
-    "default_interval": INTERVAL,
-    "interval": INTERVAL,
-    "default_timeout": TIMEOUT,
-    "timeout": TIMEOUT,
-    "duration": RULE_FOR,
-}
-
-
-def _dur(v: Any, info: Any) -> float:
-    bounds = _DURATION_BOUNDS.get(info.field_name, (0.0, DURATION_MAX))
-    try:
-        return parse_duration(v, info.field_name, bounds)
-    except BadInput as exc:
-        raise ValueError(f"{exc.message}; {exc.hint}") from None
-
-
-class GeneralSettings(_Section):
-    data_dir: str = ""
-    database_url: str = ""
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-    profile: Literal["self-hosted", "hosted"] = "self-hosted"
-    location: str = "default"
-    timezone: str = "UTC"
-
-
-class EngineSettings(_Section):
-    concurrency: int = Field(500, ge=1, le=100_000)
-    default_interval: float = 30.0
-    default_timeout: float = 5.0
-    failure_threshold: int = Field(2, ge=1, le=100)
-    recovery_threshold: int = Field(1, ge=1, le=100)
-    retries: int = Field(0, ge=0, le=10)
-    flap_window: int = Field(20, ge=4, le=200)
-    flap_threshold: float = Field(0.5, gt=0, le=1)
-    result_batch_ms: int = Field(50, ge=1, le=5000)
-    seed_local_targets: bool = True
-
-    _d = field_validator("default_interval", "default_timeout", mode="before")(_dur)
-
-
-class RetentionSettings(_Section):
-    raw_days: int = Field(7, ge=1)
-    rollup_days: int = Field(90, ge=1)
-    history_days: int = Field(365, ge=1)
-    housekeeping_interval: float = 600.0
-
-    _d = field_validator("housekeeping_interval", mode="before")(_dur)
-
-
-class ApiSettings(_Section):
-    listen: str = ""
-    socket: str = ""
-    public_url: str = ""
-    api_keys: list[SecretStr] = Field(default_factory=list)
-    # Largest JSON request body, in bytes (read in pieces; larger ones get 413 unread).
-    max_body: int = Field(MAX_BODY, ge=1024, le=64 * 1024 * 1024)
-    # Connections and requests a listener serves at once before answering 503 (pings excepted).
-    limit_concurrency: int = Field(LIMIT_CONCURRENCY, ge=10, le=1_000_000)
-    tls_cert: str = ""
-    tls_key: str = ""
-
-    @model_validator(mode="after")
-    def _tls_pair(self) -> ApiSettings:
-        if bool(self.tls_cert) != bool(self.tls_key):
-            raise ValueError("tls_cert and tls_key go together; set both (PEM files) or neither")
-        return self
-
-
-class AlertSettings(_Section):
-    resend_interval: float = 1800.0
-    escalation_after: float = 600.0
-    webhook_secret: SecretStr = SecretStr("")
-    channel_rate_per_minute: int = Field(30, ge=1)
-    max_attempts: int = Field(8, ge=1, le=100)
-
-    _d = field_validator("resend_interval", "escalation_after", mode="before")(_dur)
-
-
-class SmtpSettings(_Section):
-    host: str = ""
-    port: int = Field(587, ge=1, le=65535)
-    username: str = ""
-    password: SecretStr = SecretStr("")
-    from_addr: str = "sysalert@localhost"
-    starttls: bool = True
-    ssl: bool = False
-    timeout: float = 10.0
-
-
-class TelegramSettings(_Section):
-    api_id: int | None = None
-    api_hash: SecretStr | None = None
-    server: str = ""
-    dc_id: int | None = None
-    public_key_file: str = ""
-    admins: list[int] = Field(default_factory=list)
-    ack_on_reaction: bool = False
-    commands_per_minute: int = Field(20, ge=1)
-
-
-class WatchdogSettings(_Section):
-    """An outside monitor this daemon pings while healthy (Healthchecks-compatible ping URL)."""
-
-    url: SecretStr = SecretStr("")  # its token is a secret: never logged, never shown
-    every: float = 60.0
-    timeout: float = 10.0
-
-    _d = field_validator("every", "timeout", mode="before")(_dur)
-
-    @field_validator("url")
     @classmethod
-    def _url(cls, v: SecretStr) -> SecretStr:
-        from urllib.parse import urlsplit
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
 
-        raw = v.get_secret_value().strip()
-        if not raw:
-            return SecretStr("")
-        parts = urlsplit(raw)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(
-                "watchdog.url must be an http:// or https:// ping URL, for example "
-                "https://hc-ping.com/<uuid> or http://other-sysalert:8080/ping/<token>"
-            )
-        return SecretStr(raw)
-
-    @field_validator("every")
-    @classmethod
-    def _every(cls, v: float) -> float:
-        if v < 1:
-            raise ValueError('watchdog.every must be at least 1s (for example "1m")')
-        return v
-
-    @field_validator("timeout")
-    @classmethod
-    def _timeout(cls, v: float) -> float:
-        if not 0 < v <= 60:
-            raise ValueError('watchdog.timeout must be between 1s and 60s (for example "10s")')
-        return v
-
-
-class QuotaSettings(_Section):
-    max_targets: int = Field(0, ge=0)
-    max_benchmarks: int = Field(0, ge=0)
-
-
-class TargetDecl(_Section):
-    spec: str
-    name: str = ""
-    interval: float | None = None
-    timeout: float | None = None
-    tags: list[str] = Field(default_factory=list)
-    conditions: list[str] = Field(default_factory=list)
-    options: dict[str, Any] = Field(default_factory=dict)
-    depends_on: str = ""
-    failure_threshold: int | None = None
-    recovery_threshold: int | None = None
-
-    @field_validator("interval", "timeout", mode="before")
-    @classmethod
-    def _durations(cls, v: Any, info: Any) -> float | None:
-        return None if v is None else _dur(v, info)
-
-    @field_validator("spec")
-    @classmethod
-    def _spec(cls, v: str) -> str:
-        from engine.checks.specs import parse_spec
-
-        _as_value_error(parse_spec, v)
-        return v
-
-    # Each field is checked by the rule `target add` uses, so the error points at its own line.
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        from engine.commands.base import check_name
-
-        return v and _as_value_error(check_name, v, "target")
-
-    @field_validator("conditions")
-    @classmethod
-    def _conditions(cls, v: list[str]) -> list[str]:
-        from engine.commands.targets import validate_conditions
-
-        return _as_value_error(validate_conditions, v)
-
-    @field_validator("options")
-    @classmethod
-    def _options(cls, v: dict[str, Any], info: Any) -> dict[str, Any]:
-        from engine.checks.options import check_options
-        from engine.checks.specs import parse_spec
-
-        spec = info.data.get("spec")
-        if spec is not None:  # a bad spec has its own error already
-            _as_value_error(check_options, parse_spec(spec).kind, v)
-        return v
-
-    @field_validator("failure_threshold", "recovery_threshold", mode="before")
-    @classmethod
-    def _threshold(cls, v: Any, info: Any) -> int | None:
-        from engine.commands.targets import check_threshold
-
-        return _as_value_error(check_threshold, v, info.field_name)
-
-    @field_validator("depends_on")
-    @classmethod
-    def _parent(cls, v: str, info: Any) -> str:
-        if v and v == info.data.get("name"):
-            raise ValueError("a target cannot depend on itself; name another target")
-        return v
-
-
-def _as_value_error(check: Any, *args: Any) -> Any:
-    """Run one of the command layer's checks; its BadInput becomes pydantic's ValueError (first
-    line only: a condition's caret drawing does not fit a `file:line: key = value: why` line).
-    A daemon's stderr is a log (the journal), so an address in the message is redacted."""
-    try:
-        return check(*args)
-    except BadInput as exc:
-        first = redact(exc.message.splitlines()[0])
-        raise ValueError(f"{first}; {exc.hint}" if exc.hint else first) from None
-
-
-class RuleDecl(_Section):
-    name: str
-    metric: str
-    comparison: Literal[">", "<", ">=", "<=", "==", "!="]
-    threshold: float
-    duration: float = 0.0
-    severity: Literal["low", "medium", "high", "critical"] = "medium"
-    channels: list[str] = Field(default_factory=list)
-    target: str = ""
-    enabled: bool = True
-
-    _d = field_validator("duration", mode="before")(_dur)
-
-    @field_validator("metric")
-    @classmethod
-    def _metric(cls, v: str) -> str:
-        from engine.alerting.rules import METRICS
-
-        if v not in METRICS:
-            raise ValueError(f"unknown metric; use one of {', '.join(METRICS)}")
-        return v
-
-    @model_validator(mode="after")
-    def _whole(self) -> RuleDecl:
-        """The rule as the engine will build it: a bad one fails at load, not every tick."""
-        from engine.alerting.rules import RuleSpec
-
-        _as_value_error(
-            RuleSpec,
-            "",
-            self.name,
-            self.metric,
-            self.comparison,
-            self.threshold,
-            self.duration,
-            self.severity,
-            list(self.channels),
-            self.target,
-            self.enabled,
-        )
-        return self
-
-
-class Settings(_Section):
     general: GeneralSettings = Field(default_factory=GeneralSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
@@ -345,6 +122,70 @@ class Settings(_Section):
             if self.api.socket
             else self.data_dir / "sysalert.sock"
         )
+
+
+class _Environment(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping (tests pass their own; the
+    process's environment otherwise), case-insensitive like the default."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._given = {k.lower(): v for k, v in env.items()}
+        super().__init__(Settings)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return self._given
+
+
+def environment_values(env: Mapping[str, str]) -> dict[str, Any]:
+    """The settings the SYSALERT_* variables give, nested like the file's tables."""
+    try:
+        values = _Environment(env)()
+    except _SettingsError as exc:
+        # pydantic-settings names the field; the variables that set it are what the user wrote.
+        field = re.search(r'field "(\w+)"', str(exc))
+        stem = ENV_PREFIX + (field.group(1).upper() if field else "")
+        names = sorted(k for k in env if k.upper() == stem or k.upper().startswith(stem + "__"))
+        raise ConfigError(
+            f"environment {', '.join(names) or stem}: the value is not JSON, and a list or a "
+            "table in one variable must be",
+            "write JSON, e.g. SYSALERT_API__API_KEYS='[\"k1\"]', or set one key per variable, "
+            "e.g. SYSALERT_SMTP__PORT=25",
+        ) from None
+    values.pop("config_path", None)  # resolved at load time, never read
+    return values
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """`over` on top of `base`, tables merged key by key (a section half in the file, half in the
+    environment), anything else replaced."""
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _from_environment(values: Mapping[str, Any], loc: tuple[str | int, ...]) -> bool:
+    """Whether the value at `loc` came from the environment."""
+    node: Any = values
+    for part in loc:
+        inside = (
+            0 <= part < len(node)
+            if isinstance(node, list) and isinstance(part, int)
+            else isinstance(node, Mapping) and part in node
+        )
+        if not inside:
+            return False
+        node = node[part]
+    return True
+
+
+def env_var(loc: tuple[str | int, ...]) -> str:
+    """The variable that sets a key: ("smtp", "password") -> SYSALERT_SMTP__PASSWORD."""
+    names = [str(p).upper() for p in loc if not isinstance(p, int)]
+    return ENV_PREFIX + ENV_DELIMITER.join(names)
 
 
 def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -384,11 +225,16 @@ def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
     return model
 
 
-def _format_error(path: Path, text: str, err: Mapping[str, Any]) -> str:
+def _format_error(
+    path: Path, text: str, err: Mapping[str, Any], env: Mapping[str, Any] | None = None
+) -> str:
     loc = tuple(err["loc"])
     key = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in loc).replace(".[", "[")
-    line = locate(text, loc)
-    where = f"{path}:{line}" if line else str(path)
+    if env and _from_environment(env, loc):
+        where = f"environment {env_var(loc)}"
+    else:
+        line = locate(text, loc)
+        where = f"{path}:{line}" if line else str(path)
     if err["type"] == "extra_forbidden":
         parent = _model_at(loc[:-1])
         options = _known_keys(parent) if parent else []
@@ -404,12 +250,19 @@ def _format_error(path: Path, text: str, err: Mapping[str, Any]) -> str:
 
 
 def explain(
-    path: Path | str, text: str, exc: ValidationError, at: tuple[str | int, ...] = ()
+    path: Path | str,
+    text: str,
+    exc: ValidationError,
+    at: tuple[str | int, ...] = (),
+    env: Mapping[str, Any] | None = None,
 ) -> ConfigError:
     """A validation failure as one config error: `file:line: key = value: why`, the first in the
     message and the next few in the hint. `at` places a part validated alone (an imported
-    [[targets]] entry) in the file."""
-    errors = [_format_error(Path(path), text, {**e, "loc": (*at, *e["loc"])}) for e in exc.errors()]
+    [[targets]] entry) in the file; `env` holds the values the environment gave, named by their
+    variable instead of a line."""
+    errors = [
+        _format_error(Path(path), text, {**e, "loc": (*at, *e["loc"])}, env) for e in exc.errors()
+    ]
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return ConfigError(errors[0] + more, "; ".join(errors[1:4]) or None)
 
@@ -427,12 +280,20 @@ def load_settings(
     env: dict[str, str] | None = None,
     required: bool = False,
     creating: bool = False,
+    check_target: Callable[[Settings, TargetDecl], object] | None = None,
 ) -> Settings:
-    """Read and validate the config, every [[targets]] entry as `target add` would check it.
+    """Read and validate the config, every [[targets]] entry as `target add` would check it, with
+    the SYSALERT_* variables of `env` (default: the process's) over the file's values.
 
     No file at the default place (`<data dir>/config.toml`) means defaults: a fresh machine runs
     before `sysalert init`. A file named elsewhere (--config, SYSALERT_CONFIG) must exist, or a
-    typo would silently run on defaults; `creating` (for `sysalert init`) lets it be absent."""
+    typo would silently run on defaults; `creating` (for `sysalert init`) lets it be absent.
+
+    `check_target(settings, entry)` builds a [[targets]] entry as `target add` would and raises
+    BadInput for what add refuses: the command layer's builder (engine.commands.targets.
+    check_declared), handed in by the caller because config sits below the command layer. The
+    CLI, the console and the daemon pass it; without it the entries are checked field by field
+    only, and the engine's reconcile refuses the rest at start."""
     env = dict(os.environ if env is None else env)
     ddir = data_dir or default_data_dir(env)
     path = config_path or default_config_path(ddir, env)
@@ -446,10 +307,11 @@ def load_settings(
             f"config file {path} does not exist",
             "create it with `sysalert init`, or fix --config / SYSALERT_CONFIG",
         )
+    from_env = environment_values(env)
     try:
-        settings = Settings.model_validate(raw)
+        settings = Settings.model_validate(_merge(raw, from_env))
     except ValidationError as exc:
-        raise explain(path, text, exc) from None
+        raise explain(path, text, exc, env=from_env) from None
     settings.config_path = path
     if data_dir is not None or env.get(ENV_DATA_DIR) or not settings.general.data_dir:
         settings.general.data_dir = str(ddir)
@@ -466,22 +328,26 @@ def load_settings(
         settings.telegram.api_hash = SecretStr(env["TELEGRAM_API_HASH"])
     check_database_url(settings.general.database_url, path, text, env)
     _check_unique_names(settings, path, text)
-    _check_targets_whole(settings, path, text)
+    if check_target is not None:
+        _check_targets_whole(settings, path, text, check_target)
     return settings
 
 
-def _check_targets_whole(settings: Settings, path: Path, text: str) -> None:
+def _check_targets_whole(
+    settings: Settings,
+    path: Path,
+    text: str,
+    check_target: Callable[[Settings, TargetDecl], object],
+) -> None:
     """Each [[targets]] entry built as `target add` builds it (defaults from [engine] applied), so
     what add refuses (an interval too short, a heartbeat without a period...) stops the load here
     and not the engine later. depends_on is resolved against the store when the engine starts."""
     if not settings.targets:
         return
-    from engine.commands.targets import check_declared
-
     fields = set(TargetDecl.model_fields)
     for i, decl in enumerate(settings.targets):
         try:
-            check_declared(settings, decl)
+            check_target(settings, decl)
         except BadInput as exc:
             first = redact(exc.message.splitlines()[0])
             word = first.split(" ", 1)[0]

@@ -211,3 +211,11 @@ Options = Annotated[dict[str, Any], Field(max_length=OPTIONS_MAX)]
 Channels = Annotated[
     list[Annotated[str, Field(max_length=NAME_MAX)]], Field(max_length=CHANNELS_MAX)
 ]
+
+
+def check_name(name: str, what: str) -> str:
+    """A display name for a target, benchmark, rule or contact: non-empty, printable, not too
+    long (engine.core.limits)."""
+    if isinstance(name, str) and not name.strip():
+        raise BadInput(f"{what} name is empty", "give --name a few letters")
+    return check_text(name, f"{what} name", NAME_MAX)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.checks.probes.base import ProbeResult
 from engine.core.domain import TargetRecord
+from engine.core.probe import ProbeResult
 
 
 @dataclass(slots=True)

@@ -26,7 +26,7 @@ from engine.store.history import SINCE_MARGIN_S, latest_result_ts, pings_since
 
 if TYPE_CHECKING:
     from engine.core.domain import TargetRecord
-    from engine.runtime.engine import Engine
+    from engine.heartbeats.ports import HeartbeatHost
     from engine.security.crypto import KeyRing
     from engine.store.store import Store
 
@@ -92,7 +92,7 @@ def ping_result(outcome: PingOutcome, exit_status: int | None) -> ProbeResult:
 
 
 class HeartbeatRunner:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: HeartbeatHost) -> None:
         self.engine = engine
         self.configs: dict[str, HeartbeatConfig] = {}
         self.states: dict[str, HeartbeatState] = {}  # live state; JSON only when persisted

@@ -4,6 +4,10 @@ Sends run concurrently so that one receiver that hangs delays nobody else: each 
 out one at a time in the order they were claimed (an alert before the resolved notice that edits
 it), and each channel has a bounded number of sends in flight. Rows wait in hand under a lease that
 is renewed while they wait, so no other claimer takes them.
+
+Seams (engine/notify/ports.py): the engine is seen through `DeliveryHost`; delivery trouble is
+reported through the `DeliveryTrouble` callbacks given at construction; a live Telegram session
+registers with `set_telegram_sender`.
 """
 
 from __future__ import annotations
@@ -12,23 +16,22 @@ import logging
 import time
 from collections import deque
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import httpx
 from anyio.abc import TaskGroup
 
-from engine.alerting import trouble
+from engine.core.domain import ContactRecord
 from engine.core.events import ReceiptEvent
+from engine.core.faults import crash_point
 from engine.notify import outbox
 from engine.notify.channels import send as channel_send
 from engine.notify.message import ChannelContext, OutgoingMessage, SendOutcome, SmtpSettings
-from engine.runtime.faults import crash_point
+from engine.notify.ports import DeliveryHost, DeliveryTrouble, TelegramSender
 from engine.store import contacts as cstore
+from engine.store.outbox import OutboxRow
 from engine.store.store import new_id
-
-if TYPE_CHECKING:
-    from engine.runtime.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -94,24 +97,30 @@ def short_reason(channel: str, error: str) -> str:
 
 
 class Dispatcher:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.store = engine.store
+    def __init__(self, host: DeliveryHost, trouble: DeliveryTrouble) -> None:
+        self.host = host
+        self.trouble = trouble
+        self.store = host.store
         self.owner = "engine-" + new_id()
         self.buckets: dict[str, TokenBucket] = {}
         self._wake = anyio.Event()
         self.sent = 0
         self.failed = 0
-        self._in_hand: dict[str, Any] = {}  # claimed rows not yet finished, by id
-        self._queues: dict[str, deque[Any]] = {}  # per contact with rows in hand, claim order
+        self._in_hand: dict[str, OutboxRow] = {}  # claimed rows not yet finished, by id
+        self._queues: dict[str, deque[OutboxRow]] = {}  # per contact with rows in hand, in order
         self._slots: dict[str, anyio.Semaphore] = {}  # per channel
-        self.telegram_sender: Any = None  # set by the Telegram service when a session exists
-        self.telegram_after_sent: Any = None  # applies a read receipt that overtook the send
+        self._telegram: TelegramSender | None = None
         # Contacts with an open delivery incident: their next successful send resolves it.
         self.troubled: set[str] | None = None
 
     def wake(self) -> None:
         self._wake.set()
+
+    def set_telegram_sender(self, sender: TelegramSender | None) -> None:
+        """The seam for Telegram rows: the engine's Telegram bridge registers itself here (it
+        explains by itself why it cannot send while no session runs). Without a sender, Telegram
+        rows fail as `send_direct` says: only a running engine sends to Telegram."""
+        self._telegram = sender
 
     @property
     def busy(self) -> bool:
@@ -119,9 +128,9 @@ class Dispatcher:
         return bool(self._in_hand)
 
     async def run(self) -> None:
-        self.troubled = await anyio.to_thread.run_sync(trouble.troubled_contacts, self.store)
+        self.troubled = await anyio.to_thread.run_sync(self.trouble.troubled)
         async with httpx.AsyncClient(timeout=10.0) as http:
-            ctx = channel_context(self.engine.settings, http)
+            ctx = channel_context(self.host.settings, http)
             try:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._keep_leases)
@@ -143,23 +152,23 @@ class Dispatcher:
                     with anyio.CancelScope(shield=True):
                         await anyio.to_thread.run_sync(self._release_all, left)
 
-    async def _claim(self) -> list[Any]:
+    async def _claim(self) -> list[OutboxRow]:
         """Due rows, none for a contact that still has rows in hand (they wait their turn in the
         store, where another engine may take them)."""
         room = min(BATCH, MAX_IN_HAND - len(self._in_hand))
-        if room <= 0 or self.engine.scheduler.draining:
+        if room <= 0 or self.host.scheduler.draining:
             return []
         claim = partial(
             outbox.claim_due,
             self.store,
             self.owner,
-            self.engine.clock(),
+            self.host.clock(),
             room,
             skip_contacts=frozenset(self._queues),
         )
         return await anyio.to_thread.run_sync(claim)
 
-    def _take(self, row: Any, tg: TaskGroup, ctx: ChannelContext) -> None:
+    def _take(self, row: OutboxRow, tg: TaskGroup, ctx: ChannelContext) -> None:
         self._in_hand[row.id] = row
         queue = self._queues.get(row.contact_id)
         if queue is None:
@@ -167,14 +176,16 @@ class Dispatcher:
             tg.start_soon(self._send_queue, row.contact_id, queue, ctx)
         queue.append(row)
 
-    async def _send_queue(self, contact_id: str, queue: deque[Any], ctx: ChannelContext) -> None:
+    async def _send_queue(
+        self, contact_id: str, queue: deque[OutboxRow], ctx: ChannelContext
+    ) -> None:
         """One contact's rows, one at a time, each under one of its channel's slots."""
         while queue:
             row = queue[0]
             async with self._slot(row.channel):
-                if self.engine.scheduler.draining:  # stopping: start nothing new
+                if self.host.scheduler.draining:  # stopping: start nothing new
                     await anyio.to_thread.run_sync(
-                        outbox.release, self.store, row.id, 0.0, self.engine.clock(), self.owner
+                        outbox.release, self.store, row.id, 0.0, self.host.clock(), self.owner
                     )
                 else:
                     await self._deliver(row, ctx)
@@ -198,7 +209,7 @@ class Dispatcher:
             ids = list(self._in_hand)
             if ids:
                 held = await anyio.to_thread.run_sync(
-                    outbox.renew, self.store, self.owner, ids, self.engine.clock()
+                    outbox.renew, self.store, self.owner, ids, self.host.clock()
                 )
                 lost = [i for i in ids if i not in held and i in self._in_hand]
                 if lost:
@@ -206,12 +217,12 @@ class Dispatcher:
 
     def _release_all(self, ids: list[str]) -> None:
         for rid in ids:
-            outbox.release(self.store, rid, 0.0, self.engine.clock(), self.owner)
+            outbox.release(self.store, rid, 0.0, self.host.clock(), self.owner)
 
-    async def _deliver(self, row: Any, ctx: ChannelContext) -> None:
-        st = self.engine.settings
+    async def _deliver(self, row: OutboxRow, ctx: ChannelContext) -> None:
+        st = self.host.settings
         held = await anyio.to_thread.run_sync(
-            outbox.renew, self.store, self.owner, [row.id], self.engine.clock()
+            outbox.renew, self.store, self.owner, [row.id], self.host.clock()
         )
         if row.id not in held:
             return  # its lease lapsed and another claimer has it: never sent twice from here
@@ -225,7 +236,7 @@ class Dispatcher:
                 True,
                 None,
                 1,
-                self.engine.clock(),
+                self.host.clock(),
             )
             return
         bucket = self.buckets.setdefault(
@@ -234,7 +245,7 @@ class Dispatcher:
         wait = bucket.take()
         if wait > 0:
             await anyio.to_thread.run_sync(
-                outbox.release, self.store, row.id, wait, self.engine.clock(), self.owner
+                outbox.release, self.store, row.id, wait, self.host.clock(), self.owner
             )
             return
         msg = outbox.body(self.store, row)
@@ -247,20 +258,21 @@ class Dispatcher:
         # for want of its mark, and a failure that gives up still warns the other contacts.
         with anyio.CancelScope(shield=True):
             await self._record(row, contact, outcome)
-        if outcome.ok and row.channel == "telegram" and self.telegram_after_sent is not None:
-            await self.telegram_after_sent(contact)
+        telegram = self._telegram
+        if outcome.ok and row.channel == "telegram" and telegram is not None:
+            await telegram.after_sent(contact)
 
-    async def _record(self, row: Any, contact: Any, outcome: SendOutcome) -> None:
-        st = self.engine.settings
-        m = self.engine.metrics
+    async def _record(self, row: OutboxRow, contact: ContactRecord, outcome: SendOutcome) -> None:
+        st = self.host.settings
+        m = self.host.metrics
         m.notifications[(row.channel, "sent" if outcome.ok else "failed")] += 1
         if outcome.ok:
             self.sent += 1
             await anyio.to_thread.run_sync(
-                outbox.mark_sent, self.store, row.id, outcome.message_id, self.engine.clock()
+                outbox.mark_sent, self.store, row.id, outcome.message_id, self.host.clock()
             )
-            self.engine.events.publish(
-                ReceiptEvent(self.engine.clock(), row.id, row.incident_id, "sent", row.channel)
+            self.host.events.publish(
+                ReceiptEvent(self.host.clock(), row.id, row.incident_id, "sent", row.channel)
             )
             await self.delivered(contact.id)
             return
@@ -273,7 +285,7 @@ class Dispatcher:
             outcome.permanent,
             outcome.retry_after,
             st.alerts.max_attempts,
-            self.engine.clock(),
+            self.host.clock(),
         )
         ref = self.store.ref("contact", contact.id)
         log.warning(
@@ -289,41 +301,36 @@ class Dispatcher:
         if (outcome.permanent or status == "dead") and row.kind != "test":
             # Nobody may be hearing about an incident: tell the other contacts.
             opened = await anyio.to_thread.run_sync(
-                trouble.raise_trouble,
-                self.engine.alerting,
-                contact,
-                row.channel,
-                outcome.error,
-                row.incident_id,
+                self.trouble.report, contact, row.channel, outcome.error, row.incident_id
             )
             if opened is not None and self.troubled is not None:
                 self.troubled.add(contact.id)
-        self.engine.events.publish(
-            ReceiptEvent(self.engine.clock(), row.id, row.incident_id, "failed", row.channel)
+        self.host.events.publish(
+            ReceiptEvent(self.host.clock(), row.id, row.incident_id, "failed", row.channel)
         )
 
     async def delivered(self, contact_id: str, checked: bool = False) -> None:
         """A send to this contact worked: a delivery incident about it is over. `checked` (an
         operator's `notify test`) also unblocks a contact no incident is tracked for."""
-        m = self.engine.metrics
+        m = self.host.metrics
         if m.last_error_contact == contact_id:  # the status bar's last error is over too
             m.last_error, m.last_error_contact = "", None
         tracked = self.troubled is not None and contact_id in self.troubled
         if tracked or checked:
             if self.troubled is not None:
                 self.troubled.discard(contact_id)  # before the await: a new one may open
-            await anyio.to_thread.run_sync(trouble.clear_trouble, self.engine.alerting, contact_id)
+            await anyio.to_thread.run_sync(self.trouble.clear, contact_id)
 
     async def send(
-        self, contact: Any, msg: OutgoingMessage, ctx: ChannelContext, row: Any = None
+        self,
+        contact: ContactRecord,
+        msg: OutgoingMessage,
+        ctx: ChannelContext,
+        row: OutboxRow | None = None,
     ) -> SendOutcome:
-        if contact.channel == "telegram":
-            sender = self.telegram_sender
-            if sender is not None:
-                return await sender(contact, msg, row)
-            bridge = getattr(self.engine, "telegram", None)
-            if bridge is not None:  # say why there is no sender: not logged in, or down
-                return SendOutcome(ok=False, error=bridge.unavailable())
+        telegram = self._telegram
+        if contact.channel == "telegram" and telegram is not None:
+            return await telegram.send(contact, msg, row)
         return await self.send_direct(contact, msg, ctx, None)
 
     @staticmethod

@@ -3,6 +3,8 @@
 Rows are claimed with a lease (engine id + expiry), so a crash mid-send leaves a row that another
 run picks up after the lease, and several engines on one PostgreSQL never send the same row at once.
 The claimer renews the lease on every row it still holds (`renew`), however long its sends take.
+This module owns what a row says and the delivery policy (lease length, backoff); the table itself
+is engine/store/outbox.py.
 """
 
 from __future__ import annotations
@@ -13,15 +15,14 @@ import time
 from collections.abc import Collection
 from dataclasses import asdict
 from datetime import datetime
-
-from sqlalchemy import and_, func, or_, select, update
-from sqlmodel import col
+from functools import partial
 
 from engine.notify.message import OutgoingMessage
-from engine.store.models import Notification
-from engine.store.store import Store, new_id
+from engine.store import outbox as table
+from engine.store.outbox import OutboxRow, SealedBody
+from engine.store.store import Store
 
-N = "notifications"
+N = table.N  # the table name sealed bodies are bound to
 LEASE_S = 60.0
 # Retry delays: full jitter over BASE * 2^(attempt-1), at least FLOOR, at most CAP (seconds).
 BACKOFF_BASE_S = 2.0
@@ -49,24 +50,10 @@ def enqueue(
     incident_id: str | None,
     now: float | None = None,
 ) -> str:
-    now = now or time.time()
-    nid = new_id(length=14)  # internal, made by the million: never typed, so long
-    row = Notification(
-        id=nid,
-        incident_id=incident_id,
-        contact_id=contact_id,
-        channel=channel,
-        kind=msg.kind,
-        level=msg.level,
-        status="pending",
-        next_attempt_at=now,
-        created_at=now,
-        body_s=store.seal(N, "body_s", nid, encode_message(msg)),
+    body_text = encode_message(msg)
+    return table.insert(
+        store, contact_id, channel, msg.kind, msg.level, body_text, incident_id, now or time.time()
     )
-    with store.session() as s:
-        s.add(row)
-        s.commit()
-    return nid
 
 
 def claim_due(
@@ -75,38 +62,10 @@ def claim_due(
     now: float | None = None,
     limit: int = 50,
     skip_contacts: Collection[str] = (),
-) -> list[Notification]:
+) -> list[OutboxRow]:
     """Take up to `limit` due rows (pending, or sending with an expired lease) for this engine.
     Rows for `skip_contacts` (contacts this engine is still sending to) stay queued for later."""
-    now = now or time.time()
-    t = Notification.__table__  # type: ignore[attr-defined]
-    due = or_(
-        and_(t.c.status == "pending", t.c.next_attempt_at <= now),
-        and_(t.c.status == "sending", t.c.lease_until < now),
-    )
-    pick = and_(due, t.c.contact_id.not_in(list(skip_contacts))) if skip_contacts else due
-    with store.engine.begin() as conn:
-        q = select(t.c.id).where(pick).order_by(t.c.created_at).limit(limit)
-        if not store.sqlite:
-            q = q.with_for_update(skip_locked=True)
-        ids = [r[0] for r in conn.execute(q)]
-        if not ids:
-            return []
-        conn.execute(
-            update(t)
-            .where(t.c.id.in_(ids), due)
-            .values(status="sending", lease_owner=owner, lease_until=now + LEASE_S)
-        )
-    with store.session() as s:
-        rows = list(
-            s.execute(
-                select(Notification).where(
-                    col(Notification.id).in_(ids), col(Notification.lease_owner) == owner
-                )
-            ).scalars()
-        )
-    rows.sort(key=lambda r: r.created_at)
-    return rows
+    return table.claim_due(store, owner, now or time.time(), limit, LEASE_S, skip_contacts)
 
 
 def renew(store: Store, owner: str, ids: Collection[str], now: float | None = None) -> set[str]:
@@ -115,27 +74,11 @@ def renew(store: Store, owner: str, ids: Collection[str], now: float | None = No
     and must not be sent from here."""
     if not ids:
         return set()
-    now = now or time.time()
-    t = Notification.__table__  # type: ignore[attr-defined]
-    mine = and_(t.c.id.in_(list(ids)), t.c.lease_owner == owner, t.c.status == "sending")
-    with store.engine.begin() as conn:  # no RETURNING: SQLite has it only from 3.35
-        conn.execute(update(t).where(mine).values(lease_until=now + LEASE_S))
-        return {r[0] for r in conn.execute(select(t.c.id).where(mine))}
+    return table.renew(store, owner, ids, now or time.time(), LEASE_S)
 
 
 def mark_sent(store: Store, nid: str, message_id: str | None, now: float | None = None) -> None:
-    with store.session() as s:
-        row = s.get(Notification, nid)
-        if row is None:
-            return
-        row.status = "sent"
-        row.sent_at = now or time.time()
-        row.message_id = message_id
-        row.attempts += 1
-        row.lease_owner = row.lease_until = None
-        row.last_error_s = None
-        s.add(row)
-        s.commit()
+    table.mark_sent(store, nid, message_id, now or time.time())
 
 
 def backoff(
@@ -162,22 +105,10 @@ def mark_failed(
     now: float | None = None,
 ) -> str:
     """Record a failed attempt; returns the new status (pending to retry, dead when given up)."""
-    now = now or time.time()
-    with store.session() as s:
-        row = s.get(Notification, nid)
-        if row is None:
-            return "gone"
-        row.attempts += 1
-        row.last_error_s = store.seal(N, "last_error_s", nid, error)
-        row.lease_owner = row.lease_until = None
-        if permanent or row.attempts >= max_attempts:
-            row.status = "dead"
-        else:
-            row.status = "pending"
-            row.next_attempt_at = now + backoff(row.attempts, retry_after)
-        s.add(row)
-        s.commit()
-        return row.status
+    retry_in = partial(backoff, retry_after=retry_after)
+    return table.mark_failed(
+        store, nid, error, permanent, max_attempts, retry_in, now or time.time()
+    )
 
 
 def release(
@@ -185,55 +116,25 @@ def release(
 ) -> None:
     """Put a claimed row back without counting an attempt (rate limit, flood wait of another row).
     With `owner`, only while that claimer still holds it."""
-    now = now or time.time()
-    with store.session() as s:
-        row = s.get(Notification, nid)
-        if (
-            row is not None
-            and row.status == "sending"
-            and (owner is None or row.lease_owner == owner)
-        ):
-            row.status = "pending"
-            row.next_attempt_at = now + delay
-            row.lease_owner = row.lease_until = None
-            s.add(row)
-            s.commit()
+    table.release(store, nid, delay, now or time.time(), owner)
 
 
 def depth(store: Store) -> dict[str, int]:
-    with store.session() as s:
-        rows = s.execute(
-            select(col(Notification.status), func.count()).group_by(col(Notification.status))
-        ).all()
-    return {st: int(n) for st, n in rows}
+    return table.depth(store)
 
 
-def body(store: Store, row: Notification) -> OutgoingMessage:
-    return decode_message(store.open_(N, "body_s", row.id, row.body_s) or "{}")
+def body(store: Store, row: SealedBody) -> OutgoingMessage:
+    return decode_message(table.open_body(store, row))
 
 
 def cancel_pending(
     store: Store, incident_id: str, kinds: tuple[str, ...] = ("alert", "reminder", "escalation")
 ) -> int:
     """Ack or resolve stops reminders and escalations that are still queued."""
-    t = Notification.__table__  # type: ignore[attr-defined]
-    with store.engine.begin() as conn:
-        r = conn.execute(
-            update(t)
-            .where(t.c.incident_id == incident_id, t.c.status == "pending", t.c.kind.in_(kinds))
-            .values(status="cancelled")
-        )
-    return r.rowcount or 0
+    return table.cancel_pending(store, incident_id, kinds)
 
 
 def reclaim_orphans(store: Store) -> int:
     """At start, under the single-instance lock: rows a dead engine left mid-send go back to pending
     at once instead of waiting out their lease (idempotent channels drop the duplicate)."""
-    t = Notification.__table__  # type: ignore[attr-defined]
-    with store.engine.begin() as conn:
-        r = conn.execute(
-            update(t)
-            .where(t.c.status == "sending")
-            .values(status="pending", lease_owner=None, lease_until=None)
-        )
-    return r.rowcount or 0
+    return table.reclaim_orphans(store)

@@ -15,6 +15,7 @@ from engine.security.crypto import (
     new_master_key,
     write_key_file,
 )
+from engine.store.key_canary import check_key_matches
 from engine.store.store import Store
 
 
@@ -68,33 +69,6 @@ def open_store(settings: Settings) -> Store:
     """Open and migrate the store with the key ring; clear errors for a missing key."""
     keys = load_key_ring(settings.data_dir)
     store = Store.open(settings.database_url, keys)
-    _check_key_matches(store)
+    check_key_matches(store)
     store.watch_key_file(settings.data_dir)  # `sysalert rotate-keys` may run beside this store
     return store
-
-
-def _check_key_matches(store: Store) -> None:
-    """A wrong master key is caught at start with a sentence, not on the first sealed read."""
-    from sqlalchemy import text
-
-    from engine.core.errors import KeyError_
-
-    canary_key = "key_canary"
-    with store.engine.begin() as conn:
-        row = conn.execute(
-            text("SELECT value_s FROM meta WHERE key = :k"), {"k": canary_key}
-        ).first()
-        if row is None or row[0] is None:
-            blob = store.seal("meta", "value_s", canary_key, "sysalert")
-            conn.execute(
-                text("INSERT INTO meta (key, value_s) VALUES (:k, :v)"),
-                {"k": canary_key, "v": blob},
-            )
-            return
-    try:
-        store.open_("meta", "value_s", canary_key, row[0])
-    except KeyError_:
-        raise KeyError_(
-            "the master key does not open this store",
-            "use the key file or SYSALERT_MASTER_KEY the store was created with",
-        ) from None

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import anyio
 
-from engine.runtime.faults import injected_raise
+from engine.core.faults import injected_raise
 
 log = logging.getLogger(__name__)
 

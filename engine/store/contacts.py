@@ -11,6 +11,7 @@ from sqlmodel import col
 
 from engine.core.domain import ContactRecord
 from engine.core.errors import BadInput
+from engine.store import incidents
 from engine.store.models import AuditEntry, Contact, Incident, Notification, Receipt
 from engine.store.store import Store
 
@@ -125,8 +126,6 @@ def erase(store: Store, contact_id: str) -> None:
     contact". Then the SQLite WAL is truncated, as its old page images hold the removed values.
     Which sealed values carry the name is found first, in a read of its own, so the write
     transaction stays short (probe results keep being written meanwhile)."""
-    from engine.alerting import trouble
-
     row = find(store, contact_id)
     renames = _name_holders(store, row.name) if row is not None else []
     with store.session() as s:
@@ -142,7 +141,7 @@ def erase(store: Store, contact_id: str) -> None:
         s.execute(delete(Contact).where(col(Contact.id) == contact_id))
         refs = store.refs("contact", contact_id)  # under every key: rows from before a rotation
         s.execute(delete(AuditEntry).where(col(AuditEntry.object_ref).in_(refs)))
-        trouble.erase_for_removed(s, contact_id)
+        incidents.erase_delivery(s, contact_id)
         for model, table, column, pk, row_key in renames:
             r = s.get(model, pk)
             if r is not None:

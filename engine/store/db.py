@@ -114,3 +114,16 @@ def describe_error(exc: BaseException) -> str:
                 return what
         return "database error" if not isinstance(exc, OperationalError) else "operational error"
     return type(exc).__name__
+
+
+class StoreUnavailable(SysAlertError):
+    """The store cannot be used now (server down, disk full, locked): what callers above the store
+    catch instead of the driver's OperationalError. The message is `describe_error`'s, no address."""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(f"the store cannot be used now: {describe_error(exc)}", "see GET /health")
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the store is down rather than that a query was wrong."""
+    return isinstance(exc, (OperationalError, StoreUnavailable))

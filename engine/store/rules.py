@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlmodel import col
 
-from engine.alerting.rules import RuleSpec
+from engine.core.rulespec import RuleSpec
+from engine.store import incidents
 from engine.store.models import Rule
 from engine.store.store import Store
-
-if TYPE_CHECKING:
-    from engine.runtime.engine import Engine
 
 R = "rules"
 
@@ -64,22 +62,12 @@ def stored_rules(store: Store) -> list[RuleSpec]:
 
 def open_rule_keys(store: Store) -> set[str]:
     """Dedup keys of the rule incidents open now."""
-    from engine.alerting.incidents import OPEN_STATES
-    from engine.store.models import Incident
-
-    with store.session() as s:
-        return set(
-            s.execute(
-                select(col(Incident.dedup_key)).where(
-                    col(Incident.dedup_key).startswith("rule:"),
-                    col(Incident.state).in_(OPEN_STATES),
-                )
-            ).scalars()
-        )
+    return incidents.open_keys(store, "rule:")
 
 
-def load_rules(engine: Engine) -> list[RuleSpec]:
-    return declared_rules(engine.settings) + stored_rules(engine.store)
+def load_rules(settings: Any, store: Store) -> list[RuleSpec]:
+    """The config's rules, then the stored ones."""
+    return declared_rules(settings) + stored_rules(store)
 
 
 def insert(store: Store, spec: RuleSpec, target_id: str | None) -> RuleSpec:

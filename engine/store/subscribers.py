@@ -242,3 +242,41 @@ def _truncate_wal(store: Store) -> None:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     except Exception as exc:  # a busy reader: the next checkpoint overwrites the frames anyway
         log.warning("WAL checkpoint after an erase did not finish: %s", type(exc).__name__)
+
+
+def owned_target_ids(store: Store, sub_id: str) -> list[str]:
+    """The ids of the targets a subscriber owns (their probes stop before the erase)."""
+    with store.session() as s:
+        return list(
+            s.execute(select(col(Target.id)).where(col(Target.owner_id) == sub_id)).scalars()
+        )
+
+
+def counts(store: Store, since: float, open_states: tuple[str, ...]) -> dict[str, int]:
+    """The `/stats` counts: rows by kind, and notifications since `since`. No personal data."""
+    from sqlalchemy import func
+
+    with store.session() as s:
+
+        def count(model: Any, *where: Any) -> int:
+            q = select(func.count()).select_from(model)
+            return int(s.execute(q.where(*where) if where else q).scalar_one())
+
+        recent = col(Notification.created_at) >= since
+        sent = col(Notification.status) == "sent"
+        telegram = col(Notification.channel) == "telegram"
+        return {
+            "subscribers": count(Subscriber),
+            "admins": count(Subscriber, col(Subscriber.role) == "admin"),
+            "targets": count(Target),
+            "subscriber_targets": count(Target, col(Target.owner_id).is_not(None)),
+            "benchmarks": count(Benchmark),
+            "open_incidents": count(Incident, col(Incident.state).in_(open_states)),
+            "contacts": count(Contact),
+            "sent": count(Notification, recent, sent),
+            "dead": count(Notification, recent, col(Notification.status) == "dead"),
+            "tg_sent": count(Notification, recent, sent, telegram),
+            "tg_read": count(
+                Notification, recent, sent, telegram, col(Notification.read_at).is_not(None)
+            ),
+        }

@@ -10,6 +10,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
+import engine.checks.specs  # noqa: F401  (hands TargetRecord.spec its parser)
 from engine.core.domain import TargetRecord
 from engine.core.errors import BadInput
 from engine.store.models import Target

@@ -7,6 +7,8 @@ the CLI, the console or another process) and stops when it goes (a logout), chec
 local incident; nothing here can stop the engine, and other channels keep delivering.
 
 Telethon is imported only when a session exists, so an engine without Telegram never loads it.
+The engine is seen through `TelegramHost` (engine/telegram/ports.py); the bridge registers itself
+as the dispatcher's Telegram sender (`Dispatcher.set_telegram_sender`) once, at construction.
 """
 
 from __future__ import annotations
@@ -24,15 +26,17 @@ from engine.core.events import ReceiptEvent
 from engine.notify.message import SendOutcome
 from engine.security.privacy import mask_id
 from engine.store import contacts as cstore
-from engine.telegram import bridge_store as bstore
-from engine.telegram import session_store
+from engine.store import telegram as tgstore
+from engine.store import telegram_session as session_store
+from engine.telegram import chats
 from engine.telegram.bridge_chat import ChatHandler
 from engine.telegram.chat_roles import AccessRequests
 
 if TYPE_CHECKING:
     from engine.core.domain import ContactRecord
     from engine.notify.message import OutgoingMessage
-    from engine.runtime.engine import Engine
+    from engine.store.outbox import OutboxRow
+    from engine.telegram.ports import TelegramHost
     from engine.telegram.receipts import ReadReceipt
     from engine.telegram.service import TelegramService
 
@@ -44,14 +48,14 @@ _GROUP_READERS_MAX = 5
 class TelegramBridge:
     def __init__(
         self,
-        engine: Engine,
+        host: TelegramHost,
         *,
         poll_every: float = 5.0,
         disconnect_grace: float = 120.0,
         service_options: dict[str, Any] | None = None,
     ) -> None:
-        self.engine = engine
-        self.store = engine.store
+        self.host = host
+        self.store = host.store
         self.poll_every = poll_every
         self.disconnect_grace = disconnect_grace
         self.service_options = dict(service_options or {})  # backoff, reconcile_every (tests)
@@ -70,6 +74,8 @@ class TelegramBridge:
         self._watcher: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
+        # Telegram rows go through `send` (which says why when no session runs).
+        host.alerting.dispatcher.set_telegram_sender(self)
 
     # ---- health (read from any thread: /health, `telegram status`) -----------------------------
     @property
@@ -144,7 +150,7 @@ class TelegramBridge:
 
     async def _sync(self) -> None:
         version = await anyio.to_thread.run_sync(session_store.version, self.store)
-        conf = self.engine.settings.telegram
+        conf = self.host.settings.telegram
         if version == self._version and conf == self._conf and self._start_error is None:
             return
         await self._stop()
@@ -183,8 +189,8 @@ class TelegramBridge:
         session = await anyio.to_thread.run_sync(session_store.load, self.store)
         account = await anyio.to_thread.run_sync(session_store.account, self.store)
         self._display = account.display if account else "****"
-        client = self.engine.commands.make_telegram_client(session)
-        conf = self.engine.settings.telegram
+        client = self.host.commands.make_telegram_client(session)
+        conf = self.host.settings.telegram
         per_minute = conf.commands_per_minute
         self.chat = ChatHandler(self)  # forgets failed contact lookups: a new session may succeed
         self.service = TelegramService(
@@ -198,8 +204,6 @@ class TelegramBridge:
             **self.service_options,
         )
         self._down_since = time.monotonic()
-        self.engine.alerting.dispatcher.telegram_sender = self.send
-        self.engine.alerting.dispatcher.telegram_after_sent = self._after_sent
         await self.service.start()
         self._watcher = asyncio.create_task(self._watch(self.service), name="telegram-watch")
 
@@ -211,8 +215,6 @@ class TelegramBridge:
             self._watcher = None
         service, self.service = self.service, None
         if service is not None:
-            self.engine.alerting.dispatcher.telegram_sender = None
-            self.engine.alerting.dispatcher.telegram_after_sent = None
             await service.stop()
 
     async def _watch(self, service: TelegramService) -> None:
@@ -224,7 +226,7 @@ class TelegramBridge:
                 if not cleared:
                     cleared = True
                     await anyio.to_thread.run_sync(
-                        self.engine.alerting.resolve_local_incident, LOCAL_INCIDENT
+                        self.host.alerting.resolve_local_incident, LOCAL_INCIDENT
                     )
                 await anyio.sleep(1.0)
             else:
@@ -243,13 +245,13 @@ class TelegramBridge:
             "until `sysalert telegram login`"
         )
         await anyio.to_thread.run_sync(
-            self.engine.alerting.open_local_incident, LOCAL_INCIDENT, "telegram", summary
+            self.host.alerting.open_local_incident, LOCAL_INCIDENT, "telegram", summary
         )
-        self.engine.alerting.dispatcher.wake()
+        self.host.alerting.dispatcher.wake()
 
-    # ---- delivery (the dispatcher's telegram_sender) -----------------------------------------
+    # ---- delivery (the dispatcher's TelegramSender) ------------------------------------------
     async def send(
-        self, contact: ContactRecord, msg: OutgoingMessage, row: Any = None
+        self, contact: ContactRecord, msg: OutgoingMessage, row: OutboxRow | None = None
     ) -> SendOutcome:
         """Send one outbox row; a resolved notice edits (or answers) the contact's first alert."""
         from engine.notify.templates import render_text
@@ -259,11 +261,11 @@ class TelegramBridge:
             return SendOutcome(ok=False, error=self.unavailable())
         text = render_text(msg)
         ref = contact.resolved or contact.address
-        incident_id = getattr(row, "incident_id", None)
+        incident_id = row.incident_id if row is not None else None
         out = None
         if msg.kind == "resolved" and incident_id:
             original = await anyio.to_thread.run_sync(
-                bstore.original_alert, self.store, incident_id, contact.id
+                tgstore.original_alert, self.store, incident_id, contact.id
             )
             if original is not None:
                 out = await service.edit_or_reply_resolved(ref, original, text)
@@ -282,15 +284,15 @@ class TelegramBridge:
         if seen is None or receipt.max_id > seen[0]:
             self._read_upto[receipt.chat_id] = (receipt.max_id, at)
         contacts = await anyio.to_thread.run_sync(
-            bstore.contacts_in_chat, self.store, receipt.chat_id
+            chats.contacts_in_chat, self.store, receipt.chat_id
         )
         if contacts:
             await self._apply_read(contacts, receipt.chat_id, receipt.max_id, at)
 
-    async def _after_sent(self, contact: ContactRecord) -> None:
+    async def after_sent(self, contact: ContactRecord) -> None:
         """A row was just marked sent: a receipt for its chat that came first applies now."""
         fresh = await anyio.to_thread.run_sync(cstore.find, self.store, contact.id)
-        chat = bstore.chat_id_for(fresh) if fresh is not None else None
+        chat = chats.chat_id_for(fresh) if fresh is not None else None
         seen = self._read_upto.get(chat) if chat is not None else None
         if fresh is not None and chat is not None and seen is not None:
             await self._apply_read([fresh], chat, seen[0], seen[1])
@@ -298,16 +300,16 @@ class TelegramBridge:
     async def _apply_read(
         self, contacts: list[ContactRecord], chat_id: int, max_id: int, at: float
     ) -> None:
-        marks = await anyio.to_thread.run_sync(bstore.mark_read, self.store, contacts, max_id, at)
+        marks = await anyio.to_thread.run_sync(tgstore.mark_read, self.store, contacts, max_id, at)
         for m in marks:
-            self.engine.events.publish(
+            self.host.events.publish(
                 ReceiptEvent(time.time(), m.notification_id, m.incident_id, "read", "telegram")
             )
         if marks and chat_id < 0:
             await self._group_readers(contacts, marks)
 
     async def _group_readers(
-        self, contacts: list[ContactRecord], marks: list[bstore.ReadMark]
+        self, contacts: list[ContactRecord], marks: list[tgstore.ReadMark]
     ) -> None:
         """Who in a small group read each alert, where Telegram says (extra detail only)."""
         from engine.telegram.receipts import read_participants
@@ -316,7 +318,7 @@ class TelegramBridge:
         peers = {c.id: c.resolved for c in contacts if c.resolved}
         if service is None:
             return
-        people = {bstore.chat_id_for(c): c.name for c in await self._all_contacts()}
+        people = {chats.chat_id_for(c): c.name for c in await self._all_contacts()}
         for m in marks[:_GROUP_READERS_MAX]:
             peer = peers.get(m.contact_id)
             if peer is None:
@@ -329,11 +331,11 @@ class TelegramBridge:
             for r in readers:
                 name = people.get(r.reader_id) or f"user {mask_id(r.reader_id or 0)}"
                 await anyio.to_thread.run_sync(
-                    bstore.add_reader, self.store, m.notification_id, name, r.at.timestamp()
+                    tgstore.add_reader, self.store, m.notification_id, name, r.at.timestamp()
                 )
 
     async def _all_contacts(self) -> list[ContactRecord]:
-        return await anyio.to_thread.run_sync(bstore.telegram_contacts, self.store)
+        return await anyio.to_thread.run_sync(chats.telegram_contacts, self.store)
 
     async def _pending_peers(self) -> list[str]:
-        return await anyio.to_thread.run_sync(bstore.pending_peers, self.store)
+        return await anyio.to_thread.run_sync(tgstore.pending_peers, self.store)

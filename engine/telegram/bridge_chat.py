@@ -19,9 +19,10 @@ import anyio
 from engine.core.errors import BadInput
 from engine.security.privacy import mask_id
 from engine.store import subscribers as sstore
-from engine.telegram import bridge_store as bstore
+from engine.store import telegram as tgstore
 from engine.telegram import chat_owner as owner
 from engine.telegram import chat_roles as roles
+from engine.telegram import chats
 from engine.telegram.chat_commands import (
     COMMANDS,
     BadChatCommand,
@@ -35,7 +36,7 @@ from engine.telegram.chat_status import get_reply, history_reply, status_reply
 
 if TYPE_CHECKING:
     from engine.core.domain import ContactRecord
-    from engine.store.models import Notification
+    from engine.store.outbox import OutboxRow
     from engine.telegram.bridge import TelegramBridge
     from engine.telegram.inbound import IncomingMessage
     from engine.telegram.reactions import IncomingReaction
@@ -50,15 +51,15 @@ __all__ = ["Caller", "ChatHandler"]
 class ChatHandler:
     def __init__(self, bridge: TelegramBridge) -> None:
         self.bridge = bridge
-        self.engine = bridge.engine
+        self.host = bridge.host
         self.store = bridge.store
         self._lookup_tried: set[str] = set()
         self._settled: dict[str, float] = {}  # subscriber id -> when their contact was checked
-        self.access: AccessRequests = getattr(bridge, "access_requests", None) or AccessRequests()
+        self.access: AccessRequests = bridge.access_requests
 
     @property
     def _admins(self) -> list[int]:
-        return list(self.engine.settings.telegram.admins)
+        return list(self.host.settings.telegram.admins)
 
     # ---- who may talk -------------------------------------------------------------------------
     async def caller(self, sender_id: int | None, chat_id: int, private: bool) -> Caller | None:
@@ -81,7 +82,7 @@ class ChatHandler:
             return
         todo = [
             c
-            for c in await anyio.to_thread.run_sync(bstore.unresolved, self.store)
+            for c in await anyio.to_thread.run_sync(chats.unresolved, self.store)
             if c.id not in self._lookup_tried
         ]
         if not todo:
@@ -112,7 +113,7 @@ class ChatHandler:
         from engine.store import contacts as cstore
         from engine.telegram.delivery import resolve_peer
 
-        cmds = self.engine.commands
+        cmds = self.host.commands
         try:
             contact = await anyio.to_thread.run_sync(cmds.subscriber_contact, sub_id)
         except BadInput:
@@ -138,7 +139,7 @@ class ChatHandler:
         alert = None
         if m.reply_to_msg_id is not None:
             alert = await anyio.to_thread.run_sync(
-                bstore.alert_by_message, self.store, who.chat_contacts, m.reply_to_msg_id
+                tgstore.alert_by_message, self.store, who.chat_contacts, m.reply_to_msg_id
             )
         try:
             cmd = parse_chat(m.text, alert is not None)
@@ -192,7 +193,7 @@ class ChatHandler:
             log.info("telegram reaction from %s ignored: not a contact", mask_id(r.sender_id))
             return None
         alert = await anyio.to_thread.run_sync(
-            bstore.alert_by_message, self.store, who.chat_contacts, r.message_id
+            tgstore.alert_by_message, self.store, who.chat_contacts, r.message_id
         )
         if alert is None or alert.incident_id is None:
             return None
@@ -203,9 +204,9 @@ class ChatHandler:
 
     # ---- commands -----------------------------------------------------------------------------
     async def run(
-        self, cmd: ChatCommand, who: Caller, alert: Notification | None = None
+        self, cmd: ChatCommand, who: Caller, alert: OutboxRow | None = None
     ) -> str | None:
-        cmds = self.engine.commands
+        cmds = self.host.commands
         name = cmd.name
         info = _INFO.get(name)
         if info is not None and who.role not in info.roles:
@@ -217,12 +218,12 @@ class ChatHandler:
                 return "That message is not an alert; send /ack <incident-id>."
             return await self._ack(incident, who, via)
         if name == "status":
-            return await anyio.to_thread.run_sync(status_reply, self.engine, who.owner_id)
+            return await anyio.to_thread.run_sync(status_reply, self.host, who.owner_id)
         if name == "get":
             return await self._get(cmd.target or "", who)
         if name == "history":
             return await anyio.to_thread.run_sync(
-                history_reply, self.engine, cmd.target, who.owner_id
+                history_reply, self.host, cmd.target, who.owner_id
             )
         if name == "mode":
             return await anyio.to_thread.run_sync(self._mode, cmd, who)
@@ -253,10 +254,10 @@ class ChatHandler:
     async def _get(self, ref: str, who: Caller) -> str:
         """A target of theirs (checked now), else a benchmark of theirs (run now)."""
         try:
-            return await get_reply(self.engine, ref, who.owner_id)
+            return await get_reply(self.host, ref, who.owner_id)
         except BadInput as missing:
             try:
-                return await owner.run_benchmark(self.engine, ref, who.owner_id)
+                return await owner.run_benchmark(self.host.commands, ref, who.owner_id)
             except BadInput as exc:
                 if ref.lower() == "cpu":
                     raise exc from None
@@ -269,7 +270,7 @@ class ChatHandler:
         if sub is not None:
             await self._store_peer(sub.id, chat_id)
 
-    async def _ack(self, incident_id: str, who: Caller, alert: Notification | None) -> str:
+    async def _ack(self, incident_id: str, who: Caller, alert: OutboxRow | None) -> str:
         # A reply to an alert this chat received acts as the contact it was sent to (a subscriber
         # who is also an operator contact may ack the operator's alert they were sent).
         scope = who.owner_id
@@ -278,13 +279,13 @@ class ChatHandler:
             scope = sent_to.owner_id if sent_to is not None else scope
         by = who.actor
         inc = await anyio.to_thread.run_sync(
-            lambda: self.engine.commands.ack_incident(incident_id, by=by, owner_id=scope)
+            lambda: self.host.commands.ack_incident(incident_id, by=by, owner_id=scope)
         )
         what = inc.get("target") or ""
         return f"Acknowledged {inc['id']}{f' ({what})' if what else ''}: reminders and escalation stop."
 
     def _mode(self, cmd: ChatCommand, who: Caller) -> str:
-        cmds = self.engine.commands
+        cmds = self.host.commands
         target = cmd.target or ""
         label = "all targets" if who.owner_id is None else "all your targets"
         if target != "all":
@@ -300,7 +301,7 @@ class ChatHandler:
     def _contact_whoami(self, who: Caller) -> str:
         c = who.contact
         assert c is not None
-        chat = bstore.chat_id_for(c)
+        chat = chats.chat_id_for(c)
         where = "this chat" if who.private else "this group"
         return (
             f"You are SysAlert contact {c.name} ({mask_id(chat) if chat is not None else '****'}), "
@@ -320,7 +321,7 @@ class ChatHandler:
                     "receipts.\nSend /delete_account confirm to go on."
                 )
             # The audit line says only that a subscriber erased itself: no chat id, no names.
-            await self.engine.commands.erase_subscriber(sub.chat_id, by="telegram:self")
+            await self.host.commands.erase_subscriber(sub.chat_id, by="telegram:self")
             self._settled.pop(sub.id, None)
             return "Your SysAlert account and everything it owned are erased. Goodbye."
         if who.contact is None:
@@ -336,7 +337,7 @@ class ChatHandler:
         cid = who.contact.id
         # The audit entry says only that a contact erased itself: no name, no chat id.
         await anyio.to_thread.run_sync(
-            lambda: self.engine.commands.remove_contact(cid, by="telegram:self")
+            lambda: self.host.commands.remove_contact(cid, by="telegram:self")
         )
         return "Your SysAlert data is erased; you will get no more alerts here."
 

@@ -20,7 +20,6 @@ from engine.telegram.chat_roles import Caller
 
 if TYPE_CHECKING:
     from engine.commands import Commands
-    from engine.runtime.engine import Engine
 
 _REMOVE_CMD = {"targets": "/rmtarget", "benchmarks": "/rmbench"}
 MAX_NAMES = 10
@@ -139,8 +138,7 @@ def describe_run(out: dict[str, Any]) -> str:
     return text
 
 
-async def run_benchmark(engine: Engine, ref: str, owner_id: str | None) -> str:
-    cmds = engine.commands
+async def run_benchmark(cmds: Commands, ref: str, owner_id: str | None) -> str:
     bench_id = await anyio.to_thread.run_sync(find_benchmark, cmds, ref, owner_id)
     return describe_run(await cmds.run_benchmark(bench_id, owner_id))
 

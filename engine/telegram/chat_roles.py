@@ -20,7 +20,7 @@ from engine.core.domain import ContactRecord
 from engine.security.privacy import mask_id
 from engine.store import subscribers as sstore
 from engine.store.store import Store
-from engine.telegram import bridge_store as bstore
+from engine.telegram import chats
 from engine.telegram.chat_commands import RateLimiter
 
 
@@ -63,7 +63,7 @@ def match(
     """The caller for a message (worker thread: it reads the store); None for a stranger."""
     if private and sender_id != chat_id:
         return None
-    in_chat = bstore.contacts_in_chat(store, chat_id)
+    in_chat = chats.contacts_in_chat(store, chat_id)
     sub = sstore.find(store, chat_id)
     config_admin = private and sender_id is not None and sender_id in set(admins)
     if sub is not None:

@@ -11,12 +11,11 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from engine.commands.base import live_records
 from engine.core.events import ResultEvent
 
 if TYPE_CHECKING:
     from engine.core.domain import TargetRecord
-    from engine.runtime.engine import Engine
+    from engine.telegram.ports import TelegramHost
 
 MAX_LINES = 25
 _MARK = {"down": "🔴", "pending": "🟠", "degraded": "🟡", "unknown": "⚪", "maintenance": "🔧"}
@@ -33,24 +32,21 @@ def clip_lines(lines: list[str], limit: int = MAX_LINES) -> list[str]:
     return [*lines[:limit], f"… and {len(lines) - limit} more"]
 
 
-def _live(engine: Engine, rec: TargetRecord) -> TargetRecord:
-    return engine.targets.get(rec.id, rec)
+def _live(host: TelegramHost, rec: TargetRecord) -> TargetRecord:
+    return host.targets.get(rec.id, rec)
 
 
-def _targets_of(engine: Engine, owner_id: str | None) -> list[TargetRecord]:
+def _targets_of(host: TelegramHost, owner_id: str | None) -> list[TargetRecord]:
     """The engine's own records (every target is loaded; opening 100,000 sealed names again from
     the store took seconds)."""
-    recs = live_records(engine)
-    if recs is None:
-        return [_live(engine, t) for t in engine.commands.list_targets(owner_id)]
-    return [t for t in recs if owner_id is None or t.owner_id == owner_id]
+    return [t for t in host.snapshot() if owner_id is None or t.owner_id == owner_id]
 
 
-def status_reply(engine: Engine, owner_id: str | None) -> str:
+def status_reply(host: TelegramHost, owner_id: str | None) -> str:
     """Targets that are not up, then open incidents (worker thread: it reads the store)."""
-    cmds = engine.commands
-    targets = _targets_of(engine, owner_id)
-    states = [(t, engine.display_state(t)) for t in targets]
+    cmds = host.commands
+    targets = _targets_of(host, owner_id)
+    states = [(t, host.display_state(t)) for t in targets]
     up = sum(1 for _, s in states if s == "up")
     lines = [f"{up} of {len(targets)} targets up."]
     bad = [(t, s) for t, s in states if s in ("down", "pending", "degraded")]
@@ -74,11 +70,11 @@ def status_reply(engine: Engine, owner_id: str | None) -> str:
     return "\n".join(clip_lines(lines))
 
 
-def describe(engine: Engine, rec: TargetRecord) -> str:
-    t = _live(engine, rec)
-    state = engine.display_state(t)
+def describe(host: TelegramHost, rec: TargetRecord) -> str:
+    t = _live(host, rec)
+    state = host.display_state(t)
     parts = [f"{t.name}: {state}"]
-    value = engine.last_values.get(t.id)
+    value = host.last_values.get(t.id)
     if t.kind == "system" and value is not None:
         parts.append(f"{value:.0f}%")  # the metric; a psutil call's latency says nothing
     elif t.last_latency_ms is not None and state != "down":
@@ -90,31 +86,31 @@ def describe(engine: Engine, rec: TargetRecord) -> str:
     return ", ".join(parts)
 
 
-async def get_reply(engine: Engine, target: str, owner_id: str | None) -> str:
+async def get_reply(host: TelegramHost, target: str, owner_id: str | None) -> str:
     """Check one target now and answer with that check's result (or the state, if it is slow)."""
-    cmds = engine.commands
-    rec = await anyio.to_thread.run_sync(lambda: cmds.get_target(target, owner_id))
+    cmds = host.commands
+    rec = await anyio.to_thread.run_sync(lambda: cmds.target_record(target, owner_id))
     if rec.kind == "heartbeat":  # nothing to probe: pings decide; say when the next is due
         info = await anyio.to_thread.run_sync(lambda: cmds.heartbeat_info(rec.id, owner_id))
-        return f"{describe(engine, rec)}\n{info['detail']}"
+        return f"{describe(host, rec)}\n{info['detail']}"
     if rec.paused:
-        return describe(engine, rec)
-    sub = engine.events.subscribe(maxlen=1000, types={"result"})
-    wait = rec.timeout_s * (engine.settings.engine.retries + 1) + 5.0
+        return describe(host, rec)
+    sub = host.events.subscribe(maxlen=1000, types={"result"})
+    wait = rec.timeout_s * (host.settings.engine.retries + 1) + 5.0
     try:
         await anyio.to_thread.run_sync(lambda: cmds.check_target_now(rec.id, owner_id))
         with anyio.move_on_after(wait):
             async for ev in sub:
                 if isinstance(ev, ResultEvent) and ev.target_id == rec.id:
-                    return describe(engine, rec)
+                    return describe(host, rec)
     finally:
         sub.close()
-    return f"{describe(engine, rec)} (no new result within {wait:.0f} s)"
+    return f"{describe(host, rec)} (no new result within {wait:.0f} s)"
 
 
-def history_reply(engine: Engine, target: str | None, owner_id: str | None) -> str:
+def history_reply(host: TelegramHost, target: str | None, owner_id: str | None) -> str:
     """The last ten events, for one target or all of the caller's (worker thread)."""
-    cmds = engine.commands
+    cmds = host.commands
     if target:
         rec = cmds.get_target(target, owner_id)
         entries = cmds.history(target=rec.id, limit=10)

@@ -1,4 +1,4 @@
-"""Maintenance-window timing and DST-correct cron arithmetic; pure functions of `now`.
+"""Maintenance-window timing; pure functions of `now`.
 
 Every function takes an aware `now` and returns aware UTC datetimes, so the engine can be driven by
 a fake clock in tests and wake exactly when a window starts or ends (`next_change`).
@@ -8,24 +8,22 @@ Wall-clock rules (documented here because users will ask):
   clock jumps; a window lying wholly inside the skipped hour does not happen that day.
 - An ambiguous start (autumn, the hour that repeats) is its first occurrence and an ambiguous end its
   second one, so a window covers both passes of the repeated hour.
-- Cron follows Healthchecks' cronsim (Debian cron): expressions whose minute and hour fields both
-  name fixed values fire once at the first occurrence of an ambiguous time and run a time skipped by
-  spring forward right after the jump; every other expression fires at each wall time that exists.
+- Cron windows open at cronsim's ticks (engine.timing.cron: Healthchecks' implementation, Debian
+  cron's DST rules).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from croniter import CroniterBadDateError, croniter
+from datetime import date, datetime, time, timedelta
 
 from engine.core.durations import format_duration, parse_duration
 from engine.core.errors import BadInput
 from engine.core.limits import WINDOW_LENGTH
+from engine.timing.cron import check_cron, cron_next, resolve, utc, zone
+
+__all__ = ["check_cron", "cron_next", "resolve", "utc", "zone"]  # re-exported for callers
 
 KINDS = ("oneoff", "weekly", "cron")
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -37,118 +35,7 @@ _DAY_WORDS = {
     "weekdays": set(range(5)),
     "weekends": {5, 6},
 }
-_CRON_ALIASES = {
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-    "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@hourly": "0 * * * *",
-}
 _HHMM = re.compile(r"^(\d{1,2}):(\d{2})$")
-_SHIFT = timedelta(hours=3)  # larger than any DST shift on Earth
-
-
-def utc(now: datetime) -> datetime:
-    """An aware datetime converted to UTC; naive ones are a programming error, not user input."""
-    if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("an aware datetime is required (use datetime.now(UTC))")
-    return now.astimezone(UTC)
-
-
-def zone(name: str) -> ZoneInfo:
-    """The IANA zone, or BadInput naming it."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise BadInput(
-            f"time zone {name!r} is unknown", "use an IANA name such as Europe/Berlin or UTC"
-        ) from None
-
-
-# --- wall-clock helpers -------------------------------------------------------------------------
-
-
-def _instant(wall: datetime, tz: ZoneInfo, fold: int = 0) -> datetime:
-    return wall.replace(tzinfo=tz, fold=fold).astimezone(UTC)
-
-
-def _imaginary(wall: datetime, tz: ZoneInfo) -> bool:
-    return _instant(wall, tz).astimezone(tz).replace(tzinfo=None) != wall
-
-
-def _ambiguous(wall: datetime, tz: ZoneInfo) -> bool:
-    a, b = wall.replace(tzinfo=tz, fold=0), wall.replace(tzinfo=tz, fold=1)
-    return a.utcoffset() != b.utcoffset() and not _imaginary(wall, tz)
-
-
-def _gap_end(wall: datetime, tz: ZoneInfo) -> datetime:
-    """The instant the clock jumps over an imaginary wall time (cronsim steps minutes the same way)."""
-    w = wall.replace(second=0, microsecond=0)
-    while _imaginary(w, tz):
-        w += timedelta(minutes=1)
-    return _instant(w, tz)
-
-
-def resolve(wall: datetime, tz: ZoneInfo, *, last: bool = False) -> datetime:
-    """A naive local wall time as a UTC instant: gap -> jump moment, ambiguous -> first (or last)."""
-    if _imaginary(wall, tz):
-        return _gap_end(wall, tz)
-    return _instant(wall, tz, 1 if last and _ambiguous(wall, tz) else 0)
-
-
-# --- cron ---------------------------------------------------------------------------------------
-
-
-def check_cron(expr: str) -> str:
-    """Normalised cron text (aliases expanded) or BadInput with an example."""
-    text = " ".join(str(expr or "").split())
-    text = _CRON_ALIASES.get(text.lower(), text)
-    if len(text.split()) != 5 or not croniter.is_valid(text):
-        raise BadInput(f"cron {expr!r} does not parse", "five fields, e.g. 0 3 * * * (03:00 daily)")
-    return text
-
-
-def _fixup(expr: str) -> bool:
-    """cronsim's rule: fixed minute and hour get Debian's DST treatment."""
-    parts = expr.split()
-    return len(parts) == 5 and not parts[0].startswith("*") and not parts[1].startswith("*")
-
-
-def _naive_ticks(expr: str, start: datetime) -> Iterator[datetime]:
-    """Wall-clock ticks after a naive local time; DST is applied by the callers."""
-    it = croniter(expr, start)
-    for _ in range(100_000):
-        try:
-            yield it.get_next(datetime)
-        except CroniterBadDateError:  # a date that never comes (0 0 30 2 *)
-            return
-
-
-def cron_next(expr: str, after: datetime, tz: str = "UTC") -> datetime | None:
-    """The first cron tick strictly after `after`, in UTC; None if the expression never fires."""
-    after = utc(after)
-    expr = check_cron(expr)
-    z = zone(tz)
-    wall = after.astimezone(z).replace(tzinfo=None)
-    if _fixup(expr):
-        for c in _naive_ticks(expr, wall):
-            t = _gap_end(c, z) if _imaginary(c, z) else _instant(c, z, 0)
-            if t > after:  # a second pass of a repeated hour must not fire the job again
-                return t
-        return None
-    best: datetime | None = None
-    for c in _naive_ticks(expr, wall - _SHIFT if _ambiguous(wall, z) else wall):
-        if _imaginary(c, z):
-            continue
-        first = _instant(c, z, 0)
-        for t in (first, _instant(c, z, 1)):
-            if t > after and (best is None or t < best):
-                best = t
-        if first > after:  # fold-0 instants grow with wall time: nothing later can be earlier
-            return best
-    return best
 
 
 # --- windows ------------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ def interleaved_ms(
 
 def build(engine: Any, n: int, t0: float) -> dict[str, int]:
     """Targets, incidents and outbox rows as the alerting path writes them, in bulk."""
+    from engine.alerting import notifications
     from engine.core.domain import TargetRecord
     from engine.notify import outbox
     from engine.store import contacts as cstore
@@ -85,7 +86,7 @@ def build(engine: Any, n: int, t0: float) -> dict[str, int]:
     engine._load()
     for tid in tids[: max(1, n // 50)]:  # 2 %: in maintenance
         cmds.maintenance_on(tid, "1h")
-    al._reload_maintenance(t0)
+    al.reload_maintenance(t0)
 
     counts = {"silenced": 0, "held": 0, "escalated": 0, "read": 0, "fresh": 0, "resolved": n}
     open_ids = unique_ids(2 * n)
@@ -94,7 +95,7 @@ def build(engine: Any, n: int, t0: float) -> dict[str, int]:
 
         def note(inc: Incident, contact: Any, kind: str, level: int, at: float, **kw: Any) -> None:
             rec = engine.targets.get(inc.target_id or "")
-            msg = al.message(inc, rec, kind, level)
+            msg = notifications.message(store, inc, rec, kind, level)
             nid = new_id(length=14)
             body = store.seal(outbox.N, "body_s", nid, outbox.encode_message(msg))
             s.add(

@@ -75,11 +75,15 @@ async def run_engine(
     import anyio
 
     from engine.runtime.engine import Engine
+    from sysalert_tui.tuning import freeze_loaded, tune_process
+
+    tune_process()  # as the daemon does: the figures are the daemon's
 
     engine = Engine(settings, store, mode="perf")  # type: ignore[arg-type]
     out: dict[str, float] = {}
     async with anyio.create_task_group() as tg:
         await tg.start(engine.run)
+        freeze_loaded()
         # Warm-up: let first runs spread over one interval.
         await anyio.sleep(min(interval, sched_s / 3))
         sch = engine.scheduler

@@ -45,13 +45,16 @@ async def run_until_checked(
     import anyio
 
     from engine.runtime.engine import Engine
+    from sysalert_tui.tuning import freeze_loaded, tune_process
 
+    tune_process()  # as the daemon does: the figures are the daemon's
     t0 = time.perf_counter()
     engine = Engine(settings, store, mode="perf")
     out: dict[str, Any] = {}
     async with anyio.create_task_group() as tg:
         await tg.start(engine.run)
         out["load_s"] = time.perf_counter() - t0
+        freeze_loaded()
         out["states"] = {t: r.state for t, r in engine.targets.items()}
         with anyio.move_on_after(bound):
             while any((r.last_check_at or 0) <= since for r in engine.targets.values()):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from engine.checks.specs import TargetSpec
+from engine.core.probe import ProbeResult  # re-exported: every probe returns one
 
 # Error classes a result may carry; screens and rules group by these.
 ERROR_CLASSES = (
@@ -31,25 +32,6 @@ ERROR_CLASSES = (
     "regression",
     "error",
 )
-
-
-@dataclass(slots=True)
-class ProbeResult:
-    """Outcome of one check. `detail` may name hosts: it is sealed before it is stored or shown."""
-
-    ok: bool
-    latency_ms: float | None = None
-    value: float | None = None
-    error_class: str | None = None
-    detail: str = ""
-    degraded: bool = False
-    facts: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def failure(
-        cls, error_class: str, detail: str, latency_ms: float | None = None, **facts: Any
-    ) -> ProbeResult:
-        return cls(False, latency_ms, None, error_class, detail, False, dict(facts))
 
 
 @dataclass(slots=True)

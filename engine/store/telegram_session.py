@@ -4,7 +4,8 @@ The StringSession is the account's full credential, so it is sealed like every o
 (associated data meta|value_s|<key>, so key rotation re-seals it). The account's masked display and
 user id are sealed beside it so `telegram status` can say who is logged in without a connection.
 The plaintext `value` column of the session row holds only a save counter: the engine compares it
-to notice a login or logout made by another process without opening the secret.
+to notice a login or logout made by another process without opening the secret. The Telegram
+bridge and the session commands both go through here.
 """
 
 from __future__ import annotations

@@ -8,15 +8,13 @@ name or a sentence without addresses: /health is readable without a key.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from engine.api.ports import HealthSource
 from engine.store.db import check_writable, describe_error
 
-if TYPE_CHECKING:
-    from engine.runtime.engine import Engine
 
-
-def health_report(engine: Engine) -> dict[str, Any]:
+def health_report(engine: HealthSource) -> dict[str, Any]:
     """Each part's state; status "failing" when any part fails (any thread)."""
     now = time.time()
     parts: dict[str, Any] = {}
@@ -25,7 +23,7 @@ def health_report(engine: Engine) -> dict[str, Any]:
         "ok": engine.running and (loop_age is None or loop_age < 10),
         "loop_age_s": loop_age,
     }
-    lock_error = getattr(engine, "store_lock_error", None)
+    lock_error = engine.store_lock_error
     try:
         check_writable(engine.store.engine)
         error = engine.store_error or lock_error
@@ -34,29 +32,28 @@ def health_report(engine: Engine) -> dict[str, Any]:
         parts["store"] = {"ok": False, "error": describe_error(exc)}
     hk_age = now - engine.housekeeping_heartbeat if engine.housekeeping_heartbeat else None
     limit = engine.settings.retention.housekeeping_interval * 2 + 60
-    hk_error = getattr(engine, "housekeeping_error", None)
+    hk_error = engine.housekeeping_error
     parts["housekeeping"] = {
         "ok": hk_age is not None and hk_age < limit and hk_error is None,
         "age_s": hk_age,
         **({"error": hk_error} if hk_error else {}),
     }
-    failing_tasks: list[str] = []
-    sup = getattr(engine, "supervisor", None)
-    if sup is not None:
-        tasks = sup.report()
-        failing_tasks = [name for name, t in tasks.items() if not t["ok"]]
-        parts["tasks"] = {
-            "ok": not failing_tasks,
-            "failing": {name: tasks[name]["error"] for name in failing_tasks},
-            "restarts": sum(t["restarts"] for t in tasks.values()),
-        }
-    tg = getattr(engine, "telegram", None)
-    if tg is not None:
-        tg_ok = tg.healthy and "telegram" not in failing_tasks
-        parts["telegram"] = {"ok": tg_ok, "state": tg.health_text}
-    watchdog = getattr(engine, "watchdog", None)
-    if watchdog is not None and watchdog.configured:
-        parts["watchdog"] = watchdog.health()  # always ok: its own trouble is detail, not a 503
+    tasks = engine.supervisor.report()
+    failing_tasks = [name for name, t in tasks.items() if not t["ok"]]
+    parts["tasks"] = {
+        "ok": not failing_tasks,
+        "failing": {name: tasks[name]["error"] for name in failing_tasks},
+        "restarts": sum(t["restarts"] for t in tasks.values()),
+    }
+    tg = engine.telegram
+    parts["telegram"] = {
+        "ok": tg.healthy and "telegram" not in failing_tasks,
+        "state": tg.health_text,
+    }
+    if engine.watchdog.configured:
+        parts["watchdog"] = (
+            engine.watchdog.health()
+        )  # always ok: its own trouble is detail, not a 503
     failing = [k for k, p in parts.items() if not p["ok"] and k != "tasks"]
     failing += [t for t in failing_tasks if t not in failing]
     return {

@@ -1,127 +1,19 @@
-"""Incidents in the store: open (deduplicated), acknowledge, resolve, silence, list with receipts.
-
-Every transition records who and when in the audit log. Called from the engine's alerting thread
-and from the command layer; both go through these functions so the rules are written once.
+"""Incidents as people read them: newest first, each with its notifications, their receipts and
+readers, and what a targetless incident is about. Read-only; the rows are owned by incidents.py.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import col
 
-from engine.benchmarks import store as bstore
-from engine.core.errors import BadInput, NotFound
+from engine.core.incident_states import DELIVERY_PREFIX as DELIVERY
+from engine.store import benchmarks as bstore
+from engine.store.incidents import INC
 from engine.store.models import Contact, Incident, Notification, Receipt, Rule, Target
 from engine.store.store import Store
-
-OPEN_STATES = ("firing", "acknowledged", "silenced")
-INC = "incidents"
-
-
-def find_open(store: Store, dedup_key: str) -> Incident | None:
-    with store.session() as s:
-        return (
-            s.execute(
-                select(Incident).where(
-                    col(Incident.dedup_key) == dedup_key, col(Incident.state).in_(OPEN_STATES)
-                )
-            )
-            .scalars()
-            .first()
-        )
-
-
-def open_incident(
-    store: Store,
-    dedup_key: str,
-    kind: str,
-    severity: str,
-    summary: str,
-    target_id: str | None = None,
-    rule_id: str | None = None,
-    error_class: str | None = None,
-    parent_incident_id: str | None = None,
-    owner_id: str | None = None,
-    now: float | None = None,
-) -> tuple[Incident, bool]:
-    """Return (incident, created). An open incident with the same key is returned as is."""
-    existing = find_open(store, dedup_key)
-    if existing is not None:
-        return existing, False
-    iid = store.fresh_id(Incident)
-    inc = Incident(
-        id=iid,
-        dedup_key=dedup_key,
-        target_id=target_id,
-        rule_id=rule_id,
-        kind=kind,
-        state="firing",
-        severity=severity,
-        opened_at=now or time.time(),
-        error_class=error_class,
-        parent_incident_id=parent_incident_id,
-        owner_id=owner_id,
-        summary_s=store.seal(INC, "summary_s", iid, summary),
-    )
-    with store.session() as s:
-        s.add(inc)
-        s.commit()
-    return inc, True
-
-
-def get(store: Store, incident_id: str) -> Incident:
-    with store.session() as s:
-        inc = s.get(Incident, incident_id.strip())
-    if inc is None:
-        raise NotFound(f"no incident {incident_id!r}", "see `sysalert incidents list`")
-    return inc
-
-
-def acknowledge(store: Store, incident_id: str, by: str, now: float | None = None) -> Incident:
-    with store.session() as s:
-        inc = s.get(Incident, incident_id.strip())
-        if inc is None:
-            raise NotFound(f"no incident {incident_id!r}", "see `sysalert incidents list`")
-        if inc.state == "resolved":
-            raise BadInput(f"incident {inc.id} is already resolved", "nothing to acknowledge")
-        inc.state = "acknowledged"
-        inc.acked_at = now or time.time()
-        inc.acked_by_s = store.seal(INC, "acked_by_s", inc.id, by)
-        s.add(inc)
-        s.commit()
-        return inc
-
-
-def resolve(store: Store, incident_id: str, now: float | None = None) -> Incident:
-    with store.session() as s:
-        inc = s.get(Incident, incident_id.strip())
-        if inc is None:
-            raise NotFound(f"no incident {incident_id!r}", "see `sysalert incidents list`")
-        if inc.state != "resolved":
-            inc.state = "resolved"
-            inc.resolved_at = now or time.time()
-            s.add(inc)
-            s.commit()
-        return inc
-
-
-def silence(store: Store, incident_id: str, seconds: float, now: float | None = None) -> Incident:
-    if seconds <= 0:
-        raise BadInput("silence needs a positive duration", "e.g. --for 2h")
-    with store.session() as s:
-        inc = s.get(Incident, incident_id.strip())
-        if inc is None:
-            raise NotFound(f"no incident {incident_id!r}", "see `sysalert incidents list`")
-        if inc.state == "resolved":
-            raise BadInput(f"incident {inc.id} is already resolved", "nothing to silence")
-        inc.state = "silenced"
-        inc.silenced_until = (now or time.time()) + seconds
-        s.add(inc)
-        s.commit()
-        return inc
 
 
 def list_incidents(
@@ -210,9 +102,6 @@ def list_incidents(
             }
         )
     return out
-
-
-DELIVERY = "delivery:"  # engine.alerting.trouble's key prefix: alerts cannot reach that contact
 
 
 def _subject(store: Store, inc: Incident, contacts: dict[str, Contact]) -> str:

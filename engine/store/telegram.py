@@ -1,11 +1,10 @@
-"""The store side of the Telegram bridge: which contacts a chat belongs to, which notifications a
-read receipt covers, which alert a reply answers. Plain synchronous functions: the bridge runs them
-in worker threads so the event loop never waits on the database.
+"""Telegram's rows in the store: which sent notification a read receipt covers, who read it, which
+alert a reply answers, and which chats may hold unread alerts. The bridge runs these plain
+synchronous functions in worker threads so the event loop never waits on the database.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 
@@ -15,41 +14,12 @@ from sqlmodel import col
 from engine.core.domain import ContactRecord
 from engine.store import contacts as cstore
 from engine.store.models import Notification, Receipt
+from engine.store.outbox import OutboxRow, row_of
 from engine.store.store import Store, new_id
 
-_NUMERIC = re.compile(r"^-?\d{1,20}$")
-_RESOLVED = re.compile(r"^(user|channel):(\d{1,20}):(-?\d{1,20})$|^chat:(\d{1,20})$")
 # Alerts a later notice refers back to (a resolved notice edits the first of them).
 ALERT_KINDS = ("alert", "escalation", "flapping", "reminder")
 PENDING_WINDOW_S = 7 * 86400.0
-
-
-def chat_id_for(contact: ContactRecord) -> int | None:
-    """The contact's marked chat id (user id, -chat id, -100… channel id), when it is known
-    without asking Telegram: from the sealed resolved peer, or a numeric address."""
-    ref = (contact.resolved or contact.address or "").strip()
-    m = _RESOLVED.match(ref)
-    if m:
-        kind, pid, _hash, chat = m.groups()
-        if chat is not None:
-            return -int(chat)
-        return int(pid) if kind == "user" else -(10**12) - int(pid)
-    if _NUMERIC.match(ref):
-        return int(ref)
-    return None
-
-
-def telegram_contacts(store: Store) -> list[ContactRecord]:
-    return [c for c in cstore.load_all(store) if c.channel == "telegram"]
-
-
-def contacts_in_chat(store: Store, chat_id: int) -> list[ContactRecord]:
-    return [c for c in telegram_contacts(store) if chat_id_for(c) == chat_id]
-
-
-def unresolved(store: Store) -> list[ContactRecord]:
-    """Contacts known only by @username or +phone: their chat id needs one lookup."""
-    return [c for c in telegram_contacts(store) if chat_id_for(c) is None]
 
 
 @dataclass(frozen=True)
@@ -66,7 +36,7 @@ def mark_read(
     """Everything we sent these contacts up to `max_id` and not yet read is read now.
 
     Idempotent, also when two receipts for one chat are applied at once (a push and the poll
-    after a reconnect, or a push and the dispatcher's `_after_sent`, each in its own thread): a
+    after a reconnect, or a push and the dispatcher's `after_sent`, each in its own thread): a
     row is marked by a conditional UPDATE, and only the marker that changed it writes the
     Receipt row. Each newly read notification gets one Receipt whose reader (the contact's name)
     is sealed.
@@ -145,19 +115,23 @@ def pending_peers(store: Store, now: float | None = None) -> list[str]:
         )
     if not ids:
         return []
-    peers = {c.resolved for c in telegram_contacts(store) if c.id in ids and c.resolved}
+    peers = {
+        c.resolved
+        for c in cstore.load_all(store)
+        if c.channel == "telegram" and c.id in ids and c.resolved
+    }
     return sorted(p for p in peers if p)
 
 
 def alert_by_message(
     store: Store, contacts: list[ContactRecord], message_id: int
-) -> Notification | None:
+) -> OutboxRow | None:
     """The notification (with an incident) that was message `message_id` in these contacts' chat."""
     ids = [c.id for c in contacts]
     if not ids:
         return None
     with store.session() as s:
-        return (
+        found = (
             s.execute(
                 select(Notification)
                 .where(
@@ -171,6 +145,7 @@ def alert_by_message(
             .scalars()
             .first()
         )
+        return None if found is None else row_of(found)
 
 
 def original_alert(store: Store, incident_id: str, contact_id: str) -> int | None:
