@@ -127,7 +127,9 @@ class PagedRows(TargetRows):
         events = list(events)
         resort, _ = super().apply(events)
         if len(self.view) != len(self.rows):  # a target removed from the window
-            self.view = [r for r in self.view if r.id in self.rows]
+            kept = [r for r in self.view if r.id in self.rows]
+            self.total = max(0, self.total - (len(self.view) - len(kept)))
+            self.view = kept
             self._index()
         changed = any(e.get("type") == "targets" for e in events)
         return resort or changed, set()

@@ -127,10 +127,13 @@ class TargetsScreen(EngineScreen):
         if not held:
             return
 
+        now = self.ctx.clock()
+
         def job() -> Any:
             out: dict[str, float] = {}
             for i in range(0, len(held), 100):  # target_uptimes takes 100 ids at a time
-                out.update(self.optional("target_uptimes", ",".join(held[i : i + 100])) or {})
+                chunk = ",".join(held[i : i + 100])
+                out.update(self.optional("target_uptimes", chunk, now=now) or {})
             return out
 
         self.call_fn(job, then=self._got_uptimes)
@@ -171,9 +174,11 @@ class TargetsScreen(EngineScreen):
         added or removed) is the next window's, asked for now."""
         if not self.rows.loaded:
             return
+        keep = self.table.cursor_key  # before a row above it leaves the window
         reorder, _ = self.rows.apply(message.events)
         if reorder or any(e.get("type") == "targets" for e in message.events):
-            self.reload()
+            self._rows_changed(keep)
+            self.reload(around=keep if self.rows.holds(keep) else None)
         else:
             self.table.redraw()
 

@@ -92,5 +92,5 @@ def make_engine_fast(settings: Settings, store: Store) -> Engine:
     for tid, *_ in TARGETS:
         engine.target_changed(tid)
     engine.targets.update({r.id: r for r in bulk_records()})
-    engine.alerting._reload_maintenance(FIXED_NOW)  # what run() does first, as make_engine
+    engine.alerting.reload_maintenance(FIXED_NOW)  # what run() does first, as make_engine
     return engine

@@ -215,15 +215,19 @@ class TargetPaging(CommandBase):
         }
 
     def target_uptimes(
-        self, ids: Annotated[str, Field(max_length=UPTIME_IDS * 10)], seconds: float = 86400
+        self,
+        ids: Annotated[str, Field(max_length=UPTIME_IDS * 10)],
+        seconds: float = 86400,
+        now: float | None = None,
     ) -> dict[str, float]:
         """Uptime over the last `seconds` of the targets named (comma-separated ids): the rows a
-        console shows, never the whole table."""
-        from engine.core.limits import SERIES_SECONDS, check_number
+        console shows, never the whole table. `now` (in-process only: the console's clock)."""
+        from engine.core.limits import EPOCH, SERIES_SECONDS, check_number
         from engine.store.uptimes import uptime_of
 
         wanted = [i for i in ids.split(",") if i][:UPTIME_IDS]
-        return uptime_of(self.store, wanted, check_number(seconds, "seconds", SERIES_SECONDS))
+        at = check_number(now, "now", EPOCH) if now is not None else None
+        return uptime_of(self.store, wanted, check_number(seconds, "seconds", SERIES_SECONDS), at)
 
     def _last_values(self) -> Mapping[str, float]:
         """The last value of each target measuring one (system percent, TLS days): the engine
