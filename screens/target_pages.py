@@ -79,11 +79,8 @@ class PagedRows(TargetRows):
                 row.value = rec["value"]
             old = self.rows.get(row.id)
             if old is not None:
-                row.spark, row.spark_loaded = old.spark, old.spark_loaded
-                row.uptime = old.uptime
-                row.version = old.version + (_differs(old, row))
-                if row.value is None:
-                    row.value = old.value
+                _refresh(old, row)  # the same Row object: whoever holds it sees the update
+                row = old
             if uptimes is not None and row.id in uptimes:
                 row.uptime = uptimes[row.id]
             rows[row.id] = row
@@ -135,13 +132,19 @@ class PagedRows(TargetRows):
         return resort or changed, set()
 
 
-def _differs(old: Row, new: Row) -> int:
-    same = (
-        old.state == new.state
-        and old.latency == new.latency
-        and old.checked == new.checked
-        and old.error == new.error
-        and old.name == new.name
-        and old.owner == new.owner
-    )
-    return 0 if same else 1
+def _refresh(old: Row, new: Row) -> None:
+    """Bring a held row up to a newer window's record, unless a result event has overtaken that
+    window (it was read in a worker thread): then the newer check stays, as `upsert` does."""
+    overtaken = old.checked is not None and (new.checked is None or old.checked > new.checked)
+    before = (old.state, old.latency, old.checked, old.error, old.name, old.owner, old.tags)
+    old.name, old.kind, old.tags, old.owner = new.name, new.kind, new.tags, new.owner
+    old.haystack = new.haystack
+    if new.value is not None:
+        old.value = new.value
+    if not overtaken:
+        old.state, old.probe_state = new.state, new.probe_state
+        old.latency, old.checked, old.error = new.latency, new.checked, new.error
+    elif new.state in ("paused", "maintenance") or old.state in ("paused", "maintenance"):
+        old.state = new.state  # pause and maintenance come from the window, not from results
+    if (old.state, old.latency, old.checked, old.error, old.name, old.owner, old.tags) != before:
+        old.touch()

@@ -56,6 +56,9 @@ class TargetsScreen(EngineScreen):
         self.query_one("#filter", Input).display = False
         self.table.focus()
         self.reload()
+        # Subscribers' masked chat ids, for their targets' rows: asked beside the first window,
+        # not before it (one more round trip to an attached daemon before any row shows).
+        self.call_fn(lambda: owner_labels(self.optional("list_subscribers")), then=self._got_owners)
         self.set_interval(REFRESH_S, self._tick)
         self.set_interval(60.0, self._reload_uptimes)
         # A fresh store has no roll-ups at start (they are written every 10 s): the first minute
@@ -87,10 +90,7 @@ class TargetsScreen(EngineScreen):
             limit=WINDOW,
             around=around,
         )
-        labels = None
-        if not self._owners_known:
-            labels = owner_labels(self.optional("list_subscribers"))
-        return page, labels, around
+        return page, None, around
 
     def _not_loaded(self, exc: BaseException) -> None:
         self._asking = False
@@ -114,6 +114,12 @@ class TargetsScreen(EngineScreen):
             offset, around = self._again
             self._again = None
             self.reload(offset, around)
+
+    def _got_owners(self, labels: dict[str, str]) -> None:
+        self._owners_known = True
+        if labels != self.rows.owners:
+            self.rows.owners = labels
+            self.reload()
 
     def _missed(self, index: int) -> None:
         """A row outside the window was drawn (PgDn, End, a scroll): ask for the window there."""

@@ -102,9 +102,10 @@ def write_array(chunks: Iterator[list[dict[str, Any]]], out: TextIO, level: int 
     out.write("[]" if first else "\n" + pad + "]")
 
 
-def status(cmds: Any, as_json: bool, out: TextIO = sys.stdout) -> int:
+def status(cmds: Any, as_json: bool, out: TextIO | None = None) -> int:
     """`sysalert status`: every target's shown state; exit 1 when one is down or the engine
     fails. `state` is what is shown (maintenance and pause applied), `probe_state` the probes'."""
+    out = out if out is not None else sys.stdout  # the stdout of now (tests redirect it)
     stats = cmds.engine_stats()
     failing = stats.get("failing") or {}
     walk = pages(cmds, ",".join(("shown", *STATUS_FIELDS)), STATUS_PAGE)
