@@ -10,18 +10,18 @@ from textual import on
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
-from engine import NotFound
 from screens.actions import bindings_for
 from screens.base import EngineScreen
 from screens.dialogs import ConfirmScreen
 from screens.messages import EngineEvents
 from screens.subscribers import owner_labels
-from screens.target_rows import COLUMNS, SPARK, TargetRows
+from screens.target_pages import WINDOW, PagedRows
+from screens.target_rows import COLUMNS, SPARK
 from screens.virtual_table import VirtualTable
 
 EMPTY = "No targets yet. Press a to add one (or run: sysalert target add tcp://host:port)."
 NO_MATCH = "Nothing matches the filter. Press Esc to clear it."
-FETCH_ALL_ABOVE = 200  # more changed targets than this at once: reload the whole list
+REFRESH_S = 1.0  # the window is asked again this often: its order, states and counts
 
 
 class TargetsScreen(EngineScreen):
@@ -31,8 +31,12 @@ class TargetsScreen(EngineScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows = TargetRows(lambda: self.ctx.clock())
+        self.rows = PagedRows(lambda: self.ctx.clock())
+        self.rows.on_miss = self._missed
         self._spark_asked: set[str] = set()
+        self._asking = False  # a window request is out
+        self._again: tuple[int | None, str | None] | None = None  # asked meanwhile: next one
+        self._owners_known = False
 
     def compose_body(self) -> Iterable[Widget]:
         yield Static("Loading targets…", id="targets-info", classes="info-line")
@@ -52,34 +56,91 @@ class TargetsScreen(EngineScreen):
         self.query_one("#filter", Input).display = False
         self.table.focus()
         self.reload()
-        self.set_interval(1.0, self._tick)
+        # Subscribers' masked chat ids, for their targets' rows: asked beside the first window,
+        # not before it (one more round trip to an attached daemon before any row shows).
+        self.call_fn(lambda: owner_labels(self.optional("list_subscribers")), then=self._got_owners)
+        self.set_interval(REFRESH_S, self._tick)
         self.set_interval(60.0, self._reload_uptimes)
         # A fresh store has no roll-ups at start (they are written every 10 s): the first minute
         # would show "—" everywhere without this early look.
         self.set_timer(15.0, self._reload_uptimes)
 
-    # ---- loading ----------------------------------------------------------------------------------
-    def reload(self) -> None:
-        self.call_fn(self._fetch_all, then=self._loaded)
+    # ---- loading: a window of the engine's order (screens/target_pages.py) -----------------------
+    def reload(self, offset: int | None = None, around: str | None = None) -> None:
+        """Ask for the window around the cursor's target (it stays under the cursor when the
+        order moves it), or at `offset` (a jump or a scroll to rows not held)."""
+        if offset is None and around is None and self.rows.holds(self.table.cursor_key):
+            around = self.table.cursor_key
+        if offset is None and around is None:
+            offset = self.rows.offset
+        if self._asking:  # one request at a time; the newest wish goes next
+            self._again = (offset, around)
+            return
+        self._asking = True
+        self.call_fn(self._fetch_window, offset, around, then=self._loaded, fail=self._not_loaded)
 
-    def _fetch_all(self) -> tuple[Any, dict[str, str], dict[str, float], dict[str, str]]:
-        records = self.commands.list_targets()
-        shown = self.optional("target_states") or {}
-        uptimes = self.optional("uptimes", 86400, now=self.ctx.clock()) or {}
-        owners = owner_labels(self.optional("list_subscribers"))
-        return records, shown, uptimes, owners
+    def _fetch_window(self, offset: int | None, around: str | None) -> tuple[Any, Any, str | None]:
+        rows = self.rows
+        query, owners = _split_filter(rows.filter, rows.owners)
+        page = self.commands.target_page(
+            sort=rows.sort,
+            query=query,
+            owners=owners,
+            offset=max(0, offset or 0),
+            limit=WINDOW,
+            around=around,
+        )
+        return page, None, around
 
-    def _loaded(self, value: tuple[Any, dict[str, str], dict[str, float], dict[str, str]]) -> None:
-        records, shown, uptimes, owners = value
-        keep = self.table.cursor_key
-        self.rows.owners = owners
-        self.rows.load(records, shown, uptimes)
+    def _not_loaded(self, exc: BaseException) -> None:
+        self._asking = False
+        self.notify(f"Targets could not be read: {exc}", severity="error")
+
+    def _loaded(self, value: tuple[Any, Any, str | None]) -> None:
+        page, labels, around = value
+        self._asking = False
+        if labels is not None:
+            self.rows.owners, self._owners_known = labels, True
+        keep = around or self.table.cursor_key
+        old_ids = set(self.rows.rows)
+        self.rows.load_page(page)
+        if around is not None and page.get("index") is not None:
+            self.table.cursor = int(page["index"])
         self._rows_changed(keep)
         self._want_sparks()
+        if set(self.rows.rows) - old_ids:
+            self._reload_uptimes()
+        if self._again is not None:
+            offset, around = self._again
+            self._again = None
+            self.reload(offset, around)
+
+    def _got_owners(self, labels: dict[str, str]) -> None:
+        self._owners_known = True
+        if labels != self.rows.owners:
+            self.rows.owners = labels
+            self.reload()
+
+    def _missed(self, index: int) -> None:
+        """A row outside the window was drawn (PgDn, End, a scroll): ask for the window there."""
+        if not self._asking:
+            self.call_later(self.reload, max(0, index - WINDOW // 3))
+        else:
+            self._again = (max(0, index - WINDOW // 3), None)
 
     def _reload_uptimes(self) -> None:
+        held = list(self.rows.rows)
+        if not held:
+            return
+
+        now = self.ctx.clock()
+
         def job() -> Any:
-            return self.optional("uptimes", 86400, now=self.ctx.clock()) or {}
+            out: dict[str, float] = {}
+            for i in range(0, len(held), 100):  # target_uptimes takes 100 ids at a time
+                chunk = ",".join(held[i : i + 100])
+                out.update(self.optional("target_uptimes", chunk, now=now) or {})
+            return out
 
         self.call_fn(job, then=self._got_uptimes)
 
@@ -91,12 +152,9 @@ class TargetsScreen(EngineScreen):
         """Recent latencies for the rows on screen only (a few queries, never one per target)."""
         if not self.rows.loaded:
             return
-        view = self.rows.view
-        ids = [
-            view[i].id
-            for i in self.table.visible_range()
-            if not view[i].spark_loaded and view[i].id not in self._spark_asked
-        ]
+        view, first = self.rows.view, self.rows.offset
+        shown = [view[i - first] for i in self.table.visible_range() if 0 <= i - first < len(view)]
+        ids = [r.id for r in shown if not r.spark_loaded and r.id not in self._spark_asked]
         if not ids:
             return
         self._spark_asked.update(ids)
@@ -116,43 +174,27 @@ class TargetsScreen(EngineScreen):
             self.rows.set_spark(tid, results)
         self.table.redraw()
 
-    def _fetch_some(self, ids: set[str]) -> tuple[list[Any], list[str]]:
-        found, gone = [], []
-        for tid in ids:
-            try:
-                found.append(self.commands.get_target(tid))
-            except NotFound:
-                gone.append(tid)
-        return found, gone
-
-    def _got_some(self, value: tuple[list[Any], list[str]]) -> None:
-        found, gone = value
-        keep = self.table.cursor_key
-        for rec in found:
-            self.rows.upsert(rec)
-        for tid in gone:
-            self.rows.remove(tid)
-        self._rows_changed(keep)
-        self._want_sparks()
-
     # ---- live updates -----------------------------------------------------------------------------
     def on_engine_events(self, message: EngineEvents) -> None:
+        """Results for the rows held update them at once; a change of order (a state, a target
+        added or removed) is the next window's, asked for now."""
         if not self.rows.loaded:
             return
-        resort, fetch = self.rows.apply(message.events)
-        if len(fetch) > FETCH_ALL_ABOVE:
-            self.reload()
-        elif fetch:
-            self.call_fn(self._fetch_some, fetch, then=self._got_some)
-        if resort:
-            keep = self.table.cursor_key
-            self.rows.rebuild()
+        keep = self.table.cursor_key  # before a row above it leaves the window
+        reorder, _ = self.rows.apply(message.events)
+        if reorder or any(e.get("type") == "targets" for e in message.events):
             self._rows_changed(keep)
+            self.reload(around=keep if self.rows.holds(keep) else None)
         else:
             self.table.redraw()
 
     def _tick(self) -> None:
         self.table.redraw(tick=True)
+        vis = self.table.visible_range()
+        if len(vis) and not self.rows.covers(vis.start, vis.stop - 1):
+            self.reload(max(0, vis.start - WINDOW // 3))
+        else:
+            self.reload()
         self._want_sparks()
 
     def _rows_changed(self, keep: str | None) -> None:
@@ -161,7 +203,7 @@ class TargetsScreen(EngineScreen):
         self._show_info()
 
     def _show_info(self) -> None:
-        total = len(self.rows.rows)
+        total = self.rows.all
         text = Text(f" {total} target{'s' if total != 1 else ''}")
         text.append(f" · sorted by {self.rows.sort} (s)")
         if self.rows.filter:
@@ -178,10 +220,8 @@ class TargetsScreen(EngineScreen):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        keep = self.table.cursor_key
         self.rows.filter = event.value
-        self.rows.rebuild()
-        self._rows_changed(keep)
+        self._refilter()
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
@@ -195,9 +235,16 @@ class TargetsScreen(EngineScreen):
             self.table.focus()
 
     def action_cycle_sort(self) -> None:
-        keep = self.table.cursor_key
         self.rows.next_sort()
-        self._rows_changed(keep)
+        self._refilter()
+
+    def _refilter(self) -> None:
+        """A new order or filter: the window around the cursor's target, or the first one."""
+        keep = self.table.cursor_key
+        if self.rows.holds(keep):
+            self.reload(around=keep)
+        else:
+            self.reload(offset=0)
 
     # ---- actions on the selected target ------------------------------------------------------------
     def _selected(self) -> tuple[str, str] | None:
@@ -205,7 +252,11 @@ class TargetsScreen(EngineScreen):
         if key is None:
             self.notify("No target selected. Press a to add one.", severity="warning")
             return None
-        return key, self.rows.rows[key].name
+        row = self.rows.rows.get(key)
+        if row is None:  # a placeholder: its window is on its way
+            self.notify("Still loading that row: a moment.", severity="warning")
+            return None
+        return key, row.name
 
     @on(VirtualTable.Selected, "#targets")
     def _row_selected(self) -> None:
@@ -239,6 +290,7 @@ class TargetsScreen(EngineScreen):
             keep = self.table.cursor_key
             self.rows.upsert(rec)
             self._rows_changed(keep)
+            self.reload()
 
     def action_delete(self) -> None:
         sel = self._selected()
@@ -304,3 +356,16 @@ class TargetsScreen(EngineScreen):
         self._saved(rec)
         name, state = rec["name"], rec["state"]
         self.notify(f"{name} {'paused' if state == 'paused' else 'resumed'}.")
+
+
+def _split_filter(text: str, owners: dict[str, str]) -> tuple[str, str]:
+    """The filter box as the engine takes it: `owner:1265 web` is subscriber ids whose masked
+    chat id holds 1265 (`owner:operator`, `owner:-`: the operator's own, "-") and the text."""
+    q = text.strip().lower()
+    if not q.startswith("owner:"):
+        return q, ""
+    wanted, _, rest = q[6:].partition(" ")
+    if wanted in ("operator", "-", "none"):
+        return rest.strip(), "-"
+    ids = [sid for sid, label in owners.items() if wanted.lstrip("*") in label]
+    return rest.strip(), ",".join(ids) or "\0none"

@@ -180,28 +180,31 @@ def _pub(cmds: Any, rec: Any) -> dict[str, Any]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from sysalert_tui import cli_stream
+
     with open_commands(args) as cmds:
-        recs = [_pub(cmds, r) for r in cmds.list_targets()]
+        if args.json:  # written as the pages come: the first target at once, memory flat
+            cli_stream.write_array(cli_stream.public_pages(cmds), sys.stdout)
+            sys.stdout.write("\n")
+            return 0
+        recs = [r for page in cli_stream.public_pages(cmds) for r in page]
         latest = {r["id"]: latest_result(cmds, r) for r in recs if metric_of(r["kind"]) == "value"}
-    if args.json:
-        print_json(recs)
-    else:
-        print_table(
-            ["id", "state", "name", "kind", "every", "latency", "checked"],
+    print_table(
+        ["id", "state", "name", "kind", "every", "latency", "checked"],
+        [
             [
-                [
-                    r["id"],
-                    f"{STATE_SYMBOLS.get(r['state'], '?')} {r['state']}",
-                    r["name"],
-                    r["kind"],
-                    _every(r),
-                    measured(r, latest.get(r["id"])),
-                    ago(r["last_check_at"]),
-                ]
-                for r in recs
-            ],
-            empty="no targets yet: add one with `sysalert target add tcp://host:port --name NAME`",
-        )
+                r["id"],
+                f"{STATE_SYMBOLS.get(r['state'], '?')} {r['state']}",
+                r["name"],
+                r["kind"],
+                _every(r),
+                measured(r, latest.get(r["id"])),
+                ago(r["last_check_at"]),
+            ]
+            for r in recs
+        ],
+        empty="no targets yet: add one with `sysalert target add tcp://host:port --name NAME`",
+    )
     return 0
 
 
@@ -338,58 +341,14 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """Exit 1 when a target is down or partial or a part of the running engine fails; a target in
-    maintenance or paused is shown so and does not count (its outage was planned), as the console
-    and the engine's own counts do."""
+    """Exit 1 when a target is down or partial (down in fewer locations than its quorum) or a
+    part of the running engine fails; a target in maintenance or paused is shown so and does not
+    count (its outage was planned), as the console and the engine's own counts do. Printed a page
+    at a time (sysalert_tui/cli_stream.py)."""
+    from sysalert_tui import cli_stream
+
     with open_commands(args) as cmds:
-        recs = [_pub(cmds, r) for r in cmds.list_targets()]
-        shown = cmds.target_states()
-        stats = cmds.engine_stats()
-    failing = stats.get("failing") or {}
-    for r in recs:
-        r["probe_state"] = r["state"]
-        r["state"] = shown.get(r["id"], r["state"])
-    if args.json:
-        print_json(
-            {
-                "targets": [
-                    {
-                        k: r[k]
-                        for k in (
-                            "id",
-                            "name",
-                            "kind",
-                            "state",
-                            "probe_state",
-                            "state_since",
-                            "last_check_at",
-                        )
-                    }
-                    for r in recs
-                ],
-                "down": sum(r["state"] == "down" for r in recs),
-                "partial": sum(r["state"] == "partial" for r in recs),
-                "engine": {"mode": stats.get("mode"), "failing": failing},
-            }
-        )
-    else:
-        print_table(
-            ["state", "name", "since"],
-            [
-                [
-                    f"{STATE_SYMBOLS.get(r['state'], '?')} {r['state']}",
-                    r["name"],
-                    ago(r["state_since"]),
-                ]
-                for r in recs
-            ],
-            empty="no targets yet",
-        )
-        if failing:
-            parts = ", ".join(f"{name} ({why})" for name, why in sorted(failing.items()))
-            print(f"engine FAILING: {parts}; see the daemon log and GET /health")
-    # `partial` (down in some locations, fewer than the quorum) is not up either.
-    return 1 if failing or any(r["state"] in ("down", "partial") for r in recs) else 0
+        return cli_stream.status(cmds, args.json)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -406,7 +365,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise BadInput(f"cannot read {args.file}: {exc.strerror}", "check the path") from None
     with open_commands(args) as cmds:
-        res = cmds.import_targets(text, source=str(args.file))
+        if getattr(cmds, "mode", None) == "attached" or not sys.stderr.isatty():
+            res = cmds.import_targets(text, source=str(args.file))
+        else:  # written here in batches: a bar on the terminal shows how far it is
+            from sysalert_tui.progress import import_bar
+
+            with import_bar() as progress:
+                res = cmds.import_targets(text, source=str(args.file), progress=progress)
     print(
         f"imported: {res['added']} added, {res['updated']} updated,"
         f" {res.get('unchanged', 0)} unchanged"

@@ -111,6 +111,20 @@ ROUTES: tuple[Route, ...] = (
         body=("seconds", "buckets"),
     ),
     R(
+        "GET",
+        "/api/v1/targets/page",
+        "target_page",
+        "A window of targets by sort order and filter, with the count matching",
+        body=("sort", "query", "offset", "limit", "after", "owners", "fields", "around"),
+    ),
+    R(
+        "GET",
+        "/api/v1/targets/uptimes",
+        "target_uptimes",
+        "Uptime of the targets named (a console's rows)",
+        body=("ids", "seconds"),
+    ),
+    R(
         "POST",
         "/api/v1/targets/import",
         "import_targets",

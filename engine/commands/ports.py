@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from engine.config.settings import Settings
 from engine.core.domain import TargetRecord
 from engine.core.errors import BadInput
+from engine.core.events import EventBus
 from engine.heartbeats.heartbeat import HeartbeatState
 from engine.store.store import Store
 
@@ -73,6 +74,10 @@ class EngineHooks(Protocol):
     def benchmarks(self) -> BenchmarksView: ...
     @property
     def telegram(self) -> TelegramView: ...
+    @property
+    def events(self) -> EventBus | None: ...  # state, maintenance, target changes (paging)
+    @property
+    def last_values(self) -> Mapping[str, float]: ...  # a target's last measured value
 
     def snapshot(self) -> list[TargetRecord]: ...
     def display_state(self, rec: TargetRecord) -> str: ...
@@ -169,6 +174,8 @@ class NullHooks:
     alerting: AlertingView = _NullAlerting()
     benchmarks: BenchmarksView = _NullBenchmarks()
     telegram: TelegramView = _NullTelegram()
+    events: EventBus | None = None
+    last_values: Mapping[str, float] = {}
 
     @property
     def clock(self) -> Callable[[], float]:

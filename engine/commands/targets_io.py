@@ -1,4 +1,5 @@
-"""Targets as code: export to TOML, import from it, and reconcile the config's [[targets]]."""
+"""Targets as code: export to TOML, import from it (engine/commands/importing.py), reconcile the
+config's [[targets]]; and the paged view of every target (engine/commands/paging.py)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,16 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from engine.commands.importing import TargetImport
+from engine.commands.paging import TargetPaging
 from engine.commands.targets import TargetCommands, closes_cycle, decl_args
 from engine.core.domain import TargetRecord
 from engine.core.errors import BadInput
-from engine.core.limits import IMPORT_MAX, ImportText, check_text
+from engine.store import target_batch
 from engine.store import targets as tstore
 
 
-class TargetIOCommands(TargetCommands):
+class TargetIOCommands(TargetImport, TargetPaging, TargetCommands):
     def _check_parents(
         self, source: str | Callable[[int], str], decls: list[Any], built: list[TargetRecord]
     ) -> None:
@@ -70,61 +73,6 @@ class TargetIOCommands(TargetCommands):
             lines.append("")
         return "\n".join(lines)
 
-    def import_targets(
-        self, text: ImportText, source: str = "import", by: str = "operator"
-    ) -> dict[str, int]:
-        """Add new targets and update changed ones by name; all-or-nothing validation first. A
-        target the file describes as it is stays untouched: nothing is written or audited."""
-        from pydantic import ValidationError
-
-        from engine.config.checks import parse_toml
-        from engine.config.settings import TargetDecl, explain
-
-        text = check_text(
-            text, f"{source} text", IMPORT_MAX, empty_ok=True, multiline=True, strip=False
-        )
-        data = parse_toml(text, source)
-        items = data.get("targets", [])
-        if not isinstance(items, list):
-            raise BadInput(
-                f"{source}: `targets` must be an array of tables", "write [[targets]] blocks"
-            )
-        decls = []
-        for i, raw in enumerate(items):
-            try:
-                decls.append(TargetDecl.model_validate(raw))
-            except ValidationError as exc:
-                raise explain(source, text, exc, ("targets", i)) from None
-        built = [self.build_target(**decl_args(d)) for d in decls]
-        self._check_parents(source, decls, built)  # before anything is written
-        added = updated = unchanged = 0
-        reparent: list[tuple[str, str]] = []
-        for d, rec in zip(decls, built, strict=True):
-            existing = tstore.find(self.store, rec.name)
-            definition = _definition(rec)
-            del definition["declared"]  # an import never changes who owns a target's definition
-            if existing is None:
-                self.add_target(name=rec.name, by=by, **definition)
-                added += 1
-                if d.depends_on:
-                    reparent.append((rec.name, d.depends_on))
-                continue
-            stored = _definition(existing)
-            del stored["declared"]
-            parent = self.target_names([existing.parent_id]) if existing.parent_id else {}
-            new_parent = bool(d.depends_on) and parent.get(existing.parent_id or "") != d.depends_on
-            if stored == definition and not new_parent:
-                unchanged += 1
-                continue
-            if stored != definition:
-                self.edit_target(existing.id, by=by, **definition)
-            if new_parent:
-                reparent.append((rec.name, d.depends_on or ""))
-            updated += 1
-        for name, parent_name in reparent:  # a parent may come later in the file
-            self.edit_target(name, depends_on=parent_name, by=by)
-        return {"added": added, "updated": updated, "unchanged": unchanged}
-
     def reconcile_declared(self) -> dict[str, int]:
         """Config [[targets]] are the truth for declared targets: add, update, remove. Every
         entry is built and its depends_on checked first, so a bad config changes nothing."""
@@ -132,7 +80,7 @@ class TargetIOCommands(TargetCommands):
         built = [self.build_target(**decl_args(d), declared=True) for d in decls]
         if any(d.depends_on for d in decls):  # reading every target costs at 100,000
             self._check_parents(self._config_source, decls, built)
-        existing = {r.name: r for r in tstore.load_all(self.store) if r.declared}
+        existing = {r.name: r for r in target_batch.iter_all(self.store) if r.declared}
         seen: set[str] = set()
         added = updated = removed = 0
         for rec in built:

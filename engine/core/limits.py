@@ -9,6 +9,7 @@ Telegram refuse the same things with the same sentence), and the API's request m
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 from collections.abc import Iterable
 from typing import Annotated, Any
@@ -45,7 +46,7 @@ ACTOR_MAX = 64  # who made a change (`--by`, X-SysAlert-Actor)
 REF_MAX = 256  # an id or name given to find something
 SCHEDULE_MAX = 256  # a maintenance schedule (cron or weekly)
 CHANNELS_MAX = 32  # contacts a rule notifies
-IMPORT_MAX = MAX_BODY  # `target import` TOML text
+IMPORT_MAX = 64 * 1024 * 1024  # `target import` TOML text (100,000 targets are about 8 MB)
 
 # ---- numbers ----------------------------------------------------------------------------------
 LIST_LIMIT = (1, 1000)  # `limit` of list queries
@@ -81,8 +82,15 @@ BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u
 ZWJ = "\u200d"
 
 
+_PRINTABLE = re.compile(r"[\x20-\x7e]*\Z")
+_PRINTABLE_LINES = re.compile(r"[\x20-\x7e\n\t\r]*\Z")
+
+
 def bad_char(text: str, multiline: bool = False) -> str | None:
-    """A description of the first character `text` may not hold, or None."""
+    """A description of the first character `text` may not hold, or None. Printable ASCII, the
+    common case, is passed by one regex match (an 8 MB import file in 20 ms, not 5 s)."""
+    if (_PRINTABLE_LINES if multiline else _PRINTABLE).match(text):
+        return None
     for i, c in enumerate(text):
         if multiline and c in "\n\t\r":
             continue
