@@ -25,7 +25,16 @@ from typing import Protocol
 from engine.core.domain import TargetRecord
 from engine.core.events import EventBus, MaintenanceEvent, StateEvent, Subscription
 
-STATE_ORDER = ("down", "degraded", "pending", "unknown", "maintenance", "paused", "up")
+STATE_ORDER = (
+    "down",
+    "partial",
+    "degraded",
+    "pending",
+    "unknown",
+    "maintenance",
+    "paused",
+    "up",
+)
 Key = tuple[str, str]  # (lower-cased name, id): the name order
 
 
