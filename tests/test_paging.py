@@ -216,6 +216,7 @@ def test_status_and_list_json_stream_print_json_s_document(
             for r in recs
         ],
         "down": sum(live.display_state(r) == "down" for r in recs),
+        "partial": sum(live.display_state(r) == "partial" for r in recs),
         "engine": {"mode": "test", "failing": {}},
     }
     assert out.getvalue() == json.dumps(expected, indent=2, sort_keys=True) + "\n"

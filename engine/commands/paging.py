@@ -25,6 +25,7 @@ from engine.commands.target_views import TargetViews, index_of
 from engine.core.domain import STATE_SYMBOLS, TargetRecord
 from engine.core.errors import BadInput
 from engine.core.limits import REF_MAX, check_text
+from engine.core.spec_secrets import mask_spec
 
 SORTS = ("state", "name", "latency")
 PAGE_MAX = 25_000  # rows a page may hold: `status` asks 8 fields of 25,000 at a time
@@ -87,7 +88,7 @@ def row_of(rec: TargetRecord, shown: str, value: float | None, ping_base: str) -
         "id": rec.id,
         "name": rec.name,
         "kind": rec.kind,
-        "spec": rec.spec_text,
+        "spec": mask_spec(rec.spec_text),  # a password shows as ***
         "interval_s": rec.interval_s,
         "timeout_s": rec.timeout_s,
         "tags": list(rec.tags),
@@ -99,6 +100,8 @@ def row_of(rec: TargetRecord, shown: str, value: float | None, ping_base: str) -
         "recovery_threshold": rec.recovery_threshold,
         "paused": rec.paused,
         "declared": rec.declared,
+        "locations": list(rec.locations),
+        "quorum": rec.quorum,
         "created_at": rec.created_at,
         "state": rec.state,
         "state_since": rec.state_since,

@@ -73,6 +73,8 @@ def row_values(store: Store, rec: TargetRecord, now: float) -> dict[str, Any]:
         "recovery_threshold": rec.recovery_threshold,
         "paused": rec.paused,
         "declared": rec.declared,
+        "locations": ",".join(rec.locations),
+        "quorum": rec.quorum,
         "created_at": rec.created_at or now,
         "updated_at": now,
     }
