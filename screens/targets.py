@@ -101,12 +101,18 @@ class TargetsScreen(EngineScreen):
         self._asking = False
         if labels is not None:
             self.rows.owners, self._owners_known = labels, True
-        keep = around or self.table.cursor_key
+        # Where the cursor is now: a key pressed while the window was asked for moved it, and
+        # the answer must not pull it back to the target it was on when we asked.
+        now_key = self.table.cursor_key
+        moved = around is not None and now_key != around  # None: on a row not held yet
+        keep = now_key if moved else (around or now_key)
         old_ids = set(self.rows.rows)
         self.rows.load_page(page)
-        if around is not None and page.get("index") is not None:
+        if around is not None and not moved and page.get("index") is not None:
             self.table.cursor = int(page["index"])
         self._rows_changed(keep)
+        if moved and not self.rows.holds(self.table.cursor_key):
+            self._missed(self.table.cursor)  # the cursor went where this answer holds no rows
         self._want_sparks()
         if set(self.rows.rows) - old_ids:
             self._reload_uptimes()

@@ -59,10 +59,18 @@ def on_screen(screen: TargetsScreen) -> list[str]:
     return names
 
 
+def _view_loaded(screen: TargetsScreen) -> bool:
+    rows = screen.rows
+    return all(0 <= i - rows.offset < len(rows.view) for i in screen.table.visible_range())
+
+
 async def _press(pilot: Any, *keys: str) -> float:
+    """Press, then wait until the rows in view are loaded: a jump past the window asks the
+    engine when those rows are first drawn, which can come after the workers went quiet."""
     t0 = time.perf_counter()
     await pilot.press(*keys)
     await settle(pilot)
+    await wait_until(pilot, lambda: _view_loaded(_targets(pilot.app)), timeout=SLOW)
     return time.perf_counter() - t0
 
 

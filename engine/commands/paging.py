@@ -136,17 +136,20 @@ class TargetPaging(CommandBase):
             if self._views is None:
                 live = self.hooks
                 if live.events is not None:  # an engine: its records, kept up by its events
-                    self._views = TargetViews(live.snapshot, live.display_state, live.events)
+                    self._views = TargetViews(self._engine_records, live.display_state, live.events)
                 else:
                     self._views = TargetViews(self._stored_records, self._stored_shown)
             return self._views
 
+    def _engine_records(self) -> list[TargetRecord]:
+        """The engine's records; the stored ones while it holds none (an engine that has not
+        loaded yet, or one driven without running: the screen must not stay empty)."""
+        return self.hooks.snapshot() or list(_iter_stored(self.store))
+
     def _stored_records(self) -> list[TargetRecord]:
         """Without an engine: the stored targets, and their shown states read with them."""
-        from engine.store.target_batch import iter_all
-
         self._stored_states_now = self.target_states()  # type: ignore[attr-defined]
-        return list(iter_all(self.store))
+        return list(_iter_stored(self.store))
 
     def _stored_shown(self, rec: TargetRecord) -> str:
         return cast(str, self._stored_states_now.get(rec.id, rec.state))
@@ -254,3 +257,9 @@ def _after(rows: list[TargetRecord], sort: str, cursor: str, views: TargetViews)
         f"cursor {cursor!r} is no longer in this order",
         "start again without `after` (the target was removed, or sort/query changed)",
     )
+
+
+def _iter_stored(store: Any) -> Any:
+    from engine.store.target_batch import iter_all
+
+    return iter_all(store)
