@@ -267,10 +267,14 @@ def test_sigterm_drains_and_exits_0_with_nothing_lost(data_dir: Path, listener: 
                     pass
             stream_ended.set()
 
+        def readers() -> float:
+            text = httpx.get(d.base_url + "/metrics").text
+            line = next(x for x in text.splitlines() if x.startswith("sysalert_event_subscribers "))
+            return float(line.split()[1])
+
+        before = readers()  # the engine's own readers (the targets page index) count too
         threading.Thread(target=watch, daemon=True).start()
-        assert wait_for(
-            lambda: "sysalert_event_subscribers 1.0" in httpx.get(d.base_url + "/metrics").text
-        )
+        assert wait_for(lambda: readers() == before + 1)
         started = time.monotonic()
         d.signal(signal.SIGTERM)
         rc = d.wait(10)

@@ -142,6 +142,10 @@ async def test_ssh_banner_and_host_key_pin() -> None:
         assert res.ok, res.detail
         assert "AsyncSSH" in res.facts["body"]
         assert (await check(f"ssh://127.0.0.1:{port}?fingerprint={fingerprint}")).ok
+        # a fingerprint with '+' (half of them): the query string must not turn it into a space
+        plus = "SHA256:" + "+" * 43
+        res = await check(f"ssh://127.0.0.1:{port}?fingerprint={plus}")
+        assert "pinned SHA256:+++" in res.detail
         wrong = "SHA256:" + "A" * 43
         res = await check(f"ssh://127.0.0.1:{port}?fingerprint={wrong}")
         assert not res.ok and res.error_class == "protocol" and "host key changed" in res.detail

@@ -96,8 +96,11 @@ def test_killed_connections_turn_health_red_then_green_and_alerts_flow(
                 time.sleep(0.1)
             red = [b for c, b in codes if c == 503]
             assert red, "the killed connections never showed in /health"
-            assert "store" in red[0]["failing"]
-            assert red[0]["parts"]["store"]["error"].startswith("StoreLockLost")
+            # The store names itself; on PostgreSQL the engines' LISTEN connection (cluster-events-in)
+            # may be the first to notice, one sample earlier.
+            store_red = [b for b in red if "store" in b["failing"]]
+            assert store_red, red
+            assert store_red[0]["parts"]["store"]["error"].startswith("StoreLockLost")
             assert codes[-1][0] == 200, codes[-1]
             log = daemon.log()
             assert "the store's engine lock was lost" in log

@@ -46,6 +46,9 @@ async def fingerprint(host: str, port: int) -> str:
 async def probe(spec: TargetSpec, ctx: ProbeContext) -> ProbeResult:
     """Connect, read the banner, close; compare the host key's fingerprint when pinned."""
     pinned = setting(spec, ctx, "fingerprint")
+    if isinstance(pinned, str):
+        # base64 has '+', which a query string reads as a space; a fingerprint has no spaces
+        pinned = pinned.replace(" ", "+")
 
     async def run(start: float) -> ProbeResult:
         reader, writer = await asyncio.open_connection(spec.host, spec.port)
