@@ -21,20 +21,8 @@ from engine.core.domain import TargetRecord
 from engine.core.errors import BadInput
 from engine.store.models import AuditEntry, Target
 from engine.store.store import Store
-from engine.store.targets import T, from_row
+from engine.store.targets import _RUNTIME, T, from_row
 
-_RUNTIME = (
-    "state",
-    "state_since",
-    "next_due",
-    "last_check_at",
-    "last_latency_ms",
-    "last_error_class",
-    "fail_streak",
-    "ok_streak",
-    "flapping",
-    "hb_state",
-)
 ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz"  # store.new_id's: letters only, never a number
 _SPACE = len(ID_ALPHABET) ** 8
 CHUNK = 500  # names or ids per IN (...): well under SQLite's and PostgreSQL's bound parameters
