@@ -1,31 +1,40 @@
-"""Alerts: open incidents with severity, age and target, and each notification's receipts."""
+"""Alerts: open incidents with severity, age and target, and each notification's receipts.
+
+The table holds the window it shows of the Alerts order (screens/list_window.py): 20,000
+incidents cost what twenty do, and End is the oldest resolved one (with v)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import tzinfo
 from typing import Any
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual import events, on
+from textual import on
 from textual.containers import VerticalScroll
 from textual.widget import Widget
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from engine import parse_duration
 from screens.actions import bindings_for
-from screens.base import EngineScreen
 from screens.dialogs import Field, FieldsDialog, checked
 from screens.fmt import ago, incident_text, severity_text, when
-from screens.keyed_table import KeyedTable
-from screens.messages import EngineEvents
+from screens.list_window import WindowedScreen
+from screens.virtual_table import Column, VirtualTable
 
 EMPTY = "No open alerts: everything is quiet (v shows resolved ones)."
 STATE_ORDER = {"firing": 0, "acknowledged": 1, "silenced": 2, "resolved": 3}
 RELOAD_ON = {"incident", "receipt", "state"}
-COLUMNS = ("ID", "State", "Sev", "Age", "Target", "Summary")
+COLUMNS = (
+    Column("ID", 8),
+    Column("State", 14),
+    Column("Sev", 8, drop=2),
+    Column("Age", 4),
+    Column("Target", 16, drop=1),
+    Column("Summary", 0),
+)
 
 
 def receipt_status(n: dict[str, Any]) -> Text:
@@ -40,83 +49,59 @@ def receipt_status(n: dict[str, Any]) -> Text:
     return Text("queued", style="yellow")
 
 
-class AlertsScreen(EngineScreen):
+class AlertsScreen(WindowedScreen):
+    """Open alerts (and resolved ones with v) a window at a time (`incident_page`)."""
+
     SCOPE = "alerts"
     LISTENS = True
     BINDINGS = bindings_for("alerts")
+    TABLE_ID = "incidents"
+    RELOAD_ON = frozenset(RELOAD_ON)
 
     def __init__(self) -> None:
         super().__init__()
-        self.incidents: list[dict[str, Any]] = []
         self.show_resolved = False
-        self._dirty = False
+        self.counts: dict[str, int] = {}
 
     def compose_body(self) -> Iterable[Widget]:
         yield Static("Loading alerts…", id="alerts-info", classes="info-line")
-        table = KeyedTable(id="incidents", cursor_type="row", zebra_stripes=False)
-        table.add_columns(*COLUMNS)
-        yield table
+        yield VirtualTable(COLUMNS, self.rows, "Loading alerts…", id="incidents")
         yield Static("Notifications", classes="section-title")
         with VerticalScroll(id="receipts-box"):
             yield Static("", id="receipts")
 
-    @property
-    def table(self) -> KeyedTable:
-        return self.query_one("#incidents", KeyedTable)
-
     def on_mount(self) -> None:
         super().on_mount()
-        self.table.focus()
-        self.reload()
         self.set_interval(5.0, self._periodic)
 
-    def on_screen_resume(self) -> None:
-        if self._dirty:
-            self.reload()
+    @property
+    def incidents(self) -> list[Any]:
+        """The incidents held: the window around the rows shown."""
+        return self.rows.view
 
-    def on_resize(self, event: events.Resize) -> None:
-        if self.incidents:
-            self._fill()
+    # ---- rows -------------------------------------------------------------------------------------
+    def row_key(self, inc: Any) -> str:
+        return str(inc["id"])
 
-    # ---- data ------------------------------------------------------------------------------------
-    def reload(self) -> None:
-        self._dirty = False
-        self.call("list_incidents", limit=200, then=self._loaded)
-
-    def _loaded(self, incidents: list[dict[str, Any]]) -> None:
-        shown = [i for i in incidents if self.show_resolved or i.get("state") != "resolved"]
-        shown.sort(
-            key=lambda i: (STATE_ORDER.get(i.get("state", ""), 9), -(i.get("opened_at") or 0))
+    def row_cells(self, inc: Any) -> Sequence[str | Text]:
+        return (
+            inc["id"],
+            incident_text(inc.get("state", "")),
+            severity_text(inc.get("severity", "")),
+            ago(inc.get("opened_at"), self.ctx.clock()).removesuffix(" ago"),
+            inc.get("target") or "—",
+            inc.get("summary") or "",
         )
-        self.incidents = shown
-        self._fill()
 
-    def _fill(self) -> None:
-        """The summary gets the width the other columns leave, ending in … when cut (the
-        Notifications box below shows it whole)."""
-        now = self.ctx.clock()
-        rows = [
-            (
-                inc["id"],
-                incident_text(inc.get("state", "")),
-                severity_text(inc.get("severity", "")),
-                ago(inc.get("opened_at"), now).removesuffix(" ago"),
-                inc.get("target") or "—",
-                inc.get("summary") or "",
-            )
-            for inc in self.incidents
-        ]
-        room = self.table.room_for(5, COLUMNS, rows, self.size.width)
-        cells = [(*r[:5], Text(r[5], no_wrap=True, overflow="ellipsis")) for r in rows]
-        for cell in cells:
-            cell[5].truncate(room, overflow="ellipsis")
-        self.table.fill(
-            zip([inc["id"] for inc in self.incidents], cells, strict=True), columns=COLUMNS
-        )
-        counts: dict[str, int] = {}
-        for inc in self.incidents:
-            counts[inc["state"]] = counts.get(inc["state"], 0) + 1
-        info = " · ".join(f"{n} {s}" for s, n in counts.items()) or EMPTY
+    # ---- windows ----------------------------------------------------------------------------------
+    def fetch_window(self, offset: int, limit: int) -> Any:
+        return self.commands.incident_page(resolved=self.show_resolved, offset=offset, limit=limit)
+
+    def window_loaded(self, page: Any) -> None:
+        self.table.empty = EMPTY
+        self.counts = dict(page.get("counts") or {})
+        shown = [s for s in STATE_ORDER if self.show_resolved or s != "resolved"]
+        info = " · ".join(f"{self.counts[s]} {s}" for s in shown if self.counts.get(s)) or EMPTY
         self.query_one("#alerts-info", Static).update(
             f" {info}"
             + ("  (resolved shown, v hides)" if self.show_resolved else "")
@@ -125,15 +110,15 @@ class AlertsScreen(EngineScreen):
         self._show_receipts()
 
     def _selected_id(self) -> str | None:
-        """The id of the highlighted row: the table's own key, never a position in a list that a
+        """The id of the highlighted row: the table's own key."""
+        return self.table.cursor_key if self.selected is not None else None
+
+    def _selected(self) -> Any | None:
+        """The highlighted incident: by the table's key, never a position in a list that a
         reload may have reordered since."""
-        return self.table.cursor_key
+        return self.selected
 
-    def _selected(self) -> dict[str, Any] | None:
-        key = self._selected_id()
-        return next((i for i in self.incidents if i["id"] == key), None)
-
-    @on(DataTable.RowHighlighted, "#incidents")
+    @on(VirtualTable.Highlighted, "#incidents")
     def _highlighted(self) -> None:
         self._show_receipts()
 
@@ -199,15 +184,8 @@ class AlertsScreen(EngineScreen):
         text.rstrip()
         return text
 
-    # ---- live -------------------------------------------------------------------------------------
-    def on_engine_events(self, message: EngineEvents) -> None:
-        if message.types() & RELOAD_ON:
-            if self.is_current:
-                self.reload()
-            else:
-                self._dirty = True
-
     def _periodic(self) -> None:
+        """Ages and silences move with time: the window is read again while shown."""
         if self.is_current:
             self.reload()
 
@@ -222,6 +200,9 @@ class AlertsScreen(EngineScreen):
 
     def _done(self, text: str) -> None:
         self.notify(text)
+        self.reload()
+
+    def reload_data(self) -> None:
         self.reload()
 
     def action_ack(self) -> None:
@@ -260,4 +241,4 @@ class AlertsScreen(EngineScreen):
 
     def action_toggle_resolved(self) -> None:
         self.show_resolved = not self.show_resolved
-        self.reload()
+        self.reload(new=True)

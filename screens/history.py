@@ -1,7 +1,7 @@
-"""History: state changes, incidents, maintenance and audit events, newest first, paged.
+"""History: state changes, incidents, maintenance and audit events, newest first.
 
-Pages come from the store with `history(before=...)` as the cursor nears the end, so scrolling
-back a year never loads a year into memory at once.
+The screen holds the window of events it shows (`history_page`, screens/list_window.py), never
+the list: scrolling back a year, or End to the oldest of 100,000 events, reads a window there.
 """
 
 from __future__ import annotations
@@ -11,19 +11,17 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from rich.text import Text
-from textual import on
 from textual.widget import Widget
 from textual.widgets import Static
 
 from engine import STATE_SYMBOLS, BadInput, parse_duration
 from screens.actions import bindings_for
-from screens.base import EngineScreen
 from screens.dialogs import Field, FieldsDialog
 from screens.fmt import STATE_STYLES, when
+from screens.list_window import WindowedScreen
 from screens.messages import EngineEvents
 from screens.virtual_table import Column, VirtualTable
 
-PAGE = 100
 KINDS = (
     None,
     "state",
@@ -64,29 +62,30 @@ def event_key(e: dict[str, Any]) -> str:
     return f"{e['ts']:.6f}:{e['action']}:{e.get('ref') or ''}"
 
 
-class HistoryRows:
-    def __init__(self, screen: HistoryScreen) -> None:
-        self.screen = screen
-        self.items: list[dict[str, Any]] = []
+class HistoryScreen(WindowedScreen):
+    """Newest first, a window at a time (`history_page`): End is the oldest of 100,000 events."""
 
-    def __len__(self) -> int:
-        return len(self.items)
+    SCOPE = "history"
+    LISTENS = True
+    BINDINGS = bindings_for("history")
+    TABLE_ID = "history"
+    RELOAD_ON = frozenset(RELOAD_ON)
 
-    def row_key(self, index: int) -> str:
-        return event_key(self.items[index])
+    def __init__(self) -> None:
+        super().__init__()
+        self.target: str | None = None
+        self.kind: str | None = None
+        self.before: float | None = None
 
-    def index_of(self) -> dict[str, int]:
-        """Key -> row, the first row of a key (two identical events read the same)."""
-        out: dict[str, int] = {}
-        for i, e in enumerate(self.items):
-            out.setdefault(event_key(e), i)
-        return out
+    def compose_body(self) -> Iterable[Widget]:
+        yield Static("", id="history-info", classes="info-line")
+        yield VirtualTable(COLUMNS, self.rows, "Loading history…", id="history")
 
-    def row_version(self, index: int) -> int:
-        return 0
+    # ---- rows -------------------------------------------------------------------------------------
+    def row_key(self, row: Any) -> str:
+        return event_key(row)
 
-    def row_cells(self, index: int) -> Sequence[str | Text]:
-        e = self.items[index]
+    def row_cells(self, e: Any) -> Sequence[str | Text]:
         kind = e.get("kind") or ""
         event = (e.get("action") or "").split(".", 1)[-1]
         text = Text(kind, style=KIND_STYLES.get(kind, ""))
@@ -98,106 +97,27 @@ class HistoryRows:
         else:
             text.append(f" {event}")
         return (
-            when(e["ts"], self.screen.ctx.tz),
+            when(e["ts"], self.ctx.tz),
             text,
             e.get("target") or e.get("ref") or "",
             e.get("actor") or "",
             e.get("detail") or "",
         )
 
-
-class HistoryScreen(EngineScreen):
-    SCOPE = "history"
-    LISTENS = True
-    BINDINGS = bindings_for("history")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rows = HistoryRows(self)
-        self.target: str | None = None
-        self.kind: str | None = None
-        self.before: float | None = None
-        self.exhausted = False
-        self._paging = False
-        self._dirty = False
-        self._generation = 0  # a reload makes pages still in flight for old filters stale
-        self._keep: str | None = None  # the event under the cursor when a reload began
-
-    def compose_body(self) -> Iterable[Widget]:
-        yield Static("", id="history-info", classes="info-line")
-        yield VirtualTable(COLUMNS, self.rows, "Loading history…", id="history")
-
-    @property
-    def table(self) -> VirtualTable:
-        return self.query_one("#history", VirtualTable)
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.table.focus()
-        self.reload()
-
-    def on_screen_resume(self) -> None:
-        if self._dirty:
-            self.reload()
-
-    # ---- paging ----------------------------------------------------------------------------------
-    def reload(self) -> None:
-        self._dirty = False
-        self._generation += 1
-        self._paging = False
-        self._keep = self.table.cursor_key if self.rows.items else None
-        self.rows.items = []
-        self.exhausted = False
-        self._show_info()
-        self._page(self.before)
-
-    def _page(self, before: float | None) -> None:
-        if self._paging:
-            return
-        self._paging = True
-        gen = self._generation
-
-        def got(items: list[dict[str, Any]]) -> None:
-            if gen == self._generation:
-                self._got_page(items)
-
-        self.call(
-            "history",
-            target=self.target,
-            kind=self.kind,
-            before=before,
-            limit=PAGE,
-            then=got,
-            fail=self._page_failed,
+    # ---- windows ----------------------------------------------------------------------------------
+    def fetch_window(self, offset: int, limit: int) -> Any:
+        return self.commands.history_page(
+            target=self.target, kind=self.kind, before=self.before, offset=offset, limit=limit
         )
 
-    def _got_page(self, items: list[dict[str, Any]]) -> None:
-        self._paging = False
-        self.exhausted = len(items) < PAGE
-        first = not self.rows.items  # the first page of a reload: the cursor's event is in _keep
-        keep = self._keep if first else self.table.cursor_key
-        self._keep = None
-        self.rows.items.extend(items)
+    def window_loaded(self, page: Any) -> None:
         self.table.empty = self._empty_text()
-        index_of = self.rows.index_of()
-        if first and keep not in index_of:
-            self.table.cursor = 0  # other filters, or the event is gone: start at the newest
-        self.table.rows_changed(keep, index_of)
         self._show_info()
 
-    def _page_failed(self, exc: BaseException) -> None:
-        from screens.fmt import error_sentence
-
-        self._paging = False
-        self.exhausted = True
-        self.table.empty = error_sentence(exc)
-        self.table.rows_changed()
-        self.notify(error_sentence(exc), severity="error")
-
-    @on(VirtualTable.Highlighted, "#history")
-    def _near_end(self, event: VirtualTable.Highlighted) -> None:
-        if not self.exhausted and event.index >= len(self.rows) - 20 and self.rows.items:
-            self._page(self.rows.items[-1]["ts"])
+    def reload(self, offset: int | None = None, new: bool = False) -> None:
+        super().reload(offset, new)
+        if new:
+            self._show_info()
 
     def _empty_text(self) -> str:
         if self.target or self.kind or self.before:
@@ -205,7 +125,8 @@ class HistoryScreen(EngineScreen):
         return "No events yet: they appear as targets change state and alerts open."
 
     def _show_info(self) -> None:
-        parts = [f"{len(self.rows)} events{'' if self.exhausted else '+'}"]
+        n = self.rows.total
+        parts = [f"{n} event{'' if n == 1 else 's'}" if self.rows.loaded else "… events"]
         parts.append(f"target {self.target}" if self.target else "all targets (/)")
         parts.append(f"kind {self.kind}" if self.kind else "all kinds (k)")
         if self.before:
@@ -214,11 +135,8 @@ class HistoryScreen(EngineScreen):
 
     # ---- live -------------------------------------------------------------------------------------
     def on_engine_events(self, message: EngineEvents) -> None:
-        if self.before is None and message.types() & RELOAD_ON:
-            if self.is_current and self.table.scroll_offset.y == 0:  # the newest are in view
-                self.reload()
-            else:
-                self._dirty = True
+        if self.before is None:  # a window of the past does not change
+            super().on_engine_events(message)
 
     # ---- filters ------------------------------------------------------------------------------------
     def action_filter_target(self) -> None:
@@ -232,13 +150,13 @@ class HistoryScreen(EngineScreen):
         def answered(values: dict[str, str] | None) -> None:
             if values is not None:
                 self.target = values["target"] or None
-                self.reload()
+                self.reload(new=True)
 
         self.app.push_screen(dialog, answered)
 
     def action_cycle_kind(self) -> None:
         self.kind = KINDS[(KINDS.index(self.kind) + 1) % len(KINDS)]
-        self.reload()
+        self.reload(new=True)
 
     def action_jump_time(self) -> None:
         now = self.ctx.clock()
@@ -262,10 +180,10 @@ class HistoryScreen(EngineScreen):
         def answered(values: dict[str, str] | None) -> None:
             if values:
                 self.before = parse_when(values["when"], now, self.ctx.tz)
-                self.reload()
+                self.reload(new=True)
 
         self.app.push_screen(dialog, answered)
 
     def action_newest(self) -> None:
         self.target = self.kind = self.before = None
-        self.reload()
+        self.reload(new=True)

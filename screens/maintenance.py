@@ -1,9 +1,12 @@
-"""Maintenance: every window (one-off and recurring), add and remove them, all targets at once."""
+"""Maintenance: every window (one-off and recurring), add and remove them, all targets at once.
+
+The table holds the window it shows of the list (screens/list_window.py): 5,000 windows cost
+what five do."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import tzinfo
 from typing import Any
 
@@ -13,72 +16,53 @@ from textual.widgets import Static
 
 from engine import NotFound, parse_duration, parse_window
 from screens.actions import bindings_for
-from screens.base import EngineScreen
 from screens.dialogs import Field, FieldsDialog, checked
 from screens.fmt import when
-from screens.keyed_table import KeyedTable
-from screens.messages import EngineEvents
+from screens.list_window import WindowedScreen
+from screens.virtual_table import Column, VirtualTable
 
 EMPTY = "No maintenance windows. Press a to add one, or m to put every target in maintenance."
 SCOPE_TEXT = {"all": "all targets", "tag": "tag", "target": "target"}
+COLUMNS = (
+    Column("Applies to", 20),
+    Column("Kind", 7),
+    Column("From", 16, drop=2),
+    Column("Until / schedule", 0),
+    Column("Reason", 0, drop=1),
+)
 
 
-class MaintenanceScreen(EngineScreen):
+class MaintenanceScreen(WindowedScreen):
+    """Windows not yet over, every target's first, a window at a time (`maintenance_page`)."""
+
     SCOPE = "maintenance"
     LISTENS = True
     BINDINGS = bindings_for("maintenance")
+    TABLE_ID = "windows"
+    RELOAD_ON = frozenset({"maintenance"})
 
     def __init__(self) -> None:
         super().__init__()
-        self.windows: list[dict[str, Any]] = []
-        self._dirty = False
+        self.all_targets = 0  # windows covering every target now
 
     def compose_body(self) -> Iterable[Widget]:
         yield Static("Loading maintenance windows…", id="maint-info", classes="info-line")
-        table = KeyedTable(id="windows", cursor_type="row")
-        table.add_columns("Applies to", "Kind", "From", "Until / schedule", "Reason")
-        yield table
-        yield Static("", id="maint-empty", classes="empty")
+        yield VirtualTable(COLUMNS, self.rows, "Loading maintenance windows…", id="windows")
 
     @property
-    def table(self) -> KeyedTable:
-        return self.query_one("#windows", KeyedTable)
+    def windows(self) -> list[Any]:
+        """The windows held: the part of the list around the rows shown."""
+        return self.rows.view
 
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.table.focus()
-        self.reload()
+    # ---- rows -------------------------------------------------------------------------------------
+    def row_key(self, w: Any) -> str:
+        return str(w["id"])
 
-    def on_screen_resume(self) -> None:
-        if self._dirty:
-            self.reload()
-
-    def reload(self) -> None:
-        self._dirty = False
-        self.call("list_maintenance", then=self._loaded)
-
-    def _loaded(self, windows: list[dict[str, Any]]) -> None:
-        self.windows = sorted(
-            windows, key=lambda w: (w.get("scope") != "all", w.get("starts_at") or 0)
-        )
-        now, tz = self.ctx.clock(), self.ctx.tz
-        self.table.fill((w["id"], self._cells(w, now, tz)) for w in self.windows)
-        all_on = any(w.get("scope") == "all" for w in self.windows)
-        info = Text(" All targets: ")
-        info.append(
-            "⚒ in maintenance" if all_on else "active", style="bold magenta" if all_on else "green"
-        )
-        info.append(
-            f" (m toggles) · {len(self.windows)} window{'s' if len(self.windows) != 1 else ''}"
-        )
-        self.query_one("#maint-info", Static).update(info)
-        empty = self.query_one("#maint-empty", Static)
-        empty.update(EMPTY)
-        empty.display = not self.windows
-        self.table.display = bool(self.windows)
+    def row_cells(self, w: Any) -> Sequence[str | Text]:
+        return self._cells(w, self.ctx.clock(), self.ctx.tz)
 
     @staticmethod
-    def _cells(w: dict[str, Any], now: float, tz: tzinfo) -> tuple[Any, ...]:
+    def _cells(w: Any, now: float, tz: tzinfo) -> tuple[Any, ...]:
         scope = w.get("scope", "")
         applies = (
             "all targets"
@@ -96,17 +80,25 @@ class MaintenanceScreen(EngineScreen):
             w.get("reason") or "",
         )
 
-    def on_engine_events(self, message: EngineEvents) -> None:
-        if "maintenance" in message.types():
-            if self.is_current:
-                self.reload()
-            else:
-                self._dirty = True
+    # ---- windows ----------------------------------------------------------------------------------
+    def fetch_window(self, offset: int, limit: int) -> Any:
+        return self.commands.maintenance_page(offset=offset, limit=limit, now=self.ctx.clock())
+
+    def window_loaded(self, page: Any) -> None:
+        self.table.empty = EMPTY
+        self.all_targets = int(page.get("all_targets") or 0)
+        all_on = self.all_targets > 0
+        n = self.rows.total
+        info = Text(" All targets: ")
+        info.append(
+            "⚒ in maintenance" if all_on else "active", style="bold magenta" if all_on else "green"
+        )
+        info.append(f" (m toggles) · {n} window{'s' if n != 1 else ''}")
+        self.query_one("#maint-info", Static).update(info)
 
     # ---- actions ------------------------------------------------------------------------------------
-    def _selected(self) -> dict[str, Any] | None:
-        key = self.table.cursor_key
-        return next((w for w in self.windows if w["id"] == key), None)
+    def _selected(self) -> Any | None:
+        return self.selected
 
     def action_add_window(self) -> None:
         self._window_dialog("Add a maintenance window", {}, None)
@@ -205,7 +197,9 @@ class MaintenanceScreen(EngineScreen):
 
     def _toggle_all(self) -> str:
         cmds = self.commands
-        alls = [w for w in cmds.list_maintenance() if w.get("scope") == "all"]
+        # Every target's windows come first in the list: its first page holds them.
+        page = cmds.maintenance_page(limit=100)
+        alls = [w for w in page["rows"] if w.get("scope") == "all"]
         if alls:
             for w in alls:
                 cmds.remove_window(w["id"])

@@ -14,6 +14,7 @@ from textual.coordinate import Coordinate
 
 from engine.store import incidents as inc_store
 from screens.alerts import AlertsScreen
+from screens.virtual_table import VirtualTable
 from tests.console_fixture import FIXED_NOW, fresh_world, make_app, settle
 
 pytestmark = pytest.mark.anyio
@@ -62,10 +63,10 @@ async def test_ack_takes_the_highlighted_incident_while_others_arrive_and_resort
                 await settle(pilot)
                 firing = [i["id"] for i in screen.incidents if i["state"] == "firing"]
                 row = [i["id"] for i in screen.incidents].index(rng.choice(firing))
-                screen.table.move_cursor(row=row)
+                _move(screen.table, row + screen.rows.offset)
                 await settle(pilot)
                 table = screen.table
-                seen = str(table.get_row_at(table.cursor_row)[0])  # the ID cell on screen
+                seen = str(table.source.row_cells(table.cursor)[0])  # the ID cell on screen
                 target = next(i["target"] for i in screen.incidents if i["id"] == seen)
 
                 # While the operator reaches for the key: more arrive, one leaves, one moves.
@@ -98,12 +99,30 @@ async def test_ack_takes_the_highlighted_incident_while_others_arrive_and_resort
                 said = _said(pilot.app)[-1]
                 assert seen in said and str(target) in said, said
                 # the cursor stayed on the acknowledged incident as it moved down the list
-                assert _key_at(screen.table, screen.table.cursor_row) == seen
+                assert _key_at(screen.table, _row(screen.table)) == seen
 
 
 def _key_at(table: Any, row: int) -> str:
-    """The key of a DataTable row, read from the table itself (what is on screen)."""
+    """The key of a row, read from the table itself (what is on screen): a DataTable's, or a
+    VirtualTable's (the windowed lists)."""
+    if isinstance(table, VirtualTable):
+        return table.source.row_key(row)
     return str(table.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value)
+
+
+def _row(table: Any) -> int:
+    return int(table.cursor if isinstance(table, VirtualTable) else table.cursor_row)
+
+
+def _count(table: Any) -> int:
+    return len(table.source) if isinstance(table, VirtualTable) else int(table.row_count)
+
+
+def _move(table: Any, row: int) -> None:
+    if isinstance(table, VirtualTable):
+        table._move(row)
+    else:
+        table.move_cursor(row=row)
 
 
 # screen key, what to add so it has three rows, how to remove a row by its key, how to reload
@@ -146,15 +165,15 @@ async def test_the_cursor_stays_on_its_row_when_a_row_above_it_leaves(
             await settle(pilot)
             screen = pilot.app.screen
             table = screen.table
-            assert table.row_count >= 3
-            table.move_cursor(row=1)
+            assert _count(table) >= 3
+            _move(table, 1)
             await settle(pilot)
-            kept = _key_at(table, table.cursor_row)
+            kept = _key_at(table, _row(table))
             remove(cmds, _key_at(table, 0))
             getattr(screen, reload)()
             await settle(pilot)
-            assert _key_at(table, table.cursor_row) == kept
-            assert table.cursor_row == 0  # it moved up with its row
+            assert _key_at(table, _row(table)) == kept
+            assert _row(table) == 0  # it moved up with its row
 
 
 async def test_history_keeps_its_event_when_newer_events_arrive(tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ from textual.command import CommandPalette
 from screens.actions import COMMANDS
 from screens.dialogs import ConfirmScreen, FieldsDialog
 from screens.help import HelpScreen
-from screens.history import PAGE, HistoryScreen
+from screens.history import HistoryScreen
+from screens.list_window import WINDOW
 from screens.maintenance import MaintenanceScreen
 from tests.console_fixture import fresh_world, make_app, settle, wait_until
 
@@ -80,27 +81,33 @@ def _hits(palette) -> str:  # type: ignore[no-untyped-def]
 
 
 async def test_history_filters_and_pages(tmp_path: Path) -> None:
+    extra = WINDOW + 50
     with fresh_world(tmp_path) as w:
         cmds = w.engine.commands
-        for i in range(PAGE + 50):
+        for i in range(extra):
             cmds.audit("target.edit", w.store.ref("target", "tcpuload"), "script", f"change {i}")
+        oldest = cmds.history(limit=1000)[-1]
         async with make_app(w.backend).run_test(size=(80, 24)) as pilot:
             screen = await _go(pilot, "3")
             assert isinstance(screen, HistoryScreen)
-            assert len(screen.rows) == PAGE and not screen.exhausted
+            total = extra + 11
+            assert len(screen.rows) == total and len(screen.rows.view) == WINDOW  # one window
             await pilot.press("end")
-            await wait_until(pilot, lambda: screen.exhausted)
-            assert len(screen.rows) == PAGE + 50 + 11  # every page, once
+            await settle(pilot)
+            await wait_until(pilot, lambda: screen.rows.local(total - 1) is not None)
+            assert screen.table.cursor == total - 1
+            assert screen.rows.local(total - 1)["action"] == oldest["action"]
             await pilot.press("k")  # kind: state
             await settle(pilot)
-            assert screen.kind == "state" and {e["kind"] for e in screen.rows.items} == {"state"}
+            assert screen.kind == "state" and {e["kind"] for e in screen.rows.view} == {"state"}
+            assert screen.table.cursor == 0
             await pilot.press("slash")
             await settle(pilot)
             await _fill(pilot, {"target": "quokka-api"})
-            assert [e["action"] for e in screen.rows.items] == ["state.down", "state.pending"]
+            assert [e["action"] for e in screen.rows.view] == ["state.down", "state.pending"]
             await pilot.press("g")
             await settle(pilot)
-            assert screen.kind is None and screen.target is None and len(screen.rows) == PAGE
+            assert screen.kind is None and screen.target is None and len(screen.rows) == total
 
 
 async def test_maintenance_toggle_all_add_and_remove(tmp_path: Path) -> None:
@@ -125,14 +132,14 @@ async def test_maintenance_toggle_all_add_and_remove(tmp_path: Path) -> None:
             await _fill(pilot, {"schedule": "", "duration": "2h", "reason": "reindex"})
             added = [x for x in cmds.list_maintenance() if x["target"] == "db-primary"]
             assert len(added) == 1 and added[0]["reason"] == "reindex" and added[0]["ends_at"]
-            screen.table.move_cursor(row=[x["id"] for x in screen.windows].index(added[0]["id"]))
+            screen.table.cursor = screen.rows.index_of[added[0]["id"]]
             await pilot.press("x")
             await settle(pilot)
             assert isinstance(pilot.app.screen, ConfirmScreen)
             await pilot.press("y")
             await settle(pilot)
             assert not [x for x in cmds.list_maintenance() if x["target"] == "db-primary"]
-            screen.table.move_cursor(row=[x["id"] for x in screen.windows].index("wdbweek"))
+            screen.table.cursor = screen.rows.index_of["wdbweek"]
             await pilot.press("e")
             await settle(pilot)
             dialog = pilot.app.screen

@@ -236,6 +236,27 @@ ROUTES: tuple[Route, ...] = (
         "State changes, incidents, maintenance and audit events",
         body=("target", "kind", "before", "limit"),
     ),
+    R(
+        "GET",
+        "/api/v1/history/page",
+        "history_page",
+        "A window of the history, newest first, with the count matching",
+        body=("target", "kind", "before", "offset", "limit", "after"),
+    ),
+    R(
+        "GET",
+        "/api/v1/incidents/page",
+        "incident_page",
+        "A window of incidents in the Alerts order, with the count matching and per state",
+        body=("resolved", "offset", "limit", "after"),
+    ),
+    R(
+        "GET",
+        "/api/v1/maintenance/page",
+        "maintenance_page",
+        "A window of maintenance windows, with the count and those covering every target",
+        body=("offset", "limit", "after"),
+    ),
     R("GET", "/api/v1/benchmarks", "list_benchmarks", "Benchmarks with score and baseline"),
     R(
         "POST",

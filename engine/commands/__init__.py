@@ -15,6 +15,7 @@ from engine.commands.benchmarks import BenchmarkCommands
 from engine.commands.checking import CheckCommands
 from engine.commands.cluster import ClusterCommands, SharedStoreHooks
 from engine.commands.heartbeats import HeartbeatCommands
+from engine.commands.list_pages import ListPaging
 from engine.commands.ports import (
     NULL_HOOKS,
     EngineHooks,
@@ -40,6 +41,7 @@ class Commands(
     CheckCommands,
     AlertCommands,
     QueryCommands,
+    ListPaging,
     ApiKeyCommands,
     BenchmarkCommands,
     TelegramCommands,

@@ -347,3 +347,39 @@ class SlaReport(Result):
     period: str
     timezone: str
     targets: list[TargetSla]
+
+
+# ---- windows of the long lists (history, incidents, maintenance) -------------------------------
+class HistoryEvent(Result):
+    """One audit entry as the History screen and `sysalert history` read it."""
+
+    ts: float
+    kind: str
+    action: str
+    target: str | None
+    ref: str | None
+    actor: str | None
+    detail: str | None
+
+
+class ListPage(Result):
+    """A window of a long list: where it starts in the whole order, how many match, and the
+    cursor of the window after it (None on the last)."""
+
+    offset: int
+    total: int
+    next: str | None
+
+
+class HistoryPage(ListPage):
+    rows: list[HistoryEvent]
+
+
+class IncidentPage(ListPage):
+    rows: list[Incident]
+    counts: dict[str, int]  # incidents per state, all of them (not only those shown)
+
+
+class WindowPage(ListPage):
+    rows: list[Window]
+    all_targets: int  # windows now covering every target (the screen's "all in maintenance")

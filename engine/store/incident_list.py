@@ -38,6 +38,21 @@ def list_incidents(
     q = q.order_by(Incident.opened_at.desc()).limit(limit)  # type: ignore[attr-defined]
     with store.session() as s:
         incs = list(s.execute(q).scalars())
+    return describe(store, incs)
+
+
+def by_ids(store: Store, ids: list[str]) -> list[dict[str, Any]]:
+    """The incidents named, described, in the order named (a window of the Alerts order)."""
+    if not ids:
+        return []
+    with store.session() as s:
+        found = {i.id: i for i in s.execute(select(Incident).where(col(Incident.id).in_(ids))).scalars()}
+    return describe(store, [found[i] for i in ids if i in found])
+
+
+def describe(store: Store, incs: list[Incident]) -> list[dict[str, Any]]:
+    """Each incident with its notifications, their receipts and readers, and its subject."""
+    with store.session() as s:
         ids = [i.id for i in incs]
         notes = (
             list(

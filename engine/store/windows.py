@@ -101,24 +101,24 @@ def insert(store: Store, w: Window) -> Window:
 def load_all(store: Store) -> list[Window]:
     with store.session() as s:
         rows = list(s.execute(select(MaintenanceWindow)).scalars())
-    out = []
-    for r in rows:
-        sched = store.open_(M, "schedule_s", r.id, r.schedule_s)
-        out.append(
-            Window(
-                id=r.id,
-                scope=r.scope,
-                target_id=r.target_id,
-                tag=store.open_(M, "scope_s", r.id, r.scope_s),
-                kind=r.kind,
-                starts_at=r.starts_at,
-                ends_at=r.ends_at,
-                schedule=WindowSchedule.from_dict(json.loads(sched)) if sched else None,
-                reason=store.open_(M, "reason_s", r.id, r.reason_s) or "",
-                created_at=r.created_at,
-            )
-        )
-    return out
+    return [from_row(store, r) for r in rows]
+
+
+def from_row(store: Store, r: Any) -> Window:
+    """A stored row (the model, or a row of its columns) opened into a Window."""
+    sched = store.open_(M, "schedule_s", r.id, r.schedule_s)
+    return Window(
+        id=r.id,
+        scope=r.scope,
+        target_id=r.target_id,
+        tag=store.open_(M, "scope_s", r.id, r.scope_s),
+        kind=r.kind,
+        starts_at=r.starts_at,
+        ends_at=r.ends_at,
+        schedule=WindowSchedule.from_dict(json.loads(sched)) if sched else None,
+        reason=store.open_(M, "reason_s", r.id, r.reason_s) or "",
+        created_at=r.created_at,
+    )
 
 
 def remove(store: Store, window_ids: list[str]) -> int:

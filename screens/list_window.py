@@ -1,0 +1,220 @@
+"""A long list a window at a time: History, Alerts and Maintenance hold the rows they show.
+
+As the Targets screen (screens/target_pages.py), a screen over 100,000 events or 20,000 incidents
+asks the engine for a window of its order (`history_page`, `incident_page`, `maintenance_page`:
+offset, limit, the number matching) and draws the rest of the list as placeholders until the
+window there arrives. Keys move over the whole list at once (End is the last row of 100,000);
+the window follows the rows in view. Live changes mark the window stale: it is asked again at
+most once a second while the screen shows, so only the rows in view (and the counts) refresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rich.text import Text
+from textual import on
+
+from screens.base import EngineScreen
+from screens.messages import EngineEvents
+from screens.virtual_table import VirtualTable
+
+WINDOW = 120  # rows asked for at a time: a few screens above and below the one shown
+MARGIN = 30  # ask again when the rows shown come this close to the edge of the window
+PLACEHOLDER = Text("…", style="dim")
+REFRESH_S = 1.0  # live changes reach the window at most this often
+
+
+class WindowRows:
+    """A `RowSource` over a window of a list the engine orders; `view` holds the window."""
+
+    def __init__(
+        self, key: Callable[[Any], str], cells: Callable[[Any], Sequence[str | Text]]
+    ) -> None:
+        self.key, self.cells = key, cells
+        self.view: list[Any] = []
+        self.offset = 0  # index of view[0] in the whole list
+        self.total = 0  # rows matching
+        self.loaded = False
+        self.version = 0  # bumped by each window: a row read again redraws
+        self.index_of: dict[str, int] = {}
+        self.on_miss: Callable[[int], None] | None = None  # a row outside the window was drawn
+
+    def __len__(self) -> int:
+        return self.total
+
+    def local(self, index: int) -> Any | None:
+        i = index - self.offset
+        return self.view[i] if 0 <= i < len(self.view) else None
+
+    def row_key(self, index: int) -> str:
+        row = self.local(index)
+        return self.key(row) if row is not None else f"\0{index}"
+
+    def row_version(self, index: int) -> int:
+        return self.version if self.local(index) is not None else -1
+
+    def row_cells(self, index: int) -> Sequence[str | Text]:
+        row = self.local(index)
+        if row is None:
+            if self.on_miss is not None:
+                self.on_miss(index)
+            return (PLACEHOLDER, "")
+        return self.cells(row)
+
+    def by_key(self, key: str | None) -> Any | None:
+        """The held row with this key (what an action acts on), None when not held."""
+        i = self.index_of.get(key or "\0")
+        return None if i is None else self.view[i - self.offset]
+
+    def covers(self, first: int, last: int) -> bool:
+        """Whether rows first..last are held, with MARGIN to spare where the list goes on."""
+        lo = self.offset if self.offset == 0 else self.offset + MARGIN
+        end = self.offset + len(self.view)
+        hi = end if end >= self.total else end - MARGIN
+        return lo <= first and last < hi
+
+    def load(self, offset: int, total: int, rows: Sequence[Any]) -> None:
+        self.view, self.offset, self.total = list(rows), offset, total
+        self.loaded = True
+        self.version += 1
+        self.index_of = {}
+        for i, row in enumerate(self.view):
+            self.index_of.setdefault(self.key(row), offset + i)
+
+
+class WindowedScreen(EngineScreen):
+    """An EngineScreen whose table shows a `WindowRows`: subclasses say how a window is asked
+    (`fetch_window`, in a worker thread) and what follows its arrival (`window_loaded`)."""
+
+    TABLE_ID = ""
+    RELOAD_ON: frozenset[str] = frozenset()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows = WindowRows(self.row_key, self.row_cells)
+        self.rows.on_miss = self._missed
+        self.asked = 0  # windows asked of the engine (tests count rows fetched, not time)
+        self.rows_asked = 0
+        self._asking = False
+        self._again: int | None = None  # a window wished for while one was out
+        self._generation = 0  # a new filter makes windows still in flight stale
+        self._stale = False  # something changed: the window is asked again on the next tick
+        self._reset = False  # the next window starts a new filter: cursor at its top
+
+    # ---- subclasses ---------------------------------------------------------------------------
+    def row_key(self, row: Any) -> str:
+        raise NotImplementedError
+
+    def row_cells(self, row: Any) -> Sequence[str | Text]:
+        raise NotImplementedError
+
+    def fetch_window(self, offset: int, limit: int) -> Any:
+        """In a worker thread: the command's page (offset, total, rows)."""
+        raise NotImplementedError
+
+    def window_loaded(self, page: Any) -> None:
+        """On the event loop, after the rows changed: info lines, empty text, details."""
+
+    def window_failed(self, exc: BaseException) -> None:
+        from screens.fmt import error_sentence
+
+        self.table.empty = error_sentence(exc)
+        self.table.rows_changed()
+        self.notify(error_sentence(exc), severity="error")
+
+    # ---- the table ------------------------------------------------------------------------------
+    @property
+    def table(self) -> VirtualTable:
+        return self.query_one("#" + self.TABLE_ID, VirtualTable)
+
+    @property
+    def selected(self) -> Any | None:
+        return self.rows.by_key(self.table.cursor_key)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.table.focus()
+        self.reload(new=True)
+        self.set_interval(REFRESH_S, self._tick)
+
+    def on_screen_resume(self) -> None:
+        if self._stale:
+            self.reload()
+
+    # ---- loading --------------------------------------------------------------------------------
+    def reload(self, offset: int | None = None, new: bool = False) -> None:
+        """Ask for the window at `offset` (default: the one held, read again); `new` (a filter
+        changed): from the top, with the cursor on the first row."""
+        self._stale = False
+        if new:
+            self._generation += 1
+            self._reset, self._again, offset = True, None, 0
+            self._asking = False  # an answer still out is for the old filter: it is dropped
+        if offset is None:
+            offset = self.rows.offset
+        if self._asking:
+            self._again = offset
+            return
+        self._asking = True
+        gen = self._generation
+        self.asked += 1
+        self.rows_asked += WINDOW
+        self.call_fn(
+            self.fetch_window,
+            max(0, offset),
+            WINDOW,
+            then=lambda page: self._loaded(page, gen),
+            fail=lambda exc: self._failed(exc, gen),
+        )
+
+    def _loaded(self, page: Any, gen: int) -> None:
+        if gen != self._generation:
+            return
+        self._asking = False
+        keep = None if self._reset else self.table.cursor_key
+        if self._reset:
+            self.table.cursor, self._reset = 0, False
+        self.rows.load(int(page["offset"]), int(page["total"]), page["rows"])
+        self.table.rows_changed(keep, self.rows.index_of)
+        self.window_loaded(page)
+        if self._again is not None:
+            offset, self._again = self._again, None
+            self.reload(offset)
+        else:
+            self._follow()
+
+    def _failed(self, exc: BaseException, gen: int) -> None:
+        if gen != self._generation:
+            return
+        self._asking, self._again = False, None
+        self.window_failed(exc)
+
+    def _missed(self, index: int) -> None:
+        """A row outside the window was drawn (PgDn, End, a scroll): ask for the window there."""
+        offset = max(0, index - WINDOW // 3)
+        if self._asking:
+            self._again = offset
+        else:
+            self.call_later(self.reload, offset)
+
+    def _follow(self) -> None:
+        """The rows in view near the window's edge: the window moves with them."""
+        vis = self.table.visible_range()
+        if len(vis) and not self.rows.covers(vis.start, vis.stop - 1):
+            self.reload(max(0, vis.start - WINDOW // 3))
+
+    @on(VirtualTable.Highlighted)
+    def _moved(self, event: VirtualTable.Highlighted) -> None:
+        if self.rows.loaded:
+            self._follow()
+
+    # ---- live -------------------------------------------------------------------------------------
+    def on_engine_events(self, message: EngineEvents) -> None:
+        if message.types() & self.RELOAD_ON:
+            self._stale = True
+
+    def _tick(self) -> None:
+        if self._stale and self.is_current:
+            self.reload()
