@@ -102,6 +102,7 @@ class WindowedScreen(EngineScreen):
         self._generation = 0  # a new filter makes windows still in flight stale
         self._stale = False  # something changed: the window is asked again on the next tick
         self._reset = False  # the next window starts a new filter: cursor at its top
+        self._follow_due = False  # rows not held were drawn: the window follows them next
 
     # ---- subclasses ---------------------------------------------------------------------------
     def row_key(self, row: Any) -> str:
@@ -192,15 +193,15 @@ class WindowedScreen(EngineScreen):
         self.window_failed(exc)
 
     def _missed(self, index: int) -> None:
-        """A row outside the window was drawn (PgDn, End, a scroll): ask for the window there."""
-        offset = max(0, index - WINDOW // 3)
-        if self._asking:
-            self._again = offset
-        else:
-            self.call_later(self.reload, offset)
+        """A row outside the window was drawn (PgDn, End, a scroll): once the drawing is done,
+        the window moves to the rows in view (a window already asked for moves it after)."""
+        if not self._asking and not self._follow_due:
+            self._follow_due = True
+            self.call_later(self._follow)
 
     def _follow(self) -> None:
         """The rows in view near the window's edge: the window moves with them."""
+        self._follow_due = False
         vis = self.table.visible_range()
         if len(vis) and not self.rows.covers(vis.start, vis.stop - 1):
             self.reload(max(0, vis.start - WINDOW // 3))

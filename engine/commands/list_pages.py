@@ -70,7 +70,8 @@ class ListPaging(CommandBase):
                 raise _gone(after) from None
         win = list_pages.audit_window(self.store, tid, kind, until, offset, limit, key)
         rows = list_pages.opened(self.store, win.rows)
-        named = {r.object_ref[9:] for r in rows if (r.object_ref or "").startswith("incident:")}
+        refs = [r.object_ref or "" for r in rows]
+        named = {ref[9:] for ref in refs if ref.startswith("incident:")}
         events = self._events(rows, list_pages.incident_targets(self.store, named))  # type: ignore[attr-defined]
         last = win.rows[-1] if win.rows else None
         more = last is not None and win.offset + len(win.rows) < win.total

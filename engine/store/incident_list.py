@@ -46,7 +46,9 @@ def by_ids(store: Store, ids: list[str]) -> list[dict[str, Any]]:
     if not ids:
         return []
     with store.session() as s:
-        found = {i.id: i for i in s.execute(select(Incident).where(col(Incident.id).in_(ids))).scalars()}
+        found = {
+            i.id: i for i in s.execute(select(Incident).where(col(Incident.id).in_(ids))).scalars()
+        }
     return describe(store, [found[i] for i in ids if i in found])
 
 

@@ -21,6 +21,7 @@ from engine.store.audit import AuditRow
 from engine.store.models import AuditEntry, Incident, MaintenanceWindow
 from engine.store.store import Store
 
+SORT_MAX = 5000  # matches a filtered window sorts; beyond, it filters the time index instead
 INCIDENT_STATES = ("firing", "acknowledged", "silenced", "resolved")  # the Alerts screen's order
 
 
@@ -34,8 +35,10 @@ class Window:
     rows: list[Any]
 
 
-def _bounds(offset: int, limit: int, total: int) -> tuple[int, int]:
-    offset = max(0, min(offset, max(0, total - 1)))
+def _bounds(offset: int, limit: int, total: int, after: bool = False) -> tuple[int, int]:
+    """The window asked for, inside the list: one asked past the end is the last full window
+    (End); after a cursor it starts there, however few rows are left."""
+    offset = max(0, min(offset, total if after else total - limit))
     return offset, max(0, min(limit, total - offset))
 
 
@@ -61,21 +64,23 @@ def _slice(
 
 
 # ---- the audit history (newest first) ---------------------------------------------------------
-def _audit_where(store: Store, target_id: str | None, kind: str | None, until: float | None) -> Any:
+def _audit_where(
+    store: Store, target_id: str | None, kind: str | None, until: float | None, scan: bool = False
+) -> Any:
+    """The History filters. `scan`: as a filter over the time index rather than through the
+    ref and action indexes (which would sort every match): SQLite takes an index whenever a
+    column can use one, so the columns are written as expressions that cannot."""
     a = AuditEntry.__table__  # type: ignore[attr-defined]
+    ref = a.c.object_ref.concat("") if scan else a.c.object_ref
+    action = a.c.action.concat("") if scan else a.c.action
     conds: list[Any] = []
     if target_id is not None:
         its_incidents = select(literal("incident:") + col(Incident.id)).where(
             col(Incident.target_id) == target_id
         )
-        conds.append(
-            or_(
-                a.c.object_ref.in_(store.refs("target", target_id)),
-                a.c.object_ref.in_(its_incidents),
-            )
-        )
-    if kind:
-        conds.append(a.c.action.startswith(kind + "."))
+        conds.append(or_(ref.in_(store.refs("target", target_id)), ref.in_(its_incidents)))
+    if kind:  # `kind.` up to `kind/` ("/" follows "."): a range of the action index
+        conds.append(and_(action >= kind + ".", action < kind + "/"))
     if until is not None:
         conds.append(a.c.ts < until)
     return and_(literal(True), *conds)
@@ -102,7 +107,10 @@ def audit_window(
             offset = int(
                 conn.execute(select(func.count()).select_from(a).where(where, newer)).scalar() or 0
             )
-        offset, limit = _bounds(offset, limit, total)
+        offset, limit = _bounds(offset, limit, total, after is not None)
+        # Many matches: walking the time index meets a window's worth soon; few: sort them.
+        if (target_id or kind) and total > SORT_MAX and store.sqlite:
+            where = _audit_where(store, target_id, kind, until, scan=True)
         q = select(a.c.id, a.c.ts, a.c.action, a.c.object_ref, a.c.actor_s, a.c.detail_s).where(
             where
         )
@@ -116,7 +124,15 @@ def opened(store: Store, rows: list[Any]) -> list[AuditRow]:
     for r in rows:
         key = f"{r.ts:.6f}:{r.action}"
         actor = store.open_("audit", "actor_s", key, r.actor_s)
-        out.append(AuditRow(r.ts, r.action, r.object_ref, actor, store.open_("audit", "detail_s", key, r.detail_s)))
+        out.append(
+            AuditRow(
+                r.ts,
+                r.action,
+                r.object_ref,
+                actor,
+                store.open_("audit", "detail_s", key, r.detail_s),
+            )
+        )
     return out
 
 
@@ -157,7 +173,7 @@ def incident_window(
     with store.engine.connect() as conn:
         if after is not None:
             offset = _incident_position(conn, wanted, sizes, after)
-        offset, limit = _bounds(offset, limit, total)
+        offset, limit = _bounds(offset, limit, total, after is not None)
         rows: list[Any] = []
         start = 0
         for state, size in zip(wanted, sizes, strict=True):
@@ -223,6 +239,6 @@ def maintenance_window(
             offset = int(
                 conn.execute(select(func.count()).select_from(m).where(live, upto)).scalar() or 0
             )
-        offset, limit = _bounds(offset, limit, total)
+        offset, limit = _bounds(offset, limit, total, after is not None)
         rows = _slice(conn, select(m).where(live), order, False, offset, limit, total)
     return Window(offset, total, rows), alls

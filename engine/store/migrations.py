@@ -95,6 +95,14 @@ def _v5(conn: Connection, keys: KeyRing | None) -> None:
             index.create(conn, checkfirst=True)
 
 
+def _add_indexes(conn: Connection) -> None:
+    """The indexes of models.ADDED_INDEXES a store made before them lacks."""
+    for table in SQLModel.metadata.sorted_tables:
+        for index in table.indexes:
+            if index.name in models.ADDED_INDEXES:
+                index.create(conn, checkfirst=True)
+
+
 MIGRATIONS = {2: _v2, 3: _v3, 4: _v4, 5: _v5}
 # Two engines starting at once on one PostgreSQL: the second waits here until the first has
 # migrated (and then finds nothing left to do). Held until the migration's transaction ends.
@@ -136,6 +144,7 @@ def migrate(engine: Engine, keys: KeyRing | None = None) -> int:
             )
         # Tables added by later models and not yet named in a step still get created.
         SQLModel.metadata.create_all(conn)
+        _add_indexes(conn)
         if conn.execute(text("SELECT 1 FROM meta WHERE key = 'health_probe'")).first() is None:
             conn.execute(text("INSERT INTO meta (key, value) VALUES ('health_probe', '0')"))
         return version

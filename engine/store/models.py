@@ -10,6 +10,9 @@ from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 SCHEMA_VERSION = 5
+# Indexes added without a new schema version: any store gets them at its next start (an index
+# changes no row, and an older SysAlert reads a store that has it).
+ADDED_INDEXES = ("ix_audit_ref_ts", "ix_audit_action_ts", "ix_incidents_state_opened")
 
 
 def _blob(nullable: bool = True) -> Column:
@@ -109,6 +112,8 @@ class Incident(SQLModel, table=True):
             postgresql_where=text(OPEN_INCIDENT_SQL),
             sqlite_where=text(OPEN_INCIDENT_SQL),
         ),
+        # The Alerts screen's order: each state newest first (engine.store.list_pages).
+        Index("ix_incidents_state_opened", "state", "opened_at", "id"),
     )
     id: str = Field(primary_key=True, max_length=16)
     dedup_key: str = Field(max_length=80, index=True)
@@ -243,6 +248,11 @@ class BenchmarkRun(SQLModel, table=True):
 
 class AuditEntry(SQLModel, table=True):
     __tablename__ = "audit"
+    # The History screen's windows: one target's events, one kind's (engine.store.list_pages).
+    __table_args__ = (
+        Index("ix_audit_ref_ts", "object_ref", "ts"),
+        Index("ix_audit_action_ts", "action", "ts"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     ts: float = Field(index=True)
     actor_s: bytes | None = Field(default=None, sa_column=_blob())
