@@ -56,6 +56,7 @@ class AlertsScreen(WindowedScreen):
     LISTENS = True
     BINDINGS = bindings_for("alerts")
     TABLE_ID = "incidents"
+    AROUND = True
     RELOAD_ON = frozenset(RELOAD_ON)
 
     def __init__(self) -> None:
@@ -70,8 +71,7 @@ class AlertsScreen(WindowedScreen):
         with VerticalScroll(id="receipts-box"):
             yield Static("", id="receipts")
 
-    def on_mount(self) -> None:
-        super().on_mount()
+    def on_mount(self) -> None:  # WindowedScreen.on_mount runs too (Textual calls each)
         self.set_interval(5.0, self._periodic)
 
     @property
@@ -94,8 +94,10 @@ class AlertsScreen(WindowedScreen):
         )
 
     # ---- windows ----------------------------------------------------------------------------------
-    def fetch_window(self, offset: int, limit: int) -> Any:
-        return self.commands.incident_page(resolved=self.show_resolved, offset=offset, limit=limit)
+    def fetch_window(self, offset: int, limit: int, around: str | None) -> Any:
+        return self.commands.incident_page(
+            resolved=self.show_resolved, offset=offset, limit=limit, around=around
+        )
 
     def window_loaded(self, page: Any) -> None:
         self.table.empty = EMPTY

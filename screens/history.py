@@ -19,7 +19,6 @@ from screens.actions import bindings_for
 from screens.dialogs import Field, FieldsDialog
 from screens.fmt import STATE_STYLES, when
 from screens.list_window import WindowedScreen
-from screens.messages import EngineEvents
 from screens.virtual_table import Column, VirtualTable
 
 KINDS = (
@@ -105,7 +104,7 @@ class HistoryScreen(WindowedScreen):
         )
 
     # ---- windows ----------------------------------------------------------------------------------
-    def fetch_window(self, offset: int, limit: int) -> Any:
+    def fetch_window(self, offset: int, limit: int, around: str | None) -> Any:
         return self.commands.history_page(
             target=self.target, kind=self.kind, before=self.before, offset=offset, limit=limit
         )
@@ -134,9 +133,8 @@ class HistoryScreen(WindowedScreen):
         self.query_one("#history-info", Static).update(" " + " · ".join(parts))
 
     # ---- live -------------------------------------------------------------------------------------
-    def on_engine_events(self, message: EngineEvents) -> None:
-        if self.before is None:  # a window of the past does not change
-            super().on_engine_events(message)
+    def follows_changes(self) -> bool:
+        return self.before is None  # a window of the past does not change
 
     # ---- filters ------------------------------------------------------------------------------------
     def action_filter_target(self) -> None:

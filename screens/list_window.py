@@ -90,6 +90,7 @@ class WindowedScreen(EngineScreen):
 
     TABLE_ID = ""
     RELOAD_ON: frozenset[str] = frozenset()
+    AROUND = False  # the page command takes `around` (the order can move a row)
 
     def __init__(self) -> None:
         super().__init__()
@@ -98,7 +99,7 @@ class WindowedScreen(EngineScreen):
         self.asked = 0  # windows asked of the engine (tests count rows fetched, not time)
         self.rows_asked = 0
         self._asking = False
-        self._again: int | None = None  # a window wished for while one was out
+        self._again: tuple[int, str | None] | None = None  # wished for while one was out
         self._generation = 0  # a new filter makes windows still in flight stale
         self._stale = False  # something changed: the window is asked again on the next tick
         self._reset = False  # the next window starts a new filter: cursor at its top
@@ -111,8 +112,9 @@ class WindowedScreen(EngineScreen):
     def row_cells(self, row: Any) -> Sequence[str | Text]:
         raise NotImplementedError
 
-    def fetch_window(self, offset: int, limit: int) -> Any:
-        """In a worker thread: the command's page (offset, total, rows)."""
+    def fetch_window(self, offset: int, limit: int, around: str | None) -> Any:
+        """In a worker thread: the command's page (offset, total, rows); `around` (a row's key,
+        only when `AROUND`) asks for the window holding that row, wherever it is now."""
         raise NotImplementedError
 
     def window_loaded(self, page: Any) -> None:
@@ -135,7 +137,8 @@ class WindowedScreen(EngineScreen):
         return self.rows.by_key(self.table.cursor_key)
 
     def on_mount(self) -> None:
-        super().on_mount()
+        # Textual calls each class's on_mount (EngineScreen's too): a subclass adds its own
+        # without calling this one again.
         self.table.focus()
         self.reload(new=True)
         self.set_interval(REFRESH_S, self._tick)
@@ -146,17 +149,22 @@ class WindowedScreen(EngineScreen):
 
     # ---- loading --------------------------------------------------------------------------------
     def reload(self, offset: int | None = None, new: bool = False) -> None:
-        """Ask for the window at `offset` (default: the one held, read again); `new` (a filter
-        changed): from the top, with the cursor on the first row."""
+        """Ask for the window at `offset`, or (by default) the one held read again: around the
+        row under the cursor where the command can place it (`AROUND`: a change of state moves
+        an incident down the list, and the cursor goes with it). `new` (a filter changed): from
+        the top, with the cursor on the first row."""
         self._stale = False
+        around = None
         if new:
             self._generation += 1
             self._reset, self._again, offset = True, None, 0
             self._asking = False  # an answer still out is for the old filter: it is dropped
         if offset is None:
             offset = self.rows.offset
+            if self.AROUND and self.selected is not None:
+                around = self.table.cursor_key
         if self._asking:
-            self._again = offset
+            self._again = (offset, around)
             return
         self._asking = True
         gen = self._generation
@@ -166,6 +174,7 @@ class WindowedScreen(EngineScreen):
             self.fetch_window,
             max(0, offset),
             WINDOW,
+            around,
             then=lambda page: self._loaded(page, gen),
             fail=lambda exc: self._failed(exc, gen),
         )
@@ -181,8 +190,11 @@ class WindowedScreen(EngineScreen):
         self.table.rows_changed(keep, self.rows.index_of)
         self.window_loaded(page)
         if self._again is not None:
-            offset, self._again = self._again, None
-            self.reload(offset)
+            (offset, around), self._again = self._again, None
+            if around is not None and around == self.table.cursor_key:
+                self.reload()  # read again, around the cursor's row as it is now
+            else:
+                self.reload(offset)
         else:
             self._follow()
 
@@ -213,8 +225,12 @@ class WindowedScreen(EngineScreen):
 
     # ---- live -------------------------------------------------------------------------------------
     def on_engine_events(self, message: EngineEvents) -> None:
-        if message.types() & self.RELOAD_ON:
+        if message.types() & self.RELOAD_ON and self.follows_changes():
             self._stale = True
+
+    def follows_changes(self) -> bool:
+        """Whether a change can reach the rows shown (a window of the past cannot)."""
+        return True
 
     def _tick(self) -> None:
         if self._stale and self.is_current:

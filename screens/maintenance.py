@@ -39,6 +39,7 @@ class MaintenanceScreen(WindowedScreen):
     LISTENS = True
     BINDINGS = bindings_for("maintenance")
     TABLE_ID = "windows"
+    AROUND = True
     RELOAD_ON = frozenset({"maintenance"})
 
     def __init__(self) -> None:
@@ -81,8 +82,10 @@ class MaintenanceScreen(WindowedScreen):
         )
 
     # ---- windows ----------------------------------------------------------------------------------
-    def fetch_window(self, offset: int, limit: int) -> Any:
-        return self.commands.maintenance_page(offset=offset, limit=limit, now=self.ctx.clock())
+    def fetch_window(self, offset: int, limit: int, around: str | None) -> Any:
+        return self.commands.maintenance_page(
+            offset=offset, limit=limit, around=around, now=self.ctx.clock()
+        )
 
     def window_loaded(self, page: Any) -> None:
         self.table.empty = EMPTY

@@ -248,14 +248,14 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/incidents/page",
         "incident_page",
         "A window of incidents in the Alerts order, with the count matching and per state",
-        body=("resolved", "offset", "limit", "after"),
+        body=("resolved", "offset", "limit", "after", "around"),
     ),
     R(
         "GET",
         "/api/v1/maintenance/page",
         "maintenance_page",
         "A window of maintenance windows, with the count and those covering every target",
-        body=("offset", "limit", "after"),
+        body=("offset", "limit", "after", "around"),
     ),
     R("GET", "/api/v1/benchmarks", "list_benchmarks", "Benchmarks with score and baseline"),
     R(

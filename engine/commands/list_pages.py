@@ -88,15 +88,21 @@ class ListPaging(CommandBase):
         offset: Offset = 0,
         limit: Limit = 100,
         after: Cursor | None = None,
+        around: Cursor | None = None,
     ) -> IncidentPage:
         """Incidents in the Alerts order (firing, acknowledged, silenced, then resolved when
         asked; newest first in each): a window with its notifications and receipts, the number
-        matching and the count per state of all incidents."""
+        matching and the count per state of all incidents. With `around` (an incident id) the
+        window holds that incident, wherever its state moved it; at `offset` when it is gone."""
         states = (*OPEN_STATES, "resolved") if resolved else OPEN_STATES
         try:
-            win, counts = list_pages.incident_window(self.store, states, offset, limit, after)
+            win, counts = list_pages.incident_window(
+                self.store, states, offset, limit, after, around
+            )
         except LookupError:
-            raise _gone(after or "") from None
+            if after:
+                raise _gone(after) from None
+            win, counts = list_pages.incident_window(self.store, states, offset, limit)
         rows = incident_list.by_ids(self.store, win.rows)
         more = bool(win.rows) and win.offset + len(win.rows) < win.total
         return IncidentPage(
@@ -112,16 +118,19 @@ class ListPaging(CommandBase):
         offset: Offset = 0,
         limit: Limit = 100,
         after: Cursor | None = None,
+        around: Cursor | None = None,
         now: float | None = None,
     ) -> WindowPage:
         """Maintenance windows not yet over, every target's first, then by start: a window of
-        them, the number in all and how many cover every target. `now` (in-process only: the
-        console's clock) says which are over."""
+        them, the number in all and how many cover every target; `around` as `incident_page`.
+        `now` (in-process only: the console's clock) says which are over."""
         at = time.time() if now is None else now
         try:
-            win, alls = list_pages.maintenance_window(self.store, at, offset, limit, after)
+            win, alls = list_pages.maintenance_window(self.store, at, offset, limit, after, around)
         except LookupError:
-            raise _gone(after or "") from None
+            if after:
+                raise _gone(after) from None
+            win, alls = list_pages.maintenance_window(self.store, at, offset, limit)
         windows = [wstore.from_row(self.store, r) for r in win.rows]
         names = self.target_names(w.target_id for w in windows if w.target_id)  # type: ignore[attr-defined]
         more = bool(windows) and win.offset + len(windows) < win.total

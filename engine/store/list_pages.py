@@ -160,19 +160,32 @@ def incident_counts(store: Store) -> dict[str, int]:
         return {str(s): int(n) for s, n in conn.execute(q).all()}
 
 
+def _placed(position: int, limit: int, after: bool) -> int:
+    """The offset of the window after a row at `position` (1-based), or around it (a third of
+    the way down: the row an action or a change moved stays in the window)."""
+    return position if after else max(0, position - 1 - limit // 3)
+
+
 def incident_window(
-    store: Store, states: Sequence[str], offset: int, limit: int, after: str | None = None
+    store: Store,
+    states: Sequence[str],
+    offset: int,
+    limit: int,
+    after: str | None = None,
+    around: str | None = None,
 ) -> tuple[Window, dict[str, int]]:
     """Incident ids in the Alerts order among `states`, and the count per state (of all). Each
-    state is its own run of the (state, opened_at) index, so a window is at most a few seeks."""
+    state is its own run of the (state, opened_at) index, so a window is at most a few seeks.
+    `after` an incident, or `around` one (LookupError when it is not among them)."""
     i = Incident.__table__  # type: ignore[attr-defined]
     counts = incident_counts(store)
     wanted = [s for s in INCIDENT_STATES if s in states]
     sizes = [counts.get(s, 0) for s in wanted]
     total = sum(sizes)
     with store.engine.connect() as conn:
-        if after is not None:
-            offset = _incident_position(conn, wanted, sizes, after)
+        if after is not None or around is not None:
+            at = _incident_position(conn, wanted, sizes, after or around or "")
+            offset = _placed(at, limit, after is not None)
         offset, limit = _bounds(offset, limit, total, after is not None)
         rows: list[Any] = []
         start = 0
@@ -186,7 +199,7 @@ def incident_window(
 
 
 def _incident_position(conn: Any, wanted: list[str], sizes: list[int], after: str) -> int:
-    """Where the window after incident `after` starts (past it: it and all before it)."""
+    """Where incident `after` stands, from 1: it and all before it."""
     i = Incident.__table__  # type: ignore[attr-defined]
     row = conn.execute(select(i.c.state, i.c.opened_at).where(i.c.id == after)).first()
     if row is None or row[0] not in wanted:
@@ -214,10 +227,15 @@ def _window_order() -> tuple[ColumnElement[Any], ...]:
 
 
 def maintenance_window(
-    store: Store, now: float, offset: int, limit: int, after: str | None = None
+    store: Store,
+    now: float,
+    offset: int,
+    limit: int,
+    after: str | None = None,
+    around: str | None = None,
 ) -> tuple[Window, int]:
     """Windows not yet over, everything's first then by start (then id): their rows, and how
-    many cover every target."""
+    many cover every target. `after` a window, or `around` one, as `incident_window`."""
     m = MaintenanceWindow.__table__  # type: ignore[attr-defined]
     live = _live(now)
     with store.engine.connect() as conn:
@@ -229,16 +247,17 @@ def maintenance_window(
             or 0
         )
         order = _window_order()
-        if after is not None:
-            keys = conn.execute(select(*order).where(m.c.id == after)).first()
+        if after is not None or around is not None:
+            keys = conn.execute(select(*order).where(m.c.id == (after or around), live)).first()
             if keys is None:
-                raise LookupError(after)
+                raise LookupError(after or around)
             a, b, c = order
             later = or_(b < keys[1], and_(b == keys[1], c <= keys[2]))
             upto = or_(a < keys[0], and_(a == keys[0], later))
-            offset = int(
+            at = int(
                 conn.execute(select(func.count()).select_from(m).where(live, upto)).scalar() or 0
             )
+            offset = _placed(at, limit, after is not None)
         offset, limit = _bounds(offset, limit, total, after is not None)
         rows = _slice(conn, select(m).where(live), order, False, offset, limit, total)
     return Window(offset, total, rows), alls
