@@ -24,10 +24,10 @@ from screens.virtual_table import Column, VirtualTable
 EMPTY = "No maintenance windows. Press a to add one, or m to put every target in maintenance."
 SCOPE_TEXT = {"all": "all targets", "tag": "tag", "target": "target"}
 COLUMNS = (
-    Column("Applies to", 20),
+    Column("Applies to", 14),
     Column("Kind", 7),
     Column("From", 16, drop=2),
-    Column("Until / schedule", 0),
+    Column("Until / schedule", 22),
     Column("Reason", 0, drop=1),
 )
 
