@@ -90,6 +90,12 @@ def main() -> None:
         "maintenance": cmds.list_maintenance,
         "rules": cmds.list_rules,
         "incidents": lambda: cmds.list_incidents(),
+        # The windows screens 2, 3 and 4 ask for (a screen's worth, with the count): the first,
+        # and the last (End), which reads the index from its other end.
+        "history_window": lambda: cmds.history_page(limit=120),
+        "history_window_end": lambda: cmds.history_page(offset=10**9, limit=120),
+        "incident_window": lambda: cmds.incident_page(resolved=True, limit=120),
+        "maintenance_window": lambda: cmds.maintenance_page(offset=10**9, limit=120),
     }
     out: dict[str, Any] = {"targets": a.targets, "load_s": round(load_s, 2)}
     out["bare_page_ms"] = round(bare, 2)
