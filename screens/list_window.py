@@ -216,7 +216,8 @@ class WindowedScreen(EngineScreen):
         self._follow_due = False
         vis = self.table.visible_range()
         if len(vis) and not self.rows.covers(vis.start, vis.stop - 1):
-            self.reload(max(0, vis.start - WINDOW // 3))
+            # A third of the window above the rows in view, and a full window at the end.
+            self.reload(max(0, min(vis.start - WINDOW // 3, self.rows.total - WINDOW)))
 
     @on(VirtualTable.Highlighted)
     def _moved(self, event: VirtualTable.Highlighted) -> None:

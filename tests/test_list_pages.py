@@ -48,7 +48,7 @@ def test_incident_windows_are_slices_of_one_order(cmds: Commands) -> None:
         p = cmds.incident_page(resolved=True, offset=offset, limit=120)
         assert p.total == len(whole)
         assert [i.id for i in p.rows] == [i.id for i in whole[p.offset : p.offset + 120]]
-        assert p.offset == min(offset, len(whole) - 120)  # past the end: the last full window
+        assert len(p.rows) == min(120, len(whole) - offset) and p.offset == offset
     opened = cmds.incident_page(limit=1000)
     assert opened.total == sum(1 for i in whole if i.state != "resolved")
     assert opened.counts["resolved"] == sum(1 for i in whole if i.state == "resolved")
@@ -62,7 +62,9 @@ def test_history_windows_and_a_walk_while_events_arrive(cmds: Commands) -> None:
     assert whole == sorted(whole, key=lambda e: -e.ts) and {e.target for e in whole} == {
         "quokka-api"
     }
-    for offset in (0, 5000, len(whole) - 1, 10**9):
+    end = cmds.history_page(target="quokka-api", offset=10**9, limit=100)
+    assert end.offset == len(whole) - 100 and end.rows[-1].ts == whole[-1].ts  # End: a full one
+    for offset in (0, 5000, len(whole) - 1):
         p = cmds.history_page(target="quokka-api", offset=offset, limit=100)
         assert [e.ts for e in p.rows] == [e.ts for e in whole[p.offset : p.offset + 100]]
         assert p.total == len(whole)
@@ -137,3 +139,52 @@ def test_attached_pages_are_the_same_typed_pages(tmp_path: Path) -> None:
                 assert "get" in doc["paths"][path]
         finally:
             remote.close()
+
+
+def test_a_store_made_before_the_indexes_gets_them_and_pages_on_both_databases(
+    db_url: str, keyring: Any
+) -> None:
+    """The list indexes come with no schema step: a store without them (made before) gets them
+    at its next open; the windows read the same on SQLite and PostgreSQL."""
+    from sqlalchemy import inspect, text
+
+    from engine.config.settings import load_settings
+    from engine.store import incidents as inc_store
+    from engine.store.migrations import migrate
+    from engine.store.models import ADDED_INDEXES
+    from engine.store.store import Store
+
+    store = Store.open(db_url, keyring)
+    try:
+        with store.engine.begin() as conn:
+            for name in ADDED_INDEXES:
+                conn.execute(text(f"DROP INDEX {name}"))
+        migrate(store.engine, keyring)
+        with store.engine.connect() as conn:
+            names = {
+                ix["name"] for t in ("audit", "incidents") for ix in inspect(conn).get_indexes(t)
+            }
+        assert set(ADDED_INDEXES) <= names
+        cmds = Commands(store, load_settings(None, Path("/nonexistent"), env={}))
+        for i in range(7):
+            inc_store.open_incident(store, f"k{i}", "down", "high", f"s{i}", None, now=1000.0 + i)
+            cmds.audit("target.edit", f"target:x{i % 2}", "ops", f"e{i}")
+        cmds.maintenance_on(what="all", reason="r")
+        p = cmds.incident_page(limit=3)
+        assert p.total == 7 and [i.summary for i in p.rows] == ["s6", "s5", "s4"]
+        assert [i.summary for i in cmds.incident_page(limit=3, after=p.next).rows] == [
+            "s3",
+            "s2",
+            "s1",
+        ]
+        assert [i.summary for i in cmds.incident_page(limit=3, offset=99).rows] == [
+            "s2",
+            "s1",
+            "s0",
+        ]
+        h = cmds.history_page(kind="target", offset=5, limit=10)
+        assert [e.detail for e in h.rows] == ["e1", "e0"] and h.total == 7
+        m = cmds.maintenance_page()
+        assert m.total == m.all_targets == 1
+    finally:
+        store.close()

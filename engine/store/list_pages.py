@@ -36,9 +36,11 @@ class Window:
 
 
 def _bounds(offset: int, limit: int, total: int, after: bool = False) -> tuple[int, int]:
-    """The window asked for, inside the list: one asked past the end is the last full window
-    (End); after a cursor it starts there, however few rows are left."""
-    offset = max(0, min(offset, total if after else total - limit))
+    """The window asked for, inside the list: one asked at or past the end is the last full
+    window (End); after a cursor it starts there, however few rows are left."""
+    if offset >= total and not after:
+        offset = total - limit
+    offset = max(0, min(offset, total))
     return offset, max(0, min(limit, total - offset))
 
 
