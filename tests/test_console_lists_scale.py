@@ -12,11 +12,11 @@ import pytest
 
 from engine.commands import Commands
 from screens.alerts import AlertsScreen
+from screens.dialogs import FieldsDialog
 from screens.history import HistoryScreen
 from screens.list_window import WINDOW, WindowedScreen
 from screens.maintenance import MaintenanceScreen
 from screens.messages import EngineEvents
-from screens.dialogs import FieldsDialog
 from tests.console_fixture import FIXED_NOW, make_app, settle, wait_until
 from tests.list_world import ACKED, EVENTS, FIRING, INCIDENTS, WINDOWS, lists_world
 
