@@ -168,12 +168,13 @@ class WindowedScreen(EngineScreen):
             return
         self._asking = True
         gen = self._generation
+        limit = self.window_size()
         self.asked += 1
-        self.rows_asked += WINDOW
+        self.rows_asked += limit
         self.call_fn(
             self.fetch_window,
             max(0, offset),
-            WINDOW,
+            limit,
             around,
             then=lambda page: self._loaded(page, gen),
             fail=lambda exc: self._failed(exc, gen),
@@ -211,13 +212,24 @@ class WindowedScreen(EngineScreen):
             self._follow_due = True
             self.call_later(self._follow)
 
+    def window_size(self) -> int:
+        """WINDOW rows, or three screens on a terminal taller than a third of it: the rows in
+        view and MARGIN either side always fit in one window."""
+        return max(WINDOW, 3 * self.table.scrollable_content_region.height)
+
     def _follow(self) -> None:
         """The rows in view near the window's edge: the window moves with them."""
         self._follow_due = False
         vis = self.table.visible_range()
         if len(vis) and not self.rows.covers(vis.start, vis.stop - 1):
             # A third of the window above the rows in view, and a full window at the end.
-            self.reload(max(0, min(vis.start - WINDOW // 3, self.rows.total - WINDOW)))
+            limit = self.window_size()
+            offset = max(0, min(vis.start - limit // 3, self.rows.total - limit))
+            held = self.rows.offset + len(self.rows.view)
+            if offset != self.rows.offset or (
+                len(self.rows.view) < limit and held < len(self.rows)
+            ):
+                self.reload(offset)  # (never the same window read again: no loop)
 
     @on(VirtualTable.Highlighted)
     def _moved(self, event: VirtualTable.Highlighted) -> None:

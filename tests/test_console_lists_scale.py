@@ -56,7 +56,7 @@ async def _press(pilot: Any, screen: WindowedScreen, *keys: str) -> list[Any]:
 
 def _held_at_most(screen: WindowedScreen, windows: int) -> None:
     assert len(screen.rows.view) <= WINDOW
-    assert screen.rows_asked <= windows * WINDOW, screen.rows_asked
+    assert screen.rows_asked <= windows * WINDOW, screen.rows_asked  # at 100x30: WINDOW each
 
 
 async def test_history_at_100000_events(tmp_path: Path) -> None:
@@ -199,3 +199,19 @@ async def test_maintenance_at_5000_windows(tmp_path: Path) -> None:
             await settle(pilot)
             await wait_until(pilot, lambda: len(screen.rows) == total, SLOW)
             assert screen.all_targets == 0
+
+
+async def test_a_tall_terminal_gets_windows_that_cover_it(tmp_path: Path) -> None:
+    """On a terminal taller than a third of WINDOW the window grows to three screens: the rows
+    in view always fit in one, and it is asked once per jump, never again and again."""
+    with lists_world(tmp_path) as w:
+        async with make_app(w.backend).run_test(size=(120, 150)) as pilot:
+            screen = await _go(pilot, "3")
+            assert isinstance(screen, HistoryScreen)
+            height = len(screen.table.visible_range())
+            assert height > WINDOW // 3 and len(screen.rows.view) >= 3 * height - 3
+            rows = await _press(pilot, screen, "end")
+            assert len(rows) == height and screen.table.cursor == EVENTS + 10
+            await pilot.pause(0.3)
+            await settle(pilot)
+            assert screen.asked <= 3, screen.asked
