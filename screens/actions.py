@@ -64,7 +64,7 @@ COMMANDS: tuple[Command, ...] = (
     C("global", "7", "switch_mode('subscribers')", "Subs", "Show Telegram subscribers", show=False),
     C("global", "8", "switch_mode('rules')", "Rules", "Show metric alert rules", show=False),
     C("global", "9", "switch_mode('engines')", "Engines",
-      "Show the engines sharing this store (several engines on PostgreSQL)", show=False),
+      "Show the engines sharing this store (PostgreSQL)", show=False),
     C("global", "question_mark", "help", "Help", "List every key"),
     C("global", "ctrl+p", "command_palette", "Palette", "Search every action by name", show=False,
       bind=False),

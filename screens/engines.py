@@ -99,16 +99,15 @@ class EnginesScreen(ListScreen):
     def info(self) -> str:
         if not self.every:
             mode = self.ctx.backend.mode
-            return f" one engine · {mode} in this console · g reloads"
+            return f" Engines · one engine · {mode} in this console · g reloads"
         alive = [e for e in self.every if e.get("alive")]
         places = len({e.get("location") for e in alive})
-        me = next((e for e in self.every if e.get("this")), None)
-        here = f" · this console: {me['id']}" if me else ""
+        here = " · ◆ this console" if any(e.get("this") for e in self.every) else ""
         hidden = len(self.every) - len(self.items)
-        more = f" ({hidden} hidden: v shows)" if hidden else " · v hides stopped"
+        more = f" · {hidden} hidden (v shows)" if hidden else " · v hides stopped"
         return (
-            f" {len(alive)} of {len(self.every)} engines alive in {places}"
-            f" location{'s' if places != 1 else ''}{here}{more} · g reloads"
+            f" Engines: {len(alive)} of {len(self.every)} alive in {places}"
+            f" location{'s' if places != 1 else ''}{here}{more}"
         )
 
     def action_toggle_gone(self) -> None:
@@ -143,7 +142,7 @@ def location_rows(legs: Sequence[Any], now: float) -> Table:
         alive = int(g.get("engines_alive") or 0)
         if state == NO_ENGINE:
             verdict = Text("✖ no engine", style="bold red")
-            who = Text("no engine alive here: not counted as up", style="red")
+            who = Text("no engine alive: not counted as up", style="red")
         else:
             verdict = state_text(state or "unknown")
             who = Text(f"{g.get('engine') or '—'} ({alive} alive here)", style="bright_black")
@@ -154,7 +153,7 @@ def location_rows(legs: Sequence[Any], now: float) -> Table:
         rows.add_row(
             f" {g.get('location')}",
             verdict,
-            ms(g.get("latency_ms")),
+            "—" if state == NO_ENGINE else ms(g.get("latency_ms")),
             ago(g.get("checked_at"), now),
             who,
         )
