@@ -59,14 +59,25 @@ class EnginesScreen(ListScreen):
         super().__init__()
         self.every: list[dict[str, Any]] = []  # as read, stopped and gone engines included
         self.show_all = True
+        self._reading = False  # a read in flight: a slow store gets no pile of them
+        self._error = False  # the last read failed (the empty line says why)
 
     def on_mount(self) -> None:
         super().on_mount()
         self.set_interval(REFRESH_S, self._tick)
 
     def _tick(self) -> None:
-        if self.is_current:
+        if self.is_current and not self._reading:
             self.action_reload()
+
+    def action_reload(self) -> None:
+        self._reading = True
+        super().action_reload()
+
+    def _failed(self, exc: BaseException) -> None:
+        self._reading = False
+        self.every, self._error = [], True
+        super()._failed(exc)
 
     @property
     def clustered(self) -> bool:
@@ -74,6 +85,7 @@ class EnginesScreen(ListScreen):
         return bool((self.ctx.stats or {}).get("cluster"))
 
     def _loaded(self, items: Any) -> None:
+        self._reading = self._error = False
         self.every = [dict(i) for i in items or []]
         self.items = [e for e in self.every if self.show_all or e.get("alive")]
         if self.every:
@@ -98,8 +110,11 @@ class EnginesScreen(ListScreen):
 
     def info(self) -> str:
         if not self.every:
-            mode = self.ctx.backend.mode
-            return f" Engines · one engine · {mode} in this console · g reloads"
+            if self._error:
+                return " Engines · the list could not be read · g tries again"
+            if self.clustered:
+                return " Engines · none listed yet · g reloads"
+            return f" Engines · one engine · {self.ctx.backend.mode} in this console · g reloads"
         alive = [e for e in self.every if e.get("alive")]
         places = len({e.get("location") for e in alive})
         here = " · ◆ this console" if any(e.get("this") for e in self.every) else ""

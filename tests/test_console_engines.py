@@ -209,16 +209,24 @@ def test_models_through_a_real_daemon_and_the_attached_console(tmp_path: Path) -
                 assert ok["application/json"]["schema"]["items"] == {
                     "$ref": "#/components/schemas/EngineInfo"
                 }
-                anyio.run(_attached_engines_screen, AttachedBackend(remote), engines[0].id)
+                anyio.run(_attached_engines_screen, AttachedBackend(remote), node)
             finally:
                 remote.close()
         finally:
             cluster.stop()
 
 
-async def _attached_engines_screen(backend: Any, eid: str) -> None:
+async def _attached_engines_screen(backend: Any, node: Any) -> None:
+    """Attached: the daemon's own row is `this`; a daemon that stops is said, not a stale list."""
+    eid = backend.commands.list_engines()[0].id
     async with make_app(backend).run_test(size=(80, 24)) as pilot:
         screen = await _engines(pilot)
         await wait_until(pilot, lambda: eid in _ids(screen), timeout=10)
         assert next(e for e in screen.items if e["id"] == eid)["this"]
         assert "◆ this" in shown(screen.query_one(KeyedTable))
+        assert node.stop() == 0
+        await pilot.press("g")
+        await settle(pilot)
+        await wait_until(pilot, lambda: not screen.items, timeout=10)
+        assert "could not be read" in shown(screen.query_one("#engines-info"))
+        assert screen.query_one("#engines-empty").display
