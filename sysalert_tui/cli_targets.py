@@ -235,7 +235,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         for line in show_lines(r, latest):
             print(line)
         for loc in r.get("locations") or []:
-            if not isinstance(loc, dict):
+            if isinstance(loc, str):  # a name only (SQLite): shown above
                 continue
             lat = loc["latency_ms"]
             print(

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from engine.commands.base import CommandBase
 from engine.commands.ports import NullHooks
 from engine.core.limits import Ref
+from engine.core.results import EngineInfo, LocationResult
 from engine.store import cluster as cstore
 from engine.store.cluster_live import announce
 from engine.store.store import Store
@@ -33,17 +32,39 @@ class SharedStoreHooks(NullHooks):
 
 
 class ClusterCommands(CommandBase):
-    def list_engines(self) -> list[dict[str, Any]]:
+    def list_engines(self) -> list[EngineInfo]:
         """Every engine that shares this store: id, location, targets held, last seen, alive,
-        leader. A SQLite store has one engine and keeps no list (empty)."""
+        leader, and which one answers (`this`). A SQLite store has one engine and keeps no list
+        (empty)."""
         if self.store.sqlite:
             return []
-        return cstore.list_engines(self.store, self.settings.engine.lease)
+        me = self._this_engine()
+        return [
+            EngineInfo(**row, this=row["id"] == me)
+            for row in cstore.list_engines(self.store, self.settings.engine.lease)
+        ]
 
-    def target_locations(self, ref: Ref) -> list[dict[str, Any]]:
-        """Each of a target's locations with its latest result, latency and the engine probing
-        it there (`no-engine` when none is alive); empty for a target without locations."""
+    def target_locations(self, ref: Ref) -> list[LocationResult]:
+        """Each of a target's locations with its latest result, latency, the engine probing it
+        there (`no-engine` when none is alive) and how many engines are alive there; empty for a
+        target without locations (and on SQLite, whose one engine probes every target)."""
         rec = self.target_record(ref)
         if not rec.locations or self.store.sqlite:
             return []
-        return cstore.location_detail(self.store, rec.id, rec.locations)
+        alive: dict[str, int] = {}
+        for e in cstore.list_engines(self.store, self.settings.engine.lease):
+            if e["alive"]:
+                alive[e["location"]] = alive.get(e["location"], 0) + 1
+        fields = LocationResult.model_fields
+        return [
+            LocationResult(
+                engines_alive=alive.get(leg["location"], 0),
+                **{k: v for k, v in leg.items() if k in fields and k != "engines_alive"},
+            )
+            for leg in cstore.location_detail(self.store, rec.id, rec.locations)
+        ]
+
+    def _this_engine(self) -> str | None:
+        """The id of the engine running in this process (None for a CLI on the store alone)."""
+        cluster = self.hooks.stats().get("cluster")
+        return cluster.get("id") if isinstance(cluster, dict) else None
