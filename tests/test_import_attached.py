@@ -155,3 +155,47 @@ def test_a_part_failing_mid_way_keeps_the_parts_before_and_the_same_import_resum
     )
     rows = {r["name"]: r for r in _targets(api)}
     assert len(rows) == 1200 and rows["t-01199"]["parent_id"] == rows["t-00000"]["id"]
+
+
+@pytest.mark.parametrize("attached", [True, False])
+def test_on_a_terminal_both_ways_draw_the_same_bar(
+    daemon: Daemon, api: httpx.Client, tmp_path: Path, attached: bool
+) -> None:
+    """stderr a real pseudo-terminal: the rich bar counts the targets written, part by part
+    attached, batch by batch embedded, and goes away for the one-line summary."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from tests.daemon_harness import ROOT, child_env, init_store
+
+    data = daemon.data_dir if attached else tmp_path / "embedded"
+    if not attached:
+        init_store(data)
+    path = tmp_path / "t.toml"
+    path.write_text("".join(_entry(i) for i in range(1200)))
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sysalert_tui", "import", str(path)],
+        env=dict(child_env(data), COLUMNS="100", TERM="xterm"),
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        cwd=ROOT,
+    )
+    os.close(slave)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed its end
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    out = proc.stdout.read().decode() if proc.stdout else ""
+    assert proc.wait(60) == 0, drawn[-500:]
+    os.close(master)
+    assert out.strip() == "imported: 1200 added, 0 updated, 0 unchanged"
+    screen = drawn.decode(errors="replace")
+    assert "importing" in screen and "/1200" in screen, screen[-500:]
