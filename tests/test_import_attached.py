@@ -69,6 +69,10 @@ def test_a_file_over_max_body_goes_in_parts_with_parents_first(
     assert rows["t-00000"]["parent_id"] == rows["t-01199"]["id"]
     assert rows["t-01190"]["parent_id"] == rows["t-01191"]["id"]
     assert "413" not in daemon.log()
+    # The engine holds every one (told a batch at a time), and with the parent the file gave.
+    assert api.get("/api/v1/stats").json()["targets"] == 1200
+    live = api.get("/api/v1/targets/t-00000").json()
+    assert live["parent_id"] == rows["t-01199"]["id"] and live["interval_s"] == 3600
     # Again with 300 changed: updates go in parts too, the rest stay untouched.
     path.write_text(
         text.replace('interval = "1h"', 'interval = "2h"', 300).replace(
@@ -80,6 +84,7 @@ def test_a_file_over_max_body_goes_in_parts_with_parents_first(
     assert out.strip() == "imported: 0 added, 300 updated, 900 unchanged"
     rows = {r["name"]: r for r in _targets(api)}
     assert rows["t-00299"]["interval_s"] == 7200 and rows["t-00300"]["interval_s"] == 3600
+    assert api.get("/api/v1/targets/t-00299").json()["interval_s"] == 7200
     assert rows["t-00000"]["parent_id"] == rows["t-00001"]["id"]
 
 

@@ -190,8 +190,7 @@ class TargetImport(CommandBase):
             for rec, tid in zip(batch, target_batch.fresh_ids(self.store, len(batch)), strict=True):
                 rec.id = tid
             target_batch.insert_many(self.store, batch, "target.add", by)
-            for rec in batch:
-                self.hooks.target_changed(rec.id)
+            self.hooks.targets_changed(batch)
             done += len(batch)
             if progress is not None:
                 progress(done, total)
@@ -199,8 +198,7 @@ class TargetImport(CommandBase):
         for i in range(0, len(edits), BATCH):
             batch = edits[i : i + BATCH]
             target_batch.update_many(self.store, batch, "target.edit", by)
-            for rec in batch:
-                self.hooks.target_changed(rec.id)
+            self.hooks.targets_changed(batch)
             done += len(batch)
             if progress is not None:
                 progress(done, total)
