@@ -49,11 +49,12 @@ def import_attached(
         order = parents_first(f, parent_of)
     local = getattr(cmds, "local_settings", None)  # the daemon's own config, over its socket
     limit = local.api.max_body if local is not None else MAX_BODY
-    parts = list(_parts(f, order, limit))
+    texts = [toml_entry(raw) for raw in f.raw]
+    parts = list(_parts(texts, order, limit))
     added = 0
     for part in parts:  # nothing is written until every part has passed the daemon's check
         got = cmds.import_targets(
-            text=_text(f, part, parents=False), check_only=True, added_before=added
+            text=_text(f, texts, part, parents=False), check_only=True, added_before=added
         )
         added += got["added"]
     total = len(f.built)
@@ -61,7 +62,9 @@ def import_attached(
     done = 0
     for k, part in enumerate(parts):
         try:
-            got = cmds.import_targets(text=_text(f, part, parents=True), added_before=sums["added"])
+            got = cmds.import_targets(
+                text=_text(f, texts, part, parents=True), added_before=sums["added"]
+            )
         except SysAlertError as exc:
             exc.message = (
                 f"{exc.message}; the import stopped at part {k + 1} of {len(parts)}:"
@@ -91,14 +94,14 @@ def _stored_parents(cmds: Any) -> dict[str, str | None]:
     return {name: by_id[p][0] if p in by_id else None for name, p in by_id.values()}
 
 
-def _parts(f: ImportFile, order: list[int], limit: int) -> Iterator[list[int]]:
+def _parts(texts: list[str], order: list[int], limit: int) -> Iterator[list[int]]:
     """The entries in `order`, PART at a time and each part's request well below `limit`
     bytes (an entry's size as JSON, as the request carries it)."""
     budget = max(limit - 4096, limit // 2)
     part: list[int] = []
     size = 0
     for i in order:
-        n = len(json.dumps(toml_entry(f.raw[i])))
+        n = len(json.dumps(texts[i]))
         if part and (len(part) >= PART or size + n > budget):
             yield part
             part, size = [], 0
@@ -108,12 +111,12 @@ def _parts(f: ImportFile, order: list[int], limit: int) -> Iterator[list[int]]:
         yield part
 
 
-def _text(f: ImportFile, part: list[int], parents: bool) -> str:
+def _text(f: ImportFile, texts: list[str], part: list[int], parents: bool) -> str:
     """The part as an import file; without depends_on for the check (its parents may be in a
     part before it, not written yet: the whole graph was checked here)."""
     return "\n".join(
-        toml_entry(
-            f.raw[i] if parents else {k: v for k, v in f.raw[i].items() if k != "depends_on"}
-        )
+        texts[i]
+        if parents or not f.decls[i].depends_on
+        else toml_entry({k: v for k, v in f.raw[i].items() if k != "depends_on"})
         for i in part
     )
