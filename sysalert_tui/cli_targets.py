@@ -358,7 +358,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     with open_commands(args, prefer_daemon=False) as cmds:
         for part in cmds.export_parts():
             sys.stdout.write(part)
-    sys.stdout.flush()
+            sys.stdout.flush()  # a reader (a pipe, a file) has each page as it is read
     return 0
 
 

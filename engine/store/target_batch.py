@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
@@ -220,14 +220,15 @@ def export_order(store: Store, chunk: int = 5000) -> tuple[list[str], dict[str, 
 def iter_ids(store: Store, ids: list[str], chunk: int = 1000) -> Iterator[list[TargetRecord]]:
     """The targets with these ids, in this order, `chunk` at a time (one IN (...) per CHUNK);
     an id removed meanwhile is left out."""
+    table = Target.__table__  # type: ignore[attr-defined]
     for i in range(0, len(ids), chunk):
         part = ids[i : i + chunk]
         got: dict[str, TargetRecord] = {}
-        with store.session() as s:
+        with store.engine.connect() as conn:
             for j in range(0, len(part), CHUNK):
-                q = select(Target).where(col(Target.id).in_(part[j : j + CHUNK]))
-                for row in s.execute(q).scalars():
-                    got[row.id] = from_row(store, row)
+                q = select(table).where(table.c.id.in_(part[j : j + CHUNK]))
+                for row in conn.execute(q):  # plain rows: an ORM object each costs a third more
+                    got[row.id] = from_row(store, cast(Target, row))
         yield [got[t] for t in part if t in got]
 
 
