@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from engine.commands.base import CommandBase
 from engine.commands.targets import check_local_path, closes_cycle, decl_args
@@ -163,7 +163,7 @@ class TargetImport(CommandBase):
         source: str = "import",
         by: str = "operator",
         progress: Progress | None = None,
-        check_only: bool = False,
+        check_only: StrictBool = False,  # over HTTP true or false, never 0 or "yes"
         added_before: Earlier = 0,
     ) -> dict[str, int]:
         """Add new targets and update changed ones by name; all-or-nothing validation first.
