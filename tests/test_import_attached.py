@@ -204,3 +204,33 @@ def test_on_a_terminal_both_ways_draw_the_same_bar(
     assert out.strip() == "imported: 1200 added, 0 updated, 0 unchanged"
     screen = drawn.decode(errors="replace")
     assert "importing" in screen and "/1200" in screen, screen[-500:]
+
+
+def test_parts_hold_at_most_a_thousand_entries_and_fit_the_body() -> None:
+    from engine.commands.targets_io import toml_entry
+    from sysalert_tui.cli_import import _parts
+
+    texts = [toml_entry({"spec": f"tcp://127.0.0.1:{i}", "name": f"ü-{i}"}) for i in range(2500)]
+    order = list(range(2500))[::-1]
+    assert [len(p) for p in _parts(texts, order, 1 << 24)] == [1000, 1000, 500]
+    parts = list(_parts(texts, order, MAX_BODY))
+    assert [i for p in parts for i in p] == order and len(parts) > 10
+    for p in parts:
+        body = json.dumps({"text": "\n".join(texts[i] for i in p), "added_before": 99999})
+        assert len(body) <= MAX_BODY
+
+
+def test_an_entry_sent_on_reads_back_as_the_file_gave_it() -> None:
+    import datetime
+    import tomllib
+
+    from engine.commands.targets_io import toml_entry
+
+    raw = tomllib.loads(
+        '[[targets]]\nspec = "https://h/x?a=1&b=\\"2\\""\nname = "quote \\"me\\" ü"\n'
+        'interval = "2m"\ntags = ["a", "b c"]\nconditions = ["[STATUS] == 200"]\n'
+        'options = { follow_redirects = false, headers = { "X-Token" = "s3cret" }, n = 1.5 }\n'
+        "failure_threshold = 3\nwhen = 1979-05-27T07:32:00Z\nday = 1979-05-27\n"
+    )["targets"][0]
+    assert isinstance(raw["when"], datetime.datetime)
+    assert tomllib.loads(toml_entry(raw)) == {"targets": [raw]}
