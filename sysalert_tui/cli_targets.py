@@ -352,26 +352,37 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    """Written a page of targets at a time (the first line at once, memory flat at 100,000).
+    It reads the store itself, also while a daemon runs: an export holds every password in
+    the clear, which the API never answers with."""
     with open_commands(args, prefer_daemon=False) as cmds:
-        sys.stdout.write(cmds.export_targets())
+        for part in cmds.export_parts():
+            sys.stdout.write(part)
+            sys.stdout.flush()  # a reader (a pipe, a file) has each page as it is read
     return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    """Embedded, one call writes the file in batches; attached, the file is checked here and
+    sent in parts (sysalert_tui/cli_import.py). A rich bar on a terminal either way."""
+    from contextlib import nullcontext
+
     from engine.core.errors import BadInput
 
     try:
         text = args.file.read_text(encoding="utf-8")
     except OSError as exc:
         raise BadInput(f"cannot read {args.file}: {exc.strerror}", "check the path") from None
-    with open_commands(args) as cmds:
-        if getattr(cmds, "mode", None) == "attached" or not sys.stderr.isatty():
-            res = cmds.import_targets(text, source=str(args.file))
-        else:  # written here in batches: a bar on the terminal shows how far it is
-            from sysalert_tui.progress import import_bar
+    from sysalert_tui.progress import import_bar
 
-            with import_bar() as progress:
-                res = cmds.import_targets(text, source=str(args.file), progress=progress)
+    with open_commands(args) as cmds, import_bar() if sys.stderr.isatty() else nullcontext() as bar:
+        if getattr(cmds, "mode", None) == "attached":
+            from sysalert_tui.cli import load_settings
+            from sysalert_tui.cli_import import import_attached
+
+            res = import_attached(cmds, text, str(args.file), load_settings(args), bar)
+        else:
+            res = cmds.import_targets(text, source=str(args.file), progress=bar)
     print(
         f"imported: {res['added']} added, {res['updated']} updated,"
         f" {res.get('unchanged', 0)} unchanged"

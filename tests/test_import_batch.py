@@ -100,3 +100,83 @@ def test_fresh_ids_are_new_and_typeable(cmds: Commands) -> None:
     rec.id = ids[0]
     target_batch.insert_many(cmds.store, [rec], "target.add", "me")
     assert ids[0] not in target_batch.fresh_ids(cmds.store, 3000)
+
+
+def test_changes_are_written_a_batch_at_a_time_and_checked_before_any_write(
+    cmds: Commands,
+) -> None:
+    cmds.import_targets(_file(2500), by="alice")
+    seen: list[tuple[int, int]] = []
+    text = _file(1500, 0, "45s") + _file(1000, 1500)
+    res = cmds.import_targets(text, by="bob", progress=lambda d, t: seen.append((d, t)))
+    assert res == {"added": 0, "updated": 1500, "unchanged": 1000}
+    assert seen == [(1000, 2500), (1500, 2500), (2500, 2500)]  # two update batches, then the end
+    assert tstore.find(cmds.store, "t-01499").interval_s == 45.0  # type: ignore[union-attr]
+    assert tstore.find(cmds.store, "t-01500").interval_s == 30.0  # type: ignore[union-attr]
+    with cmds.store.session() as s:
+        rows = list(
+            s.execute(select(AuditEntry).where(AuditEntry.action == "target.edit")).scalars()
+        )
+    assert len(rows) == 1500
+    assert {
+        cmds.store.open_("audit", "actor_s", f"{r.ts:.6f}:{r.action}", r.actor_s) for r in rows
+    } == {"bob"}
+    # A change that cannot be made (timeout over the interval) fails before the 2,499 others.
+    bad = _file(2499, 0, "1m") + (
+        '[[targets]]\nspec = "tcp://127.0.0.1:1001"\nname = "t-02499"\ninterval = "5s"\n'
+        'timeout = "9s"\n'
+    )
+    with pytest.raises(BadInput, match="timeout 9s is longer than the interval"):
+        cmds.import_targets(bad)
+    assert tstore.find(cmds.store, "t-00000").interval_s == 45.0  # type: ignore[union-attr]
+
+
+def test_locations_and_quorum_are_part_of_what_an_import_compares(cmds: Commands) -> None:
+    one = '[[targets]]\nspec = "tcp://127.0.0.1:9"\nname = "db"\n'
+    assert cmds.import_targets(one)["added"] == 1
+    res = cmds.import_targets(one + 'locations = ["fra", "nyc"]\nquorum = 1\n')
+    assert res == {"added": 0, "updated": 1, "unchanged": 0}
+    rec = tstore.find(cmds.store, "db")
+    assert rec is not None and rec.locations == ["fra", "nyc"] and rec.quorum == 1
+    assert cmds.import_targets(cmds.export_targets())["unchanged"] == 1
+
+
+def test_check_only_counts_and_writes_nothing(cmds: Commands) -> None:
+    cmds.import_targets(_file(10))
+    res = cmds.import_targets(_file(5, 0, "45s") + _file(10, 5), check_only=True)
+    assert res == {"added": 5, "updated": 5, "unchanged": 5}
+    assert len(tstore.all_ids(cmds.store)) == 10
+    assert tstore.find(cmds.store, "t-00000").interval_s == 30.0  # type: ignore[union-attr]
+
+
+def test_export_is_written_a_page_at_a_time_in_the_same_bytes(cmds: Commands) -> None:
+    """The bytes `export` wrote when it read every record at once: sorted by name case-folded
+    (stable), a parent's name as depends_on, heartbeats without a cadence."""
+    from engine.commands.targets_io import EXPORT_HEADER, _toml_target
+
+    text = _file(7) + (
+        '[[targets]]\nspec = "tcp://127.0.0.1:9"\nname = "DB"\ndepends_on = "t-00003"\n'
+        '[[targets]]\nspec = "tcp://127.0.0.1:9"\nname = "db"\ndepends_on = "DB"\n'
+        'locations = ["fra"]\nfailure_threshold = 3\n'
+        '[[targets]]\nspec = "heartbeat://nightly?every=1d"\nname = "Alpha"\n'
+        '[[targets]]\nspec = "https://u:pw@example.org/x"\nname = "web"\n'
+        'options = { follow_redirects = false, expect_status = "2xx" }\n'
+        'conditions = ["[STATUS] == 200"]\n'
+    )
+    cmds.import_targets(text)
+    recs = cmds.target_records()  # what export read before: every record, sorted by name
+    names = {r.id: r.name for r in recs}
+    lines = [EXPORT_HEADER, ""]
+    for r in recs:
+        lines += [*_toml_target(r, names), ""]
+    before = "\n".join(lines)
+    parts = list(cmds.export_parts(page=3))
+    assert len(parts) == 1 + 4  # the header, then 11 targets 3 at a time
+    assert "".join(parts) == before == cmds.export_targets()
+    assert 'spec = "https://u:pw@example.org/x"' in before  # the user's own file: in full
+    assert [r.name for r in recs][:3] == ["Alpha", "DB", "db"]
+    assert cmds.import_targets(before) == {"added": 0, "updated": 0, "unchanged": 11}
+    empty = Commands(cmds.store, cmds.settings)
+    for rid in tstore.all_ids(cmds.store):
+        tstore.delete_target(cmds.store, rid)
+    assert empty.export_targets() == EXPORT_HEADER + "\n"

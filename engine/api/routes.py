@@ -128,8 +128,8 @@ ROUTES: tuple[Route, ...] = (
         "POST",
         "/api/v1/targets/import",
         "import_targets",
-        "Import targets as TOML",
-        body=("text",),
+        "Import targets as TOML (check_only: check and count, write nothing)",
+        body=("text", "check_only", "added_before"),
     ),
     R(
         "GET",

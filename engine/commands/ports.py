@@ -82,6 +82,7 @@ class EngineHooks(Protocol):
     def snapshot(self) -> list[TargetRecord]: ...
     def display_state(self, rec: TargetRecord) -> str: ...
     def target_changed(self, target_id: str) -> None: ...
+    def targets_changed(self, recs: list[TargetRecord]) -> None: ...  # as written, in one go
     def target_removed(self, target_id: str) -> None: ...
     def check_now(self, target_id: str) -> None: ...
     def incidents_changed(self, incident_id: str) -> None: ...
@@ -191,6 +192,11 @@ class NullHooks:
 
     def target_changed(self, target_id: str) -> None:
         pass
+
+    def targets_changed(self, recs: list[TargetRecord]) -> None:
+        """A batch written at once (import): by default each one as `target_changed` hears it."""
+        for rec in recs:
+            self.target_changed(rec.id)
 
     def target_removed(self, target_id: str) -> None:
         pass

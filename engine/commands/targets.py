@@ -224,6 +224,20 @@ class TargetCommands(CommandBase):
         self, ref: str, owner_id: str | None = None, by: str = "operator", **changes: Any
     ) -> Target:
         old = self.target_record(ref, owner_id)
+        new = self.edited_record(old, changes)
+        if "depends_on" in changes:
+            new.parent_id = (
+                self.target_record(changes["depends_on"]).id if changes["depends_on"] else None
+            )
+            self._check_no_cycle(new)
+        tstore.save(self.store, new)
+        self.audit("target.edit", self.store.ref("target", new.id), by)
+        self.hooks.target_changed(new.id)
+        return self.public_target(new)
+
+    def edited_record(self, old: TargetRecord, changes: dict[str, Any]) -> TargetRecord:
+        """`old` with `changes` (build_target's arguments; None keeps a value) applied and
+        checked, unsaved: edit writes one, import writes them a batch at a time."""
         args: dict[str, Any] = {
             "spec": old.spec_text,
             "name": old.name,
@@ -273,15 +287,7 @@ class TargetCommands(CommandBase):
                 from engine.heartbeats.heartbeat import new_token
 
                 new.token = new_token()
-        if "depends_on" in changes:
-            new.parent_id = (
-                self.target_record(changes["depends_on"]).id if changes["depends_on"] else None
-            )
-            self._check_no_cycle(new)
-        tstore.save(self.store, new)
-        self.audit("target.edit", self.store.ref("target", new.id), by)
-        self.hooks.target_changed(new.id)
-        return self.public_target(new)
+        return new
 
     def _check_no_cycle(self, rec: TargetRecord) -> None:
         """A target may not depend on itself, directly or through its parents: an outage would

@@ -3,8 +3,9 @@ config's [[targets]]; and the paged view of every target (engine/commands/paging
 
 from __future__ import annotations
 
+import datetime
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from engine.commands.importing import TargetImport
@@ -47,31 +48,16 @@ class TargetIOCommands(TargetImport, TargetPaging, TargetCommands):
     # ---- targets as code ----------------------------------------------------------------------
     def export_targets(self) -> str:
         """TOML that `import` reads back: targets as code."""
-        lines = ["# sysalert export: targets as code (contains addresses: keep it private)", ""]
-        recs = self.target_records()
-        names = {r.id: r.name for r in recs}
-        for r in recs:
-            lines.append("[[targets]]")
-            lines.append(f"spec = {_toml_str(r.spec_text)}")
-            lines.append(f"name = {_toml_str(r.name)}")
-            if r.kind != "heartbeat":  # a heartbeat's cadence follows from its period and grace
-                lines.append(f'interval = "{r.interval_s:g}s"')
-                lines.append(f'timeout = "{r.timeout_s:g}s"')
-            if r.tags:
-                lines.append(f"tags = {_toml_value(r.tags)}")
-            if r.conditions:
-                lines.append(f"conditions = {_toml_value(r.conditions)}")
-            if r.options:
-                lines.append(f"options = {_toml_value(r.options)}")
-            if r.parent_id and r.parent_id in names:
-                lines.append(f"depends_on = {_toml_str(names[r.parent_id])}")
-            if r.locations:
-                lines.append(f"locations = {_toml_value(r.locations)}")
-            for key in ("failure_threshold", "recovery_threshold", "quorum"):
-                if getattr(r, key) is not None:
-                    lines.append(f"{key} = {getattr(r, key)}")
-            lines.append("")
-        return "\n".join(lines)
+        return "".join(self.export_parts())
+
+    def export_parts(self, page: int = 1000) -> Iterator[str]:
+        """`export_targets` a page of targets at a time, in the same bytes: the CLI writes each
+        as it comes, so the first line is out at once and at 100,000 targets no more than a
+        page of records is held (the ids in name order are read first, then the pages)."""
+        yield EXPORT_HEADER + "\n"
+        ids, names = target_batch.export_order(self.store)
+        for recs in target_batch.iter_ids(self.store, ids, page):
+            yield "".join("\n" + "\n".join(_toml_target(r, names)) + "\n" for r in recs)
 
     def reconcile_declared(self) -> dict[str, int]:
         """Config [[targets]] are the truth for declared targets: add, update, remove. Every
@@ -130,6 +116,39 @@ def _definition(rec: TargetRecord) -> dict[str, Any]:
     }
 
 
+EXPORT_HEADER = "# sysalert export: targets as code (contains addresses: keep it private)"
+
+
+def _toml_target(r: TargetRecord, names: dict[str, str]) -> list[str]:
+    """One [[targets]] block's lines; `names`: id -> name of the targets that are parents."""
+    lines = ["[[targets]]", f"spec = {_toml_str(r.spec_text)}", f"name = {_toml_str(r.name)}"]
+    if r.kind != "heartbeat":  # a heartbeat's cadence follows from its period and grace
+        lines.append(f'interval = "{r.interval_s:g}s"')
+        lines.append(f'timeout = "{r.timeout_s:g}s"')
+    if r.tags:
+        lines.append(f"tags = {_toml_value(r.tags)}")
+    if r.conditions:
+        lines.append(f"conditions = {_toml_value(r.conditions)}")
+    if r.options:
+        lines.append(f"options = {_toml_value(r.options)}")
+    if r.parent_id and r.parent_id in names:
+        lines.append(f"depends_on = {_toml_str(names[r.parent_id])}")
+    if r.locations:
+        lines.append(f"locations = {_toml_value(r.locations)}")
+    for key in ("failure_threshold", "recovery_threshold", "quorum"):
+        if getattr(r, key) is not None:
+            lines.append(f"{key} = {getattr(r, key)}")
+    return lines
+
+
+def toml_entry(raw: dict[str, Any]) -> str:
+    """One [[targets]] entry of an import file written back as TOML (what tomllib read, keys
+    quoted): the CLI sends a file to a daemon in parts made of these."""
+    return "[[targets]]\n" + "".join(
+        f"{_toml_str(str(k))} = {_toml_value(v)}\n" for k, v in raw.items()
+    )
+
+
 def _toml_str(s: str) -> str:
     return json.dumps(s, ensure_ascii=False)  # a JSON string is a TOML basic string
 
@@ -145,4 +164,6 @@ def _toml_value(v: Any) -> str:
         return "{ " + items + " }" if items else "{}"
     if isinstance(v, list | tuple):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, datetime.date | datetime.time):  # a TOML date or time, read back as one
+        return v.isoformat()
     return _toml_str(str(v))
