@@ -89,6 +89,18 @@ class ClusterMember:
         self._sync_due = True
         self._kick.set()
 
+    def check_now(self, target_id: str) -> dict[str, Any]:
+        """A "check now" (worker thread): whether this engine holds the target here, and the
+        engines in other locations (or this one) asked over NOTIFY to check it at once; the
+        locations nobody holds now are named, so the caller is told the truth."""
+        legs = cstore.lease_holders(self.store, target_id)
+        here = self.holds(target_id)
+        asked = [{"engine": h, "location": where} for _, h, where in legs if h and h != self.id]
+        if asked:
+            clive.ask_check(self.store, self.channel, self.id, target_id)
+        unheld = [leg for leg, h, _ in legs if h is None]
+        return {"here": here, "asked": asked, "unheld": unheld}
+
     # ---- start and stop (worker thread) -----------------------------------------------------
     def first_round(self) -> None:
         """Before the scheduler starts: the leases this engine begins with."""
@@ -324,6 +336,10 @@ class ClusterMember:
         try:
             msg = json.loads(payload)
             if msg.get("e") == self.id:
+                return
+            if "check" in msg:  # another engine's "check now" for a target held here
+                if self.holds(str(msg["check"])):
+                    self.engine.scheduler.check_now(str(msg["check"]))
                 return
             ev = event_from_dict(msg["v"])
         except Exception:

@@ -350,8 +350,16 @@ class Engine(LoopPort, ResultsPath, EngineStats, Background):
         except Exception as exc:
             log.error("the rewritten key file cannot be read: %s", exc)
 
-    def check_now(self, target_id: str) -> None:
-        self.call_in_loop(self.scheduler.check_now, target_id)
+    def check_now(self, target_id: str) -> dict[str, Any] | None:
+        """Jump the queue here; on a shared store, also ask the engines holding the target in
+        other locations (or in this one, when another engine holds it). Worker thread."""
+        if self.cluster is None:
+            self.call_in_loop(self.scheduler.check_now, target_id)
+            return None
+        got = self.cluster.check_now(target_id)
+        if got["here"]:
+            self.call_in_loop(self.scheduler.check_now, target_id)
+        return got
 
     def incidents_changed(self, incident_id: str) -> None:
         self.call_in_loop(self.alerting.incident_changed, incident_id)
