@@ -60,12 +60,12 @@ def _add_late(cmds: Any, spec: str, name: str, **kw: Any) -> Any:
     """A target with a 1 h interval whose first scheduled probe lands at least 150 s after an
     engine takes it (the scheduler's stable spot in the interval): any probe seen within this
     test is a "check now"."""
-    for i in range(40):
+    for _ in range(40):
         rec = cmds.add_target(spec, name=name, interval="1h", **kw)
         if (zlib.crc32(rec.id.encode()) % 10_000) / 10_000 * 300 > 150:
             return rec
         cmds.remove_target(rec.id)
-    raise AssertionError(f"no target id with a late first probe in {i + 1} tries")
+    raise AssertionError("no target id with a late first probe in 40 tries")
 
 
 def test_check_now_reaches_the_engine_holding_the_target_in_every_location(
