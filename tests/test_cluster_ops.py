@@ -145,3 +145,38 @@ def test_the_leader_forgets_an_engine_gone_for_forget_after(cluster: Cluster) ->
     assert f"forgot engine {b_id}" in a.log()
     history = json.loads(a.cli("history", "--json", "--limit", "50").stdout)
     assert [h for h in history if h["action"] == "engine.forgotten"], history
+
+
+def test_uptime_is_kept_per_location(cluster: Cluster) -> None:
+    """fra's probes fail, nyc's succeed: each location's uptime is its own (the target's merged
+    figure would call it half up), in `target show`, the API and the command layer."""
+    root = cluster.root
+    script = root / "loc-check.sh"
+    script.write_text(f'#!/bin/sh\ntest ! -e "{root}/fail-$CHK_LOC"\n')
+    script.chmod(0o755)
+    (root / "fail-fra").touch()
+    r = cluster.admin().cli(
+        "target", "add", f"cmd:{script}", "--name", "q", "--interval", "1s",
+        "--locations", "fra,nyc", "--quorum", "2",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    fra = cluster.node("fra", "fra").start()
+    cluster.node("nyc", "nyc").start()
+
+    def legs() -> dict[str, Any] | None:
+        d = json.loads(fra.cli("target", "show", "q", "--json").stdout)
+        got = {x["location"]: x for x in d["locations"]}
+        return got if all(x.get("uptime") is not None for x in got.values()) else None
+
+    got = _until(legs, 30)
+    assert got, "no per-location uptime in `target show --json`"
+    assert got["fra"]["uptime"] == 0.0 and got["nyc"]["uptime"] == 1.0, got
+    text = fra.cli("target", "show", "q").stdout
+    assert "uptime 24h 0.00%" in text and "uptime 24h 100.00%" in text, text
+    api = _api(fra, "GET", "/api/v1/targets/q/locations/uptime?seconds=3600")
+    assert api == {"fra": 0.0, "nyc": 1.0}, api
+    cmds = cluster.commands()
+    try:
+        assert cmds.location_uptimes("q") == {"fra": 0.0, "nyc": 1.0}
+    finally:
+        cmds.store.close()

@@ -6,10 +6,11 @@ from typing import Any
 
 from engine.commands.base import CommandBase
 from engine.commands.ports import NullHooks
-from engine.core.limits import Ref
+from engine.core.limits import SERIES_SECONDS, Ref, check_number
 from engine.store import cluster as cstore
 from engine.store.cluster_live import announce
 from engine.store.store import Store
+from engine.store.uptimes import location_uptimes
 
 
 class SharedStoreHooks(NullHooks):
@@ -41,9 +42,25 @@ class ClusterCommands(CommandBase):
         return cstore.list_engines(self.store, self.settings.engine.lease)
 
     def target_locations(self, ref: Ref) -> list[dict[str, Any]]:
-        """Each of a target's locations with its latest result, latency and the engine probing
-        it there (`no-engine` when none is alive); empty for a target without locations."""
+        """Each of a target's locations with its latest result, latency, the engine probing it
+        there (`no-engine` when none is alive) and its own `uptime` over 24 h (share of good
+        checks from there; None before any); empty for a target without locations."""
         rec = self.target_record(ref)
         if not rec.locations or self.store.sqlite:
             return []
-        return cstore.location_detail(self.store, rec.id, rec.locations)
+        ups = location_uptimes(self.store, rec.id, 86400)
+        return [
+            dict(leg, uptime=ups.get(leg["location"]))
+            for leg in cstore.location_detail(self.store, rec.id, rec.locations)
+        ]
+
+    def location_uptimes(self, ref: Ref, seconds: float | str = 86400) -> dict[str, float | None]:
+        """location -> share of good checks from there over the last `seconds` (default 24 h),
+        for each of a target's locations (None: no check there in that time); the target's own
+        uptime merges them all. Empty for a target without locations or on SQLite."""
+        rec = self.target_record(ref)
+        if not rec.locations or self.store.sqlite:
+            return {}
+        s = check_number(seconds, "seconds", SERIES_SECONDS)
+        ups = location_uptimes(self.store, rec.id, s)
+        return {loc: ups.get(loc) for loc in rec.locations}

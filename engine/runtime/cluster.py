@@ -67,6 +67,7 @@ class ClusterMember:
         self._kick = anyio.Event()
         self._shadows: dict[str, TargetRecord] = {}  # location targets: this location's view
         self._reports: dict[str, dict[str, Any]] = {}
+        self._counts: dict[tuple[str, str, int], list[int]] = {}  # per-location uptime
         self._recompute: set[str] = set()
         self._decided: dict[str, float] = {}
         self._leader_scopes: set[anyio.CancelScope] = set()
@@ -242,6 +243,12 @@ class ClusterMember:
             rec.recovery_threshold or eng.recovery_threshold,
             None,
         )
+        key = (rec.id, self.location, int(now // 3600))
+        got = self._counts.get(key)
+        if got is None:
+            got = self._counts[key] = [0, 0]
+        got[0] += 1
+        got[1] += 1 if res.ok else 0
         self._reports[rec.id] = {
             "t": rec.id,
             "l": self.location,
@@ -263,12 +270,23 @@ class ClusterMember:
                 continue
             reports, self._reports = list(self._reports.values()), {}
             recompute, self._recompute = self._recompute, set()
+            counts, self._counts = self._counts, {}
             try:
                 changes, states = await anyio.to_thread.run_sync(
-                    cstore.report_locations, self.store, self.id, reports, recompute, self.lease_s
+                    cstore.report_locations,
+                    self.store,
+                    self.id,
+                    reports,
+                    recompute,
+                    self.lease_s,
+                    counts,
                 )
             except Exception:
                 self._recompute |= recompute
+                for key, (n, ok) in counts.items():  # counted again at the next report
+                    got = self._counts.setdefault(key, [0, 0])
+                    got[0] += n
+                    got[1] += ok
                 raise
             for ch in changes:
                 self._changed(ch)

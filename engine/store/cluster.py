@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from engine.core.locations import ANY, NO_ENGINE, Verdict, combine
 from engine.store.store import Store
+from engine.store.uptimes import add_location_counts
 
 DB_NOW = "EXTRACT(EPOCH FROM clock_timestamp())::float8"
 _LEGS = "CASE WHEN t.locations = '' THEN ARRAY['*'] ELSE string_to_array(t.locations, ',') END"
@@ -198,11 +199,13 @@ def report_locations(
     reports: list[dict[str, Any]],
     recompute: Iterable[str],
     lease_s: float,
+    counts: dict[tuple[str, str, int], list[int]] | None = None,
 ) -> tuple[list[Change], dict[str, str]]:
     """Write this engine's latest result per (target, location) it holds, then decide the combined
     state of `recompute` targets. Each report: t, l, state, latency_ms, error_class, checked_at.
     Returns the changes, and the combined state of every recomputed target (so an engine whose
-    memory missed another engine's change catches up)."""
+    memory missed another engine's change catches up). `counts` are added to the per-location
+    hourly roll-ups (engine.store.uptimes) in the same transaction."""
     changes: list[Change] = []
     states: dict[str, str] = {}
     with store.engine.begin() as conn:
@@ -216,6 +219,7 @@ def report_locations(
                 ),
                 [dict(r, me=me) for r in reports],
             )
+        add_location_counts(conn, counts or {})
         last = {r["t"]: r for r in reports}
         for tid in sorted(set(recompute)):  # one order everywhere: no deadlock between engines
             row = conn.execute(
