@@ -28,6 +28,7 @@ from engine.core.locations import ANY
 from engine.core.state import Transition, apply_result
 from engine.store import cluster as cstore
 from engine.store import cluster_live as clive
+from engine.store import key_handoff
 
 if TYPE_CHECKING:
     from engine.config.settings import Settings
@@ -75,6 +76,8 @@ class ClusterMember:
         self._quiet: set[str] = set()
         self.channel = ""
         self._listener: clive.Listener | None = None
+        self._keys_due = True  # check for a rotation on another host at the next round
+        self._key_said = ""
 
     # ---- what the engine asks ---------------------------------------------------------------
     def holds(self, target_id: str) -> bool:
@@ -125,6 +128,9 @@ class ClusterMember:
         if self._sync_due or self._rounds % SYNC_EVERY == 0:
             self._sync_due = False
             cstore.sync_leases(self.store)
+        if self._keys_due or self._rounds % SYNC_EVERY == 0:
+            self._keys_due = False
+            self._check_keys()
         self._rounds += 1
         try:
             self.leader = self._leader_lock.try_take()
@@ -140,6 +146,18 @@ class ClusterMember:
         for tid, due in r.due.items():  # handed back by another engine: its next due time
             state.setdefault(tid, {})["_due"] = due
         return r, state
+
+    def _check_keys(self) -> None:
+        """A rotation on another host (`key_current` names a key this ring lacks): adopt the
+        ring from its hand-off (Store.refresh_keys), then say which key this engine holds."""
+        with self.store.engine.begin() as conn:
+            want = key_handoff.current(conn)
+        if want and want not in {k.hex() for k in self.store.keys.key_ids}:
+            self.store.refresh_keys()
+        mine = self.store.keys.current.key_id.hex()
+        if mine != self._key_said:
+            key_handoff.report(self.store, self.id)
+            self._key_said = mine
 
     # ---- the loops (supervised) --------------------------------------------------------------
     async def lease_loop(self) -> None:
@@ -354,6 +372,10 @@ class ClusterMember:
         try:
             msg = json.loads(payload)
             if msg.get("e") == self.id:
+                return
+            if "keys" in msg:  # `rotate-keys` ran somewhere: look for its hand-off now
+                self._keys_due = True
+                self.kick()
                 return
             if "check" in msg:  # another engine's "check now" for a target held here
                 if self.holds(str(msg["check"])):

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import text
 
 from engine.core.locations import ANY, NO_ENGINE, Verdict, combine
+from engine.store import key_handoff
 from engine.store.store import Store
 from engine.store.uptimes import add_location_counts
 
@@ -355,6 +356,7 @@ def forget_engines(store: Store, older_than_s: float) -> list[tuple[str, str]]:
             text(f"DELETE FROM engines WHERE last_seen < {DB_NOW} - :age RETURNING id, location"),
             {"age": older_than_s},
         ).all()
+        key_handoff.forget(conn, [str(r[0]) for r in rows])
     return sorted((str(r[0]), str(r[1])) for r in rows)
 
 
