@@ -77,6 +77,8 @@ class ClusterMember:
         self.channel = ""
         self._listener: clive.Listener | None = None
         self._keys_due = True  # check for a rotation on another host at the next round
+        self._pings: list[list[Any]] = []  # pings taken here for heartbeats held elsewhere
+        self._relayed_in = False
         self._key_said = ""
 
     # ---- what the engine asks ---------------------------------------------------------------
@@ -87,6 +89,11 @@ class ClusterMember:
 
     def held_ids(self) -> set[str]:
         return {t for t, _ in self.held}
+
+    def forward_ping(self, target_id: str, ts: float, code: str) -> None:
+        """A ping committed here for a heartbeat another engine holds (event loop): sent with the
+        next relay round, in order, as id, time and ping code (never the token)."""
+        self._pings.append([target_id, ts, code])
 
     def kick(self) -> None:
         """A target changed here: sync lease rows and claim at once, not at the next round."""
@@ -337,7 +344,8 @@ class ClusterMember:
         try:
             while True:
                 batch = await sub.get_batch(5000)
-                payloads: list[str] = []
+                pings, self._pings = self._pings, []
+                payloads = [json.dumps({"e": self.id, "ping": p}) for p in pings]
                 results: dict[str, dict[str, Any]] = {}
                 for ev in batch:
                     if self._remote.pop(id(ev), None) is ev:
@@ -360,6 +368,9 @@ class ClusterMember:
     async def relay_in(self) -> None:
         """Events of the other engines, published here as if local (consoles attached here)."""
         self._listener = clive.Listener(self.store, self.channel)
+        if self._relayed_in:  # listening again: pings told meanwhile may be lost, read them
+            self._replay_heartbeats()
+        self._relayed_in = True
         try:
             while True:
                 payloads = await anyio.to_thread.run_sync(self._listener.wait, 1.0)
@@ -376,6 +387,9 @@ class ClusterMember:
             if "keys" in msg:  # `rotate-keys` ran somewhere: look for its hand-off now
                 self._keys_due = True
                 self.kick()
+                return
+            if "ping" in msg:  # a ping another engine committed for a heartbeat held here
+                self._fold_ping(*msg["ping"])
                 return
             if "check" in msg:  # another engine's "check now" for a target held here
                 if self.holds(str(msg["check"])):
@@ -403,8 +417,7 @@ class ClusterMember:
             # reported last: every engine probing it learns it here.
             rec.state, rec.state_since = ev.new, ev.ts  # type: ignore[attr-defined]
         elif rec is not None and ev.type == "result" and rec.kind == "heartbeat":
-            if self.holds(rec.id):  # a ping another engine took: fold the stored row in
-                self.engine.replayed(self.engine.alerting.heartbeats.replay([rec], ev.ts))
+            pass  # a ping another engine took: its "ping" message folds it in (_fold_ping)
         elif rec is not None and ev.type == "result" and not self.holds(rec.id):
             rec.last_latency_ms = ev.latency_ms  # type: ignore[attr-defined]
             rec.last_error_class = ev.error_class  # type: ignore[attr-defined]
@@ -412,6 +425,23 @@ class ClusterMember:
             self._remote.clear()
         self._remote[id(ev)] = ev
         eng.events.publish(ev)
+
+    def _fold_ping(self, target_id: str, ts: float, code: str) -> None:
+        eng = self.engine
+        rec = eng.targets.get(str(target_id))
+        if rec is None or rec.kind != "heartbeat" or not self.holds(rec.id):
+            return
+        changes = eng.alerting.heartbeats.fold_remote(rec, float(ts), str(code), eng.clock())
+        if changes:
+            eng.replayed(changes)
+
+    def _replay_heartbeats(self) -> None:
+        """After the listener was lost: the held heartbeats' committed pings, read from the store
+        once (rare; the usual way is the notification)."""
+        eng = self.engine
+        recs = [r for t in self.held_ids() if (r := eng.targets.get(t)) and r.kind == "heartbeat"]
+        if recs:
+            eng.replayed(eng.alerting.heartbeats.replay(recs, eng.clock()))
 
     # ---- what /health, /metrics and `sysalert engines` show -------------------------------------
     def status(self) -> dict[str, Any]:

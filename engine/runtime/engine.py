@@ -261,12 +261,15 @@ class Engine(LoopPort, ResultsPath, EngineStats, Background):
         """Whether this engine probes (holds the lease of) a target; always on SQLite."""
         return self.cluster is None or self.cluster.holds(target_id)
 
-    def ping_elsewhere(self, rec: TargetRecord, res: ProbeResult, now: float) -> None:
-        """A ping for a heartbeat another engine holds: once its row is committed, a result
-        event tells that engine (and consoles here) to fold it in."""
+    def ping_elsewhere(self, rec: TargetRecord, res: ProbeResult, now: float, code: str) -> None:
+        """A ping for a heartbeat another engine holds: once its row is committed, that engine
+        is told its time and code over NOTIFY (it folds it in without reading the store), and
+        consoles here see a result event."""
 
         def committed(exc: Exception | None) -> None:
             if exc is None:
+                if self.cluster is not None:
+                    self.cluster.forward_ping(rec.id, now, code)
                 self.events.publish(
                     ResultEvent(now, rec.id, res.ok, None, res.error_class, rec.state)
                 )
