@@ -26,9 +26,9 @@ from engine.core.domain import TargetRecord
 from engine.core.events import Event, StateEvent, event_from_dict
 from engine.core.locations import ANY
 from engine.core.state import Transition, apply_result
+from engine.runtime.cluster_ops import ClusterOps
 from engine.store import cluster as cstore
 from engine.store import cluster_live as clive
-from engine.store import key_handoff
 
 if TYPE_CHECKING:
     from engine.config.settings import Settings
@@ -49,7 +49,7 @@ def engine_id_for(settings: Settings) -> str:
     return "e-" + hashlib.sha256(seed.encode()).hexdigest()[:10]
 
 
-class ClusterMember:
+class ClusterMember(ClusterOps):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.store = engine.store
@@ -90,27 +90,10 @@ class ClusterMember:
     def held_ids(self) -> set[str]:
         return {t for t, _ in self.held}
 
-    def forward_ping(self, target_id: str, ts: float, code: str) -> None:
-        """A ping committed here for a heartbeat another engine holds (event loop): sent with the
-        next relay round, in order, as id, time and ping code (never the token)."""
-        self._pings.append([target_id, ts, code])
-
     def kick(self) -> None:
         """A target changed here: sync lease rows and claim at once, not at the next round."""
         self._sync_due = True
         self._kick.set()
-
-    def check_now(self, target_id: str) -> dict[str, Any]:
-        """A "check now" (worker thread): whether this engine holds the target here, and the
-        engines in other locations (or this one) asked over NOTIFY to check it at once; the
-        locations nobody holds now are named, so the caller is told the truth."""
-        legs = cstore.lease_holders(self.store, target_id)
-        here = self.holds(target_id)
-        asked = [{"engine": h, "location": where} for _, h, where in legs if h and h != self.id]
-        if asked:
-            clive.ask_check(self.store, self.channel, self.id, target_id)
-        unheld = [leg for leg, h, _ in legs if h is None]
-        return {"here": here, "asked": asked, "unheld": unheld}
 
     # ---- start and stop (worker thread) -----------------------------------------------------
     def first_round(self) -> None:
@@ -153,18 +136,6 @@ class ClusterMember:
         for tid, due in r.due.items():  # handed back by another engine: its next due time
             state.setdefault(tid, {})["_due"] = due
         return r, state
-
-    def _check_keys(self) -> None:
-        """A rotation on another host (`key_current` names a key this ring lacks): adopt the
-        ring from its hand-off (Store.refresh_keys), then say which key this engine holds."""
-        with self.store.engine.begin() as conn:
-            want = key_handoff.current(conn)
-        if want and want not in {k.hex() for k in self.store.keys.key_ids}:
-            self.store.refresh_keys()
-        mine = self.store.keys.current.key_id.hex()
-        if mine != self._key_said:
-            key_handoff.report(self.store, self.id)
-            self._key_said = mine
 
     # ---- the loops (supervised) --------------------------------------------------------------
     async def lease_loop(self) -> None:
@@ -425,23 +396,6 @@ class ClusterMember:
             self._remote.clear()
         self._remote[id(ev)] = ev
         eng.events.publish(ev)
-
-    def _fold_ping(self, target_id: str, ts: float, code: str) -> None:
-        eng = self.engine
-        rec = eng.targets.get(str(target_id))
-        if rec is None or rec.kind != "heartbeat" or not self.holds(rec.id):
-            return
-        changes = eng.alerting.heartbeats.fold_remote(rec, float(ts), str(code), eng.clock())
-        if changes:
-            eng.replayed(changes)
-
-    def _replay_heartbeats(self) -> None:
-        """After the listener was lost: the held heartbeats' committed pings, read from the store
-        once (rare; the usual way is the notification)."""
-        eng = self.engine
-        recs = [r for t in self.held_ids() if (r := eng.targets.get(t)) and r.kind == "heartbeat"]
-        if recs:
-            eng.replayed(eng.alerting.heartbeats.replay(recs, eng.clock()))
 
     # ---- what /health, /metrics and `sysalert engines` show -------------------------------------
     def status(self) -> dict[str, Any]:
