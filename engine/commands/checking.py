@@ -45,12 +45,12 @@ class CheckCommands(CommandBase):
         """Ask the running engine to check a watched target at once (the console's "check now",
         the API, the chat's /get); its result arrives as the engine's next one. On a shared
         store the engines holding it elsewhere are asked too, and `asked` and `detail` say who
-        (`queued` is None when no engine holds it now). Without an engine: BadInput pointing at
+        (`queued` is None when no engine holds it now); one engine alone answers `queued` only. Without an engine: BadInput pointing at
         `sysalert check`, which probes here."""
         rec = self.target_record(ref, owner_id)
         got = self.hooks.check_now(rec.id)
         if got is None:
-            return {"queued": rec.id, "asked": [], "detail": "checking now"}
+            return {"queued": rec.id}
         return {"queued": rec.id if got["here"] or got["asked"] else None, **forwarded(got)}
 
     async def check(
@@ -68,7 +68,7 @@ class CheckCommands(CommandBase):
             rec = self.target_record(what, owner_id)
             if self.hooks.running and not extra and timeout is None and rec.kind != "heartbeat":
                 got = self.check_target_now(rec.id, owner_id)
-                return CheckResult(kind=rec.kind, queued=got["queued"], detail=got["detail"])
+                return CheckResult(kind=rec.kind, queued=got["queued"], detail=got.get("detail"))
             spec, options = rec.spec, rec.options
             extra = list(rec.conditions) + extra
             default_timeout = rec.timeout_s
