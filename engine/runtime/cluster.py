@@ -120,7 +120,12 @@ class ClusterMember(ClusterOps):
             cstore.sync_leases(self.store)
         if self._keys_due or self._rounds % SYNC_EVERY == 0:
             self._keys_due = False
-            self._check_keys()
+            try:  # a key file that cannot be written must not cost this engine its leases
+                self._check_keys()
+            except Exception as exc:
+                log.error(
+                    "cluster: adopting a key rotated elsewhere failed: %s", type(exc).__name__
+                )
         self._rounds += 1
         try:
             self.leader = self._leader_lock.try_take()
