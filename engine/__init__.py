@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from engine.core.domain import STATE_SYMBOLS, parse_chat_id
     from engine.core.durations import format_duration, parse_duration
     from engine.core.errors import BadInput, NotFound, SysAlertError
+    from engine.core.locations import NO_ENGINE, combine
     from engine.core.rulespec import METRICS, SEVERITIES, parse_when
     from engine.core.spec_secrets import mask_spec, restore_password
     from engine.notify.channels import parse_contact_address
@@ -37,9 +38,11 @@ _PUBLIC: dict[str, str] = {
     "LoginPrompts": "engine.telegram.login",
     "METRICS": "engine.core.rulespec",
     "NotFound": "engine.core.errors",
+    "NO_ENGINE": "engine.core.locations",
     "SEVERITIES": "engine.core.rulespec",
     "STATE_SYMBOLS": "engine.core.domain",
     "SysAlertError": "engine.core.errors",
+    "combine": "engine.core.locations",
     "fmt": "engine.benchmarks.scoring",
     "format_duration": "engine.core.durations",
     "mask_id": "engine.security.privacy",
@@ -62,9 +65,11 @@ __all__ = [
     "LoginPrompts",
     "METRICS",
     "NotFound",
+    "NO_ENGINE",
     "SEVERITIES",
     "STATE_SYMBOLS",
     "SysAlertError",
+    "combine",
     "fmt",
     "format_duration",
     "mask_id",

@@ -36,6 +36,7 @@ SCOPES: dict[str, str] = {
     "contacts": "Contacts & Telegram",
     "subscribers": "Subscribers",
     "rules": "Alert rules",
+    "engines": "Engines",
 }
 # Scopes that are App modes (reached with a number key); the others are pushed screens.
 MODES = (
@@ -47,6 +48,7 @@ MODES = (
     "contacts",
     "subscribers",
     "rules",
+    "engines",
 )
 
 C = Command
@@ -61,6 +63,8 @@ COMMANDS: tuple[Command, ...] = (
     C("global", "6", "switch_mode('contacts')", "Contacts", "Show contacts and Telegram", show=False),
     C("global", "7", "switch_mode('subscribers')", "Subs", "Show Telegram subscribers", show=False),
     C("global", "8", "switch_mode('rules')", "Rules", "Show metric alert rules", show=False),
+    C("global", "9", "switch_mode('engines')", "Engines",
+      "Show the engines sharing this store (PostgreSQL)", show=False),
     C("global", "question_mark", "help", "Help", "List every key"),
     C("global", "ctrl+p", "command_palette", "Palette", "Search every action by name", show=False,
       bind=False),
@@ -115,6 +119,8 @@ COMMANDS: tuple[Command, ...] = (
     C("subscribers", "x", "remove_subscriber", "Remove",
       "Remove the selected subscriber and erase everything they own (asks first)"),
     C("subscribers", "g", "reload", "Reload", "Reload subscribers"),
+    C("engines", "g", "reload", "Reload", "Read the engine list again (it also refreshes by itself)"),
+    C("engines", "v", "toggle_gone", "Stopped", "Show or hide engines that stopped or are gone"),
 )
 # fmt: on
 

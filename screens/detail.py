@@ -7,6 +7,7 @@ import shlex
 from collections.abc import Iterable
 from typing import Any
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.containers import VerticalScroll
@@ -19,6 +20,7 @@ from screens.actions import bindings_for
 from screens.base import EngineScreen
 from screens.chart import LatencyChart
 from screens.context import field
+from screens.engines import location_rows, location_summary
 from screens.fmt import (
     ago,
     incident_text,
@@ -57,6 +59,12 @@ class TargetDetailScreen(EngineScreen):
             yield Static(f"Loading {self.target_name}…", id="detail-head")
             yield Static("", id="detail-range", classes="info-line")
             yield Static("", id="detail-sla", classes="info-line")
+            for part in (
+                Static("Locations", id="detail-locations-title", classes="section-title"),
+                Static("", id="detail-locations"),
+            ):
+                part.display = False  # shown once loaded, for a target with locations
+                yield part
             yield LatencyChart(id="chart")
             yield Static("Recent results", classes="section-title")
             yield Static("", id="detail-results")
@@ -84,6 +92,8 @@ class TargetDetailScreen(EngineScreen):
             10, min(BUCKETS, int(RANGES[rng] / max(1.0, field(rec, "interval_s") or 30.0)))
         )
         beat = self.optional("heartbeat_info", tid) if field(rec, "kind") == "heartbeat" else None
+        # each location's latest result (several engines; SQLite's one engine answers none)
+        legs = (self.optional("target_locations", tid) or []) if field(rec, "locations") else []
         series = cmds.target_series(tid, RANGES[rng], buckets, now=self.ctx.clock())
         results = cmds.target_results(tid, limit=15)
         incidents = cmds.list_incidents(target=tid, limit=10)
@@ -99,6 +109,7 @@ class TargetDetailScreen(EngineScreen):
             "rec": rec,
             "shown": shown,
             "beat": beat,
+            "legs": legs,
             "series": series,
             "range": rng,
             "results": results,
@@ -133,6 +144,7 @@ class TargetDetailScreen(EngineScreen):
             rng.append(f" · mean latency {ms(avg)}")
         self.query_one("#detail-range", Static).update(rng)
         self.query_one("#detail-sla", Static).update(sla.line(d["sla"]))
+        self._show_locations(d["rec"], d["legs"])
         self._show_results(d["results"])
         self._show_incidents(d["incidents"])
         self._show_windows(d["windows"])
@@ -229,6 +241,26 @@ class TargetDetailScreen(EngineScreen):
                     rest.append(("  " if rest else "") + r["detail"], style="bright_black")
             rows.add_row(f" {when(r['ts'], tz, now)}", verdict, latency, "", rest)
         self.query_one("#detail-results", Static).update(rows)
+
+    def _show_locations(self, rec: Any, legs: list[Any]) -> None:
+        """A target probed from several locations: each one's latest result, and which see it
+        down against the quorum; hidden for a target without locations."""
+        names = field(rec, "locations") or []
+        for wid in ("#detail-locations-title", "#detail-locations"):
+            self.query_one(wid).display = bool(names)
+        if not names:
+            return
+        box = self.query_one("#detail-locations", Static)
+        box.styles.padding = (0, 1)  # as the other sections
+        if not legs:  # names only: one engine (SQLite) probes it for every location
+            box.update(
+                Text(
+                    f" {', '.join(names)} · one engine (this store is not shared) probes it for all",
+                    style="bright_black",
+                )
+            )
+            return
+        box.update(Group(location_summary(rec, legs), location_rows(legs, self.ctx.clock())))
 
     def _show_incidents(self, incidents: list[dict[str, Any]]) -> None:
         now = self.ctx.clock()

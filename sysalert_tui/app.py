@@ -29,6 +29,7 @@ from screens.actions import bindings_for
 from screens.alerts import AlertsScreen
 from screens.benchmarks import BenchmarksScreen
 from screens.contacts import ContactsScreen
+from screens.engines import EnginesScreen
 from screens.help import HelpScreen
 from screens.history import HistoryScreen
 from screens.maintenance import MaintenanceScreen
@@ -73,6 +74,7 @@ class SysAlertApp(App[int]):
         "contacts": ContactsScreen,
         "subscribers": SubscribersScreen,
         "rules": RulesScreen,
+        "engines": EnginesScreen,
     }
 
     stats: reactive[dict[str, Any]] = reactive(dict, always_update=True)

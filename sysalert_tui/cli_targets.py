@@ -235,13 +235,13 @@ def cmd_show(args: argparse.Namespace) -> int:
         for line in show_lines(r, latest):
             print(line)
         for loc in r.get("locations") or []:
-            if not isinstance(loc, dict):
+            if isinstance(loc, str):  # a name only (SQLite): shown above
                 continue
             lat, up = loc["latency_ms"], loc.get("uptime")
             print(
                 f"  {loc['location']:<12} {loc['state']:<9}"
                 f" {'' if lat is None else f'{lat:.0f} ms':<9} {ago(loc['checked_at'])}"
-                + ("" if up is None else f"  uptime 24h {up * 100:.2f}%")
+                + ("" if up is None else f"  uptime 24h {up:.2f}%")
             )
     return 0
 

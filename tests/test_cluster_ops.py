@@ -170,7 +170,7 @@ def test_uptime_is_kept_per_location(cluster: Cluster) -> None:
 
     got = _until(legs, 30)
     assert got, "no per-location uptime in `target show --json`"
-    assert got["fra"]["uptime"] == 0.0 and got["nyc"]["uptime"] == 1.0, got
+    assert got["fra"]["uptime"] == 0.0 and got["nyc"]["uptime"] == 100.0, got  # percent
     text = fra.cli("target", "show", "q").stdout
     assert "uptime 24h 0.00%" in text and "uptime 24h 100.00%" in text, text
     api = _api(fra, "GET", "/api/v1/targets/q/locations/uptime?seconds=3600")

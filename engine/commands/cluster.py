@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from engine.commands.base import CommandBase
 from engine.commands.ports import NullHooks
 from engine.core.limits import SERIES_SECONDS, Ref, check_number
+from engine.core.results import EngineInfo, LocationResult
 from engine.store import cluster as cstore
 from engine.store.cluster_live import announce
 from engine.store.store import Store
@@ -34,33 +33,58 @@ class SharedStoreHooks(NullHooks):
 
 
 class ClusterCommands(CommandBase):
-    def list_engines(self) -> list[dict[str, Any]]:
+    def list_engines(self) -> list[EngineInfo]:
         """Every engine that shares this store: id, location, targets held, last seen, alive,
-        leader. A SQLite store has one engine and keeps no list (empty)."""
+        leader, and which one answers (`this`). A SQLite store has one engine and keeps no list
+        (empty)."""
         if self.store.sqlite:
             return []
-        return cstore.list_engines(self.store, self.settings.engine.lease)
+        me = self._this_engine()
+        return [
+            EngineInfo(**row, this=row["id"] == me)
+            for row in cstore.list_engines(self.store, self.settings.engine.lease)
+        ]
 
-    def target_locations(self, ref: Ref) -> list[dict[str, Any]]:
+    def target_locations(self, ref: Ref) -> list[LocationResult]:
         """Each of a target's locations with its latest result, latency, the engine probing it
-        there (`no-engine` when none is alive) and its own `uptime` over 24 h (share of good
-        checks from there; None before any); empty for a target without locations."""
+        there (`no-engine` when none is alive), how many engines are alive there and its own
+        `uptime` over 24 h (percent of good checks from there, None before any); empty for a
+        target without locations (and on SQLite, whose one engine probes every target)."""
         rec = self.target_record(ref)
         if not rec.locations or self.store.sqlite:
             return []
+        alive: dict[str, int] = {}
+        for e in cstore.list_engines(self.store, self.settings.engine.lease):
+            if e["alive"]:
+                alive[e["location"]] = alive.get(e["location"], 0) + 1
         ups = location_uptimes(self.store, rec.id, 86400)
+        fields = LocationResult.model_fields
         return [
-            dict(leg, uptime=ups.get(leg["location"]))
+            LocationResult(
+                engines_alive=alive.get(leg["location"], 0),
+                uptime=None if leg["location"] not in ups else ups[leg["location"]] * 100,
+                **{
+                    k: v
+                    for k, v in leg.items()
+                    if k in fields and k not in ("engines_alive", "uptime")
+                },
+            )
             for leg in cstore.location_detail(self.store, rec.id, rec.locations)
         ]
 
     def location_uptimes(self, ref: Ref, seconds: float | str = 86400) -> dict[str, float | None]:
-        """location -> share of good checks from there over the last `seconds` (default 24 h),
-        for each of a target's locations (None: no check there in that time); the target's own
-        uptime merges them all. Empty for a target without locations or on SQLite."""
+        """location -> share of good checks (0 to 1, like `uptimes`) from there over the last
+        `seconds` (default 24 h), for each of a target's locations (None: no check there in that
+        time); the target's own uptime merges them all. Empty for a target without locations or
+        on SQLite."""
         rec = self.target_record(ref)
         if not rec.locations or self.store.sqlite:
             return {}
         s = check_number(seconds, "seconds", SERIES_SECONDS)
         ups = location_uptimes(self.store, rec.id, s)
         return {loc: ups.get(loc) for loc in rec.locations}
+
+    def _this_engine(self) -> str | None:
+        """The id of the engine running in this process (None for a CLI on the store alone)."""
+        cluster = self.hooks.stats().get("cluster")
+        return cluster.get("id") if isinstance(cluster, dict) else None

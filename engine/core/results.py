@@ -347,3 +347,34 @@ class SlaReport(Result):
     period: str
     timezone: str
     targets: list[TargetSla]
+
+
+# ---- several engines on one store --------------------------------------------------------------
+class EngineInfo(Result):
+    """One engine sharing a PostgreSQL store (`sysalert engines`). Times are the database's clock,
+    so `last_seen_ago_s` reads the same whichever host asks."""
+
+    id: str
+    location: str
+    started_at: float
+    last_seen: float
+    last_seen_ago_s: float
+    targets_held: int
+    alive: bool
+    leader: bool
+    stopped: bool
+    this: bool = False  # the engine that answered (the console's embedded or attached one)
+
+
+class LocationResult(Result):
+    """A multi-location target seen from one location: its latest result there, and who probes it.
+    `state` is `no-engine` when no engine holds its lease there now (never counted as up)."""
+
+    location: str
+    state: str | None
+    latency_ms: float | None
+    error_class: str | None
+    checked_at: float | None
+    engine: str | None
+    engines_alive: int = 0  # engines alive in this location now
+    uptime: float | None = None  # percent over the window, when known (None: not measured)

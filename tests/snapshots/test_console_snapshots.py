@@ -26,6 +26,7 @@ SCREENS: dict[str, tuple[str, ...]] = {
     "benchmarks": ("5",),
     "contacts": ("6",),
     "rules": ("8",),
+    "engines": ("9",),  # a SQLite store: one engine, this one
     "help": ("question_mark",),
 }
 
