@@ -122,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     rot.add_argument(
         "--pause", type=float, default=0.0, help="seconds to rest between batches on a busy store"
     )
+    rot.add_argument(
+        "--no-handoff",
+        action="store_true",
+        help="after a suspected key leak: leave no copy of the new key for the engines on other"
+        " hosts (copy the key file to them by hand)",
+    )
     rot.set_defaults(handler=cmd_rotate)
     return p
 
@@ -162,6 +168,7 @@ def cmd_rotate(args: argparse.Namespace) -> int:
             pause=args.pause,
             progress=lambda m: print(m, file=sys.stderr),
             adopt=None if daemon is None else lambda ring: _daemon_adopts(daemon, ring),
+            handoff=not args.no_handoff,
         )
     finally:
         if daemon is not None:

@@ -237,10 +237,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         for loc in r.get("locations") or []:
             if isinstance(loc, str):  # a name only (SQLite): shown above
                 continue
-            lat = loc["latency_ms"]
+            lat, up = loc["latency_ms"], loc.get("uptime")
             print(
                 f"  {loc['location']:<12} {loc['state']:<9}"
                 f" {'' if lat is None else f'{lat:.0f} ms':<9} {ago(loc['checked_at'])}"
+                + ("" if up is None else f"  uptime 24h {up:.2f}%")
             )
     return 0
 

@@ -38,6 +38,20 @@ def health_report(engine: HealthSource) -> dict[str, Any]:
         "age_s": hk_age,
         **({"error": hk_error} if hk_error else {}),
     }
+    missing, note = (
+        getattr(engine.store, "key_missing", None),
+        getattr(engine.store, "key_note", None),
+    )
+    if missing or note:  # a rotation on another host of a shared store
+        parts["keys"] = (
+            {
+                "ok": False,
+                "error": f"store re-keyed with key id {missing} which this engine lacks:"
+                " copy the key file from a host that has it",
+            }
+            if missing
+            else {"ok": True, "note": note}
+        )
     cluster = engine.cluster
     if cluster is not None:
         status = cluster.status()

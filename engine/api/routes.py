@@ -53,6 +53,14 @@ ROUTES: tuple[Route, ...] = (
         "Each location's latest result and latency, and the engine probing there",
         "ref",
     ),
+    R(
+        "GET",
+        "/api/v1/targets/{ref}/locations/uptime",
+        "location_uptimes",
+        "Uptime from each of a target's locations",
+        "ref",
+        body=("seconds",),
+    ),
     R("GET", "/api/v1/engines", "list_engines", "The engines sharing this store"),
     R(
         "GET",

@@ -30,14 +30,28 @@ def spec_or_none(what: str) -> TargetSpec | None:
         return None
 
 
+def forwarded(got: dict[str, Any]) -> dict[str, Any]:
+    """A "check now" on a shared store, said in words: who checks, and where nobody can."""
+    parts = ["checking here"] if got["here"] else []
+    parts += [f"asked engine {a['engine']} in {a['location']} to check now" for a in got["asked"]]
+    if got["unheld"]:
+        where = ", ".join("any location" if loc == "*" else loc for loc in got["unheld"])
+        parts.append(f"no engine holds it in {where} now: checked once one claims it")
+    return {"asked": got["asked"], "detail": "; ".join(parts) or "no engine holds it now"}
+
+
 class CheckCommands(CommandBase):
     def check_target_now(self, ref: str, owner_id: str | None = None) -> dict[str, Any]:
         """Ask the running engine to check a watched target at once (the console's "check now",
-        the API, the chat's /get); its result arrives as the engine's next one. Without an
-        engine: BadInput pointing at `sysalert check`, which probes here."""
+        the API, the chat's /get); its result arrives as the engine's next one. On a shared
+        store the engines holding it elsewhere are asked too, and `asked` and `detail` say who
+        (`queued` is None when no engine holds it now); one engine alone answers `queued` only. Without an engine: BadInput pointing at
+        `sysalert check`, which probes here."""
         rec = self.target_record(ref, owner_id)
-        self.hooks.check_now(rec.id)
-        return {"queued": rec.id}
+        got = self.hooks.check_now(rec.id)
+        if got is None:
+            return {"queued": rec.id}
+        return {"queued": rec.id if got["here"] or got["asked"] else None, **forwarded(got)}
 
     async def check(
         self,
@@ -53,7 +67,8 @@ class CheckCommands(CommandBase):
         if spec is None:
             rec = self.target_record(what, owner_id)
             if self.hooks.running and not extra and timeout is None and rec.kind != "heartbeat":
-                return CheckResult(kind=rec.kind, **self.check_target_now(rec.id, owner_id))
+                got = self.check_target_now(rec.id, owner_id)
+                return CheckResult(kind=rec.kind, queued=got["queued"], detail=got.get("detail"))
             spec, options = rec.spec, rec.options
             extra = list(rec.conditions) + extra
             default_timeout = rec.timeout_s

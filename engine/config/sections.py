@@ -67,8 +67,13 @@ class EngineSettings(Section):
     location: str = ""
     id: str = Field("", max_length=40, pattern=r"^[A-Za-z0-9_.-]*$")
     lease: float = Field(5.0, ge=2.0, le=300.0)
+    # An engine not seen for this long leaves `sysalert engines` (the leader's housekeeping
+    # forgets it); until then a dead one stays listed as dead, so operators see it.
+    forget_after: float = Field(7 * 86400.0, ge=1.0, le=366 * 86400.0)
 
-    _d = field_validator("default_interval", "default_timeout", "lease", mode="before")(dur)
+    _d = field_validator(
+        "default_interval", "default_timeout", "lease", "forget_after", mode="before"
+    )(dur)
 
     @field_validator("location")
     @classmethod

@@ -43,6 +43,6 @@ class HeartbeatHost(Protocol):
         """Whether this engine holds the target (several engines share a PostgreSQL store)."""
         ...
 
-    def ping_elsewhere(self, rec: TargetRecord, res: ProbeResult, now: float) -> None:
+    def ping_elsewhere(self, rec: TargetRecord, res: ProbeResult, now: float, code: str) -> None:
         """A ping for a heartbeat another engine holds: tell it once the row is committed."""
         ...

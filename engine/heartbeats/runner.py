@@ -193,7 +193,7 @@ class HeartbeatRunner:
             _, outcome = apply_ping(cfg, old, kind, datetime.fromtimestamp(now, UTC), exit_status)
             self.engine.metrics.pings[outcome.kind] += 1
             self.engine.writer.add(rec.id, now, ping_result(outcome, exit_status), code)
-            self.engine.ping_elsewhere(rec, ping_result(outcome, exit_status), now)
+            self.engine.ping_elsewhere(rec, ping_result(outcome, exit_status), now, code)
             return rec
         state, outcome = apply_ping(cfg, old, kind, datetime.fromtimestamp(now, UTC), exit_status)
         self._set(rec, state)
@@ -256,6 +256,30 @@ class HeartbeatRunner:
                 len(rows),
             )
         return changes
+
+    def fold_remote(
+        self, rec: TargetRecord, ts: float, code: str, now: float
+    ) -> list[tuple[TargetRecord, Transition]]:
+        """Event loop: one ping another engine of a shared store took and committed for a
+        heartbeat held here, folded in from the notification (time and ping code) without
+        reading the store. A ping not newer than the state (a replay got it) changes nothing.
+        Returns the state change, for the engine to hand to alerting."""
+        cfg = self.configs.get(rec.id)
+        if cfg is None:
+            return []
+        state = self._state(rec)
+        if state.last_event_at is not None and ts <= state.last_event_at.timestamp():
+            return []
+        kind, exit_status = parse_ping_code(code)
+        state, _ = apply_ping(cfg, state, kind, datetime.fromtimestamp(ts, UTC), exit_status)
+        self._set(rec, state)
+        new = target_state(evaluate(cfg, state, datetime.fromtimestamp(now, UTC)).status, rec.state)
+        rec.last_check_at = ts
+        if new == rec.state:
+            return []
+        change = (rec, Transition(rec.state, new))
+        rec.state, rec.state_since = new, ts
+        return [change]
 
     # ---- clock-driven evaluation (scheduler) -------------------------------------------------------
     def evaluate(self, rec: TargetRecord, now: float) -> None:

@@ -27,6 +27,22 @@ class Background:
     store_lock_error: str | None
     housekeeping_heartbeat: float
     housekeeping_error: str | None
+    cluster: Any
+
+    def _forget_engines(self) -> list[tuple[str, str]]:
+        """The leader forgets engines not seen for `[engine] forget_after` (worker thread): one
+        audit entry and one log line each, naming the engine's id (a hash, no host name)."""
+        from engine.store import audit
+        from engine.store.cluster import forget_engines
+
+        gone = forget_engines(self.store, self.settings.engine.forget_after)
+        for eid, loc in gone:
+            log.info("cluster: forgot engine %s (%s), not seen for %.0f s", eid, loc,
+                     self.settings.engine.forget_after)  # fmt: skip
+            audit.record(
+                self.store, "engine.forgotten", f"engine:{eid}", f"engine:{self.cluster.id}", loc
+            )
+        return gone
 
     async def _housekeeping_loop(self) -> None:
         while True:
@@ -42,6 +58,8 @@ class Background:
                         history_days=r.history_days,
                     )
                 )
+                if getattr(self, "cluster", None) is not None:  # leader-only, like this loop
+                    removed["engines"] = len(await anyio.to_thread.run_sync(self._forget_engines))
                 error = None
                 if any(removed.values()):
                     log.info("retention removed %s", removed)

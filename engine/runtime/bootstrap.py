@@ -69,6 +69,8 @@ def open_store(settings: Settings) -> Store:
     """Open and migrate the store with the key ring; clear errors for a missing key."""
     keys = load_key_ring(settings.data_dir)
     store = Store.open(settings.database_url, keys)
+    # `sysalert rotate-keys` may run beside this store, or have run on another host of a shared
+    # store while this one was down: watched first, so the canary check adopts its hand-off.
+    store.watch_key_file(settings.data_dir)
     check_key_matches(store)
-    store.watch_key_file(settings.data_dir)  # `sysalert rotate-keys` may run beside this store
     return store

@@ -26,6 +26,7 @@ from engine.core.domain import TargetRecord
 from engine.core.events import Event, StateEvent, event_from_dict
 from engine.core.locations import ANY
 from engine.core.state import Transition, apply_result
+from engine.runtime.cluster_ops import ClusterOps
 from engine.store import cluster as cstore
 from engine.store import cluster_live as clive
 
@@ -48,7 +49,7 @@ def engine_id_for(settings: Settings) -> str:
     return "e-" + hashlib.sha256(seed.encode()).hexdigest()[:10]
 
 
-class ClusterMember:
+class ClusterMember(ClusterOps):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.store = engine.store
@@ -67,6 +68,7 @@ class ClusterMember:
         self._kick = anyio.Event()
         self._shadows: dict[str, TargetRecord] = {}  # location targets: this location's view
         self._reports: dict[str, dict[str, Any]] = {}
+        self._counts: dict[tuple[str, str, int], list[int]] = {}  # per-location uptime
         self._recompute: set[str] = set()
         self._decided: dict[str, float] = {}
         self._leader_scopes: set[anyio.CancelScope] = set()
@@ -74,6 +76,10 @@ class ClusterMember:
         self._quiet: set[str] = set()
         self.channel = ""
         self._listener: clive.Listener | None = None
+        self._keys_due = True  # check for a rotation on another host at the next round
+        self._pings: list[list[Any]] = []  # pings taken here for heartbeats held elsewhere
+        self._relayed_in = False
+        self._key_said = ""
 
     # ---- what the engine asks ---------------------------------------------------------------
     def holds(self, target_id: str) -> bool:
@@ -112,6 +118,14 @@ class ClusterMember:
         if self._sync_due or self._rounds % SYNC_EVERY == 0:
             self._sync_due = False
             cstore.sync_leases(self.store)
+        if self._keys_due or self._rounds % SYNC_EVERY == 0:
+            self._keys_due = False
+            try:  # a key file that cannot be written must not cost this engine its leases
+                self._check_keys()
+            except Exception as exc:
+                log.error(
+                    "cluster: adopting a key rotated elsewhere failed: %s", type(exc).__name__
+                )
         self._rounds += 1
         try:
             self.leader = self._leader_lock.try_take()
@@ -230,6 +244,12 @@ class ClusterMember:
             rec.recovery_threshold or eng.recovery_threshold,
             None,
         )
+        key = (rec.id, self.location, int(now // 3600))
+        got = self._counts.get(key)
+        if got is None:
+            got = self._counts[key] = [0, 0]
+        got[0] += 1
+        got[1] += 1 if res.ok else 0
         self._reports[rec.id] = {
             "t": rec.id,
             "l": self.location,
@@ -251,12 +271,23 @@ class ClusterMember:
                 continue
             reports, self._reports = list(self._reports.values()), {}
             recompute, self._recompute = self._recompute, set()
+            counts, self._counts = self._counts, {}
             try:
                 changes, states = await anyio.to_thread.run_sync(
-                    cstore.report_locations, self.store, self.id, reports, recompute, self.lease_s
+                    cstore.report_locations,
+                    self.store,
+                    self.id,
+                    reports,
+                    recompute,
+                    self.lease_s,
+                    counts,
                 )
             except Exception:
                 self._recompute |= recompute
+                for key, (n, ok) in counts.items():  # counted again at the next report
+                    got = self._counts.setdefault(key, [0, 0])
+                    got[0] += n
+                    got[1] += ok
                 raise
             for ch in changes:
                 self._changed(ch)
@@ -289,7 +320,8 @@ class ClusterMember:
         try:
             while True:
                 batch = await sub.get_batch(5000)
-                payloads: list[str] = []
+                pings, self._pings = self._pings, []
+                payloads = [json.dumps({"e": self.id, "ping": p}) for p in pings]
                 results: dict[str, dict[str, Any]] = {}
                 for ev in batch:
                     if self._remote.pop(id(ev), None) is ev:
@@ -312,6 +344,9 @@ class ClusterMember:
     async def relay_in(self) -> None:
         """Events of the other engines, published here as if local (consoles attached here)."""
         self._listener = clive.Listener(self.store, self.channel)
+        if self._relayed_in:  # listening again: pings told meanwhile may be lost, read them
+            self._replay_heartbeats()
+        self._relayed_in = True
         try:
             while True:
                 payloads = await anyio.to_thread.run_sync(self._listener.wait, 1.0)
@@ -324,6 +359,17 @@ class ClusterMember:
         try:
             msg = json.loads(payload)
             if msg.get("e") == self.id:
+                return
+            if "keys" in msg:  # `rotate-keys` ran somewhere: look for its hand-off now
+                self._keys_due = True
+                self.kick()
+                return
+            if "ping" in msg:  # a ping another engine committed for a heartbeat held here
+                self._fold_ping(*msg["ping"])
+                return
+            if "check" in msg:  # another engine's "check now" for a target held here
+                if self.holds(str(msg["check"])):
+                    self.engine.scheduler.check_now(str(msg["check"]))
                 return
             ev = event_from_dict(msg["v"])
         except Exception:
@@ -347,8 +393,7 @@ class ClusterMember:
             # reported last: every engine probing it learns it here.
             rec.state, rec.state_since = ev.new, ev.ts  # type: ignore[attr-defined]
         elif rec is not None and ev.type == "result" and rec.kind == "heartbeat":
-            if self.holds(rec.id):  # a ping another engine took: fold the stored row in
-                self.engine.replayed(self.engine.alerting.heartbeats.replay([rec], ev.ts))
+            pass  # a ping another engine took: its "ping" message folds it in (_fold_ping)
         elif rec is not None and ev.type == "result" and not self.holds(rec.id):
             rec.last_latency_ms = ev.latency_ms  # type: ignore[attr-defined]
             rec.last_error_class = ev.error_class  # type: ignore[attr-defined]

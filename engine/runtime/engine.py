@@ -261,12 +261,15 @@ class Engine(LoopPort, ResultsPath, EngineStats, Background):
         """Whether this engine probes (holds the lease of) a target; always on SQLite."""
         return self.cluster is None or self.cluster.holds(target_id)
 
-    def ping_elsewhere(self, rec: TargetRecord, res: ProbeResult, now: float) -> None:
-        """A ping for a heartbeat another engine holds: once its row is committed, a result
-        event tells that engine (and consoles here) to fold it in."""
+    def ping_elsewhere(self, rec: TargetRecord, res: ProbeResult, now: float, code: str) -> None:
+        """A ping for a heartbeat another engine holds: once its row is committed, that engine
+        is told its time and code over NOTIFY (it folds it in without reading the store), and
+        consoles here see a result event."""
 
         def committed(exc: Exception | None) -> None:
             if exc is None:
+                if self.cluster is not None:
+                    self.cluster.forward_ping(rec.id, now, code)
                 self.events.publish(
                     ResultEvent(now, rec.id, res.ok, None, res.error_class, rec.state)
                 )
@@ -360,8 +363,16 @@ class Engine(LoopPort, ResultsPath, EngineStats, Background):
         except Exception as exc:
             log.error("the rewritten key file cannot be read: %s", exc)
 
-    def check_now(self, target_id: str) -> None:
-        self.call_in_loop(self.scheduler.check_now, target_id)
+    def check_now(self, target_id: str) -> dict[str, Any] | None:
+        """Jump the queue here; on a shared store, also ask the engines holding the target in
+        other locations (or in this one, when another engine holds it). Worker thread."""
+        if self.cluster is None:
+            self.call_in_loop(self.scheduler.check_now, target_id)
+            return None
+        got = self.cluster.check_now(target_id)
+        if got["here"]:
+            self.call_in_loop(self.scheduler.check_now, target_id)
+        return got
 
     def incidents_changed(self, incident_id: str) -> None:
         self.call_in_loop(self.alerting.incident_changed, incident_id)

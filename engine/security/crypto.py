@@ -210,6 +210,11 @@ def read_key_file(path: Path) -> list[bytes]:
 
 def load_key_ring(data_dir: Path, env: Mapping[str, str] | None = None) -> KeyRing:
     """The environment variable wins; otherwise the 0600 key file in the data directory."""
+    return KeyRing.from_masters(load_masters(data_dir, env))
+
+
+def load_masters(data_dir: Path, env: Mapping[str, str] | None = None) -> list[bytes]:
+    """The master keys, newest first, from where load_key_ring finds them."""
     env = os.environ if env is None else env
     if env.get(ENV_MASTER_KEY):
         masters = [
@@ -220,5 +225,5 @@ def load_key_ring(data_dir: Path, env: Mapping[str, str] | None = None) -> KeyRi
                 f"{ENV_MASTER_KEY} holds no key",
                 "set it to `openssl rand -base64 32` (NEW,OLD while rotating), or unset it",
             )
-        return KeyRing.from_masters(masters)
-    return KeyRing.from_masters(read_key_file(data_dir / KEY_FILE_NAME))
+        return masters
+    return read_key_file(data_dir / KEY_FILE_NAME)

@@ -18,7 +18,9 @@ from typing import Any
 from sqlalchemy import text
 
 from engine.core.locations import ANY, NO_ENGINE, Verdict, combine
+from engine.store import key_handoff
 from engine.store.store import Store
+from engine.store.uptimes import add_location_counts
 
 DB_NOW = "EXTRACT(EPOCH FROM clock_timestamp())::float8"
 _LEGS = "CASE WHEN t.locations = '' THEN ARRAY['*'] ELSE string_to_array(t.locations, ',') END"
@@ -198,11 +200,13 @@ def report_locations(
     reports: list[dict[str, Any]],
     recompute: Iterable[str],
     lease_s: float,
+    counts: dict[tuple[str, str, int], list[int]] | None = None,
 ) -> tuple[list[Change], dict[str, str]]:
     """Write this engine's latest result per (target, location) it holds, then decide the combined
     state of `recompute` targets. Each report: t, l, state, latency_ms, error_class, checked_at.
     Returns the changes, and the combined state of every recomputed target (so an engine whose
-    memory missed another engine's change catches up)."""
+    memory missed another engine's change catches up). `counts` are added to the per-location
+    hourly roll-ups (engine.store.uptimes) in the same transaction."""
     changes: list[Change] = []
     states: dict[str, str] = {}
     with store.engine.begin() as conn:
@@ -216,6 +220,7 @@ def report_locations(
                 ),
                 [dict(r, me=me) for r in reports],
             )
+        add_location_counts(conn, counts or {})
         last = {r["t"]: r for r in reports}
         for tid in sorted(set(recompute)):  # one order everywhere: no deadlock between engines
             row = conn.execute(
@@ -282,6 +287,25 @@ def _legs(conn: Any, target_id: str, now: float) -> dict[str, dict[str, Any]]:
     return out
 
 
+def lease_holders(store: Store, target_id: str) -> list[tuple[str, str | None, str]]:
+    """(lease location, engine holding it now or None, that engine's own location) for each lease
+    row of one target: whom a "check now" asked on another engine goes to."""
+    with store.engine.begin() as conn:
+        now = float(conn.execute(text(f"SELECT {DB_NOW}")).scalar_one())
+        rows = conn.execute(
+            text(
+                "SELECT tl.location, tl.holder, tl.expires_at, e.location FROM target_leases tl"
+                " LEFT JOIN engines e ON e.id = tl.holder WHERE tl.target_id = :t"
+                " ORDER BY tl.location"
+            ),
+            {"t": target_id},
+        ).all()
+    return [
+        (r[0], r[1], r[3] or r[0]) if r[1] is not None and r[2] >= now else (r[0], None, r[0])
+        for r in rows
+    ]
+
+
 def location_detail(store: Store, target_id: str, locations: list[str]) -> list[dict[str, Any]]:
     """Each location's latest result for one target, in the order the target names them; a
     location nobody probes now says `no-engine`."""
@@ -324,13 +348,16 @@ def list_engines(store: Store, lease_s: float) -> list[dict[str, Any]]:
     ]
 
 
-def forget_engines(store: Store, older_than_s: float) -> int:
-    """Engines not seen for a long time leave the list (retention)."""
+def forget_engines(store: Store, older_than_s: float) -> list[tuple[str, str]]:
+    """Engines not seen for a long time leave the list (the leader's housekeeping): the (id,
+    location) of each forgotten one. Leases they still name are long expired and claimable."""
     with store.engine.begin() as conn:
-        r = conn.execute(
-            text(f"DELETE FROM engines WHERE last_seen < {DB_NOW} - :age"), {"age": older_than_s}
-        )
-    return r.rowcount or 0
+        rows = conn.execute(
+            text(f"DELETE FROM engines WHERE last_seen < {DB_NOW} - :age RETURNING id, location"),
+            {"age": older_than_s},
+        ).all()
+        key_handoff.forget(conn, [str(r[0]) for r in rows])
+    return sorted((str(r[0]), str(r[1])) for r in rows)
 
 
 def runtime_of(store: Store, target_ids: list[str]) -> dict[str, dict[str, Any]]:

@@ -110,6 +110,12 @@ def announce(store: Store, method: str, *args: Any) -> None:
         notify(store, channel_of(store), [json.dumps({"e": "command", "v": ev})])
 
 
+def ask_check(store: Store, channel: str, sender: str, target_id: str) -> None:
+    """Ask whichever engines hold `target_id` to probe it at once (the id only: never an
+    address). Each holder that hears it jumps its queue; the others ignore it."""
+    notify(store, channel, [json.dumps({"e": sender, "check": target_id})])
+
+
 class Listener:
     """A connection of its own that LISTENs; `wait` returns the payloads that arrived."""
 

@@ -13,11 +13,12 @@ from sqlalchemy import and_, delete, func, insert, or_, select, text
 from sqlmodel import col
 
 from engine.checks.probes.base import ProbeResult
-from engine.store.models import MaintenanceSpan, Result, Rollup
+from engine.store.models import LocationRollup, MaintenanceSpan, Result, Rollup
 from engine.store.store import Store
 
 _RESULTS = Result.__table__  # type: ignore[attr-defined]
 _ROLLUPS = Rollup.__table__  # type: ignore[attr-defined]
+_LOC_ROLLUPS = LocationRollup.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(slots=True)
@@ -339,6 +340,7 @@ def history_deletes(target_ids: list[str]) -> list[Any]:
     return [
         delete(_RESULTS).where(_RESULTS.c.target_id.in_(target_ids)),
         delete(rollups).where(rollups.c.target_id.in_(target_ids)),
+        delete(_LOC_ROLLUPS).where(_LOC_ROLLUPS.c.target_id.in_(target_ids)),
         delete(MaintenanceSpan).where(col(MaintenanceSpan.target_id).in_(target_ids)),
     ]
 
@@ -369,7 +371,9 @@ def housekeeping(
         r2 = conn.execute(
             delete(_ROLLUPS).where(_ROLLUPS.c.hour < int((now - rollup_days * 86400) // 3600))
         )
-        out = {"results": r1.rowcount or 0, "rollups": r2.rowcount or 0}
+        old_hour = int((now - rollup_days * 86400) // 3600)
+        r3 = conn.execute(delete(_LOC_ROLLUPS).where(_LOC_ROLLUPS.c.hour < old_hour))
+        out = {"results": r1.rowcount or 0, "rollups": (r2.rowcount or 0) + (r3.rowcount or 0)}
         if history_days is not None:
             out.update(_old_history(conn, now - history_days * 86400))
     return out

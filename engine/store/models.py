@@ -402,3 +402,15 @@ class MaintenanceSpan(SQLModel, table=True):
 
 # Added after the list was written (new tables are created by `migrate`'s create_all).
 SEALED_COLUMNS += [(AlertmanagerAlert, "labels_s"), (AlertmanagerAlert, "silence_error_s")]
+
+
+class LocationRollup(SQLModel, table=True):
+    """Hourly counts per location of a target probed from several (written by the engines that
+    probe it there): per-location uptime, where `rollups` merge every location."""
+
+    __tablename__ = "location_rollups"
+    target_id: str = Field(primary_key=True, max_length=16)
+    location: str = Field(primary_key=True, max_length=40)
+    hour: int = Field(primary_key=True)  # epoch seconds // 3600
+    count: int = 0
+    ok_count: int = 0

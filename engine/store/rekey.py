@@ -18,7 +18,7 @@ from sqlalchemy import func, or_, select, text, update
 
 from engine.config.settings import Settings
 from engine.core.errors import SysAlertError
-from engine.security.crypto import KeyRing
+from engine.security.crypto import KeyRing, load_masters
 from engine.security.rotation import add_fresh_key, ring_in_environment, ring_on_file
 from engine.store.models import FINGERPRINTS, SEALED_COLUMNS, aad_row
 from engine.store.store import Store
@@ -116,12 +116,16 @@ def rotate_keys(
     pause: float = 0.0,
     progress: Callable[[str], None] | None = None,
     adopt: Callable[[KeyRing], None] | None = None,
+    handoff: bool = True,
+    wait: float = 20.0,
 ) -> dict[str, int]:
     """Rotate; returns counts. Idempotent: run it again after a crash and it finishes.
 
     `adopt(ring)` runs once the new key is in the key file and before any row changes: the CLI
     uses it to have a running daemon take the new ring (it may raise to stop here; a later run
-    resumes with the same key)."""
+    resumes with the same key). `handoff` leaves the new ring in the store sealed under the old
+    keys, for the engines on other hosts (engine.store.key_handoff); they are waited for up to
+    `wait` seconds before any row changes."""
     if batch < 1:
         raise SysAlertError("--batch must be at least 1", "e.g. --batch 500")
     ring = _prepare_ring(settings, settings.database_url)
@@ -131,6 +135,7 @@ def rotate_keys(
     say = progress or (lambda _m: None)
     total_sealed = total_fps = 0
     try:
+        _hand_off(store, settings, ring, handoff, say, wait)
         by_model: dict[Any, list[str]] = {}
         for model, col in SEALED_COLUMNS:
             by_model.setdefault(model, []).append(col)
@@ -154,3 +159,46 @@ def rotate_keys(
         "fingerprints": total_fps,
         "key_id": int(ring.current.key_id.hex(), 16),
     }
+
+
+def _hand_off(
+    store: Store,
+    settings: Settings,
+    ring: KeyRing,
+    handoff: bool,
+    say: Callable[[str], None],
+    wait: float,
+) -> None:
+    """Before any row changes: the hand-off rows, a NOTIFY to the engines of a shared store, and
+    a wait until every live engine says it holds the new key (or `wait` runs out: rows they
+    write under the old key meanwhile are caught by the next pass)."""
+    from engine.store import key_handoff
+
+    masters = load_masters(settings.data_dir)
+    kid = ring.current.key_id.hex()
+    if KeyRing.from_masters(masters).key_ids != ring.key_ids:
+        return  # the ring is not the one on file here: nothing to hand off
+    with store.engine.begin() as conn:
+        key_handoff.write(conn, masters[1:], masters, handoff)
+    if not handoff:
+        say(f"no hand-off: engines on other hosts need the key file copied by hand (key id {kid})")
+    if store.sqlite:
+        return
+    from engine.store import cluster_live
+
+    cluster_live.notify(
+        store,
+        cluster_live.channel_of(store),
+        [json.dumps({"e": "rotate-keys", "keys": kid})],
+    )
+    if not handoff:
+        return
+    deadline = time.monotonic() + wait
+    late: list[str] = []
+    while time.monotonic() < deadline:
+        late = key_handoff.lagging(store, kid, settings.engine.lease)
+        if not late:
+            say("every running engine holds the new key")
+            return
+        time.sleep(0.2)
+    say(f"engines without the new key yet: {', '.join(late)} (a later pass re-seals their rows)")

@@ -23,6 +23,7 @@ from engine.security.crypto import (
     KeyRing,
     UnknownKeyId,
     load_key_ring,
+    write_key_file,
 )
 from engine.store.db import describe_error, is_sqlite, open_db
 from engine.store.migrations import migrate
@@ -58,6 +59,10 @@ class Store:
         self.key_dir: Path | None = None
         self._key_stamp: tuple[int, int, int] | None = None
         self._keys_lock = threading.Lock()
+        # A rotation on another host of a shared store (engine.store.key_handoff): the key id
+        # this process lacks and could not get (shown by /health), and what it adopted.
+        self.key_missing: str | None = None
+        self.key_note: str | None = None
         self._key_listeners: list[Callable[[KeyRing], None]] = []
 
     def fresh_id(self, model: Any, prefix: str = "") -> str:
@@ -197,14 +202,18 @@ class Store:
             self._key_stamp = _stamp(self.key_dir / KEY_FILE_NAME)
             ring = load_key_ring(self.key_dir)
             if ring.key_ids == self.keys.key_ids:
-                return False
-            if not set(self.keys.key_ids) <= set(ring.key_ids):
+                handed = self._from_handoff()
+                if handed is None:
+                    return False
+                ring = handed
+            elif not set(self.keys.key_ids) <= set(ring.key_ids):
                 log.error(
                     "the key file no longer holds every key this store was opened with: kept the "
                     "ring in memory (restore the file from backup, or restart with the right key)"
                 )
                 return False
             self.reload_keys(ring)
+            self.key_missing = None
         log.info("key ring adopted after a rotation: %d keys, the newest seals", len(ring.key_ids))
         for listener in list(self._key_listeners):
             try:
@@ -212,6 +221,45 @@ class Store:
             except Exception:  # one broken listener must not fail the read that adopted the ring
                 log.exception("a key ring listener failed")
         return True
+
+    def _from_handoff(self) -> KeyRing | None:
+        """A rotation ran on another host (the key file here has no new key): the ring its
+        hand-off row holds for a key this process has, written to the key file here (atomically,
+        0600) and returned; None, and `key_missing` set, when the store names a newer key this
+        process cannot get. Under _keys_lock."""
+        from engine.store import key_handoff
+
+        with self.engine.begin() as conn:
+            want = key_handoff.current(conn)
+            if want is None or want in {k.hex() for k in self.keys.key_ids}:
+                return None
+            masters = key_handoff.open_for(conn, self.keys)
+        ring = KeyRing.from_masters(masters) if masters else None
+        if (
+            ring is None
+            or want not in {k.hex() for k in ring.key_ids}
+            or not (set(self.keys.key_ids) <= set(ring.key_ids))
+        ):
+            if self.key_missing != want:
+                log.error(
+                    "store re-keyed with key id %s which this engine lacks: copy the key file "
+                    "from a host that has it",
+                    want,
+                )
+            self.key_missing = want
+            return None
+        assert masters is not None and self.key_dir is not None
+        if os.environ.get(ENV_MASTER_KEY):
+            where = f"in memory only: add it to {ENV_MASTER_KEY} before the next start"
+        else:
+            write_key_file(self.key_dir / KEY_FILE_NAME, masters)
+            self._key_stamp = _stamp(self.key_dir / KEY_FILE_NAME)
+            where = "the key file here was rewritten (0600)"
+        self.key_note = (
+            f"adopted key id {want} from the store's hand-off (a rotation on another host): {where}"
+        )
+        log.warning("key rotation: %s", self.key_note)
+        return ring
 
     def close(self) -> None:
         self.engine.dispose()

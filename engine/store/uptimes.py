@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlmodel import col
 
-from engine.store.models import Rollup
+from engine.store.models import LocationRollup, Rollup
 from engine.store.store import Store
 
 CHUNK = 500
@@ -38,3 +39,44 @@ def uptime_of(
             )
             out.update({t: float(o) / float(c) for t, c, o in s.execute(q).all() if c})
     return out
+
+
+def location_uptimes(
+    store: Store, target_id: str, seconds: float, now: float | None = None
+) -> dict[str, float]:
+    """location -> share of good checks there over the last `seconds`, for a target probed from
+    several locations (the hourly per-location roll-ups); a location with no check is absent."""
+    now = now or time.time()
+    q = (
+        select(
+            col(LocationRollup.location),
+            func.sum(col(LocationRollup.count)),
+            func.sum(col(LocationRollup.ok_count)),
+        )
+        .where(
+            col(LocationRollup.target_id) == target_id,
+            col(LocationRollup.hour) >= int((now - seconds) // 3600),
+        )
+        .group_by(LocationRollup.location)
+    )
+    with store.session() as s:
+        return {loc: float(o) / float(c) for loc, c, o in s.execute(q).all() if c}
+
+
+_LOC_UPSERT = (
+    "INSERT INTO location_rollups (target_id, location, hour, count, ok_count)"
+    " VALUES (:t, :l, :h, :c, :o) ON CONFLICT (target_id, location, hour) DO UPDATE SET"
+    " count = location_rollups.count + excluded.count,"
+    " ok_count = location_rollups.ok_count + excluded.ok_count"
+)
+
+
+def add_location_counts(conn: Any, counts: dict[tuple[str, str, int], list[int]]) -> None:
+    """Add (target, location, hour) -> [checks, good checks] to the roll-ups, in the caller's
+    transaction (sorted: two engines upserting at once take row locks in one order)."""
+    if counts:
+        rows = [
+            {"t": t, "l": loc, "h": h, "c": c[0], "o": c[1]}
+            for (t, loc, h), c in sorted(counts.items())
+        ]
+        conn.execute(text(_LOC_UPSERT), rows)

@@ -105,7 +105,9 @@ async def get_reply(host: TelegramHost, target: str, owner_id: str | None) -> st
     sub = host.events.subscribe(maxlen=1000, types={"result"})
     wait = rec.timeout_s * (host.settings.engine.retries + 1) + 5.0
     try:
-        await anyio.to_thread.run_sync(lambda: cmds.check_target_now(rec.id, owner_id))
+        got = await anyio.to_thread.run_sync(lambda: cmds.check_target_now(rec.id, owner_id))
+        if got.get("queued") is None:  # no engine holds it now: waiting would tell nothing
+            return f"{describe(host, rec)} ({got['detail']})"
         with anyio.move_on_after(wait):
             async for ev in sub:
                 if isinstance(ev, ResultEvent) and ev.target_id == rec.id:
