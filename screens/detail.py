@@ -23,6 +23,7 @@ from screens.context import field
 from screens.engines import location_rows, location_summary
 from screens.fmt import (
     ago,
+    checking_note,
     incident_text,
     metric_of,
     ms,
@@ -328,7 +329,7 @@ class TargetDetailScreen(EngineScreen):
         self.call(
             "check_target_now",
             self.target_id,
-            then=lambda _: self.notify(f"Checking {self.target_name} now."),
+            then=lambda got: self.notify(checking_note(self.target_name, got)),
         )
 
     def action_edit(self) -> None:

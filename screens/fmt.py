@@ -178,3 +178,10 @@ def error_sentence(exc: BaseException) -> str:
     if isinstance(exc, SysAlertError):
         return str(exc)
     return f"internal error: {type(exc).__name__} (see the console log)"
+
+
+def checking_note(name: str, answer: object) -> str:
+    """What "check now" did, in words: one engine checks here; on a shared store the answer's
+    `detail` says which engines were asked, or that no engine holds the target now."""
+    detail = answer.get("detail") if isinstance(answer, dict) else None
+    return f"Checking {name} now." if not detail else f"{name}: {detail}."

@@ -13,6 +13,7 @@ from textual.widgets import Input, Static
 from screens.actions import bindings_for
 from screens.base import EngineScreen
 from screens.dialogs import ConfirmScreen
+from screens.fmt import checking_note
 from screens.messages import EngineEvents
 from screens.subscribers import owner_labels
 from screens.target_pages import WINDOW, PagedRows
@@ -348,7 +349,7 @@ class TargetsScreen(EngineScreen):
         sel = self._selected()
         if sel:
             self.call(
-                "check_target_now", sel[0], then=lambda _: self.notify(f"Checking {sel[1]} now.")
+                "check_target_now", sel[0], then=lambda got: self.notify(checking_note(sel[1], got))
             )
 
     def action_toggle_pause(self) -> None:

@@ -15,7 +15,7 @@ from engine.checks.specs import parse_spec
 from engine.core.errors import BadInput
 from screens.detail import TargetDetailScreen
 from screens.dialogs import ConfirmScreen
-from screens.fmt import percent
+from screens.fmt import checking_note, percent
 from screens.target_form import TargetFormScreen
 from screens.targets import TargetsScreen
 from sysalert_tui.console import EmbeddedRuntime
@@ -227,7 +227,18 @@ async def test_check_now_probes_the_target(tmp_path: Path) -> None:
             # a new result arrives, stamped now (the fixture's own results end at FIXED_NOW)
             await wait_until(pilot, lambda: (row.checked or 0) > FIXED_NOW)
             assert row.error == "refused"
+            notes = [str(n.message) for n in app._notifications]
+            assert "Checking quokka-api now." in notes, notes  # one engine: it checks here
             await pilot.press("q")
+
+
+def test_check_now_note_says_which_engines_were_asked() -> None:
+    """On a shared store the console says the command's own words: who was asked, or nobody."""
+    asked = {"queued": "t1", "asked": [], "detail": "asked engine e-1 in fra to check now"}
+    assert checking_note("api", asked) == "api: asked engine e-1 in fra to check now."
+    nobody = {"queued": None, "asked": [], "detail": "no engine holds it in nyc now"}
+    assert checking_note("api", nobody) == "api: no engine holds it in nyc now."
+    assert checking_note("api", {"queued": "t1"}) == "Checking api now."
 
 
 async def test_a_system_target_shows_its_live_metric_not_latency(tmp_path: Path) -> None:
