@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route as SRoute
 
 from engine.api import alertmanager, wire
+from engine.api.acting import takes_by
 from engine.api.auth import ApiKeys, RequireKey
 from engine.api.badges import badge_routes
 from engine.api.errors import HANDLERS, NotAvailable, translate
@@ -31,10 +32,9 @@ from engine.api.health import health_report
 from engine.api.ping_protocol import TOO_LARGE, answer_ping, body_over, body_too_large
 from engine.api.ports import ApiEngine, PingSink
 from engine.api.requests import actor, parse_json_body, read_body
-from engine.api.routes import ROUTES, Route
+from engine.api.routes import ROUTES, Route, route_for
 from engine.api.schema import openapi, validate
 from engine.api.status_pages import status_routes
-from engine.commands.acting import takes_by
 from engine.core.domain import TargetRecord
 
 __all__ = ["build_app", "health_report"]  # health_report: where tests and tools read it
@@ -168,12 +168,46 @@ def build_app(engine: ApiEngine, trusted: bool) -> PingFastPath:
             stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
 
+    page_route = route_for("target_page", {})
+
+    async def page_walk(request: Request) -> Response:
+        """Every page of `target_page` in one answer, one JSON line each (NDJSON), walked by its
+        cursor: `status` and `target list` at 100,000 make one request instead of one a page,
+        each page built and encoded in a worker thread while the one before is on its way."""
+        _, kwargs = await arguments(page_route, request)
+        for k in ("offset", "around", "after"):
+            kwargs.pop(k, None)
+
+        def page(after: str | None) -> tuple[bytes, str | None]:
+            got = cmds.target_page(**kwargs, after=after)
+            return wire.encode("target_page", got, cmds.ping_base) + b"\n", got["next"]
+
+        try:
+            first = await anyio.to_thread.run_sync(page, None)
+        except Exception as exc:
+            raise translate(exc, "target_page") from None
+
+        async def lines() -> Any:
+            body, after = first
+            while after:
+                ahead = asyncio.ensure_future(anyio.to_thread.run_sync(page, after))
+                try:
+                    yield body
+                    body, after = await ahead
+                finally:
+                    if not ahead.done():  # the client left: let the page in hand finish alone
+                        ahead.cancel()
+            yield body
+
+        return StreamingResponse(lines(), media_type="application/x-ndjson")
+
     # One Starlette route per path, so a 405 lists every method the path takes (Allow); literal
     # paths first, so /targets/import is not read as the target named "import" for its POST.
     by_path: dict[str, dict[str, Any]] = {}
     for r in sorted(ROUTES, key=lambda r: "{" in r.path):
         by_path.setdefault(r.path, {})[r.method] = endpoint(r)
-    routes = [
+    routes = [SRoute("/api/v1/targets/pages", page_walk, middleware=guard)]  # before {ref}
+    routes += [
         SRoute(p, _by_method(h), methods=list(h), middleware=guard) for p, h in by_path.items()
     ]
     routes += [
