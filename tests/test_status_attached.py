@@ -194,3 +194,13 @@ def test_the_attach_client_reads_the_walk_and_its_errors(daemon: Daemon) -> None
             list(c.target_pages(fields="spec", columns=True))
     finally:
         c.close()
+
+
+def test_status_as_a_table_reads_the_same_columns(daemon: Daemon) -> None:
+    rc, out, err = cli(daemon.data_dir, "status")
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert lines[0].split() == ["STATE", "NAME", "SINCE"]
+    names = [r["name"] for r in _page(daemon, fields="name", limit=100)["rows"]]
+    assert len(lines) == 1 + N and all(n in out for n in names)
+    assert all("paused" in line for line in lines[1:])
