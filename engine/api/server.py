@@ -29,6 +29,7 @@ from engine.api.auth import ApiKeys, RequireKey
 from engine.api.badges import badge_routes
 from engine.api.errors import HANDLERS, NotAvailable, translate
 from engine.api.health import health_report
+from engine.api.page_walk import page_walk
 from engine.api.ping_protocol import TOO_LARGE, answer_ping, body_over, body_too_large
 from engine.api.ports import ApiEngine, PingSink
 from engine.api.requests import actor, parse_json_body, read_body
@@ -170,43 +171,19 @@ def build_app(engine: ApiEngine, trusted: bool) -> PingFastPath:
 
     page_route = route_for("target_page", {})
 
-    async def page_walk(request: Request) -> Response:
-        """Every page of `target_page` in one answer, one JSON line each (NDJSON), walked by its
-        cursor: `status` and `target list` at 100,000 make one request instead of one a page,
-        each page built and encoded in a worker thread while the one before is on its way."""
+    async def pages(request: Request) -> Response:
+        """Every page of `target_page` in one answer, one JSON line each (engine/api/page_walk)."""
         _, kwargs = await arguments(page_route, request)
         for k in ("offset", "around", "after"):
             kwargs.pop(k, None)
-
-        def page(after: str | None) -> tuple[bytes, str | None]:
-            got = cmds.target_page(**kwargs, after=after)
-            return wire.encode("target_page", got, cmds.ping_base) + b"\n", got["next"]
-
-        try:
-            first = await anyio.to_thread.run_sync(page, None)
-        except Exception as exc:
-            raise translate(exc, "target_page") from None
-
-        async def lines() -> Any:
-            body, after = first
-            while after:
-                ahead = asyncio.ensure_future(anyio.to_thread.run_sync(page, after))
-                try:
-                    yield body
-                    body, after = await ahead
-                finally:
-                    if not ahead.done():  # the client left: let the page in hand finish alone
-                        ahead.cancel()
-            yield body
-
-        return StreamingResponse(lines(), media_type="application/x-ndjson")
+        return await page_walk(cmds, kwargs)
 
     # One Starlette route per path, so a 405 lists every method the path takes (Allow); literal
     # paths first, so /targets/import is not read as the target named "import" for its POST.
     by_path: dict[str, dict[str, Any]] = {}
     for r in sorted(ROUTES, key=lambda r: "{" in r.path):
         by_path.setdefault(r.path, {})[r.method] = endpoint(r)
-    routes = [SRoute("/api/v1/targets/pages", page_walk, middleware=guard)]  # before {ref}
+    routes = [SRoute("/api/v1/targets/pages", pages, middleware=guard)]  # before {ref}
     routes += [
         SRoute(p, _by_method(h), methods=list(h), middleware=guard) for p, h in by_path.items()
     ]
