@@ -204,3 +204,21 @@ def test_status_as_a_table_reads_the_same_columns(daemon: Daemon) -> None:
     names = [r["name"] for r in _page(daemon, fields="name", limit=100)["rows"]]
     assert len(lines) == 1 + N and all(n in out for n in names)
     assert all("paused" in line for line in lines[1:])
+
+
+def test_a_client_that_leaves_mid_walk_leaves_the_daemon_answering(daemon: Daemon) -> None:
+    import httpx
+
+    for _ in range(3):
+        with (
+            httpx.Client(
+                base_url="http://sysalert",
+                transport=httpx.HTTPTransport(uds=str(daemon.socket_path)),
+                timeout=10,
+            ) as c,
+            c.stream("GET", "/api/v1/targets/pages", params={"fields": "id", "limit": 1}) as r,
+        ):
+            assert json.loads(next(r.iter_lines()))["next"] is not None  # then hangs up
+    with daemon.unix().stream("GET", "/api/v1/targets/pages", params={"limit": 2}) as r:
+        assert sum(1 for _ in r.iter_lines()) == -(-N // 2)
+    assert daemon.unix().get("/health").status_code == 200
