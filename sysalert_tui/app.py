@@ -22,7 +22,7 @@ from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
 import screens
-from engine.commands.acting import ActingAs, login_name
+from engine.api.acting import ActingAs, login_name
 from engine.core.errors import SysAlertError
 from engine.runtime.facade import ConsoleBackend
 from screens.actions import bindings_for

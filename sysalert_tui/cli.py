@@ -203,10 +203,17 @@ def _daemon_adopts(daemon: Any, ring: Any) -> None:
 def load_settings(args: argparse.Namespace, allow_missing: bool = False):  # type: ignore[no-untyped-def]
     """The settings every command runs with; `allow_missing` only for `init`, which creates the
     file that --config or SYSALERT_CONFIG names."""
-    from engine.commands.targets import check_declared
     from engine.config.settings import load_settings as _load
 
-    return _load(args.config, args.data_dir, creating=allow_missing, check_target=check_declared)
+    return _load(args.config, args.data_dir, creating=allow_missing, check_target=_check_declared)
+
+
+def _check_declared(settings: Any, decl: Any) -> object:
+    """A [[targets]] entry checked as `target add` would; the command layer is imported only
+    when the config declares targets (a second of start-up `status` need not pay)."""
+    from engine.commands.targets import check_declared
+
+    return check_declared(settings, decl)
 
 
 def _configure_logging(args: argparse.Namespace, daemon: bool) -> None:

@@ -6,7 +6,7 @@ import argparse
 import time
 from typing import Any
 
-from engine.commands.queries import HISTORY_KINDS
+from engine.core.history_kinds import HISTORY_KINDS
 from sysalert_tui.output import print_json, print_table
 from sysalert_tui.session import open_commands
 

@@ -14,7 +14,7 @@ from engine.config.settings import Settings
 def open_commands(args: argparse.Namespace, prefer_daemon: bool = True) -> Iterator[Any]:
     """Yield an object with the command layer's methods (local Commands or the API client), acting
     as this process's user so the audit log says who made each change."""
-    from engine.commands.acting import ActingAs, login_name
+    from engine.api.acting import ActingAs, login_name
     from sysalert_tui.cli import load_settings
 
     settings: Settings = load_settings(args)

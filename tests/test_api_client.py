@@ -51,7 +51,7 @@ def test_known_fields_travel_and_local_only_ones_stay_home() -> None:
 def test_the_actor_travels_in_the_body_or_a_header_never_lost() -> None:
     """ack has a `by` field; maintenance and target removal take the person in a header. The
     console and CLI name it once, through ActingAs, for every audited command."""
-    from engine.commands.acting import ActingAs
+    from engine.api.acting import ActingAs
 
     seen: list[dict[str, Any]] = []
     actors: list[str | None] = []

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.commands.acting import login_name
+from engine.api.acting import login_name
 from tests.daemon_harness import Daemon, init_store, running_daemon, wait_for
 from tests.test_channel_webhook import Receiver
 

@@ -158,8 +158,8 @@ def test_target_add_list_show_remove(run: Run, initialised: Path) -> None:
     rc, out, _ = run("target", "list", "--json")
     assert "zebra" not in {t["name"] for t in json.loads(out)}
     # Every change is in the audit log under the login name of who ran the CLI.
+    from engine.api.acting import login_name
     from engine.commands import Commands
-    from engine.commands.acting import login_name
     from engine.config.settings import load_settings
     from engine.runtime.bootstrap import open_store
 

@@ -13,8 +13,8 @@ from urllib.parse import unquote
 
 from starlette.requests import Request
 
+from engine.api.acting import ACTOR_HEADER
 from engine.api.schema import surrogate_free
-from engine.commands.acting import ACTOR_HEADER
 from engine.commands.base import check_actor
 from engine.core.errors import BadInput
 from engine.core.limits import ACTOR_MAX

@@ -123,7 +123,7 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/targets/page",
         "target_page",
         "A window of targets by sort order and filter, with the count matching",
-        body=("sort", "query", "offset", "limit", "after", "owners", "fields", "around"),
+        body=("sort", "query", "offset", "limit", "after", "owners", "fields", "around", "columns"),
     ),
     R(
         "GET",

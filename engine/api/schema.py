@@ -160,7 +160,7 @@ def _query_schema(schema: dict[str, Any]) -> dict[str, Any]:
 def _operation(route: Route, defs: dict[str, Any]) -> dict[str, Any]:
     """One route's operation; the 200 body's schema is the command's return annotation's (the
     adapter the server encodes with and the attach client decodes with), its models in `defs`."""
-    from engine.commands.acting import ACTOR_HEADER, takes_by
+    from engine.api.acting import ACTOR_HEADER, takes_by
 
     fixed = "_".join(f"{k}_{v}" for k, v in route.fixed.items())
     responses = {"200": _json(wire.response_schema(route.command, defs), "OK")}
@@ -267,7 +267,9 @@ def openapi() -> dict[str, Any]:
             "version": "1",
             "description": (
                 "Also served: GET /api/v1/events, a server-sent event stream (text/event-stream, "
-                "?types=result,state,...) that stays open, so it is not listed as an operation."
+                "?types=result,state,...) that stays open, so it is not listed as an operation; "
+                "and GET /api/v1/targets/pages, every page of /api/v1/targets/page (same query, "
+                "walked by its cursor) as one JSON line each (application/x-ndjson)."
             ),
         },
         "paths": paths,

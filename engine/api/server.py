@@ -24,17 +24,18 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route as SRoute
 
 from engine.api import alertmanager, wire
+from engine.api.acting import takes_by
 from engine.api.auth import ApiKeys, RequireKey
 from engine.api.badges import badge_routes
 from engine.api.errors import HANDLERS, NotAvailable, translate
 from engine.api.health import health_report
+from engine.api.page_walk import page_walk
 from engine.api.ping_protocol import TOO_LARGE, answer_ping, body_over, body_too_large
 from engine.api.ports import ApiEngine, PingSink
 from engine.api.requests import actor, parse_json_body, read_body
-from engine.api.routes import ROUTES, Route
+from engine.api.routes import ROUTES, Route, route_for
 from engine.api.schema import openapi, validate
 from engine.api.status_pages import status_routes
-from engine.commands.acting import takes_by
 from engine.core.domain import TargetRecord
 
 __all__ = ["build_app", "health_report"]  # health_report: where tests and tools read it
@@ -168,12 +169,22 @@ def build_app(engine: ApiEngine, trusted: bool) -> PingFastPath:
             stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
 
+    page_route = route_for("target_page", {})
+
+    async def pages(request: Request) -> Response:
+        """Every page of `target_page` in one answer, one JSON line each (engine/api/page_walk)."""
+        _, kwargs = await arguments(page_route, request)
+        for k in ("offset", "around", "after"):
+            kwargs.pop(k, None)
+        return await page_walk(cmds, kwargs)
+
     # One Starlette route per path, so a 405 lists every method the path takes (Allow); literal
     # paths first, so /targets/import is not read as the target named "import" for its POST.
     by_path: dict[str, dict[str, Any]] = {}
     for r in sorted(ROUTES, key=lambda r: "{" in r.path):
         by_path.setdefault(r.path, {})[r.method] = endpoint(r)
-    routes = [
+    routes = [SRoute("/api/v1/targets/pages", pages, middleware=guard)]  # before {ref}
+    routes += [
         SRoute(p, _by_method(h), methods=list(h), middleware=guard) for p, h in by_path.items()
     ]
     routes += [

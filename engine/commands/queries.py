@@ -7,6 +7,7 @@ from typing import Any
 
 from engine.commands.base import CommandBase, live_records
 from engine.core.errors import BadInput
+from engine.core.history_kinds import HISTORY_KINDS
 from engine.core.limits import (
     BUCKETS,
     EPOCH,
@@ -18,20 +19,6 @@ from engine.core.limits import (
 )
 from engine.store import audit as audit_log
 from engine.store import history as hist
-
-HISTORY_KINDS = (
-    "state",
-    "incident",
-    "maintenance",
-    "target",
-    "contact",
-    "notify",
-    "subscriber",
-    "telegram",
-    "benchmark",
-    "rule",
-    "apikey",
-)
 
 
 class QueryCommands(CommandBase):

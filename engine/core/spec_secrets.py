@@ -30,7 +30,9 @@ def _split(text: str) -> tuple[str, str, str, str] | None:
 
 def mask_spec(text: str) -> str:
     """The spec with the password of `user:password@` replaced by ***; anything else unchanged."""
-    parts = _split(text or "")
+    if not text or "@" not in text:  # no user:password@ (most specs): a page of 25,000 at once
+        return text
+    parts = _split(text)
     if parts is None:
         return text
     head, user, _password, tail = parts

@@ -38,6 +38,9 @@ class ActingAs:
     def __init__(self, commands: Any, by: str) -> None:
         self.__dict__["_commands"] = commands
         self.__dict__["_by"] = by
+        # The layer itself, for reads that record no actor (`status`, `target list`): attached,
+        # asking whether a command takes `by` would import the whole command layer (a second).
+        self.__dict__["plain"] = commands
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._commands, name)
