@@ -135,7 +135,7 @@ class ResultsPath:
             # Probed from several locations: this location's view goes to the store, which
             # decides the combined state (engine.runtime.cluster).
             self.cluster.location_result(rec, res, now)
-            if events.subscribers:
+            if events.result_readers:
                 events.publish(
                     ResultEvent(now, rec.id, res.ok, res.latency_ms, res.error_class, rec.state)
                 )
@@ -149,7 +149,7 @@ class ResultsPath:
             self.flaps.get(rec.id),
         )
         self.dirty.add(rec.id)
-        if events.subscribers:
+        if events.result_readers:
             shown = self.display_state(rec)
             events.publish(
                 ResultEvent(now, rec.id, res.ok, res.latency_ms, res.error_class, shown, res.value)
@@ -173,7 +173,7 @@ class ResultsPath:
         if new != old:
             rec.state, rec.state_since = new, now
         events = self.events
-        if events.subscribers:
+        if events.result_readers:
             events.publish(
                 ResultEvent(
                     now,
