@@ -1,6 +1,7 @@
-"""What the engine's hot path writes and publishes, against a real listener and a real store:
-runtime state of a target that stays up goes to the store less often than a change does, and
-result events are built only for a reader that takes them."""
+"""What the engine's hot path writes, publishes and queues, against a real listener and a real
+store: runtime state of a target that stays up goes to the store less often than a change does,
+result events are built only for a reader that takes them, and a first success queues no
+alerting step."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import anyio
 import pytest
 
 import engine.runtime.results as results_path
+from engine.checks.probes.base import ProbeResult
 from engine.config.settings import Settings
 from engine.core.events import EventBus, ResultEvent, StateEvent
+from engine.core.state import Transition
 from engine.runtime.bootstrap import open_store
 from engine.runtime.engine import Engine
 from engine.security.crypto import KEY_FILE_NAME, new_master_key, write_key_file
@@ -97,3 +100,22 @@ async def test_a_target_that_stays_up_is_written_less_often_than_a_change(
     # On stop every target's runtime state is written, whatever it was.
     state, last, _ = stored()
     assert state == "down" and last == engine.targets[rec.id].last_check_at
+
+
+def test_a_first_success_queues_no_alerting_step_a_recovery_does(
+    store: Store, settings: Settings
+) -> None:
+    engine = Engine(settings, store)
+    rec = engine.commands.add_target("tcp://127.0.0.1:9", name="fresh")
+    alerting = engine.alerting
+
+    def queued() -> int:
+        return int(alerting._recv.statistics().current_buffer_used)
+
+    ok = ProbeResult(True, 0.2, 0.2)
+    alerting.on_transition(rec, Transition("unknown", "up"), ok, 1.0)
+    assert queued() == 0  # no audit, no incident: nothing for the worker thread
+    alerting.on_transition(rec, Transition("unknown", "up", flapping_changed=True), ok, 2.0)
+    alerting.on_transition(rec, Transition("unknown", "degraded"), ok, 3.0)
+    alerting.on_transition(rec, Transition("down", "up"), ok, 4.0)
+    assert queued() == 3
