@@ -258,7 +258,13 @@ class ResultsPath:
         if runtime:
             ids = self.dirty
             if quiet and self.quiet:
-                ids, self.quiet = ids | self.quiet, set()
+                steady, self.quiet = self.quiet, set()
+                if self.cluster is not None:
+                    # A target handed to another engine since its last check here is that
+                    # engine's to write now: a minute-old row must not overwrite its state.
+                    held = self.cluster.held_ids()
+                    steady = {t for t in steady if t in held}
+                ids = ids | steady
             if ids:
                 targets = self.targets
                 dirty = [targets[t] for t in ids if t in targets]
