@@ -67,6 +67,12 @@ class Alerting:
     def on_transition(
         self, rec: TargetRecord, tr: Transition, res: ProbeResult, now: float
     ) -> None:
+        if tr.old == "unknown" and tr.new == "up" and not tr.flapping_changed:
+            # A first success is no news (_on_transition neither audits nor alerts it). Queued,
+            # it cost a worker-thread hop and an outbox claim each: every target of a fresh
+            # import makes one, 100,000 in its first interval, which kept the alerting task
+            # busy for minutes after the start.
+            return
         snapshot = (
             rec.id,
             rec.name,

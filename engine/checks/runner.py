@@ -13,6 +13,11 @@ from typing import Any
 from engine.checks.probes import ProbeContext, ProbeResult, get_probe
 from engine.checks.specs import TargetSpec
 
+# A context without options or conditions (most targets) shares these two: probes only read
+# them, and the engine keeps a context per target (120 bytes each at 100,000 targets).
+_NO_OPTIONS: dict[str, Any] = {}
+_NO_CONDITIONS: list[Any] = []
+
 
 def make_context(
     timeout: float,
@@ -20,13 +25,16 @@ def make_context(
     conditions: list[str] | None,
     shared: dict[str, Any],
 ) -> ProbeContext:
-    conds: list[Any] = []
+    conds: list[Any] = _NO_CONDITIONS
     if conditions:
         from engine.checks.conditions.parse import parse_conditions
 
         conds = parse_conditions(list(conditions))
     return ProbeContext(
-        timeout=timeout, options=dict(options or {}), conditions=conds, shared=shared
+        timeout=timeout,
+        options=dict(options) if options else _NO_OPTIONS,
+        conditions=conds,
+        shared=shared,
     )
 
 

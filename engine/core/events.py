@@ -151,15 +151,23 @@ class EventBus:
     def __init__(self) -> None:
         self._subs: list[Subscription] = []
         self.published = 0
+        # Readers that take result events: the engine builds one per check only when there is
+        # one (the console's target orders, for instance, read state events alone).
+        self.result_readers = 0
 
     def subscribe(self, maxlen: int = 10_000, types: set[str] | None = None) -> Subscription:
         sub = Subscription(self, maxlen, frozenset(types) if types else None)
         self._subs.append(sub)
+        self._count_result_readers()
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
         if sub in self._subs:
             self._subs.remove(sub)
+        self._count_result_readers()
+
+    def _count_result_readers(self) -> None:
+        self.result_readers = sum(1 for s in self._subs if s.types is None or "result" in s.types)
 
     def publish(self, ev: Event) -> None:
         self.published += 1

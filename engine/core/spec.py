@@ -13,7 +13,7 @@ from engine.core.limits import DURATION_MAX, HEARTBEAT_EVERY, HEARTBEAT_GRACE
 DURATION_BOUNDS = {"every": HEARTBEAT_EVERY, "grace": HEARTBEAT_GRACE}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TargetSpec:
     """A parsed spec. `raw` is what the user typed; it is sealed in the store, never logged."""
 

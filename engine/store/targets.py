@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -200,23 +201,29 @@ def delete_target(store: Store, target_id: str) -> None:
         s.commit()
 
 
+_RUNTIME_ROW = operator.attrgetter(*_RUNTIME, "id")  # one C call per target, in SQL's order
+_SQLITE_RUNTIME = f"UPDATE targets SET {', '.join(f'{k} = ?' for k in _RUNTIME)} WHERE id = ?"
+
+
 def save_runtime(store: Store, recs: Iterable[TargetRecord]) -> None:
     """Persist the runtime columns of many targets in one transaction."""
-    rows: list[dict[str, Any]] = [
+    if store.sqlite:  # the driver's executemany; SQLAlchemy's per-row work dominates otherwise
+        rows = [_RUNTIME_ROW(r) for r in recs]
+        if rows:
+            with store.engine.begin() as conn:
+                conn.exec_driver_sql(_SQLITE_RUNTIME, rows)
+        return
+    dicts: list[dict[str, Any]] = [
         {"_id": r.id, **{k: getattr(r, k) for k in _RUNTIME}} for r in recs
     ]
-    if not rows:
+    if not dicts:
         return
     from sqlalchemy import bindparam
 
+    stmt = (
+        update(Target.__table__)  # type: ignore[attr-defined]
+        .where(Target.__table__.c.id == bindparam("_id"))  # type: ignore[attr-defined]
+        .values({k: bindparam(k) for k in _RUNTIME})
+    )
     with store.engine.begin() as conn:
-        if store.sqlite:  # the driver's executemany; SQLAlchemy's per-row work dominates otherwise
-            sql = f"UPDATE targets SET {', '.join(f'{k} = ?' for k in _RUNTIME)} WHERE id = ?"
-            conn.exec_driver_sql(sql, [tuple(r[k] for k in _RUNTIME) + (r["_id"],) for r in rows])
-            return
-        stmt = (
-            update(Target.__table__)  # type: ignore[attr-defined]
-            .where(Target.__table__.c.id == bindparam("_id"))  # type: ignore[attr-defined]
-            .values({k: bindparam(k) for k in _RUNTIME})
-        )
-        conn.execute(stmt, rows)
+        conn.execute(stmt, dicts)
