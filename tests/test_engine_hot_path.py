@@ -119,3 +119,18 @@ def test_a_first_success_queues_no_alerting_step_a_recovery_does(
     alerting.on_transition(rec, Transition("unknown", "degraded"), ok, 3.0)
     alerting.on_transition(rec, Transition("down", "up"), ok, 4.0)
     assert queued() == 3
+
+
+def test_steady_targets_are_written_a_minute_after_each_went_quiet_not_all_at_once(
+    store: Store, settings: Settings
+) -> None:
+    """100,000 steady targets written in one batch held the writer and the GIL for seconds
+    every minute (/health took 3.7 s then): each flush takes only those whose minute is up."""
+    engine = Engine(settings, store)
+    t0 = 1_000_000.0
+    engine.quiet = {f"t{i}": t0 + i for i in range(1000)}  # went quiet one a second
+    engine.clock = lambda: t0 + results_path.QUIET_RUNTIME_S + 499.5
+    due = engine._quiet_due()
+    assert due == [f"t{i}" for i in range(500)]  # oldest first, only those a minute old
+    assert list(engine.quiet) == [f"t{i}" for i in range(500, 1000)]
+    assert engine._quiet_due() == []  # nothing more until the next ones' minute is up

@@ -73,7 +73,7 @@ class Engine(LoopPort, ResultsPath, EngineStats, Background):
         )
         self.writer = ResultWriter(store)
         self.dirty: set[str] = set()
-        self.quiet: set[str] = set()  # see engine.runtime.results.QUIET_RUNTIME_S
+        self.quiet: dict[str, float] = {}  # see engine.runtime.results.QUIET_RUNTIME_S
         self.last_values: dict[str, float] = {}
         self.started_at = 0.0
         self.loop_heartbeat = 0.0
@@ -338,7 +338,7 @@ class Engine(LoopPort, ResultsPath, EngineStats, Background):
         self.flaps.pop(target_id, None)
         self.scheduler.remove(target_id)
         self.dirty.discard(target_id)
-        self.quiet.discard(target_id)
+        self.quiet.pop(target_id, None)
         self.writer.forget(target_id)
         self._purge.add(target_id)
         self.last_values.pop(target_id, None)

@@ -4,6 +4,7 @@ alerting), and group-commit results and runtime state to the store."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -49,7 +50,9 @@ class ResultsPath:
     shared: dict[str, Any]
     writer: ResultWriter
     dirty: set[str]
-    quiet: set[str]  # up (or degraded) and staying so: written every QUIET_RUNTIME_S
+    # Up (or degraded) and staying so, with when each was first left unwritten (oldest first):
+    # written QUIET_RUNTIME_S later, a few thousand per flush rather than all at once.
+    quiet: dict[str, float]
     last_values: dict[str, float]
     alerting: Any
     cluster: ClusterMember | None
@@ -159,7 +162,8 @@ class ResultsPath:
             self.flaps.get(rec.id),
         )
         if tr is None and rec.state in _QUIET_STATES:
-            self.quiet.add(rec.id)
+            if rec.id not in self.quiet:
+                self.quiet[rec.id] = now
         else:
             self.dirty.add(rec.id)
         if events.result_readers:
@@ -228,7 +232,6 @@ class ResultsPath:
     async def _flush_loop(self) -> None:
         period = self.settings.engine.result_batch_ms / 1000
         last_runtime = 0.0
-        last_quiet = self.clock()
         while True:
             # Group commit: a waiting ping starts a commit at once; pings that arrive while it runs
             # ride in the next one. Without waiters, results go out every result_batch_ms.
@@ -240,10 +243,7 @@ class ResultsPath:
             self._kick.clear()
             self.loop_heartbeat = self.clock()
             runtime = self.loop_heartbeat - last_runtime > RUNTIME_S
-            quiet = runtime and self.loop_heartbeat - last_quiet > QUIET_RUNTIME_S
-            await self._flush(runtime=runtime, quiet=quiet)
-            if quiet:
-                last_quiet = self.loop_heartbeat
+            await self._flush(runtime=runtime)
             if runtime:
                 last_runtime = self.loop_heartbeat
                 # Every 2 s, one stat: a rotation run beside this engine is adopted within
@@ -251,20 +251,31 @@ class ResultsPath:
                 if self.store.key_file_changed():
                     await self._adopt_keys()
 
-    async def _flush(self, runtime: bool, quiet: bool = False) -> None:
+    def _quiet_due(self) -> list[str]:
+        """The steady targets left unwritten for QUIET_RUNTIME_S, oldest first, taken off the
+        queue: each flush writes those whose minute is up, so 100,000 targets go out a few
+        thousand at a time, never in one batch that holds the writer (and the GIL) for seconds."""
+        cutoff = self.clock() - QUIET_RUNTIME_S
+        quiet = self.quiet
+        due = list(itertools.takewhile(lambda t: quiet[t] <= cutoff, quiet))
+        for tid in due:
+            del quiet[tid]
+        return due
+
+    async def _flush(self, runtime: bool) -> None:
         batch = self.writer.take()
         waiters, self._commit_waiters = self._commit_waiters, []
         dirty: list[TargetRecord] = []
         if runtime:
             ids = self.dirty
-            if quiet and self.quiet:
-                steady, self.quiet = self.quiet, set()
+            steady = self._quiet_due() if self.quiet else []
+            if steady:
                 if self.cluster is not None:
                     # A target handed to another engine since its last check here is that
                     # engine's to write now: a minute-old row must not overwrite its state.
                     held = self.cluster.held_ids()
-                    steady = {t for t in steady if t in held}
-                ids = ids | steady
+                    steady = [t for t in steady if t in held]
+                ids = ids.union(steady)
             if ids:
                 targets = self.targets
                 dirty = [targets[t] for t in ids if t in targets]
