@@ -26,6 +26,7 @@ The last line is one JSON object with the budgets; `--check` exits 1 when a figu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -38,6 +39,7 @@ import threading
 import time
 import tomllib
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -98,10 +100,9 @@ def probes(port: int) -> float:
     )
 
 
-def timed(
-    cmd: list[str], env: dict[str, str], pid: int | None = None, ok: tuple[int, ...] = (0,)
-) -> tuple[float, str, float]:
-    """Run a CLI command; (seconds, stdout, highest VmRSS of `pid` meanwhile)."""
+@contextlib.contextmanager
+def peak_vm(pid: int | None) -> Iterator[list[float]]:
+    """While the block runs, the highest VmRSS of `pid` (sampled every 20 ms) in `[0]`."""
     peak = [vm(pid) if pid else 0.0]
     done = threading.Event()
 
@@ -114,11 +115,21 @@ def timed(
 
     t = threading.Thread(target=sample, daemon=True)
     t.start()
-    t0 = time.perf_counter()
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
-    took = time.perf_counter() - t0
-    done.set()
-    t.join()
+    try:
+        yield peak
+    finally:
+        done.set()
+        t.join()
+
+
+def timed(
+    cmd: list[str], env: dict[str, str], pid: int | None = None, ok: tuple[int, ...] = (0,)
+) -> tuple[float, str, float]:
+    """Run a CLI command; (seconds, stdout, highest VmRSS of `pid` meanwhile)."""
+    with peak_vm(pid) as peak:
+        t0 = time.perf_counter()
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
+        took = time.perf_counter() - t0
     if r.returncode not in ok:
         raise SystemExit(f"{' '.join(cmd[3:])} failed: {(r.stderr or r.stdout)[-300:]}")
     return took, r.stdout, peak[0]

@@ -31,7 +31,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import tomllib
 import urllib.request
@@ -39,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.perf.common import Budget, add_check_flags, finish, start_listeners, temp_env
-from tests.perf.scale import free_port, vm
+from tests.perf.scale import free_port, peak_vm, vm
 
 # The CLI in a wrapper that writes its peak RSS (ru_maxrss, KiB) to the file named first.
 WRAP = """
@@ -78,34 +77,21 @@ def run_cli(
     """(seconds, seconds to the first byte on stdout, stdout, the CLI's peak RSS in MB, the
     highest VmRSS of `watch` meanwhile)."""
     rss_file = Path(tempfile.mkstemp(prefix="sysalert-rss-")[1])
-    peak = [vm(watch) if watch else 0.0]
-    done = threading.Event()
-
-    def sample() -> None:
-        while watch and not done.wait(0.02):
-            try:
-                peak[0] = max(peak[0], vm(watch))
-            except OSError:
-                return
-
-    t = threading.Thread(target=sample, daemon=True)
-    t.start()
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", WRAP, str(rss_file), *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    first = proc.stdout.read(1)
-    first_s = time.perf_counter() - t0
-    out = first + proc.stdout.read()
-    err = proc.stderr.read()
-    rc = proc.wait()
-    took = time.perf_counter() - t0
-    done.set()
-    t.join()
+    with peak_vm(watch) as peak:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRAP, str(rss_file), *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        first = proc.stdout.read(1)
+        first_s = time.perf_counter() - t0
+        out = first + proc.stdout.read()
+        err = proc.stderr.read()
+        rc = proc.wait()
+        took = time.perf_counter() - t0
     if rc != 0:
         raise SystemExit(f"{' '.join(args)} failed: {err.decode()[-300:]}")
     rss = int(rss_file.read_text() or 0) / 1024
